@@ -1,0 +1,309 @@
+"""Dub ↔ original audio assets: signatures, frame matches and verdicts.
+
+Thin definitions: each reads its partition, calls ``ml`` and returns the value with the metadata a
+QC operator reads in the UI. They are built from a :class:`ml.policy.Policy` so that each asset's
+``code_version`` is derived from exactly the parameters it uses.
+"""
+
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetsDefinition,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    MultiToSingleDimensionPartitionMapping,
+    Output,
+    asset,
+)
+
+from assets.media import DUB_MEDIA, ORIGINAL_MEDIA
+from ml.errors import DubsyncError, MediaError
+from ml.matching import FrameMatches, match_signatures, match_version
+from ml.policy import Policy
+from ml.report import offset_timeline_png, png_markdown
+from ml.signatures import Signature, signature_from_file, signature_version
+from ml.verdict import Verdict, decide, verdict_version
+from orchestration.partitions import (
+    LANGUAGE_DIMENSION,
+    TITLE_DIMENSION,
+    title_language_partitions,
+    titles_partitions,
+)
+from resources.media_store import MediaStore, Track
+from resources.policy import PolicyResource
+
+__all__ = [
+    "REFERENCE_SIGNATURE",
+    "DUB_SIGNATURE",
+    "FRAME_MATCH_OFFSETS",
+    "TITLE_VERDICTS",
+    "CHECK_ENOUGH_EVIDENCE",
+    "CHECK_WITHIN_TOLERANCE",
+    "build_audio_sync_assets",
+]
+
+REFERENCE_SIGNATURE = AssetKey("reference_signature")
+DUB_SIGNATURE = AssetKey("dub_signature")
+FRAME_MATCH_OFFSETS = AssetKey("frame_match_offsets")
+TITLE_VERDICTS = AssetKey("title_verdicts")
+CHECK_ENOUGH_EVIDENCE = "enough_evidence"
+CHECK_WITHIN_TOLERANCE = "within_tolerance"
+GROUP = "audio_sync"
+_PROGRESS_STEP = 0.1
+
+
+def _dub_partition(context: AssetExecutionContext) -> tuple[str, str]:
+    keys = context.partition_key.keys_by_dimension
+    return keys[TITLE_DIMENSION], keys[LANGUAGE_DIMENSION]
+
+
+@contextmanager
+def _failures(context: AssetExecutionContext) -> Iterator[None]:
+    """Turn a dubsync error into a Dagster failure that names the file and the reason."""
+    try:
+        yield
+    except MediaError as exc:
+        context.log.error(str(exc))
+        raise Failure(
+            description=str(exc),
+            metadata={"file": exc.path, "reason": exc.reason},
+            allow_retries=False,
+        ) from None
+    except DubsyncError as exc:
+        context.log.error(str(exc))
+        raise Failure(description=str(exc), allow_retries=False) from None
+
+
+def _progress_logger(context: AssetExecutionContext, what: str) -> Callable[[float, float | None], None]:
+    state = {"next": _PROGRESS_STEP, "t0": time.monotonic()}
+
+    def report(done_s: float, total_s: float | None) -> None:
+        if total_s and total_s > 0:
+            share = min(1.0, done_s / total_s)
+            if share >= state["next"] or share >= 1.0:
+                context.log.info(
+                    f"{what}: {share:.0%} ({done_s:.0f} of {total_s:.0f} s) after "
+                    f"{time.monotonic() - state['t0']:.1f} s"
+                )
+                state["next"] = share + _PROGRESS_STEP
+        else:
+            context.log.info(f"{what}: {done_s:.0f} s decoded")
+
+    return report
+
+
+def _checked_policy(policy_resource: PolicyResource, baked: Policy) -> Policy:
+    policy = policy_resource.load()
+    if policy != baked:
+        raise Failure(
+            description=(
+                "the policy file changed since the code location loaded "
+                f"({policy_resource.path or 'defaults'}): reload the code location so that "
+                "code versions and staleness match the policy in use"
+            ),
+            allow_retries=False,
+        )
+    return policy
+
+
+def _signature(context, store: MediaStore, track: Track, policy: Policy) -> Output[Signature]:
+    location = store.describe(track)
+    context.log.info(f"signature of {location}")
+    with _failures(context), store.local_path(track) as path:
+        signature = signature_from_file(
+            path, policy.signature, progress=_progress_logger(context, f"decoding {track.name}")
+        )
+    hours = signature.duration_s / 3600
+    return Output(
+        signature,
+        metadata={
+            "file": location,
+            "duration_s": round(signature.duration_s, 3),
+            "frames": signature.n_frames,
+            "kept_frames": len(signature.frames),
+            "kept_share": round(signature.kept_fraction, 4),
+            "signature_mb_per_hour": round(signature.nbytes / 1e6 / hours, 3) if hours else 0.0,
+            "start_time_s": signature.start_time_s,
+        },
+    )
+
+
+def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
+    """The four audio assets, versioned by the parameters of ``policy`` each one uses."""
+
+    @asset(
+        key=REFERENCE_SIGNATURE,
+        partitions_def=titles_partitions,
+        deps=[ORIGINAL_MEDIA],
+        code_version=signature_version(policy.signature),
+        group_name=GROUP,
+        kinds={"python", "numpy"},
+        description="Compressive-sensing signature of the title's original-language track.",
+    )
+    def reference_signature(
+        context: AssetExecutionContext, media_store: MediaStore, policy_resource: PolicyResource
+    ) -> Output[Signature]:
+        checked = _checked_policy(policy_resource, policy)
+        with _failures(context):
+            track = media_store.original(context.partition_key)
+        return _signature(context, media_store, track, checked)
+
+    @asset(
+        key=DUB_SIGNATURE,
+        partitions_def=title_language_partitions,
+        deps=[DUB_MEDIA],
+        code_version=signature_version(policy.signature),
+        group_name=GROUP,
+        kinds={"python", "numpy"},
+        description="Compressive-sensing signature of one dubbed track.",
+    )
+    def dub_signature(
+        context: AssetExecutionContext, media_store: MediaStore, policy_resource: PolicyResource
+    ) -> Output[Signature]:
+        checked = _checked_policy(policy_resource, policy)
+        title, language = _dub_partition(context)
+        with _failures(context):
+            track = media_store.dub(title, language)
+        return _signature(context, media_store, track, checked)
+
+    @asset(
+        key=FRAME_MATCH_OFFSETS,
+        partitions_def=title_language_partitions,
+        ins={
+            "dub_signature": AssetIn(DUB_SIGNATURE),
+            "reference_signature": AssetIn(
+                REFERENCE_SIGNATURE,
+                partition_mapping=MultiToSingleDimensionPartitionMapping(
+                    partition_dimension_name=TITLE_DIMENSION
+                ),
+            ),
+        },
+        code_version=match_version(policy.match),
+        group_name=GROUP,
+        kinds={"python", "numpy"},
+        check_specs=[
+            AssetCheckSpec(
+                CHECK_ENOUGH_EVIDENCE,
+                asset=FRAME_MATCH_OFFSETS,
+                description="Enough dub frames match the original's music and effects to judge.",
+            )
+        ],
+        description="Per-frame offsets of the dub against the original (matched M&E frames).",
+    )
+    def frame_match_offsets(
+        context: AssetExecutionContext,
+        policy_resource: PolicyResource,
+        dub_signature: Signature,
+        reference_signature: Signature,
+    ):
+        checked = _checked_policy(policy_resource, policy)
+        title, language = _dub_partition(context)
+        step = {"next": _PROGRESS_STEP}
+
+        def progress(share: float) -> None:
+            if share >= step["next"]:
+                context.log.info(f"matching {title}/{language}: {share:.0%}")
+                step["next"] = share + _PROGRESS_STEP
+
+        with _failures(context):
+            matches = match_signatures(dub_signature, reference_signature, checked.match, progress=progress)
+        needed = checked.verdict.min_matched_frames
+        plot = offset_timeline_png(
+            matches, title=f"{title} / {language}: dub vs original", track_offset_s=matches.offset_s
+        )
+        matched = matches.n_matched
+        return MaterializeResult(
+            value=matches,
+            metadata={
+                "offset_ms": round(matches.offset_s * 1000, 1) if matched else None,
+                "matched_frames": matched,
+                "dub_frames": int(len(matches.dub_times)),
+                "coverage": round(matches.coverage, 3),
+                "spread_ms": round(matches.spread_s * 1000, 1) if matched else None,
+                "agreement": round(matches.agreement, 3),
+                "timeline": MetadataValue.md(png_markdown(plot, "per-frame offset")),
+            },
+            check_results=[
+                AssetCheckResult(
+                    check_name=CHECK_ENOUGH_EVIDENCE,
+                    passed=matched >= needed,
+                    severity=AssetCheckSeverity.WARN,
+                    description=f"{matched} matched frames (need {needed})",
+                    metadata={"matched_frames": matched, "coverage": round(matches.coverage, 3)},
+                )
+            ],
+        )
+
+    @asset(
+        key=TITLE_VERDICTS,
+        partitions_def=title_language_partitions,
+        ins={"frame_match_offsets": AssetIn(FRAME_MATCH_OFFSETS)},
+        code_version=verdict_version(policy.match, policy.verdict),
+        group_name=GROUP,
+        kinds={"python"},
+        check_specs=[
+            AssetCheckSpec(
+                CHECK_WITHIN_TOLERANCE,
+                asset=TITLE_VERDICTS,
+                description="The dub is in sync (|offset| within the policy's out-of-sync limit).",
+            )
+        ],
+        description="The verdict per title and dubbed language: offset, kind, ITU band, correction.",
+    )
+    def title_verdicts(
+        context: AssetExecutionContext,
+        policy_resource: PolicyResource,
+        frame_match_offsets: FrameMatches,
+    ):
+        checked = _checked_policy(policy_resource, policy)
+        title, language = _dub_partition(context)
+        verdict = decide(frame_match_offsets, match=checked.match, params=checked.verdict)
+        band = (-checked.verdict.acceptable_lag_s, checked.verdict.acceptable_lead_s)
+        plot = offset_timeline_png(
+            frame_match_offsets,
+            title=f"{title} / {language}: {verdict.kind}",
+            track_offset_s=verdict.offset_s,
+            band=band,
+        )
+        context.log.info(f"{title}/{language}: {verdict.kind}, {verdict.reason}")
+        return MaterializeResult(
+            value=verdict,
+            metadata=_verdict_metadata(verdict, plot),
+            check_results=[
+                AssetCheckResult(
+                    check_name=CHECK_WITHIN_TOLERANCE,
+                    passed=verdict.in_sync,
+                    severity=AssetCheckSeverity.WARN,
+                    description=verdict.reason,
+                    metadata={"offset_ms": verdict.offset_ms, "kind": verdict.kind},
+                )
+            ],
+        )
+
+    return [reference_signature, dub_signature, frame_match_offsets, title_verdicts]
+
+
+def _verdict_metadata(verdict: Verdict, plot: bytes) -> dict:
+    return {
+        "kind": verdict.kind,
+        "in_sync": verdict.in_sync,
+        "offset_ms": verdict.offset_ms,
+        "itu_band": verdict.band,
+        "correction": verdict.correction,
+        "reason": verdict.reason,
+        "reference": verdict.reference,
+        "matched_frames": verdict.matched_frames,
+        "coverage": round(verdict.coverage, 3),
+        "verdict": MetadataValue.json(verdict.to_dict()),
+        "timeline": MetadataValue.md(png_markdown(plot, "offset timeline")),
+    }

@@ -1,0 +1,44 @@
+"""Errors raised by dubsync's algorithms.
+
+Every error that comes from a media file names the file and the reason, so that the asset that met
+it can show both to a QC operator.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["DubsyncError", "ParameterError", "MediaError", "SilentMediaError", "MissingMediaError"]
+
+
+class DubsyncError(Exception):
+    """Base class of every dubsync error."""
+
+
+class ParameterError(DubsyncError, ValueError):
+    """A parameter has a value the algorithm cannot use; the message names it."""
+
+
+class MediaError(DubsyncError):
+    """A media file cannot be used: unreadable, truncated, without audio, absurd duration, ...
+
+    Parameters
+    ----------
+    path : str or Path
+        The file that was being read.
+    reason : str
+        What is wrong with it, in words a QC operator can act on.
+    """
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class SilentMediaError(MediaError):
+    """The file decodes but holds no audible signal to match on."""
+
+
+class MissingMediaError(MediaError):
+    """A file the landing-zone contract requires is not there (for example the original track)."""

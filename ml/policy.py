@@ -1,0 +1,233 @@
+"""The typed policy: every threshold and parameter of dubsync in one place.
+
+Three groups, one per stage, so that a change of one parameter makes stale exactly the assets that
+use it (each asset's ``code_version`` is a hash of the groups it reads, see :func:`params_version`):
+
+- :class:`SignatureParams`: the compressive-sensing audio signature (reference and dub signatures).
+- :class:`MatchParams`: frame matching of a dub against the original (frame-match offsets).
+- :class:`VerdictParams`: tolerances and evidence needed for a verdict (title verdicts).
+
+Defaults are the published values (Vajpayee et al.) where the paper gives them, otherwise values
+tuned on generated titles; each carries its reason. A policy file (TOML) overrides any of them::
+
+    [signature]
+    theta_db = -65.0
+
+    [match]
+    theta_min_dist = 6.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ml.errors import ParameterError
+
+__all__ = [
+    "SignatureParams",
+    "MatchParams",
+    "VerdictParams",
+    "Policy",
+    "load_policy",
+    "params_version",
+]
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ParameterError(message)
+
+
+@dataclass(frozen=True)
+class SignatureParams:
+    """Parameters of the compressive-sensing audio signature."""
+
+    sample_rate: int = 44100
+    """Hz; every track is decoded to mono at this rate (paper: 44.1 kHz)."""
+    n_fft: int = 4096
+    """samples per STFT frame; F = n_fft / 2 + 1 = 2049 frequency bins (paper)."""
+    hop_length: int = 2048
+    """samples between frames: 46.4 ms at 44.1 kHz (paper)."""
+    theta_db: float = -55.0
+    """dB re full scale; quieter bins become 0 (tuned: lower keeps noisy low bins whose dB values
+    flicker between frames and blur the match, higher keeps too few bins)."""
+    min_active_fraction: float = 0.02
+    """frames with fewer non-zero bins than this share are silence and dropped (tuned)."""
+    max_active_fraction: float = 0.98
+    """frames with more non-zero bins than this share are broadband noise and dropped (tuned)."""
+    compression_ratio: int = 32
+    """F / M; M = 2049 // 32 = 64 measurements per frame (paper)."""
+    seed: int = 20240601
+    """seed of the Bernoulli sensing matrix; the same for every track so signatures compare."""
+
+    def __post_init__(self) -> None:
+        _require(self.sample_rate >= 8000, f"sample_rate={self.sample_rate} must be >= 8000 Hz")
+        _require(
+            self.n_fft >= 256 and self.n_fft & (self.n_fft - 1) == 0,
+            f"n_fft={self.n_fft} must be a power of two >= 256",
+        )
+        _require(
+            0 < self.hop_length <= self.n_fft,
+            f"hop_length={self.hop_length} must be in 1..n_fft ({self.n_fft})",
+        )
+        _require(math.isfinite(self.theta_db), f"theta_db={self.theta_db} must be finite")
+        _require(
+            0.0 <= self.min_active_fraction < self.max_active_fraction <= 1.0,
+            f"min_active_fraction={self.min_active_fraction} and max_active_fraction="
+            f"{self.max_active_fraction} must satisfy 0 <= min < max <= 1",
+        )
+        _require(
+            1 <= self.compression_ratio <= self.n_bins,
+            f"compression_ratio={self.compression_ratio} must be in 1..{self.n_bins} (the bin count)",
+        )
+
+    @property
+    def n_bins(self) -> int:
+        """F, the number of frequency bins."""
+        return self.n_fft // 2 + 1
+
+    @property
+    def n_measurements(self) -> int:
+        """M = F // compression_ratio, the length of a signature vector."""
+        return self.n_bins // self.compression_ratio
+
+    @property
+    def frame_seconds(self) -> float:
+        """Duration of one hop in seconds (the resolution of a per-frame offset)."""
+        return self.hop_length / self.sample_rate
+
+
+@dataclass(frozen=True)
+class MatchParams:
+    """Parameters of matching a dub's signature against the original's."""
+
+    search_window_s: float = 30.0
+    """seconds; a dub frame is compared with original frames within ±this (paper's ±x)."""
+    theta_min_dist: float = 10.0
+    """L∞ distance; frames whose best match is this far or farther are dialogue and dropped (tuned
+    on generated titles: M&E-only frames at sub-frame offsets score 4-13, dialogue frames 15+)."""
+
+    def __post_init__(self) -> None:
+        _require(
+            0.0 < self.search_window_s <= 24 * 3600,
+            f"search_window_s={self.search_window_s} must be in (0, 86400] seconds",
+        )
+        _require(self.theta_min_dist > 0, f"theta_min_dist={self.theta_min_dist} must be > 0")
+
+
+@dataclass(frozen=True)
+class VerdictParams:
+    """Tolerances (ITU-R BT.1359) and the evidence a verdict needs. Seconds, positive = audio leads."""
+
+    out_of_sync_s: float = 0.2
+    """|offset| above this is out of sync (the paper's binary protocol)."""
+    undetectable_lead_s: float = 0.045
+    """ITU-R BT.1359: audio leading by up to 45 ms is undetectable."""
+    undetectable_lag_s: float = 0.125
+    """ITU-R BT.1359: audio lagging by up to 125 ms is undetectable."""
+    acceptable_lead_s: float = 0.090
+    """ITU-R BT.1359: audio leading by up to 90 ms is acceptable."""
+    acceptable_lag_s: float = 0.185
+    """ITU-R BT.1359: audio lagging by up to 185 ms is acceptable."""
+    min_matched_frames: int = 30
+    """fewer matched frames than this (≈1.4 s of M&E) is too little evidence: undetermined (tuned)."""
+    min_coverage: float = 0.2
+    """share of the track's 10-s stretches with a matched frame below this: undetermined (tuned)."""
+    min_agreement: float = 0.5
+    """share of matched frames within one frame of the median below this: undetermined (tuned)."""
+
+    def __post_init__(self) -> None:
+        for name in (
+            "out_of_sync_s",
+            "undetectable_lead_s",
+            "undetectable_lag_s",
+            "acceptable_lead_s",
+            "acceptable_lag_s",
+        ):
+            value = getattr(self, name)
+            _require(math.isfinite(value) and value > 0, f"{name}={value} must be a positive number")
+        _require(
+            self.undetectable_lead_s <= self.acceptable_lead_s,
+            f"undetectable_lead_s={self.undetectable_lead_s} must not exceed "
+            f"acceptable_lead_s={self.acceptable_lead_s}",
+        )
+        _require(
+            self.undetectable_lag_s <= self.acceptable_lag_s,
+            f"undetectable_lag_s={self.undetectable_lag_s} must not exceed "
+            f"acceptable_lag_s={self.acceptable_lag_s}",
+        )
+        _require(self.min_matched_frames >= 1, f"min_matched_frames={self.min_matched_frames} must be >= 1")
+        _require(0.0 <= self.min_coverage <= 1.0, f"min_coverage={self.min_coverage} must be in [0, 1]")
+        _require(0.0 <= self.min_agreement <= 1.0, f"min_agreement={self.min_agreement} must be in [0, 1]")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Every parameter of dubsync."""
+
+    signature: SignatureParams = field(default_factory=SignatureParams)
+    match: MatchParams = field(default_factory=MatchParams)
+    verdict: VerdictParams = field(default_factory=VerdictParams)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """The policy as plain data (the shape of a policy file)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "policy") -> "Policy":
+        """Build a policy from plain data; unknown sections or keys are errors, missing ones default."""
+        groups = {f.name: f.type for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(groups))
+        _require(not unknown, f"{source}: unknown section(s) {unknown}; known: {sorted(groups)}")
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            group_cls = {"signature": SignatureParams, "match": MatchParams, "verdict": VerdictParams}[
+                f.name
+            ]
+            values = data.get(f.name, {})
+            _require(isinstance(values, dict), f"{source}: [{f.name}] must be a table")
+            known = {g.name for g in dataclasses.fields(group_cls)}
+            bad = sorted(set(values) - known)
+            _require(not bad, f"{source}: unknown key(s) {bad} in [{f.name}]; known: {sorted(known)}")
+            kwargs[f.name] = group_cls(**values)
+        return cls(**kwargs)
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Read a policy file (TOML) over the defaults; ``None`` gives the defaults.
+
+    Raises
+    ------
+    ParameterError
+        If the file is missing, is not valid TOML, or names an unknown key or a bad value.
+    """
+    if path is None or str(path) == "":
+        return Policy()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ParameterError(f"policy file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"policy file {path} is not valid TOML: {exc}") from None
+    return Policy.from_dict(data, source=str(path))
+
+
+def params_version(algorithm: str, *groups: Any) -> str:
+    """A short, stable hash of an algorithm's name and version and the parameter groups it uses.
+
+    This is the ``code_version`` of an asset: it changes when the algorithm's version string is
+    bumped or when any parameter it reads changes, and for nothing else.
+    """
+    payload = json.dumps(
+        [algorithm] + [{"group": type(g).__name__, **dataclasses.asdict(g)} for g in groups],
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]

@@ -1,0 +1,75 @@
+"""Figures and tables for QC operators: the per-frame offset timeline as a PNG."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+
+from ml.matching import FrameMatches
+
+__all__ = ["offset_timeline_png", "png_markdown"]
+
+
+def offset_timeline_png(
+    matches: FrameMatches,
+    *,
+    title: str,
+    track_offset_s: float | None = None,
+    band: tuple[float, float] | None = None,
+) -> bytes:
+    """Per-frame offset (ms) against dub time (s): matched frames, the track offset, a tolerance band.
+
+    Parameters
+    ----------
+    matches : FrameMatches
+        Evidence to draw; unmatched frames are drawn faint.
+    title : str
+        Figure title.
+    track_offset_s : float, optional
+        Horizontal line at the track offset, seconds.
+    band : (float, float), optional
+        (lowest, highest) offset of the tolerance band to shade, seconds.
+
+    Returns
+    -------
+    png : bytes
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 3.2), dpi=90)
+    ax = fig.add_subplot()
+    matched = matches.matched
+    finite = np.isfinite(matches.offsets)
+    rest = finite & ~matched
+    ax.scatter(matches.dub_times[rest], matches.offsets[rest] * 1000, s=2, c="#cccccc",
+               label="unmatched (dialogue)", rasterized=True)
+    ax.scatter(matches.dub_times[matched], matches.offsets[matched] * 1000, s=4, c="#1f77b4",
+               label="matched (M&E)", rasterized=True)
+    if band is not None:
+        ax.axhspan(band[0] * 1000, band[1] * 1000, color="#2ca02c", alpha=0.15, label="tolerance")
+    if track_offset_s is not None and np.isfinite(track_offset_s):
+        ax.axhline(track_offset_s * 1000, color="#d62728", lw=1,
+                   label=f"offset {track_offset_s * 1000:+.0f} ms")
+    if matched.any():
+        centre = float(np.median(matches.offsets[matched])) * 1000
+        spread = max(500.0, float(np.percentile(np.abs(matches.offsets[matched] * 1000 - centre), 95)) * 3)
+        ax.set_ylim(centre - spread, centre + spread)
+    ax.set_xlabel("dub time (s)")
+    ax.set_ylabel("offset (ms, + = dub leads)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=7, markerscale=3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def png_markdown(png: bytes, alt: str) -> str:
+    """Markdown that shows a PNG inline (Dagster's ``MetadataValue.md``)."""
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"

@@ -1,0 +1,264 @@
+"""Compressive-sensing audio signatures (Vajpayee et al.), computed while the track decodes.
+
+For every STFT frame of the mono track:
+
+1. power spectrum in dB re full scale (a full-scale sine peaks at 0 dB);
+2. loudness sparsification: ``v = max(0, dB - theta_db)``, so bins quieter than ``theta_db`` are 0
+   and the others hold their height above the threshold;
+3. time-domain sparsity filter: frames whose share of non-zero bins is below
+   ``min_active_fraction`` (silence) or above ``max_active_fraction`` (broadband noise) are dropped;
+4. compressive sensing: ``s = Phi @ v`` with ``Phi`` an M×F matrix of ±1/sqrt(M) drawn from a
+   fixed seed, M = F // compression_ratio, so the signatures of all tracks compare.
+
+The index of every kept frame is kept with its vector; its time (centre of the frame on the
+stream's timeline) is derived at the edge, see :attr:`Signature.times`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ml.audio import AudioStream, iter_audio_blocks
+from ml.errors import ParameterError, SilentMediaError
+from ml.policy import SignatureParams, params_version
+
+__all__ = [
+    "ALGORITHM",
+    "Signature",
+    "SignatureBuilder",
+    "sensing_matrix",
+    "signature_from_audio",
+    "signature_from_file",
+    "signature_version",
+]
+
+ALGORITHM = "cs-signature/1"
+"""Bump when the signature computation changes in a way the parameters do not capture."""
+
+
+def signature_version(params: SignatureParams) -> str:
+    """``code_version`` of an asset that computes signatures with ``params``."""
+    return params_version(ALGORITHM, params)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The kept frames of a track and their compressed spectra.
+
+    Attributes
+    ----------
+    frames : np.ndarray [shape=(n,), dtype=int64]
+        STFT frame index of each kept frame (frame k starts at sample k * hop_length).
+    vectors : np.ndarray [shape=(n, M), dtype=float32]
+        Compressive measurements of each kept frame.
+    n_frames : int
+        Frames of the whole track, kept or not.
+    n_samples : int
+        Mono samples decoded at ``sample_rate``.
+    start_time_s : float
+        Presentation time of the first sample, seconds.
+    sample_rate, n_fft, hop_length : int
+        The framing, to turn indices into seconds.
+    version : str
+        :func:`signature_version` of the parameters that made it; two signatures compare only
+        when their versions are equal.
+    """
+
+    frames: np.ndarray
+    vectors: np.ndarray
+    n_frames: int
+    n_samples: int
+    start_time_s: float
+    sample_rate: int
+    n_fft: int
+    hop_length: int
+    version: str
+
+    @property
+    def times(self) -> np.ndarray:
+        """Centre time of each kept frame on the stream's timeline, seconds [shape=(n,)]."""
+        return self.start_time_s + (self.frames * self.hop_length + self.n_fft / 2) / self.sample_rate
+
+    @property
+    def duration_s(self) -> float:
+        """Duration of the decoded track, seconds."""
+        return self.n_samples / self.sample_rate
+
+    @property
+    def frame_seconds(self) -> float:
+        """Seconds between consecutive frames."""
+        return self.hop_length / self.sample_rate
+
+    @property
+    def kept_fraction(self) -> float:
+        """Share of the track's frames that passed the sparsity filter."""
+        return len(self.frames) / self.n_frames if self.n_frames else 0.0
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the signature's arrays."""
+        return int(self.frames.nbytes + self.vectors.nbytes)
+
+
+def sensing_matrix(params: SignatureParams) -> np.ndarray:
+    """The M×F Bernoulli sensing matrix of ±1/sqrt(M) for ``params.seed``.
+
+    Drawn from raw PCG64 output (whose stream NumPy keeps stable across releases), so a signature
+    computed today compares with one computed after a NumPy upgrade.
+
+    Returns
+    -------
+    phi : np.ndarray [shape=(M, F), dtype=float32]
+    """
+    m, f = params.n_measurements, params.n_bins
+    bits = np.random.PCG64(params.seed).random_raw(m * f) & 1
+    signs = bits.astype(np.float32) * 2.0 - 1.0
+    return (signs / np.sqrt(m)).astype(np.float32).reshape(m, f)
+
+
+class SignatureBuilder:
+    """Builds a :class:`Signature` from consecutive blocks of mono samples.
+
+    Holds at most one block plus ``n_fft`` samples at a time, so it consumes a decode stream of
+    any length. ``push`` blocks in order, then ``finish``.
+    """
+
+    def __init__(self, params: SignatureParams):
+        self.params = params
+        self._phi_t = sensing_matrix(params).T.copy()
+        self._window = np.hanning(params.n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
+        self._ref_power = float((self._window.sum() / 2.0) ** 2)
+        self._carry = np.zeros(0, dtype=np.float32)
+        self._next_frame = 0
+        self._n_samples = 0
+        self._frames: list[np.ndarray] = []
+        self._vectors: list[np.ndarray] = []
+        lo = params.min_active_fraction * params.n_bins
+        hi = params.max_active_fraction * params.n_bins
+        self._active_range = (lo, hi)
+
+    def push(self, block: np.ndarray) -> None:
+        """Add the next block of samples [shape=(n,), float32, finite]."""
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 1:
+            raise ParameterError(f"block must be mono, shape (n,); got shape {block.shape}")
+        self._n_samples += block.size
+        buf = np.concatenate([self._carry, block]) if self._carry.size else block
+        n_fft, hop = self.params.n_fft, self.params.hop_length
+        n_new = 0 if buf.size < n_fft else 1 + (buf.size - n_fft) // hop
+        if n_new:
+            self._process(buf[: (n_new - 1) * hop + n_fft], self._next_frame)
+            self._next_frame += n_new
+        self._carry = buf[n_new * hop :].copy()
+
+    def _process(self, samples: np.ndarray, first_frame: int) -> None:
+        p = self.params
+        frames = np.lib.stride_tricks.sliding_window_view(samples, p.n_fft)[:: p.hop_length]
+        spectrum = np.fft.rfft(frames * self._window, axis=1)
+        power = spectrum.real**2 + spectrum.imag**2
+        db = 10.0 * np.log10(np.maximum(power, 1e-20) / self._ref_power)
+        sparse = np.maximum(db - p.theta_db, 0.0).astype(np.float32)
+        active = np.count_nonzero(sparse, axis=1)
+        lo, hi = self._active_range
+        keep = (active >= lo) & (active <= hi)
+        if np.any(keep):
+            idx = np.flatnonzero(keep)
+            self._frames.append((first_frame + idx).astype(np.int64))
+            self._vectors.append(sparse[idx] @ self._phi_t)
+
+    def finish(self, *, start_time_s: float = 0.0) -> Signature:
+        """The signature of everything pushed; the last partial frame is not used."""
+        p = self.params
+        m = p.n_measurements
+        frames = np.concatenate(self._frames) if self._frames else np.zeros(0, np.int64)
+        vectors = np.concatenate(self._vectors) if self._vectors else np.zeros((0, m), np.float32)
+        return Signature(
+            frames=frames,
+            vectors=np.ascontiguousarray(vectors, dtype=np.float32),
+            n_frames=self._next_frame,
+            n_samples=self._n_samples,
+            start_time_s=float(start_time_s),
+            sample_rate=p.sample_rate,
+            n_fft=p.n_fft,
+            hop_length=p.hop_length,
+            version=signature_version(p),
+        )
+
+
+def _check_audio(y: np.ndarray) -> np.ndarray:
+    if not isinstance(y, np.ndarray) or not np.issubdtype(y.dtype, np.floating):
+        raise ParameterError(f"audio must be a floating-point numpy array, got {type(y).__name__}")
+    if y.ndim != 1:
+        raise ParameterError(f"audio must be mono with shape (n,), got shape {y.shape}")
+    if not np.all(np.isfinite(y)):
+        raise ParameterError("audio contains NaN or infinity")
+    return y.astype(np.float32, copy=False)
+
+
+def signature_from_audio(
+    y: np.ndarray,
+    *,
+    sample_rate: int,
+    params: SignatureParams | None = None,
+    start_time_s: float = 0.0,
+) -> Signature:
+    """Signature of a mono signal already in memory.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono samples, floating point, finite.
+    sample_rate : int
+        Hz; must equal ``params.sample_rate`` (resample first otherwise).
+    params : SignatureParams, optional
+        Defaults to the policy's defaults.
+    start_time_s : float
+        Time of the first sample, seconds.
+    """
+    params = params or SignatureParams()
+    if sample_rate != params.sample_rate:
+        raise ParameterError(
+            f"sample_rate={sample_rate} differs from params.sample_rate={params.sample_rate}: "
+            "resample the audio first"
+        )
+    y = _check_audio(y)
+    builder = SignatureBuilder(params)
+    builder.push(y)
+    return builder.finish(start_time_s=start_time_s)
+
+
+def signature_from_file(
+    path: str | Path,
+    params: SignatureParams | None = None,
+    *,
+    progress: Callable[[float, float | None], None] | None = None,
+) -> Signature:
+    """Decode a track and compute its signature in one streaming pass.
+
+    Raises
+    ------
+    MediaError
+        The file cannot be decoded (see :func:`ml.audio.iter_audio_blocks`).
+    SilentMediaError
+        No frame of the track is loud enough to keep: the track is silent.
+    """
+    params = params or SignatureParams()
+    stats = AudioStream(info=None)  # type: ignore[arg-type]
+    builder = SignatureBuilder(params)
+    for block in iter_audio_blocks(
+        path, sample_rate=params.sample_rate, progress=progress, stats=stats
+    ):
+        builder.push(block)
+    signature = builder.finish(start_time_s=stats.start_time_s)
+    if len(signature.frames) == 0:
+        peak_db = 20 * np.log10(stats.peak) if stats.peak > 0 else float("-inf")
+        raise SilentMediaError(
+            path,
+            f"silent: no frame louder than theta_db={params.theta_db} dBFS in "
+            f"{signature.duration_s:.1f} s (peak {peak_db:.1f} dBFS)",
+        )
+    return signature

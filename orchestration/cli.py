@@ -1,0 +1,315 @@
+"""``dubsync``: the command line for operators, CI and the demo.
+
+``dubsync check <media-root> [--json FILE]`` materialises the whole graph for every title and
+language of a landing zone, in process, on the instance of ``DAGSTER_HOME`` (or a temporary one),
+printing progress per title and stage, then one row per title × language. Exit status 0 when it
+ran, whatever the verdicts.
+
+``dubsync demo [--dir DIR]`` generates the demo landing zone (``ml.testmedia``), checks it on the
+embedded SQLite instance under ``DIR/dagster_home`` and compares the verdicts with the ground truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["main", "run_check"]
+
+_STAGES = (
+    ("reference_signature", "original signature"),
+    ("dub_signature", "dub signature"),
+    ("frame_match_offsets", "frame matching"),
+    ("title_verdicts", "verdict"),
+)
+
+
+def _progress_logger(emit: Callable[[str], None]):
+    """A Dagster logger that shows the assets' own progress messages and errors, not engine events."""
+    from dagster import logger
+
+    class _Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            meta = getattr(record, "dagster_meta", None) or {}
+            if meta.get("dagster_event") is None and record.levelno >= logging.INFO:
+                emit(f"      {meta.get('orig_message', record.getMessage())}")
+
+    @logger(description="dubsync progress")
+    def progress_logger(_init_context):
+        log = logging.getLogger("dubsync.cli.progress")
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        log.handlers = [_Handler()]
+        return log
+
+    return progress_logger
+
+
+def _failure_message(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            while error.cause is not None and "Failure" not in error.cls_name:
+                error = error.cause
+            message = error.message.strip()
+            prefix = "dagster._core.definitions.events.Failure: "
+            return message[len(prefix):] if message.startswith(prefix) else message
+    return "run failed (see the run's logs)"
+
+
+def _row(title: str, language: str, verdict: dict | None, error: str | None) -> dict:
+    verdict = verdict or {}
+    offset_s = verdict.get("offset_s")
+    return {
+        "title": title,
+        "language": language,
+        "offset_ms": verdict.get("offset_ms"),
+        "offset_s": offset_s,
+        "in_sync": bool(verdict.get("in_sync", False)),
+        "kind": verdict.get("kind", "undetermined"),
+        "drift_ppm": verdict.get("drift_ppm"),
+        "band": verdict.get("band", "unknown"),
+        "correction": verdict.get("correction"),
+        "correction_shift_ms": (
+            None if verdict.get("correction_shift_s") is None else round(verdict["correction_shift_s"] * 1000, 1)
+        ),
+        "reference": verdict.get("reference", "original_audio"),
+        "matched_frames": verdict.get("matched_frames", 0),
+        "coverage": verdict.get("coverage"),
+        "spread_ms": None if verdict.get("spread_s") is None else round(verdict["spread_s"] * 1000, 1),
+        "agreement": verdict.get("agreement"),
+        "reason": error or verdict.get("reason", ""),
+        "error": error,
+    }
+
+
+def run_check(
+    media_root: str,
+    *,
+    artifact_root: str,
+    policy_path: str = "",
+    instance=None,
+    emit: Callable[[str], None] = print,
+) -> list[dict]:
+    """Materialise every asset for every title × language of ``media_root``; one row per dub.
+
+    Parameters
+    ----------
+    media_root : str
+        The landing zone (folder or fsspec URL).
+    artifact_root : str
+        Where asset values are written.
+    policy_path : str
+        Policy TOML file, empty for the defaults.
+    instance : DagsterInstance, optional
+        Defaults to ``DAGSTER_HOME``'s instance if set, else an ephemeral one.
+    emit : callable
+        Receives progress lines.
+    """
+    from dagster import AssetKey, DagsterInstance
+
+    from assets.media import listing_observations
+    from orchestration.definitions import build_definitions
+    from orchestration.partitions import dub_partition_key, languages_partitions, titles_partitions
+    from orchestration.settings import Settings
+
+    settings = Settings(media_root=media_root, artifact_root=artifact_root, policy_path=policy_path)
+    defs = build_definitions(settings, loggers={"dubsync_progress": _progress_logger(emit)})
+    store = defs.resources["media_store"]
+    if instance is None:
+        instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    titles, problems = store.scan()
+    for problem in problems:
+        emit(f"landing zone: {problem}")
+    if not titles:
+        emit(f"no titles found under {media_root}")
+        return []
+    instance.add_dynamic_partitions(titles_partitions.name, sorted(titles))
+    languages = sorted({language for listing in titles.values() for language in listing.dubs})
+    if languages:
+        instance.add_dynamic_partitions(languages_partitions.name, languages)
+
+    reference_job = defs.resolve_job_def("reference_job")
+    dub_job = defs.resolve_job_def("dub_job")
+    run_config = {"loggers": {"dubsync_progress": {}}}
+    rows: list[dict] = []
+
+    def execute(job, partition_key, asset_key: str, label: str):
+        started = time.monotonic()
+        emit(f"    {label} ...")
+        result = job.execute_in_process(
+            partition_key=partition_key,
+            instance=instance,
+            raise_on_error=False,
+            asset_selection=[AssetKey(asset_key)],
+            run_config=run_config,
+        )
+        emit(f"    {label}: {'done' if result.success else 'FAILED'} in {time.monotonic() - started:.1f} s")
+        return result.success, result
+
+    for index, (title, listing) in enumerate(sorted(titles.items()), start=1):
+        emit(f"[{index}/{len(titles)}] {title}: original + {len(listing.dubs)} dub(s)")
+        for problem in listing.problems:
+            emit(f"    landing zone: {problem}")
+        for observation in listing_observations(store, listing):
+            instance.report_runless_asset_event(observation)
+        ok, result = execute(reference_job, title, "reference_signature", "original signature")
+        reference_error = None if ok else _failure_message(result)
+        if reference_error:
+            emit(f"    error: {reference_error}")
+        if not listing.dubs:
+            rows.append(_row(title, "", None, reference_error or "title has no dubs"))
+        for language in sorted(listing.dubs):
+            key = str(dub_partition_key(title, language))
+            error = None if reference_error is None else f"original track: {reference_error}"
+            verdict = None
+            for asset_key, label in _STAGES[1:]:
+                if error:
+                    break
+                ok, result = execute(dub_job, key, asset_key, f"{language}: {label}")
+                if not ok:
+                    error = _failure_message(result)
+                    emit(f"    error: {error}")
+                elif asset_key == "title_verdicts":
+                    verdict = _verdict_from(result)
+            rows.append(_row(title, language, verdict, error))
+    return rows
+
+
+def _verdict_from(result) -> dict | None:
+    for materialization in result.asset_materializations_for_node("title_verdicts"):
+        return dict(materialization.metadata["verdict"].value)
+    return None
+
+
+def format_table(rows: list[dict], *, truth: dict | None = None) -> str:
+    """The verdict table (with the ground truth and a match mark when ``truth`` is given)."""
+
+    def fmt_ms(value) -> str:
+        return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:+.0f}"
+
+    header = ["title", "lang", "offset ms", "kind", "in sync", "ITU band", "matched", "correction / reason"]
+    if truth is not None:
+        header[4:4] = ["truth ms", "ok"]
+    lines = []
+    for row in rows:
+        cells = [
+            row["title"],
+            row["language"],
+            fmt_ms(row["offset_ms"]),
+            row["kind"],
+            "yes" if row["in_sync"] else "no",
+            row["band"],
+            str(row["matched_frames"]),
+            row["error"] or (row["correction"] if row["kind"] != "undetermined" else row["reason"]),
+        ]
+        if truth is not None:
+            expected = truth.get((row["title"], row["language"]))
+            cells[4:4] = [
+                fmt_ms(None if expected is None else expected * 1000),
+                "-" if expected is None else ("✓" if verdict_matches_truth(row, expected) else "✗"),
+            ]
+        lines.append(cells)
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *lines)]
+    out = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths))]
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(str(c).ljust(w) for c, w in zip(cells, widths)) for cells in lines]
+    return "\n".join(out)
+
+
+TRUTH_TOLERANCE_S = 0.05
+"""A demo verdict matches the truth when its offset is within 50 ms (about one signature frame)."""
+
+
+def verdict_matches_truth(row: dict, expected_offset_s: float, out_of_sync_s: float = 0.2) -> bool:
+    """Whether a verdict row agrees with a known constant offset: kind and offset."""
+    if row["offset_s"] is None:
+        return False
+    expected_kind = "in_sync" if abs(expected_offset_s) <= out_of_sync_s else "constant"
+    return row["kind"] == expected_kind and abs(row["offset_s"] - expected_offset_s) <= TRUTH_TOLERANCE_S
+
+
+def _cmd_check(args) -> int:
+    from orchestration.settings import Settings
+
+    env = Settings.from_env()
+    artifact_root = args.artifacts or os.environ.get("DUBSYNC_ARTIFACT_ROOT")
+    temporary = None
+    if not artifact_root:
+        temporary = tempfile.TemporaryDirectory(prefix="dubsync-artifacts-")
+        artifact_root = temporary.name
+    if not Path(args.media_root).exists() and "://" not in args.media_root:
+        print(f"dubsync check: {args.media_root} does not exist", file=sys.stderr)
+        return 2
+    rows = run_check(args.media_root, artifact_root=artifact_root, policy_path=args.policy or env.policy_path)
+    print()
+    print(format_table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    if temporary is not None:
+        temporary.cleanup()
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from ml import testmedia
+
+    root = Path(args.dir).resolve()
+    landing = root / "landing"
+    home = Path(os.environ.get("DAGSTER_HOME") or root / "dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    if args.regenerate or not (landing / "ground_truth.json").exists():
+        print(f"generating the demo landing zone in {landing} ...")
+        testmedia.build_landing_zone(landing, testmedia.demo_specs(), progress=lambda m: print(f"  {m}"))
+    truth_data = json.loads((landing / "ground_truth.json").read_text())
+    truth = {
+        (title, language): dub["offset_s"]
+        for title, entry in truth_data["titles"].items()
+        for language, dub in entry["dubs"].items()
+    }
+    rows = run_check(str(landing), artifact_root=str(root / "artifacts"))
+    print()
+    print(format_table(rows, truth=truth))
+    (root / "verdicts.json").write_text(json.dumps(rows, indent=2) + "\n")
+    mismatches = [r for r in rows if not verdict_matches_truth(r, truth.get((r["title"], r["language"]), math.nan))]
+    print(f"\n{len(rows) - len(mismatches)} of {len(rows)} verdicts match the ground truth; "
+          f"JSON in {root / 'verdicts.json'}")
+    print(
+        "Open the same results in the UI:\n"
+        f"  DAGSTER_HOME={home} DUBSYNC_MEDIA_ROOT={landing} DUBSYNC_ARTIFACT_ROOT={root / 'artifacts'} "
+        ".venv/bin/dagster dev -w workspace.yaml      (or: make ui)"
+    )
+    return 0 if not mismatches else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", module="dagster")
+    parser = argparse.ArgumentParser(prog="dubsync", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="check every title and dub of a landing zone")
+    check.add_argument("media_root", help="landing zone folder (or fsspec URL)")
+    check.add_argument("--json", metavar="FILE", help="write the verdicts as a JSON list")
+    check.add_argument("--artifacts", metavar="DIR", help="artifact root (default: $DUBSYNC_ARTIFACT_ROOT or a temporary folder)")
+    check.add_argument("--policy", metavar="FILE", help="policy TOML (default: $DUBSYNC_POLICY or built-in)")
+    check.set_defaults(func=_cmd_check)
+    demo = commands.add_parser("demo", help="generate the demo landing zone, check it, compare with the truth")
+    demo.add_argument("--dir", default="demo", help="demo folder (default: demo)")
+    demo.add_argument("--regenerate", action="store_true", help="rebuild the landing zone even if present")
+    demo.set_defaults(func=_cmd_demo)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The one place that assembles dubsync's Dagster definitions."""
+
+from __future__ import annotations
+
+import warnings
+
+from dagster import BetaWarning, Definitions, PreviewWarning
+
+from assets.audio_sync import build_audio_sync_assets
+from assets.media import dub_media, original_media
+from ml.policy import load_policy
+from orchestration.jobs import dub_job, reference_job
+from orchestration.sensors import landing_zone_sensor
+from orchestration.settings import Settings
+from resources.artifacts import ArtifactIOManagerFactory
+from resources.media_store import LocalMediaStore, MediaStore, ObjectStoreMediaStore
+from resources.policy import PolicyResource
+
+warnings.filterwarnings("ignore", category=BetaWarning)
+warnings.filterwarnings("ignore", category=PreviewWarning)
+
+__all__ = ["build_definitions", "defs"]
+
+
+def _media_store(settings: Settings) -> MediaStore:
+    if settings.media_is_remote:
+        return ObjectStoreMediaStore(url=settings.media_root)
+    return LocalMediaStore(root=settings.media_root)
+
+
+def build_definitions(settings: Settings, *, loggers: dict | None = None) -> Definitions:
+    """Definitions for one deployment: the policy is loaded once and versions every asset.
+
+    ``loggers`` adds logger definitions (the command line uses one for its progress lines).
+    """
+    policy = load_policy(settings.policy_path or None)
+    return Definitions(
+        assets=[original_media, dub_media, *build_audio_sync_assets(policy)],
+        jobs=[reference_job, dub_job],
+        sensors=[landing_zone_sensor],
+        resources={
+            "media_store": _media_store(settings),
+            "policy_resource": PolicyResource(path=settings.policy_path),
+            "io_manager": ArtifactIOManagerFactory(root=settings.artifact_root),
+        },
+        loggers=loggers,
+    )
+
+
+defs = build_definitions(Settings.from_env())

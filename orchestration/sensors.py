@@ -1,0 +1,159 @@
+"""The landing-zone sensor: new or replaced files become partitions and runs.
+
+Each tick scans the media store and compares every file's content version with the cursor:
+
+- a new or replaced original: its title partition is added and one run of ``reference_job`` is
+  requested for the title; the title's existing dubs are re-matched once the new reference
+  signature exists;
+- a new or replaced dub: its title and language partitions are added and one run of ``dub_job``
+  is requested for exactly its title × language partition, as soon as the title's reference
+  signature exists (the dub waits in the cursor until then, so a dub never matches against a
+  missing or outdated reference);
+- a title without an original still gets its reference run, which fails with the reason, so the
+  operator sees it in the UI.
+
+Run keys carry the file versions, so a tick is idempotent; the cursor is JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from dagster import (
+    AssetRecordsFilter,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from assets.audio_sync import FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
+from assets.media import track_observation
+from orchestration.jobs import dub_job, reference_job
+from orchestration.partitions import dub_partition_key, languages_partitions, titles_partitions
+from resources.media_store import MediaStore
+
+__all__ = ["landing_zone_sensor", "SENSOR_INTERVAL_S"]
+
+SENSOR_INTERVAL_S = 30
+_MISSING = "missing"
+
+
+def _reference_time(context: SensorEvaluationContext, title: str) -> float | None:
+    """Timestamp of the latest reference_signature materialization of ``title``."""
+    result = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=REFERENCE_SIGNATURE, asset_partitions=[title]), limit=1
+    )
+    return result.records[0].timestamp if result.records else None
+
+
+@sensor(
+    name="landing_zone_sensor",
+    jobs=[reference_job, dub_job],
+    minimum_interval_seconds=SENSOR_INTERVAL_S,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Adds partitions and requests runs for new or replaced files in the landing zone.",
+)
+def landing_zone_sensor(context: SensorEvaluationContext, media_store: MediaStore):
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    versions: dict[str, str] = cursor.get("versions", {})
+    originals_seen: dict[str, float] = cursor.get("originals_seen", {})
+    waiting: dict[str, dict] = cursor.get("waiting", {})
+    reported: set[str] = set(cursor.get("reported", []))
+
+    titles, problems = media_store.scan()
+    known_titles = set(context.instance.get_dynamic_partitions(titles_partitions.name))
+    known_languages = set(context.instance.get_dynamic_partitions(languages_partitions.name))
+    new_titles: set[str] = set()
+    new_languages: set[str] = set()
+    run_requests: list[RunRequest] = []
+    observations = []
+    now = time.time()
+
+    for problem in problems + [p for listing in titles.values() for p in listing.problems]:
+        if problem not in reported:
+            context.log.warning(f"landing zone: {problem}")
+            reported.add(problem)
+
+    for title, listing in sorted(titles.items()):
+        if title not in known_titles:
+            new_titles.add(title)
+        key = f"{title}/original"
+        version = listing.original.version if listing.original else _MISSING
+        if versions.get(key) != version:
+            replaced = key in versions
+            versions[key] = version
+            originals_seen[title] = now
+            run_requests.append(
+                RunRequest(
+                    job_name=reference_job.name,
+                    partition_key=title,
+                    run_key=f"{key}@{version}",
+                    tags={"dubsync/title": title, "dubsync/trigger": "replaced" if replaced else "new"},
+                )
+            )
+            if listing.original:
+                observations.append(track_observation(listing.original, media_store.describe(listing.original)))
+            if replaced:
+                # every known dub of the title must be matched against the new original
+                for language in listing.dubs:
+                    dub_key = f"{title}/dubs/{language}"
+                    if dub_key in versions and dub_key not in waiting:
+                        waiting[dub_key] = {"version": versions[dub_key], "match_only": True}
+        for language, track in sorted(listing.dubs.items()):
+            if language not in known_languages:
+                new_languages.add(language)
+            dub_key = f"{title}/dubs/{language}"
+            if versions.get(dub_key) != track.version:
+                versions[dub_key] = track.version
+                waiting[dub_key] = {"version": track.version, "match_only": False}
+                observations.append(track_observation(track, media_store.describe(track)))
+
+    for dub_key in sorted(waiting):
+        title, _, language = dub_key.split("/", 2)
+        entry = waiting[dub_key]
+        listing = titles.get(title)
+        if listing is None or language not in listing.dubs:
+            del waiting[dub_key]  # the file is gone
+            continue
+        made = _reference_time(context, title)
+        if made is None or made < originals_seen.get(title, 0.0):
+            continue  # the reference signature of the current original is not there yet
+        selection = [FRAME_MATCH_OFFSETS, TITLE_VERDICTS] if entry["match_only"] else None
+        run_requests.append(
+            RunRequest(
+                job_name=dub_job.name,
+                partition_key=str(dub_partition_key(title, language)),
+                run_key=f"{dub_key}@{entry['version']}@ref{versions.get(f'{title}/original')}",
+                asset_selection=selection,
+                tags={"dubsync/title": title, "dubsync/language": language},
+            )
+        )
+        del waiting[dub_key]
+
+    new_cursor = json.dumps(
+        {
+            "versions": versions,
+            "originals_seen": originals_seen,
+            "waiting": waiting,
+            "reported": sorted(reported),
+        },
+        sort_keys=True,
+    )
+    partition_requests = []
+    if new_titles:
+        partition_requests.append(titles_partitions.build_add_request(sorted(new_titles)))
+    if new_languages:
+        partition_requests.append(languages_partitions.build_add_request(sorted(new_languages)))
+    if not run_requests and not partition_requests and not observations:
+        pending = f"; {len(waiting)} dub(s) wait for their reference signature" if waiting else ""
+        return SensorResult(skip_reason=SkipReason(f"no new or replaced files{pending}"), cursor=new_cursor)
+    return SensorResult(
+        run_requests=run_requests,
+        dynamic_partitions_requests=partition_requests,
+        asset_events=observations,
+        cursor=new_cursor,
+    )

@@ -1,0 +1,301 @@
+"""Media stores: where the landing zone lives (a local folder, or object storage in production).
+
+A store lists titles, their original track and their dubs, gives each file a content version
+(which changes when a file is replaced) and hands a local path to decoders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dagster import ConfigurableResource
+from pydantic import PrivateAttr
+
+from ml.errors import MissingMediaError
+from resources.landing_zone import LandingZoneError, is_media_file, normalise_language, slug_title
+
+__all__ = ["Track", "TitleListing", "MediaStore", "LocalMediaStore", "ObjectStoreMediaStore"]
+
+
+@dataclass(frozen=True)
+class Track:
+    """One audio file of the landing zone.
+
+    Attributes
+    ----------
+    title : str
+        Partition key of the title (slugged folder name).
+    language : str or None
+        Partition key of the dub's language; ``None`` for the original.
+    name : str
+        Path relative to the store's root, with ``/`` separators.
+    version : str
+        Content version: changes when the file is replaced.
+    """
+
+    title: str
+    language: str | None
+    name: str
+    version: str
+
+    @property
+    def kind(self) -> str:
+        return "original" if self.language is None else "dub"
+
+
+@dataclass
+class TitleListing:
+    """What the landing zone holds for one title."""
+
+    title: str
+    folder: str
+    original: Track | None = None
+    dubs: dict[str, Track] = field(default_factory=dict)
+    original_language: str | None = None
+    problems: list[str] = field(default_factory=list)
+    """Contract breaks found in this title's folder (bad language tags, duplicates, ...)."""
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    is_dir: bool
+
+
+class MediaStore(ConfigurableResource):
+    """A landing zone of titles. Subclasses say how to list, version and fetch files."""
+
+    @abstractmethod
+    def _list(self, relpath: str) -> list[_Entry]:
+        """Entries of a folder relative to the root ('' is the root); [] if it does not exist."""
+
+    @abstractmethod
+    def _version(self, relpath: str) -> str:
+        """Content version of a file."""
+
+    @abstractmethod
+    def _read_bytes(self, relpath: str) -> bytes:
+        """Whole content of a small file."""
+
+    @abstractmethod
+    def describe(self, track: Track) -> str:
+        """Where a track lives, for messages (an absolute path or URL)."""
+
+    @abstractmethod
+    @contextmanager
+    def local_path(self, track: Track) -> Iterator[Path]:
+        """A local path to the track's bytes for as long as the context lasts."""
+
+    # -- the contract, shared by every store ------------------------------------------------
+    def scan(self) -> tuple[dict[str, TitleListing], list[str]]:
+        """Every title of the landing zone, keyed by title id, and problems found at the root."""
+        titles: dict[str, TitleListing] = {}
+        problems: list[str] = []
+        for entry in sorted(self._list(""), key=lambda e: e.name):
+            if not entry.is_dir or entry.name.startswith((".", "_")):
+                continue
+            try:
+                title = slug_title(entry.name)
+            except LandingZoneError as exc:
+                problems.append(str(exc))
+                continue
+            if title in titles:
+                problems.append(
+                    f"title folders {titles[title].folder!r} and {entry.name!r} both map to id "
+                    f"{title!r}: rename one"
+                )
+                continue
+            titles[title] = self._scan_title(title, entry.name)
+        return titles, problems
+
+    def _scan_title(self, title: str, folder: str) -> TitleListing:
+        listing = TitleListing(title=title, folder=folder)
+        originals = []
+        has_dubs_folder = False
+        for entry in self._list(folder):
+            if entry.is_dir and entry.name == "dubs":
+                has_dubs_folder = True
+            elif entry.name == "title.json":
+                listing.original_language = self._original_language(folder, listing)
+            elif not entry.is_dir and is_media_file(entry.name) and entry.name.rsplit(".", 1)[0] == "original":
+                originals.append(entry.name)
+        if len(originals) == 1:
+            name = f"{folder}/{originals[0]}"
+            listing.original = Track(title, None, name, self._version(name))
+        elif len(originals) > 1:
+            listing.problems.append(
+                f"{folder}: several original files {sorted(originals)}: keep exactly one"
+            )
+        if has_dubs_folder:
+            for entry in sorted(self._list(f"{folder}/dubs"), key=lambda e: e.name):
+                if entry.is_dir or not is_media_file(entry.name):
+                    continue
+                stem = entry.name.rsplit(".", 1)[0]
+                try:
+                    language = normalise_language(stem)
+                except LandingZoneError as exc:
+                    listing.problems.append(f"{folder}/dubs/{entry.name}: {exc}")
+                    continue
+                if language in listing.dubs:
+                    listing.problems.append(
+                        f"{folder}/dubs: two files for language {language!r} "
+                        f"({listing.dubs[language].name.rsplit('/', 1)[1]}, {entry.name}): keep one"
+                    )
+                    continue
+                name = f"{folder}/dubs/{entry.name}"
+                listing.dubs[language] = Track(title, language, name, self._version(name))
+        return listing
+
+    def _original_language(self, folder: str, listing: TitleListing) -> str | None:
+        try:
+            data = json.loads(self._read_bytes(f"{folder}/title.json"))
+            language = data.get("original_language") if isinstance(data, dict) else None
+            return normalise_language(language) if language else None
+        except (ValueError, LandingZoneError) as exc:
+            listing.problems.append(f"{folder}/title.json: {exc}")
+            return None
+
+    def title(self, title: str) -> TitleListing:
+        """The listing of one title.
+
+        Raises
+        ------
+        MissingMediaError
+            If the landing zone has no folder for the title.
+        """
+        titles, _ = self.scan()
+        if title not in titles:
+            raise MissingMediaError(self.describe(Track(title, None, title, "")), "no such title folder")
+        return titles[title]
+
+    def original(self, title: str) -> Track:
+        """The title's original track.
+
+        Raises
+        ------
+        MissingMediaError
+            If the title has no ``original.<ext>`` (or several).
+        """
+        listing = self.title(title)
+        if listing.original is None:
+            detail = "; ".join(listing.problems) or "no original.<ext> file"
+            raise MissingMediaError(
+                self.describe(Track(title, None, f"{listing.folder}/original.*", "")),
+                f"title {title!r} has no usable original track ({detail}): deliver "
+                f"{listing.folder}/original.<ext>",
+            )
+        return listing.original
+
+    def dub(self, title: str, language: str) -> Track:
+        """The dub of a title in one language.
+
+        Raises
+        ------
+        MissingMediaError
+            If there is no such dub.
+        """
+        listing = self.title(title)
+        if language not in listing.dubs:
+            raise MissingMediaError(
+                self.describe(Track(title, language, f"{listing.folder}/dubs/{language}.*", "")),
+                f"title {title!r} has no dub in {language!r}",
+            )
+        return listing.dubs[language]
+
+
+def _stat_version(size: int, stamp: object) -> str:
+    return hashlib.sha256(f"{size}:{stamp}".encode()).hexdigest()[:16]
+
+
+class LocalMediaStore(MediaStore):
+    """A landing zone in a local (or mounted) folder."""
+
+    root: str
+
+    def _path(self, relpath: str) -> Path:
+        return Path(self.root) / relpath if relpath else Path(self.root)
+
+    def _list(self, relpath: str) -> list[_Entry]:
+        path = self._path(relpath)
+        if not path.is_dir():
+            return []
+        return [_Entry(p.name, p.is_dir()) for p in path.iterdir()]
+
+    def _version(self, relpath: str) -> str:
+        stat = self._path(relpath).stat()
+        return _stat_version(stat.st_size, stat.st_mtime_ns)
+
+    def _read_bytes(self, relpath: str) -> bytes:
+        return self._path(relpath).read_bytes()
+
+    def describe(self, track: Track) -> str:
+        return str(self._path(track.name))
+
+    @contextmanager
+    def local_path(self, track: Track) -> Iterator[Path]:
+        yield self._path(track.name)
+
+
+class ObjectStoreMediaStore(MediaStore):
+    """A landing zone on object storage (any fsspec URL: ``s3://bucket/landing``, ``gs://...``).
+
+    Files are copied to ``cache_dir`` (keyed by content version) before decoding.
+    """
+
+    url: str
+    cache_dir: str = os.path.join(tempfile.gettempdir(), "dubsync-media-cache")
+    _fs: object = PrivateAttr(default=None)
+    _base: str = PrivateAttr(default="")
+
+    def _filesystem(self):
+        if self._fs is None:
+            from fsspec.core import url_to_fs
+
+            self._fs, self._base = url_to_fs(self.url)
+        return self._fs
+
+    def _full(self, relpath: str) -> str:
+        fs = self._filesystem()
+        return f"{self._base.rstrip('/')}/{relpath}" if relpath else self._base or fs.root_marker
+
+    def _list(self, relpath: str) -> list[_Entry]:
+        fs = self._filesystem()
+        full = self._full(relpath)
+        if not fs.isdir(full):
+            return []
+        return [
+            _Entry(info["name"].rstrip("/").rsplit("/", 1)[-1], info["type"] == "directory")
+            for info in fs.ls(full, detail=True)
+        ]
+
+    def _version(self, relpath: str) -> str:
+        info = self._filesystem().info(self._full(relpath))
+        stamp = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("created")
+        return _stat_version(int(info.get("size") or 0), stamp)
+
+    def _read_bytes(self, relpath: str) -> bytes:
+        return self._filesystem().cat_file(self._full(relpath))
+
+    def describe(self, track: Track) -> str:
+        return f"{self.url.rstrip('/')}/{track.name}"
+
+    @contextmanager
+    def local_path(self, track: Track) -> Iterator[Path]:
+        suffix = Path(track.name).suffix
+        target = Path(self.cache_dir) / f"{track.title}-{track.language or 'original'}-{track.version}{suffix}"
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".part")
+            with self._filesystem().open(self._full(track.name), "rb") as src, open(partial, "wb") as dst:
+                shutil.copyfileobj(src, dst, length=8 << 20)
+            partial.replace(target)
+        yield target
