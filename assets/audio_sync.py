@@ -116,12 +116,15 @@ def _checked_policy(policy_resource: PolicyResource, baked: Policy) -> Policy:
     return policy
 
 
-def _signature(context, store: MediaStore, track: Track, policy: Policy) -> Output[Signature]:
+def _signature(context, store: MediaStore, track: Track, policy: Policy, role: str) -> Output[Signature]:
     location = store.describe(track)
     context.log.info(f"signature of {location}")
     with _failures(context), store.local_path(track) as path:
         signature = signature_from_file(
-            path, policy.signature, progress=_progress_logger(context, f"decoding {track.name}")
+            path,
+            policy.signature,
+            progress=_progress_logger(context, f"decoding {track.name}"),
+            role=role,
         )
     hours = signature.duration_s / 3600
     return Output(
@@ -156,7 +159,7 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
         checked = _checked_policy(policy_resource, policy)
         with _failures(context):
             track = media_store.original(context.partition_key)
-        return _signature(context, media_store, track, checked)
+        return _signature(context, media_store, track, checked, "reference")
 
     @asset(
         key=DUB_SIGNATURE,
@@ -174,7 +177,7 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
         title, language = _dub_partition(context)
         with _failures(context):
             track = media_store.dub(title, language)
-        return _signature(context, media_store, track, checked)
+        return _signature(context, media_store, track, checked, "dub")
 
     @asset(
         key=FRAME_MATCH_OFFSETS,

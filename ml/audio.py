@@ -86,6 +86,9 @@ def _stream_info(path: str | Path, container) -> AudioInfo:
     start = 0.0
     if stream.start_time is not None and stream.time_base is not None:
         start = float(stream.start_time * stream.time_base)
+    header = _wav_header_duration(path)
+    if header is not None and (duration is None or header > duration):
+        duration = header
     return AudioInfo(
         path=str(path),
         codec=ctx.name,
@@ -95,6 +98,21 @@ def _stream_info(path: str | Path, container) -> AudioInfo:
         duration_s=duration,
         start_time_s=start,
     )
+
+
+def _wav_header_duration(path: str | Path) -> float | None:
+    """Duration a PCM WAV header declares (FFmpeg estimates WAV durations from the file size, which
+    hides truncation); None for other files or headers the ``wave`` module does not read."""
+    import wave
+
+    if Path(path).suffix.lower() not in (".wav", ".wave"):
+        return None
+    try:
+        with wave.open(str(path), "rb") as wav:
+            rate = wav.getframerate()
+            return wav.getnframes() / rate if rate else None
+    except (wave.Error, EOFError, OSError):
+        return None
 
 
 def _check_duration(path: str | Path, info: AudioInfo) -> None:

@@ -120,6 +120,11 @@ def _validate(dub: Signature, reference: Signature) -> None:
             f"signatures were made with different parameters (dub {dub.version}, original "
             f"{reference.version}): recompute both with the same policy"
         )
+    if reference.hop_length > dub.hop_length:
+        raise ParameterError(
+            f"the original's signature (hop {reference.hop_length}) must be at least as fine as the "
+            f"dub's (hop {dub.hop_length}): compute it with role='reference'"
+        )
     if dub.vectors.ndim != 2 or dub.vectors.shape[1] != reference.vectors.shape[1]:
         raise ParameterError(
             f"signature vectors differ in shape: dub {dub.vectors.shape}, original "

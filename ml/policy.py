@@ -40,6 +40,9 @@ __all__ = [
 ]
 
 
+LEVEL_REFERENCES = ("frame_peak", "full_scale")
+
+
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ParameterError(message)
@@ -55,13 +58,23 @@ class SignatureParams:
     """samples per STFT frame; F = n_fft / 2 + 1 = 2049 frequency bins (paper)."""
     hop_length: int = 2048
     """samples between frames: 46.4 ms at 44.1 kHz (paper)."""
-    theta_db: float = -55.0
-    """dB re full scale; quieter bins become 0 (tuned: lower keeps noisy low bins whose dB values
-    flicker between frames and blur the match, higher keeps too few bins)."""
+    level_reference: str = "frame_peak"
+    """what theta_db is relative to: "full_scale" (dB re full scale, the paper) or "frame_peak"
+    (dB re the frame's loudest bin: a dub mixed louder or quieter, or down-mixed from 5.1, gives the
+    same signature; tuned, the paper's absolute levels fail on a 6 dB gain change)."""
+    theta_db: float = -60.0
+    """loudness sparsification: bins quieter than this (dB, see level_reference) become 0 (tuned on
+    generated titles: -60 separates M&E matches from dialogue best; -40 keeps too few bins)."""
+    silence_db: float = -70.0
+    """dB re full scale; frames whose loudest bin is quieter are silence and dropped (tuned)."""
     min_active_fraction: float = 0.02
     """frames with fewer non-zero bins than this share are silence and dropped (tuned)."""
     max_active_fraction: float = 0.98
     """frames with more non-zero bins than this share are broadband noise and dropped (tuned)."""
+    reference_oversampling: int = 4
+    """the original's signature uses hop_length / this, so every dub offset finds an original frame
+    within 1/8 hop (tuned: at the paper's single hop, an offset between two frame positions doubles
+    the distance of true matches and they drown among dialogue frames)."""
     compression_ratio: int = 32
     """F / M; M = 2049 // 32 = 64 measurements per frame (paper)."""
     seed: int = 20240601
@@ -77,11 +90,25 @@ class SignatureParams:
             0 < self.hop_length <= self.n_fft,
             f"hop_length={self.hop_length} must be in 1..n_fft ({self.n_fft})",
         )
+        _require(
+            self.level_reference in LEVEL_REFERENCES,
+            f"level_reference={self.level_reference!r} must be one of {LEVEL_REFERENCES}",
+        )
         _require(math.isfinite(self.theta_db), f"theta_db={self.theta_db} must be finite")
+        _require(
+            self.level_reference == "full_scale" or self.theta_db < 0,
+            f"theta_db={self.theta_db} must be negative with level_reference='frame_peak'",
+        )
+        _require(math.isfinite(self.silence_db), f"silence_db={self.silence_db} must be finite")
         _require(
             0.0 <= self.min_active_fraction < self.max_active_fraction <= 1.0,
             f"min_active_fraction={self.min_active_fraction} and max_active_fraction="
             f"{self.max_active_fraction} must satisfy 0 <= min < max <= 1",
+        )
+        _require(
+            self.reference_oversampling >= 1 and self.hop_length % self.reference_oversampling == 0,
+            f"reference_oversampling={self.reference_oversampling} must be >= 1 and divide "
+            f"hop_length={self.hop_length}",
         )
         _require(
             1 <= self.compression_ratio <= self.n_bins,
@@ -100,8 +127,15 @@ class SignatureParams:
 
     @property
     def frame_seconds(self) -> float:
-        """Duration of one hop in seconds (the resolution of a per-frame offset)."""
+        """Duration of one hop of a dub's signature, seconds."""
         return self.hop_length / self.sample_rate
+
+    def hop_for(self, role: str) -> int:
+        """Hop of a signature: ``"dub"`` uses hop_length, ``"reference"`` hop_length /
+        reference_oversampling."""
+        if role not in ("dub", "reference"):
+            raise ParameterError(f"role={role!r} must be 'dub' or 'reference'")
+        return self.hop_length // (self.reference_oversampling if role == "reference" else 1)
 
 
 @dataclass(frozen=True)
@@ -110,9 +144,9 @@ class MatchParams:
 
     search_window_s: float = 30.0
     """seconds; a dub frame is compared with original frames within ±this (paper's ±x)."""
-    theta_min_dist: float = 10.0
+    theta_min_dist: float = 8.0
     """L∞ distance; frames whose best match is this far or farther are dialogue and dropped (tuned
-    on generated titles: M&E-only frames at sub-frame offsets score 4-13, dialogue frames 15+)."""
+    on generated titles: M&E-only frames score about 3, lossy-coded ones up to 8, dialogue 18+)."""
 
     def __post_init__(self) -> None:
         _require(

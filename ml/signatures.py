@@ -3,10 +3,13 @@
 For every STFT frame of the mono track:
 
 1. power spectrum in dB re full scale (a full-scale sine peaks at 0 dB);
-2. loudness sparsification: ``v = max(0, dB - theta_db)``, so bins quieter than ``theta_db`` are 0
-   and the others hold their height above the threshold;
+2. loudness sparsification: ``v = max(0, dB - theta)``, so bins quieter than the threshold are 0
+   and the others hold their height above it. With ``level_reference="full_scale"`` (the paper)
+   ``theta = theta_db``; with ``"frame_peak"`` (the default) ``theta = theta_db + the frame's
+   loudest bin``, which makes the signature independent of the mix's gain;
 3. time-domain sparsity filter: frames whose share of non-zero bins is below
-   ``min_active_fraction`` (silence) or above ``max_active_fraction`` (broadband noise) are dropped;
+   ``min_active_fraction`` or above ``max_active_fraction`` (broadband noise) are dropped, and so
+   are frames whose loudest bin is below ``silence_db`` (silence);
 4. compressive sensing: ``s = Phi @ v`` with ``Phi`` an M×F matrix of ±1/sqrt(M) drawn from a
    fixed seed, M = F // compression_ratio, so the signatures of all tracks compare.
 
@@ -125,10 +128,19 @@ class SignatureBuilder:
 
     Holds at most one block plus ``n_fft`` samples at a time, so it consumes a decode stream of
     any length. ``push`` blocks in order, then ``finish``.
+
+    Parameters
+    ----------
+    params : SignatureParams
+    role : {"dub", "reference"}
+        A reference (original track) signature is computed at ``hop_length /
+        reference_oversampling``; both roles share one version and compare.
     """
 
-    def __init__(self, params: SignatureParams):
+    def __init__(self, params: SignatureParams, *, role: str = "dub"):
         self.params = params
+        self.role = role
+        self.hop = params.hop_for(role)
         self._phi_t = sensing_matrix(params).T.copy()
         self._window = np.hanning(params.n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
         self._ref_power = float((self._window.sum() / 2.0) ** 2)
@@ -148,7 +160,7 @@ class SignatureBuilder:
             raise ParameterError(f"block must be mono, shape (n,); got shape {block.shape}")
         self._n_samples += block.size
         buf = np.concatenate([self._carry, block]) if self._carry.size else block
-        n_fft, hop = self.params.n_fft, self.params.hop_length
+        n_fft, hop = self.params.n_fft, self.hop
         n_new = 0 if buf.size < n_fft else 1 + (buf.size - n_fft) // hop
         if n_new:
             self._process(buf[: (n_new - 1) * hop + n_fft], self._next_frame)
@@ -157,14 +169,16 @@ class SignatureBuilder:
 
     def _process(self, samples: np.ndarray, first_frame: int) -> None:
         p = self.params
-        frames = np.lib.stride_tricks.sliding_window_view(samples, p.n_fft)[:: p.hop_length]
+        frames = np.lib.stride_tricks.sliding_window_view(samples, p.n_fft)[:: self.hop]
         spectrum = np.fft.rfft(frames * self._window, axis=1)
         power = spectrum.real**2 + spectrum.imag**2
         db = 10.0 * np.log10(np.maximum(power, 1e-20) / self._ref_power)
-        sparse = np.maximum(db - p.theta_db, 0.0).astype(np.float32)
+        peak = db.max(axis=1, keepdims=True)
+        floor = p.theta_db + (peak if p.level_reference == "frame_peak" else 0.0)
+        sparse = np.maximum(db - floor, 0.0).astype(np.float32)
         active = np.count_nonzero(sparse, axis=1)
         lo, hi = self._active_range
-        keep = (active >= lo) & (active <= hi)
+        keep = (active >= lo) & (active <= hi) & (peak[:, 0] >= p.silence_db)
         if np.any(keep):
             idx = np.flatnonzero(keep)
             self._frames.append((first_frame + idx).astype(np.int64))
@@ -184,7 +198,7 @@ class SignatureBuilder:
             start_time_s=float(start_time_s),
             sample_rate=p.sample_rate,
             n_fft=p.n_fft,
-            hop_length=p.hop_length,
+            hop_length=self.hop,
             version=signature_version(p),
         )
 
@@ -205,6 +219,7 @@ def signature_from_audio(
     sample_rate: int,
     params: SignatureParams | None = None,
     start_time_s: float = 0.0,
+    role: str = "dub",
 ) -> Signature:
     """Signature of a mono signal already in memory.
 
@@ -218,6 +233,8 @@ def signature_from_audio(
         Defaults to the policy's defaults.
     start_time_s : float
         Time of the first sample, seconds.
+    role : {"dub", "reference"}
+        See :class:`SignatureBuilder`.
     """
     params = params or SignatureParams()
     if sample_rate != params.sample_rate:
@@ -226,7 +243,7 @@ def signature_from_audio(
             "resample the audio first"
         )
     y = _check_audio(y)
-    builder = SignatureBuilder(params)
+    builder = SignatureBuilder(params, role=role)
     builder.push(y)
     return builder.finish(start_time_s=start_time_s)
 
@@ -236,8 +253,11 @@ def signature_from_file(
     params: SignatureParams | None = None,
     *,
     progress: Callable[[float, float | None], None] | None = None,
+    role: str = "dub",
 ) -> Signature:
     """Decode a track and compute its signature in one streaming pass.
+
+    ``role="reference"`` for the original track (see :class:`SignatureBuilder`).
 
     Raises
     ------
@@ -248,7 +268,7 @@ def signature_from_file(
     """
     params = params or SignatureParams()
     stats = AudioStream(info=None)  # type: ignore[arg-type]
-    builder = SignatureBuilder(params)
+    builder = SignatureBuilder(params, role=role)
     for block in iter_audio_blocks(
         path, sample_rate=params.sample_rate, progress=progress, stats=stats
     ):

@@ -1,0 +1,44 @@
+# dubsync: `make demo` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEBIAN_PACKAGES := espeak-ng sonic-pi-samples
+DEMO_DIR := demo
+
+.PHONY: install system-deps demo test ui check-demo clean-demo
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Test material from Debian (CC0 effects, speech synthesis); skipped where already installed.
+system-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get install -y -q $$missing >/dev/null || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q $$missing >/dev/null; }; \
+	fi
+
+install: $(STAMP) system-deps
+
+demo: install
+	DAGSTER_HOME=$(CURDIR)/$(DEMO_DIR)/dagster_home $(BIN)/dubsync demo --dir $(DEMO_DIR)
+
+test: install
+	$(BIN)/python -m pytest
+
+# The demo's results in the Dagster UI (http://127.0.0.1:3000), after `make demo`.
+ui: install
+	DAGSTER_HOME=$(CURDIR)/$(DEMO_DIR)/dagster_home \
+	DUBSYNC_MEDIA_ROOT=$(CURDIR)/$(DEMO_DIR)/landing \
+	DUBSYNC_ARTIFACT_ROOT=$(CURDIR)/$(DEMO_DIR)/artifacts \
+	$(BIN)/dagster dev -w workspace.yaml
+
+clean-demo:
+	rm -rf $(DEMO_DIR)

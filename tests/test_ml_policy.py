@@ -1,0 +1,60 @@
+import pytest
+
+from ml.errors import ParameterError
+from ml.matching import match_version
+from ml.policy import MatchParams, Policy, SignatureParams, VerdictParams, load_policy
+from ml.signatures import signature_version
+from ml.verdict import verdict_version
+
+
+def test_defaults_are_the_published_values():
+    p = Policy()
+    assert p.signature.sample_rate == 44100
+    assert p.signature.hop_length == 2048
+    assert p.signature.n_bins == 2049
+    assert p.signature.n_measurements == 64
+    assert p.verdict.out_of_sync_s == 0.2
+    assert (p.verdict.undetectable_lag_s, p.verdict.undetectable_lead_s) == (0.125, 0.045)
+    assert (p.verdict.acceptable_lag_s, p.verdict.acceptable_lead_s) == (0.185, 0.090)
+
+
+def test_policy_file_overrides_defaults(tmp_path):
+    path = tmp_path / "policy.toml"
+    path.write_text("[match]\ntheta_min_dist = 7.5\n[verdict]\nout_of_sync_s = 0.1\n")
+    policy = load_policy(path)
+    assert policy.match.theta_min_dist == 7.5
+    assert policy.verdict.out_of_sync_s == 0.1
+    assert policy.signature == SignatureParams()
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[match]\ntheta_min_dst = 3\n", r"unknown key\(s\) \['theta_min_dst'\] in \[match\]"),
+        ("[matching]\n", r"unknown section\(s\) \['matching'\]"),
+        ("[match]\ntheta_min_dist = -1\n", "theta_min_dist=-1 must be > 0"),
+        ("[match\n", "not valid TOML"),
+    ],
+)
+def test_policy_file_errors_are_clear(tmp_path, text, message):
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    with pytest.raises(ParameterError, match=message):
+        load_policy(path)
+
+
+def test_missing_policy_file_is_an_error(tmp_path):
+    with pytest.raises(ParameterError, match="does not exist"):
+        load_policy(tmp_path / "nope.toml")
+
+
+def test_versions_follow_exactly_the_parameters_used():
+    base = Policy()
+    theta = MatchParams(theta_min_dist=base.match.theta_min_dist + 1)
+    assert signature_version(base.signature) == signature_version(SignatureParams())
+    assert match_version(theta) != match_version(base.match)
+    assert verdict_version(theta, base.verdict) != verdict_version(base.match, base.verdict)
+    tolerance = VerdictParams(acceptable_lead_s=0.1)
+    assert verdict_version(base.match, tolerance) != verdict_version(base.match, base.verdict)
+    assert match_version(base.match) == match_version(MatchParams())
+    assert signature_version(SignatureParams(theta_db=-50)) != signature_version(base.signature)

@@ -1,0 +1,130 @@
+import numpy as np
+import pytest
+
+from ml.audio import load_audio
+from ml.errors import MediaError, ParameterError, SilentMediaError
+from ml.policy import SignatureParams
+from ml.signatures import (
+    SignatureBuilder,
+    sensing_matrix,
+    signature_from_audio,
+    signature_from_file,
+    signature_version,
+)
+
+SR = 44100
+
+
+def _noise_music(rng, seconds=20.0):
+    """Band-limited tones and noise bursts: not silent, not white."""
+    t = np.arange(int(seconds * SR)) / SR
+    y = np.zeros_like(t)
+    for f in rng.uniform(100, 4000, size=12):
+        y += rng.uniform(0.01, 0.1) * np.sin(2 * np.pi * f * t) * (np.sin(2 * np.pi * rng.uniform(0.1, 2) * t) > 0)
+    return y.astype(np.float32)
+
+
+def test_signature_is_deterministic_for_a_seed(rng):
+    y = _noise_music(rng)
+    a = signature_from_audio(y, sample_rate=SR)
+    b = signature_from_audio(y.copy(), sample_rate=SR)
+    assert np.array_equal(a.frames, b.frames)
+    assert np.array_equal(a.vectors, b.vectors)
+    assert a.version == b.version == signature_version(SignatureParams())
+    other = signature_from_audio(y, sample_rate=SR, params=SignatureParams(seed=1))
+    assert other.version != a.version
+    assert not np.allclose(other.vectors, a.vectors)
+
+
+def test_sensing_matrix_shape_and_values():
+    params = SignatureParams()
+    phi = sensing_matrix(params)
+    assert phi.shape == (64, 2049) == (params.n_measurements, params.n_bins)
+    assert set(np.unique(phi * np.sqrt(64)).round(6)) == {-1.0, 1.0}
+    assert np.array_equal(phi, sensing_matrix(SignatureParams()))
+
+
+def test_streaming_in_blocks_equals_whole_signal(rng):
+    y = _noise_music(rng, seconds=12.0)
+    whole = signature_from_audio(y, sample_rate=SR)
+    builder = SignatureBuilder(SignatureParams())
+    for block in np.array_split(y, [1000, 1001, 70000, 300000, 300001]):
+        builder.push(block)
+    streamed = builder.finish()
+    assert np.array_equal(whole.frames, streamed.frames)
+    np.testing.assert_allclose(whole.vectors, streamed.vectors, rtol=1e-5, atol=1e-4)
+    assert whole.n_frames == streamed.n_frames == 1 + (len(y) - 4096) // 2048
+
+
+def test_sparsity_filter_drops_silence_and_white_noise(rng):
+    quiet = np.zeros(SR * 4, dtype=np.float32)
+    loud = _noise_music(rng, seconds=4.0)
+    white = rng.normal(0, 0.5, SR * 4).astype(np.float32)
+    sig = signature_from_audio(np.concatenate([quiet, loud, white]), sample_rate=SR)
+    times = sig.times
+    assert len(times) > 0
+    # every kept frame lies in the music part (4 s .. 8 s, give or take one frame)
+    assert times.min() >= 4.0 - 0.1 and times.max() <= 8.0 + 0.1
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_fft": 1000}, "n_fft=1000"),
+        ({"hop_length": 0}, "hop_length=0"),
+        ({"hop_length": 8192}, "hop_length=8192"),
+        ({"compression_ratio": 0}, "compression_ratio=0"),
+        ({"min_active_fraction": 0.9, "max_active_fraction": 0.5}, "min_active_fraction=0.9"),
+        ({"theta_db": float("nan")}, "theta_db=nan"),
+        ({"sample_rate": 100}, "sample_rate=100"),
+    ],
+)
+def test_parameter_errors_name_the_value(kwargs, message):
+    with pytest.raises(ParameterError, match=message.replace("(", r"\(")):
+        SignatureParams(**kwargs)
+
+
+def test_audio_errors_are_clear(rng):
+    with pytest.raises(ParameterError, match="mono"):
+        signature_from_audio(np.zeros((2, SR), np.float32), sample_rate=SR)
+    with pytest.raises(ParameterError, match="NaN"):
+        signature_from_audio(np.full(SR, np.nan, np.float32), sample_rate=SR)
+    with pytest.raises(ParameterError, match="resample"):
+        signature_from_audio(np.zeros(SR, np.float32), sample_rate=48000)
+
+
+def test_signature_of_a_real_file_has_times_on_the_stream_timeline(shared_media):
+    path = shared_media / "music" / "hungarian_dance_5.hq.ogg"
+    sig = signature_from_file(path)
+    y, start = load_audio(path, sample_rate=SR)
+    assert sig.n_samples == len(y)
+    assert sig.start_time_s == start
+    assert abs(sig.duration_s - 46.0) < 1.5
+    assert sig.kept_fraction > 0.5
+    step = np.diff(sig.times)
+    np.testing.assert_allclose(step[sig.frames[1:] - sig.frames[:-1] == 1], 2048 / SR)
+
+
+def test_silent_file_is_an_error_naming_it(tmp_path):
+    import soundfile as sf
+
+    path = tmp_path / "silent.wav"
+    sf.write(path, np.zeros(SR * 5, np.float32), SR)
+    with pytest.raises(SilentMediaError, match="silent.wav: silent"):
+        signature_from_file(path)
+
+
+def test_corrupt_and_truncated_files_are_errors_naming_them(tmp_path, shared_media):
+    garbage = tmp_path / "garbage.flac"
+    garbage.write_bytes(np.random.default_rng(0).bytes(50000))
+    with pytest.raises(MediaError, match="garbage.flac"):
+        signature_from_file(garbage)
+    source = (shared_media / "speech" / "en.wav").read_bytes()
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(source[: len(source) // 3])
+    with pytest.raises(MediaError, match="truncated.wav: truncated: decoded 20.0 s of the 60.0 s"):
+        signature_from_file(truncated)
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(MediaError, match="empty"):
+        signature_from_file(empty)

@@ -1,0 +1,94 @@
+import fsspec
+import pytest
+
+from ml.errors import MissingMediaError
+from resources.landing_zone import LandingZoneError, normalise_language, slug_title
+from resources.media_store import LocalMediaStore, ObjectStoreMediaStore
+
+
+@pytest.mark.parametrize(
+    "tag, key",
+    [("fr", "fr"), ("FRA", "fra"), ("fre", "fre"), ("pt-BR", "pt-br"), ("es_419", "es-419"), ("zh", "zh")],
+)
+def test_language_tags_are_validated_and_normalised(tag, key):
+    assert normalise_language(tag) == key
+
+
+@pytest.mark.parametrize("tag", ["xx", "english", "de-DEU", "", "fr-ca-x", "f|r"])
+def test_bad_language_tags_are_refused(tag):
+    with pytest.raises(LandingZoneError):
+        normalise_language(tag)
+
+
+@pytest.mark.parametrize(
+    "name, slug",
+    [("Le Dîner, Part 1", "le_diner_part_1"), ("film|a[1]", "film_a_1"), ("EP_01", "ep_01")],
+)
+def test_titles_are_slugged_for_partition_keys(name, slug):
+    assert slug_title(name) == slug
+    assert not set("|,[]") & set(slug)
+
+
+def test_title_without_letters_is_refused():
+    with pytest.raises(LandingZoneError):
+        slug_title("|||")
+
+
+def _populate(write):
+    write("Film A/original.wav", b"o" * 10)
+    write("Film A/dubs/fr.flac", b"f")
+    write("Film A/dubs/xx.flac", b"x")
+    write("Film A/dubs/notes.txt", b"n")
+    write("Film A/title.json", b'{"original_language": "en"}')
+    write("Film B/dubs/de.wav", b"d")
+
+
+def _check_listing(store):
+    titles, problems = store.scan()
+    assert problems == []
+    assert sorted(titles) == ["film_a", "film_b"]
+    a = titles["film_a"]
+    assert a.original.name == "Film A/original.wav"
+    assert sorted(a.dubs) == ["fr"]
+    assert a.original_language == "en"
+    assert any("xx.flac" in p and "not an ISO 639" in p for p in a.problems)
+    with pytest.raises(MissingMediaError, match="film_b.*no usable original"):
+        store.original("film_b")
+    assert store.dub("film_b", "de").name == "Film B/dubs/de.wav"
+    with store.local_path(a.dubs["fr"]) as path:
+        assert path.read_bytes() == b"f"
+    return titles
+
+
+def test_local_store_lists_versions_and_reports_contract_breaks(tmp_path):
+    def write(name, data):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+
+    _populate(write)
+    store = LocalMediaStore(root=str(tmp_path))
+    before = _check_listing(store)
+    import os, time
+
+    time.sleep(0.01)
+    write("Film A/dubs/fr.flac", b"F2")
+    os.utime(tmp_path / "Film A/dubs/fr.flac")
+    after, _ = store.scan()
+    assert after["film_a"].dubs["fr"].version != before["film_a"].dubs["fr"].version
+    assert after["film_a"].original.version == before["film_a"].original.version
+
+
+def test_object_store_works_on_any_fsspec_filesystem(tmp_path):
+    fs = fsspec.filesystem("memory")
+    fs.rm("/lz", recursive=True) if fs.exists("/lz") else None
+    _populate(lambda name, data: fs.pipe(f"/lz/{name}", data))
+    store = ObjectStoreMediaStore(url="memory://lz", cache_dir=str(tmp_path / "cache"))
+    _check_listing(store)
+
+
+def test_colliding_title_slugs_are_reported(tmp_path):
+    (tmp_path / "Film A").mkdir()
+    (tmp_path / "film a").mkdir()
+    titles, problems = LocalMediaStore(root=str(tmp_path)).scan()
+    assert list(titles) == ["film_a"]
+    assert "both map to id 'film_a'" in problems[0]
