@@ -19,7 +19,7 @@ from resources.policy import PolicyResource
 warnings.filterwarnings("ignore", category=BetaWarning)
 warnings.filterwarnings("ignore", category=PreviewWarning)
 
-__all__ = ["build_definitions", "defs"]
+__all__ = ["build_assets", "build_resources", "build_definitions", "defs"]
 
 
 def _media_store(settings: Settings) -> MediaStore:
@@ -28,21 +28,31 @@ def _media_store(settings: Settings) -> MediaStore:
     return LocalMediaStore(root=settings.media_root)
 
 
+def build_resources(settings: Settings) -> dict:
+    """The resources every asset, sensor and job uses, for ``settings``."""
+    return {
+        "media_store": _media_store(settings),
+        "policy_resource": PolicyResource(path=settings.policy_path),
+        "io_manager": ArtifactIOManagerFactory(root=settings.artifact_root),
+    }
+
+
+def build_assets(settings: Settings) -> list:
+    """Every asset, versioned by the policy of ``settings``."""
+    policy = load_policy(settings.policy_path or None)
+    return [original_media, dub_media, *build_audio_sync_assets(policy)]
+
+
 def build_definitions(settings: Settings, *, loggers: dict | None = None) -> Definitions:
     """Definitions for one deployment: the policy is loaded once and versions every asset.
 
     ``loggers`` adds logger definitions (the command line uses one for its progress lines).
     """
-    policy = load_policy(settings.policy_path or None)
     return Definitions(
-        assets=[original_media, dub_media, *build_audio_sync_assets(policy)],
+        assets=build_assets(settings),
         jobs=[reference_job, dub_job],
         sensors=[landing_zone_sensor],
-        resources={
-            "media_store": _media_store(settings),
-            "policy_resource": PolicyResource(path=settings.policy_path),
-            "io_manager": ArtifactIOManagerFactory(root=settings.artifact_root),
-        },
+        resources=build_resources(settings),
         loggers=loggers,
     )
 

@@ -1,20 +1,17 @@
-"""Jobs the sensor and the command line launch: one per partitioning."""
+"""Jobs the sensor and the command line launch: one per partitioning (inferred from the assets)."""
 
 from dagster import AssetSelection, define_asset_job
 
 from assets.audio_sync import DUB_SIGNATURE, FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
-from orchestration.partitions import title_language_partitions, titles_partitions
 
 reference_job = define_asset_job(
     "reference_job",
     selection=AssetSelection.assets(REFERENCE_SIGNATURE),
-    partitions_def=titles_partitions,
     description="The original track's signature for one title.",
 )
 
 dub_job = define_asset_job(
     "dub_job",
     selection=AssetSelection.assets(DUB_SIGNATURE, FRAME_MATCH_OFFSETS, TITLE_VERDICTS),
-    partitions_def=title_language_partitions,
     description="Signature, frame matches and verdict of one dub (title × language).",
 )

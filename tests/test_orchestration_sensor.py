@@ -1,0 +1,115 @@
+"""The landing-zone sensor: partitions added, one run per new or replaced file, idempotent ticks."""
+
+import json
+import os
+import time
+
+from dagster import (
+    AddDynamicPartitionsRequest,
+    SensorResult,
+    build_sensor_context,
+    instance_for_test,
+    materialize,
+)
+
+from assets.audio_sync import FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
+from orchestration.definitions import build_assets, build_resources
+from orchestration.sensors import landing_zone_sensor
+from orchestration.settings import Settings
+from resources.media_store import LocalMediaStore
+from tests.conftest import copy_landing_zone
+
+
+def _tick(instance, root, cursor):
+    context = build_sensor_context(
+        instance=instance, cursor=cursor, resources={"media_store": LocalMediaStore(root=str(root))}
+    )
+    result = landing_zone_sensor(context)
+    assert isinstance(result, SensorResult)
+    for request in result.dynamic_partitions_requests or []:
+        assert isinstance(request, AddDynamicPartitionsRequest)
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return result, result.cursor
+
+
+def _materialize_reference(instance, root, artifacts, title):
+    settings = Settings(media_root=str(root), artifact_root=str(artifacts))
+    result = materialize(
+        build_assets(settings),
+        selection=[REFERENCE_SIGNATURE],
+        partition_key=title,
+        instance=instance,
+        resources=build_resources(settings),
+    )
+    assert result.success
+
+
+def _replace(path, data: bytes | None = None):
+    content = data if data is not None else path.read_bytes() + b"\0"
+    path.write_bytes(content)
+    later = time.time() + 5
+    os.utime(path, (later, later))
+
+
+def test_sensor_requests_one_run_per_new_or_replaced_file(landing_zone, tmp_path):
+    root = copy_landing_zone(landing_zone[0], tmp_path / "lz")
+    artifacts = tmp_path / "artifacts"
+    with instance_for_test() as instance:
+        # tick 1: a new title: partitions added, the original's run requested, dubs wait for it
+        result, cursor = _tick(instance, root, None)
+        added = {r.partitions_def_name: sorted(r.partition_keys) for r in result.dynamic_partitions_requests}
+        assert added == {"titles": ["alpha"], "languages": ["de", "fr"]}
+        assert [(r.job_name, r.partition_key) for r in result.run_requests] == [("reference_job", "alpha")]
+        assert len(result.asset_events) == 3  # content versions of the original and both dubs
+        assert set(json.loads(cursor)["waiting"]) == {"alpha/dubs/fr", "alpha/dubs/de"}
+
+        # tick 2: the reference is not there yet, nothing to do
+        result, cursor = _tick(instance, root, cursor)
+        assert not result.run_requests
+
+        # tick 3: once the original's signature exists, one run per dub, of exactly its partition
+        _materialize_reference(instance, root, artifacts, "alpha")
+        result, cursor = _tick(instance, root, cursor)
+        runs = sorted((r.job_name, r.partition_key, r.asset_selection) for r in result.run_requests)
+        assert runs == [("dub_job", "de|alpha", None), ("dub_job", "fr|alpha", None)]
+        assert len({r.run_key for r in result.run_requests}) == 2
+
+        # tick 4: nothing new, no runs
+        result, cursor = _tick(instance, root, cursor)
+        assert not result.run_requests and not result.dynamic_partitions_requests
+
+        # a replaced dub: one run of its partition only
+        _replace(root / "alpha/dubs/fr.flac")
+        result, cursor = _tick(instance, root, cursor)
+        assert [(r.job_name, r.partition_key) for r in result.run_requests] == [("dub_job", "fr|alpha")]
+        result, cursor = _tick(instance, root, cursor)
+        assert not result.run_requests
+
+        # a replaced original: its run, then only matching and verdicts of each dub
+        _replace(root / "alpha/original.flac")
+        result, cursor = _tick(instance, root, cursor)
+        assert [(r.job_name, r.partition_key) for r in result.run_requests] == [("reference_job", "alpha")]
+        _materialize_reference(instance, root, artifacts, "alpha")
+        result, cursor = _tick(instance, root, cursor)
+        runs = sorted((r.partition_key, tuple(r.asset_selection)) for r in result.run_requests)
+        assert runs == [
+            ("de|alpha", (FRAME_MATCH_OFFSETS, TITLE_VERDICTS)),
+            ("fr|alpha", (FRAME_MATCH_OFFSETS, TITLE_VERDICTS)),
+        ]
+        result, cursor = _tick(instance, root, cursor)
+        assert not result.run_requests
+
+
+def test_sensor_reports_bad_names_and_requests_a_run_for_a_title_without_original(landing_zone, tmp_path):
+    root = copy_landing_zone(landing_zone[0], tmp_path / "lz")
+    (root / "alpha/dubs/klingon.flac").write_bytes(b"x")
+    (root / "orphan/dubs").mkdir(parents=True)
+    (root / "orphan/dubs/es.flac").write_bytes((root / "alpha/dubs/fr.flac").read_bytes())
+    with instance_for_test() as instance:
+        result, cursor = _tick(instance, root, None)
+        added = {r.partitions_def_name: sorted(r.partition_keys) for r in result.dynamic_partitions_requests}
+        assert added == {"titles": ["alpha", "orphan"], "languages": ["de", "es", "fr"]}
+        runs = sorted((r.job_name, r.partition_key) for r in result.run_requests)
+        assert runs == [("reference_job", "alpha"), ("reference_job", "orphan")]
+        assert "orphan/original@missing" in {r.run_key for r in result.run_requests}
+        assert any("klingon" in p for p in json.loads(cursor)["reported"])
