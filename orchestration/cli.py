@@ -170,17 +170,20 @@ def run_check(
             rows.append(_row(title, "", None, reference_error or "title has no dubs"))
         for language in sorted(listing.dubs):
             key = str(dub_partition_key(title, language))
-            error = None if reference_error is None else f"original track: {reference_error}"
+            errors = []
             verdict = None
             for asset_key, label in _STAGES[1:]:
-                if error:
-                    break
+                if errors or (reference_error and asset_key != "dub_signature"):
+                    break  # matching needs both signatures
                 ok, result = execute(dub_job, key, asset_key, f"{language}: {label}")
                 if not ok:
-                    error = _failure_message(result)
-                    emit(f"    error: {error}")
+                    errors.append(_failure_message(result))
+                    emit(f"    error: {errors[-1]}")
                 elif asset_key == "title_verdicts":
                     verdict = _verdict_from(result)
+            if reference_error:
+                errors.insert(0, f"original track: {reference_error}")
+            error = "; ".join(errors) or None
             rows.append(_row(title, language, verdict, error))
     return rows
 

@@ -1,0 +1,53 @@
+"""`dubsync check` writes the JSON DESIGN.md specifies; problems become rows, not crashes."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from orchestration.cli import main
+from tests.conftest import copy_landing_zone
+
+REQUIRED = {"title", "language", "offset_ms", "in_sync", "kind", "drift_ppm", "matched_frames", "coverage"}
+KINDS = {"in_sync", "constant", "drift", "intermittent", "undetermined"}
+
+
+def test_check_writes_the_verdict_json(landing_zone, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("DUBSYNC_ARTIFACT_ROOT", raising=False)
+    root, truth = landing_zone
+    out = tmp_path / "verdicts.json"
+    assert main(["check", str(root), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "[1/1] alpha" in printed and "dub signature" in printed and "verdict: done" in printed
+    rows = json.loads(out.read_text())
+    assert sorted((r["title"], r["language"]) for r in rows) == [("alpha", "de"), ("alpha", "fr")]
+    for row in rows:
+        assert REQUIRED <= set(row)
+        assert row["kind"] in KINDS
+        expected = truth["titles"]["alpha"]["dubs"][row["language"]]["offset_s"]
+        assert abs(row["offset_ms"] - expected * 1000) <= 47
+        assert row["in_sync"] == (abs(expected) <= 0.2)
+        assert row["error"] is None
+
+
+def test_check_reports_bad_files_as_rows(landing_zone, tmp_path, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    root = copy_landing_zone(landing_zone[0], tmp_path / "lz")
+    (root / "alpha/dubs/fr.flac").write_bytes(np.random.default_rng(3).bytes(100_000))
+    (root / "alpha/dubs/xx.flac").write_bytes(b"not a language")
+    out = tmp_path / "verdicts.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "check", str(root), "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "'xx' is not an ISO 639 language code" in completed.stdout
+    rows = {r["language"]: r for r in json.loads(out.read_text())}
+    assert set(rows) == {"de", "fr"}
+    assert rows["fr"]["kind"] == "undetermined" and rows["fr"]["in_sync"] is False
+    assert "alpha/dubs/fr.flac" in rows["fr"]["error"]
+    assert rows["de"]["error"] is None
