@@ -4,8 +4,10 @@ Decoding streams: :func:`iter_audio_blocks` yields blocks of a fixed length, so 
 never held in memory (the signature consumes the blocks as they come). :func:`load_audio` is the
 convenience for short clips and tests.
 
-Time comes from the stream: the first decoded frame's presentation timestamp is the time of the
-first sample (a container start offset on the audio stream shifts the track, as players do).
+Time comes from the stream: the time of the first sample is the first decoded frame's presentation
+timestamp minus the container's start time (the earliest timestamp of any stream). An audio stream
+that starts later than the picture therefore keeps that delay, as players play it, while the start
+time FFmpeg gives an MP3 for its encoder delay (which players also skip) moves nothing.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class AudioInfo:
     duration_s : float or None
         Declared duration in seconds, ``None`` when the container does not say.
     start_time_s : float
-        Presentation time of the stream's first sample, seconds.
+        Declared start time of the stream (its own time base), seconds.
     """
 
     path: str
@@ -148,7 +150,7 @@ class AudioStream:
 
     info: AudioInfo
     start_time_s: float = 0.0
-    """presentation time of the first decoded sample (seconds)."""
+    """time of the first decoded sample relative to the container's start, seconds."""
     n_samples: int = 0
     """mono samples delivered at the target rate."""
     peak: float = 0.0
@@ -204,6 +206,7 @@ def iter_audio_blocks(
         stream = container.streams.audio[0]
         stream.thread_type = "AUTO"
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        origin_s = container.start_time / 1_000_000 if container.start_time is not None else 0.0
         pending: list[np.ndarray] = []
         n_pending = 0
         first = True
@@ -225,9 +228,10 @@ def iter_audio_blocks(
         for frame in frames():
             if first and frame is not None:
                 if frame.pts is not None and frame.time_base is not None:
-                    stats.start_time_s = float(Fraction(frame.pts) * frame.time_base)
+                    first_time = float(Fraction(frame.pts) * frame.time_base)
                 else:
-                    stats.start_time_s = info.start_time_s
+                    first_time = info.start_time_s
+                stats.start_time_s = first_time - origin_s
                 first = False
             for out in resampler.resample(frame):
                 samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)

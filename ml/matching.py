@@ -2,7 +2,8 @@
 
 For every kept frame of the dub, the Chebyshev (L∞) distance to the original's kept frames within
 ±``search_window_s``; the argmin gives that frame's offset. Frames whose best distance is
-``theta_min_dist`` or more are dialogue (it differs between languages) and are discarded. The track
+``theta_min_dist`` or more are dialogue (it differs between languages) and are discarded, unless
+their best match is distinct (much closer than any match at another offset, ``max_rival_ratio``). The track
 offset is the median of the remaining per-frame offsets; the per-frame offsets over time are kept
 as the evidence for drift and intermittent offsets.
 
@@ -23,9 +24,11 @@ from ml.signatures import Signature
 
 __all__ = ["ALGORITHM", "COVERAGE_STRETCH_S", "FrameMatches", "match_signatures", "match_version"]
 
-ALGORITHM = "linf-window-match/1"
+ALGORITHM = "linf-window-match/2"
 COVERAGE_STRETCH_S = 10.0
 """Coverage counts the share of the dub's stretches of this many seconds that hold a matched frame."""
+_RIVAL_EXCLUSION_S = 0.25
+"""The rival of a frame's best match is its best match more than this far from it (seconds)."""
 _BLOCK = 64
 """Dub frames compared per step: bounds the temporary distance array to 64 × window × M floats."""
 
@@ -51,8 +54,11 @@ class FrameMatches:
         Offset of each frame's best match (t_original − t_dub), seconds; positive = dub leads.
     distances : np.ndarray [shape=(n,), dtype=float32]
         L∞ distance of each frame's best match (inf where no original frame was in the window).
-    theta_min_dist : float
-        Frames with ``distances < theta_min_dist`` are matched.
+    rival_distances : np.ndarray [shape=(n,), dtype=float32]
+        Distance of the best match more than 0.25 s away from the best (how distinct the best is).
+    theta_min_dist, max_rival_ratio : float
+        Frames with ``distances < theta_min_dist`` or ``distances < max_rival_ratio *
+        rival_distances`` are matched (see :class:`ml.policy.MatchParams`).
     dub_duration_s : float
         Duration of the dub track, seconds.
     frame_seconds : float
@@ -62,14 +68,20 @@ class FrameMatches:
     dub_times: np.ndarray
     offsets: np.ndarray
     distances: np.ndarray
+    rival_distances: np.ndarray
     theta_min_dist: float
     dub_duration_s: float
     frame_seconds: float
+    max_rival_ratio: float = 0.0
 
     @property
     def matched(self) -> np.ndarray:
-        """Boolean mask of the frames kept as evidence [shape=(n,)]."""
-        return self.distances < self.theta_min_dist
+        """Boolean mask of the frames kept as evidence [shape=(n,)]: best distance below
+        θ_min_dist, or below ``max_rival_ratio`` × the rival distance (a distinct match)."""
+        close = self.distances < self.theta_min_dist
+        if self.max_rival_ratio > 0:
+            close |= self.distances < self.max_rival_ratio * self.rival_distances
+        return close
 
     @property
     def n_matched(self) -> int:
@@ -162,6 +174,7 @@ def match_signatures(
     n = len(t_dub)
     offsets = np.zeros(n, dtype=np.float64)
     distances = np.full(n, np.inf, dtype=np.float32)
+    rivals = np.full(n, np.inf, dtype=np.float32)
     window = params.search_window_s
     ref_vectors = reference.vectors
     for start in range(0, n, _BLOCK):
@@ -179,6 +192,9 @@ def match_signatures(
         rows = np.arange(stop - start)
         distances[start:stop] = dist[rows, best]
         offsets[start:stop] = gap[rows, best]
+        near = np.abs(gap - gap[rows, best][:, None]) <= _RIVAL_EXCLUSION_S
+        dist[near] = np.inf
+        rivals[start:stop] = dist.min(axis=1)
         if progress is not None:
             progress(stop / n)
     offsets[~np.isfinite(distances)] = np.nan
@@ -186,7 +202,9 @@ def match_signatures(
         dub_times=t_dub,
         offsets=offsets,
         distances=distances,
+        rival_distances=rivals,
         theta_min_dist=params.theta_min_dist,
+        max_rival_ratio=params.max_rival_ratio,
         dub_duration_s=dub.duration_s,
         frame_seconds=dub.frame_seconds,
     )

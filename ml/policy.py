@@ -24,6 +24,8 @@ import hashlib
 import json
 import math
 import tomllib
+
+import numpy as np
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,8 @@ class SignatureParams:
     """frames with fewer non-zero bins than this share are silence and dropped (tuned)."""
     max_active_fraction: float = 0.98
     """frames with more non-zero bins than this share are broadband noise and dropped (tuned)."""
+    max_frequency_hz: float = 22050.0
+    """bins above this frequency are left out (22050 keeps all F = 2049 bins, as the paper)."""
     reference_oversampling: int = 4
     """the original's signature uses hop_length / this, so every dub offset finds an original frame
     within 1/8 hop (tuned: at the paper's single hop, an offset between two frame positions doubles
@@ -106,6 +110,10 @@ class SignatureParams:
             f"{self.max_active_fraction} must satisfy 0 <= min < max <= 1",
         )
         _require(
+            self.max_frequency_hz >= 1000,
+            f"max_frequency_hz={self.max_frequency_hz} must be >= 1000 Hz",
+        )
+        _require(
             self.reference_oversampling >= 1 and self.hop_length % self.reference_oversampling == 0,
             f"reference_oversampling={self.reference_oversampling} must be >= 1 and divide "
             f"hop_length={self.hop_length}",
@@ -117,8 +125,9 @@ class SignatureParams:
 
     @property
     def n_bins(self) -> int:
-        """F, the number of frequency bins."""
-        return self.n_fft // 2 + 1
+        """F, the number of frequency bins used (up to ``max_frequency_hz``)."""
+        top = int(np.floor(self.max_frequency_hz * self.n_fft / self.sample_rate))
+        return min(self.n_fft // 2, top) + 1
 
     @property
     def n_measurements(self) -> int:
@@ -148,7 +157,14 @@ class MatchParams:
     """L∞ distance; frames whose best match is this far or farther are dialogue and dropped (tuned
     on generated titles: M&E-only frames score about 3, lossy-coded ones up to 8, dialogue 18+)."""
 
+    max_rival_ratio: float = 0.6
+    """a frame is also matched when its best distance is at most this share of the best distance
+    more than 0.25 s away (a distinct match): lossy codecs, speed changes and 5.1 down-mixes raise
+    M&E distances above θ_min_dist without making them ambiguous (tuned: on the demo titles 2-4×
+    the evidence at precision >= 0.99); 0 disables it (the paper's filter alone)."""
+
     def __post_init__(self) -> None:
+        _require(0.0 <= self.max_rival_ratio < 1.0, f"max_rival_ratio={self.max_rival_ratio} must be in [0, 1)")
         _require(
             0.0 < self.search_window_s <= 24 * 3600,
             f"search_window_s={self.search_window_s} must be in (0, 86400] seconds",
@@ -174,8 +190,18 @@ class VerdictParams:
     """fewer matched frames than this (≈1.4 s of M&E) is too little evidence: undetermined (tuned)."""
     min_coverage: float = 0.2
     """share of the track's 10-s stretches with a matched frame below this: undetermined (tuned)."""
-    min_agreement: float = 0.5
-    """share of matched frames within one frame of the median below this: undetermined (tuned)."""
+    timeline_tolerance_s: float = 0.035
+    """a matched frame agrees with a timeline model within this (3 steps of the original's 11.6 ms
+    frames; tuned)."""
+    min_explained: float = 0.75
+    """the chosen model (constant, drift, segments) must explain this share of matched frames,
+    else undetermined (tuned)."""
+    min_drift_s: float = 0.04
+    """a line whose offset changes less than this over the track is a constant offset (tuned: about
+    the ITU undetectable lead)."""
+    min_segment_s: float = 1.0
+    """a stretch with its own offset must span this much matched evidence to count as a segment
+    (tuned: matches can be sparse; clusters that interleave in time are refused anyway)."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -199,7 +225,13 @@ class VerdictParams:
         )
         _require(self.min_matched_frames >= 1, f"min_matched_frames={self.min_matched_frames} must be >= 1")
         _require(0.0 <= self.min_coverage <= 1.0, f"min_coverage={self.min_coverage} must be in [0, 1]")
-        _require(0.0 <= self.min_agreement <= 1.0, f"min_agreement={self.min_agreement} must be in [0, 1]")
+        _require(
+            self.timeline_tolerance_s > 0,
+            f"timeline_tolerance_s={self.timeline_tolerance_s} must be > 0",
+        )
+        _require(0.0 < self.min_explained <= 1.0, f"min_explained={self.min_explained} must be in (0, 1]")
+        _require(self.min_drift_s > 0, f"min_drift_s={self.min_drift_s} must be > 0")
+        _require(self.min_segment_s > 0, f"min_segment_s={self.min_segment_s} must be > 0")
 
 
 @dataclass(frozen=True)

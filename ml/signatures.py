@@ -170,7 +170,7 @@ class SignatureBuilder:
     def _process(self, samples: np.ndarray, first_frame: int) -> None:
         p = self.params
         frames = np.lib.stride_tricks.sliding_window_view(samples, p.n_fft)[:: self.hop]
-        spectrum = np.fft.rfft(frames * self._window, axis=1)
+        spectrum = np.fft.rfft(frames * self._window, axis=1)[:, : p.n_bins]
         power = spectrum.real**2 + spectrum.imag**2
         db = 10.0 * np.log10(np.maximum(power, 1e-20) / self._ref_power)
         peak = db.max(axis=1, keepdims=True)

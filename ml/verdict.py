@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 from ml.matching import FrameMatches
 from ml.policy import MatchParams, VerdictParams, params_version
+from ml.timeline import fit_timeline
 
 __all__ = ["ALGORITHM", "KINDS", "BANDS", "Verdict", "itu_band", "decide", "verdict_version"]
 
-ALGORITHM = "verdict/1"
+ALGORITHM = "verdict/2"
 KINDS = ("in_sync", "constant", "drift", "intermittent", "undetermined")
 BANDS = ("undetectable", "acceptable", "unacceptable", "unknown")
 
@@ -40,14 +41,22 @@ class Verdict:
     kind : str
         One of :data:`KINDS`.
     offset_s : float or None
-        Offset of the dub (positive = audio leads), seconds; ``None`` when undetermined.
+        Offset of the dub at its start (positive = audio leads), seconds: the constant offset, the
+        offset at time 0 of a drift, the first segment's offset; ``None`` when undetermined.
+    offset_end_s : float or None
+        Offset at the end of the dub's evidence (differs from ``offset_s`` for drift and
+        intermittent offsets).
+    max_offset_s : float or None
+        The offset of largest magnitude along the track.
     in_sync : bool
-        ``|offset_s| <= out_of_sync_s``; always False when undetermined.
+        Every offset along the track within ``out_of_sync_s``; always False when undetermined.
     band : str
-        ITU-R BT.1359 band of the offset, one of :data:`BANDS`.
+        ITU-R BT.1359 band of ``max_offset_s``, one of :data:`BANDS`.
     correction_shift_s : float or None
-        Move the dub's audio by this many seconds along its timeline to correct it (positive =
-        later, i.e. delay it); ``None`` when undetermined.
+        Move the dub's audio by this many seconds along its timeline (positive = later, i.e. delay
+        it), after the speed correction of a drift; ``None`` when undetermined or intermittent.
+    correction_speed_ratio : float or None
+        For a drift: play the dub at this speed (e.g. 0.999) to remove it.
     correction : str
         The correction in words.
     reason : str
@@ -56,8 +65,12 @@ class Verdict:
         What the offset is relative to: ``"original_audio"`` (or ``"picture"``).
     matched_frames, coverage, spread_s, agreement :
         The evidence (see :class:`ml.matching.FrameMatches`).
+    explained : float
+        Share of matched frames the chosen timeline model explains.
     drift_ppm : float or None
-        Rate of a drift in parts per million (``kind == "drift"`` only).
+        Rate of a drift in parts per million (offset change per second of dub time × 1e6).
+    segments : list of dict
+        ``{"start_s", "end_s", "offset_s", "frames"}`` for each stretch (one unless intermittent).
     """
 
     kind: str
@@ -72,7 +85,12 @@ class Verdict:
     coverage: float
     spread_s: float
     agreement: float
+    explained: float = 0.0
+    offset_end_s: float | None = None
+    max_offset_s: float | None = None
     drift_ppm: float | None = None
+    correction_speed_ratio: float | None = None
+    segments: list = dataclasses.field(default_factory=list)
 
     @property
     def offset_ms(self) -> float | None:
@@ -81,8 +99,8 @@ class Verdict:
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
         data["offset_ms"] = self.offset_ms
-        for key in ("coverage", "spread_s", "agreement"):
-            if isinstance(data[key], float) and not math.isfinite(data[key]):
+        for key, value in data.items():
+            if isinstance(value, float) and not math.isfinite(value):
                 data[key] = None
         return data
 
@@ -106,6 +124,20 @@ def describe_correction(shift_s: float) -> str:
     return f"{'delay' if shift_s > 0 else 'advance'} the dub audio by {ms:.0f} ms"
 
 
+def _undetermined(reason: str, reference: str, evidence: dict) -> Verdict:
+    return Verdict(
+        kind="undetermined",
+        offset_s=None,
+        in_sync=False,
+        band="unknown",
+        correction_shift_s=None,
+        correction="none: too little evidence to correct",
+        reason=reason,
+        reference=reference,
+        **evidence,
+    )
+
+
 def decide(
     matches: FrameMatches,
     *,
@@ -126,59 +158,102 @@ def decide(
     reference : str
         What the offset is relative to, for the report.
     """
-    matches = dataclasses.replace(matches, theta_min_dist=match.theta_min_dist)
+    matches = dataclasses.replace(
+        matches, theta_min_dist=match.theta_min_dist, max_rival_ratio=match.max_rival_ratio
+    )
     evidence = dict(
         matched_frames=matches.n_matched,
         coverage=matches.coverage,
         spread_s=matches.spread_s,
         agreement=matches.agreement,
     )
-    problems = []
     if matches.n_matched < params.min_matched_frames:
-        problems.append(
+        return _undetermined(
             f"only {matches.n_matched} dub frames match the original's music and effects "
             f"(need {params.min_matched_frames}): the dub may not share the original's M&E, or its "
-            f"offset exceeds the ±{match.search_window_s:g} s search window"
+            f"offset exceeds the ±{match.search_window_s:g} s search window",
+            reference,
+            evidence,
         )
-    elif matches.coverage < params.min_coverage:
-        problems.append(
-            f"matched frames cover {matches.coverage:.0%} of the dub (need {params.min_coverage:.0%})"
+    if matches.coverage < params.min_coverage:
+        return _undetermined(
+            f"matched frames cover {matches.coverage:.0%} of the dub (need {params.min_coverage:.0%})",
+            reference,
+            evidence,
         )
-    elif matches.agreement < params.min_agreement:
-        problems.append(
-            f"matched frames disagree: {matches.agreement:.0%} within one frame of the median "
-            f"(need {params.min_agreement:.0%}, spread {matches.spread_s * 1000:.0f} ms); the offset "
-            "may change along the track"
-        )
-    if problems:
-        return Verdict(
-            kind="undetermined",
-            offset_s=None,
-            in_sync=False,
-            band="unknown",
-            correction_shift_s=None,
-            correction="none: too little evidence to correct",
-            reason="; ".join(problems),
-            reference=reference,
-            **evidence,
-        )
-    offset = matches.offset_s
-    in_sync = abs(offset) <= params.out_of_sync_s
-    band = itu_band(offset, params)
-    shift = offset
-    lead = "leads" if offset > 0 else "lags"
-    reason = (
-        f"dub {lead} by {abs(offset) * 1000:.0f} ms ({band}); "
-        f"{'within' if in_sync else 'beyond'} the ±{params.out_of_sync_s * 1000:.0f} ms sync limit"
+    times, offsets = matches.matched_times, matches.matched_offsets
+    fit = fit_timeline(
+        times,
+        offsets,
+        tolerance_s=params.timeline_tolerance_s,
+        min_explained=params.min_explained,
+        min_drift_s=params.min_drift_s,
+        min_segment_frames=params.min_matched_frames // 2,
+        min_segment_s=params.min_segment_s,
     )
+    evidence["explained"] = fit.explained
+    evidence["segments"] = [dataclasses.asdict(seg) for seg in fit.segments]
+    if fit.kind == "scattered":
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in fit.shares.items())
+        return _undetermined(
+            f"matched frames disagree: no timeline model explains {params.min_explained:.0%} of "
+            f"them ({shares}; spread {matches.spread_s * 1000:.0f} ms)",
+            reference,
+            evidence,
+        )
+    start_t, end_t = 0.0, matches.dub_duration_s
+    limit = params.out_of_sync_s
+    if fit.kind == "intermittent":
+        values = [seg.offset_s for seg in fit.segments]
+        start, end = values[0], values[-1]
+    else:
+        start, end = fit.offset_at(start_t), fit.offset_at(end_t)
+        values = [start, end]
+    worst = max(values, key=abs)
+    in_sync = all(abs(v) <= limit for v in values)
+    band = itu_band(worst, params)
+    shift: float | None = start
+    speed = None
+    drift_ppm = None
+    if fit.kind == "constant":
+        kind = "in_sync" if in_sync else "constant"
+        lead = "leads" if start > 0 else "lags"
+        reason = (
+            f"dub {lead} by {abs(start) * 1000:.0f} ms ({band}); "
+            f"{'within' if in_sync else 'beyond'} the ±{limit * 1000:.0f} ms sync limit"
+        )
+        correction = describe_correction(shift)
+    elif fit.kind == "drift":
+        kind = "drift"
+        drift_ppm = fit.slope * 1e6
+        speed = 1.0 / (1.0 + fit.slope)
+        reason = (
+            f"offset drifts from {start * 1000:+.0f} ms to {end * 1000:+.0f} ms over "
+            f"{end_t:.0f} s ({drift_ppm:+.0f} ppm: the dub runs {1 + fit.slope:.6f}× as fast)"
+        )
+        correction = f"play the dub at {speed:.6f}× speed, then {describe_correction(shift)}"
+    else:
+        kind = "intermittent"
+        shift = None
+        parts = [
+            f"{seg.start_s:.0f}–{seg.end_s:.0f} s: {seg.offset_s * 1000:+.0f} ms" for seg in fit.segments
+        ]
+        reason = f"offset changes between {len(fit.segments)} stretches ({'; '.join(parts)})"
+        correction = "; ".join(
+            f"from {seg.start_s:.0f} s {describe_correction(seg.offset_s)}" for seg in fit.segments
+        )
     return Verdict(
-        kind="in_sync" if in_sync else "constant",
-        offset_s=offset,
+        kind=kind,
+        offset_s=start,
         in_sync=in_sync,
         band=band,
         correction_shift_s=shift,
-        correction=describe_correction(shift),
+        correction=correction,
         reason=reason,
         reference=reference,
+        offset_end_s=end,
+        max_offset_s=worst,
+        drift_ppm=drift_ppm,
+        correction_speed_ratio=speed,
         **evidence,
     )

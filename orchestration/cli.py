@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -87,6 +88,10 @@ def _row(title: str, language: str, verdict: dict | None, error: str | None) -> 
         "coverage": verdict.get("coverage"),
         "spread_ms": None if verdict.get("spread_s") is None else round(verdict["spread_s"] * 1000, 1),
         "agreement": verdict.get("agreement"),
+        "explained": verdict.get("explained"),
+        "offset_end_ms": None if verdict.get("offset_end_s") is None else round(verdict["offset_end_s"] * 1000, 1),
+        "correction_speed_ratio": verdict.get("correction_speed_ratio"),
+        "segments": verdict.get("segments", []),
         "reason": error or verdict.get("reason", ""),
         "error": error,
     }
@@ -202,7 +207,7 @@ def format_table(rows: list[dict], *, truth: dict | None = None) -> str:
 
     header = ["title", "lang", "offset ms", "kind", "in sync", "ITU band", "matched", "correction / reason"]
     if truth is not None:
-        header[4:4] = ["truth ms", "ok"]
+        header[4:4] = ["truth", "ok"]
     lines = []
     for row in rows:
         cells = [
@@ -213,13 +218,13 @@ def format_table(rows: list[dict], *, truth: dict | None = None) -> str:
             "yes" if row["in_sync"] else "no",
             row["band"],
             str(row["matched_frames"]),
-            row["error"] or (row["correction"] if row["kind"] != "undetermined" else row["reason"]),
+            row["error"] or (row["reason"] if row["kind"] in ("undetermined", "intermittent", "drift") else row["correction"]),
         ]
         if truth is not None:
-            expected = truth.get((row["title"], row["language"]))
+            expected, duration = truth.get((row["title"], row["language"]), (None, 0.0))
             cells[4:4] = [
-                fmt_ms(None if expected is None else expected * 1000),
-                "-" if expected is None else ("✓" if verdict_matches_truth(row, expected) else "✗"),
+                "-" if expected is None else f"{fmt_ms(expected['offset_s'] * 1000)} {expected_kind(expected, duration)}",
+                "-" if expected is None else ("✓" if verdict_matches_truth(row, expected, duration) else "✗"),
             ]
         lines.append(cells)
     widths = [max(len(str(c)) for c in column) for column in zip(header, *lines)]
@@ -230,15 +235,37 @@ def format_table(rows: list[dict], *, truth: dict | None = None) -> str:
 
 
 TRUTH_TOLERANCE_S = 0.05
-"""A demo verdict matches the truth when its offset is within 50 ms (about one signature frame)."""
+"""A demo verdict matches the truth when its offsets are within 50 ms (about one signature frame)."""
+DRIFT_TOLERANCE = 0.10
+"""... and a drift's rate within 10 % of the true rate."""
 
 
-def verdict_matches_truth(row: dict, expected_offset_s: float, out_of_sync_s: float = 0.2) -> bool:
-    """Whether a verdict row agrees with a known constant offset: kind and offset."""
-    if row["offset_s"] is None:
+def expected_kind(truth_dub: dict, duration_s: float, out_of_sync_s: float = 0.2) -> str:
+    """The verdict kind a generated dub should get, from its ground truth."""
+    if truth_dub.get("jumps"):
+        return "intermittent"
+    if abs(truth_dub.get("speed_ratio", 1.0) - 1.0) * duration_s >= 0.04:
+        return "drift"
+    return "in_sync" if abs(truth_dub["offset_s"]) <= out_of_sync_s else "constant"
+
+
+def verdict_matches_truth(row: dict, truth_dub: dict | None, duration_s: float) -> bool:
+    """Whether a verdict row agrees with a generated dub's ground truth: kind, offsets, drift rate."""
+    if truth_dub is None or row["offset_s"] is None:
         return False
-    expected_kind = "in_sync" if abs(expected_offset_s) <= out_of_sync_s else "constant"
-    return row["kind"] == expected_kind and abs(row["offset_s"] - expected_offset_s) <= TRUTH_TOLERANCE_S
+    kind = expected_kind(truth_dub, duration_s)
+    if row["kind"] != kind or abs(row["offset_s"] - truth_dub["offset_s"]) > TRUTH_TOLERANCE_S:
+        return False
+    if kind == "drift":
+        true_ppm = (truth_dub["speed_ratio"] - 1.0) * 1e6
+        return abs(row["drift_ppm"] - true_ppm) <= DRIFT_TOLERANCE * abs(true_ppm)
+    if kind == "intermittent":
+        expected = [truth_dub["offset_s"]] + [offset for _, offset in truth_dub["jumps"]]
+        found = [segment["offset_s"] for segment in row["segments"]]
+        return len(found) == len(expected) and all(
+            abs(a - b) <= TRUTH_TOLERANCE_S for a, b in zip(found, expected)
+        )
+    return True
 
 
 def _cmd_check(args) -> int:
@@ -272,12 +299,14 @@ def _cmd_demo(args) -> int:
     home = Path(os.environ.get("DAGSTER_HOME") or root / "dagster_home")
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
-    if args.regenerate or not (landing / "ground_truth.json").exists():
+    if not args.keep or not (landing / "ground_truth.json").exists():
+        if landing.exists():
+            shutil.rmtree(landing)
         print(f"generating the demo landing zone in {landing} ...")
         testmedia.build_landing_zone(landing, testmedia.demo_specs(), progress=lambda m: print(f"  {m}"))
     truth_data = json.loads((landing / "ground_truth.json").read_text())
     truth = {
-        (title, language): dub["offset_s"]
+        (title, language): (dub, entry["duration_s"])
         for title, entry in truth_data["titles"].items()
         for language, dub in entry["dubs"].items()
     }
@@ -285,7 +314,9 @@ def _cmd_demo(args) -> int:
     print()
     print(format_table(rows, truth=truth))
     (root / "verdicts.json").write_text(json.dumps(rows, indent=2) + "\n")
-    mismatches = [r for r in rows if not verdict_matches_truth(r, truth.get((r["title"], r["language"]), math.nan))]
+    mismatches = [
+        r for r in rows if not verdict_matches_truth(r, *truth.get((r["title"], r["language"]), (None, 0.0)))
+    ]
     print(f"\n{len(rows) - len(mismatches)} of {len(rows)} verdicts match the ground truth; "
           f"JSON in {root / 'verdicts.json'}")
     print(
@@ -308,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     check.set_defaults(func=_cmd_check)
     demo = commands.add_parser("demo", help="generate the demo landing zone, check it, compare with the truth")
     demo.add_argument("--dir", default="demo", help="demo folder (default: demo)")
-    demo.add_argument("--regenerate", action="store_true", help="rebuild the landing zone even if present")
+    demo.add_argument("--keep", action="store_true", help="reuse an existing demo landing zone instead of rebuilding it")
     demo.set_defaults(func=_cmd_demo)
     args = parser.parse_args(argv)
     return args.func(args)
