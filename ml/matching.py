@@ -151,7 +151,8 @@ def match_signatures(
     *,
     progress: Callable[[float], None] | None = None,
 ) -> FrameMatches:
-    """Match every kept dub frame against the original within ±``params.search_window_s``.
+    """Match every kept dub frame against the original within ±``params.search_window_s`` (plus one
+    dub frame of margin).
 
     Parameters
     ----------
@@ -175,7 +176,8 @@ def match_signatures(
     offsets = np.zeros(n, dtype=np.float64)
     distances = np.full(n, np.inf, dtype=np.float32)
     rivals = np.full(n, np.inf, dtype=np.float32)
-    window = params.search_window_s
+    # one dub frame of margin, so that an offset of exactly ±search_window_s is still found
+    window = params.search_window_s + dub.frame_seconds
     ref_vectors = reference.vectors
     for start in range(0, n, _BLOCK):
         stop = min(n, start + _BLOCK)

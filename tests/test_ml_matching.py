@@ -1,0 +1,100 @@
+"""Matching recovers known offsets on generated pairs; the verdict names each kind of error."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from ml.matching import match_signatures
+from ml.policy import MatchParams, Policy, SignatureParams
+from ml.signatures import signature_from_audio, signature_from_file
+from ml.testmedia import DubSpec, TitleSpec, build_title
+from ml.verdict import decide
+
+OFFSETS = {
+    "fr": -30.0, "de": -12.3, "es": -5.0, "ru": -0.5, "it": -0.05,
+    "pt": 0.0, "nl": 0.05, "pl": 1.0, "sv": 5.0, "ja": 30.0,
+}  # fmt: skip
+POLICY = Policy()
+FRAME_S = POLICY.signature.frame_seconds
+
+
+@pytest.fixture(scope="module")
+def offset_title(tmp_path_factory, shared_media):
+    root = tmp_path_factory.mktemp("offsets")
+    spec = TitleSpec(
+        "offsets",
+        duration_s=60.0,
+        dubs=tuple(DubSpec(lang, offset_s=off) for lang, off in OFFSETS.items()),
+        seed=11,
+    )
+    build_title(root, spec, shared_media=shared_media)
+    folder = root / "offsets"
+    reference = signature_from_file(next(folder.glob("original.*")), role="reference")
+    return folder, reference
+
+
+@pytest.mark.parametrize("language", list(OFFSETS))
+def test_matching_recovers_known_offsets_within_one_frame(offset_title, language):
+    folder, reference = offset_title
+    dub = signature_from_file(next(folder.glob(f"dubs/{language}.*")))
+    matches = match_signatures(dub, reference, POLICY.match)
+    truth = OFFSETS[language]
+    assert matches.n_matched >= POLICY.verdict.min_matched_frames
+    assert abs(matches.offset_s - truth) <= FRAME_S, (matches.offset_s, truth)
+    verdict = decide(matches, match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == ("in_sync" if abs(truth) <= 0.2 else "constant")
+    assert verdict.in_sync == (abs(truth) <= 0.2)
+    assert verdict.correction_shift_s == pytest.approx(verdict.offset_s)
+
+
+def test_offsets_beyond_the_search_window_are_not_guessed(offset_title):
+    folder, reference = offset_title
+    dub = signature_from_file(next(folder.glob("dubs/ja.*")))  # +30 s
+    narrow = MatchParams(search_window_s=10.0)
+    matches = match_signatures(dub, reference, narrow)
+    verdict = decide(matches, match=narrow, params=POLICY.verdict)
+    assert verdict.kind == "undetermined" and not verdict.in_sync
+    assert verdict.offset_s is None
+
+
+def test_a_dub_without_the_original_music_and_effects_is_undetermined(rng):
+    sr = 44100
+    a = rng.normal(0, 0.1, sr * 30).astype(np.float32)
+    b = rng.normal(0, 0.1, sr * 30).astype(np.float32)
+    # coloured, unrelated signals: no shared M&E
+    a = np.convolve(a, np.hanning(64), mode="same").astype(np.float32)
+    b = np.convolve(b, np.hanning(9), mode="same").astype(np.float32)
+    reference = signature_from_audio(a, sample_rate=sr, role="reference")
+    dub = signature_from_audio(b, sample_rate=sr)
+    matches = match_signatures(dub, reference, POLICY.match)
+    verdict = decide(matches, match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == "undetermined"
+    assert not verdict.in_sync
+    assert verdict.reason
+
+
+def test_signatures_of_different_parameters_do_not_match(rng):
+    y = rng.normal(0, 0.1, 44100 * 5).astype(np.float32)
+    a = signature_from_audio(y, sample_rate=44100, role="reference")
+    b = signature_from_audio(y, sample_rate=44100, params=SignatureParams(seed=3))
+    with pytest.raises(ValueError, match="different parameters"):
+        match_signatures(b, a)
+
+
+def test_reference_signature_must_be_the_finer_one(rng):
+    y = rng.normal(0, 0.1, 44100 * 5).astype(np.float32)
+    reference = signature_from_audio(y, sample_rate=44100, role="reference")
+    dub = signature_from_audio(y, sample_rate=44100)
+    with pytest.raises(ValueError, match="role='reference'"):
+        match_signatures(reference, dub)
+
+
+def test_theta_min_dist_alone_is_the_papers_filter(offset_title):
+    folder, reference = offset_title
+    dub = signature_from_file(next(folder.glob("dubs/pl.*")))
+    paper = MatchParams(max_rival_ratio=0.0)
+    matches = match_signatures(dub, reference, paper)
+    assert np.array_equal(matches.matched, matches.distances < paper.theta_min_dist)
+    with_rivals = dataclasses.replace(matches, max_rival_ratio=0.6)
+    assert with_rivals.n_matched >= matches.n_matched

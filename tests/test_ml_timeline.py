@@ -1,0 +1,76 @@
+"""Timeline models: constant, drift (rate), intermittent (segments), scattered; with outliers."""
+
+import numpy as np
+import pytest
+
+from ml.errors import ParameterError
+from ml.timeline import fit_timeline
+
+QUANTUM = 512 / 44100  # offsets come on the original's 11.6 ms frame grid
+
+
+def _quantise(offsets):
+    return np.round(offsets / QUANTUM) * QUANTUM
+
+
+def _outliers(rng, offsets, share=0.1):
+    out = offsets.copy()
+    idx = rng.choice(len(out), int(share * len(out)), replace=False)
+    out[idx] += rng.uniform(-5, 5, len(idx))
+    return out
+
+
+def test_constant_offset(rng):
+    t = np.sort(rng.uniform(0, 120, 800))
+    fit = fit_timeline(t, _outliers(rng, _quantise(np.full_like(t, 0.8))))
+    assert fit.kind == "constant"
+    assert fit.intercept_s == pytest.approx(0.8, abs=QUANTUM)
+    assert fit.explained >= 0.85
+
+
+@pytest.mark.parametrize("ratio", [25 / 24, 24 / 23.976, 1.001])
+def test_drift_is_a_slope_with_its_rate(rng, ratio):
+    t = np.sort(rng.uniform(0, 300, 1500))
+    offsets = -0.2 + (ratio - 1) * t
+    fit = fit_timeline(t, _outliers(rng, _quantise(offsets)))
+    assert fit.kind == "drift"
+    assert fit.slope * 1e6 == pytest.approx((ratio - 1) * 1e6, rel=0.05)
+    assert fit.intercept_s == pytest.approx(-0.2, abs=0.02)
+
+
+def test_jump_is_two_segments(rng):
+    t = np.sort(rng.uniform(0, 100, 1000))
+    offsets = np.where(t < 40, 0.0, 0.5)
+    fit = fit_timeline(t, _outliers(rng, _quantise(offsets)))
+    assert fit.kind == "intermittent"
+    assert [round(s.offset_s, 2) for s in fit.segments] == [0.0, 0.5]
+    assert fit.segments[0].end_s < 40 < fit.segments[1].start_s + 1
+    assert fit.offset_at(10.0) == pytest.approx(0.0, abs=QUANTUM)
+    assert fit.offset_at(90.0) == pytest.approx(0.5, abs=QUANTUM)
+
+
+def test_a_small_drift_is_a_constant(rng):
+    t = np.sort(rng.uniform(0, 60, 600))
+    fit = fit_timeline(t, _quantise(0.1 + 1e-4 * t))  # 6 ms over the track
+    assert fit.kind == "constant"
+
+
+def test_scattered_offsets_are_no_model(rng):
+    t = np.sort(rng.uniform(0, 60, 600))
+    fit = fit_timeline(t, rng.uniform(-10, 10, 600))
+    assert fit.kind == "scattered"
+
+
+def test_interleaved_clusters_are_not_segments(rng):
+    """Repetitive music: a second offset cluster all along the track is ambiguity, not an edit."""
+    t = np.sort(rng.uniform(0, 60, 600))
+    offsets = np.where(rng.random(600) < 0.6, 0.0, 0.5)
+    fit = fit_timeline(t, offsets)
+    assert fit.kind == "scattered"
+
+
+def test_bad_input():
+    with pytest.raises(ParameterError, match="at least 2"):
+        fit_timeline(np.array([1.0]), np.array([0.0]))
+    with pytest.raises(ParameterError, match="equal 1-D shapes"):
+        fit_timeline(np.zeros(3), np.zeros(4))

@@ -1,0 +1,65 @@
+"""Artifacts round-trip without pickle, are written atomically, and load errors are clear."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from dagster import AssetKey, build_input_context, build_output_context
+
+from ml.matching import FrameMatches
+from ml.signatures import signature_from_audio
+from ml.verdict import Verdict
+from resources.artifacts import ArtifactIOManagerFactory, decode_artifact, encode_artifact
+
+
+def test_signature_and_matches_round_trip(rng):
+    sig = signature_from_audio(rng.normal(0, 0.1, 44100 * 3).astype(np.float32), sample_rate=44100)
+    back = decode_artifact(encode_artifact(sig))
+    assert back.version == sig.version and np.array_equal(back.vectors, sig.vectors)
+    matches = FrameMatches(
+        dub_times=np.arange(5.0), offsets=np.full(5, 0.5), distances=np.ones(5, np.float32),
+        rival_distances=np.full(5, 9.0, np.float32), theta_min_dist=8.0, dub_duration_s=5.0,
+        frame_seconds=0.046, max_rival_ratio=0.6,
+    )  # fmt: skip
+    again = decode_artifact(encode_artifact(matches))
+    assert again.offset_s == 0.5 and again.max_rival_ratio == 0.6
+
+
+def test_only_ml_dataclasses_are_artifacts():
+    with pytest.raises(TypeError, match="dataclasses from the ml package"):
+        encode_artifact({"a": 1})
+
+
+def test_io_manager_writes_atomically_and_reads_back(tmp_path):
+    manager = ArtifactIOManagerFactory(root=str(tmp_path)).create_io_manager(None)
+    verdict = Verdict(
+        kind="constant", offset_s=0.8, in_sync=False, band="unacceptable", correction_shift_s=0.8,
+        correction="delay the dub audio by 800 ms", reason="r", reference="original_audio",
+        matched_frames=10, coverage=1.0, spread_s=0.0, agreement=1.0,
+    )  # fmt: skip
+    output = build_output_context(asset_key=AssetKey("title_verdicts"))
+    manager.handle_output(output, verdict)
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert files == ["title_verdicts.npz"]
+    loaded = manager.load_input(build_input_context(asset_key=AssetKey("title_verdicts"), upstream_output=output))
+    assert loaded == verdict
+
+
+def test_missing_artifact_names_the_upstream(tmp_path):
+    manager = ArtifactIOManagerFactory(root=str(tmp_path)).create_io_manager(None)
+    upstream = build_output_context(asset_key=AssetKey("reference_signature"))
+    with pytest.raises(FileNotFoundError, match="reference_signature"):
+        manager.load_input(build_input_context(asset_key=AssetKey("reference_signature"), upstream_output=upstream))
+
+
+def test_dagster_definitions_validate_passes():
+    root = Path(__file__).resolve().parents[1]
+    dagster = Path(sys.executable).with_name("dagster")
+    completed = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=root, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "Validation successful" in completed.stderr + completed.stdout
