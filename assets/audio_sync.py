@@ -30,7 +30,7 @@ from assets.media import DUB_MEDIA, ORIGINAL_MEDIA
 from ml.errors import DubsyncError, MediaError
 from ml.matching import FrameMatches, match_signatures, match_version
 from ml.policy import Policy
-from ml.report import offset_timeline_png, png_markdown
+from ml.report import offset_timeline_png, png_markdown, verdict_model_lines
 from ml.signatures import Signature, signature_from_file, signature_version
 from ml.verdict import Verdict, decide, verdict_version
 from orchestration.partitions import (
@@ -277,6 +277,7 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
             title=f"{title} / {language}: {verdict.kind}",
             track_offset_s=verdict.offset_s,
             band=band,
+            model=verdict_model_lines(verdict),
         )
         context.log.info(f"{title}/{language}: {verdict.kind}, {verdict.reason}")
         return MaterializeResult(
@@ -307,6 +308,9 @@ def _verdict_metadata(verdict: Verdict, plot: bytes) -> dict:
         "reference": verdict.reference,
         "matched_frames": verdict.matched_frames,
         "coverage": round(verdict.coverage, 3),
+        "explained": round(verdict.explained, 3),
+        "drift_ppm": None if verdict.drift_ppm is None else round(verdict.drift_ppm, 1),
+        "offset_end_ms": None if verdict.offset_end_s is None else round(verdict.offset_end_s * 1000, 1),
         "verdict": MetadataValue.json(verdict.to_dict()),
         "timeline": MetadataValue.md(png_markdown(plot, "offset timeline")),
     }

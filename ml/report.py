@@ -9,7 +9,19 @@ import numpy as np
 
 from ml.matching import FrameMatches
 
-__all__ = ["offset_timeline_png", "png_markdown"]
+__all__ = ["offset_timeline_png", "png_markdown", "verdict_model_lines"]
+
+
+def verdict_model_lines(verdict) -> list[tuple[list[float], list[float]]]:
+    """The verdict's timeline model as polylines ``(times_s, offsets_s)`` to draw: one line for a
+    constant or a drift, one per segment for an intermittent offset, none when undetermined."""
+    if verdict.offset_s is None or not verdict.segments:
+        return []
+    if verdict.kind == "intermittent":
+        return [([s["start_s"], s["end_s"]], [s["offset_s"], s["offset_s"]]) for s in verdict.segments]
+    first, last = verdict.segments[0], verdict.segments[-1]
+    end = verdict.offset_end_s if verdict.offset_end_s is not None else verdict.offset_s
+    return [([0.0, max(last["end_s"], first["start_s"])], [verdict.offset_s, end])]
 
 
 def offset_timeline_png(
@@ -18,6 +30,7 @@ def offset_timeline_png(
     title: str,
     track_offset_s: float | None = None,
     band: tuple[float, float] | None = None,
+    model: list[tuple[list[float], list[float]]] | None = None,
 ) -> bytes:
     """Per-frame offset (ms) against dub time (s): matched frames, the track offset, a tolerance band.
 
@@ -30,7 +43,9 @@ def offset_timeline_png(
     track_offset_s : float, optional
         Horizontal line at the track offset, seconds.
     band : (float, float), optional
-        (lowest, highest) offset of the tolerance band to shade, seconds.
+        (lowest, highest) offset of the tolerance band to shade around 0, seconds.
+    model : list of (times, offsets), optional
+        Polylines of a fitted timeline model (see :func:`verdict_model_lines`), seconds.
 
     Returns
     -------
@@ -52,13 +67,20 @@ def offset_timeline_png(
                label="matched (M&E)", rasterized=True)
     if band is not None:
         ax.axhspan(band[0] * 1000, band[1] * 1000, color="#2ca02c", alpha=0.15, label="tolerance")
-    if track_offset_s is not None and np.isfinite(track_offset_s):
+    if model:
+        for i, (times, offsets) in enumerate(model):
+            ax.plot(times, np.asarray(offsets) * 1000, color="#d62728", lw=1.5,
+                    label="model" if i == 0 else None)
+    elif track_offset_s is not None and np.isfinite(track_offset_s):
         ax.axhline(track_offset_s * 1000, color="#d62728", lw=1,
                    label=f"offset {track_offset_s * 1000:+.0f} ms")
     if matched.any():
-        centre = float(np.median(matches.offsets[matched])) * 1000
-        spread = max(500.0, float(np.percentile(np.abs(matches.offsets[matched] * 1000 - centre), 95)) * 3)
-        ax.set_ylim(centre - spread, centre + spread)
+        values = matches.offsets[matched] * 1000
+        lo, hi = np.percentile(values, [2, 98])
+        if band is not None:
+            lo, hi = min(lo, band[0] * 1000), max(hi, band[1] * 1000)
+        margin = max(100.0, 0.15 * (hi - lo))
+        ax.set_ylim(lo - margin, hi + margin)
     ax.set_xlabel("dub time (s)")
     ax.set_ylabel("offset (ms, + = dub leads)")
     ax.set_title(title, fontsize=10)
