@@ -21,7 +21,8 @@ from resources.media_store import MediaStore, TitleListing, Track
 
 ORIGINAL_MEDIA = AssetKey("original_media")
 DUB_MEDIA = AssetKey("dub_media")
-_DATA_VERSION_TAG = "dagster/data_version"
+DATA_VERSION_TAG = "dagster/data_version"
+"""Tag carrying an event's data version (Dagster's own name; not exported by the package)."""
 GROUP = "landing_zone"
 
 
@@ -72,7 +73,7 @@ def track_observation(track: Track, location: str) -> AssetObservation:
     return AssetObservation(
         asset_key=key,
         partition=partition,
-        tags={_DATA_VERSION_TAG: track.version},
+        tags={DATA_VERSION_TAG: track.version},
         metadata={"file": location, "version": track.version},
     )
 
@@ -84,6 +85,7 @@ def listing_observations(store: MediaStore, listing: TitleListing) -> list[Asset
 
 
 __all__ = [
+    "DATA_VERSION_TAG",
     "ORIGINAL_MEDIA",
     "DUB_MEDIA",
     "original_media",

@@ -12,7 +12,9 @@ Each tick scans the media store and compares every file's content version with t
 - a title without an original still gets its reference run, which fails with the reason, so the
   operator sees it in the UI.
 
-Run keys carry the file versions, so a tick is idempotent; the cursor is JSON.
+Run keys carry the file versions, so a tick is idempotent; the cursor is JSON. A sensor starting with
+an empty cursor on an instance that already holds results (from ``dubsync check`` or an earlier
+deployment) skips files whose current version was observed and processed.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from dagster import (
 )
 
 from assets.audio_sync import FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
-from assets.media import track_observation
+from assets.media import DATA_VERSION_TAG, DUB_MEDIA, ORIGINAL_MEDIA, track_observation
 from orchestration.jobs import dub_job, reference_job
 from orchestration.partitions import dub_partition_key, languages_partitions, titles_partitions
 from resources.media_store import MediaStore
@@ -40,6 +42,21 @@ __all__ = ["landing_zone_sensor", "SENSOR_INTERVAL_S"]
 
 SENSOR_INTERVAL_S = 30
 _MISSING = "missing"
+
+
+def _already_done(context: SensorEvaluationContext, source, downstream, partition: str, version: str) -> bool:
+    """Whether this file version was already observed and its downstream materialised after that
+    (by an earlier deployment of the sensor, ``dubsync check`` or the UI): then a sensor starting
+    with an empty cursor takes the instance over without redoing the work."""
+    observed = context.instance.fetch_observations(
+        AssetRecordsFilter(asset_key=source, asset_partitions=[partition]), limit=1
+    ).records
+    if not observed or observed[0].asset_observation.tags.get(DATA_VERSION_TAG) != version:
+        return False
+    made = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=downstream, asset_partitions=[partition]), limit=1
+    ).records
+    return bool(made) and made[0].storage_id > observed[0].storage_id
 
 
 def _reference_time(context: SensorEvaluationContext, title: str) -> float | None:
@@ -83,6 +100,9 @@ def landing_zone_sensor(context: SensorEvaluationContext, media_store: MediaStor
             new_titles.add(title)
         key = f"{title}/original"
         version = listing.original.version if listing.original else _MISSING
+        if key not in versions and _already_done(context, ORIGINAL_MEDIA, REFERENCE_SIGNATURE, title, version):
+            versions[key] = version
+            originals_seen[title] = 0.0
         if versions.get(key) != version:
             replaced = key in versions
             versions[key] = version
@@ -107,6 +127,9 @@ def landing_zone_sensor(context: SensorEvaluationContext, media_store: MediaStor
             if language not in known_languages:
                 new_languages.add(language)
             dub_key = f"{title}/dubs/{language}"
+            partition = str(dub_partition_key(title, language))
+            if dub_key not in versions and _already_done(context, DUB_MEDIA, TITLE_VERDICTS, partition, track.version):
+                versions[dub_key] = track.version
             if versions.get(dub_key) != track.version:
                 versions[dub_key] = track.version
                 waiting[dub_key] = {"version": track.version, "match_only": False}

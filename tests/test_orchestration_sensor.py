@@ -113,3 +113,19 @@ def test_sensor_reports_bad_names_and_requests_a_run_for_a_title_without_origina
         assert runs == [("reference_job", "alpha"), ("reference_job", "orphan")]
         assert "orphan/original@missing" in {r.run_key for r in result.run_requests}
         assert any("klingon" in p for p in json.loads(cursor)["reported"])
+
+
+def test_sensor_takes_over_an_instance_with_results_without_redoing_them(landing_zone, tmp_path):
+    """After `dubsync check` filled the instance, a sensor with an empty cursor requests nothing;
+    a file replaced afterwards is still picked up."""
+    from orchestration.cli import run_check
+
+    root = copy_landing_zone(landing_zone[0], tmp_path / "lz")
+    with instance_for_test() as instance:
+        rows = run_check(str(root), artifact_root=str(tmp_path / "artifacts"), instance=instance, emit=lambda _: None)
+        assert len(rows) == 2 and all(r["error"] is None for r in rows)
+        result, cursor = _tick(instance, root, None)
+        assert not result.run_requests
+        _replace(root / "alpha/dubs/de.m4a")
+        result, cursor = _tick(instance, root, cursor)
+        assert [(r.job_name, r.partition_key) for r in result.run_requests] == [("dub_job", "de|alpha")]
