@@ -24,12 +24,15 @@ from ml.signatures import Signature
 
 __all__ = ["ALGORITHM", "COVERAGE_STRETCH_S", "FrameMatches", "match_signatures", "match_version"]
 
-ALGORITHM = "linf-window-match/2"
+ALGORITHM = "linf-match/3"
 COVERAGE_STRETCH_S = 10.0
 """Coverage counts the share of the dub's stretches of this many seconds that hold a matched frame."""
 _RIVAL_EXCLUSION_S = 0.25
 """The rival of a frame's best match is its best match more than this far from it (seconds)."""
 _BLOCK = 64
+_WEAK_CONTRAST = 1.1
+"""Stretches below this contrast are never used; up to min_coarse_contrast only when another
+stretch agrees on their lag."""
 """Dub frames compared per step: bounds the temporary distance array to 64 × window × M floats."""
 
 
@@ -151,13 +154,21 @@ def match_signatures(
     *,
     progress: Callable[[float], None] | None = None,
 ) -> FrameMatches:
-    """Match every kept dub frame against the original within ±``params.search_window_s`` (plus one
-    dub frame of margin).
+    """Match every kept dub frame against the original.
+
+    With ``params.strategy == "coarse_to_fine"`` (the default), each stretch of ``chunk_s`` seconds
+    of the dub is first aligned as a whole against the original within ±``search_window_s``
+    (cross-correlation of the pooled signatures, by FFT), then each of its frames is matched within
+    ±``fine_window_s`` of that alignment; the cost barely grows with the search window. With
+    ``"exhaustive"`` (the paper), each frame is compared with every original frame within
+    ±``search_window_s``. Both refine each frame's offset below the original's frame step by
+    interpolating the distance around the best match.
 
     Parameters
     ----------
     dub, reference : Signature
-        Signatures of the dub and of the original-language track, same parameters.
+        Signatures of the dub and of the original-language track, same parameters; the reference
+        made with ``role="reference"`` (finer hop).
     params : MatchParams, optional
         Defaults to the policy's defaults.
     progress : callable, optional
@@ -170,38 +181,24 @@ def match_signatures(
     """
     params = params or MatchParams()
     _validate(dub, reference)
-    t_dub = dub.times
-    t_ref = reference.times
-    n = len(t_dub)
-    offsets = np.zeros(n, dtype=np.float64)
+    n = len(dub.frames)
+    offsets = np.full(n, np.nan, dtype=np.float64)
     distances = np.full(n, np.inf, dtype=np.float32)
     rivals = np.full(n, np.inf, dtype=np.float32)
-    # one dub frame of margin, so that an offset of exactly ±search_window_s is still found
-    window = params.search_window_s + dub.frame_seconds
-    ref_vectors = reference.vectors
-    for start in range(0, n, _BLOCK):
-        stop = min(n, start + _BLOCK)
-        lo = int(np.searchsorted(t_ref, t_dub[start] - window, side="left"))
-        hi = int(np.searchsorted(t_ref, t_dub[stop - 1] + window, side="right"))
-        if hi <= lo:
-            continue
-        block = dub.vectors[start:stop]
-        cand = ref_vectors[lo:hi]
-        dist = np.abs(block[:, None, :] - cand[None, :, :]).max(axis=2)
-        gap = t_ref[None, lo:hi] - t_dub[start:stop, None]
-        dist[np.abs(gap) > window] = np.inf
-        best = np.argmin(dist, axis=1)
-        rows = np.arange(stop - start)
-        distances[start:stop] = dist[rows, best]
-        offsets[start:stop] = gap[rows, best]
-        near = np.abs(gap - gap[rows, best][:, None]) <= _RIVAL_EXCLUSION_S
-        dist[near] = np.inf
-        rivals[start:stop] = dist.min(axis=1)
-        if progress is not None:
-            progress(stop / n)
+    if params.strategy == "exhaustive":
+        # one dub frame of margin, so that an offset of exactly ±search_window_s is still found
+        window = params.search_window_s + dub.frame_seconds
+        _match_frames(dub, reference, 0, n, 0.0, window, offsets, distances, rivals, progress)
+    else:
+        for first, last, lag in coarse_alignment(dub, reference, params):
+            _match_frames(
+                dub, reference, first, last, lag, params.fine_window_s, offsets, distances, rivals, None
+            )
+            if progress is not None:
+                progress(last / max(n, 1))
     offsets[~np.isfinite(distances)] = np.nan
     return FrameMatches(
-        dub_times=t_dub,
+        dub_times=dub.times,
         offsets=offsets,
         distances=distances,
         rival_distances=rivals,
@@ -210,3 +207,145 @@ def match_signatures(
         dub_duration_s=dub.duration_s,
         frame_seconds=dub.frame_seconds,
     )
+
+
+def _dense(signature: Signature, step: int) -> np.ndarray:
+    """Signature vectors on a regular grid of ``step`` × its hop, z-scored per measurement, with
+    dropped frames as zeros [shape=(n_grid, M)]."""
+    grid = np.zeros((signature.n_frames // step + 1, signature.vectors.shape[1]), dtype=np.float32)
+    if len(signature.frames) == 0:
+        return grid
+    vectors = signature.vectors
+    z = (vectors - vectors.mean(axis=0)) / (vectors.std(axis=0) + 1e-6)
+    on_grid = signature.frames % step == 0
+    grid[signature.frames[on_grid] // step] = z[on_grid]
+    return grid
+
+
+def _pool(x: np.ndarray, factor: int) -> np.ndarray:
+    n = len(x) // factor
+    return x[: n * factor].reshape(n, factor, -1).mean(axis=1)
+
+
+def coarse_alignment(
+    dub: Signature, reference: Signature, params: MatchParams
+) -> list[tuple[int, int, float]]:
+    """Alignment of each stretch of the dub as a whole: ``(first, last, lag_s)`` per chunk.
+
+    ``first:last`` index the dub's kept frames; ``lag_s`` is the chunk's offset (t_original −
+    t_dub). Chunks whose best correlation does not stand out (no shared M&E) are left out.
+    """
+    from scipy.signal import fftconvolve
+
+    step = dub.hop_length // reference.hop_length  # reference frames per dub frame
+    pool = params.coarse_pool
+    # time differences whiten the pooled signatures: slow trends (loudness, key) correlate at
+    # every lag, changes (onsets, cuts, effects) only at the right one
+    d = np.diff(_pool(_dense(dub, 1), pool), axis=0, prepend=0.0)
+    r = np.diff(_pool(_dense(reference, step), pool), axis=0, prepend=0.0)
+    cell_s = dub.frame_seconds * pool
+    # grid cell k of either track starts at its own start time + k * cell_s
+    origin = reference.start_time_s - dub.start_time_s
+    chunk = max(4, int(round(params.chunk_s / cell_s)))
+    reach = int(np.ceil((params.search_window_s + params.chunk_s) / cell_s))
+    candidates = []
+    frame_cells = dub.frames // pool
+    for c0 in range(0, len(d), chunk):
+        c1 = min(len(d), c0 + chunk)
+        block = d[c0:c1]
+        if c1 - c0 < 4 or not block.any():
+            continue
+        lo, hi = max(0, c0 - reach), min(len(r), c1 + reach)
+        if hi - lo < c1 - c0:
+            continue
+        segment = np.zeros((hi - lo + 2 * (c1 - c0), r.shape[1]), dtype=np.float32)
+        segment[c1 - c0 : c1 - c0 + hi - lo] = r[lo:hi]
+        score = fftconvolve(segment, block[::-1], mode="valid", axes=0).sum(axis=1)
+        # normalised: cosine between the chunk and the reference cells it lies on at each lag
+        energy = fftconvolve((segment**2).sum(axis=1), np.ones(c1 - c0), mode="valid")
+        real = np.zeros(len(segment))
+        real[c1 - c0 : c1 - c0 + hi - lo] = 1.0
+        overlap = fftconvolve(real, np.ones(c1 - c0), mode="valid") / (c1 - c0)
+        score = score / (np.sqrt(np.maximum(energy, 1e-9)) * (np.linalg.norm(block) + 1e-9))
+        # score[j]: block aligned with segment[j:j+len] = reference cells lo - len + j
+        lags_cells = (lo - (c1 - c0) + np.arange(len(score))) - c0
+        lag_s = lags_cells * cell_s + origin
+        # lags where the chunk lies mostly on the reference (a few edge cells inflate a cosine)
+        allowed = (np.abs(lag_s) <= params.search_window_s + cell_s) & (energy > 1e-6) & (overlap > 0.75)
+        if not allowed.any():
+            continue
+        score = np.where(allowed, score, -np.inf)
+        best = int(np.argmax(score))
+        rival = np.where(np.abs(lag_s - lag_s[best]) > 1.0, score, -np.inf).max()
+        contrast = score[best] / max(rival, 1e-3)
+        if score[best] < params.min_coarse_score or contrast < _WEAK_CONTRAST:
+            continue
+        first = int(np.searchsorted(frame_cells, c0, side="left"))
+        last = int(np.searchsorted(frame_cells, c1, side="left"))
+        if last > first:
+            candidates.append((first, last, float(lag_s[best]), contrast))
+    # a weak stretch counts when another stretch found the same lag: agreement is evidence too
+    lags = np.array([c[2] for c in candidates])
+    out = []
+    for first, last, lag, contrast in candidates:
+        agreeing = np.count_nonzero(np.abs(lags - lag) <= 2 * cell_s) - 1
+        if contrast >= params.min_coarse_contrast or agreeing >= 1:
+            out.append((first, last, lag))
+    return out
+
+
+def _match_frames(
+    dub: Signature,
+    reference: Signature,
+    first: int,
+    last: int,
+    lag: float,
+    window: float,
+    offsets: np.ndarray,
+    distances: np.ndarray,
+    rivals: np.ndarray,
+    progress: Callable[[float], None] | None,
+) -> None:
+    """Best match of dub frames ``first:last`` among original frames whose offset lies within
+    ``lag ± window``; fills ``offsets``, ``distances`` and ``rivals`` in place."""
+    t_dub = dub.times
+    t_ref = reference.times
+    ref_step = reference.hop_length / reference.sample_rate
+    n = len(t_dub)
+    for start in range(first, last, _BLOCK):
+        stop = min(last, start + _BLOCK)
+        lo = int(np.searchsorted(t_ref, t_dub[start] + lag - window, side="left"))
+        hi = int(np.searchsorted(t_ref, t_dub[stop - 1] + lag + window, side="right"))
+        if hi <= lo:
+            continue
+        block = dub.vectors[start:stop]
+        cand = reference.vectors[lo:hi]
+        dist = np.abs(block[:, None, :] - cand[None, :, :]).max(axis=2)
+        gap = t_ref[None, lo:hi] - t_dub[start:stop, None]
+        dist[np.abs(gap - lag) > window] = np.inf
+        best = np.argmin(dist, axis=1)
+        rows = np.arange(stop - start)
+        best_dist = dist[rows, best]
+        distances[start:stop] = best_dist
+        offsets[start:stop] = gap[rows, best] + ref_step * _vertex(dist, best, rows)
+        near = np.abs(gap - gap[rows, best][:, None]) <= _RIVAL_EXCLUSION_S
+        dist[near] = np.inf
+        rivals[start:stop] = dist.min(axis=1)
+        if progress is not None:
+            progress(stop / n)
+
+
+def _vertex(dist: np.ndarray, best: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Sub-step position of each row's minimum, in steps (−0.5 … 0.5), from the distances at the
+    neighbouring lags: the vertex of a symmetric V through the three points (the L∞ distance grows
+    about linearly with the lag error). Rows at an edge or with infinite neighbours get 0."""
+    width = dist.shape[1]
+    left_i, right_i = np.maximum(best - 1, 0), np.minimum(best + 1, width - 1)
+    d0 = dist[rows, best].astype(np.float64)
+    dl = dist[rows, left_i].astype(np.float64)
+    dr = dist[rows, right_i].astype(np.float64)
+    valid = (best > 0) & (best < width - 1) & np.isfinite(dl) & np.isfinite(dr) & np.isfinite(d0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rise = np.maximum(dl, dr) - d0
+        delta = np.where(valid & (rise > 0), (dl - dr) / (2.0 * rise), 0.0)
+    return np.clip(delta, -0.5, 0.5)

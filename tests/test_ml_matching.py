@@ -98,3 +98,21 @@ def test_theta_min_dist_alone_is_the_papers_filter(offset_title):
     assert np.array_equal(matches.matched, matches.distances < paper.theta_min_dist)
     with_rivals = dataclasses.replace(matches, max_rival_ratio=0.6)
     assert with_rivals.n_matched >= matches.n_matched
+
+
+@pytest.mark.parametrize("language", ["de", "it", "nl", "sv"])
+def test_offsets_are_accurate_below_the_frame_step(offset_title, language):
+    """-12.3, -0.05, +0.05 and +5 s lie between frame positions; refinement finds them to a few ms."""
+    folder, reference = offset_title
+    dub = signature_from_file(next(folder.glob(f"dubs/{language}.*")))
+    matches = match_signatures(dub, reference, POLICY.match)
+    assert abs(matches.offset_s - OFFSETS[language]) <= 0.005
+
+
+def test_exhaustive_strategy_agrees_with_coarse_to_fine(offset_title):
+    folder, reference = offset_title
+    dub = signature_from_file(next(folder.glob("dubs/es.*")))  # -5 s
+    fast = match_signatures(dub, reference, POLICY.match)
+    paper = match_signatures(dub, reference, MatchParams(strategy="exhaustive", search_window_s=30.0))
+    assert abs(fast.offset_s - paper.offset_s) <= 0.005
+    assert fast.n_matched >= 0.8 * paper.n_matched
