@@ -5,7 +5,8 @@ Each peer is a PyPI package with its own, often strict, pins (``audalign`` pins
 each one lives in its OWN virtual environment::
 
     benchmarks/.peers/<name>/venv/          the peer's venv (must be git-ignored)
-    benchmarks/.peers/<name>/installed.json what was installed, when, how long it took
+    benchmarks/.peers/<name>/installed.json what was installed, when, how long it took, venv
+                                            size, and the answer of a warm-up run
     benchmarks/.peers/<name>/freeze.txt     ``pip freeze`` of that venv (exact dependency versions)
 
 and is run by a small runner script ``benchmarks/peer_runners/<name>.py`` that is
@@ -281,7 +282,9 @@ def prepare_peer(name: str, *, root: Path = DEFAULT_ROOT, python: str | None = N
 
     Idempotent: when ``<root>/<name>/installed.json`` records the same requirement
     and the venv's python exists, nothing is done (ffmpeg is still checked).  A
-    half-built venv (no ``installed.json``) is removed and rebuilt.
+    half-built venv (no ``installed.json``) is removed and rebuilt.  A fresh install
+    ends with one warm-up run on a synthetic pair (:func:`_warm_up`), whose answer is
+    recorded in ``installed.json`` next to the install time and venv size.
 
     Parameters
     ----------
