@@ -46,6 +46,7 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -348,18 +349,26 @@ def _run_runner(py: Path, name: str, original: Path, dub: Path, *, timeout_s: fl
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONNOUSERSITE": "1"}
     env.pop("PYTHONPATH", None)  # the peer must not see the project's packages
     start = time.perf_counter()
+    # Own process group, so that a timeout also ends the peer's children (ffmpeg,
+    # audalign's multiprocessing pool), not only the runner.
+    proc = subprocess.Popen(
+        [str(py), str(runner), str(original), str(dub)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=str(cwd),
+        start_new_session=True,
+    )
     try:
-        done = subprocess.run(
-            [str(py), str(runner), str(original), str(dub)],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            env=env,
-            cwd=str(cwd),
-        )
+        stdout, stderr = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         wall = time.perf_counter() - start
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return {"peer": name, "offset_s": None, "seconds": wall, "wall_s": wall, "error": f"timed out after {timeout_s:g} s"}
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     wall = time.perf_counter() - start
     answer = None
     for line in reversed(done.stdout.splitlines()):
@@ -445,3 +454,25 @@ def peer_versions(root: Path = DEFAULT_ROOT) -> dict[str, str]:
         )
         versions[name] = done.stdout.strip() if done.returncode == 0 else f"unknown ({done.stderr.strip()[-200:]})"
     return versions
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python benchmarks/peers.py ORIGINAL DUB [PEER ...]``: print one JSON line per peer."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("original", type=Path)
+    parser.add_argument("dub", type=Path)
+    parser.add_argument("peers", nargs="*", default=list(PEERS), help=f"default: all of {', '.join(PEERS)}")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per peer (default 600)")
+    args = parser.parse_args(argv)
+    versions = peer_versions()
+    for name in args.peers:
+        answer = run_peer_detailed(name, args.original, args.dub, timeout_s=args.timeout)
+        answer["version"] = versions.get(name)
+        print(json.dumps(answer), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -22,7 +22,7 @@ import numpy as np
 
 from ml.errors import MediaError, ParameterError
 
-__all__ = ["AudioInfo", "probe_audio", "AudioStream", "iter_audio_blocks", "load_audio"]
+__all__ = ["AudioInfo", "probe_audio", "AudioStream", "iter_audio_blocks", "prefetched", "load_audio"]
 
 MAX_DURATION_S = 24 * 3600.0
 """Longer declared durations are absurd for a title (a corrupt header) and refused."""
@@ -272,6 +272,50 @@ def _deliver(path, block: np.ndarray, stats: AudioStream) -> np.ndarray:
     if block.size:
         stats.peak = max(stats.peak, float(np.max(np.abs(block))))
     return block
+
+
+def prefetched(blocks: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndarray]:
+    """Run a block iterator in a background thread, ``depth`` blocks ahead of its consumer.
+
+    Decoding (FFmpeg) and the consumer's numpy work both release the GIL, so on two cores the
+    signature of a block is computed while the next one decodes. Errors of the iterator are raised
+    in the consumer, in order.
+    """
+    import queue
+    import threading
+
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for block in blocks:
+                if stop.is_set():
+                    return
+                items.put((block, None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            items.put((None, exc))
+            return
+        items.put((done, None))
+
+    worker = threading.Thread(target=produce, name="dubsync-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            block, error = items.get()
+            if error is not None:
+                raise error
+            if block is done:
+                return
+            yield block
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                items.get_nowait()
+            except queue.Empty:
+                worker.join(timeout=0.05)
 
 
 def load_audio(path: str | Path, *, sample_rate: int) -> tuple[np.ndarray, float]:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.audio import AudioStream, iter_audio_blocks
+from ml.audio import AudioStream, iter_audio_blocks, prefetched
 from ml.errors import ParameterError, SilentMediaError
 from ml.policy import SignatureParams, params_version
 
@@ -168,14 +168,22 @@ class SignatureBuilder:
         self._carry = buf[n_new * hop :].copy()
 
     def _process(self, samples: np.ndarray, first_frame: int) -> None:
+        import scipy.fft
+
         p = self.params
         frames = np.lib.stride_tricks.sliding_window_view(samples, p.n_fft)[:: self.hop]
-        spectrum = np.fft.rfft(frames * self._window, axis=1)[:, : p.n_bins]
-        power = spectrum.real**2 + spectrum.imag**2
-        db = 10.0 * np.log10(np.maximum(power, 1e-20) / self._ref_power)
+        # single precision throughout: scipy's FFT keeps float32 (numpy's would compute in float64)
+        spectrum = scipy.fft.rfft(frames * self._window, axis=1)[:, : p.n_bins]
+        power = np.square(spectrum.real)
+        power += np.square(spectrum.imag)
+        np.maximum(power, np.float32(1e-20), out=power)
+        db = np.log10(power, out=power)
+        db *= np.float32(10.0)
+        db -= np.float32(10.0 * np.log10(self._ref_power))
         peak = db.max(axis=1, keepdims=True)
-        floor = p.theta_db + (peak if p.level_reference == "frame_peak" else 0.0)
-        sparse = np.maximum(db - floor, 0.0).astype(np.float32)
+        floor = np.float32(p.theta_db) + (peak if p.level_reference == "frame_peak" else np.float32(0.0))
+        db -= floor
+        sparse = np.maximum(db, np.float32(0.0), out=db)
         active = np.count_nonzero(sparse, axis=1)
         lo, hi = self._active_range
         keep = (active >= lo) & (active <= hi) & (peak[:, 0] >= p.silence_db)
@@ -269,10 +277,13 @@ def signature_from_file(
     params = params or SignatureParams()
     stats = AudioStream(info=None)  # type: ignore[arg-type]
     builder = SignatureBuilder(params, role=role)
-    for block in iter_audio_blocks(
-        path, sample_rate=params.sample_rate, progress=progress, stats=stats
-    ):
-        builder.push(block)
+    from threadpoolctl import threadpool_limits
+
+    blocks = iter_audio_blocks(path, sample_rate=params.sample_rate, progress=progress, stats=stats)
+    # one core decodes, one computes: a multi-threaded BLAS would only contend with the decoder
+    with threadpool_limits(limits=1):
+        for block in prefetched(blocks):
+            builder.push(block)
     signature = builder.finish(start_time_s=stats.start_time_s)
     if len(signature.frames) == 0:
         peak_db = 20 * np.log10(stats.peak) if stats.peak > 0 else float("-inf")
