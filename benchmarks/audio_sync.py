@@ -44,7 +44,7 @@ warnings.filterwarnings("ignore")
 
 from ml.audio import iter_audio_blocks  # noqa: E402
 from ml.matching import match_signatures  # noqa: E402
-from ml.policy import MatchParams, Policy  # noqa: E402
+from ml.policy import MatchParams, Policy, load_policy  # noqa: E402
 from ml.signatures import signature_from_file  # noqa: E402
 from ml.testmedia import DubSpec, TitleSpec, build_title, offset_at  # noqa: E402
 from ml.verdict import decide  # noqa: E402
@@ -344,10 +344,11 @@ def main(argv=None) -> int:
     parser.add_argument("--long-minutes", type=float, default=60.0, help="length of the long title (default 60)")
     parser.add_argument("--memory-minutes", type=float, default=150.0, help="title length for peak memory (0: skip)")
     parser.add_argument("--peer-timeout", type=float, default=300.0, help="seconds per peer and pair")
+    parser.add_argument("--policy", type=Path, default=None, help="policy TOML over the defaults")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
-    policy = Policy()
+    policy = load_policy(args.policy)
     rows = build_rows(quick=args.quick, long_minutes=args.long_minutes)
     if args.quick:
         rows = [r for r in rows if not r.long]

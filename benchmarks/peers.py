@@ -10,7 +10,8 @@ each one lives in its OWN virtual environment::
     benchmarks/.peers/<name>/freeze.txt     ``pip freeze`` of that venv (exact dependency versions)
 
 and is run by a small runner script ``benchmarks/peer_runners/<name>.py`` that is
-executed with that venv's python (``subprocess.run`` with a timeout).  The runner
+executed with that venv's python (a subprocess in its own process group, killed
+with its children -- ffmpeg, worker pools -- when the timeout expires).  The runner
 calls the peer, converts its answer to dubsync's sign convention and prints one
 JSON line ``{"offset_s": ..., "seconds": ..., "raw": ...}`` (see
 ``peer_runners/_common.py``).
@@ -30,7 +31,9 @@ peer's package (which :func:`run_peer_detailed` reports separately as
 ``import_s``, next to ``wall_s``, the whole subprocess as seen from here).
 
 None of the peers needs its inputs converted: all four decode any format
-through ``ffmpeg`` themselves, so the runners hand them the files as they are.
+through ``ffmpeg`` themselves (audalign through pydub, which reads WAV itself and
+calls ffmpeg for everything else), so the runners hand them the files as they are
+(checked with FLAC originals and WAV, 5.1 AAC/.m4a and MP3 dubs).
 All four need the ``ffmpeg``/``ffprobe`` binaries: :func:`prepare_peer` installs
 Debian's ``ffmpeg`` package when it is missing (``dpkg -s ffmpeg ||
 apt-get install -y -q ffmpeg``; this needs root, which the benchmark machine has).
