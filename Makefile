@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEBIAN_PACKAGES := espeak-ng sonic-pi-samples
 DEMO_DIR := demo
 
-.PHONY: install system-deps demo test ui check-demo clean-demo
+.PHONY: install system-deps demo test ui clean-demo bench-audio
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,7 @@ ui: install
 
 clean-demo:
 	rm -rf $(DEMO_DIR)
+
+# Dub <-> original sync benchmark (generated titles, peers in their own venvs); see benchmarks/audio_sync.py.
+bench-audio: install
+	$(BIN)/python benchmarks/audio_sync.py

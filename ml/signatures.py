@@ -41,7 +41,7 @@ __all__ = [
     "quantise",
 ]
 
-ALGORITHM = "cs-signature/2"
+ALGORITHM = "cs-signature/3"
 """Bump when the signature computation changes in a way the parameters do not capture."""
 
 
@@ -54,9 +54,9 @@ def signature_version(params: SignatureParams) -> str:
 class Signature:
     """The kept frames of a track and their compressed spectra, stored compactly.
 
-    Each frame's M measurements are quantised to int8 with a per-frame float16 scale (the error is
-    below 0.4 % of the frame's largest measurement, far below match distances), and which frames
-    were kept is a bit mask: 66 bytes per kept frame in all.
+    The M measurements of each frame are quantised to int8 with one scale for the track (the
+    error is at most half a step, 0.4 % of the track's largest measurement, far below match
+    distances), and which frames were kept is a bit mask: M bytes per kept frame in all.
 
     Attributes
     ----------
@@ -64,8 +64,8 @@ class Signature:
         Packed bits: bit k set when STFT frame k (starting at sample k * hop_length) was kept.
     codes : np.ndarray [shape=(n, M), dtype=int8]
         Quantised measurements of each kept frame.
-    scales : np.ndarray [shape=(n,), dtype=float16]
-        Per-frame scale: measurements = codes * scale.
+    scale : float
+        Measurements = codes * scale.
     n_frames : int
         Frames of the whole track, kept or not.
     n_samples : int
@@ -81,7 +81,7 @@ class Signature:
 
     kept_mask: np.ndarray
     codes: np.ndarray
-    scales: np.ndarray
+    scale: float
     n_frames: int
     n_samples: int
     start_time_s: float
@@ -98,7 +98,7 @@ class Signature:
     @functools.cached_property
     def vectors(self) -> np.ndarray:
         """Compressive measurements of each kept frame [shape=(n, M), dtype=float32]."""
-        return self.codes.astype(np.float32) * self.scales.astype(np.float32)[:, None]
+        return self.codes.astype(np.float32) * np.float32(self.scale)
 
     @property
     def times(self) -> np.ndarray:
@@ -123,15 +123,17 @@ class Signature:
     @property
     def nbytes(self) -> int:
         """Bytes held by the signature's arrays (its size in storage, without headers)."""
-        return int(self.kept_mask.nbytes + self.codes.nbytes + self.scales.nbytes)
+        return int(self.kept_mask.nbytes + self.codes.nbytes)
 
 
-def quantise(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row int8 codes and float16 scales of float vectors [shape=(n, M)]."""
-    peak = np.abs(vectors).max(axis=1) if len(vectors) else np.zeros(0, np.float32)
-    scales = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float16)
-    codes = np.clip(np.rint(vectors / scales.astype(np.float32)[:, None]), -127, 127).astype(np.int8)
-    return codes, scales
+def quantise(vectors: np.ndarray) -> tuple[np.ndarray, float]:
+    """int8 codes of float vectors [shape=(n, M)] and the one scale of the track
+    (measurements = codes × scale). Frame-peak levels give every frame a similar range, so one
+    scale per track loses little."""
+    peak = float(np.abs(vectors).max()) if vectors.size else 0.0
+    scale = peak / 127.0 if peak > 0 else 1.0
+    codes = np.clip(np.rint(vectors / scale), -127, 127).astype(np.int8)
+    return codes, scale
 
 
 def sensing_matrix(params: SignatureParams) -> np.ndarray:
@@ -227,11 +229,11 @@ class SignatureBuilder:
         vectors = np.concatenate(self._vectors) if self._vectors else np.zeros((0, m), np.float32)
         mask = np.zeros(self._next_frame, dtype=bool)
         mask[frames] = True
-        codes, scales = quantise(vectors)
+        codes, scale = quantise(vectors)
         return Signature(
             kept_mask=np.packbits(mask),
             codes=codes,
-            scales=scales,
+            scale=scale,
             n_frames=self._next_frame,
             n_samples=self._n_samples,
             start_time_s=float(start_time_s),

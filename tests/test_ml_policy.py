@@ -12,7 +12,8 @@ def test_defaults_are_the_published_values():
     assert p.signature.sample_rate == 44100
     assert p.signature.hop_length == 2048
     assert p.signature.n_bins == 2049
-    assert p.signature.n_measurements == 64
+    assert p.signature.n_measurements == 32  # tuned (paper: 64), see SignatureParams.compression_ratio
+    assert SignatureParams(compression_ratio=32).n_measurements == 64
     assert p.verdict.out_of_sync_s == 0.2
     assert (p.verdict.undetectable_lag_s, p.verdict.undetectable_lead_s) == (0.125, 0.045)
     assert (p.verdict.acceptable_lag_s, p.verdict.acceptable_lead_s) == (0.185, 0.090)

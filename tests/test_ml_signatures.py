@@ -37,11 +37,12 @@ def test_signature_is_deterministic_for_a_seed(rng):
 
 
 def test_sensing_matrix_shape_and_values():
-    params = SignatureParams()
+    params = SignatureParams(compression_ratio=32)
     phi = sensing_matrix(params)
     assert phi.shape == (64, 2049) == (params.n_measurements, params.n_bins)
     assert set(np.unique(phi * np.sqrt(64)).round(6)) == {-1.0, 1.0}
-    assert np.array_equal(phi, sensing_matrix(SignatureParams()))
+    assert sensing_matrix(SignatureParams()).shape == (32, 2049)
+    assert np.array_equal(phi, sensing_matrix(SignatureParams(compression_ratio=32)))
 
 
 def test_streaming_in_blocks_equals_whole_signal(rng):
@@ -134,9 +135,9 @@ def test_signature_is_compact_and_quantisation_is_fine(rng):
     y = _noise_music(rng, seconds=30.0)
     sig = signature_from_audio(y, sample_rate=SR)
     n = len(sig.frames)
-    assert sig.nbytes <= n * 66 + sig.n_frames // 8 + 1
+    assert sig.nbytes <= n * sig.codes.shape[1] + sig.n_frames // 8 + 1
     builder = SignatureBuilder(SignatureParams())
     builder.push(y)
     exact = np.concatenate(builder._vectors)
-    error = np.abs(sig.vectors - exact).max(axis=1) / np.abs(exact).max(axis=1)
-    assert error.max() < 0.006
+    error = np.abs(sig.vectors - exact).max() / np.abs(exact).max()
+    assert error <= 0.5 / 127 + 1e-6
