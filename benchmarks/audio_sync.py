@@ -46,7 +46,7 @@ from ml.audio import iter_audio_blocks  # noqa: E402
 from ml.matching import match_signatures  # noqa: E402
 from ml.policy import MatchParams, Policy, load_policy  # noqa: E402
 from ml.signatures import signature_from_file  # noqa: E402
-from ml.testmedia import DubSpec, TitleSpec, build_title, offset_at  # noqa: E402
+from ml.testmedia import GENERATOR_VERSION, DubSpec, TitleSpec, build_title, offset_at  # noqa: E402
 from ml.verdict import decide  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache" / "audio_sync"
@@ -126,7 +126,7 @@ def build_rows(*, quick: bool, long_minutes: float) -> list[Row]:
 
 def ensure_title(spec: TitleSpec, row: str) -> tuple[Path, dict]:
     """Generate a title into the cache unless the same spec is there already."""
-    key = hashlib.sha256(repr(spec).encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{GENERATOR_VERSION}:{spec!r}".encode()).hexdigest()[:16]
     root = CACHE / row
     stamp = root / spec.title_id / ".spec"
     truth_file = root / spec.title_id / ".truth.json"

@@ -168,10 +168,11 @@ class MatchParams:
     min_coarse_score: float = 0.1
     """a stretch's best normalised correlation (cosine of the pooled signatures) must reach this,
     else it holds no shared M&E and is skipped (tuned)."""
-    min_coarse_contrast: float = 2.0
+    min_coarse_contrast: float = 1.5
     """... and exceed the best correlation more than 1 s away by this factor, unless another stretch
-    agrees on the lag (tuned: true lags scored 2.4-10x their rival on the demo titles, a stretch
-    without a counterpart 1.6x, a dialogue-heavy title 1.2-1.4x with agreeing stretches)."""
+    agrees on the lag (tuned: true lags scored 1.2-10x their rival on the demo titles, the weakest
+    in a dialogue-heavy title; a wrong lag only says where to look: the fine stage then finds few
+    matching frames there, and the timeline fit treats them as outliers)."""
     fine_window_s: float = 0.5
     """seconds around a stretch's coarse offset in which each frame is matched (covers the coarse
     stage's 186-ms cells and a drift of 1 % within a stretch)."""

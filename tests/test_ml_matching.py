@@ -116,3 +116,52 @@ def test_exhaustive_strategy_agrees_with_coarse_to_fine(offset_title):
     paper = match_signatures(dub, reference, MatchParams(strategy="exhaustive", search_window_s=30.0))
     assert abs(fast.offset_s - paper.offset_s) <= 0.005
     assert fast.n_matched >= 0.8 * paper.n_matched
+
+
+@pytest.fixture(scope="module")
+def kinds_title(tmp_path_factory, shared_media):
+    """A 150-s title: a drift (24 → 23.976 fps), a jump at a reel change, an offset beyond ±30 s."""
+    root = tmp_path_factory.mktemp("kinds")
+    spec = TitleSpec(
+        "kinds",
+        duration_s=150.0,
+        dubs=(
+            DubSpec("fr", offset_s=-0.1, speed_ratio=24 / 23.976),
+            DubSpec("de", offset_s=0.0, jumps=((70.0, 0.5),), codec="aac", bitrate=128000),
+            DubSpec("es", offset_s=75.0),
+        ),
+        seed=21,
+    )
+    build_title(root, spec, shared_media=shared_media)
+    folder = root / "kinds"
+    reference = signature_from_file(next(folder.glob("original.*")), role="reference")
+    return folder, reference
+
+
+def _verdict(folder, reference, language):
+    dub = signature_from_file(next(folder.glob(f"dubs/{language}.*")))
+    matches = match_signatures(dub, reference, POLICY.match)
+    return decide(matches, match=POLICY.match, params=POLICY.verdict)
+
+
+def test_a_drift_is_reported_as_a_slope_with_its_rate(kinds_title):
+    verdict = _verdict(*kinds_title, "fr")
+    true_ppm = (24 / 23.976 - 1) * 1e6
+    assert verdict.kind == "drift"
+    assert verdict.drift_ppm == pytest.approx(true_ppm, rel=0.10)
+    assert verdict.offset_s == pytest.approx(-0.1, abs=0.01)
+    assert verdict.correction_speed_ratio == pytest.approx(23.976 / 24, rel=1e-4)
+
+
+def test_a_jump_is_reported_as_two_segments(kinds_title):
+    verdict = _verdict(*kinds_title, "de")
+    assert verdict.kind == "intermittent"
+    assert [round(s["offset_s"], 2) for s in verdict.segments] == [0.0, 0.5]
+    assert verdict.segments[0]["end_s"] <= 70.5 and verdict.segments[1]["start_s"] >= 69.5
+    assert not verdict.in_sync
+
+
+def test_offsets_beyond_30_seconds_are_found(kinds_title):
+    verdict = _verdict(*kinds_title, "es")
+    assert verdict.kind == "constant"
+    assert verdict.offset_s == pytest.approx(75.0, abs=0.005)
