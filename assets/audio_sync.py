@@ -28,7 +28,7 @@ from dagster import (
 
 from assets.media import DUB_MEDIA, ORIGINAL_MEDIA
 from ml.errors import DubsyncError, MediaError
-from ml.matching import FrameMatches, match_signatures, match_version
+from ml.matching import FrameMatches, match_version, match_with_speed_search
 from ml.policy import Policy
 from ml.report import offset_timeline_png, png_markdown, verdict_model_lines
 from ml.signatures import Signature, signature_from_file, signature_version
@@ -205,6 +205,7 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
     )
     def frame_match_offsets(
         context: AssetExecutionContext,
+        media_store: MediaStore,
         policy_resource: PolicyResource,
         dub_signature: Signature,
         reference_signature: Signature,
@@ -218,8 +219,21 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
                 context.log.info(f"matching {title}/{language}: {share:.0%}")
                 step["next"] = share + _PROGRESS_STEP
 
+        def resignature(speed: float) -> Signature:
+            track = media_store.dub(title, language)
+            with media_store.local_path(track) as path:
+                return signature_from_file(path, checked.signature, speed=speed)
+
         with _failures(context):
-            matches = match_signatures(dub_signature, reference_signature, checked.match, progress=progress)
+            matches = match_with_speed_search(
+                dub_signature,
+                reference_signature,
+                checked.match,
+                resignature=resignature,
+                min_matched_frames=checked.verdict.min_matched_frames,
+                progress=progress,
+                log=context.log.info,
+            )
         needed = checked.verdict.min_matched_frames
         plot = offset_timeline_png(
             matches, title=f"{title} / {language}: dub vs original", track_offset_s=matches.offset_s
@@ -234,6 +248,7 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
                 "coverage": round(matches.coverage, 3),
                 "spread_ms": round(matches.spread_s * 1000, 1) if matched else None,
                 "agreement": round(matches.agreement, 3),
+                "speed_searched": matches.speed,
                 "timeline": MetadataValue.md(png_markdown(plot, "per-frame offset")),
             },
             check_results=[

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore")
 
 from ml.audio import iter_audio_blocks  # noqa: E402
-from ml.matching import match_signatures  # noqa: E402
+from ml.matching import match_signatures, match_with_speed_search  # noqa: E402
 from ml.policy import MatchParams, Policy, load_policy  # noqa: E402
 from ml.signatures import signature_from_file  # noqa: E402
 from ml.testmedia import GENERATOR_VERSION, DubSpec, TitleSpec, build_title, offset_at  # noqa: E402
@@ -189,8 +189,15 @@ def run_dubsync(original: Path, dub: Path, policy: Policy, reference_cache: dict
     signature = signature_from_file(dub, policy.signature)
     timing["fingerprint_dub_s"] = time.perf_counter() - started
     started = time.perf_counter()
-    matches = match_signatures(signature, reference, policy.match)
+    matches = match_with_speed_search(
+        signature,
+        reference,
+        policy.match,
+        resignature=lambda speed: signature_from_file(dub, policy.signature, speed=speed),
+        min_matched_frames=policy.verdict.min_matched_frames,
+    )
     timing["match_s"] = time.perf_counter() - started
+    timing["speed_searched"] = matches.speed
     verdict = decide(matches, match=policy.match, params=policy.verdict)
     timing["signature_bytes"] = signature.nbytes
     timing["reference_bytes"] = reference.nbytes

@@ -173,6 +173,10 @@ class MatchParams:
     agrees on the lag (tuned: true lags scored 1.2-10x their rival on the demo titles, the weakest
     in a dialogue-heavy title; a wrong lag only says where to look: the fine stage then finds few
     matching frames there, and the timeline fit treats them as outliers)."""
+    speed_candidates: tuple[float, ...] = (25 / 24, 24 / 25)
+    """when a dub matches too little at its own speed, its audio is resampled by each of these
+    ratios (a PAL 25/24 speed-up and its inverse shift the pitch by 4 %, and no frame matches
+    unresampled) and matched again; the best wins and is reported as a drift. Empty: no search."""
     fine_window_s: float = 0.5
     """seconds around a stretch's coarse offset in which each frame is matched (covers the coarse
     stage's 186-ms cells and a drift of 1 % within a stretch)."""
@@ -195,6 +199,11 @@ class MatchParams:
         _require(self.chunk_s >= 2.0, f"chunk_s={self.chunk_s} must be >= 2 seconds")
         _require(self.coarse_pool >= 1, f"coarse_pool={self.coarse_pool} must be >= 1")
         _require(self.fine_window_s > 0, f"fine_window_s={self.fine_window_s} must be > 0")
+        object.__setattr__(self, "speed_candidates", tuple(float(r) for r in self.speed_candidates))
+        _require(
+            all(0.5 <= r <= 2.0 and r != 1.0 for r in self.speed_candidates),
+            f"speed_candidates={self.speed_candidates} must be ratios in [0.5, 2] other than 1",
+        )
         _require(
             0.0 < self.search_window_s <= 24 * 3600,
             f"search_window_s={self.search_window_s} must be in (0, 86400] seconds",

@@ -19,8 +19,9 @@ stream's timeline) is derived at the edge, see :attr:`Signature.times`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +90,10 @@ class Signature:
     n_fft: int
     hop_length: int
     version: str
+    speed: float = 1.0
+    """The track was resampled to play ``speed`` times slower before framing (a speed-change search:
+    25/24 undoes a PAL speed-up); frame times are on that corrected timeline, where dub time t is
+    t × speed."""
 
     @functools.cached_property
     def frames(self) -> np.ndarray:
@@ -289,16 +294,33 @@ def signature_from_audio(
     return builder.finish(start_time_s=start_time_s)
 
 
+def _slowed(blocks, sample_rate: int, speed: float):
+    """Blocks resampled so that they play ``speed`` times slower at ``sample_rate``."""
+    import soxr
+
+    stream = soxr.ResampleStream(sample_rate, sample_rate * speed, 1, dtype="float32", quality="HQ")
+    for block in blocks:
+        out = stream.resample_chunk(block)
+        if out.size:
+            yield out
+    tail = stream.resample_chunk(np.zeros(0, np.float32), last=True)
+    if tail.size:
+        yield tail
+
+
 def signature_from_file(
     path: str | Path,
     params: SignatureParams | None = None,
     *,
     progress: Callable[[float, float | None], None] | None = None,
     role: str = "dub",
+    speed: float = 1.0,
 ) -> Signature:
     """Decode a track and compute its signature in one streaming pass.
 
-    ``role="reference"`` for the original track (see :class:`SignatureBuilder`).
+    ``role="reference"`` for the original track (see :class:`SignatureBuilder`). ``speed`` ≠ 1
+    first resamples the track (soxr, streaming) so that it plays ``speed`` times slower, undoing a
+    speed-up of that ratio with its pitch shift (see :attr:`Signature.speed`).
 
     Raises
     ------
@@ -312,12 +334,18 @@ def signature_from_file(
     builder = SignatureBuilder(params, role=role)
     from threadpoolctl import threadpool_limits
 
+    if not (0.5 <= speed <= 2.0):
+        raise ParameterError(f"speed={speed} must be in [0.5, 2]")
     blocks = iter_audio_blocks(path, sample_rate=params.sample_rate, progress=progress, stats=stats)
+    if speed != 1.0:
+        blocks = _slowed(blocks, params.sample_rate, speed)
     # one core decodes, one computes: a multi-threaded BLAS would only contend with the decoder
     with threadpool_limits(limits=1):
         for block in prefetched(blocks):
             builder.push(block)
-    signature = builder.finish(start_time_s=stats.start_time_s)
+    signature = builder.finish(start_time_s=stats.start_time_s * speed)
+    if speed != 1.0:
+        signature = dataclasses.replace(signature, speed=float(speed))
     if len(signature.frames) == 0:
         peak_db = 20 * np.log10(stats.peak) if stats.peak > 0 else float("-inf")
         raise SilentMediaError(

@@ -165,3 +165,31 @@ def test_offsets_beyond_30_seconds_are_found(kinds_title):
     verdict = _verdict(*kinds_title, "es")
     assert verdict.kind == "constant"
     assert verdict.offset_s == pytest.approx(75.0, abs=0.005)
+
+
+def test_a_pal_speed_up_is_found_by_the_speed_search(tmp_path, shared_media):
+    """25/24 shifts the pitch by 4 %: nothing matches at the dub's own speed; resampled, it does.
+
+    (Seed 4. With seed 3 the generated bed repeats a music excerpt 49.6 s apart, the last stretch
+    aligns on the repeat and the verdict is undetermined: a known limit, see the closing note.)"""
+    from ml.matching import match_with_speed_search
+
+    build_title(
+        tmp_path, TitleSpec("pal", duration_s=90.0, dubs=(DubSpec("fr", offset_s=-0.1, speed_ratio=25 / 24),), seed=4),
+        shared_media=shared_media,
+    )  # fmt: skip
+    folder = tmp_path / "pal"
+    reference = signature_from_file(next(folder.glob("original.*")), role="reference")
+    path = next(folder.glob("dubs/fr.*"))
+    plain = match_signatures(signature_from_file(path), reference, POLICY.match)
+    assert plain.n_matched < 0.05 * len(plain.dub_times)  # a few stray frames at most
+    matches = match_with_speed_search(
+        signature_from_file(path), reference, POLICY.match,
+        resignature=lambda speed: signature_from_file(path, speed=speed),
+        min_matched_frames=POLICY.verdict.min_matched_frames,
+    )  # fmt: skip
+    assert matches.speed == pytest.approx(25 / 24)
+    verdict = decide(matches, match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == "drift"
+    assert verdict.drift_ppm == pytest.approx((25 / 24 - 1) * 1e6, rel=0.01)
+    assert verdict.offset_s == pytest.approx(-0.1, abs=0.01)
