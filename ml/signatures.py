@@ -35,6 +35,8 @@ __all__ = [
     "ALGORITHM",
     "Signature",
     "SignatureBuilder",
+    "pack_codes",
+    "unpack_codes",
     "sensing_matrix",
     "signature_from_audio",
     "signature_from_file",
@@ -42,7 +44,7 @@ __all__ = [
     "quantise",
 ]
 
-ALGORITHM = "cs-signature/3"
+ALGORITHM = "cs-signature/4"
 """Bump when the signature computation changes in a way the parameters do not capture."""
 
 
@@ -55,16 +57,22 @@ def signature_version(params: SignatureParams) -> str:
 class Signature:
     """The kept frames of a track and their compressed spectra, stored compactly.
 
-    The M measurements of each frame are quantised to int8 with one scale for the track (the
-    error is at most half a step, 0.4 % of the track's largest measurement, far below match
-    distances), and which frames were kept is a bit mask: M bytes per kept frame in all.
+    The M measurements of each frame are quantised to ``code_bits``-bit integers with one scale
+    for the track (the error is at most half a step, 0.8 % of the track's largest measurement at 7
+    bits, below match distances) and stored bit-packed; which frames were kept is a bit mask:
+    M × code_bits / 8 bytes per kept frame in all.
 
     Attributes
     ----------
     kept_mask : np.ndarray [shape=(ceil(n_frames / 8),), dtype=uint8]
         Packed bits: bit k set when STFT frame k (starting at sample k * hop_length) was kept.
-    codes : np.ndarray [shape=(n, M), dtype=int8]
-        Quantised measurements of each kept frame.
+    packed_codes : np.ndarray [shape=(ceil(n * M * code_bits / 8),), dtype=uint8]
+        The quantised measurements of the kept frames, row after row, ``code_bits`` bits each
+        (see :func:`pack_codes`); :attr:`codes` unpacks them.
+    n_measurements : int
+        M, the length of a measurement vector.
+    code_bits : int
+        Bits per stored measurement.
     scale : float
         Measurements = codes * scale.
     n_frames : int
@@ -81,7 +89,9 @@ class Signature:
     """
 
     kept_mask: np.ndarray
-    codes: np.ndarray
+    packed_codes: np.ndarray
+    n_measurements: int
+    code_bits: int
     scale: float
     n_frames: int
     n_samples: int
@@ -99,6 +109,11 @@ class Signature:
     def frames(self) -> np.ndarray:
         """STFT frame index of each kept frame [shape=(n,), dtype=int64]."""
         return np.flatnonzero(np.unpackbits(self.kept_mask, count=self.n_frames)).astype(np.int64)
+
+    @functools.cached_property
+    def codes(self) -> np.ndarray:
+        """Quantised measurements of each kept frame [shape=(n, M), dtype=int8]."""
+        return unpack_codes(self.packed_codes, len(self.frames), self.n_measurements, self.code_bits)
 
     @functools.cached_property
     def vectors(self) -> np.ndarray:
@@ -123,22 +138,69 @@ class Signature:
     @property
     def kept_fraction(self) -> float:
         """Share of the track's frames that passed the sparsity filter."""
-        return len(self.codes) / self.n_frames if self.n_frames else 0.0
+        return len(self.frames) / self.n_frames if self.n_frames else 0.0
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the signature's arrays (its size in storage, without headers)."""
-        return int(self.kept_mask.nbytes + self.codes.nbytes)
+        return int(self.kept_mask.nbytes + self.packed_codes.nbytes)
 
 
-def quantise(vectors: np.ndarray) -> tuple[np.ndarray, float]:
-    """int8 codes of float vectors [shape=(n, M)] and the one scale of the track
-    (measurements = codes × scale). Frame-peak levels give every frame a similar range, so one
-    scale per track loses little."""
+def quantise(vectors: np.ndarray, bits: int = 8) -> tuple[np.ndarray, float]:
+    """``bits``-bit codes (as int8, in ±(2^(bits-1) - 1)) of float vectors [shape=(n, M)] and the
+    one scale of the track (measurements = codes × scale). Frame-peak levels give every frame a
+    similar range, so one scale per track loses little."""
+    top = (1 << (bits - 1)) - 1
     peak = float(np.abs(vectors).max()) if vectors.size else 0.0
-    scale = peak / 127.0 if peak > 0 else 1.0
-    codes = np.clip(np.rint(vectors / scale), -127, 127).astype(np.int8)
+    scale = peak / top if peak > 0 else 1.0
+    codes = np.clip(np.rint(vectors / scale), -top, top).astype(np.int8)
     return codes, scale
+
+
+_PACK_ROWS = 1 << 16  # rows per step of (un)packing: bounds the 8-bytes-per-code bit temporaries
+
+
+def pack_codes(codes: np.ndarray, bits: int) -> np.ndarray:
+    """Bit-pack int8 codes in ±(2^(bits-1) - 1) [shape=(n, M)], ``bits`` bits each, row-major.
+
+    Returns
+    -------
+    packed : np.ndarray [shape=(ceil(n * M * bits / 8),), dtype=uint8]
+    """
+    top = (1 << (bits - 1)) - 1
+    if codes.size and int(np.abs(codes.astype(np.int16)).max()) > top:
+        raise ParameterError(f"codes exceed the {bits}-bit range ±{top}")
+    if bits == 8:
+        return (codes.astype(np.int16) + top).astype(np.uint8).reshape(-1)
+    parts = []
+    # a multiple of 8 rows keeps every part's bit count a multiple of 8, so parts concatenate
+    step = _PACK_ROWS
+    for start in range(0, len(codes), step):
+        offset = (codes[start : start + step].astype(np.int16) + top).astype(np.uint8).reshape(-1, 1)
+        parts.append(np.unpackbits(offset, axis=1)[:, 8 - bits :])
+    if not parts:
+        return np.zeros(0, np.uint8)
+    if len(parts) == 1:
+        return np.packbits(parts[0])
+    return np.concatenate([np.packbits(p) for p in parts[:-1]] + [np.packbits(parts[-1])])
+
+
+def unpack_codes(packed: np.ndarray, n: int, m: int, bits: int) -> np.ndarray:
+    """Inverse of :func:`pack_codes`: int8 codes [shape=(n, m)]."""
+    top = (1 << (bits - 1)) - 1
+    if packed.size != -(-n * m * bits // 8):
+        raise ParameterError(f"{packed.size} packed bytes do not hold {n} × {m} codes of {bits} bits")
+    if bits == 8:
+        return (packed.astype(np.int16) - top).astype(np.int8).reshape(n, m)
+    out = np.empty((n, m), dtype=np.int8)
+    bytes_per_step = _PACK_ROWS * m * bits // 8
+    for row, start in zip(range(0, n, _PACK_ROWS), range(0, packed.size, bytes_per_step)):
+        rows = min(_PACK_ROWS, n - row)
+        bit_rows = np.unpackbits(packed[start : start + bytes_per_step], count=rows * m * bits)
+        padded = np.zeros((rows * m, 8), dtype=np.uint8)
+        padded[:, 8 - bits :] = bit_rows.reshape(-1, bits)
+        out[row : row + rows] = (np.packbits(padded, axis=1)[:, 0].astype(np.int16) - top).reshape(rows, m)
+    return out
 
 
 def sensing_matrix(params: SignatureParams) -> np.ndarray:
@@ -234,10 +296,12 @@ class SignatureBuilder:
         vectors = np.concatenate(self._vectors) if self._vectors else np.zeros((0, m), np.float32)
         mask = np.zeros(self._next_frame, dtype=bool)
         mask[frames] = True
-        codes, scale = quantise(vectors)
+        codes, scale = quantise(vectors, p.code_bits)
         return Signature(
             kept_mask=np.packbits(mask),
-            codes=codes,
+            packed_codes=pack_codes(codes, p.code_bits),
+            n_measurements=m,
+            code_bits=p.code_bits,
             scale=scale,
             n_frames=self._next_frame,
             n_samples=self._n_samples,

@@ -19,19 +19,18 @@ POLICY = Policy()
 FRAME_S = POLICY.signature.frame_seconds
 
 
+def _generated(root, spec, shared_media):
+    """Build a title; return its folder and the original's (reference) signature."""
+    build_title(root, spec, shared_media=shared_media)
+    folder = root / spec.title_id
+    return folder, signature_from_file(next(folder.glob("original.*")), role="reference")
+
+
 @pytest.fixture(scope="module")
 def offset_title(tmp_path_factory, shared_media):
-    root = tmp_path_factory.mktemp("offsets")
-    spec = TitleSpec(
-        "offsets",
-        duration_s=60.0,
-        dubs=tuple(DubSpec(lang, offset_s=off) for lang, off in OFFSETS.items()),
-        seed=11,
-    )
-    build_title(root, spec, shared_media=shared_media)
-    folder = root / "offsets"
-    reference = signature_from_file(next(folder.glob("original.*")), role="reference")
-    return folder, reference
+    dubs = tuple(DubSpec(lang, offset_s=off) for lang, off in OFFSETS.items())
+    spec = TitleSpec("offsets", duration_s=60.0, dubs=dubs, seed=11)
+    return _generated(tmp_path_factory.mktemp("offsets"), spec, shared_media)
 
 
 @pytest.mark.parametrize("language", list(OFFSETS))
@@ -121,7 +120,6 @@ def test_exhaustive_strategy_agrees_with_coarse_to_fine(offset_title):
 @pytest.fixture(scope="module")
 def kinds_title(tmp_path_factory, shared_media):
     """A 150-s title: a drift (24 → 23.976 fps), a jump at a reel change, an offset beyond ±30 s."""
-    root = tmp_path_factory.mktemp("kinds")
     spec = TitleSpec(
         "kinds",
         duration_s=150.0,
@@ -132,10 +130,7 @@ def kinds_title(tmp_path_factory, shared_media):
         ),
         seed=21,
     )
-    build_title(root, spec, shared_media=shared_media)
-    folder = root / "kinds"
-    reference = signature_from_file(next(folder.glob("original.*")), role="reference")
-    return folder, reference
+    return _generated(tmp_path_factory.mktemp("kinds"), spec, shared_media)
 
 
 def _verdict(folder, reference, language):
@@ -174,12 +169,8 @@ def test_a_pal_speed_up_is_found_by_the_speed_search(tmp_path, shared_media):
     aligns on the repeat and the verdict is undetermined: a known limit, see the closing note.)"""
     from ml.matching import match_with_speed_search
 
-    build_title(
-        tmp_path, TitleSpec("pal", duration_s=90.0, dubs=(DubSpec("fr", offset_s=-0.1, speed_ratio=25 / 24),), seed=4),
-        shared_media=shared_media,
-    )  # fmt: skip
-    folder = tmp_path / "pal"
-    reference = signature_from_file(next(folder.glob("original.*")), role="reference")
+    spec = TitleSpec("pal", duration_s=90.0, dubs=(DubSpec("fr", offset_s=-0.1, speed_ratio=25 / 24),), seed=4)
+    folder, reference = _generated(tmp_path, spec, shared_media)
     path = next(folder.glob("dubs/fr.*"))
     plain = match_signatures(signature_from_file(path), reference, POLICY.match)
     assert plain.n_matched < 0.05 * len(plain.dub_times)  # a few stray frames at most

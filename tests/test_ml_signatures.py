@@ -6,6 +6,8 @@ from ml.errors import MediaError, ParameterError, SilentMediaError
 from ml.policy import SignatureParams
 from ml.signatures import (
     SignatureBuilder,
+    pack_codes,
+    unpack_codes,
     sensing_matrix,
     signature_from_audio,
     signature_from_file,
@@ -135,9 +137,26 @@ def test_signature_is_compact_and_quantisation_is_fine(rng):
     y = _noise_music(rng, seconds=30.0)
     sig = signature_from_audio(y, sample_rate=SR)
     n = len(sig.frames)
-    assert sig.nbytes <= n * sig.codes.shape[1] + sig.n_frames // 8 + 1
+    m, bits = sig.codes.shape[1], SignatureParams().code_bits
+    assert (m, bits) == (32, 7)
+    assert sig.nbytes <= -(-n * m * bits // 8) + sig.n_frames // 8 + 1  # 28 bytes a kept frame
     builder = SignatureBuilder(SignatureParams())
     builder.push(y)
     exact = np.concatenate(builder._vectors)
     error = np.abs(sig.vectors - exact).max() / np.abs(exact).max()
-    assert error <= 0.5 / 127 + 1e-6
+    assert error <= 0.5 / 63 + 1e-6
+
+
+@pytest.mark.parametrize("bits", [2, 5, 7, 8])
+@pytest.mark.parametrize("n", [0, 1, 3, 70_001])
+def test_codes_pack_and_unpack_exactly(rng, bits, n):
+    top = (1 << (bits - 1)) - 1
+    codes = rng.integers(-top, top + 1, size=(n, 3)).astype(np.int8)
+    packed = pack_codes(codes, bits)
+    assert packed.dtype == np.uint8 and packed.size == -(-n * 3 * bits // 8)
+    assert np.array_equal(unpack_codes(packed, n, 3, bits), codes)
+    with pytest.raises(ParameterError, match="do not hold"):
+        unpack_codes(packed[:-1] if packed.size else np.zeros(1, np.uint8), n, 3, bits)
+    if n:
+        with pytest.raises(ParameterError, match=f"exceed the {bits}-bit range"):
+            pack_codes(np.full((1, 3), top + 1, dtype=np.int16).astype(np.int8) if bits < 8 else np.full((1, 3), -128, np.int8), bits)
