@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DubsyncError", "ParameterError", "MediaError", "SilentMediaError", "MissingMediaError"]
+__all__ = [
+    "DubsyncError",
+    "ParameterError",
+    "MediaError",
+    "SilentMediaError",
+    "MissingMediaError",
+    "CheckpointError",
+]
 
 
 class DubsyncError(Exception):
@@ -42,3 +49,20 @@ class SilentMediaError(MediaError):
 
 class MissingMediaError(MediaError):
     """A file the landing-zone contract requires is not there (for example the original track)."""
+
+
+class CheckpointError(DubsyncError):
+    """A model checkpoint cannot be used: missing, unreadable, or not the expected architecture.
+
+    Parameters
+    ----------
+    path : str or Path
+        The checkpoint file.
+    reason : str
+        What is wrong with it.
+    """
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
