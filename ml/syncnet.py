@@ -15,6 +15,9 @@ distance curve; the track's offset is the argmin of the curve averaged over its 
 confidence is the curve's median minus its minimum (SyncNet's own measure).
 
 Sign convention (DESIGN.md): positive offset = the audio leads the picture (is early).
+
+Importing this module imports PyTorch (the network is an ``nn.Module``): code that Dagster loads
+imports it inside the functions that run the model, so the code location stays fast to load.
 """
 
 from __future__ import annotations
