@@ -6,6 +6,8 @@ use it (each asset's ``code_version`` is a hash of the groups it reads, see :fun
 - :class:`SignatureParams`: the compressive-sensing audio signature (reference and dub signatures).
 - :class:`MatchParams`: frame matching of a dub against the original (frame-match offsets).
 - :class:`VerdictParams`: tolerances and evidence needed for a verdict (title verdicts).
+- :class:`ShotParams`: shot boundaries of the picture (shot boundaries).
+- :class:`FaceParams`: face detection and tracking (face tracks).
 
 Defaults are the published values (Vajpayee et al.) where the paper gives them, otherwise values
 tuned on generated titles; each carries its reason. A policy file (TOML) overrides any of them::
@@ -36,6 +38,8 @@ __all__ = [
     "SignatureParams",
     "MatchParams",
     "VerdictParams",
+    "ShotParams",
+    "FaceParams",
     "Policy",
     "load_policy",
     "params_version",
@@ -278,12 +282,88 @@ class VerdictParams:
 
 
 @dataclass(frozen=True)
+class ShotParams:
+    """Parameters of the HSV colour-histogram shot-boundary detector."""
+
+    max_height: int = 72
+    """frames are scaled by the decoder to this height before their histograms (tuned: the published
+    cuts are found the same at 72, 144 and 720 lines; at 144 the histograms cost more than decoding)."""
+    hue_bins: int = 16
+    """hue bins (tuned; the classic 16 × 4 × 4 HSV histogram)."""
+    saturation_bins: int = 4
+    """saturation bins."""
+    value_bins: int = 4
+    """value (brightness) bins. Pixels are spread linearly over the two nearest bins of each channel,
+    so a uniform fade moves mass smoothly instead of jumping a bin boundary (fades.mp4: at most 0.17)."""
+    cut_threshold: float = 0.4
+    """a hard cut changes at least this share of the histogram (total variation, 0..1) between two
+    frames (tuned on the published cuts: cuts 0.49..0.98, everything else at most 0.32)."""
+    cut_ratio: float = 2.5
+    """... and at least this many times the median change of the frames around it (tuned: keeps
+    fast motion and flashes, whose neighbours change too, from being cuts)."""
+    context_s: float = 1.0
+    """seconds either side whose median change is the local reference for cut_ratio."""
+    min_shot_s: float = 0.4
+    """no two cuts closer than this (PySceneDetect's default is 15 frames, 0.5 s at 30 fps)."""
+    dark_level: float = 12.0
+    """frames whose mean brightness (V, 0..255) is at most this are black (a fade passes through
+    them); the middle of a black run between two lit frames is a fade boundary (PySceneDetect's
+    threshold detector uses 12)."""
+
+    def __post_init__(self) -> None:
+        _require(self.max_height >= 16, f"max_height={self.max_height} must be >= 16")
+        for name in ("hue_bins", "saturation_bins", "value_bins"):
+            _require(1 <= getattr(self, name) <= 64, f"{name}={getattr(self, name)} must be in 1..64")
+        _require(0 < self.cut_threshold <= 1, f"cut_threshold={self.cut_threshold} must be in (0, 1]")
+        _require(self.cut_ratio >= 1, f"cut_ratio={self.cut_ratio} must be >= 1")
+        _require(self.context_s > 0, f"context_s={self.context_s} must be > 0")
+        _require(self.min_shot_s >= 0, f"min_shot_s={self.min_shot_s} must be >= 0")
+        _require(0 <= self.dark_level < 255, f"dark_level={self.dark_level} must be in 0..255")
+
+
+@dataclass(frozen=True)
+class FaceParams:
+    """Parameters of face detection (RetinaFace) and tracking."""
+
+    max_height: int = 360
+    """frames are scaled to this height for detection (tuned: talking heads are found at 360 lines
+    at a quarter of the cost of 720)."""
+    detect_every: int = 5
+    """run the detector on every k-th frame; boxes between are interpolated (tuned: 0.2 s at 25 fps;
+    a face moves little in that time)."""
+    batch_size: int = 8
+    """frames per detector call."""
+    score_threshold: float = 0.9
+    """RetinaFace confidence below which a detection is dropped (the package's default)."""
+    link_iou: float = 0.3
+    """a detection continues a track when its box overlaps the track's last box by this IoU."""
+    max_gap: int = 2
+    """detector runs a track may miss before it ends (a blink of the detector, not of the face)."""
+    min_track_s: float = 1.0
+    """tracks shorter than this are dropped (SyncNet needs seconds of a face; tuned)."""
+    smoothing_frames: int = 5
+    """boxes are smoothed by a centred moving median/mean over this many frames."""
+
+    def __post_init__(self) -> None:
+        _require(self.max_height >= 64, f"max_height={self.max_height} must be >= 64")
+        _require(self.detect_every >= 1, f"detect_every={self.detect_every} must be >= 1")
+        _require(self.batch_size >= 1, f"batch_size={self.batch_size} must be >= 1")
+        _require(0 < self.score_threshold < 1, f"score_threshold={self.score_threshold} must be in (0, 1)")
+        _require(0 < self.link_iou < 1, f"link_iou={self.link_iou} must be in (0, 1)")
+        _require(self.max_gap >= 0, f"max_gap={self.max_gap} must be >= 0")
+        _require(self.min_track_s >= 0, f"min_track_s={self.min_track_s} must be >= 0")
+        _require(self.smoothing_frames >= 1, f"smoothing_frames={self.smoothing_frames} must be >= 1")
+
+
+@dataclass(frozen=True)
 class Policy:
     """Every parameter of dubsync."""
 
     signature: SignatureParams = field(default_factory=SignatureParams)
     match: MatchParams = field(default_factory=MatchParams)
     verdict: VerdictParams = field(default_factory=VerdictParams)
+    shots: ShotParams = field(default_factory=ShotParams)
+    faces: FaceParams = field(default_factory=FaceParams)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """The policy as plain data (the shape of a policy file)."""
@@ -297,9 +377,13 @@ class Policy:
         _require(not unknown, f"{source}: unknown section(s) {unknown}; known: {sorted(groups)}")
         kwargs = {}
         for f in dataclasses.fields(cls):
-            group_cls = {"signature": SignatureParams, "match": MatchParams, "verdict": VerdictParams}[
-                f.name
-            ]
+            group_cls = {
+                "signature": SignatureParams,
+                "match": MatchParams,
+                "verdict": VerdictParams,
+                "shots": ShotParams,
+                "faces": FaceParams,
+            }[f.name]
             values = data.get(f.name, {})
             _require(isinstance(values, dict), f"{source}: [{f.name}] must be a table")
             known = {g.name for g in dataclasses.fields(group_cls)}

@@ -1,0 +1,263 @@
+"""Shot boundaries: hard cuts from HSV colour-histogram changes, fades from black frames.
+
+For each frame (scaled down by the decoder), a soft HSV histogram: every pixel is spread linearly
+over the two nearest bins of each channel (hue circularly), so that a slow change (a fade, a pan)
+moves histogram mass smoothly instead of jumping bin boundaries. The change between two frames is
+the total variation of their histograms (0 = same colours, 1 = no colour in common).
+
+- A **hard cut** at frame i: the change from frame i − 1 is at least ``cut_threshold`` and at least
+  ``cut_ratio`` times the median change around it (fast motion changes its neighbours too), and
+  the previous cut is at least ``min_shot_s`` earlier.
+- A **fade** passes through black: a run of frames whose mean brightness is at most
+  ``dark_level``, lit on both sides; its middle frame is a fade boundary (PySceneDetect's threshold
+  detector places fade cuts the same way). Fades are never reported as hard cuts.
+
+Shots are the spans between boundaries of either kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from ml.errors import ParameterError
+from ml.policy import ShotParams, params_version
+from ml.video import VideoFrame, iter_frames, probe_video
+
+__all__ = [
+    "ALGORITHM",
+    "BOUNDARY_KINDS",
+    "Shots",
+    "shots_version",
+    "soft_hsv_histogram",
+    "detect_shots",
+    "shots_from_file",
+]
+
+ALGORITHM = "hsv-shots/1"
+"""Bump when the detector changes in a way the parameters do not capture."""
+
+BOUNDARY_KINDS = ("start", "cut", "fade")
+"""How each shot begins: the title's first frame, a hard cut, or a fade through black."""
+
+
+def shots_version(params: ShotParams) -> str:
+    """``code_version`` of an asset that detects shots with ``params``."""
+    return params_version(ALGORITHM, params)
+
+
+@dataclass(frozen=True)
+class Shots:
+    """The shots of a title's picture.
+
+    Attributes
+    ----------
+    start_frame, end_frame : np.ndarray [shape=(n_shots,), dtype=int64]
+        First and last frame of each shot (decoded frame indices, presentation order, inclusive).
+    start_time_s, end_time_s : np.ndarray [shape=(n_shots,), dtype=float64]
+        Presentation times of those frames, seconds from the container's start.
+    boundary : np.ndarray [shape=(n_shots,), dtype=int8]
+        Index into :data:`BOUNDARY_KINDS` of how each shot begins.
+    frame_times_s : np.ndarray [shape=(n_frames,), dtype=float64]
+        Presentation time of every frame.
+    change : np.ndarray [shape=(n_frames,), dtype=float32]
+        Histogram change from the previous frame (0 for the first).
+    brightness : np.ndarray [shape=(n_frames,), dtype=float32]
+        Mean V (0..255) of every frame.
+    frame_rate_num, frame_rate_den : int
+        The stream's nominal frame rate (e.g. 30000/1001), for frame numbers at the edges.
+    version : str
+        :func:`shots_version` of the parameters used.
+    """
+
+    start_frame: np.ndarray
+    end_frame: np.ndarray
+    start_time_s: np.ndarray
+    end_time_s: np.ndarray
+    boundary: np.ndarray
+    frame_times_s: np.ndarray
+    change: np.ndarray
+    brightness: np.ndarray
+    frame_rate_num: int
+    frame_rate_den: int
+    version: str
+
+    @property
+    def n_shots(self) -> int:
+        return len(self.start_frame)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.frame_times_s)
+
+    @property
+    def frame_rate(self) -> Fraction:
+        return Fraction(self.frame_rate_num, self.frame_rate_den)
+
+    def boundaries(self, kind: str) -> np.ndarray:
+        """First frames of the shots that begin with ``kind`` ("cut" or "fade")."""
+        if kind not in BOUNDARY_KINDS:
+            raise ParameterError(f"kind={kind!r} must be one of {BOUNDARY_KINDS}")
+        return self.start_frame[self.boundary == BOUNDARY_KINDS.index(kind)]
+
+    def nominal_frame_numbers(self, frames: np.ndarray) -> np.ndarray:
+        """Frame numbers at the nominal rate (time × rate, rounded): what editors and PySceneDetect
+        count in a variable-frame-rate file, where frames were dropped."""
+        return np.rint(self.frame_times_s[np.asarray(frames, dtype=np.int64)] * float(self.frame_rate)).astype(np.int64)
+
+    def shot_of(self, frame: int) -> int:
+        """Index of the shot that holds ``frame``."""
+        return int(np.searchsorted(self.start_frame, frame, side="right") - 1)
+
+    def table(self) -> list[dict]:
+        """One row per shot (for metadata and reports)."""
+        return [
+            {
+                "shot": i,
+                "first_frame": int(self.start_frame[i]),
+                "last_frame": int(self.end_frame[i]),
+                "start_s": float(self.start_time_s[i]),
+                "end_s": float(self.end_time_s[i]),
+                "begins_with": BOUNDARY_KINDS[int(self.boundary[i])],
+            }
+            for i in range(self.n_shots)
+        ]
+
+
+def soft_hsv_histogram(image: np.ndarray, params: ShotParams) -> tuple[np.ndarray, float]:
+    """Soft HSV histogram of an RGB frame and its mean brightness.
+
+    Parameters
+    ----------
+    image : np.ndarray [shape=(h, w, 3), dtype=uint8], RGB
+
+    Returns
+    -------
+    histogram : np.ndarray [shape=(hue_bins * saturation_bins * value_bins,), dtype=float64], sums to 1
+    brightness : float
+        Mean V, 0..255.
+    """
+    import cv2
+
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).reshape(-1, 3).astype(np.float32)
+    nh, ns, nv = params.hue_bins, params.saturation_bins, params.value_bins
+    # OpenCV's 8-bit hue is 0..179 (degrees / 2); bin centres at (k + 0.5) / n of each range
+    pos = (
+        hsv[:, 0] * (nh / 180.0) - 0.5,
+        hsv[:, 1] * (ns / 256.0) - 0.5,
+        hsv[:, 2] * (nv / 256.0) - 0.5,
+    )
+    low = [np.floor(p) for p in pos]
+    frac = [p - lo for p, lo in zip(pos, low)]
+    hist = np.zeros(nh * ns * nv)
+    for dh in (0, 1):
+        ih = (low[0] + dh).astype(np.int64) % nh
+        wh = frac[0] if dh else 1.0 - frac[0]
+        for ds in (0, 1):
+            is_ = np.clip(low[1] + ds, 0, ns - 1).astype(np.int64)
+            ws = wh * (frac[1] if ds else 1.0 - frac[1])
+            for dv in (0, 1):
+                iv = np.clip(low[2] + dv, 0, nv - 1).astype(np.int64)
+                w = ws * (frac[2] if dv else 1.0 - frac[2])
+                hist += np.bincount((ih * ns + is_) * nv + iv, weights=w, minlength=hist.size)
+    return hist / hist.sum(), float(hsv[:, 2].mean())
+
+
+def _fade_boundaries(brightness: np.ndarray, dark_level: float) -> list[int]:
+    """Middle frame of every black run that has lit frames on both sides."""
+    dark = brightness <= dark_level
+    out = []
+    i, n = 0, len(dark)
+    while i < n:
+        if not dark[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and dark[j]:
+            j += 1
+        if i > 0 and j < n:  # lit on both sides: a fade out and in (or a cut to black and a fade)
+            out.append((i + j - 1 + 1) // 2)
+        i = j
+    return out
+
+
+def detect_shots(frames: Iterable[VideoFrame], params: ShotParams, *, frame_rate: Fraction) -> Shots:
+    """Shots of a sequence of decoded frames (RGB, any size; see :func:`shots_from_file`).
+
+    Parameters
+    ----------
+    frames : iterable of VideoFrame
+        In presentation order.
+    params : ShotParams
+    frame_rate : Fraction
+        The stream's nominal frame rate (stored for frame numbers at the edges; the detector itself
+        works on timestamps).
+    """
+    times, changes, bright = [], [], []
+    previous = None
+    for frame in frames:
+        hist, level = soft_hsv_histogram(frame.image, params)
+        changes.append(0.0 if previous is None else 0.5 * float(np.abs(hist - previous).sum()))
+        previous = hist
+        times.append(frame.time_s)
+        bright.append(level)
+    if not times:
+        raise ParameterError("no frames to detect shots in")
+    t = np.asarray(times, dtype=np.float64)
+    change = np.asarray(changes, dtype=np.float32)
+    brightness = np.asarray(bright, dtype=np.float32)
+    n = len(t)
+
+    cuts: list[int] = []
+    candidates = np.flatnonzero(change >= params.cut_threshold)
+    for i in candidates:
+        if i == 0:
+            continue
+        around = (np.abs(t - t[i]) <= params.context_s) & (np.arange(n) != i)
+        local = float(np.median(change[around])) if np.any(around) else 0.0
+        if change[i] < params.cut_ratio * local:
+            continue
+        if cuts and t[i] - t[cuts[-1]] < params.min_shot_s:
+            if change[i] > change[cuts[-1]]:
+                cuts[-1] = int(i)  # the stronger of two close candidates
+            continue
+        cuts.append(int(i))
+    fades = [f for f in _fade_boundaries(brightness, params.dark_level) if f not in cuts]
+
+    starts = sorted({0, *cuts, *fades})
+    kinds = [0 if s == 0 else (1 if s in cuts else 2) for s in starts]
+    start = np.asarray(starts, dtype=np.int64)
+    end = np.r_[start[1:] - 1, n - 1].astype(np.int64)
+    rate = Fraction(frame_rate)
+    return Shots(
+        start_frame=start,
+        end_frame=end,
+        start_time_s=t[start],
+        end_time_s=t[end],
+        boundary=np.asarray(kinds, dtype=np.int8),
+        frame_times_s=t,
+        change=change,
+        brightness=brightness,
+        frame_rate_num=rate.numerator,
+        frame_rate_den=rate.denominator,
+        version=shots_version(params),
+    )
+
+
+def shots_from_file(path: str | Path, params: ShotParams | None = None, *, threads: int = 2) -> Shots:
+    """Shots of the first video stream of ``path`` (decoded on stream timestamps, scaled by the
+    decoder to ``params.max_height``).
+
+    Raises
+    ------
+    MediaError
+        The file is unreadable, has no video stream, or a frame cannot be decoded.
+    """
+    params = params or ShotParams()
+    info = probe_video(path)
+    frames = iter_frames(path, max_height=params.max_height, threads=threads)
+    return detect_shots(frames, params, frame_rate=info.frame_rate or Fraction(25))

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from ml.errors import MediaError, ParameterError
+from ml.policy import ShotParams
+from ml.shots import shots_from_file, soft_hsv_histogram, shots_version
+from ml.video import iter_frames, probe_video
+
+
+@pytest.fixture(scope="module")
+def shot_clips(shared_media):
+    return shared_media / "shots"
+
+
+# Published cut lists: PySceneDetect's regression expectations (frame numbers at the nominal rate).
+@pytest.mark.parametrize(
+    "name, cuts",
+    [("testvideo.mp4", [30, 180, 394]), ("goldeneye-vfr-drop3.mp4", [90, 210])],
+)
+def test_published_cuts_are_found_and_nothing_else(shot_clips, name, cuts):
+    shots = shots_from_file(shot_clips / name)
+    found = shots.nominal_frame_numbers(shots.boundaries("cut")).tolist()
+    assert len(found) == len(cuts)
+    assert all(abs(f - c) <= 1 for f, c in zip(found, cuts)), found
+
+
+def test_variable_frame_rate_uses_timestamps(shot_clips):
+    # every third frame dropped: 160 decoded frames over 10 s, cuts at 3.754 s and 8.759 s
+    shots = shots_from_file(shot_clips / "goldeneye-vfr-drop3.mp4")
+    assert shots.n_frames == 160
+    assert np.allclose(shots.frame_times_s[shots.boundaries("cut")], [3.754, 8.759], atol=0.042)
+    assert shots.frame_rate == probe_video(shot_clips / "goldeneye-vfr-drop3.mp4").frame_rate
+
+
+def test_fades_are_fades_not_cuts(shot_clips):
+    shots = shots_from_file(shot_clips / "fades.mp4")
+    assert shots.boundaries("cut").size == 0
+    # PySceneDetect's threshold (fade) detector: 84, 167
+    fades = shots.nominal_frame_numbers(shots.boundaries("fade")).tolist()
+    assert len(fades) == 2 and abs(fades[0] - 84) <= 1 and abs(fades[1] - 167) <= 1
+    # testvideo's fades through black (threshold detector: 15, 198, 377) are not hard cuts either
+    test = shots_from_file(shot_clips / "testvideo.mp4")
+    assert [abs(f - e) <= 1 for f, e in zip(test.nominal_frame_numbers(test.boundaries("fade")), [198, 377])] == [True, True]
+
+
+def test_shot_table_covers_every_frame_once(shot_clips):
+    shots = shots_from_file(shot_clips / "testvideo.mp4")
+    assert shots.start_frame[0] == 0 and shots.end_frame[-1] == shots.n_frames - 1
+    assert np.array_equal(shots.start_frame[1:], shots.end_frame[:-1] + 1)
+    rows = shots.table()
+    assert [r["begins_with"] for r in rows][:2] == ["start", "cut"]
+    assert shots.shot_of(29) == 0 and shots.shot_of(30) == 1
+
+
+def test_a_uniform_fade_moves_the_soft_histogram_smoothly():
+    params = ShotParams()
+    grey = lambda v: np.full((72, 128, 3), v, np.uint8)  # noqa: E731
+    steps = [0.5 * np.abs(soft_hsv_histogram(grey(v + 8), params)[0] - soft_hsv_histogram(grey(v), params)[0]).sum() for v in range(0, 240, 8)]
+    assert max(steps) < 0.2  # a hard (unsoftened) histogram jumps to 1.0 at every bin boundary
+    black, white = soft_hsv_histogram(grey(0), params)[0], soft_hsv_histogram(grey(255), params)[0]
+    assert 0.5 * np.abs(black - white).sum() > 0.9
+
+
+def test_errors_name_the_file(tmp_path, shared_media):
+    with pytest.raises(MediaError, match="en.wav: has no video stream"):
+        shots_from_file(shared_media / "speech" / "en.wav")
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes((shared_media / "shots" / "fades.mp4").read_bytes()[:3000])
+    with pytest.raises(MediaError, match="corrupt.mp4"):
+        shots_from_file(corrupt)
+    with pytest.raises(ParameterError, match="cut_threshold"):
+        ShotParams(cut_threshold=0)
+    with pytest.raises(ParameterError, match="pixel_format"):
+        next(iter_frames(shared_media / "shots" / "fades.mp4", pixel_format="yuv"))
+
+
+def test_version_follows_the_parameters():
+    assert shots_version(ShotParams()) == shots_version(ShotParams())
+    assert shots_version(ShotParams(cut_threshold=0.5)) != shots_version(ShotParams())
