@@ -6,8 +6,9 @@ moves histogram mass smoothly instead of jumping bin boundaries. The change betw
 the total variation of their histograms (0 = same colours, 1 = no colour in common).
 
 - A **hard cut** at frame i: the change from frame i − 1 is at least ``cut_threshold`` and at least
-  ``cut_ratio`` times the median change around it (fast motion changes its neighbours too), and
-  the previous cut is at least ``min_shot_s`` earlier.
+  ``cut_ratio`` times the median change around it (fast motion changes its neighbours too), the
+  previous cut is at least ``min_shot_s`` earlier, and no fade boundary is closer than that (the
+  hue of near-black frames at the end of a fade is noise).
 - A **fade** passes through black: a run of frames whose mean brightness is at most
   ``dark_level``, lit on both sides; its middle frame is a fade boundary (PySceneDetect's threshold
   detector places fade cuts the same way). Fades are never reported as hard cuts.
@@ -212,11 +213,15 @@ def detect_shots(frames: Iterable[VideoFrame], params: ShotParams, *, frame_rate
     brightness = np.asarray(bright, dtype=np.float32)
     n = len(t)
 
+    fade_middles = _fade_boundaries(brightness, params.dark_level)
+    fade_times = t[fade_middles] if fade_middles else np.zeros(0)
     cuts: list[int] = []
     candidates = np.flatnonzero(change >= params.cut_threshold)
     for i in candidates:
         if i == 0:
             continue
+        if fade_times.size and np.min(np.abs(fade_times - t[i])) < params.min_shot_s:
+            continue  # the dark end of a fade (hue is noise in near-black frames), not a cut
         around = (np.abs(t - t[i]) <= params.context_s) & (np.arange(n) != i)
         local = float(np.median(change[around])) if np.any(around) else 0.0
         if change[i] < params.cut_ratio * local:
@@ -226,7 +231,7 @@ def detect_shots(frames: Iterable[VideoFrame], params: ShotParams, *, frame_rate
                 cuts[-1] = int(i)  # the stronger of two close candidates
             continue
         cuts.append(int(i))
-    fades = [f for f in _fade_boundaries(brightness, params.dark_level) if f not in cuts]
+    fades = [f for f in fade_middles if f not in cuts]
 
     starts = sorted({0, *cuts, *fades})
     kinds = [0 if s == 0 else (1 if s in cuts else 2) for s in starts]

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+
+from ml.errors import MediaError, ParameterError
+from ml.faces import faces_version, mouth_crops, track_faces
+from ml.policy import FaceParams
+from ml.shots import shots_from_file
+
+GRID = ["bbaf2n.mpg", "lrwp9a.mpg", "swiz3n.mpg"]
+RETALKING = ["face_1.mp4", "face_4.mp4"]
+
+
+@pytest.fixture(scope="module")
+def heads(shared_media):
+    return shared_media / "talking_heads"
+
+
+@pytest.mark.parametrize("clip", [f"grid/{c}" for c in GRID] + [f"retalking/{c}" for c in RETALKING])
+def test_every_speaker_is_one_track_per_shot(heads, clip):
+    path = heads / clip
+    shots = shots_from_file(path)
+    tracks = track_faces(path, shots)
+    assert shots.n_shots == 1
+    assert tracks.n_tracks == 1
+    rows = tracks.rows(0)
+    # the track spans the shot, frame by frame, with detections every k-th frame and the rest interpolated
+    assert tracks.frame[rows[0]] <= 5 and tracks.frame[rows[-1]] >= shots.n_frames - 2
+    assert np.array_equal(np.diff(tracks.frame[rows]), np.ones(len(rows) - 1))
+    assert 0.15 < tracks.detected[rows].mean() <= 0.5
+    assert tracks.face_on_screen_fraction > 0.9
+    # mouth corners sit in the lower half of the box, eyes in the upper half
+    box, pts = tracks.box[rows], tracks.landmarks[rows]
+    centre_y = (box[:, 1] + box[:, 3]) / 2
+    assert np.all(pts[:, 3:, 1] > centre_y[:, None]) and np.all(pts[:, :2, 1] < centre_y[:, None])
+
+
+def test_tracks_are_split_at_shot_boundaries(heads, tmp_path):
+    # two talking heads cut together: one track per shot, none across the cut
+    from ml.testvideo import concatenate_clips
+
+    joined = concatenate_clips([heads / "grid" / GRID[0], heads / "grid" / GRID[1]], tmp_path / "two.mp4")
+    shots = shots_from_file(joined)
+    tracks = track_faces(joined, shots)
+    assert shots.n_shots == 2 and abs(int(shots.start_frame[1]) - 75) <= 1
+    assert tracks.n_tracks == 2
+    assert tracks.track_shot.tolist() == [0, 1]
+
+
+def test_short_tracks_are_dropped(heads):
+    path = heads / "grid" / GRID[0]
+    shots = shots_from_file(path)
+    assert track_faces(path, shots, FaceParams(min_track_s=10.0)).n_tracks == 0
+
+
+def test_mouth_crops_are_centred_on_the_mouth(heads):
+    path = heads / "retalking" / RETALKING[0]
+    shots = shots_from_file(path)
+    tracks = track_faces(path, shots)
+    crops = list(mouth_crops(path, tracks, 0, size=96))
+    assert len(crops) == len(tracks.rows(0))
+    index, time_s, crop = crops[10]
+    assert crop.shape == (96, 96, 3) and crop.dtype == np.uint8
+    assert index == tracks.frame[tracks.rows(0)[10]] and time_s == pytest.approx(tracks.time_s[tracks.rows(0)[10]])
+    assert crop.std() > 10  # a face, not a black border
+    with pytest.raises(ParameterError, match="track=5"):
+        next(mouth_crops(path, tracks, 5))
+
+
+def test_errors_and_versions(shared_media):
+    shots = shots_from_file(shared_media / "shots" / "fades.mp4")
+    with pytest.raises(MediaError, match="en.wav: has no video stream"):
+        track_faces(shared_media / "speech" / "en.wav", shots)
+    assert track_faces(shared_media / "shots" / "fades.mp4", shots).n_tracks == 0
+    assert faces_version(FaceParams()) != faces_version(FaceParams(detect_every=3))
+    with pytest.raises(ParameterError, match="link_iou"):
+        FaceParams(link_iou=1.5)
+
+
+def test_generated_title_cuts_fades_and_tracks(heads, tmp_path):
+    from ml.testvideo import synthetic_title_video
+
+    path = tmp_path / "title.mp4"
+    truth = synthetic_title_video(
+        path, duration_s=40.0, talking_heads=[heads / "retalking" / "face_2.mp4", heads / "grid" / GRID[1]],
+        width=480, height=272, fade_every=3, seed=7,
+    )  # fmt: skip
+    shots = shots_from_file(path)
+    cuts = shots.boundaries("cut").tolist()
+    fades = shots.boundaries("fade").tolist()
+    assert len(cuts) == len(truth.cuts) and all(abs(a - b) <= 1 for a, b in zip(cuts, truth.cuts)), (cuts, truth.cuts)
+    assert len(fades) == len(truth.fades) >= 1 and all(abs(a - b) <= 3 for a, b in zip(fades, truth.fades)), (fades, truth.fades)
+    tracks = track_faces(path, shots)
+    assert sorted(tracks.track_shot.tolist()) == truth.face_shots
