@@ -26,7 +26,15 @@ from ml.policy import FaceParams, params_version
 from ml.shots import Shots
 from ml.video import iter_frames, probe_video
 
-__all__ = ["ALGORITHM", "FaceTracks", "faces_version", "detect_faces_batch", "track_faces", "mouth_crops"]
+__all__ = [
+    "ALGORITHM",
+    "FaceTracks",
+    "faces_version",
+    "detect_faces_batch",
+    "track_faces",
+    "mouth_crops",
+    "contact_sheet",
+]
 
 ALGORITHM = "retinaface-iou-tracks/1"
 """Bump when tracking changes in a way the parameters do not capture."""
@@ -78,6 +86,13 @@ class FaceTracks:
     frame_height: int
     n_frames: int
     version: str
+
+    @classmethod
+    def no_picture(cls, params: FaceParams) -> "FaceTracks":
+        """The face tracks of a title whose original has no video stream: none."""
+        ints = np.zeros(0, np.int64)
+        return cls(ints, ints, np.zeros(0), np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32),
+                   np.zeros(0, np.float32), np.zeros(0, bool), ints, 0, 0, 0, faces_version(params))  # fmt: skip
 
     @property
     def n_tracks(self) -> int:
@@ -310,3 +325,34 @@ def mouth_crops(
         m = np.array([[size / side, 0, -x0 * size / side], [0, size / side, -y0 * size / side]], dtype=np.float32)
         crop = cv2.warpAffine(video_frame.image, m, (size, size), flags=cv2.INTER_AREA, borderValue=(0, 0, 0))
         yield video_frame.index, float(tracks.time_s[r]), crop
+
+
+def contact_sheet(path: str | Path, tracks: FaceTracks, *, max_tracks: int = 4, per_track: int = 4, size: int = 96) -> np.ndarray:
+    """A grid of face thumbnails: one row per track (the first ``max_tracks``), ``per_track``
+    frames spread over each.
+
+    Returns
+    -------
+    image : np.ndarray [shape=(rows * size, per_track * size, 3), dtype=uint8], RGB
+    """
+    import cv2
+
+    chosen = list(range(min(max_tracks, tracks.n_tracks)))
+    wanted: dict[int, list[tuple[int, int, int]]] = {}
+    for row, t in enumerate(chosen):
+        r = tracks.rows(t)
+        for col, k in enumerate(np.linspace(0, len(r) - 1, per_track).round().astype(int)):
+            wanted.setdefault(int(tracks.frame[r[k]]), []).append((row, col, int(r[k])))
+    sheet = np.zeros((max(1, len(chosen)) * size, per_track * size, 3), np.uint8)
+    if not chosen:
+        return sheet
+    for video_frame in iter_frames(path, keep=lambda i: i in wanted):
+        for row, col, r in wanted[video_frame.index]:
+            x0, y0, x1, y1 = tracks.box[r]
+            side = max(x1 - x0, y1 - y0) * 1.2
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            m = np.array([[size / side, 0, -(cx - side / 2) * size / side], [0, size / side, -(cy - side / 2) * size / side]], np.float32)
+            sheet[row * size : (row + 1) * size, col * size : (col + 1) * size] = cv2.warpAffine(
+                video_frame.image, m, (size, size), flags=cv2.INTER_AREA
+            )
+    return sheet

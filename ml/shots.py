@@ -87,6 +87,13 @@ class Shots:
     frame_rate_den: int
     version: str
 
+    @classmethod
+    def no_picture(cls, params: ShotParams) -> "Shots":
+        """The shots of a title whose original has no video stream: none."""
+        ints, floats = np.zeros(0, np.int64), np.zeros(0, np.float64)
+        return cls(ints, ints, floats, floats, np.zeros(0, np.int8), floats, np.zeros(0, np.float32),
+                   np.zeros(0, np.float32), 25, 1, shots_version(params))  # fmt: skip
+
     @property
     def n_shots(self) -> int:
         return len(self.start_frame)

@@ -8,6 +8,7 @@ from dagster import BetaWarning, Definitions, PreviewWarning
 
 from assets.audio_sync import build_audio_sync_assets
 from assets.media import dub_media, original_media
+from assets.picture import build_picture_assets
 from ml.policy import load_policy
 from orchestration.jobs import dub_job, reference_job
 from orchestration.sensors import landing_zone_sensor
@@ -40,7 +41,7 @@ def build_resources(settings: Settings) -> dict:
 def build_assets(settings: Settings) -> list:
     """Every asset, versioned by the policy of ``settings``."""
     policy = load_policy(settings.policy_path or None)
-    return [original_media, dub_media, *build_audio_sync_assets(policy)]
+    return [original_media, dub_media, *build_audio_sync_assets(policy), *build_picture_assets(policy)]
 
 
 def build_definitions(settings: Settings, *, loggers: dict | None = None) -> Definitions:

@@ -1,0 +1,129 @@
+"""Picture-side assets: shot boundaries and face tracks of each title's original.
+
+Thin definitions: they read the title's original file through the media store, call ``ml`` and
+return the value with the metadata a QC operator reads in the UI. A title whose original has no
+video stream (an audio-only delivery) gets empty results that say so, so the audio path is never
+blocked by a missing picture. Both run in the ``video`` concurrency pool (see ``dagster.yaml``),
+which bounds how many decode heavy video at once.
+"""
+
+
+import io
+
+from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Output, asset
+
+from assets.audio_sync import _checked_policy, _failures
+from assets.media import ORIGINAL_MEDIA
+from ml.faces import FaceTracks, contact_sheet, faces_version, track_faces
+from ml.policy import Policy
+from ml.report import png_markdown
+from ml.shots import Shots, shots_from_file, shots_version
+from ml.video import has_video
+from orchestration.partitions import titles_partitions
+from resources.media_store import MediaStore
+from resources.policy import PolicyResource
+
+__all__ = ["SHOT_BOUNDARIES", "FACE_TRACKS", "VIDEO_POOL", "build_picture_assets"]
+
+SHOT_BOUNDARIES = AssetKey("shot_boundaries")
+FACE_TRACKS = AssetKey("face_tracks")
+VIDEO_POOL = "video"
+"""Concurrency pool of the assets that decode video (limit in ``dagster.yaml``)."""
+GROUP = "picture"
+_TABLE_ROWS = 40
+
+
+def _markdown_table(rows: list[dict], limit: int = _TABLE_ROWS) -> str:
+    if not rows:
+        return "(none)"
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for row in rows[:limit]:
+        lines.append("| " + " | ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row.values()) + " |")
+    if len(rows) > limit:
+        lines.append(f"\n… and {len(rows) - limit} more")
+    return "\n".join(lines)
+
+
+def _png(image) -> bytes:
+    import cv2
+
+    ok, data = cv2.imencode(".png", image[..., ::-1])
+    return data.tobytes()
+
+
+def build_picture_assets(policy: Policy) -> list:
+    """The two picture assets, versioned by the parameters of ``policy`` each one uses."""
+
+    @asset(
+        key=SHOT_BOUNDARIES,
+        partitions_def=titles_partitions,
+        deps=[ORIGINAL_MEDIA],
+        code_version=shots_version(policy.shots),
+        group_name=GROUP,
+        pool=VIDEO_POOL,
+        kinds={"python", "numpy"},
+        description="Shots of the title's picture: hard cuts (HSV histograms) and fades through black.",
+    )
+    def shot_boundaries(
+        context: AssetExecutionContext, media_store: MediaStore, policy_resource: PolicyResource
+    ) -> Output[Shots]:
+        checked = _checked_policy(policy_resource, policy)
+        with _failures(context):
+            track = media_store.original(context.partition_key)
+        location = media_store.describe(track)
+        with _failures(context), media_store.local_path(track) as path:
+            if not has_video(path):
+                context.log.info(f"{location} has no video stream: no shots")
+                return Output(Shots.no_picture(checked.shots), metadata={"file": location, "picture": "none (audio only)", "shots": 0})
+            shots = shots_from_file(path, checked.shots)
+        rows = shots.table()
+        return Output(
+            shots,
+            metadata={
+                "file": location,
+                "picture": "yes",
+                "frames": shots.n_frames,
+                "shots": shots.n_shots,
+                "hard_cuts": int(shots.boundaries("cut").size),
+                "fades": int(shots.boundaries("fade").size),
+                "frame_rate": str(shots.frame_rate),
+                "shot_table": MetadataValue.md(_markdown_table(rows)),
+            },
+        )
+
+    @asset(
+        key=FACE_TRACKS,
+        partitions_def=titles_partitions,
+        ins={"shots": AssetIn(SHOT_BOUNDARIES)},
+        code_version=faces_version(policy.faces),
+        group_name=GROUP,
+        pool=VIDEO_POOL,
+        kinds={"python", "numpy"},
+        description="Face tracks (RetinaFace, linked by IoU within shots) of the title's picture.",
+    )
+    def face_tracks(
+        context: AssetExecutionContext, shots: Shots, media_store: MediaStore, policy_resource: PolicyResource
+    ) -> Output[FaceTracks]:
+        checked = _checked_policy(policy_resource, policy)
+        with _failures(context):
+            track = media_store.original(context.partition_key)
+        location = media_store.describe(track)
+        if shots.n_frames == 0:
+            return Output(FaceTracks.no_picture(checked.faces), metadata={"file": location, "picture": "none (audio only)", "tracks": 0})
+        with _failures(context), media_store.local_path(track) as path:
+            tracks = track_faces(path, shots, checked.faces)
+            sheet = contact_sheet(path, tracks) if tracks.n_tracks else None
+        metadata = {
+            "file": location,
+            "picture": "yes",
+            "tracks": tracks.n_tracks,
+            "face_on_screen_share": round(tracks.face_on_screen_fraction, 4),
+            "shots_with_faces": int(len(set(tracks.track_shot.tolist()))),
+            "track_table": MetadataValue.md(_markdown_table(tracks.table())),
+        }
+        if sheet is not None:
+            metadata["contact_sheet"] = MetadataValue.md(png_markdown(_png(sheet), f"faces of {context.partition_key}"))
+        return Output(tracks, metadata=metadata)
+
+    return [shot_boundaries, face_tracks]
