@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEBIAN_PACKAGES := espeak-ng sonic-pi-samples
 DEMO_DIR := demo
 
-.PHONY: install system-deps demo test ui clean-demo bench-audio
+.PHONY: install system-deps demo test ui clean-demo bench-audio bench-video
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +46,11 @@ clean-demo:
 # Dub <-> original sync benchmark (generated titles, peers in their own venvs); see benchmarks/audio_sync.py.
 bench-audio: install
 	$(BIN)/python benchmarks/audio_sync.py
+
+# Picture benchmark (shots vs PySceneDetect, face tracks; generated 10-minute title); see benchmarks/video.py.
+$(VENV)/.bench-stamp: pyproject.toml | $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench-video: install $(VENV)/.bench-stamp
+	$(BIN)/python benchmarks/video.py

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ml.audio import prefetched
 from ml.errors import ParameterError
 from ml.policy import FaceParams, params_version
 from ml.shots import Shots
@@ -238,7 +239,9 @@ def track_faces(path: str | Path, shots: Shots, params: FaceParams | None = None
         batch.clear()
         batch_frames.clear()
 
-    for video_frame in iter_frames(path, max_height=params.max_height, threads=threads, keep=lambda i: i in keep):
+    # decoding (FFmpeg) runs a batch ahead in a thread while RetinaFace (onnxruntime) works
+    decoded = prefetched(iter_frames(path, max_height=params.max_height, threads=threads, keep=lambda i: i in keep), depth=params.batch_size)
+    for video_frame in decoded:
         if scale is None:
             scale = np.float32(info.height / video_frame.image.shape[0])
         batch.append(video_frame.image)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ml.audio import prefetched
 from ml.errors import ParameterError
 from ml.policy import ShotParams, params_version
 from ml.video import VideoFrame, iter_frames, probe_video
@@ -261,8 +262,8 @@ def detect_shots(frames: Iterable[VideoFrame], params: ShotParams, *, frame_rate
 
 
 def shots_from_file(path: str | Path, params: ShotParams | None = None, *, threads: int = 2) -> Shots:
-    """Shots of the first video stream of ``path`` (decoded on stream timestamps, scaled by the
-    decoder to ``params.max_height``).
+    """Shots of the first video stream of ``path`` (decoded on stream timestamps, subsampled to at
+    most about ``params.max_height`` lines).
 
     Raises
     ------
@@ -271,5 +272,6 @@ def shots_from_file(path: str | Path, params: ShotParams | None = None, *, threa
     """
     params = params or ShotParams()
     info = probe_video(path)
-    frames = iter_frames(path, max_height=params.max_height, threads=threads)
+    # decoding (FFmpeg) runs ahead in a thread while the histograms (numpy, OpenCV) are computed
+    frames = prefetched(iter_frames(path, max_height=params.max_height, threads=threads, subsample=True), depth=16)
     return detect_shots(frames, params, frame_rate=info.frame_rate or Fraction(25))

@@ -96,13 +96,14 @@ def _scene(rng: np.random.Generator, width: int, height: int):
               int(rng.uniform(height / 12, height / 5)), tuple(float(c) for c in rng.uniform(0, 255, 3)))
              for _ in range(3)]  # fmt: skip
 
+    noise = [rng.normal(0, 3, size=(height, width, 3)).astype(np.float32) for _ in range(4)]  # sensor noise
+
     def frame(k: int) -> np.ndarray:
-        image = background.copy()
+        image = background + noise[k % len(noise)]
         for x, y, vx, vy, r, colour in discs:
             cx = int((x + vx * k) % width)
             cy = int((y + vy * k) % height)
             cv2.circle(image, (cx, cy), r, colour, -1)
-        image += rng.normal(0, 3, size=image.shape).astype(np.float32)  # sensor noise
         return np.clip(image, 0, 255).astype(np.uint8)
 
     return frame
@@ -136,6 +137,8 @@ def synthetic_title_video(
     pending_fade_in = False
     while index < total:
         length = min(int(rng.uniform(*shot_s) * fps), total - index)
+        if total - index - length < fps:  # no shot shorter than a second at the end
+            length = total - index
         use_head = bool(heads) and shot % 2 == 1
         if use_head:
             clip = heads[(shot // 2) % len(heads)]

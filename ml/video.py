@@ -126,6 +126,35 @@ def _target_size(width: int, height: int, max_height: int | None) -> tuple[int, 
     return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(max_height / 2)) * 2)
 
 
+_SUBSAMPLED_FORMATS = {"yuv420p": 2, "yuvj420p": 2, "yuv422p": 1, "yuvj422p": 1, "yuv444p": 1, "yuvj444p": 1}
+"""8-bit planar YUV formats :func:`iter_frames` can subsample directly, with their vertical chroma
+subsampling."""
+
+
+def _subsampled_rgb(frame, max_height: int) -> np.ndarray | None:
+    """Every s-th pixel of an 8-bit planar YUV frame as a small RGB image (no scaler: about 0.2 ms
+    for a 720p frame against 3 ms for the scaler), or ``None`` for other pixel formats."""
+    import cv2
+
+    chroma_rows = _SUBSAMPLED_FORMATS.get(frame.format.name)
+    if chroma_rows is None:
+        return None
+    h, w = frame.height, frame.width
+    step = max(2, -(-h // max_height) // 2 * 2)  # even, so chroma samples line up
+    chroma_cols = 2 if frame.format.name.endswith(("420p", "422p")) else 1
+    planes = frame.planes
+    y = np.frombuffer(planes[0], np.uint8).reshape(-1, planes[0].line_size)[:h:step, :w:step]
+    u = np.frombuffer(planes[1], np.uint8).reshape(-1, planes[1].line_size)[: h // chroma_rows : step // chroma_rows, : w // chroma_cols : step // chroma_cols]
+    v = np.frombuffer(planes[2], np.uint8).reshape(-1, planes[2].line_size)[: h // chroma_rows : step // chroma_rows, : w // chroma_cols : step // chroma_cols]
+    rows, cols = min(len(y), len(u)), min(y.shape[1], u.shape[1])
+    yuv = np.dstack([y[:rows, :cols], u[:rows, :cols], v[:rows, :cols]])
+    if not frame.format.name.startswith("yuvj") and frame.color_range != 2:  # 2: AVCOL_RANGE_JPEG
+        # limited ("TV") range: Y in 16..235 and chroma in 16..240 stretched to full range
+        scaled = (yuv.astype(np.float32) - (16.0, 128.0, 128.0)) * (255 / 219, 255 / 224, 255 / 224) + (0.0, 128.0, 128.0)
+        yuv = np.clip(scaled, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB)
+
+
 def iter_frames(
     path: str | Path,
     *,
@@ -133,6 +162,7 @@ def iter_frames(
     pixel_format: str = "rgb24",
     threads: int = 2,
     keep: callable = None,
+    subsample: bool = False,
 ) -> Iterator[VideoFrame]:
     """Decode the first video stream frame by frame.
 
@@ -147,6 +177,10 @@ def iter_frames(
     keep : callable(index) -> bool, optional
         Convert only the frames for which it returns True (others are decoded, as they must be, but
         not scaled or copied); a skipped frame is not yielded.
+    subsample : bool
+        With ``max_height`` and RGB output: take every s-th pixel of 8-bit planar YUV frames instead
+        of scaling them (no averaging, an order of magnitude cheaper; for statistics such as colour
+        histograms). Other pixel formats are scaled as usual.
 
     Yields
     ------
@@ -173,6 +207,7 @@ def iter_frames(
         stream.thread_count = threads
         start = container.start_time / 1_000_000 if container.start_time is not None else 0.0
         width, height = _target_size(stream.codec_context.width, stream.codec_context.height, max_height)
+        fast = subsample and max_height is not None and pixel_format == "rgb24"
         index = 0
         last_time = None
         try:
@@ -183,8 +218,10 @@ def iter_frames(
                     time_s = float(frame.pts * frame.time_base) - start
                 last_time = time_s
                 if keep is None or keep(index):
-                    scaled = frame.reformat(width=width, height=height, format=pixel_format)
-                    yield VideoFrame(index=index, time_s=time_s, image=scaled.to_ndarray())
+                    image = _subsampled_rgb(frame, max_height) if fast else None
+                    if image is None:
+                        image = frame.reformat(width=width, height=height, format=pixel_format).to_ndarray()
+                    yield VideoFrame(index=index, time_s=time_s, image=image)
                 index += 1
         except av.FFmpegError as exc:
             raise MediaError(path, f"frame {index} cannot be decoded ({exc.strerror or exc}): the file is corrupt or truncated") from None

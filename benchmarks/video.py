@@ -1,0 +1,197 @@
+"""Picture-side benchmark: shot boundaries and face tracks, against published cuts and generated truth.
+
+Run with ``make bench-video`` (or ``.venv/bin/python benchmarks/video.py [--minutes 10] [--quick]``).
+
+On the same clips, in the same run:
+
+- decode-only: every frame decoded (FFmpeg threads, no conversion), the floor of any picture work;
+- dubsync's shot detector (``ml.shots``) and PySceneDetect's ContentDetector (default settings,
+  PyAV backend): hard cuts found within ±1 frame of the truth, precision / recall / F1, and
+  speed as a share of decode-only speed (1.0 = as fast as decoding alone);
+- dubsync's face tracking (``ml.faces``, given the shots): tracks, frames per second, times real
+  time, and speed as a share of decode-only speed.
+
+Clips: the published cut lists of ``../shared/media/shots`` (PySceneDetect's regression
+expectations: testvideo.mp4 30/180/394, goldeneye-vfr-drop3.mp4 90/210, fades.mp4 no hard cut),
+the talking heads of ``../shared/media/talking_heads`` (one track each), and a generated title of
+``--minutes`` minutes (1280 × 720 at 25 fps, H.264; shots of synthetic scenes and talking heads with
+known cuts and fades; ``ml.testvideo``), cached under ``benchmarks/.cache/video``. Results:
+``benchmarks/results/video.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ml.faces import track_faces  # noqa: E402
+from ml.shots import shots_from_file  # noqa: E402
+from ml.testvideo import synthetic_title_video  # noqa: E402
+from ml.video import probe_video  # noqa: E402
+
+SHARED = Path(os.environ.get("DUBSYNC_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
+CACHE = ROOT / "benchmarks" / ".cache" / "video"
+RESULTS = ROOT / "benchmarks" / "results"
+PUBLISHED = {"testvideo.mp4": [30, 180, 394], "goldeneye-vfr-drop3.mp4": [90, 210], "fades.mp4": []}
+
+
+def decode_only(path: Path) -> tuple[float, int]:
+    """Seconds to decode every frame of the first video stream (threaded, no conversion)."""
+    import av
+
+    started = time.perf_counter()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        n = sum(1 for _ in container.decode(stream))
+    return time.perf_counter() - started, n
+
+
+def scenedetect_cuts(path: Path) -> tuple[list[int], float]:
+    """PySceneDetect ContentDetector (defaults, PyAV backend): start frame of every scene but the first."""
+    from scenedetect import ContentDetector, SceneManager, open_video
+
+    started = time.perf_counter()
+    video = open_video(str(path), backend="pyav")
+    manager = SceneManager()
+    manager.add_detector(ContentDetector())
+    manager.detect_scenes(video)
+    scenes = manager.get_scene_list()
+    elapsed = time.perf_counter() - started
+    return [int(start.frame_num) for start, _ in scenes[1:]], elapsed
+
+
+def score(found: list[int], truth: list[int], tolerance: int = 1) -> dict:
+    unmatched = list(truth)
+    tp = 0
+    for f in found:
+        hit = next((t for t in unmatched if abs(t - f) <= tolerance), None)
+        if hit is not None:
+            unmatched.remove(hit)
+            tp += 1
+    fp, fn = len(found) - tp, len(unmatched)
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall, "f1": f1}
+
+
+def shot_row(name: str, path: Path, truth: list[int], *, nominal: bool) -> dict:
+    decode_s, n_frames = decode_only(path)
+    started = time.perf_counter()
+    shots = shots_from_file(path)
+    ours_s = time.perf_counter() - started
+    cut_frames = shots.boundaries("cut")
+    ours = (shots.nominal_frame_numbers(cut_frames) if nominal else cut_frames).tolist()
+    theirs, theirs_s = scenedetect_cuts(path)
+    return {
+        "clip": name,
+        "frames": n_frames,
+        "truth": truth,
+        "decode_s": decode_s,
+        "dubsync": {"cuts": ours, "seconds": ours_s, "speed_vs_decode": decode_s / ours_s, **score(ours, truth)},
+        "pyscenedetect": {"cuts": theirs, "seconds": theirs_s, "speed_vs_decode": decode_s / theirs_s, **score(theirs, truth)},
+        "fades": shots.nominal_frame_numbers(shots.boundaries("fade")).tolist() if nominal else shots.boundaries("fade").tolist(),
+    }
+
+
+def face_row(name: str, path: Path, expected_tracks: int | None) -> dict:
+    decode_s, n_frames = decode_only(path)
+    info = probe_video(path)
+    shots = shots_from_file(path)
+    started = time.perf_counter()
+    tracks = track_faces(path, shots)
+    faces_s = time.perf_counter() - started
+    duration = float(shots.frame_times_s[-1] - shots.frame_times_s[0]) + 1.0 / float(shots.frame_rate)
+    return {
+        "clip": name,
+        "size": f"{info.width}x{info.height}",
+        "frames": n_frames,
+        "duration_s": duration,
+        "decode_s": decode_s,
+        "faces_s": faces_s,
+        "fps": n_frames / faces_s,
+        "times_real_time": duration / faces_s,
+        "speed_vs_decode": decode_s / faces_s,
+        "tracks": tracks.n_tracks,
+        "expected_tracks": expected_tracks,
+        "face_on_screen": tracks.face_on_screen_fraction,
+    }
+
+
+def generated_title(minutes: float) -> tuple[Path, dict]:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"title_{minutes:g}min_720p25.mp4"
+    truth_path = path.with_suffix(".json")
+    if not (path.exists() and truth_path.exists()):
+        heads = sorted((SHARED / "talking_heads" / "retalking").glob("*.mp4")) + sorted((SHARED / "talking_heads" / "grid").glob("*.mpg"))[:3]
+        print(f"generating a {minutes:g}-minute 720p title ...", flush=True)
+        started = time.perf_counter()
+        truth = synthetic_title_video(path, duration_s=minutes * 60, talking_heads=heads, seed=11)
+        truth_path.write_text(json.dumps(truth.__dict__))
+        print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
+    return path, json.loads(truth_path.read_text())
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# Picture benchmark ({report['date']}, {report['machine']})", "", "## Hard cuts (±1 frame)", "",
+             "| clip | frames | truth | system | cuts found | P | R | F1 | speed × decode-only |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for row in report["shots"]:
+        for system in ("dubsync", "pyscenedetect"):
+            s = row[system]
+            cuts = s["cuts"] if len(s["cuts"]) <= 8 else f"{len(s['cuts'])} cuts"
+            truth = row["truth"] if len(row["truth"]) <= 8 else f"{len(row['truth'])} cuts"
+            lines.append(f"| {row['clip']} | {row['frames']} | {truth} | {system} | {cuts} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['speed_vs_decode']:.2f} |")
+    lines += ["", "Speed × decode-only: decode-only time / detector time (1.0 = as fast as decoding alone; the detector includes its own decoding).", "",
+              "## Face tracks", "", "| clip | size | frames | tracks (expected) | face on screen | frames/s | × real time | speed × decode-only |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for row in report["faces"]:
+        lines.append(f"| {row['clip']} | {row['size']} | {row['frames']} | {row['tracks']} ({row['expected_tracks'] if row['expected_tracks'] is not None else '-'}) | {row['face_on_screen']:.2f} | {row['fps']:.0f} | {row['times_real_time']:.1f} | {row['speed_vs_decode']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the generated title (default 10)")
+    parser.add_argument("--quick", action="store_true", help="a 1-minute generated title, three talking heads")
+    args = parser.parse_args(argv)
+    minutes = 1.0 if args.quick else args.minutes
+    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} cores", "shots": [], "faces": []}
+
+    for name, cuts in PUBLISHED.items():
+        print(f"[shots] {name}", flush=True)
+        report["shots"].append(shot_row(name, SHARED / "shots" / name, cuts, nominal=True))
+    title, truth = generated_title(minutes)
+    print(f"[shots] {title.name}", flush=True)
+    report["shots"].append(shot_row(title.name, title, truth["cuts"], nominal=False))
+
+    from ml.faces import detect_faces_batch
+
+    detect_faces_batch(np.zeros((1, 288, 512, 3), np.uint8), 0.9)  # load the model outside the timings
+    heads = sorted((SHARED / "talking_heads").rglob("*.mp*"))
+    for path in heads[:3] if args.quick else heads:
+        print(f"[faces] {path.name}", flush=True)
+        report["faces"].append(face_row(path.name, path, 1))
+    print(f"[faces] {title.name}", flush=True)
+    row = face_row(title.name, title, len(truth["face_shots"]))
+    report["faces"].append(row)
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "video.json").write_text(json.dumps(report, indent=1))
+    text = markdown(report)
+    (RESULTS / "video.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
