@@ -346,6 +346,18 @@ def prepare_peer(name: str, *, root: Path = DEFAULT_ROOT, python: str | None = N
         return py
 
 
+PEER_MEMORY_BYTES = int(float(os.environ.get("DUBSYNC_PEER_MEMORY_GB", "12")) * 2**30)
+"""Address-space cap of a peer's process (syncstart holds whole tracks as float arrays: about 10 GB
+on a 15-minute pair), so that a peer fails with MemoryError instead of the machine swapping or the
+kernel killing another process."""
+
+
+def _limit_memory() -> None:  # runs in the child before exec
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (PEER_MEMORY_BYTES, PEER_MEMORY_BYTES))
+
+
 def _run_runner(py: Path, name: str, original: Path, dub: Path, *, timeout_s: float, cwd: Path) -> dict:
     """Execute ``peer_runners/<name>.py ORIGINAL DUB`` with the peer's python; parse its JSON line."""
     runner = RUNNERS / f"{name}.py"
@@ -362,6 +374,7 @@ def _run_runner(py: Path, name: str, original: Path, dub: Path, *, timeout_s: fl
         env=env,
         cwd=str(cwd),
         start_new_session=True,
+        preexec_fn=_limit_memory,
     )
     try:
         stdout, stderr = proc.communicate(timeout=timeout_s)
