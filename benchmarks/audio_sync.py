@@ -275,11 +275,13 @@ def summarise(pairs: list[PairResult], system: str) -> dict:
 def peak_memory_mb(original: Path, dub: Path) -> float:
     """Peak resident memory (MB) of a fresh process that fingerprints and matches one pair."""
     code = (
-        "import resource, sys, warnings; warnings.filterwarnings('ignore'); sys.path.insert(0, sys.argv[3])\n"
+        "import sys, warnings; warnings.filterwarnings('ignore'); sys.path.insert(0, sys.argv[3])\n"
         "from ml.signatures import signature_from_file\nfrom ml.matching import match_signatures\n"
         "r = signature_from_file(sys.argv[1], role='reference'); d = signature_from_file(sys.argv[2])\n"
         "m = match_signatures(d, r)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        # VmHWM is this process's own peak; ru_maxrss would also count the benchmark's own memory,
+        # which Linux carries into a child's maxrss across fork and exec
+        "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, str(original), str(dub), str(ROOT)], capture_output=True, text=True, check=True
