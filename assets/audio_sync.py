@@ -26,7 +26,7 @@ from dagster import (
     asset,
 )
 
-from assets.media import DUB_MEDIA, ORIGINAL_MEDIA
+from assets.media import DUB_MEDIA, ORIGINAL_MEDIA, SOURCE_VERSION, TRANSIENT_RETRY
 from ml.errors import DubsyncError, MediaError
 from ml.matching import FrameMatches, match_version, match_with_speed_search
 from ml.policy import Policy
@@ -131,6 +131,7 @@ def _signature(context, store: MediaStore, track: Track, policy: Policy, role: s
         signature,
         metadata={
             "file": location,
+            SOURCE_VERSION: track.version,
             "duration_s": round(signature.duration_s, 3),
             "frames": signature.n_frames,
             "kept_frames": len(signature.frames),
@@ -150,6 +151,7 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
         deps=[ORIGINAL_MEDIA],
         code_version=signature_version(policy.signature),
         group_name=GROUP,
+        retry_policy=TRANSIENT_RETRY,
         kinds={"python", "numpy"},
         description="Compressive-sensing signature of the title's original-language track.",
     )
@@ -167,6 +169,7 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
         deps=[DUB_MEDIA],
         code_version=signature_version(policy.signature),
         group_name=GROUP,
+        retry_policy=TRANSIENT_RETRY,
         kinds={"python", "numpy"},
         description="Compressive-sensing signature of one dubbed track.",
     )
@@ -193,6 +196,7 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
         },
         code_version=match_version(policy.match),
         group_name=GROUP,
+        retry_policy=TRANSIENT_RETRY,
         kinds={"python", "numpy"},
         check_specs=[
             AssetCheckSpec(
@@ -268,6 +272,7 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
         ins={"frame_match_offsets": AssetIn(FRAME_MATCH_OFFSETS)},
         code_version=verdict_version(policy.match, policy.verdict),
         group_name=GROUP,
+        retry_policy=TRANSIENT_RETRY,
         kinds={"python"},
         check_specs=[
             AssetCheckSpec(

@@ -10,9 +10,10 @@ observing the assets (UI or job) reports them for every file.
 from dagster import (
     AssetKey,
     AssetObservation,
-
+    Backoff,
     DataVersionsByPartition,
-
+    Jitter,
+    RetryPolicy,
     observable_source_asset,
 )
 
@@ -23,7 +24,14 @@ ORIGINAL_MEDIA = AssetKey("original_media")
 DUB_MEDIA = AssetKey("dub_media")
 DATA_VERSION_TAG = "dagster/data_version"
 """Tag carrying an event's data version (Dagster's own name; not exported by the package)."""
+SOURCE_VERSION = "source_version"
+"""Metadata key: content version of the landing-zone file an asset read (``dubsync backfill --stale``
+compares it with the file there now; Dagster 1.13 leaves partitioned observations out of provenance)."""
 GROUP = "landing_zone"
+TRANSIENT_RETRY = RetryPolicy(max_retries=3, delay=1.0, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+"""Every asset's retry policy: a transient I/O error (network share, object store, a worker lost
+mid-write) is retried after about 1, 2 and 4 s. Errors that a retry cannot fix (a corrupt or silent
+file, a missing original, a policy mismatch) are raised as ``Failure(allow_retries=False)``."""
 
 
 @observable_source_asset(
@@ -86,6 +94,8 @@ def listing_observations(store: MediaStore, listing: TitleListing) -> list[Asset
 
 __all__ = [
     "DATA_VERSION_TAG",
+    "SOURCE_VERSION",
+    "TRANSIENT_RETRY",
     "ORIGINAL_MEDIA",
     "DUB_MEDIA",
     "original_media",

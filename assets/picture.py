@@ -3,7 +3,7 @@
 Thin definitions: they read the title's original file through the media store, call ``ml`` and
 return the value with the metadata a QC operator reads in the UI. A title whose original has no
 video stream (an audio-only delivery) gets empty results that say so, so the audio path is never
-blocked by a missing picture. Both run in the ``video`` concurrency pool (see ``dagster.yaml``),
+blocked by a missing picture. Both run in the ``video`` concurrency pool (see ``deploy/dagster.yaml``),
 which bounds how many decode heavy video at once.
 """
 
@@ -13,7 +13,7 @@ import io
 from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Output, asset
 
 from assets.audio_sync import _checked_policy, _failures
-from assets.media import ORIGINAL_MEDIA
+from assets.media import ORIGINAL_MEDIA, SOURCE_VERSION, TRANSIENT_RETRY
 from ml.faces import FaceTracks, contact_sheet, faces_version, track_faces
 from ml.policy import Policy
 from ml.report import png_markdown
@@ -28,7 +28,7 @@ __all__ = ["SHOT_BOUNDARIES", "FACE_TRACKS", "VIDEO_POOL", "build_picture_assets
 SHOT_BOUNDARIES = AssetKey("shot_boundaries")
 FACE_TRACKS = AssetKey("face_tracks")
 VIDEO_POOL = "video"
-"""Concurrency pool of the assets that decode video (limit in ``dagster.yaml``)."""
+"""Concurrency pool of the assets that decode video (limit in ``deploy/dagster.yaml``)."""
 GROUP = "picture"
 _TABLE_ROWS = 40
 
@@ -61,6 +61,7 @@ def build_picture_assets(policy: Policy) -> list:
         deps=[ORIGINAL_MEDIA],
         code_version=shots_version(policy.shots),
         group_name=GROUP,
+        retry_policy=TRANSIENT_RETRY,
         pool=VIDEO_POOL,
         kinds={"python", "numpy"},
         description="Shots of the title's picture: hard cuts (HSV histograms) and fades through black.",
@@ -75,13 +76,14 @@ def build_picture_assets(policy: Policy) -> list:
         with _failures(context), media_store.local_path(track) as path:
             if not has_video(path):
                 context.log.info(f"{location} has no video stream: no shots")
-                return Output(Shots.no_picture(checked.shots), metadata={"file": location, "picture": "none (audio only)", "shots": 0})
+                return Output(Shots.no_picture(checked.shots), metadata={"file": location, SOURCE_VERSION: track.version, "picture": "none (audio only)", "shots": 0})
             shots = shots_from_file(path, checked.shots)
         rows = shots.table()
         return Output(
             shots,
             metadata={
                 "file": location,
+                SOURCE_VERSION: track.version,
                 "picture": "yes",
                 "frames": shots.n_frames,
                 "shots": shots.n_shots,
@@ -98,6 +100,7 @@ def build_picture_assets(policy: Policy) -> list:
         ins={"shots": AssetIn(SHOT_BOUNDARIES)},
         code_version=faces_version(policy.faces),
         group_name=GROUP,
+        retry_policy=TRANSIENT_RETRY,
         pool=VIDEO_POOL,
         kinds={"python", "numpy"},
         description="Face tracks (RetinaFace, linked by IoU within shots) of the title's picture.",
@@ -110,12 +113,13 @@ def build_picture_assets(policy: Policy) -> list:
             track = media_store.original(context.partition_key)
         location = media_store.describe(track)
         if shots.n_frames == 0:
-            return Output(FaceTracks.no_picture(checked.faces), metadata={"file": location, "picture": "none (audio only)", "tracks": 0})
+            return Output(FaceTracks.no_picture(checked.faces), metadata={"file": location, SOURCE_VERSION: track.version, "picture": "none (audio only)", "tracks": 0})
         with _failures(context), media_store.local_path(track) as path:
             tracks = track_faces(path, shots, checked.faces)
             sheet = contact_sheet(path, tracks) if tracks.n_tracks else None
         metadata = {
             "file": location,
+            SOURCE_VERSION: track.version,
             "picture": "yes",
             "tracks": tracks.n_tracks,
             "face_on_screen_share": round(tracks.face_on_screen_fraction, 4),

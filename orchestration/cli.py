@@ -5,6 +5,10 @@ language of a landing zone, in process, on the instance of ``DAGSTER_HOME`` (or 
 printing progress per title and stage, then one row per title × language. Exit status 0 when it
 ran, whatever the verdicts.
 
+``dubsync backfill --stale [--dry-run] [--in-process]`` finds the asset partitions that a policy,
+model or file change made stale on the instance of ``DAGSTER_HOME`` and launches a backfill of
+exactly those (``orchestration.backfill``).
+
 ``dubsync demo [--dir DIR]`` generates the demo landing zone (``ml.testmedia``), checks it on the
 embedded SQLite instance under ``DIR/dagster_home`` and compares the verdicts with the ground truth.
 """
@@ -327,6 +331,53 @@ def _cmd_demo(args) -> int:
     return 0 if not mismatches else 1
 
 
+def _cmd_backfill(args) -> int:
+    from dagster import DagsterInstance
+
+    from orchestration.backfill import find_stale, run_in_process, submit_backfill
+    from orchestration.definitions import build_definitions
+    from orchestration.settings import Settings
+
+    if not args.stale:
+        print("dubsync backfill: say what to backfill (--stale)", file=sys.stderr)
+        return 2
+    if not os.environ.get("DAGSTER_HOME"):
+        print("dubsync backfill: set DAGSTER_HOME to the instance that holds the results", file=sys.stderr)
+        return 2
+    env = Settings.from_env()
+    settings = Settings(
+        media_root=env.media_root, artifact_root=env.artifact_root, policy_path=args.policy or env.policy_path
+    )
+    defs = build_definitions(settings)
+    instance = DagsterInstance.get()
+    print(f"looking for stale asset partitions (policy: {settings.policy_path or 'built-in'}, "
+          f"landing zone: {settings.media_root}) ...")
+    stale = find_stale(defs, instance, defs.resources["media_store"])
+    if not stale:
+        print("nothing is stale")
+        return 0
+    width = max(len(f"{s.asset}[{s.partition}]") for s in stale)
+    for item in stale:
+        print(f"  {f'{item.asset}[{item.partition}]':<{width}}  {item.reason}")
+    counts: dict[str, int] = {}
+    for item in stale:
+        counts[item.asset] = counts.get(item.asset, 0) + 1
+    summary = ", ".join(f"{asset} × {n}" for asset, n in counts.items())
+    print(f"{len(stale)} stale asset partition(s): {summary}")
+    if args.dry_run:
+        return 0
+    if args.in_process:
+        results = run_in_process(defs, instance, stale)
+        failed = [partition for partition, ok in results if not ok]
+        print(f"{len(results) - len(failed)} of {len(results)} run(s) succeeded"
+              + (f"; failed: {', '.join(failed)}" if failed else ""))
+        return 1 if failed else 0
+    backfill_id = submit_backfill(defs, instance, stale, title=f"stale: {summary}")
+    print(f"submitted backfill {backfill_id}; the daemon runs it (UI: Overview → Backfills, "
+          f"/runs/b/{backfill_id})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", module="dagster")
     parser = argparse.ArgumentParser(prog="dubsync", description=__doc__.split("\n\n")[0])
@@ -337,6 +388,16 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--artifacts", metavar="DIR", help="artifact root (default: $DUBSYNC_ARTIFACT_ROOT or a temporary folder)")
     check.add_argument("--policy", metavar="FILE", help="policy TOML (default: $DUBSYNC_POLICY or built-in)")
     check.set_defaults(func=_cmd_check)
+    backfill = commands.add_parser(
+        "backfill", help="recompute exactly what a policy, model or file change made stale"
+    )
+    backfill.add_argument("--stale", action="store_true", help="backfill the stale asset partitions")
+    backfill.add_argument("--dry-run", action="store_true", help="list them, launch nothing")
+    backfill.add_argument(
+        "--in-process", action="store_true", help="run them now in this process instead of submitting to the daemon"
+    )
+    backfill.add_argument("--policy", metavar="FILE", help="policy TOML (default: $DUBSYNC_POLICY or built-in)")
+    backfill.set_defaults(func=_cmd_backfill)
     demo = commands.add_parser("demo", help="generate the demo landing zone, check it, compare with the truth")
     demo.add_argument("--dir", default="demo", help="demo folder (default: demo)")
     demo.add_argument("--keep", action="store_true", help="reuse an existing demo landing zone instead of rebuilding it")

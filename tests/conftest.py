@@ -53,3 +53,60 @@ def copy_landing_zone(source: Path, target: Path) -> Path:
 
     shutil.copytree(source, target)
     return target
+
+
+POSTGRES_ADMIN_URL = os.environ.get("DUBSYNC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+"""A PostgreSQL server where tests may create and drop databases (trust auth on the CI machine)."""
+DEPLOY_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
+
+
+@pytest.fixture
+def postgres_url():
+    """A PostgreSQL database of this test's own, dropped afterwards; its URL."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"dubsync_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable (.ci/run starts it): {exc}")
+    try:
+        yield str(sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name))
+    finally:
+        with admin.connect() as connection:
+            connection.execute(
+                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"),
+                {"n": name},
+            )
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_home(tmp_path, postgres_url, monkeypatch):
+    """A ``DAGSTER_HOME`` holding the production ``deploy/dagster.yaml``, on this test's database."""
+    import shutil
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(DEPLOY_CONFIG, home / "dagster.yaml")
+    monkeypatch.setenv("DUBSYNC_POSTGRES_URL", postgres_url)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def postgres_instance(postgres_home):
+    """The production instance (PostgreSQL storage, queued runs, pools) on a database of its own."""
+    from dagster import DagsterInstance
+
+    instance = DagsterInstance.from_config(str(postgres_home))
+    try:
+        yield instance
+    finally:
+        instance.dispose()

@@ -1,0 +1,198 @@
+"""Backfills after a change: exactly the asset partitions that a policy, model or file change made stale.
+
+An asset partition is stale when
+
+- its code version changed since it was materialised (a policy parameter it uses, or the model
+  identity, is part of every asset's ``code_version``), or an upstream partition it read was
+  re-materialised with a new data version (Dagster's own staleness, as the UI shows it); or
+- the landing-zone file it read was replaced: its ``source_version`` metadata differs from the file's
+  content version now (Dagster 1.13 leaves partitioned source observations out of provenance, so
+  this one is dubsync's own check).
+
+The backfill holds the stale partitions and every materialised partition downstream of them (those
+go stale as soon as their inputs are recomputed), nothing else. It is submitted to the instance
+like a backfill launched from the UI (the daemon runs it; Overview → Backfills shows it) or, with
+``in_process``, run at once in this process, one run per partition in dependency order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, Definitions
+from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
+from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+from dagster._core.definitions.events import AssetKeyPartitionKey
+from dagster._core.definitions.partitions.context import partition_loading_context
+from dagster._core.execution.backfill import PartitionBackfill
+from dagster._core.utils import make_new_backfill_id
+from dagster._time import get_current_datetime, get_current_timestamp
+
+from assets.media import SOURCE_VERSION
+from resources.media_store import MediaStore, TitleListing
+
+__all__ = ["StalePartition", "find_stale", "submit_backfill", "run_in_process", "BACKFILL_TAG"]
+
+BACKFILL_TAG = "dubsync/trigger"
+"""Tag on backfills and runs this module launches (value ``stale``)."""
+
+
+@dataclass(frozen=True)
+class StalePartition:
+    """One asset partition to recompute and why.
+
+    Attributes
+    ----------
+    asset : str
+        Asset key as a string (``frame_match_offsets``).
+    partition : str
+        Partition key (``alpha`` or ``fr|alpha``).
+    reason : str
+        What made it stale, in words (``has a new code version``, ``file replaced``, ``downstream of
+        reference_signature[alpha]``).
+    """
+
+    asset: str
+    partition: str
+    reason: str
+
+    @property
+    def key(self) -> AssetKeyPartitionKey:
+        return AssetKeyPartitionKey(AssetKey(self.asset), self.partition)
+
+
+def _current_file_version(listings: dict[str, TitleListing], partition: str) -> str | None:
+    """Content version, in the landing zone now, of the file behind ``partition``."""
+    if "|" in partition:
+        language, title = partition.split("|", 1)
+        listing = listings.get(title)
+        track = listing.dubs.get(language) if listing else None
+    else:
+        listing = listings.get(partition)
+        track = listing.original if listing else None
+    return track.version if track else None
+
+
+def _latest_source_version(instance: DagsterInstance, key: AssetKey, partition: str) -> str | None:
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return None
+    value = records[0].asset_materialization.metadata.get(SOURCE_VERSION)
+    return None if value is None else str(value.value)
+
+
+def find_stale(defs: Definitions, instance: DagsterInstance, store: MediaStore | None = None) -> list[StalePartition]:
+    """Every stale asset partition of ``defs`` on ``instance``, with what it depends on downstream.
+
+    ``store`` is the landing zone, for the replaced-file check (skipped when ``None``). Partitions
+    never materialised are not stale (the sensor or ``dubsync check`` makes them); the result is in
+    dependency order.
+    """
+    asset_graph = defs.resolve_asset_graph()
+    listings = store.scan()[0] if store is not None else {}
+    view = AssetGraphView(
+        temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
+        instance=instance,
+        asset_graph=asset_graph,
+    )
+    resolver = CachingStaleStatusResolver(instance, asset_graph, loading_context=view)
+    order = [key for level in asset_graph.toposorted_asset_keys_by_level for key in sorted(level)]
+    found: dict[AssetKeyPartitionKey, str] = {}
+    with partition_loading_context(dynamic_partitions_store=instance):
+        for key in order:
+            node = asset_graph.get(key)
+            if not node.is_materializable or not node.is_partitioned:
+                continue
+            for partition in node.partitions_def.get_partition_keys():
+                partition = str(partition)
+                ap = AssetKeyPartitionKey(key, partition)
+                status = resolver.get_status(key, partition)
+                if status == StaleStatus.MISSING:
+                    continue
+                if status == StaleStatus.STALE:
+                    causes = resolver.get_stale_root_causes(key, partition)
+                    found.setdefault(ap, "; ".join(sorted({_describe(c) for c in causes})) or "stale")
+                if store is not None:
+                    recorded = _latest_source_version(instance, key, partition)
+                    now = _current_file_version(listings, partition)
+                    if recorded is not None and now is not None and recorded != now:
+                        found.setdefault(ap, "file replaced")
+                if ap in found:
+                    for child in asset_graph.get_children_partitions(key, partition):
+                        if child not in found and resolver.get_status(
+                            child.asset_key, child.partition_key
+                        ) != StaleStatus.MISSING:
+                            found[child] = f"downstream of {key.to_user_string()}[{partition}]"
+    rank = {key: i for i, key in enumerate(order)}
+    return [
+        StalePartition(ap.asset_key.to_user_string(), ap.partition_key, reason)
+        for ap, reason in sorted(found.items(), key=lambda item: (rank[item[0].asset_key], item[0].partition_key))
+    ]
+
+
+def _describe(cause) -> str:
+    where = cause.key.asset_key.to_user_string()
+    if cause.key.partition_key:
+        where += f"[{cause.key.partition_key}]"
+    return f"{where} {cause.reason}"
+
+
+def _subset(defs: Definitions, stale: Iterable[StalePartition]) -> AssetGraphSubset:
+    return AssetGraphSubset.from_asset_partition_set({s.key for s in stale}, defs.resolve_asset_graph())
+
+
+def submit_backfill(defs: Definitions, instance: DagsterInstance, stale: list[StalePartition], *, title: str) -> str:
+    """Adds an asset backfill of exactly ``stale`` to ``instance`` (the daemon runs it); its id."""
+    backfill_id = make_new_backfill_id()
+    with partition_loading_context(dynamic_partitions_store=instance):
+        backfill = PartitionBackfill.from_asset_graph_subset(
+            backfill_id=backfill_id,
+            backfill_timestamp=get_current_timestamp(),
+            tags={BACKFILL_TAG: "stale"},
+            dynamic_partitions_store=instance,
+            asset_graph_subset=_subset(defs, stale),
+            title=title,
+            description=f"{len(stale)} stale asset partition(s), found by dubsync backfill --stale",
+            run_config=None,
+        )
+    instance.add_backfill(backfill)
+    return backfill_id
+
+
+def run_in_process(
+    defs: Definitions,
+    instance: DagsterInstance,
+    stale: list[StalePartition],
+    *,
+    emit: Callable[[str], None] = print,
+    run_config: dict | None = None,
+) -> list[tuple[str, bool]]:
+    """Runs ``stale`` now: one run per partition (titles first, then title × language), each run
+    materialising just that partition's stale assets. Returns ``(partition, success)`` per run."""
+    by_partition: dict[str, list[AssetKey]] = {}
+    for item in stale:
+        by_partition.setdefault(item.partition, []).append(AssetKey(item.asset))
+    title_keys = [p for p in by_partition if "|" not in p]
+    dub_keys = [p for p in by_partition if "|" in p]
+    results = []
+    for index, partition in enumerate(title_keys + dub_keys, start=1):
+        job = defs.resolve_job_def("reference_job" if partition in title_keys else "dub_job")
+        assets = by_partition[partition]
+        names = ", ".join(k.to_user_string() for k in assets)
+        emit(f"[{index}/{len(by_partition)}] {partition}: {names}")
+        result = job.execute_in_process(
+            partition_key=partition,
+            instance=instance,
+            asset_selection=assets,
+            raise_on_error=False,
+            tags={BACKFILL_TAG: "stale"},
+            run_config=run_config,
+        )
+        emit(f"    {'done' if result.success else 'FAILED (see the run in the UI)'}")
+        results.append((partition, result.success))
+    return results
+
