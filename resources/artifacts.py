@@ -72,8 +72,12 @@ class ArtifactIOManager(UPathIOManager):
         data = encode_artifact(obj)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
-        partial.write_bytes(data)
-        partial.rename(path)
+        try:
+            partial.write_bytes(data)
+            partial.rename(path)
+        except BaseException:
+            partial.unlink(missing_ok=True)  # a failed write leaves nothing behind; a killed one a .partial
+            raise
 
     def load_from_path(self, context: InputContext, path: UPath) -> Any:
         if not path.exists():
