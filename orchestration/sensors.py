@@ -36,11 +36,12 @@ from assets.audio_sync import FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VE
 from assets.media import DATA_VERSION_TAG, DUB_MEDIA, ORIGINAL_MEDIA, track_observation
 from orchestration.jobs import dub_job, reference_job
 from orchestration.partitions import dub_partition_key, languages_partitions, titles_partitions
+from orchestration.settings import Settings
 from resources.media_store import MediaStore
 
 __all__ = ["landing_zone_sensor", "SENSOR_INTERVAL_S"]
 
-SENSOR_INTERVAL_S = 30
+SENSOR_INTERVAL_S = Settings.from_env().sensor_interval_s
 _MISSING = "missing"
 
 

@@ -23,11 +23,15 @@ class Settings:
         ``DUBSYNC_ARTIFACT_ROOT``, default ``demo/artifacts``.
     policy_path : str
         A policy TOML file, empty for the defaults. ``DUBSYNC_POLICY``.
+    sensor_interval_s : int
+        Seconds between two scans of the landing zone by the sensor. ``DUBSYNC_SENSOR_INTERVAL_S``,
+        default 30.
     """
 
     media_root: str = "demo/landing"
     artifact_root: str = "demo/artifacts"
     policy_path: str = ""
+    sensor_interval_s: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -36,8 +40,22 @@ class Settings:
             media_root=environ.get("DUBSYNC_MEDIA_ROOT") or defaults.media_root,
             artifact_root=environ.get("DUBSYNC_ARTIFACT_ROOT") or defaults.artifact_root,
             policy_path=environ.get("DUBSYNC_POLICY") or defaults.policy_path,
+            sensor_interval_s=_positive_int(environ, "DUBSYNC_SENSOR_INTERVAL_S", defaults.sensor_interval_s),
         )
 
     @property
     def media_is_remote(self) -> bool:
         return "://" in self.media_root and not self.media_root.startswith("file://")
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} must be a whole number of seconds") from None
+    if value <= 0:
+        raise ValueError(f"{name}={raw!r} must be > 0")
+    return value

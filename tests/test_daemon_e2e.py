@@ -1,0 +1,111 @@
+"""The landing-zone sensor end to end: ``dagster dev`` (webserver and daemon) on the production
+PostgreSQL instance picks up a new dub, re-runs only a replaced file's partition, and fails only
+the run of an unreadable file, with a message naming it."""
+
+import os
+import shutil
+import time
+
+from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+
+from tests.conftest import copy_landing_zone
+from tests.support.dagster_dev import running_dagster_dev
+
+CHAIN = ("dub_signature", "frame_match_offsets", "title_verdicts")
+WAIT_S = 300.0
+
+
+def _count(instance, asset: str, partition: str) -> int:
+    return len(
+        instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[partition]), limit=1000
+        ).records
+    )
+
+
+def _wait(what: str, condition, server, instance):
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(2)
+    runs = [(r.job_name, r.tags.get("dagster/partition"), r.status.value) for r in instance.get_runs(limit=20)]
+    raise AssertionError(f"timed out waiting for {what}; runs: {runs}\n{server.log_tail(80)}")
+
+
+def _idle(instance) -> bool:
+    busy = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+    return not instance.get_runs(filters=RunsFilter(statuses=busy))
+
+
+def _replace(path, data: bytes):
+    path.write_bytes(data)
+    later = time.time() + 5
+    os.utime(path, (later, later))
+
+
+def test_sensor_with_the_daemon_new_replaced_and_unreadable_dubs(landing_zone, tmp_path, postgres_home):
+    root = copy_landing_zone(landing_zone[0], tmp_path / "lz")
+    held = tmp_path / "held"
+    held.mkdir()
+    shutil.move(root / "alpha" / "dubs" / "fr.flac", held / "fr.flac")  # delivered later
+    env = {
+        "DUBSYNC_MEDIA_ROOT": str(root),
+        "DUBSYNC_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+        "DUBSYNC_SENSOR_INTERVAL_S": "3",
+        "DUBSYNC_POSTGRES_URL": os.environ["DUBSYNC_POSTGRES_URL"],
+    }
+    instance = DagsterInstance.from_config(str(postgres_home))
+    try:
+        with running_dagster_dev(postgres_home, env) as server:
+            # the original and the German dub: partitions added, reference then dub chain run
+            _wait("de|alpha's verdict", lambda: _count(instance, "title_verdicts", "de|alpha") == 1, server, instance)
+            assert set(instance.get_dynamic_partitions("titles")) == {"alpha"}
+            assert set(instance.get_dynamic_partitions("languages")) == {"de"}
+
+            # a new French dub is dropped in: its language partition appears and its verdict follows
+            shutil.copy(held / "fr.flac", root / "alpha" / "dubs" / "fr.flac")
+            _wait("fr|alpha's verdict", lambda: _count(instance, "title_verdicts", "fr|alpha") == 1, server, instance)
+            assert set(instance.get_dynamic_partitions("languages")) == {"de", "fr"}
+            record = instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=AssetKey("title_verdicts"), asset_partitions=["fr|alpha"]), limit=1
+            ).records[0]
+            verdict = record.asset_materialization.metadata
+            assert abs(verdict["offset_ms"].value - 800) <= 47 and verdict["kind"].value == "constant"
+            _wait("the queue to empty", lambda: _idle(instance), server, instance)
+
+            # the German dub is re-delivered: only de|alpha's chain runs again
+            before = {(a, p): _count(instance, a, p) for a in CHAIN for p in ("de|alpha", "fr|alpha")}
+            references = _count(instance, "reference_signature", "alpha")
+            dub = root / "alpha" / "dubs" / "de.m4a"
+            _replace(dub, dub.read_bytes())
+            _wait("de|alpha's new verdict", lambda: _count(instance, "title_verdicts", "de|alpha") == 2, server, instance)
+            _wait("the queue to empty", lambda: _idle(instance), server, instance)
+            after = {(a, p): _count(instance, a, p) for a in CHAIN for p in ("de|alpha", "fr|alpha")}
+            assert {k: after[k] - before[k] for k in after if after[k] != before[k]} == {
+                (a, "de|alpha"): 1 for a in CHAIN
+            }
+            assert _count(instance, "reference_signature", "alpha") == references
+
+            # an unreadable Italian dub: its run fails and names the file; nothing else runs
+            (root / "alpha" / "dubs" / "it.flac").write_bytes(b"not audio at all " * 4096)
+            _wait(
+                "it|alpha's run to fail",
+                lambda: instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.FAILURE])),
+                server, instance,
+            )  # fmt: skip
+            (failed,) = instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
+            assert failed.tags.get("dagster/partition") == "it|alpha"
+            failures = [
+                e.dagster_event.step_failure_data.error.message
+                for e in instance.all_logs(failed.run_id, of_type=DagsterEventType.STEP_FAILURE)
+            ]
+            assert failures and "it.flac" in failures[0], failures
+            assert "dub_signature" in [
+                e.step_key for e in instance.all_logs(failed.run_id, of_type=DagsterEventType.STEP_FAILURE)
+            ]
+            _wait("the queue to empty", lambda: _idle(instance), server, instance)
+            assert {(a, p): _count(instance, a, p) for a in CHAIN for p in ("de|alpha", "fr|alpha")} == after
+            assert not any((tmp_path / "artifacts").rglob("it/*"))
+    finally:
+        instance.dispose()
