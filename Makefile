@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-DEBIAN_PACKAGES := espeak-ng sonic-pi-samples
+DEBIAN_PACKAGES := espeak-ng sonic-pi-samples chromium chromium-driver
 DEMO_DIR := demo
 
 .PHONY: install system-deps demo test ui clean-demo bench-audio bench-video
