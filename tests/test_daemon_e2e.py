@@ -1,6 +1,7 @@
 """The landing-zone sensor end to end: ``dagster dev`` (webserver and daemon) on the production
 PostgreSQL instance picks up a new dub, re-runs only a replaced file's partition, and fails only
-the run of an unreadable file, with a message naming it."""
+the run of an unreadable file, with a message naming it; after a threshold change and a reload of
+the code location, ``dubsync backfill --stale`` submits a backfill that the daemon runs."""
 
 import os
 import shutil
@@ -8,6 +9,9 @@ import time
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
+from dagster._core.execution.backfill import BulkActionStatus
+
+from orchestration.cli import main
 from tests.conftest import copy_landing_zone
 from tests.support.dagster_dev import running_dagster_dev
 
@@ -44,15 +48,17 @@ def _replace(path, data: bytes):
     os.utime(path, (later, later))
 
 
-def test_sensor_with_the_daemon_new_replaced_and_unreadable_dubs(landing_zone, tmp_path, postgres_home):
+def test_sensor_with_the_daemon_new_replaced_and_unreadable_dubs(landing_zone, tmp_path, postgres_home, monkeypatch):
     root = copy_landing_zone(landing_zone[0], tmp_path / "lz")
     held = tmp_path / "held"
     held.mkdir()
     shutil.move(root / "alpha" / "dubs" / "fr.flac", held / "fr.flac")  # delivered later
+    (tmp_path / "policy.toml").write_text("# the defaults\n")
     env = {
         "DUBSYNC_MEDIA_ROOT": str(root),
         "DUBSYNC_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
         "DUBSYNC_SENSOR_INTERVAL_S": "3",
+        "DUBSYNC_POLICY": str(tmp_path / "policy.toml"),
         "DUBSYNC_POSTGRES_URL": os.environ["DUBSYNC_POSTGRES_URL"],
     }
     instance = DagsterInstance.from_config(str(postgres_home))
@@ -107,5 +113,27 @@ def test_sensor_with_the_daemon_new_replaced_and_unreadable_dubs(landing_zone, t
             _wait("the queue to empty", lambda: _idle(instance), server, instance)
             assert {(a, p): _count(instance, a, p) for a in CHAIN for p in ("de|alpha", "fr|alpha")} == after
             assert not any((tmp_path / "artifacts").rglob("it/*"))
+
+            # a threshold change: reload the code location, backfill what went stale, the daemon runs it
+            (tmp_path / "policy.toml").write_text("[match]\ntheta_min_dist = 7.0\n")
+            reloaded = server.graphql("mutation { reloadWorkspace { __typename } }")
+            assert reloaded["reloadWorkspace"]["__typename"] == "Workspace"
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            before = {(a, p): _count(instance, a, p) for a in ("reference_signature", *CHAIN)
+                      for p in (["alpha"] if a == "reference_signature" else ["de|alpha", "fr|alpha"])}  # fmt: skip
+            assert main(["backfill", "--stale"]) == 0
+            (backfill,) = instance.get_backfills()
+            done = {BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.FAILED}
+            _wait(
+                "the backfill to complete",
+                lambda: instance.get_backfill(backfill.backfill_id).status in done,
+                server, instance,
+            )  # fmt: skip
+            assert instance.get_backfill(backfill.backfill_id).status == BulkActionStatus.COMPLETED_SUCCESS
+            after = {key: _count(instance, *key) for key in before}
+            assert {k: after[k] - before[k] for k in after if after[k] != before[k]} == {
+                (a, p): 1 for a in ("frame_match_offsets", "title_verdicts") for p in ("de|alpha", "fr|alpha")
+            }
     finally:
         instance.dispose()
