@@ -18,12 +18,14 @@ Shots are the spans between boundaries of either kind.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ml.audio import prefetched
 from ml.errors import ParameterError
@@ -40,7 +42,7 @@ __all__ = [
     "shots_from_file",
 ]
 
-ALGORITHM = "hsv-shots/1"
+ALGORITHM = "hsv-shots/2"
 """Bump when the detector changes in a way the parameters do not capture."""
 
 BOUNDARY_KINDS = ("start", "cut", "fade")
@@ -137,6 +139,26 @@ class Shots:
         ]
 
 
+_FINE_HUE, _FINE_SV = 4, 8
+"""Fine bins per coarse bin (hue; saturation and value): pixels are counted at this finer resolution
+(one OpenCV pass), then each fine bin is spread linearly over the two nearest coarse bins, which
+places every pixel within 1/16 of a coarse bin (1/8 for hue) of where exact per-pixel interpolation
+would, at a tenth of its cost."""
+
+
+@functools.lru_cache(maxsize=16)
+def _spread(n: int, fine: int, circular: bool) -> np.ndarray:
+    """(n · fine, n) weights: each fine bin's centre shared linearly by the two nearest coarse bins."""
+    centres = (np.arange(n * fine) + 0.5) / fine - 0.5  # in coarse-bin units
+    low = np.floor(centres).astype(np.int64)
+    frac = centres - low
+    weights = np.zeros((n * fine, n), dtype=np.float32)  # float32 like OpenCV's counts: 10× faster products
+    for k in range(n * fine):
+        for j, w in ((low[k], 1.0 - frac[k]), (low[k] + 1, frac[k])):
+            weights[k, j % n if circular else min(max(j, 0), n - 1)] += w
+    return weights
+
+
 def soft_hsv_histogram(image: np.ndarray, params: ShotParams) -> tuple[np.ndarray, float]:
     """Soft HSV histogram of an RGB frame and its mean brightness.
 
@@ -152,28 +174,19 @@ def soft_hsv_histogram(image: np.ndarray, params: ShotParams) -> tuple[np.ndarra
     """
     import cv2
 
-    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).reshape(-1, 3).astype(np.float32)
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
     nh, ns, nv = params.hue_bins, params.saturation_bins, params.value_bins
-    # OpenCV's 8-bit hue is 0..179 (degrees / 2); bin centres at (k + 0.5) / n of each range
-    pos = (
-        hsv[:, 0] * (nh / 180.0) - 0.5,
-        hsv[:, 1] * (ns / 256.0) - 0.5,
-        hsv[:, 2] * (nv / 256.0) - 0.5,
-    )
-    low = [np.floor(p) for p in pos]
-    frac = [p - lo for p, lo in zip(pos, low)]
-    hist = np.zeros(nh * ns * nv)
-    for dh in (0, 1):
-        ih = (low[0] + dh).astype(np.int64) % nh
-        wh = frac[0] if dh else 1.0 - frac[0]
-        for ds in (0, 1):
-            is_ = np.clip(low[1] + ds, 0, ns - 1).astype(np.int64)
-            ws = wh * (frac[1] if ds else 1.0 - frac[1])
-            for dv in (0, 1):
-                iv = np.clip(low[2] + dv, 0, nv - 1).astype(np.int64)
-                w = ws * (frac[2] if dv else 1.0 - frac[2])
-                hist += np.bincount((ih * ns + is_) * nv + iv, weights=w, minlength=hist.size)
-    return hist / hist.sum(), float(hsv[:, 2].mean())
+    # OpenCV's 8-bit hue is 0..179 (degrees / 2); hue wraps around, saturation and value do not
+    fine = cv2.calcHist(
+        [hsv], [0, 1, 2], None, [nh * _FINE_HUE, ns * _FINE_SV, nv * _FINE_SV], [0, 180, 0, 256, 0, 256]
+    ).reshape(nh * _FINE_HUE, -1)
+    hist = ((_spread(nh, _FINE_HUE, True).T @ fine) @ _spread_sv(ns, nv)).ravel().astype(np.float64)
+    return hist / hist.sum(), float(cv2.mean(hsv)[2])
+
+
+@functools.lru_cache(maxsize=16)
+def _spread_sv(ns: int, nv: int) -> np.ndarray:
+    return np.kron(_spread(ns, _FINE_SV, False), _spread(nv, _FINE_SV, False))
 
 
 def _fade_boundaries(brightness: np.ndarray, dark_level: float) -> list[int]:
@@ -274,4 +287,6 @@ def shots_from_file(path: str | Path, params: ShotParams | None = None, *, threa
     info = probe_video(path)
     # decoding (FFmpeg) runs ahead in a thread while the histograms (numpy, OpenCV) are computed
     frames = prefetched(iter_frames(path, max_height=params.max_height, threads=threads, subsample=True), depth=16)
-    return detect_shots(frames, params, frame_rate=info.frame_rate or Fraction(25))
+    # BLAS threads would spin for each tiny product and fight the decoder for the cores (1.3× slower)
+    with threadpool_limits(1, user_api="blas"):
+        return detect_shots(frames, params, frame_rate=info.frame_rate or Fraction(25))

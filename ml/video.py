@@ -131,6 +131,14 @@ _SUBSAMPLED_FORMATS = {"yuv420p": 2, "yuvj420p": 2, "yuv422p": 1, "yuvj422p": 1,
 subsampling."""
 
 
+_LEVELS = np.arange(256, dtype=np.float64)
+_LIMITED_TO_FULL = np.clip(
+    np.round(np.stack([(_LEVELS - 16) * 255 / 219, (_LEVELS - 128) * 255 / 224 + 128, (_LEVELS - 128) * 255 / 224 + 128], axis=-1)),
+    0, 255,
+).astype(np.uint8).reshape(1, 256, 3)
+"""Per-channel table (Y, U, V) from limited-range levels to full range."""
+
+
 def _subsampled_rgb(frame, max_height: int) -> np.ndarray | None:
     """Every s-th pixel of an 8-bit planar YUV frame as a small RGB image (no scaler: about 0.2 ms
     for a 720p frame against 3 ms for the scaler), or ``None`` for other pixel formats."""
@@ -150,8 +158,7 @@ def _subsampled_rgb(frame, max_height: int) -> np.ndarray | None:
     yuv = np.dstack([y[:rows, :cols], u[:rows, :cols], v[:rows, :cols]])
     if not frame.format.name.startswith("yuvj") and frame.color_range != 2:  # 2: AVCOL_RANGE_JPEG
         # limited ("TV") range: Y in 16..235 and chroma in 16..240 stretched to full range
-        scaled = (yuv.astype(np.float32) - (16.0, 128.0, 128.0)) * (255 / 219, 255 / 224, 255 / 224) + (0.0, 128.0, 128.0)
-        yuv = np.clip(scaled, 0, 255).astype(np.uint8)
+        yuv = cv2.LUT(np.ascontiguousarray(yuv), _LIMITED_TO_FULL)
     return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB)
 
 
