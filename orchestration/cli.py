@@ -36,6 +36,7 @@ _STAGES = (
     ("frame_match_offsets", "frame matching"),
     ("title_verdicts", "verdict"),
 )
+_PICTURE_STAGES = (("shot_boundaries", "shots"), ("face_tracks", "face tracks"))
 
 
 def _progress_logger(emit: Callable[[str], None]):
@@ -175,6 +176,11 @@ def run_check(
         reference_error = None if ok else _failure_message(result)
         if reference_error:
             emit(f"    error: {reference_error}")
+        for asset_key, label in _PICTURE_STAGES:  # the verdicts do not wait for the picture side
+            ok, result = execute(reference_job, title, asset_key, label)
+            if not ok:
+                emit(f"    error ({label}): {_failure_message(result)}")
+                break
         if not listing.dubs:
             rows.append(_row(title, "", None, reference_error or "title has no dubs"))
         for language in sorted(listing.dubs):

@@ -14,7 +14,6 @@ with trust authentication).
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from orchestration.partitions import (
     titles_partitions,
 )
 from resources.artifacts import decode_artifact
+from tests.support.dagster_dev import stop_process_group
 
 REPO = Path(__file__).resolve().parents[1]
 BROKER = os.environ.get("DUBSYNC_CELERY_BROKER") or "redis://127.0.0.1:6379/0"
@@ -140,30 +140,6 @@ def deployment(tmp_path, monkeypatch, landing_zone, postgres_db, broker_queue):
         yield instance, tmp_path, truth
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM to the worker's process group (warm shutdown), SIGKILL if it outlives the timeout."""
-    pgid = process.pid
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        process.wait()
-        return
-    deadline = time.monotonic() + WORKER_STOP_S
-    while time.monotonic() < deadline:
-        process.poll()
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.2)
-    else:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    process.wait(timeout=WORKER_STOP_S)
-
-
 @pytest.fixture
 def celery_worker(deployment, tmp_path, broker_queue):
     """``dagster-celery worker start`` in its own process group, listening on the test's queue.
@@ -204,7 +180,7 @@ def celery_worker(deployment, tmp_path, broker_queue):
             time.sleep(0.25)
         yield process, node, log_path
     finally:
-        _stop(process)
+        stop_process_group(process, timeout_s=WORKER_STOP_S)
         client = broker_queue[1]
         if client is not None:  # results of this worker's tasks (Celery keeps them a day)
             for task_id in re.findall(r"Task execute_plan\[([0-9a-f-]+)\]", log_path.read_text()):

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DagsterDev", "REPO_ROOT", "free_port", "running_dagster_dev"]
+__all__ = ["DagsterDev", "REPO_ROOT", "free_port", "running_dagster_dev", "stop_process_group"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The repository root: ``dagster dev -w workspace.yaml`` runs from here."""
@@ -102,7 +102,7 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _stop_group(process: subprocess.Popen, *, timeout_s: float = STOP_TIMEOUT_S) -> None:
+def stop_process_group(process: subprocess.Popen, *, timeout_s: float = STOP_TIMEOUT_S) -> None:
     """SIGTERM the process group, wait for it to empty, SIGKILL whatever is left."""
     pgid = process.pid
     try:
@@ -196,4 +196,4 @@ def running_dagster_dev(
             time.sleep(0.5)
         yield server
     finally:
-        _stop_group(process)
+        stop_process_group(process)
