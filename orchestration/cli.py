@@ -213,7 +213,9 @@ def format_table(rows: list[dict], *, truth: dict | None = None) -> str:
     """The verdict table (with the ground truth and a match mark when ``truth`` is given)."""
 
     def fmt_ms(value) -> str:
-        return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:+.0f}"
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "-"
+        return f"{round(value):+d}"  # an int: a lag under half a millisecond prints +0, not -0
 
     header = ["title", "lang", "offset ms", "kind", "in sync", "ITU band", "matched", "correction / reason"]
     if truth is not None:
