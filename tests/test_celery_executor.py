@@ -7,8 +7,8 @@ machines of a deployment would. The worker listens on a queue of its own, so it 
 tasks and nothing else takes its.
 
 Needs Redis (``DUBSYNC_CELERY_BROKER``, default ``redis://127.0.0.1:6379/0``) and PostgreSQL
-(``DUBSYNC_TEST_PG_HOST``/``_PORT``/``_USER``/``_PASSWORD``, default ``postgres@127.0.0.1:5432``
-with trust authentication).
+(``DUBSYNC_TEST_POSTGRES``, default ``postgres@127.0.0.1:5432`` with trust authentication; the
+``postgres_instance`` fixture of conftest.py).
 """
 
 import os
@@ -24,7 +24,6 @@ import pytest
 from dagster import (
     AssetRecordsFilter,
     DagsterEventType,
-    DagsterInstance,
     build_reconstructable_job,
     execute_job,
 )
@@ -41,12 +40,6 @@ from tests.support.dagster_dev import stop_process_group
 
 REPO = Path(__file__).resolve().parents[1]
 BROKER = os.environ.get("DUBSYNC_CELERY_BROKER") or "redis://127.0.0.1:6379/0"
-PG = {
-    "hostname": os.environ.get("DUBSYNC_TEST_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("DUBSYNC_TEST_PG_PORT", "5432")),
-    "username": os.environ.get("DUBSYNC_TEST_PG_USER", "postgres"),
-    "password": os.environ.get("DUBSYNC_TEST_PG_PASSWORD", ""),
-}
 WORKER_READY_S = 120.0
 WORKER_STOP_S = 30.0
 
@@ -55,36 +48,6 @@ pytestmark = [
     # dagster-celery registers its task on the launcher's app once per step submitted
     pytest.mark.filterwarnings("ignore::celery.exceptions.DuplicateTaskNameWarning"),
 ]
-
-
-def _pg_connect(db_name: str):
-    import psycopg2
-
-    return psycopg2.connect(
-        host=PG["hostname"], port=PG["port"], user=PG["username"], password=PG["password"], dbname=db_name
-    )
-
-
-@pytest.fixture
-def postgres_db():
-    """A database of its own, dropped afterwards (with any connection a worker left open)."""
-    import psycopg2
-    from psycopg2 import sql
-
-    name = f"dubsync_celery_{secrets.token_hex(4)}"
-    try:
-        admin = _pg_connect("postgres")
-    except psycopg2.OperationalError as exc:
-        pytest.fail(f"PostgreSQL not reachable at {PG['hostname']}:{PG['port']} as {PG['username']}: {exc}")
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
 
 
 @pytest.fixture
@@ -113,20 +76,12 @@ def broker_queue():
 
 
 @pytest.fixture
-def deployment(tmp_path, monkeypatch, landing_zone, postgres_db, broker_queue):
-    """The shared environment of every process: DAGSTER_HOME on PostgreSQL, landing zone,
-    artifact root, broker and queue. Yields the instance (its schema created before any worker)."""
+def deployment(tmp_path, monkeypatch, landing_zone, postgres_instance, broker_queue):
+    """The shared environment of every process: the production ``DAGSTER_HOME`` (``deploy/dagster.yaml``
+    on a PostgreSQL database of the test's own), landing zone, artifact root, broker and queue.
+    Yields the instance (its schema created before any worker)."""
     root, truth = landing_zone
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(
-        "storage:\n"
-        "  postgres:\n"
-        "    postgres_db:\n"
-        + "".join(f"      {k}: {v!r}\n" for k, v in {**PG, "db_name": postgres_db}.items())
-    )
     env = {
-        "DAGSTER_HOME": str(home),
         "DUBSYNC_MEDIA_ROOT": str(root),
         "DUBSYNC_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
         "DUBSYNC_CELERY_BROKER": BROKER,
@@ -136,8 +91,7 @@ def deployment(tmp_path, monkeypatch, landing_zone, postgres_db, broker_queue):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("DUBSYNC_POLICY", raising=False)
     monkeypatch.delenv("DUBSYNC_CELERY_BACKEND", raising=False)
-    with DagsterInstance.from_config(str(home)) as instance:
-        yield instance, tmp_path, truth
+    yield postgres_instance, tmp_path, truth
 
 
 @pytest.fixture
