@@ -107,6 +107,9 @@ def find_stale(defs: Definitions, instance: DagsterInstance, store: MediaStore |
             node = asset_graph.get(key)
             if not node.is_materializable or not node.is_partitioned:
                 continue
+            # only assets that read a landing-zone file record its version (their parent is a source
+            # asset); an asset reading one through its input (face_tracks) follows as downstream
+            reads_file = store is not None and any(asset_graph.get(parent).is_external for parent in node.parent_keys)
             for partition in node.partitions_def.get_partition_keys():
                 partition = str(partition)
                 ap = AssetKeyPartitionKey(key, partition)
@@ -116,7 +119,7 @@ def find_stale(defs: Definitions, instance: DagsterInstance, store: MediaStore |
                 if status == StaleStatus.STALE:
                     causes = resolver.get_stale_root_causes(key, partition)
                     found.setdefault(ap, "; ".join(sorted({_describe(c) for c in causes})) or "stale")
-                if store is not None:
+                if reads_file:
                     recorded = _latest_source_version(instance, key, partition)
                     now = _current_file_version(listings, partition)
                     if recorded is not None and now is not None and recorded != now:

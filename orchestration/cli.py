@@ -16,6 +16,8 @@ embedded SQLite instance under ``DIR/dagster_home`` and compares the verdicts wi
 from __future__ import annotations
 
 import argparse
+import collections
+import dataclasses
 import json
 import logging
 import math
@@ -353,9 +355,7 @@ def _cmd_backfill(args) -> int:
         print("dubsync backfill: set DAGSTER_HOME to the instance that holds the results", file=sys.stderr)
         return 2
     env = Settings.from_env()
-    settings = Settings(
-        media_root=env.media_root, artifact_root=env.artifact_root, policy_path=args.policy or env.policy_path
-    )
+    settings = dataclasses.replace(env, policy_path=args.policy or env.policy_path)
     defs = build_definitions(settings)
     instance = DagsterInstance.get()
     print(f"looking for stale asset partitions (policy: {settings.policy_path or 'built-in'}, "
@@ -367,9 +367,7 @@ def _cmd_backfill(args) -> int:
     width = max(len(f"{s.asset}[{s.partition}]") for s in stale)
     for item in stale:
         print(f"  {f'{item.asset}[{item.partition}]':<{width}}  {item.reason}")
-    counts: dict[str, int] = {}
-    for item in stale:
-        counts[item.asset] = counts.get(item.asset, 0) + 1
+    counts = collections.Counter(item.asset for item in stale)
     summary = ", ".join(f"{asset} × {n}" for asset, n in counts.items())
     print(f"{len(stale)} stale asset partition(s): {summary}")
     if args.dry_run:
