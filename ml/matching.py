@@ -41,11 +41,9 @@ SPEED_SEARCH_BELOW = 0.05
 matched 0-3 %)."""
 _RIVAL_EXCLUSION_S = 0.25
 """The rival of a frame's best match is its best match more than this far from it (seconds)."""
-_BLOCK = 64
 _WEAK_CONTRAST = 1.1
 """Stretches below this contrast are never used; up to min_coarse_contrast only when another
 stretch agrees on their lag."""
-"""Dub frames compared per step: bounds the temporary distance array to 64 × window × M floats."""
 
 
 def match_version(match: MatchParams) -> str:
@@ -196,21 +194,13 @@ def match_signatures(
     """
     params = params or MatchParams()
     _validate(dub, reference)
-    n = len(dub.frames)
-    offsets = np.full(n, np.nan, dtype=np.float64)
-    distances = np.full(n, np.inf, dtype=np.float32)
-    rivals = np.full(n, np.inf, dtype=np.float32)
+    fine = _FineMatcher(dub, reference)
     if params.strategy == "exhaustive":
         # one dub frame of margin, so that an offset of exactly ±search_window_s is still found
-        window = params.search_window_s + dub.frame_seconds
-        _match_frames(dub, reference, 0, n, 0.0, window, offsets, distances, rivals, progress)
+        fine.run([(0, len(dub.frames), 0.0)], params.search_window_s + dub.frame_seconds, progress)
     else:
-        for first, last, lag in coarse_alignment(dub, reference, params):
-            _match_frames(
-                dub, reference, first, last, lag, params.fine_window_s, offsets, distances, rivals, None
-            )
-            if progress is not None:
-                progress(last / max(n, 1))
+        fine.run(coarse_alignment(dub, reference, params), params.fine_window_s, progress)
+    offsets, distances, rivals = fine.offsets, fine.distances, fine.rivals
     offsets[~np.isfinite(distances)] = np.nan
     times = dub.times
     if dub.speed != 1.0:
@@ -289,8 +279,6 @@ def coarse_alignment(
     ``first:last`` index the dub's kept frames; ``lag_s`` is the chunk's offset (t_original −
     t_dub). Chunks whose best correlation does not stand out (no shared M&E) are left out.
     """
-    from scipy.signal import fftconvolve
-
     step = dub.hop_length // reference.hop_length  # reference frames per dub frame
     pool = params.coarse_pool
     # time differences whiten the pooled signatures: slow trends (loudness, key) correlate at
@@ -301,31 +289,31 @@ def coarse_alignment(
     # grid cell k of either track starts at its own start time + k * cell_s
     origin = reference.start_time_s - dub.start_time_s
     chunk = max(4, int(round(params.chunk_s / cell_s)))
-    reach = int(np.ceil((params.search_window_s + params.chunk_s) / cell_s))
+    if len(r) < chunk:
+        return []
+    correlate = _Correlator(r, chunk)
+    # reference cells q whose lag q - c0 lies within the search window
+    lag_lo = int(np.ceil((-params.search_window_s - cell_s - origin) / cell_s))
+    lag_hi = int(np.floor((params.search_window_s + cell_s - origin) / cell_s))
     candidates = []
     frame_cells = dub.frames // pool
     for c0 in range(0, len(d), chunk):
         c1 = min(len(d), c0 + chunk)
         block = d[c0:c1]
-        if c1 - c0 < 4 or not block.any():
+        width = c1 - c0
+        if width < 4 or not block.any():
             continue
-        lo, hi = max(0, c0 - reach), min(len(r), c1 + reach)
-        if hi - lo < c1 - c0:
+        q0, q1 = max(c0 + lag_lo, -width), min(c0 + lag_hi, len(r))
+        if q1 < q0:
             continue
-        segment = np.zeros((hi - lo + 2 * (c1 - c0), r.shape[1]), dtype=np.float32)
-        segment[c1 - c0 : c1 - c0 + hi - lo] = r[lo:hi]
-        score = fftconvolve(segment, block[::-1], mode="valid", axes=0).sum(axis=1)
+        raw, energy = correlate(block, q0, q1)
         # normalised: cosine between the chunk and the reference cells it lies on at each lag
-        energy = fftconvolve((segment**2).sum(axis=1), np.ones(c1 - c0), mode="valid")
-        real = np.zeros(len(segment))
-        real[c1 - c0 : c1 - c0 + hi - lo] = 1.0
-        overlap = fftconvolve(real, np.ones(c1 - c0), mode="valid") / (c1 - c0)
-        score = score / (np.sqrt(np.maximum(energy, 1e-9)) * (np.linalg.norm(block) + 1e-9))
-        # score[j]: block aligned with segment[j:j+len] = reference cells lo - len + j
-        lags_cells = (lo - (c1 - c0) + np.arange(len(score))) - c0
-        lag_s = lags_cells * cell_s + origin
+        score = raw / (np.sqrt(np.maximum(energy, 1e-9)) * (np.linalg.norm(block) + 1e-9))
+        q = np.arange(q0, q1 + 1)
+        lag_s = (q - c0) * cell_s + origin
         # lags where the chunk lies mostly on the reference (a few edge cells inflate a cosine)
-        allowed = (np.abs(lag_s) <= params.search_window_s + cell_s) & (energy > 1e-6) & (overlap > 0.75)
+        on_reference = np.minimum(q + width, len(r)) - np.maximum(q, 0)
+        allowed = (energy > 1e-6) & (4 * on_reference > 3 * width)
         if not allowed.any():
             continue
         score = np.where(allowed, score, -np.inf)
@@ -347,6 +335,46 @@ def coarse_alignment(
         if contrast >= params.min_coarse_contrast or agreeing >= 1:
             out.append((first, last, lag))
     return out
+
+
+class _Correlator:
+    """Cross-correlation of blocks of up to ``width`` cells with a long multichannel signal ``r``
+    [shape=(n, M)], summed over channels, by overlap-save: the reference's pieces are transformed
+    once, and each block costs one product and one inverse transform per piece it reaches (the sum
+    over channels is taken before the inverse transform)."""
+
+    def __init__(self, r: np.ndarray, width: int):
+        import scipy.fft
+
+        self.width = width
+        self.size = scipy.fft.next_fast_len(4 * width, real=True)
+        self.hop = self.size - width + 1  # valid correlations per piece
+        self.pad = width  # zero cells before the reference, for blocks overhanging its start
+        n = len(r) + self.pad
+        n_pieces = -(-(n + width) // self.hop)
+        padded = np.zeros((n_pieces * self.hop + self.size, r.shape[1]), dtype=np.float32)
+        padded[self.pad : self.pad + len(r)] = r
+        pieces = np.lib.stride_tricks.sliding_window_view(padded, self.size, axis=0)[:: self.hop][:n_pieces]
+        self.spectra = scipy.fft.rfft(pieces, axis=2)  # [piece, channel, frequency]
+        energy = np.concatenate([[0.0], np.cumsum(np.square(padded.astype(np.float64)).sum(axis=1))])
+        self._energy = energy
+
+    def __call__(self, block: np.ndarray, q0: int, q1: int) -> tuple[np.ndarray, np.ndarray]:
+        """For each reference cell q in ``q0..q1`` (may start below 0), the correlation
+        ``sum_k r[q + k] · block[k]`` and the energy ``sum_k |r[q + k]|²`` of the cells the block
+        lies on (cells outside the reference count as zeros)."""
+        import scipy.fft
+
+        width = len(block)
+        spectrum = np.conj(scipy.fft.rfft(block.T, n=self.size, axis=1))  # [channel, frequency]
+        a, b = q0 + self.pad, q1 + self.pad  # positions in the padded signal
+        p0, p1 = a // self.hop, b // self.hop
+        product = np.einsum("pcf,cf->pf", self.spectra[p0 : p1 + 1], spectrum)
+        corr = scipy.fft.irfft(product, n=self.size, axis=1)[:, : self.hop].reshape(-1)
+        raw = corr[a - p0 * self.hop : b - p0 * self.hop + 1]
+        positions = np.arange(a, b + 1)
+        energy = self._energy[positions + width] - self._energy[positions]
+        return raw, energy
 
 
 _CONTINUITY_SHARE = 0.8
@@ -383,45 +411,92 @@ def _prefer_continuity(candidates: list, params: MatchParams, cell_s: float) -> 
         candidate[2] = choice
 
 
-def _match_frames(
-    dub: Signature,
-    reference: Signature,
-    first: int,
-    last: int,
-    lag: float,
-    window: float,
-    offsets: np.ndarray,
-    distances: np.ndarray,
-    rivals: np.ndarray,
-    progress: Callable[[float], None] | None,
-) -> None:
-    """Best match of dub frames ``first:last`` among original frames whose offset lies within
-    ``lag ± window``; fills ``offsets``, ``distances`` and ``rivals`` in place."""
-    t_dub = dub.times
-    t_ref = reference.times
-    ref_step = reference.hop_length / reference.sample_rate
-    n = len(t_dub)
-    for start in range(first, last, _BLOCK):
-        stop = min(last, start + _BLOCK)
-        lo = int(np.searchsorted(t_ref, t_dub[start] + lag - window, side="left"))
-        hi = int(np.searchsorted(t_ref, t_dub[stop - 1] + lag + window, side="right"))
-        if hi <= lo:
-            continue
-        block = dub.vectors[start:stop]
-        cand = reference.vectors[lo:hi]
-        dist = np.abs(block[:, None, :] - cand[None, :, :]).max(axis=2)
-        gap = t_ref[None, lo:hi] - t_dub[start:stop, None]
-        dist[np.abs(gap - lag) > window] = np.inf
+class _FineMatcher:
+    """Per-frame matching of dub frames against the original's frames near a given lag.
+
+    Each dub frame is compared only with the original's frames within its own window (gathered
+    per frame, not the union of a block's windows), in steps that bound the temporary distance
+    array, and the steps run on a small thread pool (NumPy releases the GIL in its loops).
+    Fills ``offsets``, ``distances`` and ``rivals`` (one entry per dub frame)."""
+
+    _STEP_VALUES = 1 << 21
+    """Floats of the gathered candidates per step (8 MB): bounds the temporaries."""
+    _MAX_STEP_FRAMES = 1024
+
+    def __init__(self, dub: Signature, reference: Signature):
+        self.dub_vectors = dub.vectors
+        self.dub_times = dub.times
+        self.ref_vectors = reference.vectors
+        self.ref_times = reference.times
+        self.ref_step = reference.hop_length / reference.sample_rate
+        n = len(self.dub_times)
+        self.offsets = np.full(n, np.nan, dtype=np.float64)
+        self.distances = np.full(n, np.inf, dtype=np.float32)
+        self.rivals = np.full(n, np.inf, dtype=np.float32)
+
+    def run(
+        self, spans: list[tuple[int, int, float]], window: float, progress: Callable[[float], None] | None
+    ) -> None:
+        """Match dub frames ``first:last`` of every span within ``lag ± window`` of its lag."""
+        if len(self.ref_times) == 0:
+            return
+        per_frame = int(np.ceil(2 * window / self.ref_step)) + 2  # candidates within a window
+        rows = max(1, min(self._MAX_STEP_FRAMES, self._STEP_VALUES // (per_frame * self.ref_vectors.shape[1])))
+        steps = [
+            (start, min(last, start + rows), lag, window)
+            for first, last, lag in spans
+            for start in range(first, last, rows)
+        ]
+        total = max(1, len(self.dub_times))
+        workers = min(len(steps), _match_threads())
+        if workers <= 1:
+            for step in steps:
+                self._match(*step)
+                if progress is not None:
+                    progress(step[1] / total)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dubsync-match") as pool:
+            for done, _ in enumerate(pool.map(lambda step: self._match(*step), steps), start=1):
+                if progress is not None:
+                    progress(steps[done - 1][1] / total)
+
+    def _match(self, start: int, stop: int, lag: float, window: float) -> None:
+        t_dub = self.dub_times[start:stop]
+        t_ref = self.ref_times
+        lo = np.searchsorted(t_ref, t_dub + lag - window, side="left")
+        hi = np.searchsorted(t_ref, t_dub + lag + window, side="right")
+        width = int((hi - lo).max(initial=0))
+        if width == 0:
+            return
+        index = lo[:, None] + np.arange(width)
+        valid = index < hi[:, None]
+        np.minimum(index, len(t_ref) - 1, out=index)
+        cand = self.ref_vectors[index]  # [frame, candidate, M]
+        np.subtract(cand, self.dub_vectors[start:stop, None, :], out=cand)
+        np.abs(cand, out=cand)
+        dist = cand.max(axis=2)
+        dist[~valid] = np.inf
+        gap = t_ref[index] - t_dub[:, None]
         best = np.argmin(dist, axis=1)
         rows = np.arange(stop - start)
         best_dist = dist[rows, best]
-        distances[start:stop] = best_dist
-        offsets[start:stop] = gap[rows, best] + ref_step * _vertex(dist, best, rows)
-        near = np.abs(gap - gap[rows, best][:, None]) <= _RIVAL_EXCLUSION_S
-        dist[near] = np.inf
-        rivals[start:stop] = dist.min(axis=1)
-        if progress is not None:
-            progress(stop / n)
+        self.distances[start:stop] = best_dist
+        self.offsets[start:stop] = gap[rows, best] + self.ref_step * _vertex(dist, best, rows)
+        dist[np.abs(gap - gap[rows, best][:, None]) <= _RIVAL_EXCLUSION_S] = np.inf
+        self.rivals[start:stop] = dist.min(axis=1)
+
+
+def _match_threads() -> int:
+    """Threads for per-frame matching: the cores this process may use, at most 4."""
+    import os
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
 
 
 def _vertex(dist: np.ndarray, best: np.ndarray, rows: np.ndarray) -> np.ndarray:

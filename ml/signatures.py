@@ -192,15 +192,26 @@ def unpack_codes(packed: np.ndarray, n: int, m: int, bits: int) -> np.ndarray:
         raise ParameterError(f"{packed.size} packed bytes do not hold {n} × {m} codes of {bits} bits")
     if bits == 8:
         return (packed.astype(np.int16) - top).astype(np.int8).reshape(n, m)
-    out = np.empty((n, m), dtype=np.int8)
-    bytes_per_step = _PACK_ROWS * m * bits // 8
-    for row, start in zip(range(0, n, _PACK_ROWS), range(0, packed.size, bytes_per_step)):
-        rows = min(_PACK_ROWS, n - row)
-        bit_rows = np.unpackbits(packed[start : start + bytes_per_step], count=rows * m * bits)
-        padded = np.zeros((rows * m, 8), dtype=np.uint8)
-        padded[:, 8 - bits :] = bit_rows.reshape(-1, bits)
-        out[row : row + rows] = (np.packbits(padded, axis=1)[:, 0].astype(np.int16) - top).reshape(rows, m)
-    return out
+    # 8 codes of ``bits`` bits fill exactly ``bits`` bytes: read each such group as one big-endian
+    # integer and shift the 8 codes out of it
+    out = np.empty(n * m, dtype=np.int8)
+    shifts = np.arange(7, -1, -1, dtype=np.uint64) * np.uint64(bits)
+    mask = np.uint64((1 << bits) - 1)
+    codes_per_step = _PACK_ROWS * m  # a multiple of 8: every step starts on a group
+    for first in range(0, n * m, codes_per_step):
+        count = min(codes_per_step, n * m - first)
+        groups = -(-count // 8)
+        raw = np.zeros(groups * bits, dtype=np.uint8)
+        chunk = packed[first * bits // 8 : (first * bits // 8) + groups * bits]
+        raw[: chunk.size] = chunk
+        raw = raw.reshape(groups, bits)
+        value = np.zeros(groups, dtype=np.uint64)
+        for j in range(bits):
+            value <<= np.uint64(8)
+            value |= raw[:, j]
+        codes = (value[:, None] >> shifts) & mask
+        out[first : first + count] = (codes.reshape(-1)[:count].astype(np.int16) - top).astype(np.int8)
+    return out.reshape(n, m)
 
 
 def sensing_matrix(params: SignatureParams) -> np.ndarray:
