@@ -249,6 +249,12 @@ class VerdictParams:
     min_segment_s: float = 1.0
     """a stretch with its own offset must span this much matched evidence to count as a segment
     (tuned: matches can be sparse; clusters that interleave in time are refused anyway)."""
+    max_recurring_s: float = 60.0
+    """a stretch up to this long (seconds) whose offset maps it out of order with the rest of the
+    timeline (its material would come from the original before what precedes it in the dub) is
+    recurring music matched elsewhere and set aside; longer ones (a swapped reel) stay evidence
+    (tuned: recurring loops matched 20-40 s stretches where a dub held 10 min the original
+    lacks); 0 sets nothing aside."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -279,6 +285,7 @@ class VerdictParams:
         _require(0.0 < self.min_explained <= 1.0, f"min_explained={self.min_explained} must be in (0, 1]")
         _require(self.min_drift_s > 0, f"min_drift_s={self.min_drift_s} must be > 0")
         _require(self.min_segment_s > 0, f"min_segment_s={self.min_segment_s} must be > 0")
+        _require(self.max_recurring_s >= 0, f"max_recurring_s={self.max_recurring_s} must be >= 0")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ clearly beats the constant (half the typical residual), else the constant, else 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +56,8 @@ class TimelineFit:
         Share of the frames within ``tolerance_s`` of the chosen model, in [0, 1].
     shares : dict
         Share explained by each model tried (``constant``, ``drift``, ``segments``).
+    set_aside : tuple of Segment
+        Stretches left out as recurring material (see :func:`fit_timeline`).
     """
 
     kind: str
@@ -63,6 +66,9 @@ class TimelineFit:
     segments: tuple[Segment, ...]
     explained: float
     shares: dict
+    set_aside: tuple[Segment, ...] = ()
+    """Short stretches whose offset puts their material out of order with the rest of the
+    timeline (recurring music matched elsewhere); their frames were left out of the fit."""
 
     def offset_at(self, t_dub: float | np.ndarray) -> float | np.ndarray:
         """The model's offset at dub time(s) ``t_dub``, seconds."""
@@ -116,11 +122,11 @@ def _line(times: np.ndarray, offsets: np.ndarray, tol: float, seed: int) -> tupl
 
 def _segments(
     times: np.ndarray, offsets: np.ndarray, tol: float, min_frames: int, min_span_s: float
-) -> tuple[list[Segment], np.ndarray]:
-    """Offset clusters on disjoint stretches of time; members of the accepted clusters."""
+) -> tuple[list[Segment], list[np.ndarray]]:
+    """Offset clusters on disjoint stretches of time, in time order, with the members of each."""
     remaining = np.ones(len(offsets), dtype=bool)
     accepted: list[Segment] = []
-    covered = np.zeros(len(offsets), dtype=bool)
+    member_masks: list[np.ndarray] = []
     for _ in range(8):
         if remaining.sum() < min_frames:
             break
@@ -140,9 +146,26 @@ def _segments(
         if any(abs(centre - s.offset_s) < 2 * tol for s in accepted):
             continue  # too close to another segment's offset to be a jump (a drift's staircase)
         accepted.append(Segment(float(start), float(end), centre, int(members.sum())))
-        covered |= members
-    accepted.sort(key=lambda s: s.start_s)
-    return accepted, covered
+        member_masks.append(members)
+    order = sorted(range(len(accepted)), key=lambda i: accepted[i].start_s)
+    return [accepted[i] for i in order], [member_masks[i] for i in order]
+
+
+def _in_order(segments: list[Segment], backstep_s: float) -> set[int]:
+    """Indices of the heaviest (most frames) chain of segments, in dub-time order, whose material
+    in the original also comes in order: each starts in the original no more than ``backstep_s``
+    before the previous one ends there. An edit or a reel change keeps that order (dropping or
+    repeating a little material); music that recurs matches out of order."""
+    best: list[tuple[int, list[int]]] = []  # per segment: heaviest chain ending with it
+    for j, seg in enumerate(segments):
+        weight, chain = seg.frames, [j]
+        for i in range(j):
+            before = segments[i]
+            if seg.start_s + seg.offset_s >= before.end_s + before.offset_s - backstep_s:
+                if best[i][0] + seg.frames > weight:
+                    weight, chain = best[i][0] + seg.frames, best[i][1] + [j]
+        best.append((weight, chain))
+    return set(max(best, key=lambda b: b[0])[1]) if best else set()
 
 
 def fit_timeline(
@@ -154,10 +177,19 @@ def fit_timeline(
     min_drift_s: float = 0.04,
     min_segment_frames: int = 20,
     min_segment_s: float = 5.0,
+    max_recurring_s: float = 0.0,
+    max_backstep_s: float = 10.0,
     seed: int = 0,
 ) -> TimelineFit:
     """Fit constant, drift and segment models to matched per-frame offsets; pick the simplest
     that explains at least ``min_explained`` of the frames.
+
+    Music that recurs (a cue, a loop) can match a stretch of the dub at a wholly different offset,
+    above all where the dub holds material the original lacks. Such a stretch is short, and its
+    offset maps it out of order: its material would come from the original before what precedes
+    it in the dub, which no edit or reel change does. Stretches of at most ``max_recurring_s``
+    outside the heaviest in-order chain of segments are set aside, and the models are fitted to
+    the rest. A longer out-of-order stretch (a swapped reel) stays as evidence.
 
     Parameters
     ----------
@@ -173,6 +205,11 @@ def fit_timeline(
         A line whose offset changes by less than this over the evidence is a constant, seconds.
     min_segment_frames, min_segment_s : int, float
         Smallest cluster (frames) and stretch (seconds) that counts as a segment.
+    max_recurring_s : float
+        Longest out-of-order stretch set aside as recurring material, seconds; 0 sets none aside.
+    max_backstep_s : float
+        A later stretch may start this much before an earlier one ends in the original and still
+        be in order (a reel change that repeats material), seconds.
     seed : int
         RANSAC's random state.
     """
@@ -188,7 +225,26 @@ def fit_timeline(
     span = (float(times.min()), float(times.max()))
     centre, const_in = _constant(offsets, tolerance_s)
     intercept, slope, line_in = _line(times, offsets, tolerance_s, seed)
-    segments, seg_in = _segments(times, offsets, tolerance_s, min_segment_frames, min_segment_s)
+    segments, members = _segments(times, offsets, tolerance_s, min_segment_frames, min_segment_s)
+    if max_recurring_s > 0 and len(segments) >= 2:
+        chain = _in_order(segments, max_backstep_s)
+        aside = [
+            i for i, s in enumerate(segments) if i not in chain and s.end_s - s.start_s <= max_recurring_s
+        ]
+        kept = ~np.logical_or.reduce([members[i] for i in aside]) if aside else None
+        if kept is not None and np.count_nonzero(kept) >= 2:
+            fit = fit_timeline(
+                times[kept],
+                offsets[kept],
+                tolerance_s=tolerance_s,
+                min_explained=min_explained,
+                min_drift_s=min_drift_s,
+                min_segment_frames=min_segment_frames,
+                min_segment_s=min_segment_s,
+                seed=seed,
+            )
+            return dataclasses.replace(fit, set_aside=tuple(segments[i] for i in aside))
+    seg_in = np.logical_or.reduce(members) if members else np.zeros(n, dtype=bool)
     shares = {
         "constant": float(const_in.mean()),
         "drift": float(line_in.mean()),

@@ -21,7 +21,7 @@ from ml.timeline import fit_timeline
 
 __all__ = ["ALGORITHM", "KINDS", "BANDS", "Verdict", "itu_band", "decide", "verdict_version"]
 
-ALGORITHM = "verdict/2"
+ALGORITHM = "verdict/3"
 KINDS = ("in_sync", "constant", "drift", "intermittent", "undetermined")
 BANDS = ("undetectable", "acceptable", "unacceptable", "unknown")
 
@@ -190,6 +190,7 @@ def decide(
         min_drift_s=params.min_drift_s,
         min_segment_frames=params.min_matched_frames // 2,
         min_segment_s=params.min_segment_s,
+        max_recurring_s=params.max_recurring_s,
     )
     evidence["explained"] = fit.explained
     evidence["segments"] = [dataclasses.asdict(seg) for seg in fit.segments]
@@ -241,6 +242,12 @@ def decide(
         reason = f"offset changes between {len(fit.segments)} stretches ({'; '.join(parts)})"
         correction = "; ".join(
             f"from {seg.start_s:.0f} s {describe_correction(seg.offset_s)}" for seg in fit.segments
+        )
+    if fit.set_aside:
+        parts = ", ".join(f"{s.start_s:.0f}–{s.end_s:.0f} s at {s.offset_s:+.1f} s" for s in fit.set_aside)
+        reason += (
+            f"; {sum(s.frames for s in fit.set_aside)} frames set aside as recurring music matched "
+            f"out of order ({parts})"
         )
     return Verdict(
         kind=kind,

@@ -74,3 +74,44 @@ def test_bad_input():
         fit_timeline(np.array([1.0]), np.array([0.0]))
     with pytest.raises(ParameterError, match="equal 1-D shapes"):
         fit_timeline(np.zeros(3), np.zeros(4))
+
+
+def _with_recurring_music(rng, *, stretch_s):
+    """A dub whose first 600 s the original lacks (it is offset by −600 s), except that music
+    recurring there matches stretches of ``stretch_s`` at unrelated offsets."""
+    t_true = np.sort(rng.uniform(600, 900, 3000))
+    parts_t, parts_o = [t_true], [np.full_like(t_true, -600.0)]
+    for start, offset in ((40, 511.8), (130, 515.7), (180, 379.3), (280, -140.8), (430, 295.0)):
+        t = np.sort(rng.uniform(start, start + stretch_s, 400))
+        parts_t.append(t)
+        parts_o.append(np.full_like(t, offset))
+    t = np.concatenate(parts_t)
+    order = np.argsort(t)
+    return t[order], _quantise(np.concatenate(parts_o)[order])
+
+
+def test_recurring_music_out_of_order_is_set_aside(rng):
+    # the benchmark's −600 s pair was reported as +512 s intermittent before this
+    t, offsets = _with_recurring_music(rng, stretch_s=25)
+    assert fit_timeline(t, offsets).kind == "intermittent"  # without setting aside
+    fit = fit_timeline(t, offsets, max_recurring_s=60)
+    assert fit.kind == "constant"
+    assert fit.intercept_s == pytest.approx(-600.0, abs=QUANTUM)
+    assert sorted(round(s.offset_s) for s in fit.set_aside) == [-141, 295, 379, 512, 516]
+
+
+def test_a_long_stretch_out_of_order_stays_evidence(rng):
+    # a swapped reel is a defect to report, not recurring music
+    t, offsets = _with_recurring_music(rng, stretch_s=90)
+    fit = fit_timeline(t, offsets, max_recurring_s=60)
+    assert fit.set_aside == ()
+    assert fit.kind != "constant"
+
+
+def test_a_reel_change_that_repeats_material_stays_in_order(rng):
+    # from 108 s the dub repeats 1 s of the original (offset 0 → −1 s): in order within 10 s
+    t = np.sort(rng.uniform(0, 180, 1500))
+    fit = fit_timeline(t, _quantise(np.where(t < 108, 0.0, -1.0)), max_recurring_s=60)
+    assert fit.kind == "intermittent"
+    assert fit.set_aside == ()
+    assert [round(s.offset_s, 2) for s in fit.segments] == [0.0, -1.0]
