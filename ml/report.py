@@ -9,7 +9,7 @@ import numpy as np
 
 from ml.matching import FrameMatches
 
-__all__ = ["offset_timeline_png", "png_markdown", "verdict_model_lines"]
+__all__ = ["lip_sync_png", "offset_timeline_png", "png_markdown", "verdict_model_lines"]
 
 
 def verdict_model_lines(verdict) -> list[tuple[list[float], list[float]]]:
@@ -31,8 +31,13 @@ def offset_timeline_png(
     track_offset_s: float | None = None,
     band: tuple[float, float] | None = None,
     model: list[tuple[list[float], list[float]]] | None = None,
+    picture_offset_s: float | None = None,
 ) -> bytes:
     """Per-frame offset (ms) against dub time (s): matched frames, the track offset, a tolerance band.
+
+    With ``picture_offset_s`` (the title's original audio ↔ picture offset) the figure shows both
+    components, dub ↔ original per frame and original ↔ picture as a line, and their sum, dub ↔
+    picture, which the band and the model refer to.
 
     Parameters
     ----------
@@ -46,6 +51,8 @@ def offset_timeline_png(
         (lowest, highest) offset of the tolerance band to shade around 0, seconds.
     model : list of (times, offsets), optional
         Polylines of a fitted timeline model (see :func:`verdict_model_lines`), seconds.
+    picture_offset_s : float, optional
+        Original audio ↔ picture offset, seconds; the matches are dub ↔ original.
 
     Returns
     -------
@@ -61,10 +68,20 @@ def offset_timeline_png(
     matched = matches.matched
     finite = np.isfinite(matches.offsets)
     rest = finite & ~matched
-    ax.scatter(matches.dub_times[rest], matches.offsets[rest] * 1000, s=2, c="#cccccc",
-               label="unmatched (dialogue)", rasterized=True)
-    ax.scatter(matches.dub_times[matched], matches.offsets[matched] * 1000, s=4, c="#1f77b4",
-               label="matched (M&E)", rasterized=True)
+    shown = matches.offsets
+    if picture_offset_s is None:
+        ax.scatter(matches.dub_times[rest], matches.offsets[rest] * 1000, s=2, c="#cccccc",
+                   label="unmatched (dialogue)", rasterized=True)
+        ax.scatter(matches.dub_times[matched], matches.offsets[matched] * 1000, s=4, c="#1f77b4",
+                   label="matched (M&E)", rasterized=True)
+    else:
+        shown = matches.offsets + picture_offset_s
+        ax.scatter(matches.dub_times[matched], matches.offsets[matched] * 1000, s=2, c="#ff7f0e",
+                   label="dub ↔ original (M&E frames)", rasterized=True)
+        ax.axhline(picture_offset_s * 1000, color="#9467bd", lw=1.2, ls="--",
+                   label=f"original ↔ picture {picture_offset_s * 1000:+.0f} ms (lip sync)")
+        ax.scatter(matches.dub_times[matched], shown[matched] * 1000, s=4, c="#1f77b4",
+                   label="dub ↔ picture (sum)", rasterized=True)
     if band is not None:
         ax.axhspan(band[0] * 1000, band[1] * 1000, color="#2ca02c", alpha=0.15, label="tolerance")
     if model:
@@ -75,17 +92,49 @@ def offset_timeline_png(
         ax.axhline(track_offset_s * 1000, color="#d62728", lw=1,
                    label=f"offset {track_offset_s * 1000:+.0f} ms")
     if matched.any():
-        values = matches.offsets[matched] * 1000
+        values = shown[matched] * 1000
+        if picture_offset_s is not None:
+            values = np.concatenate([values, matches.offsets[matched] * 1000])
         lo, hi = np.percentile(values, [2, 98])
         if band is not None:
             lo, hi = min(lo, band[0] * 1000), max(hi, band[1] * 1000)
         margin = max(100.0, 0.15 * (hi - lo))
         ax.set_ylim(lo - margin, hi + margin)
     ax.set_xlabel("dub time (s)")
-    ax.set_ylabel("offset (ms, + = dub leads)")
+    ax.set_ylabel("offset (ms, + = audio leads)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=7, markerscale=3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def lip_sync_png(picture, *, title: str) -> bytes:
+    """Each face track's lip-sync score against the audio shift (ms), the used tracks solid, the
+    discarded ones faint, and the title's offset as a vertical line (``picture``: a
+    :class:`ml.title_sync.PictureSync`)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 3.2), dpi=90)
+    ax = fig.add_subplot()
+    shifts = np.asarray(picture.shifts_s) * 1000
+    for row, curve in zip(picture.tracks, picture.curves):
+        label = f"track {row['track']} ({row['offset_s'] * 1000:+.0f} ms, conf {row['confidence']:.2f})"
+        ax.plot(shifts, curve, lw=1.3 if row["used"] else 0.8, alpha=1.0 if row["used"] else 0.35,
+                label=label if row["used"] or len(picture.tracks) <= 6 else None)
+    if picture.offset_s is not None:
+        ax.axvline(picture.offset_s * 1000, color="#d62728", lw=1.2, label=f"title {picture.offset_s * 1000:+.0f} ms")
+    ax.set_xlabel("audio shift (ms, + = audio leads)")
+    ax.set_ylabel("lip-sync score")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if picture.tracks:
+        ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

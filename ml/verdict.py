@@ -62,7 +62,8 @@ class Verdict:
     reason : str
         Why the verdict is what it is (always set for ``undetermined``).
     reference : str
-        What the offset is relative to: ``"original_audio"`` (or ``"picture"``).
+        What the offset is relative to: ``"picture"`` (dub ↔ original + the title's lip-sync
+        offset, see :mod:`ml.title_sync`) or ``"original_audio"``.
     matched_frames, coverage, spread_s, agreement :
         The evidence (see :class:`ml.matching.FrameMatches`).
     explained : float
@@ -91,6 +92,9 @@ class Verdict:
     drift_ppm: float | None = None
     correction_speed_ratio: float | None = None
     segments: list = dataclasses.field(default_factory=list)
+    original_to_picture_s: float | None = None
+    """With ``reference == "picture"``: the title's original audio ↔ picture offset (lip sync)
+    that the dub ↔ original offsets were moved by."""
 
     @property
     def offset_ms(self) -> float | None:

@@ -1,0 +1,197 @@
+"""A title's original audio ↔ picture offset from its face tracks, and the dub ↔ picture verdict.
+
+Lip sync gives one offset per face track (``ml.lipsync``). Tracks without a speaker (a listener, a
+face over off-screen dialogue) give flat score curves, hence low confidence, and are discarded;
+the title's offset is the confidence-weighted median of the rest, so one wrong track cannot move
+it. A title without a picture, or without any confident track, has no picture offset and says why.
+
+The dub's verdict against the picture then adds the two halves (DESIGN.md):
+dub ↔ picture(t) = original ↔ picture + dub ↔ original(t). The lip-sync offset is one constant per
+title, so the sum has the same kind (constant, drift, jumps) as the dub ↔ original timeline,
+moved by that constant; whether it is in sync, its ITU band and its correction are judged on the
+sum. Sign convention: seconds, positive = audio leads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ml.errors import ParameterError
+from ml.matching import FrameMatches
+from ml.policy import MatchParams, VerdictParams
+from ml.verdict import Verdict, decide
+
+__all__ = ["PICTURE_STATUSES", "PictureSync", "TrackOffset", "picture_sync", "decide_against_picture"]
+
+PICTURE_STATUSES = ("determined", "no_picture", "no_faces", "no_speaker")
+"""``determined``: the offset is known; otherwise why it is not (no video stream, no face track,
+no track confident enough to be a speaker)."""
+
+
+class TrackOffset(Protocol):
+    """What :func:`picture_sync` reads of one track's lip-sync estimate (``ml.lipsync.TrackSync``)."""
+
+    track: int
+    offset_s: float
+    confidence: float
+    start_s: float
+    end_s: float
+    n_frames: int
+
+
+@dataclass(frozen=True)
+class PictureSync:
+    """The original audio ↔ picture offset of a title, with its evidence.
+
+    Attributes
+    ----------
+    status : str
+        One of :data:`PICTURE_STATUSES`.
+    offset_s : float or None
+        Original audio ↔ picture, seconds (positive = the audio leads the picture); ``None``
+        unless ``status == "determined"``.
+    reason : str
+        The evidence in words (why the offset is what it is, or why there is none).
+    estimator : str
+        Identity of the lip-sync model or estimator that produced the track offsets.
+    tracks : list of dict
+        Per face track: ``track``, ``start_s``, ``end_s``, ``frames``, ``offset_s``,
+        ``confidence`` and ``used`` (confident enough to be a speaker).
+    spread_s : float or None
+        Confidence-weighted median absolute deviation of the used tracks' offsets, seconds.
+    shifts_s : np.ndarray [shape=(k,)]
+        Candidate shifts of the score curves, seconds (empty without tracks).
+    curves : np.ndarray [shape=(n_tracks, k)]
+        Each track's score over ``shifts_s`` (higher = better), for the plot.
+    """
+
+    status: str
+    offset_s: float | None
+    reason: str
+    estimator: str
+    tracks: list = dataclasses.field(default_factory=list)
+    spread_s: float | None = None
+    shifts_s: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    curves: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
+
+    @property
+    def determined(self) -> bool:
+        return self.status == "determined"
+
+    @property
+    def offset_ms(self) -> float | None:
+        return None if self.offset_s is None else round(self.offset_s * 1000.0, 1)
+
+    @property
+    def n_used(self) -> int:
+        return sum(1 for t in self.tracks if t["used"])
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+
+
+def picture_sync(
+    track_offsets: list,
+    *,
+    min_confidence: float,
+    estimator: str,
+    has_picture: bool = True,
+    shifts_s: np.ndarray | None = None,
+    curves: np.ndarray | None = None,
+) -> PictureSync:
+    """The title's original audio ↔ picture offset from its tracks' lip-sync estimates.
+
+    Parameters
+    ----------
+    track_offsets : list of TrackOffset
+        One estimate per face track of the title.
+    min_confidence : float
+        Tracks below this confidence have no speaker and are discarded.
+    estimator : str
+        Identity of what produced the estimates (recorded with the result).
+    has_picture : bool
+        False for an audio-only original: no offset, status ``no_picture``.
+    shifts_s, curves : np.ndarray, optional
+        The tracks' score curves, kept for the plot.
+    """
+    if min_confidence < 0:
+        raise ParameterError(f"min_confidence={min_confidence} must be >= 0")
+    shifts = np.zeros(0) if shifts_s is None else np.asarray(shifts_s, dtype=np.float64)
+    table = np.zeros((0, len(shifts))) if curves is None else np.asarray(curves, dtype=np.float64)
+    if not has_picture:
+        return PictureSync("no_picture", None, "the original has no video stream", estimator, shifts_s=shifts, curves=table)
+    if not track_offsets:
+        return PictureSync("no_faces", None, "no face track in the picture", estimator, shifts_s=shifts, curves=table)
+    rows = [
+        {
+            "track": int(t.track),
+            "start_s": round(float(t.start_s), 3),
+            "end_s": round(float(t.end_s), 3),
+            "frames": int(t.n_frames),
+            "offset_s": float(t.offset_s),
+            "confidence": float(t.confidence),
+            "used": bool(np.isfinite(t.offset_s) and t.confidence >= min_confidence),
+        }
+        for t in track_offsets
+    ]
+    used = [r for r in rows if r["used"]]
+    if not used:
+        best = max(r["confidence"] for r in rows)
+        return PictureSync(
+            "no_speaker",
+            None,
+            f"no face track looks like a speaker: best confidence {best:.3f} of {len(rows)} tracks "
+            f"(need {min_confidence:g})",
+            estimator,
+            rows,
+            shifts_s=shifts,
+            curves=table,
+        )
+    offsets = np.array([r["offset_s"] for r in used])
+    # each track counts by its confidence and its length: a long, clearly speaking track dominates
+    weights = np.array([r["confidence"] * max(r["frames"], 1) for r in used])
+    offset = _weighted_median(offsets, weights)
+    spread = _weighted_median(np.abs(offsets - offset), weights)
+    lead = "leads" if offset > 0 else "lags"
+    reason = (
+        f"original audio {lead} the picture by {abs(offset) * 1000:.0f} ms: weighted median of "
+        f"{len(used)} speaking track{'s' if len(used) > 1 else ''} of {len(rows)} (spread "
+        f"{spread * 1000:.0f} ms)"
+    )
+    return PictureSync("determined", offset, reason, estimator, rows, spread, shifts, table)
+
+
+def decide_against_picture(
+    matches: FrameMatches,
+    picture: PictureSync | None,
+    *,
+    match: MatchParams,
+    params: VerdictParams,
+) -> Verdict:
+    """The dub's verdict against the picture when the title's picture offset is known, else
+    against the original audio (with the reason why not the picture).
+
+    The dub ↔ original offsets of every matched frame are moved by the original ↔ picture offset
+    and judged as one timeline, so the kind, the band and the correction refer to the picture.
+    """
+    if picture is None or not picture.determined:
+        verdict = decide(matches, match=match, params=params)
+        if picture is not None and picture.status != "no_picture":
+            verdict = dataclasses.replace(
+                verdict, reason=f"{verdict.reason}; relative to the original audio, not the picture: {picture.reason}"
+            )
+        return verdict
+    moved = dataclasses.replace(matches, offsets=matches.offsets + picture.offset_s)
+    verdict = decide(moved, match=match, params=params, reference="picture")
+    return dataclasses.replace(
+        verdict,
+        original_to_picture_s=picture.offset_s,
+        reason=f"{verdict.reason} (dub ↔ picture = dub ↔ original + original ↔ picture {picture.offset_s * 1000:+.0f} ms)",
+    )

@@ -1,0 +1,137 @@
+"""The title's picture offset from its tracks, and every kind of dub ↔ picture verdict.
+
+The dub ↔ original evidence comes from real matching of generated pairs; the original ↔ picture
+offset is given (the lip-sync estimator is pinned in its own tests), so each verdict kind is pinned
+against the picture with a known sum.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from ml.errors import ParameterError
+from ml.matching import match_signatures
+from ml.policy import Policy
+from ml.signatures import signature_from_file
+from ml.testmedia import DubSpec, TitleSpec, build_title
+from ml.title_sync import decide_against_picture, picture_sync
+
+POLICY = Policy()
+
+
+@dataclass(frozen=True)
+class _Track:
+    track: int
+    offset_s: float
+    confidence: float
+    start_s: float = 0.0
+    end_s: float = 3.0
+    n_frames: int = 75
+
+
+def test_speaking_tracks_decide_and_silent_ones_are_discarded():
+    tracks = [_Track(0, 0.080, 0.9), _Track(1, 0.040, 0.8, n_frames=150), _Track(2, -0.6, 0.05), _Track(3, 0.2, 0.1)]
+    picture = picture_sync(tracks, min_confidence=0.3, estimator="test")
+    assert picture.determined
+    assert [t["used"] for t in picture.tracks] == [True, True, False, False]
+    # weights 0.9 × 75 and 0.8 × 150: the longer track holds the weighted median
+    assert picture.offset_s == pytest.approx(0.040)
+    assert "2 speaking tracks of 4" in picture.reason
+
+
+def test_one_wrong_track_cannot_move_the_title_offset():
+    tracks = [_Track(0, 0.04, 0.7), _Track(1, 0.04, 0.6), _Track(2, 0.52, 0.9)]
+    assert picture_sync(tracks, min_confidence=0.3, estimator="test").offset_s == pytest.approx(0.04)
+
+
+@pytest.mark.parametrize(
+    ("tracks", "has_picture", "status"),
+    [([], False, "no_picture"), ([], True, "no_faces"), ([_Track(0, 0.1, 0.01)], True, "no_speaker")],
+)
+def test_no_offset_says_why(tracks, has_picture, status):
+    picture = picture_sync(tracks, min_confidence=0.3, estimator="test", has_picture=has_picture)
+    assert picture.status == status and picture.offset_s is None and picture.reason
+
+
+def test_negative_confidence_floor_is_refused():
+    with pytest.raises(ParameterError, match="min_confidence"):
+        picture_sync([], min_confidence=-1, estimator="test")
+
+
+@pytest.fixture(scope="module")
+def kinds(tmp_path_factory, shared_media):
+    """Dub ↔ original evidence of each kind, matched for real on a generated title."""
+    dubs = (
+        DubSpec("fr", offset_s=0.0),
+        DubSpec("de", offset_s=-0.25),
+        DubSpec("es", offset_s=-0.1, speed_ratio=1.001),
+        DubSpec("it", offset_s=0.0, jumps=((50.0, 0.5),)),
+    )
+    spec = TitleSpec("kinds_picture", duration_s=100.0, dubs=dubs, seed=31)
+    root = tmp_path_factory.mktemp("kinds_picture")
+    build_title(root, spec, shared_media=shared_media)
+    folder = root / spec.title_id
+    reference = signature_from_file(next(folder.glob("original.*")), role="reference")
+    return {
+        d.language: match_signatures(signature_from_file(next(folder.glob(f"dubs/{d.language}.*"))), reference, POLICY.match)
+        for d in dubs
+    }
+
+
+def _picture(offset_s):
+    return picture_sync([_Track(0, offset_s, 0.9)], min_confidence=0.3, estimator="test")
+
+
+def _decide(matches, picture):
+    return decide_against_picture(matches, picture, match=POLICY.match, params=POLICY.verdict)
+
+
+def test_in_sync_dub_of_an_out_of_sync_original_is_out_of_sync_with_the_picture(kinds):
+    # the dub follows the original exactly, but the original's audio leads the picture by 240 ms
+    assert _decide(kinds["fr"], None).kind == "in_sync"
+    verdict = _decide(kinds["fr"], _picture(0.24))
+    assert verdict.reference == "picture"
+    assert verdict.kind == "constant"
+    assert verdict.offset_s == pytest.approx(0.24, abs=0.005)
+    assert verdict.original_to_picture_s == pytest.approx(0.24)
+    assert verdict.correction_shift_s == pytest.approx(0.24, abs=0.005)
+    assert not verdict.in_sync and verdict.band == "unacceptable"
+
+
+def test_two_errors_that_cancel_are_in_sync_with_the_picture(kinds):
+    # the dub lags the original by 250 ms; the original leads the picture by 230 ms: -20 ms
+    verdict = _decide(kinds["de"], _picture(0.23))
+    assert verdict.kind == "in_sync"
+    assert verdict.offset_s == pytest.approx(-0.02, abs=0.005)
+    assert verdict.band == "undetectable"
+
+
+def test_a_drift_against_the_picture_keeps_its_rate_and_moves_its_start(kinds):
+    alone = _decide(kinds["es"], None)
+    verdict = _decide(kinds["es"], _picture(0.1))
+    assert verdict.kind == "drift"
+    assert verdict.drift_ppm == pytest.approx(alone.drift_ppm, rel=1e-6)
+    assert verdict.drift_ppm == pytest.approx(1000, rel=0.1)
+    assert verdict.offset_s == pytest.approx(alone.offset_s + 0.1, abs=1e-6)
+
+
+def test_a_jump_against_the_picture_is_two_segments_moved_by_the_lip_sync_offset(kinds):
+    verdict = _decide(kinds["it"], _picture(-0.06))
+    assert verdict.kind == "intermittent"
+    assert [round(s["offset_s"], 2) for s in verdict.segments] == [-0.06, 0.44]
+
+
+def test_without_a_speaking_face_the_verdict_stays_on_the_original_audio_and_says_so(kinds):
+    silent = picture_sync([_Track(0, 0.3, 0.01)], min_confidence=0.3, estimator="test")
+    verdict = _decide(kinds["de"], silent)
+    assert verdict.reference == "original_audio"
+    assert verdict.offset_s == pytest.approx(-0.25, abs=0.005)
+    assert "not the picture: no face track looks like a speaker" in verdict.reason
+
+
+def test_a_dub_without_evidence_is_undetermined_against_the_picture_too(kinds):
+    matches = kinds["fr"]
+    none_matched = type(matches)(**{**matches.__dict__, "distances": np.full_like(matches.distances, np.inf)})
+    verdict = _decide(none_matched, _picture(0.04))
+    assert verdict.kind == "undetermined" and verdict.offset_s is None
