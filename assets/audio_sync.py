@@ -32,7 +32,8 @@ from ml.matching import FrameMatches, match_version, match_with_speed_search
 from ml.policy import Policy
 from ml.report import offset_timeline_png, png_markdown, verdict_model_lines
 from ml.signatures import Signature, signature_from_file, signature_version
-from ml.verdict import Verdict, decide, verdict_version
+from ml.title_sync import PictureSync, decide_against_picture
+from ml.verdict import Verdict, verdict_version
 from orchestration.partitions import (
     LANGUAGE_DIMENSION,
     TITLE_DIMENSION,
@@ -56,6 +57,8 @@ REFERENCE_SIGNATURE = AssetKey("reference_signature")
 DUB_SIGNATURE = AssetKey("dub_signature")
 FRAME_MATCH_OFFSETS = AssetKey("frame_match_offsets")
 TITLE_VERDICTS = AssetKey("title_verdicts")
+LIP_SYNC_OFFSETS = AssetKey("lip_sync_offsets")
+"""Defined with the picture assets (``assets.picture``); the verdicts read it."""
 CHECK_ENOUGH_EVIDENCE = "enough_evidence"
 CHECK_WITHIN_TOLERANCE = "within_tolerance"
 GROUP = "audio_sync"
@@ -269,7 +272,15 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
     @asset(
         key=TITLE_VERDICTS,
         partitions_def=title_language_partitions,
-        ins={"frame_match_offsets": AssetIn(FRAME_MATCH_OFFSETS)},
+        ins={
+            "frame_match_offsets": AssetIn(FRAME_MATCH_OFFSETS),
+            "lip_sync_offsets": AssetIn(
+                LIP_SYNC_OFFSETS,
+                partition_mapping=MultiToSingleDimensionPartitionMapping(
+                    partition_dimension_name=TITLE_DIMENSION
+                ),
+            ),
+        },
         code_version=verdict_version(policy.match, policy.verdict),
         group_name=GROUP,
         retry_policy=TRANSIENT_RETRY,
@@ -278,26 +289,37 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
             AssetCheckSpec(
                 CHECK_WITHIN_TOLERANCE,
                 asset=TITLE_VERDICTS,
-                description="The dub is in sync (|offset| within the policy's out-of-sync limit).",
+                description=(
+                    "The dub is in sync with the picture (or with the original audio when the title "
+                    "has no usable picture): |offset| within the policy's out-of-sync limit. Blocking."
+                ),
+                blocking=True,
             )
         ],
-        description="The verdict per title and dubbed language: offset, kind, ITU band, correction.",
+        description=(
+            "The verdict per title and dubbed language: dub ↔ picture offset (dub ↔ original + the "
+            "title's lip-sync offset), kind, ITU band, correction."
+        ),
     )
     def title_verdicts(
         context: AssetExecutionContext,
         policy_resource: PolicyResource,
         frame_match_offsets: FrameMatches,
+        lip_sync_offsets: PictureSync,
     ):
         checked = _checked_policy(policy_resource, policy)
         title, language = _dub_partition(context)
-        verdict = decide(frame_match_offsets, match=checked.match, params=checked.verdict)
+        verdict = decide_against_picture(
+            frame_match_offsets, lip_sync_offsets, match=checked.match, params=checked.verdict
+        )
         band = (-checked.verdict.acceptable_lag_s, checked.verdict.acceptable_lead_s)
         plot = offset_timeline_png(
             frame_match_offsets,
-            title=f"{title} / {language}: {verdict.kind}",
+            title=f"{title} / {language}: {verdict.kind} (against the {verdict.reference.replace('_', ' ')})",
             track_offset_s=verdict.offset_s,
             band=band,
             model=verdict_model_lines(verdict),
+            picture_offset_s=verdict.original_to_picture_s,
         )
         context.log.info(f"{title}/{language}: {verdict.kind}, {verdict.reason}")
         return MaterializeResult(
@@ -307,7 +329,9 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
                 AssetCheckResult(
                     check_name=CHECK_WITHIN_TOLERANCE,
                     passed=verdict.in_sync,
-                    severity=AssetCheckSeverity.WARN,
+                    # out of tolerance blocks (and fails the run once the verdict is stored); too
+                    # little evidence to judge is a warning for a person to look at
+                    severity=AssetCheckSeverity.WARN if verdict.kind == "undetermined" else AssetCheckSeverity.ERROR,
                     description=verdict.reason,
                     metadata={"offset_ms": verdict.offset_ms, "kind": verdict.kind},
                 )

@@ -1,4 +1,4 @@
-"""Picture-side assets: shot boundaries and face tracks of each title's original.
+"""Picture-side assets: shot boundaries, face tracks and lip-sync offsets of each title's original.
 
 Thin definitions: they read the title's original file through the media store, call ``ml`` and
 return the value with the metadata a QC operator reads in the UI. A title whose original has no
@@ -10,20 +10,22 @@ which bounds how many decode heavy video at once.
 
 import io
 
-from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetIn, AssetKey, Failure, MetadataValue, Output, asset
 
-from assets.audio_sync import _checked_policy, _failures
+from assets.audio_sync import LIP_SYNC_OFFSETS, _checked_policy, _failures
 from assets.media import ORIGINAL_MEDIA, SOURCE_VERSION, TRANSIENT_RETRY
 from ml.faces import FaceTracks, contact_sheet, faces_version, track_faces
 from ml.policy import Policy
-from ml.report import png_markdown
+from ml.report import lip_sync_png, png_markdown
 from ml.shots import Shots, shots_from_file, shots_version
+from ml.title_sync import PictureSync, picture_sync
 from ml.video import has_video
 from orchestration.partitions import titles_partitions
 from resources.media_store import MediaStore
+from resources.lipsync_model import LipSyncModelResource
 from resources.policy import PolicyResource
 
-__all__ = ["SHOT_BOUNDARIES", "FACE_TRACKS", "VIDEO_POOL", "build_picture_assets"]
+__all__ = ["SHOT_BOUNDARIES", "FACE_TRACKS", "LIP_SYNC_OFFSETS", "VIDEO_POOL", "build_picture_assets"]
 
 SHOT_BOUNDARIES = AssetKey("shot_boundaries")
 FACE_TRACKS = AssetKey("face_tracks")
@@ -52,8 +54,9 @@ def _png(image) -> bytes:
     return data.tobytes()
 
 
-def build_picture_assets(policy: Policy) -> list:
-    """The two picture assets, versioned by the parameters of ``policy`` each one uses."""
+def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
+    """The picture assets, versioned by the parameters of ``policy`` each one uses; the lip-sync
+    offsets also by ``lip_sync_model`` (see :func:`resources.lipsync_model.lip_sync_identity`)."""
 
     @asset(
         key=SHOT_BOUNDARIES,
@@ -130,4 +133,76 @@ def build_picture_assets(policy: Policy) -> list:
             metadata["contact_sheet"] = MetadataValue.md(png_markdown(_png(sheet), f"faces of {context.partition_key}"))
         return Output(tracks, metadata=metadata)
 
-    return [shot_boundaries, face_tracks]
+    @asset(
+        key=LIP_SYNC_OFFSETS,
+        partitions_def=titles_partitions,
+        ins={"tracks": AssetIn(FACE_TRACKS)},
+        code_version=lip_sync_model,
+        group_name=GROUP,
+        retry_policy=TRANSIENT_RETRY,
+        pool=VIDEO_POOL,
+        kinds={"python", "pytorch"},
+        description="The original audio ↔ picture offset: lip sync of each face track, speaking tracks combined.",
+    )
+    def lip_sync_offsets(
+        context: AssetExecutionContext,
+        tracks: FaceTracks,
+        media_store: MediaStore,
+        policy_resource: PolicyResource,
+        lip_sync: LipSyncModelResource,
+    ) -> Output[PictureSync]:
+        checked = _checked_policy(policy_resource, policy)
+        identity = lip_sync.identity(checked.lipsync)
+        if identity != lip_sync_model:
+            raise Failure(
+                description=(
+                    f"the lip-sync model changed since the code location was loaded ({lip_sync_model} → "
+                    f"{identity}): reload the code location so that the offsets it made are marked stale"
+                )
+            )
+        with _failures(context):
+            track = media_store.original(context.partition_key)
+        location = media_store.describe(track)
+        if tracks.n_frames == 0:
+            picture = picture_sync([], min_confidence=checked.lipsync.min_confidence, estimator=identity, has_picture=False)
+        else:
+            with _failures(context), media_store.local_path(track) as path:
+                estimates = lip_sync.track_offsets(
+                    path, tracks, checked.lipsync,
+                    progress=lambda done, total: context.log.info(f"lip sync: {done} of {total} face tracks"),
+                )
+            curves = [e.scores for e in estimates]
+            picture = picture_sync(
+                estimates,
+                min_confidence=checked.lipsync.min_confidence,
+                estimator=identity,
+                shifts_s=estimates[0].shifts_s if estimates else None,
+                curves=_stack(curves),
+            )
+        context.log.info(f"{context.partition_key}: {picture.reason}")
+        metadata = {
+            "file": location,
+            SOURCE_VERSION: track.version,
+            "status": picture.status,
+            "offset_ms": picture.offset_ms,
+            "reason": picture.reason,
+            "speaking_tracks": picture.n_used,
+            "tracks": len(picture.tracks),
+            "model": identity,
+            "track_table": MetadataValue.md(_markdown_table(picture.tracks)),
+        }
+        if picture.tracks:
+            plot = lip_sync_png(picture, title=f"{context.partition_key}: lip sync per face track")
+            metadata["lip_sync_curves"] = MetadataValue.md(png_markdown(plot, "lip-sync score per track"))
+        return Output(picture, metadata=metadata)
+
+    return [shot_boundaries, face_tracks, lip_sync_offsets]
+
+
+def _stack(curves: list) -> "np.ndarray | None":
+    """Score curves of equal length as one array (``None`` without any or when lengths differ)."""
+    import numpy as np
+
+    if not curves or len({len(c) for c in curves}) != 1:
+        return None
+    return np.vstack([np.asarray(c, dtype=np.float64) for c in curves])

@@ -43,6 +43,7 @@ __all__ = [
     "lip_windows",
     "distance_curve",
     "contrastive_loss",
+    "syncnet_track_offsets",
 ]
 
 AUDIO_RATE = 16_000
@@ -356,3 +357,82 @@ def contrastive_loss(lip, audio, same, margin: float = 20.0):
     distance = torch.linalg.vector_norm(lip - audio, dim=1)
     same = same.to(distance.dtype)
     return torch.mean(same * distance**2 + (1 - same) * torch.clamp(margin - distance, min=0) ** 2)
+
+
+FACE_CROP_SCALE = 1.8
+"""Side of the crop fed to the lip tower, in face-box widths, centred on the mouth: the whole lower
+face with the chin, as SyncNet's face-tracked 224 × 224 crops show it."""
+
+
+def _timed_audio_windows(mfcc: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Audio windows of 20 MFCC steps starting at step ``starts[i]`` (zeros outside the audio)
+    [shape=(len(starts), 1, 13, 20)]."""
+    out = np.zeros((len(starts), 1, N_MFCC, MFCC_STEPS), dtype=np.float32)
+    for i, start in enumerate(starts):
+        lo, hi = max(0, start), min(mfcc.shape[1], start + MFCC_STEPS)
+        if hi > lo:
+            out[i, 0, :, lo - start : hi - start] = mfcc[:, lo:hi]
+    return out
+
+
+def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: int = 16) -> list:
+    """SyncNet's offset of every face track of the title file at ``path``.
+
+    Each video window (5 frames from frame i) is compared with the audio windows that start at
+    frame i's own timestamp shifted by −max_shift … +max_shift frames of the track; the audio's
+    start time in the container counts (stream timestamps). Returns ``ml.lipsync.TrackSync``
+    objects: offset = argmin of the window-averaged distance (positive = audio leads),
+    confidence = median − min, and the curve as scores (the negated distances). ``progress`` is
+    called with (tracks done, tracks).
+    """
+    import torch
+
+    from ml.audio import AudioStream, iter_audio_blocks
+    from ml.faces import mouth_crops
+    from ml.lipsync import TrackSync
+
+    stats = AudioStream(info=None)  # type: ignore[arg-type]
+    audio = np.concatenate(list(iter_audio_blocks(path, sample_rate=AUDIO_RATE, stats=stats)) or [np.zeros(0, np.float32)])
+    mfcc = mfcc_features(audio)
+    steps_per_s = AUDIO_RATE / 160
+    results = []
+    max_shift = params.max_shift_frames
+    for track in range(tracks.n_tracks):
+        crops, times = [], []
+        for _, time_s, crop in mouth_crops(path, tracks, track, size=CROP_SIZE, scale=FACE_CROP_SCALE):
+            crops.append(crop)
+            times.append(time_s)
+        times = np.asarray(times)
+        if len(crops) < WINDOW_FRAMES + 2 * max_shift:
+            continue
+        frame_s = float(np.median(np.diff(times)))
+        lips = lip_windows(np.stack(crops))
+        starts = np.rint((times[: len(lips)] - stats.start_time_s) * steps_per_s).astype(np.int64)
+        step = int(round(frame_s * steps_per_s))
+        with torch.no_grad():
+            lip_emb = np.concatenate([model.forward_lip(torch.from_numpy(lips[i : i + batch])).numpy() for i in range(0, len(lips), batch)])
+            distances = []
+            for shift in range(-max_shift, max_shift + 1):
+                windows = _timed_audio_windows(mfcc, starts + shift * step)
+                emb = np.concatenate([model.forward_audio(torch.from_numpy(windows[i : i + batch])).numpy() for i in range(0, len(windows), batch)])
+                distances.append(float(np.linalg.norm(lip_emb - emb, axis=1).mean()))
+        distances = np.asarray(distances)
+        best = int(np.argmin(distances))
+        shifts = np.arange(-max_shift, max_shift + 1)
+        # the sound of frame i is found ``shift`` frames later: a positive shift means it comes late
+        results.append(
+            TrackSync(
+                track=track,
+                offset_s=float(-shifts[best] * frame_s),
+                confidence=float(np.median(distances) - distances[best]),
+                start_s=float(times[0]),
+                end_s=float(times[-1]),
+                n_frames=len(crops),
+                frame_rate=1.0 / frame_s,
+                shifts_s=(-shifts * frame_s)[::-1].copy(),  # candidate offsets, ascending
+                scores=(-distances)[::-1].copy(),
+            )
+        )
+        if progress is not None:
+            progress(track + 1, tracks.n_tracks)
+    return results

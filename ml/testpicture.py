@@ -47,7 +47,7 @@ from ml.testmedia import (
 from ml.testvideo import _close, _fit, _scene, _write, _writer
 from ml.video import iter_frames
 
-__all__ = ["PictureTitleSpec", "TALKING_HEADS", "build_picture_title"]
+__all__ = ["PictureTitleSpec", "TALKING_HEADS", "build_picture_title", "demo_picture_specs", "picture_truth"]
 
 TALKING_HEADS = (
     "grid/bbaf2n.mpg",
@@ -97,17 +97,24 @@ class PictureTitleSpec:
 
 
 def _clip_media(path: Path, sr: int) -> tuple[list[np.ndarray], list[float], np.ndarray, float]:
-    """The clip's frames and their times, its mono sound at ``sr`` and the sound's start time,
-    all on the clip's own stream timeline (seconds from the container start)."""
+    """The clip's picture re-timed to ``FPS`` (output frame k shows the source frame on screen at
+    k / FPS after the first, so 22-30 fps and variable-rate clips keep their timing), the times of
+    the output frames, its mono sound at ``sr`` and the sound's start time, all on the clip's own
+    stream timeline (seconds from the container start)."""
     from ml.audio import AudioStream
 
-    images, times = [], []
+    source, times = [], []
     for frame in iter_frames(path):
-        images.append(_fit(frame.image, WIDTH, HEIGHT))
+        source.append(_fit(frame.image, WIDTH, HEIGHT))
         times.append(float(frame.time_s))
+    shown = np.asarray(times) - times[0]
+    duration = shown[-1] + float(np.median(np.diff(shown))) if len(shown) > 1 else 1.0 / FPS
+    n_out = max(1, round(duration * FPS))
+    pick = np.clip(np.searchsorted(shown, np.arange(n_out) / FPS + 1e-6, side="right") - 1, 0, len(source) - 1)
+    images = [source[i] for i in pick]
     stats = AudioStream(info=None)  # type: ignore[arg-type]
     sound = np.concatenate(list(iter_audio_blocks(path, sample_rate=sr, stats=stats)))
-    return images, times, sound.astype(np.float32), float(stats.start_time_s)
+    return images, [times[0] + k / FPS for k in range(n_out)], sound.astype(np.float32), float(stats.start_time_s)
 
 
 def build_picture_title(root: Path, spec: PictureTitleSpec, *, shared_media: Path | None = None) -> dict:
@@ -257,3 +264,29 @@ def _write_original(
     for packet in audio.encode(None):
         container.mux(packet)
     _close(container, video)
+
+
+def demo_picture_specs() -> list[PictureTitleSpec]:
+    """The demo's titles with a picture: one whose original is in sync with its picture, and one
+    whose original audio leads its picture by 240 ms (a dub that copies it is out of sync with the
+    picture although it matches its original; a dub made 240 ms later is in sync with the picture)."""
+    return [
+        PictureTitleSpec(
+            "talk_show", seed=404,
+            dubs=(DubSpec("fr", offset_s=0.0), DubSpec("de", offset_s=-0.3, codec="aac", bitrate=192000)),
+        ),  # fmt: skip
+        PictureTitleSpec(
+            "late_news", seed=505, picture_offset_s=0.24,
+            clips=("retalking/face_1.mp4", "grid/sbia1a.mpg", "retalking/face_5.mp4", "grid/swiz3n.mpg", "grid/lrwp9a.mpg"),
+            dubs=(DubSpec("es", offset_s=0.0), DubSpec("it", offset_s=-0.24)),
+        ),  # fmt: skip
+    ]
+
+
+def picture_truth(truth_dub: dict, picture_offset_s: float) -> dict:
+    """A dub's ground truth against the picture: its offsets against the original audio plus the
+    original audio ↔ picture offset."""
+    out = dict(truth_dub)
+    out["offset_s"] = truth_dub["offset_s"] + picture_offset_s
+    out["jumps"] = [[at, offset + picture_offset_s] for at, offset in truth_dub.get("jumps", [])]
+    return out

@@ -38,7 +38,7 @@ _STAGES = (
     ("frame_match_offsets", "frame matching"),
     ("title_verdicts", "verdict"),
 )
-_PICTURE_STAGES = (("shot_boundaries", "shots"), ("face_tracks", "face tracks"))
+_PICTURE_STAGES = (("shot_boundaries", "shots"), ("face_tracks", "face tracks"), ("lip_sync_offsets", "lip sync"))
 
 
 def _progress_logger(emit: Callable[[str], None]):
@@ -99,6 +99,9 @@ def _row(title: str, language: str, verdict: dict | None, error: str | None) -> 
         "offset_end_ms": None if verdict.get("offset_end_s") is None else round(verdict["offset_end_s"] * 1000, 1),
         "correction_speed_ratio": verdict.get("correction_speed_ratio"),
         "segments": verdict.get("segments", []),
+        "original_to_picture_ms": (
+            None if verdict.get("original_to_picture_s") is None else round(verdict["original_to_picture_s"] * 1000, 1)
+        ),
         "reason": error or verdict.get("reason", ""),
         "error": error,
     }
@@ -130,6 +133,7 @@ def run_check(
     from dagster import AssetKey, DagsterInstance
 
     from assets.media import listing_observations
+    from orchestration.backfill import only_checks_failed
     from orchestration.definitions import build_definitions
     from orchestration.partitions import dub_partition_key, languages_partitions, titles_partitions
     from orchestration.settings import Settings
@@ -165,8 +169,11 @@ def run_check(
             asset_selection=[AssetKey(asset_key)],
             run_config=run_config,
         )
-        emit(f"    {label}: {'done' if result.success else 'FAILED'} in {time.monotonic() - started:.1f} s")
-        return result.success, result
+        # a verdict out of tolerance fails its blocking check, and so the run, after it is stored
+        checked_out = not result.success and only_checks_failed(result)
+        status = "done" if result.success else ("done, out of tolerance" if checked_out else "FAILED")
+        emit(f"    {label}: {status} in {time.monotonic() - started:.1f} s")
+        return result.success or checked_out, result
 
     for index, (title, listing) in enumerate(sorted(titles.items()), start=1):
         emit(f"[{index}/{len(titles)}] {title}: original + {len(listing.dubs)} dub(s)")
@@ -178,10 +185,12 @@ def run_check(
         reference_error = None if ok else _failure_message(result)
         if reference_error:
             emit(f"    error: {reference_error}")
-        for asset_key, label in _PICTURE_STAGES:  # the verdicts do not wait for the picture side
+        picture_error = None
+        for asset_key, label in _PICTURE_STAGES:  # the verdicts need the title's lip-sync offset
             ok, result = execute(reference_job, title, asset_key, label)
             if not ok:
-                emit(f"    error ({label}): {_failure_message(result)}")
+                picture_error = f"{label}: {_failure_message(result)}"
+                emit(f"    error ({picture_error})")
                 break
         if not listing.dubs:
             rows.append(_row(title, "", None, reference_error or "title has no dubs"))
@@ -192,6 +201,9 @@ def run_check(
             for asset_key, label in _STAGES[1:]:
                 if errors or (reference_error and asset_key != "dub_signature"):
                     break  # matching needs both signatures
+                if picture_error and asset_key == "title_verdicts":
+                    errors.append(f"no verdict without the picture side ({picture_error})")
+                    break
                 ok, result = execute(dub_job, key, asset_key, f"{language}: {label}")
                 if not ok:
                     errors.append(_failure_message(result))
@@ -219,15 +231,16 @@ def format_table(rows: list[dict], *, truth: dict | None = None) -> str:
             return "-"
         return f"{round(value):+d}"  # an int: a lag under half a millisecond prints +0, not -0
 
-    header = ["title", "lang", "offset ms", "kind", "in sync", "ITU band", "matched", "correction / reason"]
+    header = ["title", "lang", "offset ms", "vs", "kind", "in sync", "ITU band", "matched", "correction / reason"]
     if truth is not None:
-        header[4:4] = ["truth", "ok"]
+        header[5:5] = ["truth", "ok"]
     lines = []
     for row in rows:
         cells = [
             row["title"],
             row["language"],
             fmt_ms(row["offset_ms"]),
+            "picture" if row["reference"] == "picture" else "audio",
             row["kind"],
             "yes" if row["in_sync"] else "no",
             row["band"],
@@ -236,7 +249,7 @@ def format_table(rows: list[dict], *, truth: dict | None = None) -> str:
         ]
         if truth is not None:
             expected, duration = truth.get((row["title"], row["language"]), (None, 0.0))
-            cells[4:4] = [
+            cells[5:5] = [
                 "-" if expected is None else f"{fmt_ms(expected['offset_s'] * 1000)} {expected_kind(expected, duration)}",
                 "-" if expected is None else ("✓" if verdict_matches_truth(row, expected, duration) else "✗"),
             ]
@@ -306,7 +319,7 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from ml import testmedia
+    from ml import testmedia, testpicture
 
     root = Path(args.dir).resolve()
     landing = root / "landing"
@@ -318,9 +331,17 @@ def _cmd_demo(args) -> int:
             shutil.rmtree(landing)
         print(f"generating the demo landing zone in {landing} ...")
         testmedia.build_landing_zone(landing, testmedia.demo_specs(), progress=lambda m: print(f"  {m}"))
+        truth_data = json.loads((landing / "ground_truth.json").read_text())
+        for spec in testpicture.demo_picture_specs():
+            started = time.monotonic()
+            truth_data["titles"][spec.title_id] = testpicture.build_picture_title(landing, spec)
+            print(f"  {spec.title_id}: picture of {len(spec.clips)} talking heads, {len(spec.dubs)} dub(s), "
+                  f"{time.monotonic() - started:.1f} s")
+        (landing / "ground_truth.json").write_text(json.dumps(truth_data, indent=2) + "\n")
     truth_data = json.loads((landing / "ground_truth.json").read_text())
+    # titles with a picture are judged against it: their truth adds the audio ↔ picture offset
     truth = {
-        (title, language): (dub, entry["duration_s"])
+        (title, language): (testpicture.picture_truth(dub, entry.get("picture_offset_s", 0.0)), entry["duration_s"])
         for title, entry in truth_data["titles"].items()
         for language, dub in entry["dubs"].items()
     }
@@ -384,6 +405,41 @@ def _cmd_backfill(args) -> int:
     return 0
 
 
+def _cmd_train_lipsync(args) -> int:
+    from ml.errors import DubsyncError
+    from ml.syncnet_train import build_training_set, train_syncnet
+
+    clips = []
+    for item in args.clips:
+        path = Path(item)
+        clips += sorted(p for p in path.rglob("*") if p.suffix.lower() in _CLIP_SUFFIXES) if path.is_dir() else [path]
+    if not clips:
+        print("dubsync train-lipsync: no clips found", file=sys.stderr)
+        return 2
+    print(f"building training windows from {len(clips)} clip(s) ...")
+    try:
+        data = build_training_set(clips, max_shift=args.max_shift, progress=lambda m: print(f"  {m}"))
+        started = time.monotonic()
+
+        def report(step: int, loss: float) -> None:
+            if step == 1 or step % max(1, args.steps // 20) == 0 or step == args.steps:
+                print(f"  step {step}/{args.steps}: loss {loss:.3f} ({time.monotonic() - started:.0f} s)")
+
+        result = train_syncnet(
+            data, args.out, steps=args.steps, batch=args.batch, learning_rate=args.learning_rate,
+            init=args.init, progress=report,
+        )  # fmt: skip
+    except DubsyncError as exc:
+        print(f"dubsync train-lipsync: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {result.checkpoint} ({result.windows} windows, {result.steps} steps); use it with "
+          f"DUBSYNC_LIPSYNC_CHECKPOINT={result.checkpoint}")
+    return 0
+
+
+_CLIP_SUFFIXES = {".mp4", ".mpg", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", module="dagster")
     parser = argparse.ArgumentParser(prog="dubsync", description=__doc__.split("\n\n")[0])
@@ -408,6 +464,18 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--dir", default="demo", help="demo folder (default: demo)")
     demo.add_argument("--keep", action="store_true", help="reuse an existing demo landing zone instead of rebuilding it")
     demo.set_defaults(func=_cmd_demo)
+    train = commands.add_parser(
+        "train-lipsync",
+        help="train the SyncNet v2 lip-sync model on in-sync talking-head clips (self-supervised)",
+    )
+    train.add_argument("clips", nargs="+", help="clip files or folders of clips whose sound is in sync")
+    train.add_argument("--out", required=True, help="checkpoint to write (a SyncNet v2 state dict)")
+    train.add_argument("--steps", type=int, default=200, help="optimiser steps (default 200)")
+    train.add_argument("--batch", type=int, default=8, help="windows per step (default 8)")
+    train.add_argument("--learning-rate", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    train.add_argument("--max-shift", type=int, default=15, help="largest negative shift, frames (default 15)")
+    train.add_argument("--init", help="continue from this checkpoint")
+    train.set_defaults(func=_cmd_train_lipsync)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -14,6 +14,7 @@ from orchestration.jobs import dub_job, reference_job
 from orchestration.sensors import landing_zone_sensor
 from orchestration.settings import Settings
 from resources.artifacts import ArtifactIOManagerFactory
+from resources.lipsync_model import LipSyncModelResource, lip_sync_identity
 from resources.media_store import LocalMediaStore, MediaStore, ObjectStoreMediaStore
 from resources.policy import PolicyResource
 
@@ -35,13 +36,15 @@ def build_resources(settings: Settings) -> dict:
         "media_store": _media_store(settings),
         "policy_resource": PolicyResource(path=settings.policy_path),
         "io_manager": ArtifactIOManagerFactory(root=settings.artifact_root),
+        "lip_sync": LipSyncModelResource(checkpoint=settings.lipsync_checkpoint),
     }
 
 
 def build_assets(settings: Settings) -> list:
-    """Every asset, versioned by the policy of ``settings``."""
+    """Every asset, versioned by the policy of ``settings`` (and the lip-sync offsets by its model)."""
     policy = load_policy(settings.policy_path or None)
-    return [original_media, dub_media, *build_audio_sync_assets(policy), *build_picture_assets(policy)]
+    model = lip_sync_identity(settings.lipsync_checkpoint, policy.lipsync)
+    return [original_media, dub_media, *build_audio_sync_assets(policy), *build_picture_assets(policy, model)]
 
 
 def build_definitions(settings: Settings, *, loggers: dict | None = None) -> Definitions:

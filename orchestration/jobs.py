@@ -2,13 +2,13 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from assets.audio_sync import DUB_SIGNATURE, FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
+from assets.audio_sync import DUB_SIGNATURE, FRAME_MATCH_OFFSETS, LIP_SYNC_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
 from assets.picture import FACE_TRACKS, SHOT_BOUNDARIES
 
 reference_job = define_asset_job(
     "reference_job",
-    selection=AssetSelection.assets(REFERENCE_SIGNATURE, SHOT_BOUNDARIES, FACE_TRACKS),
-    description="Title-level work on the original: its audio signature, shots and face tracks.",
+    selection=AssetSelection.assets(REFERENCE_SIGNATURE, SHOT_BOUNDARIES, FACE_TRACKS, LIP_SYNC_OFFSETS),
+    description="Title-level work on the original: its audio signature, shots, face tracks and lip-sync offset.",
 )
 
 dub_job = define_asset_job(

@@ -7,8 +7,8 @@ Each tick scans the media store and compares every file's content version with t
   signature exists;
 - a new or replaced dub: its title and language partitions are added and one run of ``dub_job``
   is requested for exactly its title × language partition, as soon as the title's reference
-  signature exists (the dub waits in the cursor until then, so a dub never matches against a
-  missing or outdated reference);
+  signature and lip-sync offset exist (the dub waits in the cursor until then, so a dub never
+  matches against a missing or outdated reference);
 - a title without an original still gets its reference run, which fails with the reason, so the
   operator sees it in the UI.
 
@@ -32,7 +32,7 @@ from dagster import (
     sensor,
 )
 
-from assets.audio_sync import FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
+from assets.audio_sync import FRAME_MATCH_OFFSETS, LIP_SYNC_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
 from assets.media import DATA_VERSION_TAG, DUB_MEDIA, ORIGINAL_MEDIA, track_observation
 from orchestration.jobs import dub_job, reference_job
 from orchestration.partitions import dub_partition_key, languages_partitions, titles_partitions
@@ -61,11 +61,16 @@ def _already_done(context: SensorEvaluationContext, source, downstream, partitio
 
 
 def _reference_time(context: SensorEvaluationContext, title: str) -> float | None:
-    """Timestamp of the latest reference_signature materialization of ``title``."""
-    result = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=REFERENCE_SIGNATURE, asset_partitions=[title]), limit=1
-    )
-    return result.records[0].timestamp if result.records else None
+    """When the title-level inputs of its dubs' verdicts were last all made: the older of the latest
+    reference_signature and lip_sync_offsets materializations of ``title`` (None while one is
+    missing)."""
+    times = []
+    for key in (REFERENCE_SIGNATURE, LIP_SYNC_OFFSETS):
+        result = context.instance.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[title]), limit=1)
+        if not result.records:
+            return None
+        times.append(result.records[0].timestamp)
+    return min(times)
 
 
 @sensor(
@@ -145,7 +150,7 @@ def landing_zone_sensor(context: SensorEvaluationContext, media_store: MediaStor
             continue
         made = _reference_time(context, title)
         if made is None or made < originals_seen.get(title, 0.0):
-            continue  # the reference signature of the current original is not there yet
+            continue  # the reference signature or lip-sync offset of the current original is not there yet
         selection = [FRAME_MATCH_OFFSETS, TITLE_VERDICTS] if entry["match_only"] else None
         run_requests.append(
             RunRequest(
@@ -173,7 +178,7 @@ def landing_zone_sensor(context: SensorEvaluationContext, media_store: MediaStor
     if new_languages:
         partition_requests.append(languages_partitions.build_add_request(sorted(new_languages)))
     if not run_requests and not partition_requests and not observations:
-        pending = f"; {len(waiting)} dub(s) wait for their reference signature" if waiting else ""
+        pending = f"; {len(waiting)} dub(s) wait for their title's reference signature and lip-sync offset" if waiting else ""
         return SensorResult(skip_reason=SkipReason(f"no new or replaced files{pending}"), cursor=new_cursor)
     return SensorResult(
         run_requests=run_requests,

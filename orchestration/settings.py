@@ -26,12 +26,16 @@ class Settings:
     sensor_interval_s : int
         Seconds between two scans of the landing zone by the sensor. ``DUBSYNC_SENSOR_INTERVAL_S``,
         default 30.
+    lipsync_checkpoint : str
+        A SyncNet v2 state dict for lip sync; empty for the weight-free estimator.
+        ``DUBSYNC_LIPSYNC_CHECKPOINT``.
     """
 
     media_root: str = "demo/landing"
     artifact_root: str = "demo/artifacts"
     policy_path: str = ""
     sensor_interval_s: int = 30
+    lipsync_checkpoint: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -41,6 +45,7 @@ class Settings:
             artifact_root=environ.get("DUBSYNC_ARTIFACT_ROOT") or defaults.artifact_root,
             policy_path=environ.get("DUBSYNC_POLICY") or defaults.policy_path,
             sensor_interval_s=_positive_int(environ, "DUBSYNC_SENSOR_INTERVAL_S", defaults.sensor_interval_s),
+            lipsync_checkpoint=environ.get("DUBSYNC_LIPSYNC_CHECKPOINT") or defaults.lipsync_checkpoint,
         )
 
     @property

@@ -9,6 +9,17 @@ import pytest
 
 warnings.filterwarnings("ignore", module="dagster")
 
+TITLE_CHAIN_NAMES = ("reference_signature", "shot_boundaries", "face_tracks", "lip_sync_offsets")
+"""A title's own assets: the verdicts of its dubs need all of them (the lip-sync offset too)."""
+DUB_CHAIN_NAMES = ("dub_signature", "frame_match_offsets", "title_verdicts")
+
+
+def title_chain():
+    from dagster import AssetKey
+
+    return [AssetKey(name) for name in TITLE_CHAIN_NAMES]
+
+
 SHARED_MEDIA = Path(os.environ.get("DUBSYNC_SHARED_MEDIA", Path(__file__).resolve().parents[2] / "shared" / "media"))
 
 

@@ -37,6 +37,7 @@ from orchestration.partitions import (
 )
 from resources.artifacts import decode_artifact
 from tests.support.dagster_dev import stop_process_group
+from tests.conftest import TITLE_CHAIN_NAMES, title_chain
 
 REPO = Path(__file__).resolve().parents[1]
 BROKER = os.environ.get("DUBSYNC_CELERY_BROKER") or "redis://127.0.0.1:6379/0"
@@ -186,18 +187,19 @@ def test_partition_assets_run_on_a_celery_worker(deployment, celery_worker):
     instance, tmp_path, truth = deployment
     worker, node, log_path = celery_worker
     instance.add_dynamic_partitions(titles_partitions.name, ["alpha"])
-    instance.add_dynamic_partitions(languages_partitions.name, ["fr"])
+    instance.add_dynamic_partitions(languages_partitions.name, ["de"])
 
     reference = execute_job(
         _celery_job("reference_job"),
         instance=instance,
         tags=titles_partitions.get_tags_for_partition_key("alpha"),
-        asset_selection=[REFERENCE_SIGNATURE],
+        asset_selection=title_chain(),
     )
     assert reference.success, log_path.read_text()[-4000:]
-    assert _steps_on_worker(reference, worker, node) == {"reference_signature"}
+    assert _steps_on_worker(reference, worker, node) == set(TITLE_CHAIN_NAMES)
 
-    key = dub_partition_key("alpha", "fr")
+    # de is in sync (fr, 800 ms ahead, would fail its run through the blocking check)
+    key = dub_partition_key("alpha", "de")
     dub = execute_job(
         _celery_job("dub_job"), instance=instance, tags=title_language_partitions.get_tags_for_partition_key(key)
     )
@@ -215,10 +217,10 @@ def test_partition_assets_run_on_a_celery_worker(deployment, celery_worker):
     ).records
     assert records and records[0].run_id == dub.run_id
     metadata = records[0].asset_materialization.metadata
-    expected_ms = truth["titles"]["alpha"]["dubs"]["fr"]["offset_s"] * 1000
+    expected_ms = truth["titles"]["alpha"]["dubs"]["de"]["offset_s"] * 1000
     assert abs(metadata["offset_ms"].value - expected_ms) <= 47
-    assert metadata["kind"].value == "constant"
+    assert metadata["kind"].value == "in_sync"
 
     # and its artifact where the artifact root says
-    verdict = decode_artifact((tmp_path / "artifacts/title_verdicts/fr/alpha.npz").read_bytes())
-    assert verdict.kind == "constant" and abs(verdict.offset_s - 0.8) <= 0.047
+    verdict = decode_artifact((tmp_path / "artifacts/title_verdicts/de/alpha.npz").read_bytes())
+    assert verdict.kind == "in_sync" and abs(verdict.offset_s) <= 0.047

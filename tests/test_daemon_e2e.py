@@ -95,13 +95,9 @@ def test_sensor_with_the_daemon_new_replaced_and_unreadable_dubs(landing_zone, t
 
             # an unreadable Italian dub: its run fails and names the file; nothing else runs
             (root / "alpha" / "dubs" / "it.flac").write_bytes(b"not audio at all " * 4096)
-            _wait(
-                "it|alpha's run to fail",
-                lambda: instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.FAILURE])),
-                server, instance,
-            )  # fmt: skip
-            (failed,) = instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
-            assert failed.tags.get("dagster/partition") == "it|alpha"
+            it_failed = RunsFilter(statuses=[DagsterRunStatus.FAILURE], tags={"dagster/partition": "it|alpha"})
+            _wait("it|alpha's run to fail", lambda: instance.get_runs(filters=it_failed), server, instance)
+            (failed,) = instance.get_runs(filters=it_failed)
             failures = [
                 e.dagster_event.step_failure_data.error.message
                 for e in instance.all_logs(failed.run_id, of_type=DagsterEventType.STEP_FAILURE)

@@ -13,12 +13,13 @@ import pytest
 from dagster import AssetKey, DagsterEventType, build_input_context, build_output_context, instance_for_test, materialize
 
 from assets.audio_sync import DUB_SIGNATURE, FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
-from orchestration.backfill import find_stale
+from orchestration.backfill import find_stale, only_checks_failed
 from orchestration.definitions import build_assets, build_definitions, build_resources
 from orchestration.partitions import dub_partition_key
 from orchestration.settings import Settings
 from resources.artifacts import ArtifactIOManagerFactory
 from resources.media_store import LocalMediaStore
+from tests.conftest import title_chain
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -129,24 +130,27 @@ def test_rematerialising_a_partition_is_idempotent(landing_zone, tmp_path):
         _add(instance, ["alpha"], ["fr"])
 
         def run():
-            assert materialize(build_assets(settings), selection=[REFERENCE_SIGNATURE], partition_key="alpha",
+            assert materialize(build_assets(settings), selection=title_chain(), partition_key="alpha",
                                instance=instance, resources=build_resources(settings)).success
-            assert materialize(build_assets(settings), selection=chain, partition_key=key,
-                               instance=instance, resources=build_resources(settings)).success
+            # fr leads by 800 ms: its blocking check fails the run once the verdict is stored
+            dub = materialize(build_assets(settings), selection=chain, partition_key=key,
+                              instance=instance, resources=build_resources(settings), raise_on_error=False)
+            assert dub.success or only_checks_failed(dub)
             files = {p.relative_to(artifacts).as_posix(): p.read_bytes() for p in artifacts.rglob("*") if p.is_file()}
             versions = {
                 k.to_user_string(): instance.get_latest_materialization_event(k).asset_materialization.tags[
                     "dagster/data_version"
                 ]
-                for k in [REFERENCE_SIGNATURE, *chain]
+                for k in [*title_chain(), *chain]
             }
             return files, versions
 
         first_files, first_versions = run()
         second_files, second_versions = run()
         assert sorted(first_files) == [
-            "dub_signature/fr/alpha.npz", "frame_match_offsets/fr/alpha.npz",
-            "reference_signature/alpha.npz", "title_verdicts/fr/alpha.npz",
+            "dub_signature/fr/alpha.npz", "face_tracks/alpha.npz", "frame_match_offsets/fr/alpha.npz",
+            "lip_sync_offsets/alpha.npz", "reference_signature/alpha.npz", "shot_boundaries/alpha.npz",
+            "title_verdicts/fr/alpha.npz",
         ]  # fmt: skip
         assert first_files == second_files, "the same inputs and policy give the same bytes"
         assert first_versions == second_versions, "and the same data versions"

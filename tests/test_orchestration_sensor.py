@@ -17,7 +17,7 @@ from orchestration.definitions import build_assets, build_resources
 from orchestration.sensors import landing_zone_sensor
 from orchestration.settings import Settings
 from resources.media_store import LocalMediaStore
-from tests.conftest import copy_landing_zone
+from tests.conftest import copy_landing_zone, title_chain
 
 
 def _tick(instance, root, cursor):
@@ -36,7 +36,7 @@ def _materialize_reference(instance, root, artifacts, title):
     settings = Settings(media_root=str(root), artifact_root=str(artifacts))
     result = materialize(
         build_assets(settings),
-        selection=[REFERENCE_SIGNATURE],
+        selection=title_chain(),  # the dubs' verdicts wait for the lip-sync offset too
         partition_key=title,
         instance=instance,
         resources=build_resources(settings),
