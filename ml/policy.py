@@ -432,3 +432,56 @@ def params_version(algorithm: str, *groups: Any) -> str:
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class LipSyncParams:
+    """Parameters of the weight-free lip-sync estimator (:mod:`ml.lipsync`): audio-visual
+    correlation of mouth-region features with speech features across candidate offsets."""
+
+    max_shift_frames: int = 15
+    """offsets up to ±this many frames (of the track's own frame rate) are searched (SyncNet's ±15)."""
+    lag_step_s: float = 0.01
+    """seconds between candidate offsets; audio features are interpolated, so the grid is finer
+    than a frame (the peak is then refined by a parabola)."""
+    min_confidence: float = 2.0
+    """a track's offset counts as evidence when its curve's peak stands this many standard
+    deviations above the curve's median (tuned on the shared talking heads: see
+    benchmarks/lipsync.py)."""
+    sample_rate: int = 16000
+    """Hz; the audio is decoded to mono at this rate for the speech features."""
+    crop_size: int = 24
+    """pixels; the mouth region is scaled to crop_size × crop_size grey pixels."""
+    mouth_region: float = 0.5
+    """share of the mouth crop (whose side is the face width) kept around the mouth centre (tuned
+    on the shared clips: 0.5 holds the lips and little else)."""
+    n_components: int = 6
+    """principal components of the mouth pixels over a track used as features."""
+    n_mfcc: tuple[int, ...] = (13, 20)
+    """MFCC counts of the speech feature sets; each gives its own curve (averaged)."""
+    windows_s: tuple[float, ...] = (0.04, 0.08)
+    """seconds of mel power averaged around each instant, one feature set per value (about one and
+    two frames)."""
+    refine_landmarks: bool = True
+    """detect the landmarks again on every frame of a track (in a small square around its box)
+    instead of using the face tracks' interpolation between detections (tuned: the shared clips
+    were about 10 points more often within ±1 frame; costs one small detector run per frame)."""
+    highpass_s: tuple[float, ...] = (0.4, 0.8)
+    """seconds; a moving average this long is removed from both feature sets before correlating
+    (removes head motion, lighting drift and the slow loudness contour; tuned: 1 s let slow trends
+    win on 3-s clips)."""
+
+    def __post_init__(self) -> None:
+        _require(1 <= self.max_shift_frames <= 250, f"max_shift_frames={self.max_shift_frames} must be in 1..250")
+        _require(0 < self.lag_step_s <= 0.02, f"lag_step_s={self.lag_step_s} must be in (0, 0.02] seconds")
+        _require(math.isfinite(self.min_confidence), f"min_confidence={self.min_confidence} must be finite")
+        _require(8000 <= self.sample_rate <= 48000, f"sample_rate={self.sample_rate} must be in 8000..48000 Hz")
+        _require(8 <= self.crop_size <= 96, f"crop_size={self.crop_size} must be in 8..96 pixels")
+        _require(0.1 <= self.mouth_region <= 1.0, f"mouth_region={self.mouth_region} must be in [0.1, 1]")
+        _require(1 <= self.n_components <= 64, f"n_components={self.n_components} must be in 1..64")
+        for name in ("n_mfcc", "windows_s", "highpass_s"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+            _require(len(getattr(self, name)) >= 1, f"{name}={getattr(self, name)} must not be empty")
+        _require(all(isinstance(n, int) and 2 <= n <= 40 for n in self.n_mfcc), f"n_mfcc={self.n_mfcc} must be integers in 2..40")
+        _require(all(0.005 <= w <= 0.5 for w in self.windows_s), f"windows_s={self.windows_s} must be in [0.005, 0.5] seconds")
+        _require(all(0.1 <= h <= 10 for h in self.highpass_s), f"highpass_s={self.highpass_s} must be in [0.1, 10] seconds")
