@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEBIAN_PACKAGES := espeak-ng sonic-pi-samples chromium chromium-driver
 DEMO_DIR := demo
 
-.PHONY: install system-deps demo test ui clean-demo bench-audio bench-video
+.PHONY: install system-deps demo test ui clean-demo bench-audio bench-video bench-lipsync
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,8 @@ $(VENV)/.bench-stamp: pyproject.toml | $(STAMP)
 
 bench-video: install $(VENV)/.bench-stamp
 	$(BIN)/python benchmarks/video.py
+
+# Lip sync of the original audio (weight-free estimator) on the shared talking heads with known
+# audio shifts, by moved samples and by a stream start offset; see benchmarks/lipsync.py.
+bench-lipsync: install
+	$(BIN)/python benchmarks/lipsync.py

@@ -40,6 +40,7 @@ __all__ = [
     "VerdictParams",
     "ShotParams",
     "FaceParams",
+    "LipSyncParams",
     "Policy",
     "load_policy",
     "params_version",
@@ -448,8 +449,10 @@ class LipSyncParams:
     than a frame (the peak is then refined by a parabola)."""
     min_confidence: float = 2.0
     """a track's offset counts as evidence when its curve's peak stands this many standard
-    deviations above the curve's median (tuned on the shared talking heads: see
-    benchmarks/lipsync.py)."""
+    deviations above the curve's median. On the shared talking heads the confidence separates right
+    from wrong offsets only weakly (wrong ones are mostly confident: a clip whose peak sits 3-4
+    frames off keeps it under every shift); 2.0 drops a flat curve and almost nothing else (see
+    benchmarks/lipsync.py, "confident" columns)."""
     sample_rate: int = 16000
     """Hz; the audio is decoded to mono at this rate for the speech features."""
     crop_size: int = 24

@@ -1,13 +1,29 @@
-"""The picture assets materialise per title, with their metadata; audio-only titles pass through."""
+"""The picture assets materialise per title, with their metadata; audio-only titles pass through;
+dubs of a title with a picture are judged against the picture."""
 
 import shutil
 
-from dagster import instance_for_test, materialize
+import pytest
+from dagster import AssetCheckSeverity, instance_for_test, materialize
 
+from assets.audio_sync import (
+    CHECK_WITHIN_TOLERANCE,
+    DUB_SIGNATURE,
+    FRAME_MATCH_OFFSETS,
+    LIP_SYNC_OFFSETS,
+    REFERENCE_SIGNATURE,
+    TITLE_VERDICTS,
+)
 from assets.picture import FACE_TRACKS, SHOT_BOUNDARIES
+from ml.testmedia import DubSpec
+from ml.testpicture import PictureTitleSpec, build_picture_title, picture_truth
 from orchestration.definitions import build_assets, build_resources
+from orchestration.partitions import dub_partition_key
 from orchestration.settings import Settings
 from resources.artifacts import decode_artifact
+
+TITLE_CHAIN = [REFERENCE_SIGNATURE, SHOT_BOUNDARIES, FACE_TRACKS, LIP_SYNC_OFFSETS]
+DUB_CHAIN = [DUB_SIGNATURE, FRAME_MATCH_OFFSETS, TITLE_VERDICTS]
 
 
 def _materialise(root, tmp_path, titles):
@@ -18,7 +34,7 @@ def _materialise(root, tmp_path, titles):
         for title in titles:
             results[title] = materialize(
                 build_assets(settings),
-                selection=[SHOT_BOUNDARIES, FACE_TRACKS],
+                selection=[SHOT_BOUNDARIES, FACE_TRACKS, LIP_SYNC_OFFSETS],
                 partition_key=title,
                 instance=instance,
                 resources=build_resources(settings),
@@ -49,3 +65,62 @@ def test_picture_assets_materialise_per_title(tmp_path, shared_media):
     assert radio.success
     assert radio.asset_materializations_for_node("shot_boundaries")[0].metadata["picture"].value == "none (audio only)"
     assert radio.asset_materializations_for_node("face_tracks")[0].metadata["tracks"].value == 0
+    assert radio.asset_materializations_for_node("lip_sync_offsets")[0].metadata["status"].value == "no_picture"
+
+
+@pytest.fixture(scope="module")
+def picture_title(tmp_path_factory, shared_media):
+    """A generated title with a picture whose original audio leads it by 240 ms, and two dubs: one
+    that copies the original's timing (out of sync with the picture) and one made 240 ms later."""
+    root = tmp_path_factory.mktemp("picture_landing")
+    spec = PictureTitleSpec(
+        "news", picture_offset_s=0.24, seed=7,  # the six default talking heads
+        dubs=(DubSpec("fr", offset_s=0.0), DubSpec("de", offset_s=-0.24)),
+    )  # fmt: skip
+    truth = build_picture_title(root, spec, shared_media=shared_media)
+    return root, truth
+
+
+def test_dub_verdicts_are_against_the_picture(picture_title, tmp_path):
+    root, truth = picture_title
+    settings = Settings(media_root=str(root), artifact_root=str(tmp_path / "artifacts"), policy_path="")
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("titles", ["news"])
+        instance.add_dynamic_partitions("languages", ["fr", "de"])
+        title = materialize(
+            build_assets(settings), selection=TITLE_CHAIN, partition_key="news", instance=instance,
+            resources=build_resources(settings),
+        )  # fmt: skip
+        assert title.success
+        lip = title.asset_materializations_for_node("lip_sync_offsets")[0].metadata
+        assert lip["status"].value == "determined"
+        assert lip["speaking_tracks"].value >= 4 and lip["tracks"].value == 6
+        assert abs(lip["offset_ms"].value - 240) <= 45
+        assert lip["lip_sync_curves"].value.startswith("![lip-sync score per track](data:image/png;base64,")
+        picture = decode_artifact((tmp_path / "artifacts/lip_sync_offsets/news.npz").read_bytes())
+        assert picture.curves.shape == (6, len(picture.shifts_s))
+
+        verdicts = {}
+        for language in ("fr", "de"):
+            result = materialize(
+                build_assets(settings), selection=DUB_CHAIN, partition_key=dub_partition_key("news", language),
+                instance=instance, resources=build_resources(settings), raise_on_error=False,
+            )  # fmt: skip
+            meta = result.asset_materializations_for_node("title_verdicts")[0].metadata
+            verdicts[language] = (result, meta)
+        expected = {lang: picture_truth(dub, truth["picture_offset_s"])["offset_s"] for lang, dub in truth["dubs"].items()}
+
+        fr, fr_meta = verdicts["fr"]
+        assert fr_meta["reference"].value == "picture" and fr_meta["kind"].value == "constant"
+        assert abs(fr_meta["offset_ms"].value - expected["fr"] * 1000) <= 45
+        # out of tolerance: the blocking check fails, and with it the run, after the verdict is stored
+        assert not fr.success
+        checks = [e for e in fr.get_asset_check_evaluations() if e.check_name == CHECK_WITHIN_TOLERANCE]
+        assert checks and not checks[0].passed and checks[0].severity == AssetCheckSeverity.ERROR
+        assert "dub ↔ picture" in fr_meta["reason"].value
+
+        de, de_meta = verdicts["de"]
+        assert de.success
+        assert de_meta["reference"].value == "picture" and de_meta["kind"].value == "in_sync"
+        assert abs(de_meta["offset_ms"].value - expected["de"] * 1000) <= 45
+        assert de_meta["timeline"].value.startswith("![offset timeline](data:image/png;base64,")
