@@ -230,6 +230,10 @@ def sensing_matrix(params: SignatureParams) -> np.ndarray:
     return (signs / np.sqrt(m)).astype(np.float32).reshape(m, f)
 
 
+_STEP_FRAMES = 128
+"""STFT frames computed together: their temporaries (about 2 MB each) stay in cache."""
+
+
 class SignatureBuilder:
     """Builds a :class:`Signature` from consecutive blocks of mono samples.
 
@@ -259,6 +263,7 @@ class SignatureBuilder:
         lo = params.min_active_fraction * params.n_bins
         hi = params.max_active_fraction * params.n_bins
         self._active_range = (lo, hi)
+        self._buffers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def push(self, block: np.ndarray) -> None:
         """Add the next block of samples [shape=(n,), float32, finite]."""
@@ -275,14 +280,29 @@ class SignatureBuilder:
         self._carry = buf[n_new * hop :].copy()
 
     def _process(self, samples: np.ndarray, first_frame: int) -> None:
+        frames = np.lib.stride_tricks.sliding_window_view(samples, self.params.n_fft)[:: self.hop]
+        # a few frames at a time, through buffers kept from call to call: the temporaries stay in
+        # cache and no fresh pages are touched (a whole block's arrays are tens of MB each)
+        for start in range(0, len(frames), _STEP_FRAMES):
+            self._process_step(frames[start : start + _STEP_FRAMES], first_frame + start)
+
+    def _process_step(self, frames: np.ndarray, first_frame: int) -> None:
         import scipy.fft
 
         p = self.params
-        frames = np.lib.stride_tricks.sliding_window_view(samples, p.n_fft)[:: self.hop]
+        n = len(frames)
+        if self._buffers is None:
+            self._buffers = (
+                np.empty((_STEP_FRAMES, p.n_fft), np.float32),
+                np.empty((_STEP_FRAMES, p.n_bins), np.float32),
+                np.empty((_STEP_FRAMES, p.n_bins), np.float32),
+            )
+        windowed, power, scratch = (b[:n] for b in self._buffers)
+        np.multiply(frames, self._window, out=windowed)
         # single precision throughout: scipy's FFT keeps float32 (numpy's would compute in float64)
-        spectrum = scipy.fft.rfft(frames * self._window, axis=1)[:, : p.n_bins]
-        power = np.square(spectrum.real)
-        power += np.square(spectrum.imag)
+        spectrum = scipy.fft.rfft(windowed, axis=1)[:, : p.n_bins]
+        np.square(spectrum.real, out=power)
+        power += np.square(spectrum.imag, out=scratch)
         np.maximum(power, np.float32(1e-20), out=power)
         db = np.log10(power, out=power)
         db *= np.float32(10.0)
