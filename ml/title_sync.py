@@ -2,8 +2,8 @@
 
 Lip sync gives one offset per face track (``ml.lipsync``). Tracks without a speaker (a listener, a
 face over off-screen dialogue) give flat score curves, hence low confidence, and are discarded;
-the title's offset is the confidence-weighted median of the rest, so one wrong track cannot move
-it. A title without a picture, or without any confident track, has no picture offset and says why.
+the title's offset is the confidence-weighted median of the rest (one vote per track), so one
+wrong track cannot move it. A title without a picture, or without any confident track, has no picture offset and says why.
 
 The dub's verdict against the picture then adds the two halves (DESIGN.md):
 dub ↔ picture(t) = original ↔ picture + dub ↔ original(t). The lip-sync offset is one constant per
@@ -155,8 +155,10 @@ def picture_sync(
             curves=table,
         )
     offsets = np.array([r["offset_s"] for r in used])
-    # each track counts by its confidence and its length: a long, clearly speaking track dominates
-    weights = np.array([r["confidence"] * max(r["frames"], 1) for r in used])
+    # each speaking track is one vote, weighted by its confidence but not by its length: the
+    # estimator's errors are per clip and the same under every shift (benchmarks/lipsync.py), so
+    # more frames of one speaker do not make its offset more trustworthy
+    weights = np.array([r["confidence"] for r in used])
     offset = _weighted_median(offsets, weights)
     spread = _weighted_median(np.abs(offsets - offset), weights)
     lead = "leads" if offset > 0 else "lags"
