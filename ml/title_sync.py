@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,22 +25,14 @@ from ml.matching import FrameMatches
 from ml.policy import MatchParams, VerdictParams
 from ml.verdict import Verdict, decide
 
-__all__ = ["PICTURE_STATUSES", "PictureSync", "TrackOffset", "picture_sync", "decide_against_picture"]
+if TYPE_CHECKING:
+    from ml.lipsync import TrackSync
+
+__all__ = ["PICTURE_STATUSES", "PictureSync", "picture_sync", "decide_against_picture"]
 
 PICTURE_STATUSES = ("determined", "no_picture", "no_faces", "no_speaker")
 """``determined``: the offset is known; otherwise why it is not (no video stream, no face track,
 no track confident enough to be a speaker)."""
-
-
-class TrackOffset(Protocol):
-    """What :func:`picture_sync` reads of one track's lip-sync estimate (``ml.lipsync.TrackSync``)."""
-
-    track: int
-    offset_s: float
-    confidence: float
-    start_s: float
-    end_s: float
-    n_frames: int
 
 
 @dataclass(frozen=True)
@@ -98,7 +90,7 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 
 
 def picture_sync(
-    track_offsets: list,
+    track_offsets: "list[TrackSync]",
     *,
     min_confidence: float,
     estimator: str,
@@ -110,8 +102,9 @@ def picture_sync(
 
     Parameters
     ----------
-    track_offsets : list of TrackOffset
-        One estimate per face track of the title.
+    track_offsets : list of ml.lipsync.TrackSync
+        One estimate per face track of the title (its ``track``, ``offset_s``, ``confidence``,
+        ``start_s``, ``end_s`` and ``n_frames`` are read).
     min_confidence : float
         Tracks below this confidence have no speaker and are discarded.
     estimator : str
