@@ -159,7 +159,8 @@ def _spread(n: int, fine: int, circular: bool) -> np.ndarray:
 
 
 def _fine_histogram(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> np.ndarray:
-    """Fine-bin counts of an 8-bit OpenCV HSV image (hue 0..179), float32, into ``out`` if given.
+    """Fine-bin counts of an 8-bit OpenCV HSV image (hue 0..179), float32, into ``out`` if given
+    (made by :func:`_fine_buffer`).
 
     Returns
     -------
@@ -171,13 +172,20 @@ def _fine_histogram(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None 
     sizes = [nh * _FINE_HUE, ns * _FINE_SV, nv * _FINE_SV]
     # OpenCV's 8-bit hue is 0..179 (degrees / 2); hue wraps around, saturation and value do not
     ranges = [0, 180, 0, 256, 0, 256]
-    if out is None:
-        return cv2.calcHist([hsv], [0, 1, 2], None, sizes, ranges)
-    hist = cv2.Mat(out, wrap_channels=False)  # a 3-d Mat on out's memory (a plain array reads as 2-d)
-    counted = cv2.calcHist([hsv], [0, 1, 2], None, sizes, ranges, hist=hist)
-    if counted is not hist:  # OpenCV allocated its own
+    counted = cv2.calcHist([hsv], [0, 1, 2], None, sizes, ranges, hist=out)
+    if out is not None and counted is not out:  # OpenCV allocated its own
         out[...] = counted.reshape(out.shape)
-    return out
+        return out
+    return counted
+
+
+def _fine_buffer(params: ShotParams) -> np.ndarray:
+    """An array :func:`_fine_histogram` counts into, in place: a 3-d ``cv2.Mat`` (a plain 3-d array
+    would be read as a 2-d image with channels, and replaced)."""
+    import cv2
+
+    nh, ns, nv = params.hue_bins, params.saturation_bins, params.value_bins
+    return cv2.Mat(np.empty((nh * _FINE_HUE, ns * _FINE_SV, nv * _FINE_SV), np.float32), wrap_channels=False)
 
 
 def _spread_value(fine: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> np.ndarray:
@@ -254,6 +262,7 @@ class _SampledHistograms:
     def __init__(self, params: ShotParams) -> None:
         self.params = params
         self._buffers: dict[str, np.ndarray] = {}
+        self._counts = _fine_buffer(params)  # one frame's, still in cache when spread
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
         size = int(np.prod(shape))
@@ -268,10 +277,9 @@ class _SampledHistograms:
         hsv = frames.hsv(out=self._buffer("hsv", (*shape, 3), np.uint8), scratch=self._buffer("scratch", (3, *shape), np.uint8))
         k, h, w, _ = hsv.shape
         nh, ns, nv = params.hue_bins, params.saturation_bins, params.value_bins
-        counts = self._buffer("counts", (nh * _FINE_HUE, ns * _FINE_SV, nv * _FINE_SV), np.float32)  # stays in cache
         by_value = self._buffer("by_value", (k, nh * _FINE_HUE * ns * _FINE_SV, nv), np.float32)
         for image, out in zip(hsv, by_value):
-            _spread_value(_fine_histogram(image, params, out=counts), params, out=out)
+            _spread_value(_fine_histogram(image, params, out=self._counts), params, out=out)
         brightness = hsv[..., 2].sum(axis=(1, 2), dtype=np.int64) / (h * w)
         return _coarse(by_value, params), brightness
 
