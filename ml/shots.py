@@ -1,6 +1,6 @@
 """Shot boundaries: hard cuts from HSV colour-histogram changes, fades from black frames.
 
-For each frame (scaled down by the decoder), a soft HSV histogram: every pixel is spread linearly
+For each frame (every s-th pixel, about ``max_height`` lines), a soft HSV histogram: every pixel is spread linearly
 over the two nearest bins of each channel (hue circularly), so that a slow change (a fade, a pan)
 moves histogram mass smoothly instead of jumping bin boundaries. The change between two frames is
 the total variation of their histograms (0 = same colours, 1 = no colour in common).
@@ -25,12 +25,11 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from ml.audio import prefetched
 from ml.errors import ParameterError
 from ml.policy import ShotParams, params_version
-from ml.video import VideoFrame, iter_frames, probe_video
+from ml.video import SampledFrames, VideoFrame, iter_sampled, probe_video
 
 __all__ = [
     "ALGORITHM",
@@ -159,6 +158,69 @@ def _spread(n: int, fine: int, circular: bool) -> np.ndarray:
     return weights
 
 
+def _fine_histogram(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> np.ndarray:
+    """Fine-bin counts of an 8-bit OpenCV HSV image (hue 0..179), float32, into ``out`` if given
+    (made by :func:`_fine_buffer`).
+
+    Returns
+    -------
+    np.ndarray [shape=(hue_bins * 4, saturation_bins * 8, value_bins * 8), dtype=float32]
+    """
+    import cv2
+
+    nh, ns, nv = params.hue_bins, params.saturation_bins, params.value_bins
+    sizes = [nh * _FINE_HUE, ns * _FINE_SV, nv * _FINE_SV]
+    # OpenCV's 8-bit hue is 0..179 (degrees / 2); hue wraps around, saturation and value do not
+    ranges = [0, 180, 0, 256, 0, 256]
+    counted = cv2.calcHist([hsv], [0, 1, 2], None, sizes, ranges, hist=out)
+    if out is not None and counted is not out:  # OpenCV allocated its own
+        out[...] = counted.reshape(out.shape)
+        return out
+    return counted
+
+
+def _fine_buffer(params: ShotParams) -> np.ndarray:
+    """An array :func:`_fine_histogram` counts into, in place: a 3-d ``cv2.Mat`` (a plain 3-d array
+    would be read as a 2-d image with channels, and replaced)."""
+    import cv2
+
+    nh, ns, nv = params.hue_bins, params.saturation_bins, params.value_bins
+    return cv2.Mat(np.empty((nh * _FINE_HUE, ns * _FINE_SV, nv * _FINE_SV), np.float32), wrap_channels=False)
+
+
+def _spread_value(fine: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> np.ndarray:
+    """Fine-bin counts spread over the value bins: the largest of the three products, done first
+    (a quarter of the work of spreading hue first), and frame by frame, while the counts are still
+    in the CPU's cache.
+
+    Returns
+    -------
+    np.ndarray [shape=(hue_bins * 4 * saturation_bins * 8, value_bins), dtype=float32]
+    """
+    nv = params.value_bins
+    return np.matmul(fine.reshape(-1, nv * _FINE_SV), _spread(nv, _FINE_SV, False), out=out)
+
+
+def _coarse(by_value: np.ndarray, params: ShotParams) -> np.ndarray:
+    """Soft histograms from fine-bin counts spread over value bins (:func:`_spread_value`), spread
+    over saturation and hue bins in turn.
+
+    Parameters
+    ----------
+    by_value : np.ndarray [shape=(k, hue_bins * 4 * saturation_bins * 8, value_bins), dtype=float32]
+
+    Returns
+    -------
+    np.ndarray [shape=(k, hue_bins * saturation_bins * value_bins), dtype=float64], each row sums to 1
+    """
+    nh, ns, nv = params.hue_bins, params.saturation_bins, params.value_bins
+    k = len(by_value)
+    spread = _spread(ns, _FINE_SV, False).T @ by_value.reshape(k * nh * _FINE_HUE, ns * _FINE_SV, nv)
+    spread = _spread(nh, _FINE_HUE, True).T @ spread.reshape(k, nh * _FINE_HUE, ns * nv)
+    hist = spread.reshape(k, -1).astype(np.float64)
+    return hist / hist.sum(axis=1, keepdims=True)
+
+
 def soft_hsv_histogram(image: np.ndarray, params: ShotParams) -> tuple[np.ndarray, float]:
     """Soft HSV histogram of an RGB frame and its mean brightness.
 
@@ -175,18 +237,51 @@ def soft_hsv_histogram(image: np.ndarray, params: ShotParams) -> tuple[np.ndarra
     import cv2
 
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
-    nh, ns, nv = params.hue_bins, params.saturation_bins, params.value_bins
-    # OpenCV's 8-bit hue is 0..179 (degrees / 2); hue wraps around, saturation and value do not
-    fine = cv2.calcHist(
-        [hsv], [0, 1, 2], None, [nh * _FINE_HUE, ns * _FINE_SV, nv * _FINE_SV], [0, 180, 0, 256, 0, 256]
-    ).reshape(nh * _FINE_HUE, -1)
-    hist = ((_spread(nh, _FINE_HUE, True).T @ fine) @ _spread_sv(ns, nv)).ravel().astype(np.float64)
-    return hist / hist.sum(), float(cv2.mean(hsv)[2])
+    return _coarse(_spread_value(_fine_histogram(hsv, params), params)[None], params)[0], float(cv2.mean(hsv)[2])
 
 
-@functools.lru_cache(maxsize=16)
-def _spread_sv(ns: int, nv: int) -> np.ndarray:
-    return np.kron(_spread(ns, _FINE_SV, False), _spread(nv, _FINE_SV, False))
+def sampled_histograms(frames: SampledFrames, params: ShotParams) -> tuple[np.ndarray, np.ndarray]:
+    """Soft HSV histograms and mean brightness of sampled frames (:func:`ml.video.iter_sampled`): the
+    values :func:`soft_hsv_histogram` gives for each frame, with the colour conversions and most
+    products done once for all the frames.
+
+    Returns
+    -------
+    histograms : np.ndarray [shape=(k, hue_bins * saturation_bins * value_bins), dtype=float64]
+        Each row sums to 1.
+    brightness : np.ndarray [shape=(k,), dtype=float64]
+        Mean V of each frame, 0..255.
+    """
+    return _SampledHistograms(params)(frames)
+
+
+class _SampledHistograms:
+    """:func:`sampled_histograms` of batch after batch, in buffers allocated once: fresh arrays for
+    every batch cost a page fault per 4 KiB, as much time as the colour conversions."""
+
+    def __init__(self, params: ShotParams) -> None:
+        self.params = params
+        self._buffers: dict[str, np.ndarray] = {}
+        self._counts = _fine_buffer(params)  # one frame's, still in cache when spread
+
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        size = int(np.prod(shape))
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.size < size:
+            buffer = self._buffers[name] = np.empty(size, dtype)
+        return buffer[:size].reshape(shape)
+
+    def __call__(self, frames: SampledFrames) -> tuple[np.ndarray, np.ndarray]:
+        params = self.params
+        shape = frames.planes[0].shape[:3]
+        hsv = frames.hsv(out=self._buffer("hsv", (*shape, 3), np.uint8), scratch=self._buffer("scratch", (3, *shape), np.uint8))
+        k, h, w, _ = hsv.shape
+        nh, ns, nv = params.hue_bins, params.saturation_bins, params.value_bins
+        by_value = self._buffer("by_value", (k, nh * _FINE_HUE * ns * _FINE_SV, nv), np.float32)
+        for image, out in zip(hsv, by_value):
+            _spread_value(_fine_histogram(image, params, out=self._counts), params, out=out)
+        brightness = hsv[..., 2].sum(axis=(1, 2), dtype=np.int64) / (h * w)
+        return _coarse(by_value, params), brightness
 
 
 def _fade_boundaries(brightness: np.ndarray, dark_level: float) -> list[int]:
@@ -229,9 +324,13 @@ def detect_shots(frames: Iterable[VideoFrame], params: ShotParams, *, frame_rate
         bright.append(level)
     if not times:
         raise ParameterError("no frames to detect shots in")
-    t = np.asarray(times, dtype=np.float64)
-    change = np.asarray(changes, dtype=np.float32)
-    brightness = np.asarray(bright, dtype=np.float32)
+    return _shots(np.asarray(times, dtype=np.float64), np.asarray(changes), np.asarray(bright), params, frame_rate)
+
+
+def _shots(t: np.ndarray, change: np.ndarray, brightness: np.ndarray, params: ShotParams, frame_rate: Fraction) -> Shots:
+    """Cuts and fades from every frame's time, histogram change and brightness."""
+    change = np.asarray(change, dtype=np.float32)
+    brightness = np.asarray(brightness, dtype=np.float32)
     n = len(t)
 
     fade_middles = _fade_boundaries(brightness, params.dark_level)
@@ -274,9 +373,18 @@ def detect_shots(frames: Iterable[VideoFrame], params: ShotParams, *, frame_rate
     )
 
 
+@functools.cache
+def _threadpools():
+    """The thread pools (BLAS, OpenMP) of the libraries loaded so far, numpy's among them, found once:
+    looking for them costs a millisecond, a good part of the set-up of a short clip."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 def shots_from_file(path: str | Path, params: ShotParams | None = None, *, threads: int = 2) -> Shots:
-    """Shots of the first video stream of ``path`` (decoded on stream timestamps, subsampled to at
-    most about ``params.max_height`` lines).
+    """Shots of the first video stream of ``path`` (decoded on stream timestamps, every s-th pixel
+    kept so that at most about ``params.max_height`` lines remain).
 
     Raises
     ------
@@ -286,7 +394,17 @@ def shots_from_file(path: str | Path, params: ShotParams | None = None, *, threa
     params = params or ShotParams()
     info = probe_video(path)
     # decoding (FFmpeg) runs ahead in a thread while the histograms (numpy, OpenCV) are computed
-    frames = prefetched(iter_frames(path, max_height=params.max_height, threads=threads, subsample=True), depth=16)
-    # BLAS threads would spin for each tiny product and fight the decoder for the cores (1.3× slower)
-    with threadpool_limits(1, user_api="blas"):
-        return detect_shots(frames, params, frame_rate=info.frame_rate or Fraction(25))
+    batches = prefetched(iter_sampled(path, max_height=params.max_height, threads=threads), depth=4)
+    histograms = _SampledHistograms(params)
+    times, changes, bright = [], [], []
+    previous = None
+    # BLAS threads would spin for each small product and fight the decoder for the cores (1.3× slower)
+    with _threadpools().limit(limits=1, user_api="blas"):
+        for batch in batches:
+            hists, levels = histograms(batch)
+            steps = np.diff(np.vstack([hists[:1] if previous is None else previous, hists]), axis=0)
+            changes.append(0.5 * np.abs(steps).sum(axis=1))  # 0 for the first frame
+            previous = hists[-1:]
+            times.append(batch.times_s)
+            bright.append(levels)
+    return _shots(np.concatenate(times), np.concatenate(changes), np.concatenate(bright), params, info.frame_rate or Fraction(25))

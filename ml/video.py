@@ -4,6 +4,8 @@ Frames come in presentation order with their presentation time (seconds, relativ
 start, as :mod:`ml.audio` times audio), so variable-frame-rate files work: nothing assumes a constant
 frame rate. Decoding is threaded (FFmpeg's frame and slice threads) and frames can be downscaled by
 the decoder's scaler, which is far cheaper than decoding at full size and resizing afterwards.
+Statistics that need no scaler (colour histograms) take every s-th pixel of the decoded planes
+instead, in batches of frames (:func:`iter_sampled`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ import numpy as np
 
 from ml.errors import MediaError, ParameterError
 
-__all__ = ["VideoInfo", "VideoFrame", "probe_video", "has_video", "iter_frames", "decode_seconds"]
+__all__ = [
+    "VideoInfo",
+    "VideoFrame",
+    "SampledFrames",
+    "probe_video",
+    "has_video",
+    "iter_frames",
+    "iter_sampled",
+    "decode_seconds",
+]
 
 PIXEL_FORMATS = ("rgb24", "gray")
 
@@ -65,6 +76,69 @@ class VideoFrame:
     index: int
     time_s: float
     image: np.ndarray
+
+
+@dataclass(frozen=True)
+class SampledFrames:
+    """Every s-th pixel of consecutive frames (see :func:`iter_sampled`).
+
+    Attributes
+    ----------
+    first_index : int
+        Position of the first of these frames in presentation order, from 0.
+    times_s : np.ndarray [shape=(k,), dtype=float64]
+        Presentation times relative to the container's start, seconds.
+    kind : {"yuv", "tv-yuv", "rgb"}
+        What ``planes`` hold: full-range YUV, limited-range ("TV": Y 16..235, chroma 16..240) YUV,
+        or RGB.
+    planes : tuple of np.ndarray
+        YUV: Y, U and V at the same sampled positions (a 4:2:0 pixel takes the chroma of its 2 × 2
+        block), each [shape=(k, h, w), dtype=uint8]. RGB: one [shape=(k, h, w, 3), dtype=uint8].
+    """
+
+    first_index: int
+    times_s: np.ndarray
+    kind: str
+    planes: tuple[np.ndarray, ...]
+
+    def __len__(self) -> int:
+        return len(self.times_s)
+
+    def hsv(self, out: np.ndarray | None = None, scratch: np.ndarray | None = None) -> np.ndarray:
+        """The frames in OpenCV's 8-bit HSV (hue 0..179, saturation and value 0..255): the same
+        conversions as :func:`iter_frames` with ``subsample=True`` then ``cv2.COLOR_RGB2HSV``, each
+        done once for all the frames.
+
+        Parameters
+        ----------
+        out : np.ndarray [shape=(k, h, w, 3), dtype=uint8], optional
+            Where to write them (reused from batch to batch, a buffer saves a page fault per 4 KiB).
+        scratch : np.ndarray [shape=(3, k, h, w), dtype=uint8], optional
+            Working space, likewise.
+
+        Returns
+        -------
+        np.ndarray [shape=(k, h, w, 3), dtype=uint8]
+            ``out`` if given.
+        """
+        import cv2
+
+        shape = self.planes[0].shape[:3]
+        n = int(np.prod(shape))
+        # each step works pixel by pixel: one row of all the pixels keeps OpenCV's vector loops busy
+        # (rows of 120 pixels, say, would each end in a scalar tail: 1.5 times slower in all)
+        image = np.empty((1, n, 3), np.uint8) if out is None else out.reshape(1, n, 3)
+        if self.kind == "rgb":
+            cv2.cvtColor(self.planes[0].reshape(1, n, 3), cv2.COLOR_RGB2HSV, dst=image)
+            return image.reshape(*shape, 3)
+        planes = [plane.reshape(1, n) for plane in self.planes]
+        if self.kind == "tv-yuv":  # stretched to full range
+            scratch = np.empty((3, 1, n), np.uint8) if scratch is None else scratch.reshape(3, 1, n)
+            planes = [cv2.LUT(plane, table, dst=level) for plane, table, level in zip(planes, _LIMITED_TO_FULL_PLANES, scratch)]
+        cv2.merge(planes, dst=image)
+        cv2.cvtColor(image, cv2.COLOR_YUV2RGB, dst=image)
+        cv2.cvtColor(image, cv2.COLOR_RGB2HSV, dst=image)
+        return image.reshape(*shape, 3)
 
 
 def _open(path: str | Path):
@@ -132,11 +206,40 @@ subsampling."""
 
 
 _LEVELS = np.arange(256, dtype=np.float64)
-_LIMITED_TO_FULL = np.clip(
-    np.round(np.stack([(_LEVELS - 16) * 255 / 219, (_LEVELS - 128) * 255 / 224 + 128, (_LEVELS - 128) * 255 / 224 + 128], axis=-1)),
-    0, 255,
-).astype(np.uint8).reshape(1, 256, 3)
-"""Per-channel table (Y, U, V) from limited-range levels to full range."""
+_LIMITED_TO_FULL_PLANES = tuple(
+    np.clip(np.round(levels), 0, 255).astype(np.uint8)
+    for levels in ((_LEVELS - 16) * 255 / 219, (_LEVELS - 128) * 255 / 224 + 128, (_LEVELS - 128) * 255 / 224 + 128)
+)
+"""Tables (Y, U, V) from limited-range levels to full range."""
+_LIMITED_TO_FULL = np.stack(_LIMITED_TO_FULL_PLANES, axis=-1).reshape(1, 256, 3)
+"""The same as one 3-channel table."""
+
+
+def _sample_step(height: int, max_height: int) -> int:
+    """Take every s-th pixel so that about ``max_height`` lines remain; s is even, so that chroma
+    samples line up with luma samples in 4:2:0."""
+    return max(2, -(-height // max_height) // 2 * 2)
+
+
+def _sampled_planes(frame, max_height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Every s-th pixel of an 8-bit planar YUV frame as three (h, w) views of its Y, U and V planes
+    (no copy, no scaler), or ``None`` for other pixel formats."""
+    chroma_rows = _SUBSAMPLED_FORMATS.get(frame.format.name)
+    if chroma_rows is None:
+        return None
+    h, w = frame.height, frame.width
+    step = _sample_step(h, max_height)
+    chroma_cols = 2 if frame.format.name.endswith(("420p", "422p")) else 1
+    planes = frame.planes
+    y = np.frombuffer(planes[0], np.uint8).reshape(-1, planes[0].line_size)[:h:step, :w:step]
+    u = np.frombuffer(planes[1], np.uint8).reshape(-1, planes[1].line_size)[: h // chroma_rows : step // chroma_rows, : w // chroma_cols : step // chroma_cols]
+    v = np.frombuffer(planes[2], np.uint8).reshape(-1, planes[2].line_size)[: h // chroma_rows : step // chroma_rows, : w // chroma_cols : step // chroma_cols]
+    rows, cols = min(len(y), len(u)), min(y.shape[1], u.shape[1])
+    return y[:rows, :cols], u[:rows, :cols], v[:rows, :cols]
+
+
+def _full_range(frame) -> bool:
+    return frame.format.name.startswith("yuvj") or frame.color_range == 2  # 2: AVCOL_RANGE_JPEG
 
 
 def _subsampled_rgb(frame, max_height: int) -> np.ndarray | None:
@@ -144,22 +247,53 @@ def _subsampled_rgb(frame, max_height: int) -> np.ndarray | None:
     for a 720p frame against 3 ms for the scaler), or ``None`` for other pixel formats."""
     import cv2
 
-    chroma_rows = _SUBSAMPLED_FORMATS.get(frame.format.name)
-    if chroma_rows is None:
+    planes = _sampled_planes(frame, max_height)
+    if planes is None:
         return None
-    h, w = frame.height, frame.width
-    step = max(2, -(-h // max_height) // 2 * 2)  # even, so chroma samples line up
-    chroma_cols = 2 if frame.format.name.endswith(("420p", "422p")) else 1
-    planes = frame.planes
-    y = np.frombuffer(planes[0], np.uint8).reshape(-1, planes[0].line_size)[:h:step, :w:step]
-    u = np.frombuffer(planes[1], np.uint8).reshape(-1, planes[1].line_size)[: h // chroma_rows : step // chroma_rows, : w // chroma_cols : step // chroma_cols]
-    v = np.frombuffer(planes[2], np.uint8).reshape(-1, planes[2].line_size)[: h // chroma_rows : step // chroma_rows, : w // chroma_cols : step // chroma_cols]
-    rows, cols = min(len(y), len(u)), min(y.shape[1], u.shape[1])
-    yuv = np.dstack([y[:rows, :cols], u[:rows, :cols], v[:rows, :cols]])
-    if not frame.format.name.startswith("yuvj") and frame.color_range != 2:  # 2: AVCOL_RANGE_JPEG
+    yuv = np.dstack(planes)
+    if not _full_range(frame):
         # limited ("TV") range: Y in 16..235 and chroma in 16..240 stretched to full range
         yuv = cv2.LUT(np.ascontiguousarray(yuv), _LIMITED_TO_FULL)
     return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB)
+
+
+def _check_decoding(max_height: int | None, threads: int) -> None:
+    if max_height is not None and max_height < 16:
+        raise ParameterError(f"max_height={max_height} must be at least 16 pixels")
+    if threads < 1:
+        raise ParameterError(f"threads={threads} must be >= 1")
+
+
+def _decoded(path: str | Path, threads: int) -> Iterator[tuple[int, float, object]]:
+    """(index, presentation time in seconds, ``av.VideoFrame``) of every frame of the first video
+    stream, in presentation order; decoding errors become :class:`MediaError`."""
+    import av
+
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        stream.thread_count = threads
+        start = container.start_time / 1_000_000 if container.start_time is not None else 0.0
+        index = 0
+        last_time = time_base = None
+        try:
+            for frame in container.decode(stream):
+                if frame.pts is None:
+                    time_s = (last_time + 1.0 / float(stream.average_rate or 25)) if last_time is not None else 0.0
+                else:
+                    if time_base is None:  # pts · num / den: float(pts * time_base) without a Fraction per frame
+                        time_base = frame.time_base
+                    time_s = frame.pts * time_base.numerator / time_base.denominator - start
+                last_time = time_s
+                yield index, time_s, frame
+                index += 1
+        except av.FFmpegError as exc:
+            raise MediaError(path, f"frame {index} cannot be decoded ({exc.strerror or exc}): the file is corrupt or truncated") from None
+        if index == 0:
+            raise MediaError(path, "the video stream holds no decodable frame")
+    finally:
+        container.close()
 
 
 def iter_frames(
@@ -203,39 +337,83 @@ def iter_frames(
 
     if pixel_format not in PIXEL_FORMATS:
         raise ParameterError(f"pixel_format={pixel_format!r} must be one of {PIXEL_FORMATS}")
-    if max_height is not None and max_height < 16:
-        raise ParameterError(f"max_height={max_height} must be at least 16 pixels")
-    if threads < 1:
-        raise ParameterError(f"threads={threads} must be >= 1")
-    container = _open(path)
-    try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        stream.thread_count = threads
-        start = container.start_time / 1_000_000 if container.start_time is not None else 0.0
-        width, height = _target_size(stream.codec_context.width, stream.codec_context.height, max_height)
-        fast = subsample and max_height is not None and pixel_format == "rgb24"
-        index = 0
-        last_time = None
-        try:
-            for frame in container.decode(stream):
-                if frame.pts is None:
-                    time_s = (last_time + 1.0 / float(stream.average_rate or 25)) if last_time is not None else 0.0
-                else:
-                    time_s = float(frame.pts * frame.time_base) - start
-                last_time = time_s
-                if keep is None or keep(index):
-                    image = _subsampled_rgb(frame, max_height) if fast else None
-                    if image is None:
-                        image = frame.reformat(width=width, height=height, format=pixel_format).to_ndarray()
-                    yield VideoFrame(index=index, time_s=time_s, image=image)
-                index += 1
-        except av.FFmpegError as exc:
-            raise MediaError(path, f"frame {index} cannot be decoded ({exc.strerror or exc}): the file is corrupt or truncated") from None
-        if index == 0:
-            raise MediaError(path, "the video stream holds no decodable frame")
-    finally:
-        container.close()
+    _check_decoding(max_height, threads)
+    fast = subsample and max_height is not None and pixel_format == "rgb24"
+    size = None  # of the first frame, for all: every image the same shape
+    for index, time_s, frame in _decoded(path, threads):
+        size = size or _target_size(frame.width, frame.height, max_height)
+        if keep is not None and not keep(index):
+            continue
+        image = _subsampled_rgb(frame, max_height) if fast else None
+        if image is None:
+            width, height = size
+            try:
+                image = frame.reformat(width=width, height=height, format=pixel_format).to_ndarray()
+            except av.FFmpegError as exc:
+                raise MediaError(path, f"frame {index} cannot be converted ({exc.strerror or exc})") from None
+        yield VideoFrame(index=index, time_s=time_s, image=image)
+
+
+def iter_sampled(path: str | Path, *, max_height: int, batch: int = 16, threads: int = 2) -> Iterator[SampledFrames]:
+    """Decode the first video stream and keep every s-th pixel of each frame, in runs of ``batch``
+    frames: the input of statistics such as colour histograms, which need no scaler, and whose
+    colour conversions cost less done once for many frames.
+
+    Parameters
+    ----------
+    path : str or Path
+    max_height : int
+        s is the smallest even step that leaves at most about this many lines (see ``subsample`` in
+        :func:`iter_frames`: the same pixels).
+    batch : int
+        Frames per :class:`SampledFrames` (fewer for the last one, and where the kind or size of the
+        samples changes).
+    threads : int
+        Decoder threads (frame and slice threading, as the codec allows).
+
+    Yields
+    ------
+    SampledFrames
+        In presentation order, with times from the stream's timestamps. 8-bit planar YUV frames are
+        sampled in place (kind "yuv" or "tv-yuv"); frames of other pixel formats are scaled by
+        FFmpeg to about ``max_height`` lines, as RGB.
+
+    Raises
+    ------
+    MediaError
+        The file is missing, unreadable, has no video stream, or a frame cannot be decoded.
+    """
+    import av
+
+    _check_decoding(max_height, threads)
+    if batch < 1:
+        raise ParameterError(f"batch={batch} must be >= 1")
+    n, first, kind, shape = 0, 0, None, None
+    times = planes = None
+    for index, time_s, frame in _decoded(path, threads):
+        sampled = _sampled_planes(frame, max_height)
+        if sampled is not None:
+            frame_kind = "yuv" if _full_range(frame) else "tv-yuv"
+        else:
+            width, height = _target_size(frame.width, frame.height, max_height)
+            try:
+                sampled = (frame.reformat(width=width, height=height, format="rgb24").to_ndarray(),)
+            except av.FFmpegError as exc:
+                raise MediaError(path, f"frame {index} cannot be converted ({exc.strerror or exc})") from None
+            frame_kind = "rgb"
+        if n and (n == batch or frame_kind != kind or sampled[0].shape != shape):
+            yield SampledFrames(first, times[:n], kind, tuple(plane[:n] for plane in planes))
+            n = 0
+        if n == 0:  # new arrays: the consumer may still be reading the previous ones
+            first, kind, shape = index, frame_kind, sampled[0].shape
+            times = np.empty(batch)
+            planes = tuple(np.empty((batch, *plane.shape), np.uint8) for plane in sampled)
+        times[n] = time_s
+        for plane, samples in zip(planes, sampled):
+            plane[n] = samples
+        n += 1
+    if n:
+        yield SampledFrames(first, times[:n], kind, tuple(plane[:n] for plane in planes))
 
 
 def decode_seconds(path: str | Path, *, max_height: int | None = None, pixel_format: str = "rgb24") -> tuple[float, int]:

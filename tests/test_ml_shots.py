@@ -77,3 +77,79 @@ def test_errors_name_the_file(tmp_path, shared_media):
 def test_version_follows_the_parameters():
     assert shots_version(ShotParams()) == shots_version(ShotParams())
     assert shots_version(ShotParams(cut_threshold=0.5)) != shots_version(ShotParams())
+
+
+def _two_scene_clip(path, codec, pix_fmt, *, n=30, cut=12, width=320, height=240):
+    """``n`` frames of two synthetic scenes (moving discs, noise) with a hard cut at frame ``cut``."""
+    import av
+
+    from ml.testvideo import _scene
+
+    rng = np.random.default_rng(5)
+    scenes = [_scene(rng, width, height), _scene(rng, width, height)]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        for k in range(n):
+            image = scenes[k >= cut](k)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format=pix_fmt)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def sample_clips(shot_clips, tmp_path_factory):
+    """Clips of each kind of samples: limited-range YUV (H.264), full-range YUV (Motion JPEG), RGB (PNG)."""
+    folder = tmp_path_factory.mktemp("sampled")
+    return {
+        "tv-yuv": shot_clips / "goldeneye-vfr-drop3.mp4",
+        "yuv": _two_scene_clip(folder / "mjpeg.mkv", "mjpeg", "yuvj420p"),
+        "rgb": _two_scene_clip(folder / "png.mov", "png", "rgb24"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["tv-yuv", "yuv", "rgb"])
+def test_batched_histograms_are_the_per_frame_histograms(sample_clips, kind):
+    from ml.shots import sampled_histograms
+    from ml.video import iter_sampled
+
+    params = ShotParams()
+    path = sample_clips[kind]
+    batches = list(iter_sampled(path, max_height=params.max_height, batch=7))
+    assert {b.kind for b in batches} == {kind}
+    assert [len(b) for b in batches[:-1]] == [7] * (len(batches) - 1) and 1 <= len(batches[-1]) <= 7
+    frames = list(iter_frames(path, max_height=params.max_height, subsample=True))
+    assert [b.first_index for b in batches] == [f.index for f in frames][::7]
+    assert np.array_equal(np.concatenate([b.times_s for b in batches]), [f.time_s for f in frames])
+    hists, levels = zip(*(sampled_histograms(b, params) for b in batches))
+    one_by_one = [soft_hsv_histogram(f.image, params) for f in frames]
+    assert np.allclose(np.concatenate(hists), [h for h, _ in one_by_one], rtol=0, atol=1e-6)
+    assert np.allclose(np.concatenate(levels), [level for _, level in one_by_one], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["tv-yuv", "yuv", "rgb"])
+def test_shots_from_file_is_detect_shots_on_decoded_frames(sample_clips, kind):
+    from ml.shots import detect_shots
+
+    params = ShotParams()
+    path = sample_clips[kind]
+    shots = shots_from_file(path, params)
+    frames = iter_frames(path, max_height=params.max_height, subsample=True)
+    reference = detect_shots(frames, params, frame_rate=probe_video(path).frame_rate)
+    assert np.array_equal(shots.frame_times_s, reference.frame_times_s)
+    assert np.allclose(shots.change, reference.change, rtol=0, atol=1e-6)
+    assert np.array_equal(shots.brightness, reference.brightness)
+    assert np.array_equal(shots.start_frame, reference.start_frame) and np.array_equal(shots.boundary, reference.boundary)
+    if kind != "tv-yuv":  # the generated clips: one hard cut, at frame 12
+        assert shots.boundaries("cut").tolist() == [12]
+
+
+def test_sampling_rejects_bad_parameters(shot_clips):
+    from ml.video import iter_sampled
+
+    with pytest.raises(ParameterError, match="batch=0"):
+        next(iter_sampled(shot_clips / "fades.mp4", max_height=72, batch=0))
+    with pytest.raises(ParameterError, match="max_height=8"):
+        next(iter_sampled(shot_clips / "fades.mp4", max_height=8))
