@@ -222,9 +222,6 @@ def fit_timeline(
     if not 0 < min_explained <= 1:
         raise ParameterError(f"min_explained={min_explained} must be in (0, 1]")
     n = len(offsets)
-    span = (float(times.min()), float(times.max()))
-    centre, const_in = _constant(offsets, tolerance_s)
-    intercept, slope, line_in = _line(times, offsets, tolerance_s, seed)
     segments, members = _segments(times, offsets, tolerance_s, min_segment_frames, min_segment_s)
     if max_recurring_s > 0 and len(segments) >= 2:
         chain = _in_order(segments, max_backstep_s)
@@ -244,6 +241,10 @@ def fit_timeline(
                 seed=seed,
             )
             return dataclasses.replace(fit, set_aside=tuple(segments[i] for i in aside))
+    # the models are fitted only to the frames kept (RANSAC is the costly one)
+    span = (float(times.min()), float(times.max()))
+    centre, const_in = _constant(offsets, tolerance_s)
+    intercept, slope, line_in = _line(times, offsets, tolerance_s, seed)
     seg_in = np.logical_or.reduce(members) if members else np.zeros(n, dtype=bool)
     shares = {
         "constant": float(const_in.mean()),
