@@ -409,16 +409,16 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
         lips = lip_windows(np.stack(crops))
         starts = np.rint((times[: len(lips)] - stats.start_time_s) * steps_per_s).astype(np.int64)
         step = int(round(frame_s * steps_per_s))
+        shifts = np.arange(-max_shift, max_shift + 1)
+        # the windows of neighbouring shifts overlap: embed each distinct audio window once
+        unique, where = np.unique(starts[None, :] + shifts[:, None] * step, return_inverse=True)
+        windows = _timed_audio_windows(mfcc, unique)
         with torch.no_grad():
             lip_emb = np.concatenate([model.forward_lip(torch.from_numpy(lips[i : i + batch])).numpy() for i in range(0, len(lips), batch)])
-            distances = []
-            for shift in range(-max_shift, max_shift + 1):
-                windows = _timed_audio_windows(mfcc, starts + shift * step)
-                emb = np.concatenate([model.forward_audio(torch.from_numpy(windows[i : i + batch])).numpy() for i in range(0, len(windows), batch)])
-                distances.append(float(np.linalg.norm(lip_emb - emb, axis=1).mean()))
-        distances = np.asarray(distances)
+            audio_emb = np.concatenate([model.forward_audio(torch.from_numpy(windows[i : i + batch])).numpy() for i in range(0, len(windows), batch)])
+        by_shift = audio_emb[where.reshape(len(shifts), len(starts))]  # [shift, window, embedding]
+        distances = np.linalg.norm(lip_emb[None] - by_shift, axis=2).mean(axis=1).astype(np.float64)
         best = int(np.argmin(distances))
-        shifts = np.arange(-max_shift, max_shift + 1)
         # the sound of frame i is found ``shift`` frames later: a positive shift means it comes late
         results.append(
             TrackSync(

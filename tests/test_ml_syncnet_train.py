@@ -1,9 +1,12 @@
 """The self-supervised training command writes a checkpoint that the model resource loads."""
 
+import numpy as np
 import pytest
 
 from ml.errors import CheckpointError
-from ml.policy import LipSyncParams
+from ml.faces import track_faces
+from ml.policy import LipSyncParams, Policy
+from ml.shots import shots_from_file
 from ml.syncnet import load_syncnet
 from orchestration.cli import main
 from resources.lipsync_model import LipSyncModelResource
@@ -20,6 +23,15 @@ def test_training_writes_a_checkpoint_the_model_resource_loads(tmp_path, shared_
     params = LipSyncParams()
     trained = LipSyncModelResource(checkpoint=str(out)).identity(params)
     assert trained.startswith("syncnet-v2:") and trained != LipSyncModelResource().identity(params)
+
+    # the resource runs SyncNet on every face track of a file with it
+    policy = Policy()
+    tracks = track_faces(clip, shots_from_file(clip, policy.shots), policy.faces)
+    (estimate,) = LipSyncModelResource(checkpoint=str(out)).track_offsets(clip, tracks, params)
+    assert estimate.track == 0 and estimate.n_frames == 75 and estimate.frame_rate == pytest.approx(25)
+    assert len(estimate.shifts_s) == 2 * params.max_shift_frames + 1 and np.all(np.diff(estimate.shifts_s) > 0)
+    assert estimate.offset_s in estimate.shifts_s and np.all(np.isfinite(estimate.scores))
+    assert estimate.confidence >= 0
 
     # continuing from it gives another checkpoint, hence another identity (the offsets go stale)
     again = tmp_path / "model" / "syncnet-2.pt"
