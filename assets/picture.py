@@ -21,8 +21,8 @@ from ml.shots import Shots, shots_from_file, shots_version
 from ml.title_sync import PictureSync, picture_sync
 from ml.video import has_video
 from orchestration.partitions import titles_partitions
-from resources.media_store import MediaStore
 from resources.lipsync_model import LipSyncModelResource
+from resources.media_store import MediaStore
 from resources.policy import PolicyResource
 
 __all__ = ["SHOT_BOUNDARIES", "FACE_TRACKS", "LIP_SYNC_OFFSETS", "VIDEO_POOL", "build_picture_assets"]
@@ -171,14 +171,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
                     path, tracks, checked.lipsync,
                     progress=lambda done, total: context.log.info(f"lip sync: {done} of {total} face tracks"),
                 )
-            curves = [e.scores for e in estimates]
-            picture = picture_sync(
-                estimates,
-                min_confidence=checked.lipsync.min_confidence,
-                estimator=identity,
-                shifts_s=estimates[0].shifts_s if estimates else None,
-                curves=_stack(curves),
-            )
+            picture = picture_sync(estimates, min_confidence=checked.lipsync.min_confidence, estimator=identity)
         context.log.info(f"{context.partition_key}: {picture.reason}")
         metadata = {
             "file": location,
@@ -198,11 +191,3 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
 
     return [shot_boundaries, face_tracks, lip_sync_offsets]
 
-
-def _stack(curves: list) -> "np.ndarray | None":
-    """Score curves of equal length as one array (``None`` without any or when lengths differ)."""
-    import numpy as np
-
-    if not curves or len({len(c) for c in curves}) != 1:
-        return None
-    return np.vstack([np.asarray(c, dtype=np.float64) for c in curves])

@@ -95,8 +95,6 @@ def picture_sync(
     min_confidence: float,
     estimator: str,
     has_picture: bool = True,
-    shifts_s: np.ndarray | None = None,
-    curves: np.ndarray | None = None,
 ) -> PictureSync:
     """The title's original audio ↔ picture offset from its tracks' lip-sync estimates.
 
@@ -104,20 +102,22 @@ def picture_sync(
     ----------
     track_offsets : list of ml.lipsync.TrackSync
         One estimate per face track of the title (its ``track``, ``offset_s``, ``confidence``,
-        ``start_s``, ``end_s`` and ``n_frames`` are read).
+        ``start_s``, ``end_s`` and ``n_frames`` are read, and its score curve, ``shifts_s`` and
+        ``scores``, is kept for the plot).
     min_confidence : float
         Tracks below this confidence have no speaker and are discarded.
     estimator : str
         Identity of what produced the estimates (recorded with the result).
     has_picture : bool
         False for an audio-only original: no offset, status ``no_picture``.
-    shifts_s, curves : np.ndarray, optional
-        The tracks' score curves, kept for the plot.
     """
     if min_confidence < 0:
         raise ParameterError(f"min_confidence={min_confidence} must be >= 0")
-    shifts = np.zeros(0) if shifts_s is None else np.asarray(shifts_s, dtype=np.float64)
-    table = np.zeros((0, len(shifts))) if curves is None else np.asarray(curves, dtype=np.float64)
+    shifts = np.asarray(track_offsets[0].shifts_s, dtype=np.float64) if track_offsets else np.zeros(0)
+    if track_offsets and all(len(t.scores) == len(shifts) for t in track_offsets):
+        table = np.vstack([np.asarray(t.scores, dtype=np.float64) for t in track_offsets])
+    else:
+        table = np.zeros((0, len(shifts)))
     if not has_picture:
         return PictureSync("no_picture", None, "the original has no video stream", estimator, shifts_s=shifts, curves=table)
     if not track_offsets:

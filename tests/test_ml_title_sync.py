@@ -5,7 +5,7 @@ offset is given (the lip-sync estimator is pinned in its own tests), so each ver
 against the picture with a known sum.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -28,6 +28,8 @@ class _Track:
     start_s: float = 0.0
     end_s: float = 3.0
     n_frames: int = 75
+    shifts_s: np.ndarray = field(default_factory=lambda: np.linspace(-0.6, 0.6, 31))
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(31))
 
 
 def test_speaking_tracks_decide_and_silent_ones_are_discarded():
