@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEBIAN_PACKAGES := espeak-ng sonic-pi-samples chromium chromium-driver
 DEMO_DIR := demo
 
-.PHONY: install system-deps demo test ui clean-demo bench-audio bench-video bench-lipsync
+.PHONY: install system-deps demo test ui clean-demo bench-audio bench-video bench-lipsync bench-lipsync-titles
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,8 @@ bench-video: install $(VENV)/.bench-stamp
 # audio shifts, by moved samples and by a stream start offset; see benchmarks/lipsync.py.
 bench-lipsync: install
 	$(BIN)/python benchmarks/lipsync.py
+
+# Title-level lip sync: generated titles with a picture (the demo's, and random draws of the shared
+# talking heads over music), each track's error and the title's offset by each combination rule.
+bench-lipsync-titles: install
+	$(BIN)/python benchmarks/lipsync_titles.py

@@ -18,7 +18,7 @@ from ml.faces import FaceTracks, contact_sheet, faces_version, track_faces
 from ml.policy import Policy
 from ml.report import lip_sync_png, png_markdown
 from ml.shots import Shots, shots_from_file, shots_version
-from ml.title_sync import PictureSync, picture_sync
+from ml.title_sync import PictureSync, picture_sync, picture_sync_version
 from ml.video import has_video
 from orchestration.partitions import titles_partitions
 from resources.lipsync_model import LipSyncModelResource
@@ -137,7 +137,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
         key=LIP_SYNC_OFFSETS,
         partitions_def=titles_partitions,
         ins={"tracks": AssetIn(FACE_TRACKS)},
-        code_version=lip_sync_model,
+        code_version=f"{lip_sync_model}|{picture_sync_version(policy.lipsync)}",
         group_name=GROUP,
         retry_policy=TRANSIENT_RETRY,
         pool=VIDEO_POOL,
@@ -171,7 +171,10 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
                     path, tracks, checked.lipsync,
                     progress=lambda done, total: context.log.info(f"lip sync: {done} of {total} face tracks"),
                 )
-            picture = picture_sync(estimates, min_confidence=checked.lipsync.min_confidence, estimator=identity)
+            picture = picture_sync(
+                estimates, min_confidence=checked.lipsync.min_confidence, estimator=identity,
+                agreement_s=checked.lipsync.agreement_s,
+            )  # fmt: skip
         context.log.info(f"{context.partition_key}: {picture.reason}")
         metadata = {
             "file": location,

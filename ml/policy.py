@@ -453,6 +453,11 @@ class LipSyncParams:
     from wrong offsets only weakly (wrong ones are mostly confident: a clip whose peak sits 3-4
     frames off keeps it under every shift); 2.0 drops a flat curve and almost nothing else (see
     benchmarks/lipsync.py, "confident" columns)."""
+    agreement_s: float = 0.04
+    """seconds; the title's offset is taken from the speaking tracks that agree within twice this
+    (the bandwidth of the mode of their offsets, :func:`ml.title_sync.picture_sync`; about one
+    frame). The estimator's wrong tracks are side peaks 100-500 ms off, which a median of all
+    tracks follows when several fall on one side."""
     sample_rate: int = 16000
     """Hz; the audio is decoded to mono at this rate for the speech features."""
     crop_size: int = 24
@@ -480,6 +485,7 @@ class LipSyncParams:
         _require(1 <= self.max_shift_frames <= 250, f"max_shift_frames={self.max_shift_frames} must be in 1..250")
         _require(0 < self.lag_step_s <= 0.02, f"lag_step_s={self.lag_step_s} must be in (0, 0.02] seconds")
         _require(math.isfinite(self.min_confidence), f"min_confidence={self.min_confidence} must be finite")
+        _require(0.005 <= self.agreement_s <= 0.5, f"agreement_s={self.agreement_s} must be in [0.005, 0.5] seconds")
         _require(8000 <= self.sample_rate <= 48000, f"sample_rate={self.sample_rate} must be in 8000..48000 Hz")
         _require(8 <= self.crop_size <= 96, f"crop_size={self.crop_size} must be in 8..96 pixels")
         _require(0.1 <= self.mouth_region <= 1.0, f"mouth_region={self.mouth_region} must be in [0.1, 1]")

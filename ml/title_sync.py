@@ -2,8 +2,11 @@
 
 Lip sync gives one offset per face track (``ml.lipsync``). Tracks without a speaker (a listener, a
 face over off-screen dialogue) give flat score curves, hence low confidence, and are discarded;
-the title's offset is the confidence-weighted median of the rest (one vote per track), so one
-wrong track cannot move it. A title without a picture, or without any confident track, has no picture offset and says why.
+the title's offset is where the rest agree (one vote per track, weighted by its confidence): the
+mode of their offsets' kernel density, then the weighted median of the tracks near it. The
+estimator's wrong tracks are gross errors (a side peak of the curve, 100-500 ms off, on either
+side), not noise around the truth, so a median of all tracks is pulled by them; the agreeing tracks
+are not. A title without a picture, or without any confident track, has no picture offset and says why.
 
 The dub's verdict against the picture then adds the two halves (DESIGN.md):
 dub ↔ picture(t) = original ↔ picture + dub ↔ original(t). The lip-sync offset is one constant per
@@ -22,13 +25,17 @@ import numpy as np
 
 from ml.errors import ParameterError
 from ml.matching import FrameMatches
-from ml.policy import MatchParams, VerdictParams
+from ml.policy import LipSyncParams, MatchParams, VerdictParams
 from ml.verdict import Verdict, decide
 
 if TYPE_CHECKING:
     from ml.lipsync import TrackSync
 
-__all__ = ["PICTURE_STATUSES", "PictureSync", "picture_sync", "decide_against_picture"]
+__all__ = ["ALGORITHM", "PICTURE_STATUSES", "PictureSync", "picture_sync", "picture_sync_version", "decide_against_picture"]
+
+ALGORITHM = "picture-consensus/2"
+"""How track offsets become the title's offset; bump when that changes (/1 was the weighted median
+of all speaking tracks)."""
 
 PICTURE_STATUSES = ("determined", "no_picture", "no_faces", "no_speaker")
 """``determined``: the offset is known; otherwise why it is not (no video stream, no face track,
@@ -52,9 +59,10 @@ class PictureSync:
         Identity of the lip-sync model or estimator that produced the track offsets.
     tracks : list of dict
         Per face track: ``track``, ``start_s``, ``end_s``, ``frames``, ``offset_s``,
-        ``confidence`` and ``used`` (confident enough to be a speaker).
+        ``confidence``, ``used`` (confident enough to be a speaker) and ``agrees`` (a used
+        track the offset was taken from).
     spread_s : float or None
-        Confidence-weighted median absolute deviation of the used tracks' offsets, seconds.
+        Confidence-weighted median absolute deviation of the agreeing tracks' offsets, seconds.
     shifts_s : np.ndarray [shape=(k,)]
         Candidate shifts of the score curves, seconds (empty without tracks).
     curves : np.ndarray [shape=(n_tracks, k)]
@@ -83,10 +91,27 @@ class PictureSync:
         return sum(1 for t in self.tracks if t["used"])
 
 
+def picture_sync_version(params: LipSyncParams) -> str:
+    """What the title's offset depends on besides the track estimates (part of the
+    ``lip_sync_offsets`` code_version, with the model's identity)."""
+    return f"{ALGORITHM}:conf{params.min_confidence:g}:agree{params.agreement_s:g}"
+
+
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     order = np.argsort(values)
     cumulative = np.cumsum(weights[order])
     return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+
+
+def _consensus(offsets: np.ndarray, weights: np.ndarray, agreement_s: float) -> tuple[float, np.ndarray]:
+    """(offset, members): the mode of the weighted Gaussian kernel density of ``offsets``
+    (bandwidth ``agreement_s``, on a 1-ms grid), then the weighted median of the offsets within
+    ``2 × agreement_s`` of it (``members``, a boolean mask)."""
+    grid = np.arange(offsets.min() - agreement_s, offsets.max() + agreement_s + 5e-4, 1e-3)
+    density = (weights[None, :] * np.exp(-0.5 * ((grid[:, None] - offsets[None, :]) / agreement_s) ** 2)).sum(axis=1)
+    mode = float(grid[int(np.argmax(density))])
+    members = np.abs(offsets - mode) <= 2 * agreement_s
+    return _weighted_median(offsets[members], weights[members]), members
 
 
 def picture_sync(
@@ -95,6 +120,7 @@ def picture_sync(
     min_confidence: float,
     estimator: str,
     has_picture: bool = True,
+    agreement_s: float = 0.04,
 ) -> PictureSync:
     """The title's original audio ↔ picture offset from its tracks' lip-sync estimates.
 
@@ -106,6 +132,8 @@ def picture_sync(
         ``scores``, is kept for the plot).
     min_confidence : float
         Tracks below this confidence have no speaker and are discarded.
+    agreement_s : float
+        Seconds; the bandwidth in which speaking tracks count as agreeing (about one frame).
     estimator : str
         Identity of what produced the estimates (recorded with the result).
     has_picture : bool
@@ -113,6 +141,8 @@ def picture_sync(
     """
     if min_confidence < 0:
         raise ParameterError(f"min_confidence={min_confidence} must be >= 0")
+    if not agreement_s > 0:
+        raise ParameterError(f"agreement_s={agreement_s} must be > 0")
     shifts = np.asarray(track_offsets[0].shifts_s, dtype=np.float64) if track_offsets else np.zeros(0)
     if track_offsets and all(len(t.scores) == len(shifts) for t in track_offsets):
         table = np.vstack([np.asarray(t.scores, dtype=np.float64) for t in track_offsets])
@@ -131,6 +161,7 @@ def picture_sync(
             "offset_s": float(t.offset_s),
             "confidence": float(t.confidence),
             "used": bool(np.isfinite(t.offset_s) and t.confidence >= min_confidence),
+            "agrees": False,
         }
         for t in track_offsets
     ]
@@ -151,14 +182,21 @@ def picture_sync(
     # each speaking track is one vote, weighted by its confidence but not by its length: the
     # estimator's errors are per clip and the same under every shift (benchmarks/lipsync.py), so
     # more frames of one speaker do not make its offset more trustworthy
-    weights = np.array([r["confidence"] for r in used])
-    offset = _weighted_median(offsets, weights)
-    spread = _weighted_median(np.abs(offsets - offset), weights)
+    weights = np.array([max(r["confidence"], 1e-6) for r in used])
+    offset, members = _consensus(offsets, weights, agreement_s)
+    spread = _weighted_median(np.abs(offsets[members] - offset), weights[members])
+    for r, member in zip(used, members):
+        r["agrees"] = bool(member)
     lead = "leads" if offset > 0 else "lags"
+    agree = int(members.sum())
     reason = (
-        f"original audio {lead} the picture by {abs(offset) * 1000:.0f} ms: weighted median of "
-        f"{len(used)} speaking track{'s' if len(used) > 1 else ''} of {len(rows)} (spread "
-        f"{spread * 1000:.0f} ms)"
+        f"original audio {lead} the picture by {abs(offset) * 1000:.0f} ms: "
+        + (
+            "1 speaking track"
+            if len(used) == 1
+            else f"{agree} of {len(used)} speaking tracks agree within ±{2 * agreement_s * 1000:.0f} ms"
+        )
+        + f" ({len(rows)} tracks; spread {spread * 1000:.0f} ms)"
     )
     return PictureSync("determined", offset, reason, estimator, rows, spread, shifts, table)
 

@@ -39,12 +39,25 @@ def test_speaking_tracks_decide_and_silent_ones_are_discarded():
     assert [t["used"] for t in picture.tracks] == [True, True, False, False]
     # weights 0.9 and 0.8, whatever the tracks' lengths: the more confident track holds the median
     assert picture.offset_s == pytest.approx(0.080)
-    assert "2 speaking tracks of 4" in picture.reason
+    assert "2 of 2 speaking tracks agree" in picture.reason and "4 tracks" in picture.reason
 
 
 def test_one_wrong_track_cannot_move_the_title_offset():
     tracks = [_Track(0, 0.04, 0.7), _Track(1, 0.04, 0.6), _Track(2, 0.52, 0.9)]
     assert picture_sync(tracks, min_confidence=0.3, estimator="test").offset_s == pytest.approx(0.04)
+
+
+def test_wrong_tracks_on_one_side_do_not_pull_the_offset():
+    """The estimator's wrong tracks are side peaks 100-350 ms off, here all on the same side (as
+    in the demo's talk_show): a median of all six would sit at -55 ms, outside the 45-ms bar; the
+    three tracks that agree give the offset."""
+    offsets = [-0.002, -0.055, -0.120, -0.339, -0.296, 0.016]
+    confidences = [3.45, 4.18, 2.41, 2.23, 2.01, 2.48]
+    tracks = [_Track(k, o, c) for k, (o, c) in enumerate(zip(offsets, confidences))]
+    picture = picture_sync(tracks, min_confidence=2.0, estimator="test")
+    assert abs(picture.offset_s) < 0.02
+    assert [t["agrees"] for t in picture.tracks] == [True, True, False, False, False, True]
+    assert "3 of 6 speaking tracks agree within ±80 ms" in picture.reason
 
 
 @pytest.mark.parametrize(
@@ -59,6 +72,8 @@ def test_no_offset_says_why(tracks, has_picture, status):
 def test_negative_confidence_floor_is_refused():
     with pytest.raises(ParameterError, match="min_confidence"):
         picture_sync([], min_confidence=-1, estimator="test")
+    with pytest.raises(ParameterError, match="agreement_s"):
+        picture_sync([], min_confidence=1, estimator="test", agreement_s=0)
 
 
 @pytest.fixture(scope="module")
