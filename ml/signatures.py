@@ -431,10 +431,12 @@ def signature_from_file(
 
     if not (0.5 <= speed <= 2.0):
         raise ParameterError(f"speed={speed} must be in [0.5, 2]")
-    blocks = iter_audio_blocks(path, sample_rate=params.sample_rate, progress=progress, stats=stats)
+    # one core decodes, one computes: a multi-threaded decoder or BLAS would only contend with the
+    # other (FFmpeg's parallel FLAC decoder spends about half a core more for its speed-up, and the
+    # computing core has none to spare; benchmarks/audio_sync.py, long row)
+    blocks = iter_audio_blocks(path, sample_rate=params.sample_rate, progress=progress, stats=stats, decoder_threads=1)
     if speed != 1.0:
         blocks = _slowed(blocks, params.sample_rate, speed)
-    # one core decodes, one computes: a multi-threaded BLAS would only contend with the decoder
     with threadpool_limits(limits=1):
         for block in prefetched(blocks):
             builder.push(block)
