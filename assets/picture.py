@@ -189,7 +189,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
         }
         if picture.tracks:
             plot = lip_sync_png(picture, title=f"{context.partition_key}: lip sync per face track")
-            metadata["lip_sync_curves"] = MetadataValue.md(png_markdown(plot, "lip-sync score per track"))
+            metadata["lip_sync_curves"] = MetadataValue.md(png_markdown(plot, "lip-sync offset per track over time, and score per shift"))
         return Output(picture, metadata=metadata)
 
     return [shot_boundaries, face_tracks, lip_sync_offsets]

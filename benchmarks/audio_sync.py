@@ -307,14 +307,17 @@ def markdown(report: dict) -> str:
             "| measure | value | ratio |", "|---|---|---|",
             f"| decode-only (PyAV → mono 44.1 kHz) | {per_hour['decode_s_per_h']:.1f} s/h | 1.00 × |",
             f"| fingerprint (decode + signature), dub | {per_hour['fingerprint_dub_s_per_h']:.1f} s/h | {per_hour['fingerprint_dub_ratio']:.2f} × decode |",
-            f"| fingerprint, original (4× oversampled) | {per_hour['fingerprint_reference_s_per_h']:.1f} s/h | {per_hour['fingerprint_reference_ratio']:.2f} × decode |",
+            f"| fingerprint, original ({report['policy']['signature']['reference_oversampling']}× oversampled) | {per_hour['fingerprint_reference_s_per_h']:.1f} s/h | {per_hour['fingerprint_reference_ratio']:.2f} × decode |",
             f"| matching, coarse-to-fine (±600 s) | {per_hour['match_s_per_h']:.2f} s/h | |",
             f"| matching, paper's exhaustive search (±30 s), same pair | {_fmt(per_hour.get('match_exhaustive_s_per_h'), '.2f')} s/h | {_fmt(per_hour.get('match_speedup'), '.1f')} × slower |",
             f"| signature size, dub | {per_hour['signature_mb_per_h']:.2f} MB/h | |",
             f"| signature size, original | {per_hour['reference_mb_per_h']:.2f} MB/h | |",
-            f"| peak memory, {report.get('memory_title_minutes', 0):.0f}-min title (fingerprint both + match) | {_fmt(report.get('peak_memory_mb'), '.0f')} MB | |",
-            "",
         ]  # fmt: skip
+        if report.get("peak_memory_mb") is not None:
+            lines.append(f"| peak memory, {report['memory_title_minutes']:.0f}-min title (fingerprint both + match) | {report['peak_memory_mb']:.0f} MB | |")
+        else:
+            lines.append("| peak memory | not measured (`--memory-minutes 0`) | |")
+        lines.append("")
     systems = report["systems"]
     lines += ["## Accuracy per row", "",
               "Out of sync = |offset| > 0.2 s anywhere along the track. Errors: |measured − true offset at the dub's start|. "

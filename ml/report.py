@@ -112,26 +112,47 @@ def offset_timeline_png(
 
 
 def lip_sync_png(picture, *, title: str) -> bytes:
-    """Each face track's lip-sync score against the audio shift (ms), the used tracks solid, the
-    discarded ones faint, and the title's offset as a vertical line (``picture``: a
-    :class:`ml.title_sync.PictureSync`)."""
+    """Two panels (``picture``: a :class:`ml.title_sync.PictureSync`):
+
+    - offset against time: each face track as a bar at its offset (ms) over its time on screen,
+      the tracks the title's offset was taken from solid, other speaking tracks hollow, tracks
+      without a speaker faint; the title's offset as a line across the title;
+    - each track's lip-sync score against the audio shift, the used tracks solid, the discarded
+      ones faint, and the title's offset as a vertical line.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(8, 3.2), dpi=90)
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(8, 5.6), dpi=90)
+    ax_time, ax = fig.subplots(2, 1, gridspec_kw={"height_ratios": [1, 1.2]})
+    colours = [f"C{k % 10}" for k in range(len(picture.tracks))]
+    for row, colour in zip(picture.tracks, colours):
+        offset = row["offset_s"] * 1000
+        agrees, used = row.get("agrees", False), row["used"]
+        ax_time.plot([row["start_s"], row["end_s"]], [offset, offset], color=colour, lw=5 if agrees else 2.5,
+                     alpha=1.0 if used else 0.3, solid_capstyle="butt")  # fmt: skip
+        ax_time.plot([(row["start_s"] + row["end_s"]) / 2], [offset], "o", color=colour, ms=6,
+                     mfc=colour if agrees else "white", alpha=1.0 if used else 0.3)  # fmt: skip
+    if picture.offset_s is not None:
+        ax_time.axhline(picture.offset_s * 1000, color="#d62728", lw=1.2, label=f"title {picture.offset_s * 1000:+.0f} ms")
+        ax_time.legend(loc="best", fontsize=7)
+    ax_time.set_xlabel("title time (s)")
+    ax_time.set_ylabel("track offset (ms)")
+    ax_time.set_title(f"{title}: offset per face track (filled: agreeing, hollow: other speakers, faint: no speaker)", fontsize=9)
+    ax_time.grid(alpha=0.3)
+
     shifts = np.asarray(picture.shifts_s) * 1000
-    for row, curve in zip(picture.tracks, picture.curves):
+    for row, curve, colour in zip(picture.tracks, picture.curves, colours):
         label = f"track {row['track']} ({row['offset_s'] * 1000:+.0f} ms, conf {row['confidence']:.2f})"
-        ax.plot(shifts, curve, lw=1.3 if row["used"] else 0.8, alpha=1.0 if row["used"] else 0.35,
-                label=label if row["used"] or len(picture.tracks) <= 6 else None)
+        ax.plot(shifts, curve, color=colour, lw=1.3 if row["used"] else 0.8, alpha=1.0 if row["used"] else 0.35,
+                label=label if row["used"] or len(picture.tracks) <= 6 else None)  # fmt: skip
     if picture.offset_s is not None:
         ax.axvline(picture.offset_s * 1000, color="#d62728", lw=1.2, label=f"title {picture.offset_s * 1000:+.0f} ms")
     ax.set_xlabel("audio shift (ms, + = audio leads)")
     ax.set_ylabel("lip-sync score")
-    ax.set_title(title, fontsize=10)
+    ax.set_title("score of each shift per face track", fontsize=9)
     ax.grid(alpha=0.3)
     if picture.tracks:
         ax.legend(loc="upper right", fontsize=7)

@@ -96,7 +96,7 @@ def test_dub_verdicts_are_against_the_picture(picture_title, tmp_path):
         assert lip["status"].value == "determined"
         assert lip["speaking_tracks"].value >= 4 and lip["tracks"].value == 6
         assert abs(lip["offset_ms"].value - 240) <= 45
-        assert lip["lip_sync_curves"].value.startswith("![lip-sync score per track](data:image/png;base64,")
+        assert lip["lip_sync_curves"].value.startswith("![lip-sync offset per track over time, and score per shift](data:image/png;base64,")
         picture = decode_artifact((tmp_path / "artifacts/lip_sync_offsets/news.npz").read_bytes())
         assert picture.curves.shape == (6, len(picture.shifts_s))
 
