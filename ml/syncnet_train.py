@@ -169,9 +169,10 @@ def train_syncnet(
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        losses.append(float(loss))
+        value = loss.item()
+        losses.append(value)
         if progress is not None:
-            progress(step, float(loss))
+            progress(step, value)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
