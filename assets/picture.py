@@ -163,18 +163,17 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
         with _failures(context):
             track = media_store.original(context.partition_key)
         location = media_store.describe(track)
-        if tracks.n_frames == 0:
-            picture = picture_sync([], min_confidence=checked.lipsync.min_confidence, estimator=identity, has_picture=False)
-        else:
+        estimates = []
+        if tracks.n_frames:
             with _failures(context), media_store.local_path(track) as path:
                 estimates = lip_sync.track_offsets(
                     path, tracks, checked.lipsync,
                     progress=lambda done, total: context.log.info(f"lip sync: {done} of {total} face tracks"),
                 )
-            picture = picture_sync(
-                estimates, min_confidence=checked.lipsync.min_confidence, estimator=identity,
-                agreement_s=checked.lipsync.agreement_s,
-            )  # fmt: skip
+        picture = picture_sync(
+            estimates, min_confidence=checked.lipsync.min_confidence, estimator=identity,
+            has_picture=tracks.n_frames > 0, agreement_s=checked.lipsync.agreement_s,
+        )  # fmt: skip
         context.log.info(f"{context.partition_key}: {picture.reason}")
         metadata = {
             "file": location,

@@ -120,7 +120,7 @@ def picture_sync(
     min_confidence: float,
     estimator: str,
     has_picture: bool = True,
-    agreement_s: float = 0.04,
+    agreement_s: float = LipSyncParams.agreement_s,
 ) -> PictureSync:
     """The title's original audio ↔ picture offset from its tracks' lip-sync estimates.
 
