@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from ml.audio import prefetched
-from ml.errors import ParameterError
+from ml.errors import MediaError, ParameterError
 from ml.policy import ShotParams, params_version
-from ml.video import SampledFrames, VideoFrame, iter_sampled, probe_video
+from ml.video import SampledFrames, SeekError, Span, VideoFrame, VideoInfo, iter_sampled, key_frame_spans, probe_video
 
 __all__ = [
     "ALGORITHM",
@@ -38,6 +38,7 @@ __all__ = [
     "shots_version",
     "soft_hsv_histogram",
     "detect_shots",
+    "shot_spans",
     "shots_from_file",
 ]
 
@@ -382,9 +383,73 @@ def _threadpools():
     return ThreadpoolController()
 
 
+@dataclass
+class _Part:
+    """Per-frame results of consecutive frames: the input of :func:`_shots`, joined part after part."""
+
+    times: np.ndarray
+    changes: np.ndarray
+    brightness: np.ndarray
+    first_histogram: np.ndarray
+    last_histogram: np.ndarray
+
+
+def _changes(batches: Iterable[SampledFrames], params: ShotParams) -> _Part | None:
+    """Times, histogram changes (0 for the first frame) and brightness of the frames of ``batches``;
+    ``None`` when there is none."""
+    histograms = _SampledHistograms(params)
+    times, changes, bright = [], [], []
+    first = previous = None
+    for batch in batches:
+        hists, levels = histograms(batch)
+        steps = np.diff(np.vstack([hists[:1] if previous is None else previous, hists]), axis=0)
+        changes.append(0.5 * np.abs(steps).sum(axis=1))  # 0 for the first frame
+        first = hists[:1] if first is None else first
+        previous = hists[-1:]
+        times.append(batch.times_s)
+        bright.append(levels)
+    if first is None:
+        return None
+    return _Part(np.concatenate(times), np.concatenate(changes), np.concatenate(bright), first, previous)
+
+
+def _joined(parts: list[_Part | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Times, changes and brightness of consecutive parts as one sequence: the change at the start of
+    a part is from the last frame of the part before."""
+    parts = [part for part in parts if part is not None]
+    for before, part in zip(parts, parts[1:]):
+        step = np.diff(np.vstack([before.last_histogram, part.first_histogram]), axis=0)
+        part.changes[0] = (0.5 * np.abs(step).sum(axis=1))[0]  # as _changes computes it within a part
+    return tuple(np.concatenate([getattr(part, name) for part in parts]) for name in ("times", "changes", "brightness"))
+
+
+SPANS_PER_THREAD = 4
+"""With several threads, the picture is cut at key frames into about this many spans per thread, so
+that a thread that drew a short span takes another (key frames are seldom evenly spaced)."""
+
+MIN_SPAN_S = 2.0
+"""... but spans are no shorter than about this: each one opens the file and seeks."""
+
+
+def shot_spans(path: str | Path, threads: int, info: VideoInfo | None = None) -> list[Span]:
+    """The spans :func:`shots_from_file` decodes in parallel with ``threads`` threads (one span, the
+    whole stream, with one thread or when the file cannot be cut)."""
+    info = info or probe_video(path)
+    if threads < 2 or not info.duration_s:
+        return [Span()]
+    return key_frame_spans(path, max(1, min(SPANS_PER_THREAD * threads, int(info.duration_s / MIN_SPAN_S))))
+
+
 def shots_from_file(path: str | Path, params: ShotParams | None = None, *, threads: int = 2) -> Shots:
     """Shots of the first video stream of ``path`` (decoded on stream timestamps, every s-th pixel
     kept so that at most about ``params.max_height`` lines remain).
+
+    With ``threads`` ≥ 2 the stream is cut at key frames into spans (:func:`ml.video.key_frame_spans`)
+    that ``threads`` threads decode, each with a one-thread decoder, and measure: less CPU than
+    FFmpeg's frame threads feeding the histograms (``benchmarks/shots_speed.py`` compares both), and
+    the same result frame for frame. A file that cannot be cut
+    (no index, no timestamps, seeks that miss) is decoded whole, FFmpeg's threads decoding ahead in
+    a thread while the histograms are computed.
 
     Raises
     ------
@@ -392,19 +457,41 @@ def shots_from_file(path: str | Path, params: ShotParams | None = None, *, threa
         The file is unreadable, has no video stream, or a frame cannot be decoded.
     """
     params = params or ShotParams()
+    if threads < 1:
+        raise ParameterError(f"threads={threads} must be >= 1")
     info = probe_video(path)
-    # decoding (FFmpeg) runs ahead in a thread while the histograms (numpy, OpenCV) are computed
-    batches = prefetched(iter_sampled(path, max_height=params.max_height, threads=threads), depth=4)
-    histograms = _SampledHistograms(params)
-    times, changes, bright = [], [], []
-    previous = None
+    parts = None
     # BLAS threads would spin for each small product and fight the decoder for the cores (1.3× slower)
     with _threadpools().limit(limits=1, user_api="blas"):
-        for batch in batches:
-            hists, levels = histograms(batch)
-            steps = np.diff(np.vstack([hists[:1] if previous is None else previous, hists]), axis=0)
-            changes.append(0.5 * np.abs(steps).sum(axis=1))  # 0 for the first frame
-            previous = hists[-1:]
-            times.append(batch.times_s)
-            bright.append(levels)
-    return _shots(np.concatenate(times), np.concatenate(changes), np.concatenate(bright), params, info.frame_rate or Fraction(25))
+        spans = shot_spans(path, threads, info)
+        if len(spans) > 1:
+            parts = _in_spans(path, spans, params, threads)
+        if parts is None:
+            # decoding (FFmpeg) runs ahead in a thread while the histograms (numpy, OpenCV) are computed
+            batches = prefetched(iter_sampled(path, max_height=params.max_height, threads=threads), depth=4)
+            parts = [_changes(batches, params)]
+    if all(part is None for part in parts):
+        raise MediaError(path, "the video stream holds no decodable frame")
+    times, changes, brightness = _joined(parts)
+    return _shots(times, changes, brightness, params, info.frame_rate or Fraction(25))
+
+
+def _in_spans(path: str | Path, spans: list[Span], params: ShotParams, threads: int) -> list[_Part | None] | None:
+    """:func:`_changes` of every span, ``threads`` spans at a time; ``None`` if a seek missed its key
+    frame (:class:`ml.video.SeekError`)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import cv2  # noqa: F401  # here, before the threads: two threads importing OpenCV at once see a half-made module
+
+    def measure(span: Span) -> _Part | None:
+        return _changes(iter_sampled(path, max_height=params.max_height, threads=1, span=span), params)
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dubsync-shots") as pool:
+        futures = [pool.submit(measure, span) for span in spans]
+        try:
+            return [future.result() for future in futures]
+        except SeekError:
+            return None
+        finally:
+            for future in futures:
+                future.cancel()

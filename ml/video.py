@@ -27,6 +27,10 @@ __all__ = [
     "has_video",
     "iter_frames",
     "iter_sampled",
+    "Span",
+    "SeekError",
+    "key_frame_spans",
+    "decoded_frames",
     "decode_seconds",
 ]
 
@@ -85,7 +89,8 @@ class SampledFrames:
     Attributes
     ----------
     first_index : int
-        Position of the first of these frames in presentation order, from 0.
+        Position of the first of these frames in presentation order, from 0 (from the first frame of
+        the span decoded, see :func:`iter_sampled`).
     times_s : np.ndarray [shape=(k,), dtype=float64]
         Presentation times relative to the container's start, seconds.
     kind : {"yuv", "tv-yuv", "rgb"}
@@ -192,6 +197,78 @@ def probe_video(path: str | Path) -> VideoInfo:
         container.close()
 
 
+@dataclass(frozen=True)
+class Span:
+    """The frames of the first video stream whose presentation timestamps (in the stream's time base)
+    are in ``[start_pts, end_pts)``; ``None`` is an open end. The spans of :func:`key_frame_spans`
+    begin on key frames, so each one decodes on its own, and they hold every frame once."""
+
+    start_pts: int | None = None
+    end_pts: int | None = None
+
+
+class SeekError(Exception):
+    """Seeking to a span's key frame did not land on it (a file whose index or timestamps cannot be
+    trusted): decode the stream whole instead."""
+
+
+def key_frame_spans(path: str | Path, parts: int) -> list[Span]:
+    """Split the first video stream at up to ``parts - 1`` key frames, about evenly spaced in time,
+    found by seeking (reading one packet per seek, decoding nothing).
+
+    A single span, the whole stream, when ``parts`` is 1, the stream's duration is unknown, or a seek
+    does not land on a key frame with a timestamp. Key frames far apart give fewer, uneven spans.
+
+    Raises
+    ------
+    MediaError
+        The file is missing, unreadable or has no video stream.
+    """
+    import av
+
+    if parts < 1:
+        raise ParameterError(f"parts={parts} must be >= 1")
+    whole = [Span()]
+    if parts == 1:
+        return whole
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        if stream.time_base is None:
+            return whole
+        if stream.duration:
+            duration = int(stream.duration)
+        elif container.duration:
+            duration = int(container.duration / 1_000_000 / stream.time_base)
+        else:
+            return whole
+        start = int(stream.start_time or 0)
+
+        def key_frame_at_or_before(target: int) -> int | None:
+            container.seek(target, stream=stream, backward=True)
+            packet = next(iter(container.demux(stream)), None)
+            if packet is None or packet.pts is None or not packet.is_keyframe:
+                return None
+            return int(packet.pts)
+
+        first = key_frame_at_or_before(start)
+        if first is None:
+            return whole
+        splits = []
+        for i in range(1, parts):
+            pts = key_frame_at_or_before(start + duration * i // parts)
+            if pts is None:
+                return whole
+            if pts > first and pts not in splits:
+                splits.append(pts)
+    except av.FFmpegError:  # a container that cannot seek: decode it whole
+        return whole
+    finally:
+        container.close()
+    splits.sort()
+    return [Span(a, b) for a, b in zip([None, *splits], [*splits, None])]
+
+
 def _target_size(width: int, height: int, max_height: int | None) -> tuple[int, int]:
     if not max_height or height <= max_height:
         return width, height
@@ -264,9 +341,10 @@ def _check_decoding(max_height: int | None, threads: int) -> None:
         raise ParameterError(f"threads={threads} must be >= 1")
 
 
-def _decoded(path: str | Path, threads: int) -> Iterator[tuple[int, float, object]]:
+def decoded_frames(path: str | Path, threads: int = 2, span: Span | None = None) -> Iterator[tuple[int, float, object]]:
     """(index, presentation time in seconds, ``av.VideoFrame``) of every frame of the first video
-    stream, in presentation order; decoding errors become :class:`MediaError`."""
+    stream (or of ``span``, indices from 0 at its first frame), in presentation order; decoding
+    errors become :class:`MediaError`, a seek that misses the span's key frame :class:`SeekError`."""
     import av
 
     container = _open(path)
@@ -277,8 +355,11 @@ def _decoded(path: str | Path, threads: int) -> Iterator[tuple[int, float, objec
         start = container.start_time / 1_000_000 if container.start_time is not None else 0.0
         index = 0
         last_time = time_base = None
+        frames = container.decode(stream)
         try:
-            for frame in container.decode(stream):
+            if span is not None and span != Span():
+                frames = _in_span(container, stream, frames, span)
+            for frame in frames:
                 if frame.pts is None:
                     time_s = (last_time + 1.0 / float(stream.average_rate or 25)) if last_time is not None else 0.0
                 else:
@@ -289,11 +370,33 @@ def _decoded(path: str | Path, threads: int) -> Iterator[tuple[int, float, objec
                 yield index, time_s, frame
                 index += 1
         except av.FFmpegError as exc:
-            raise MediaError(path, f"frame {index} cannot be decoded ({exc.strerror or exc}): the file is corrupt or truncated") from None
-        if index == 0:
+            where = f"frame {index}" if span is None or span.start_pts is None else f"the frame after {last_time or 0.0:.3f} s"
+            raise MediaError(path, f"{where} cannot be decoded ({exc.strerror or exc}): the file is corrupt or truncated") from None
+        if index == 0 and span is None:
             raise MediaError(path, "the video stream holds no decodable frame")
     finally:
         container.close()
+
+
+def _in_span(container, stream, frames: Iterator, span: Span) -> Iterator:
+    """The decoded frames of ``span``: seek to its key frame, drop the frames before it (an open
+    GOP's leading frames belong to the span before), stop at its end."""
+    if span.start_pts is not None:
+        container.seek(span.start_pts, stream=stream, backward=True)
+    started = span.start_pts is None
+    for frame in frames:
+        pts = frame.pts
+        if pts is None:
+            raise SeekError("a frame without a timestamp: spans cannot be told apart")
+        if span.end_pts is not None and pts >= span.end_pts:
+            return
+        if not started:
+            if pts < span.start_pts:
+                continue
+            if pts != span.start_pts:
+                raise SeekError(f"no frame at {span.start_pts}: the first one after it is at {pts}")
+            started = True
+        yield frame
 
 
 def iter_frames(
@@ -340,7 +443,7 @@ def iter_frames(
     _check_decoding(max_height, threads)
     fast = subsample and max_height is not None and pixel_format == "rgb24"
     size = None  # of the first frame, for all: every image the same shape
-    for index, time_s, frame in _decoded(path, threads):
+    for index, time_s, frame in decoded_frames(path, threads):
         size = size or _target_size(frame.width, frame.height, max_height)
         if keep is not None and not keep(index):
             continue
@@ -354,7 +457,9 @@ def iter_frames(
         yield VideoFrame(index=index, time_s=time_s, image=image)
 
 
-def iter_sampled(path: str | Path, *, max_height: int, batch: int = 16, threads: int = 2) -> Iterator[SampledFrames]:
+def iter_sampled(
+    path: str | Path, *, max_height: int, batch: int = 16, threads: int = 2, span: Span | None = None
+) -> Iterator[SampledFrames]:
     """Decode the first video stream and keep every s-th pixel of each frame, in runs of ``batch``
     frames: the input of statistics such as colour histograms, which need no scaler, and whose
     colour conversions cost less done once for many frames.
@@ -370,6 +475,9 @@ def iter_sampled(path: str | Path, *, max_height: int, batch: int = 16, threads:
         samples changes).
     threads : int
         Decoder threads (frame and slice threading, as the codec allows).
+    span : Span, optional
+        Only these frames (:func:`key_frame_spans`); ``first_index`` then counts from the span's
+        first frame.
 
     Yields
     ------
@@ -382,6 +490,8 @@ def iter_sampled(path: str | Path, *, max_height: int, batch: int = 16, threads:
     ------
     MediaError
         The file is missing, unreadable, has no video stream, or a frame cannot be decoded.
+    SeekError
+        With ``span``: the seek did not land on the span's key frame.
     """
     import av
 
@@ -390,7 +500,7 @@ def iter_sampled(path: str | Path, *, max_height: int, batch: int = 16, threads:
         raise ParameterError(f"batch={batch} must be >= 1")
     n, first, kind, shape = 0, 0, None, None
     times = planes = None
-    for index, time_s, frame in _decoded(path, threads):
+    for index, time_s, frame in decoded_frames(path, threads, span):
         sampled = _sampled_planes(frame, max_height)
         if sampled is not None:
             frame_kind = "yuv" if _full_range(frame) else "tv-yuv"

@@ -153,3 +153,48 @@ def test_sampling_rejects_bad_parameters(shot_clips):
         next(iter_sampled(shot_clips / "fades.mp4", max_height=72, batch=0))
     with pytest.raises(ParameterError, match="max_height=8"):
         next(iter_sampled(shot_clips / "fades.mp4", max_height=8))
+
+
+@pytest.mark.parametrize("name", ["testvideo.mp4", "goldeneye-vfr-drop3.mp4", "fades.mp4"])
+def test_shots_in_key_frame_spans_are_the_shots_of_one_pass(shot_clips, name):
+    from ml.shots import shot_spans
+
+    path = shot_clips / name
+    assert len(shot_spans(path, 2)) > 1  # these clips are cut, so the parallel path is what runs
+    one_pass, in_spans = shots_from_file(path, threads=1), shots_from_file(path, threads=2)
+    for field in ("frame_times_s", "change", "brightness", "start_frame", "end_frame", "boundary"):
+        assert np.array_equal(getattr(in_spans, field), getattr(one_pass, field)), field
+
+
+def test_key_frame_spans_begin_on_key_frames_and_hold_every_frame_once(shot_clips):
+    import av
+
+    from ml.video import decoded_frames, key_frame_spans
+
+    path = shot_clips / "testvideo.mp4"
+    spans = key_frame_spans(path, 8)
+    with av.open(str(path)) as container:
+        frames = [(f.pts, f.key_frame) for f in container.decode(video=0)]
+    key_pts = {pts for pts, key in frames if key}
+    assert len(spans) > 1 and spans[0].start_pts is None and spans[-1].end_pts is None
+    assert all(span.start_pts in key_pts for span in spans[1:])
+    assert all(a.end_pts == b.start_pts for a, b in zip(spans, spans[1:]))
+    pts = [f.pts for span in spans for _, _, f in decoded_frames(path, 1, span)]
+    assert pts == [p for p, _ in frames]
+    assert key_frame_spans(path, 1) == [spans[0].__class__()]
+
+
+def test_a_span_starts_exactly_at_its_frame_or_is_refused(shot_clips):
+    import av
+
+    from ml.video import SeekError, Span, decoded_frames
+
+    path = shot_clips / "testvideo.mp4"
+    with av.open(str(path)) as container:
+        pts = [f.pts for f in container.decode(video=0)]
+    # not a key frame: decoded from the key frame before it, the frames before it dropped
+    start = pts[45]
+    assert [f.pts for _, _, f in decoded_frames(path, 1, Span(start, pts[50]))] == pts[45:50]
+    # a timestamp no frame has: the stream cannot be cut there, said rather than guessed
+    with pytest.raises(SeekError, match="no frame at"):
+        list(decoded_frames(path, 1, Span(start + 1, None)))
