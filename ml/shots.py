@@ -42,7 +42,7 @@ __all__ = [
     "shots_from_file",
 ]
 
-ALGORITHM = "hsv-shots/2"
+ALGORITHM = "hsv-shots/3"
 """Bump when the detector changes in a way the parameters do not capture."""
 
 BOUNDARY_KINDS = ("start", "cut", "fade")
@@ -139,11 +139,12 @@ class Shots:
         ]
 
 
-_FINE_HUE, _FINE_SV = 4, 8
-"""Fine bins per coarse bin (hue; saturation and value): pixels are counted at this finer resolution
+_FINE_H, _FINE_S, _FINE_V = 4, 4, 8
+"""Fine bins per coarse bin of hue, saturation and value: pixels are counted at this finer resolution
 (one OpenCV pass), then each fine bin is spread linearly over the two nearest coarse bins, which
-places every pixel within 1/16 of a coarse bin (1/8 for hue) of where exact per-pixel interpolation
-would, at a tenth of its cost."""
+places every pixel within 1/8 of a coarse bin (1/16 for value) of where exact per-pixel
+interpolation would, at a tenth of its cost. Value is the finest: a fade moves every pixel's value
+together, and a fine value bin keeps each step of a uniform fade small (tested)."""
 
 
 @functools.lru_cache(maxsize=16)
@@ -165,12 +166,11 @@ def _fine_histogram(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None 
 
     Returns
     -------
-    np.ndarray [shape=(hue_bins * 4, saturation_bins * 8, value_bins * 8), dtype=float32]
+    np.ndarray [shape=(hue_bins * 4, saturation_bins * 4, value_bins * 8), dtype=float32]
     """
     import cv2
 
-    nh, ns, nv = params.hue_bins, params.saturation_bins, params.value_bins
-    sizes = [nh * _FINE_HUE, ns * _FINE_SV, nv * _FINE_SV]
+    sizes = list(_fine_shape(params))
     # OpenCV's 8-bit hue is 0..179 (degrees / 2); hue wraps around, saturation and value do not
     ranges = [0, 180, 0, 256, 0, 256]
     counted = cv2.calcHist([hsv], [0, 1, 2], None, sizes, ranges, hist=out)
@@ -180,26 +180,28 @@ def _fine_histogram(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None 
     return counted
 
 
+def _fine_shape(params: ShotParams) -> tuple[int, int, int]:
+    return (params.hue_bins * _FINE_H, params.saturation_bins * _FINE_S, params.value_bins * _FINE_V)
+
+
 def _fine_buffer(params: ShotParams) -> np.ndarray:
     """An array :func:`_fine_histogram` counts into, in place: a 3-d ``cv2.Mat`` (a plain 3-d array
     would be read as a 2-d image with channels, and replaced)."""
     import cv2
 
-    nh, ns, nv = params.hue_bins, params.saturation_bins, params.value_bins
-    return cv2.Mat(np.empty((nh * _FINE_HUE, ns * _FINE_SV, nv * _FINE_SV), np.float32), wrap_channels=False)
+    return cv2.Mat(np.empty(_fine_shape(params), np.float32), wrap_channels=False)
 
 
 def _spread_value(fine: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> np.ndarray:
-    """Fine-bin counts spread over the value bins: the largest of the three products, done first
-    (a quarter of the work of spreading hue first), and frame by frame, while the counts are still
-    in the CPU's cache.
+    """Fine-bin counts (of one frame or many) spread over the value bins: the largest of the three
+    products, done first (a quarter of the work of spreading hue first).
 
     Returns
     -------
-    np.ndarray [shape=(hue_bins * 4 * saturation_bins * 8, value_bins), dtype=float32]
+    np.ndarray [shape=(frames * hue_bins * 4 * saturation_bins * 4, value_bins), dtype=float32]
     """
     nv = params.value_bins
-    return np.matmul(fine.reshape(-1, nv * _FINE_SV), _spread(nv, _FINE_SV, False), out=out)
+    return np.matmul(fine.reshape(-1, nv * _FINE_V), _spread(nv, _FINE_V, False), out=out)
 
 
 def _coarse(by_value: np.ndarray, params: ShotParams) -> np.ndarray:
@@ -208,7 +210,7 @@ def _coarse(by_value: np.ndarray, params: ShotParams) -> np.ndarray:
 
     Parameters
     ----------
-    by_value : np.ndarray [shape=(k, hue_bins * 4 * saturation_bins * 8, value_bins), dtype=float32]
+    by_value : np.ndarray [shape=(k, hue_bins * 4 * saturation_bins * 4, value_bins), dtype=float32]
 
     Returns
     -------
@@ -216,8 +218,8 @@ def _coarse(by_value: np.ndarray, params: ShotParams) -> np.ndarray:
     """
     nh, ns, nv = params.hue_bins, params.saturation_bins, params.value_bins
     k = len(by_value)
-    spread = _spread(ns, _FINE_SV, False).T @ by_value.reshape(k * nh * _FINE_HUE, ns * _FINE_SV, nv)
-    spread = _spread(nh, _FINE_HUE, True).T @ spread.reshape(k, nh * _FINE_HUE, ns * nv)
+    spread = _spread(ns, _FINE_S, False).T @ by_value.reshape(k * nh * _FINE_H, ns * _FINE_S, nv)
+    spread = _spread(nh, _FINE_H, True).T @ spread.reshape(k, nh * _FINE_H, ns * nv)
     hist = spread.reshape(k, -1).astype(np.float64)
     return hist / hist.sum(axis=1, keepdims=True)
 
@@ -263,7 +265,8 @@ class _SampledHistograms:
     def __init__(self, params: ShotParams) -> None:
         self.params = params
         self._buffers: dict[str, np.ndarray] = {}
-        self._counts = _fine_buffer(params)  # one frame's, still in cache when spread
+        self._counts = np.empty(0, np.float32)  # fine-bin counts of a batch's frames
+        self._views: list[np.ndarray] = []  # per frame, a cv2.Mat view of them that OpenCV fills
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
         size = int(np.prod(shape))
@@ -272,17 +275,27 @@ class _SampledHistograms:
             buffer = self._buffers[name] = np.empty(size, dtype)
         return buffer[:size].reshape(shape)
 
+    def _fine_counts(self, k: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Fine-bin counts of k frames, and the per-frame views of them that OpenCV counts into."""
+        import cv2
+
+        if len(self._views) < k:
+            self._counts = np.empty((k, *_fine_shape(self.params)), np.float32)
+            self._views = [cv2.Mat(frame, wrap_channels=False) for frame in self._counts]
+        return self._counts[:k], self._views[:k]
+
     def __call__(self, frames: SampledFrames) -> tuple[np.ndarray, np.ndarray]:
         params = self.params
         shape = frames.planes[0].shape[:3]
         hsv = frames.hsv(out=self._buffer("hsv", (*shape, 3), np.uint8), scratch=self._buffer("scratch", (3, *shape), np.uint8))
         k, h, w, _ = hsv.shape
-        nh, ns, nv = params.hue_bins, params.saturation_bins, params.value_bins
-        by_value = self._buffer("by_value", (k, nh * _FINE_HUE * ns * _FINE_SV, nv), np.float32)
-        for image, out in zip(hsv, by_value):
-            _spread_value(_fine_histogram(image, params, out=self._counts), params, out=out)
+        counts, views = self._fine_counts(k)
+        for image, out in zip(hsv, views):  # the one call per frame; the products below are per batch
+            _fine_histogram(image, params, out=out)
+        nv = params.value_bins
+        by_value = _spread_value(counts, params, out=self._buffer("by_value", (counts.size // (nv * _FINE_V), nv), np.float32))
         brightness = hsv[..., 2].sum(axis=(1, 2), dtype=np.int64) / (h * w)
-        return _coarse(by_value, params), brightness
+        return _coarse(by_value.reshape(k, -1, nv), params), brightness
 
 
 def _fade_boundaries(brightness: np.ndarray, dark_level: float) -> list[int]:
