@@ -5,7 +5,8 @@ start, as :mod:`ml.audio` times audio), so variable-frame-rate files work: nothi
 frame rate. Decoding is threaded (FFmpeg's frame and slice threads) and frames can be downscaled by
 the decoder's scaler, which is far cheaper than decoding at full size and resizing afterwards.
 Statistics that need no scaler (colour histograms) take every s-th pixel of the decoded planes
-instead, in batches of frames (:func:`iter_sampled`).
+instead, in batches of frames (:func:`iter_sampled`). A stream can also be cut at key frames into
+spans that decode on their own (:func:`key_frame_spans`), for work that runs one span per thread.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ __all__ = [
     "SeekError",
     "key_frame_spans",
     "decoded_frames",
-    "decode_seconds",
 ]
 
 PIXEL_FORMATS = ("rgb24", "gray")
@@ -524,13 +524,3 @@ def iter_sampled(
         n += 1
     if n:
         yield SampledFrames(first, times[:n], kind, tuple(plane[:n] for plane in planes))
-
-
-def decode_seconds(path: str | Path, *, max_height: int | None = None, pixel_format: str = "rgb24") -> tuple[float, int]:
-    """Wall time to decode (and scale) every frame, and the frame count: the floor every picture
-    algorithm is compared with."""
-    import time
-
-    started = time.perf_counter()
-    n = sum(1 for _ in iter_frames(path, max_height=max_height, pixel_format=pixel_format))
-    return time.perf_counter() - started, n
