@@ -198,3 +198,26 @@ def test_a_span_starts_exactly_at_its_frame_or_is_refused(shot_clips):
     # a timestamp no frame has: the stream cannot be cut there, said rather than guessed
     with pytest.raises(SeekError, match="no frame at"):
         list(decoded_frames(path, 1, Span(start + 1, None)))
+
+
+@pytest.mark.parametrize("container", ["mkv", "ts"])
+def test_shots_are_the_same_in_other_containers(shot_clips, tmp_path, container):
+    # Matroska seeks by its cue index; MPEG-TS has none (key frames are not found by seeking, so it
+    # is decoded in one pass): either way the shots are those of one pass
+    import av
+
+    path = tmp_path / f"testvideo.{container}"
+    with av.open(str(shot_clips / "testvideo.mp4")) as source, av.open(str(path), "w") as target:
+        stream = target.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(video=0):
+            if packet.dts is not None:
+                packet.stream = stream
+                target.mux(packet)
+    from ml.shots import shot_spans
+
+    if container == "mkv":
+        assert len(shot_spans(path, 2)) > 1
+    one_pass, in_spans = shots_from_file(path, threads=1), shots_from_file(path, threads=2)
+    assert one_pass.boundaries("cut").tolist() == [30, 180, 394]
+    for field in ("frame_times_s", "change", "brightness", "start_frame", "boundary"):
+        assert np.array_equal(getattr(in_spans, field), getattr(one_pass, field)), field
