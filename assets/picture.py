@@ -12,7 +12,7 @@ import io
 
 from dagster import AssetExecutionContext, AssetIn, AssetKey, Failure, MetadataValue, Output, asset
 
-from assets.audio_sync import LIP_SYNC_OFFSETS, _checked_policy, _failures
+from assets.audio_sync import LIP_SYNC_OFFSETS, _checked_policy, _failures, _progress_logger
 from assets.media import ORIGINAL_MEDIA, SOURCE_VERSION, TRANSIENT_RETRY
 from ml.faces import FaceTracks, contact_sheet, faces_version, track_faces
 from ml.policy import Policy
@@ -80,7 +80,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
             if not has_video(path):
                 context.log.info(f"{location} has no video stream: no shots")
                 return Output(Shots.no_picture(checked.shots), metadata={"file": location, SOURCE_VERSION: track.version, "picture": "none (audio only)", "shots": 0})
-            shots = shots_from_file(path, checked.shots)
+            shots = shots_from_file(path, checked.shots, progress=_progress_logger(context, f"shots of {location}"))
         rows = shots.table()
         return Output(
             shots,
@@ -118,7 +118,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
         if shots.n_frames == 0:
             return Output(FaceTracks.no_picture(checked.faces), metadata={"file": location, SOURCE_VERSION: track.version, "picture": "none (audio only)", "tracks": 0})
         with _failures(context), media_store.local_path(track) as path:
-            tracks = track_faces(path, shots, checked.faces)
+            tracks = track_faces(path, shots, checked.faces, progress=_progress_logger(context, f"face tracks of {location}"))
             sheet = contact_sheet(path, tracks) if tracks.n_tracks else None
         metadata = {
             "file": location,

@@ -15,7 +15,7 @@ landmarks in RetinaFace's order: right eye, left eye, nose, right mouth corner, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,8 +216,18 @@ def _detection_frames(shots: Shots, every: int) -> set[int]:
     return keep
 
 
-def track_faces(path: str | Path, shots: Shots, params: FaceParams | None = None, *, threads: int = 2) -> FaceTracks:
+def track_faces(
+    path: str | Path,
+    shots: Shots,
+    params: FaceParams | None = None,
+    *,
+    threads: int = 2,
+    progress: Callable[[float, float | None], None] | None = None,
+) -> FaceTracks:
     """Face tracks of the picture of ``path``, within the shots ``shots`` found in it.
+
+    ``progress(seconds_done, duration_s)`` is called after every batch of detections (the
+    duration is that of the shots' last frame).
 
     Raises
     ------
@@ -233,9 +243,13 @@ def track_faces(path: str | Path, shots: Shots, params: FaceParams | None = None
     batch, batch_frames = [], []
     scale = None
 
+    duration_s = float(shots.frame_times_s[-1]) if shots.n_frames else None
+
     def flush():
         for frame, faces in zip(batch_frames, detect_faces_batch(np.stack(batch), params.score_threshold)):
             detections[frame] = [(b * scale, p * scale, s) for b, p, s in faces]
+        if progress is not None and shots.n_frames:
+            progress(float(shots.frame_times_s[min(batch_frames[-1], shots.n_frames - 1)]), duration_s)
         batch.clear()
         batch_frames.clear()
 

@@ -19,7 +19,7 @@ Shots are the spans between boundaries of either kind.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -453,7 +453,13 @@ def shot_spans(path: str | Path, threads: int, info: VideoInfo | None = None) ->
     return key_frame_spans(path, max(1, min(SPANS_PER_THREAD * threads, int(info.duration_s / MIN_SPAN_S))))
 
 
-def shots_from_file(path: str | Path, params: ShotParams | None = None, *, threads: int = 2) -> Shots:
+def shots_from_file(
+    path: str | Path,
+    params: ShotParams | None = None,
+    *,
+    threads: int = 2,
+    progress: Callable[[float, float | None], None] | None = None,
+) -> Shots:
     """Shots of the first video stream of ``path`` (decoded on stream timestamps, every s-th pixel
     kept so that at most about ``params.max_height`` lines remain).
 
@@ -463,6 +469,10 @@ def shots_from_file(path: str | Path, params: ShotParams | None = None, *, threa
     the same result frame for frame. A file that cannot be cut
     (no index, no timestamps, seeks that miss) is decoded whole, FFmpeg's threads decoding ahead in
     a thread while the histograms are computed.
+
+    ``progress(seconds_done, duration_s)`` is called as the work goes on: after each span (seconds
+    done: the spans finished), or after each batch of frames in one pass (``duration_s`` is the
+    container's, ``None`` if it declares none).
 
     Raises
     ------
@@ -478,10 +488,12 @@ def shots_from_file(path: str | Path, params: ShotParams | None = None, *, threa
     with _threadpools().limit(limits=1, user_api="blas"):
         spans = shot_spans(path, threads, info)
         if len(spans) > 1:
-            parts = _in_spans(path, spans, params, threads)
+            parts = _in_spans(path, spans, params, threads, progress, info.duration_s)
         if parts is None:
             # decoding (FFmpeg) runs ahead in a thread while the histograms (numpy, OpenCV) are computed
             batches = prefetched(iter_sampled(path, max_height=params.max_height, threads=threads), depth=4)
+            if progress is not None:
+                batches = _reporting(batches, progress, info.duration_s)
             parts = [_changes(batches, params)]
     if all(part is None for part in parts):
         raise MediaError(path, "the video stream holds no decodable frame")
@@ -489,9 +501,24 @@ def shots_from_file(path: str | Path, params: ShotParams | None = None, *, threa
     return _shots(times, changes, brightness, params, info.frame_rate or Fraction(25))
 
 
-def _in_spans(path: str | Path, spans: list[Span], params: ShotParams, threads: int) -> list[_Part | None] | None:
+def _reporting(batches: Iterable[SampledFrames], progress: Callable[[float, float | None], None], duration_s: float | None) -> Iterator[SampledFrames]:
+    for batch in batches:
+        yield batch
+        progress(float(batch.times_s[-1]), duration_s)
+
+
+def _in_spans(
+    path: str | Path,
+    spans: list[Span],
+    params: ShotParams,
+    threads: int,
+    progress: Callable[[float, float | None], None] | None = None,
+    duration_s: float | None = None,
+) -> list[_Part | None] | None:
     """:func:`_changes` of every span, ``threads`` spans at a time; ``None`` if a seek missed its key
-    frame (:class:`ml.video.SeekError`)."""
+    frame (:class:`ml.video.SeekError`). ``progress`` hears of each span finished, in the caller's
+    thread."""
+    from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures import ThreadPoolExecutor
 
     import cv2  # noqa: F401  # here, before the threads: two threads importing OpenCV at once see a half-made module
@@ -502,6 +529,14 @@ def _in_spans(path: str | Path, spans: list[Span], params: ShotParams, threads: 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dubsync-shots") as pool:
         futures = [pool.submit(measure, span) for span in spans]
         try:
+            pending, done_s = set(futures), 0.0
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    part = future.result()  # raises the span's error, if any
+                    if progress is not None and part is not None:
+                        done_s += float(part.times[-1] - part.times[0])
+                        progress(done_s, duration_s)
             return [future.result() for future in futures]
         except SeekError:
             return None

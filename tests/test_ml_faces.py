@@ -91,3 +91,14 @@ def test_generated_title_cuts_fades_and_tracks(heads, tmp_path):
     assert len(fades) == len(truth.fades) >= 1 and all(abs(a - b) <= 3 for a, b in zip(fades, truth.fades)), (fades, truth.fades)
     tracks = track_faces(path, shots)
     assert sorted(tracks.track_shot.tolist()) == truth.face_shots
+
+
+def test_face_tracking_reports_progress(heads):
+    path = heads / "retalking" / "face_4.mp4"
+    shots = shots_from_file(path)
+    heard = []
+    track_faces(path, shots, FaceParams(batch_size=4), progress=lambda done, total: heard.append((done, total)))
+    done = [d for d, _ in heard]
+    assert len(heard) >= 3 and done == sorted(done)
+    assert all(total == shots.frame_times_s[-1] for _, total in heard)
+    assert done[-1] >= shots.frame_times_s[-1] - FaceParams().detect_every * 0.05

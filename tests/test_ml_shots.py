@@ -221,3 +221,13 @@ def test_shots_are_the_same_in_other_containers(shot_clips, tmp_path, container)
     assert one_pass.boundaries("cut").tolist() == [30, 180, 394]
     for field in ("frame_times_s", "change", "brightness", "start_frame", "boundary"):
         assert np.array_equal(getattr(in_spans, field), getattr(one_pass, field)), field
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_progress_is_reported_up_to_the_end(shot_clips, threads):
+    heard = []
+    shots = shots_from_file(shot_clips / "testvideo.mp4", threads=threads, progress=lambda done, total: heard.append((done, total)))
+    duration = probe_video(shot_clips / "testvideo.mp4").duration_s
+    assert len(heard) >= 3 and all(total == duration for _, total in heard)
+    done = [d for d, _ in heard]
+    assert done == sorted(done) and done[-1] >= shots.frame_times_s[-1] - 1.0
