@@ -41,7 +41,8 @@ def main(argv=None) -> int:
             for name, fn in (("one decoder", lambda: decode_only(path)), ("in spans", lambda: decode_only_in_spans(path)), ("shots", lambda: shots_from_file(path))):
                 wall, cpu, result = timed(fn)
                 best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
-                shots = result if name == "shots" else None
+                if name == "shots":
+                    shots = result
         decode_s, decode_cpu = min(best["one decoder"][0], best["in spans"][0]), min(best["one decoder"][1], best["in spans"][1])
         ours_s, ours_cpu = best["shots"]
         cuts, fades = (shots.nominal_frame_numbers(shots.boundaries(kind)).tolist() for kind in ("cut", "fade"))

@@ -162,7 +162,7 @@ def _spread(n: int, fine: int, circular: bool) -> np.ndarray:
 
 def _fine_histogram(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> np.ndarray:
     """Fine-bin counts of an 8-bit OpenCV HSV image (hue 0..179), float32, into ``out`` if given
-    (made by :func:`_fine_buffer`).
+    (a 3-d ``cv2.Mat``, see :meth:`_SampledHistograms._fine_counts`).
 
     Returns
     -------
@@ -182,14 +182,6 @@ def _fine_histogram(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None 
 
 def _fine_shape(params: ShotParams) -> tuple[int, int, int]:
     return (params.hue_bins * _FINE_H, params.saturation_bins * _FINE_S, params.value_bins * _FINE_V)
-
-
-def _fine_buffer(params: ShotParams) -> np.ndarray:
-    """An array :func:`_fine_histogram` counts into, in place: a 3-d ``cv2.Mat`` (a plain 3-d array
-    would be read as a 2-d image with channels, and replaced)."""
-    import cv2
-
-    return cv2.Mat(np.empty(_fine_shape(params), np.float32), wrap_channels=False)
 
 
 def _spread_value(fine: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> np.ndarray:
@@ -266,7 +258,9 @@ class _SampledHistograms:
         self.params = params
         self._buffers: dict[str, np.ndarray] = {}
         self._counts = np.empty(0, np.float32)  # fine-bin counts of a batch's frames
-        self._views: list[np.ndarray] = []  # per frame, a cv2.Mat view of them that OpenCV fills
+        # per frame, a 3-d cv2.Mat view of them that OpenCV fills in place (a plain 3-d array would be
+        # read as a 2-d image with channels, and replaced)
+        self._views: list[np.ndarray] = []
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
         size = int(np.prod(shape))
@@ -518,8 +512,7 @@ def _in_spans(
     """:func:`_changes` of every span, ``threads`` spans at a time; ``None`` if a seek missed its key
     frame (:class:`ml.video.SeekError`). ``progress`` hears of each span finished, in the caller's
     thread."""
-    from concurrent.futures import FIRST_COMPLETED, wait
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     import cv2  # noqa: F401  # here, before the threads: two threads importing OpenCV at once see a half-made module
 

@@ -347,6 +347,8 @@ def decoded_frames(path: str | Path, threads: int = 2, span: Span | None = None)
     errors become :class:`MediaError`, a seek that misses the span's key frame :class:`SeekError`."""
     import av
 
+    if span == Span():  # the whole stream
+        span = None
     container = _open(path)
     try:
         stream = container.streams.video[0]
@@ -357,7 +359,7 @@ def decoded_frames(path: str | Path, threads: int = 2, span: Span | None = None)
         last_time = time_base = None
         frames = container.decode(stream)
         try:
-            if span is not None and span != Span():
+            if span is not None:
                 frames = _in_span(container, stream, frames, span)
             for frame in frames:
                 if frame.pts is None:
