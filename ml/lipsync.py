@@ -18,9 +18,14 @@ is the track's offset.
   removed: head motion, lighting drift, the slow loudness contour) and standardised; the score is
   the mean squared Pearson correlation between every mouth feature and every speech feature over the
   track's frames (the Frobenius norm of the cross-correlation, which needs no inversion and so does
-  not overfit a few seconds of frames as full CCA does). Curves of every combination of feature set,
-  MFCC count, window and high-pass are standardised over the offsets and averaged: different
-  features fail on different clips, the average of their curves fails less often.
+  not overfit a few seconds of frames as full CCA does). A squared correlation cannot tell a mouth
+  that opens with the sound from one that closes with it, so one more score keeps the sign where it
+  is known: the mean correlation of the mouth's darkness with the loudness (MFCC 0), positive when
+  the mouth is open while the speech is loud. Without it a speaker who opens the mouth a breath
+  before speaking is matched to the sound 3-4 frames off, under every shift (grid/bbaf2n,
+  grid/brbk7n). Curves of every combination of feature set, MFCC count, window and high-pass are
+  standardised over the offsets and averaged: different features fail on different clips, the
+  average of their curves fails less often.
 - **Mouth position**: face tracks detect every k-th frame and interpolate; with ``refine_landmarks``
   the landmarks are detected again on every frame of the track, in a small square around its box
   (the mouth moves between detections and a crop that lags it mixes head motion into the features).
@@ -64,7 +69,7 @@ __all__ = [
     "clip_offset",
 ]
 
-ALGORITHM = "lipsync-avcorr/1"
+ALGORITHM = "lipsync-avcorr/2"
 """Bump when the estimator changes in a way the parameters do not capture."""
 
 HOP_S = 0.005
@@ -269,21 +274,26 @@ def score_curve(
     frame_s = float(np.median(np.diff(times))) if len(times) > 1 else 0.04
     n = len(times)
     total = np.zeros(len(shifts_s))
+    names = list(mouth)
+    n_curves = len(names) + ("dark" in mouth)
     for highpass in params.highpass_s:
         width = int(round(highpass / frame_s)) | 1
-        visual = [_standardise(_highpass(v, width)).T / n for v in mouth.values()]
+        visual = [_standardise(_highpass(mouth[name], width)).T / n for name in names]
         for feats in speech.values():
             fill = feats[int(np.argmin(feats[:, 0]))]  # the quietest frame: silence
-            curves = np.empty((len(visual), len(shifts_s)))
+            curves = np.empty((n_curves, len(shifts_s)))
             for j, offset in enumerate(shifts_s):
                 audio = _standardise(_highpass(_sample(feats, speech_start_s, times - offset, fill), width))
                 for i, v in enumerate(visual):
-                    curves[i, j] = np.mean((v @ audio) ** 2)
+                    correlations = v @ audio
+                    curves[i, j] = np.mean(correlations**2)
+                    if names[i] == "dark":  # open mouth, louder speech: the sign is known
+                        curves[-1, j] = np.mean(correlations[:, 0])
             for curve in curves:
                 sd = curve.std()
                 if sd > 0:
                     total += (curve - curve.mean()) / sd
-    return total / (len(params.highpass_s) * len(speech) * len(mouth))
+    return total / (len(params.highpass_s) * len(speech) * n_curves)
 
 
 def _peak(shifts: np.ndarray, scores: np.ndarray) -> tuple[float, float]:

@@ -451,9 +451,9 @@ class LipSyncParams:
     than a frame (the peak is then refined by a parabola)."""
     min_confidence: float = 2.0
     """a track's offset counts as evidence when its curve's peak stands this many standard
-    deviations above the curve's median. On the shared talking heads the confidence separates right
-    from wrong offsets only weakly (wrong ones are mostly confident: a clip whose peak sits 3-4
-    frames off keeps it under every shift); 2.0 drops a flat curve and almost nothing else (see
+    deviations above the curve's median. On the shared talking heads the confidence does not
+    separate right from wrong offsets (wrong ones are confident: a clip whose peak sits 3 frames off
+    keeps it under every shift); 2.0 drops a flat curve and nothing else there (see
     benchmarks/lipsync.py, "confident" columns)."""
     agreement_s: float = 0.04
     """seconds; the title's offset is taken from the speaking tracks that agree within twice this
