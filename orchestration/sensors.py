@@ -10,7 +10,10 @@ Each tick scans the media store and compares every file's content version with t
   signature and lip-sync offset exist (the dub waits in the cursor until then, so a dub never
   matches against a missing or outdated reference);
 - a title without an original still gets its reference run, which fails with the reason, so the
-  operator sees it in the UI.
+  operator sees it in the UI;
+- while a title's latest reference run has failed, its dubs keep waiting and the sensor says so
+  (once per failed run in its log, and on every tick in its skip reason): they run after the
+  reference run is re-executed successfully or the original is replaced.
 
 Run keys carry the file versions, so a tick is idempotent; the cursor is JSON. A sensor starting with
 an empty cursor on an instance that already holds results (from ``dubsync check`` or an earlier
@@ -24,8 +27,10 @@ import time
 
 from dagster import (
     AssetRecordsFilter,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -71,6 +76,17 @@ def _reference_time(context: SensorEvaluationContext, title: str) -> float | Non
             return None
         times.append(result.records[0].timestamp)
     return min(times)
+
+
+def _failed_reference_run(context: SensorEvaluationContext, title: str) -> str | None:
+    """Id of the latest ``reference_job`` run of ``title`` when it failed (a run launched by the
+    sensor, or its re-execution from the UI: both carry the ``dubsync/title`` tag), else None."""
+    records = context.instance.get_run_records(
+        RunsFilter(job_name=reference_job.name, tags={"dubsync/title": title}), limit=1
+    )
+    if records and records[0].dagster_run.status == DagsterRunStatus.FAILURE:
+        return records[0].dagster_run.run_id
+    return None
 
 
 @sensor(
@@ -141,6 +157,7 @@ def landing_zone_sensor(context: SensorEvaluationContext, media_store: MediaStor
                 waiting[dub_key] = {"version": track.version, "match_only": False}
                 observations.append(track_observation(track, media_store.describe(track)))
 
+    blocked: dict[str, str] = {}  # title -> its failed reference run
     for dub_key in sorted(waiting):
         title, _, language = dub_key.split("/", 2)
         entry = waiting[dub_key]
@@ -150,7 +167,17 @@ def landing_zone_sensor(context: SensorEvaluationContext, media_store: MediaStor
             continue
         made = _reference_time(context, title)
         if made is None or made < originals_seen.get(title, 0.0):
-            continue  # the reference signature or lip-sync offset of the current original is not there yet
+            # the reference signature or lip-sync offset of the current original is not there yet
+            failed = blocked.get(title) or _failed_reference_run(context, title)
+            if failed:
+                blocked[title] = failed
+                notice = f"reference run {failed} of {title} failed"
+                if notice not in reported:
+                    context.log.warning(
+                        f"{notice}: its dubs wait until that run is re-executed successfully or the original is replaced"
+                    )
+                    reported.add(notice)
+            continue
         selection = [FRAME_MATCH_OFFSETS, TITLE_VERDICTS] if entry["match_only"] else None
         run_requests.append(
             RunRequest(
@@ -179,6 +206,9 @@ def landing_zone_sensor(context: SensorEvaluationContext, media_store: MediaStor
         partition_requests.append(languages_partitions.build_add_request(sorted(new_languages)))
     if not run_requests and not partition_requests and not observations:
         pending = f"; {len(waiting)} dub(s) wait for their title's reference signature and lip-sync offset" if waiting else ""
+        if blocked:
+            runs = ", ".join(f"{title} (run {run_id})" for title, run_id in sorted(blocked.items()))
+            pending += f"; the reference run failed for {runs}: re-execute it or replace the original"
         return SensorResult(skip_reason=SkipReason(f"no new or replaced files{pending}"), cursor=new_cursor)
     return SensorResult(
         run_requests=run_requests,

@@ -129,3 +129,36 @@ def test_sensor_takes_over_an_instance_with_results_without_redoing_them(landing
         _replace(root / "alpha/dubs/de.m4a")
         result, cursor = _tick(instance, root, cursor)
         assert [(r.job_name, r.partition_key) for r in result.run_requests] == [("dub_job", "de|alpha")]
+
+
+def test_sensor_says_when_dubs_wait_for_a_failed_reference_run(landing_zone, tmp_path):
+    """A reference run that fails leaves the title's dubs waiting, and the sensor says which run to
+    re-execute; a good original replacing the bad one releases them."""
+    from orchestration.definitions import build_definitions
+
+    root = copy_landing_zone(landing_zone[0], tmp_path / "lz")
+    original = root / "alpha/original.flac"
+    good = original.read_bytes()
+    original.write_bytes(b"not a media file " * 4096)
+    settings = Settings(media_root=str(root), artifact_root=str(tmp_path / "artifacts"))
+    reference_job = build_definitions(settings).resolve_job_def("reference_job")
+    with instance_for_test() as instance:
+        result, cursor = _tick(instance, root, None)
+        [request] = result.run_requests
+        run = reference_job.execute_in_process(
+            partition_key=request.partition_key, tags=request.tags, instance=instance, raise_on_error=False
+        )
+        assert not run.success
+
+        result, cursor = _tick(instance, root, cursor)
+        assert not result.run_requests
+        message = result.skip_reason.skip_message
+        assert "2 dub(s) wait" in message and f"the reference run failed for alpha (run {run.run_id})" in message
+        assert f"reference run {run.run_id} of alpha failed" in json.loads(cursor)["reported"]
+
+        _replace(original, good)
+        result, cursor = _tick(instance, root, cursor)
+        assert [(r.job_name, r.partition_key) for r in result.run_requests] == [("reference_job", "alpha")]
+        _materialize_reference(instance, root, tmp_path / "artifacts", "alpha")
+        result, cursor = _tick(instance, root, cursor)
+        assert sorted(r.partition_key for r in result.run_requests) == ["de|alpha", "fr|alpha"]
