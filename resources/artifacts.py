@@ -3,7 +3,8 @@
 Values are dataclasses from ``ml`` (signatures, frame matches, verdicts): numpy fields are stored
 as arrays, the other fields as JSON, and the class by name, so nothing is pickled. A file is
 written under a temporary name and renamed when complete, so a failed or killed run never leaves
-an artifact that a later run would trust.
+an artifact that a later run would trust; the next write of that artifact removes a killed run's
+temporary file.
 
 The root is any path UPath understands: a local folder by default, ``s3://bucket/artifacts`` in
 production (with the matching fsspec package installed).
@@ -15,14 +16,22 @@ import dataclasses
 import importlib
 import io
 import json
+import time
 import uuid
 from typing import Any
 
 import numpy as np
-from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext, UPathIOManager
+from dagster import ConfigurableIOManagerFactory, Failure, InputContext, OutputContext, UPathIOManager
 from upath import UPath
 
-__all__ = ["encode_artifact", "decode_artifact", "ArtifactIOManager", "ArtifactIOManagerFactory"]
+__all__ = [
+    "encode_artifact",
+    "decode_artifact",
+    "ArtifactIOManager",
+    "ArtifactIOManagerFactory",
+    "MissingArtifactError",
+    "STALE_PARTIAL_S",
+]
 
 _ALLOWED_MODULE_PREFIX = "ml."
 _META = "__meta__"
@@ -62,6 +71,36 @@ def decode_artifact(data: bytes) -> Any:
     return cls(**meta["fields"], **arrays)
 
 
+STALE_PARTIAL_S = 3600.0
+"""A ``.partial`` file this much older than now is the leftover of a killed write (the writer of an
+artifact renames it within seconds), and the next write of the same artifact removes it."""
+
+
+def _sweep_partials(path: UPath) -> None:
+    """Remove stale partial files of the artifact at ``path`` (a killed run's), keeping fresh ones (a
+    concurrent write of the same partition may be under way)."""
+    now = time.time()
+    for leftover in path.parent.glob(f".{path.name}.*.partial"):
+        try:
+            if now - leftover.stat().st_mtime > STALE_PARTIAL_S:
+                leftover.unlink(missing_ok=True)
+        except (FileNotFoundError, AttributeError, KeyError, NotImplementedError):  # gone meanwhile, or no mtime here
+            continue
+
+
+class MissingArtifactError(Failure, FileNotFoundError):
+    """An upstream artifact that was never written: a retry cannot make it appear, so the step fails
+    at once with this message (a plain error would be retried by the assets' retry policy and end
+    as "Exceeded max_retries")."""
+
+    def __init__(self, message: str):
+        Failure.__init__(self, description=message, allow_retries=False)
+        FileNotFoundError.__init__(self, message)
+
+    def __str__(self) -> str:
+        return self.description
+
+
 class ArtifactIOManager(UPathIOManager):
     """Stores values as ``<root>/<asset key>/<partition key>.npz``; a title × language partition
     is ``<root>/<asset key>/<language>/<title>.npz`` (dimensions in name order)."""
@@ -78,10 +117,11 @@ class ArtifactIOManager(UPathIOManager):
         except BaseException:
             partial.unlink(missing_ok=True)  # a failed write leaves nothing behind; a killed one a .partial
             raise
+        _sweep_partials(path)
 
     def load_from_path(self, context: InputContext, path: UPath) -> Any:
         if not path.exists():
-            raise FileNotFoundError(
+            raise MissingArtifactError(
                 f"artifact {path} does not exist: materialise the upstream asset "
                 f"{context.upstream_output.asset_key.to_user_string() if context.upstream_output else ''} "
                 "for this partition first"

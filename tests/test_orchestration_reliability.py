@@ -2,13 +2,16 @@
 trusts, and re-materialising a partition is idempotent."""
 
 import errno
+import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 from dagster import AssetKey, DagsterEventType, build_input_context, build_output_context, instance_for_test, materialize
 
@@ -17,7 +20,8 @@ from orchestration.backfill import find_stale, only_checks_failed
 from orchestration.definitions import build_assets, build_definitions, build_resources
 from orchestration.partitions import dub_partition_key
 from orchestration.settings import Settings
-from resources.artifacts import ArtifactIOManagerFactory
+from ml.matching import FrameMatches
+from resources.artifacts import STALE_PARTIAL_S, ArtifactIOManagerFactory
 from resources.media_store import LocalMediaStore
 from tests.conftest import title_chain
 
@@ -75,6 +79,16 @@ def test_transient_read_errors_are_retried_with_backoff(landing_zone, tmp_path):
         )  # fmt: skip
         assert not failed.success
         assert DagsterEventType.STEP_UP_FOR_RETRY not in [e.event_type for e in failed.all_events]
+        # nor is an upstream artifact that was never written: the step fails at once, naming it
+        missing = materialize(
+            build_assets(settings), selection=[FRAME_MATCH_OFFSETS],
+            partition_key=str(dub_partition_key("alpha", "fr")), instance=instance,
+            resources=build_resources(settings), raise_on_error=False,
+        )  # fmt: skip
+        assert not missing.success
+        assert DagsterEventType.STEP_UP_FOR_RETRY not in [e.event_type for e in missing.all_events]
+        [failure] = [e for e in missing.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+        assert "materialise the upstream asset dub_signature" in str(failure.event_specific_data.error)
 
 
 _WRITER = textwrap.dedent(
@@ -118,6 +132,21 @@ def test_a_write_cut_short_leaves_nothing_a_rerun_trusts(tmp_path, how):
     upstream = build_output_context(asset_key=AssetKey("frame_match_offsets"))
     with pytest.raises(FileNotFoundError, match="materialise the upstream asset frame_match_offsets"):
         manager.load_input(build_input_context(asset_key=AssetKey("frame_match_offsets"), upstream_output=upstream))
+    if how == "killed":
+        # the next write of the artifact removes the killed run's partial file once it is stale, and
+        # keeps a fresh one (a concurrent write of the same partition)
+        stale, fresh = written[0], written[0].with_name(".frame_match_offsets.npz.0123.partial")
+        fresh.write_bytes(b"x")
+        old = time.time() - 2 * STALE_PARTIAL_S
+        os.utime(stale, (old, old))
+        matches = FrameMatches(
+            dub_times=np.arange(3.0), offsets=np.zeros(3), distances=np.ones(3, np.float32),
+            rival_distances=np.ones(3, np.float32), theta_min_dist=8.0, dub_duration_s=3.0,
+            frame_seconds=0.046, max_rival_ratio=0.6,
+        )  # fmt: skip
+        manager.handle_output(upstream, matches)
+        left = sorted(p.name for p in artifacts.rglob("*") if p.is_file())
+        assert left == [fresh.name, "frame_match_offsets.npz"]
 
 
 def test_rematerialising_a_partition_is_idempotent(landing_zone, tmp_path):
