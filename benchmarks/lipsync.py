@@ -20,7 +20,12 @@ do), frames per second, and speed as a share of decode-only speed (decode time /
 Caveat: the estimator's design and defaults were chosen on these same 16 clips (unshifted and
 simulated shifts); the figures are not held-out.
 
-Results: ``benchmarks/results/lipsync.{json,md}``.
+``--checkpoint FILE`` adds a SyncNet v2 checkpoint (:mod:`ml.syncnet`, e.g. one written by
+``dubsync train-lipsync``) as one more estimator on the same copies; ``--clips NAME ...`` keeps only
+the named clips (file names), e.g. those a checkpoint was not trained on, so that both are compared
+held-out.
+
+Results: ``benchmarks/results/lipsync.{json,md}`` (``--name`` changes the stem).
 """
 
 from __future__ import annotations
@@ -91,6 +96,19 @@ def decode_only(path: Path) -> float:
     return time.perf_counter() - started
 
 
+CHECKPOINTS: dict[str, object] = {}
+"""SyncNet models given with ``--checkpoint``, by estimator name (``syncnet:<file stem>``)."""
+
+
+def estimator_names() -> list[str]:
+    return [*ESTIMATORS, *CHECKPOINTS]
+
+
+def estimator_params(name: str) -> LipSyncParams:
+    """The parameters an estimator ran with (a checkpoint uses the defaults' search window)."""
+    return ESTIMATORS.get(name, LipSyncParams())
+
+
 def run_copy(path: Path) -> dict:
     """Decode-only time, then every estimator on one file."""
     decode_s = decode_only(path)
@@ -100,21 +118,31 @@ def run_copy(path: Path) -> dict:
     picture_s = time.perf_counter() - started
     row = {"decode_s": decode_s, "picture_s": picture_s, "frames": int(shots.n_frames), "tracks": tracks.n_tracks}
     if tracks.n_tracks == 0:
-        row["estimates"] = {name: None for name in ESTIMATORS}
+        row["estimates"] = {name: None for name in estimator_names()}
         return row
     longest = int(np.argmax([len(tracks.rows(t)) for t in range(tracks.n_tracks)]))
     row["estimates"] = {}
-    for name, params in ESTIMATORS.items():
+    for name in estimator_names():
+        params = estimator_params(name)
         started = time.perf_counter()
-        result = [r for r in track_offsets(path, tracks, params) if r.track == longest][0]
+        if name in CHECKPOINTS:
+            from ml.syncnet import syncnet_track_offsets
+
+            found = [r for r in syncnet_track_offsets(CHECKPOINTS[name], path, tracks, params) if r.track == longest]
+        else:
+            found = [r for r in track_offsets(path, tracks, params) if r.track == longest]
         seconds = time.perf_counter() - started + picture_s
+        if not found:  # SyncNet skips a track shorter than its window plus the search
+            row["estimates"][name] = None
+            continue
+        result = found[0]
         row["estimates"][name] = {"offset_s": result.offset_s, "confidence": result.confidence, "seconds": seconds}
     return row
 
 
 def summarise(rows: list[dict], name: str, method: str) -> dict:
     chosen = [r for r in rows if r["method"] == method]
-    params = ESTIMATORS[name]
+    params = estimator_params(name)
     errors, within, itu, reliable, rel_within, rel_itu = [], [], [], [], [], []
     seconds = frames = decode = 0.0
     for r in chosen:
@@ -190,11 +218,11 @@ def markdown(report: dict) -> str:
     for name, table in report["per_shift"].items():
         for method, values in table.items():
             lines.append(f"| {name} | {method} | " + " | ".join(f"{values[k]:.2f}" for k in shifts) + " |")
-    lines += ["", "## Unshifted clips (samples copy, shift 0): error in frames", "", "| clip | " + " | ".join(ESTIMATORS) + " |", "|---|" + "---|" * len(ESTIMATORS)]
+    lines += ["", "## Unshifted clips (samples copy, shift 0): error in frames", "", "| clip | " + " | ".join(estimator_names()) + " |", "|---|" + "---|" * len(estimator_names())]
     for r in report["rows"]:
         if r["method"] == "samples" and r["shift_frames"] == 0:
             cells = []
-            for name in ESTIMATORS:
+            for name in estimator_names():
                 e = r["estimates"][name]
                 cells.append("no track" if e is None else f"{(e['offset_s'] - r['true_s']) / r['frame_s']:+.1f} (conf {e['confidence']:.1f})")
             lines.append(f"| {r['clip']} | " + " | ".join(cells) + " |")
@@ -204,13 +232,26 @@ def markdown(report: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"shifts {QUICK_SHIFTS} only")
+    parser.add_argument("--checkpoint", type=Path, action="append", default=[], help="a SyncNet v2 checkpoint to compare (repeatable)")
+    parser.add_argument("--clips", nargs="+", metavar="NAME", help="only these clips (file names, e.g. bbaf2n.mpg)")
+    parser.add_argument("--name", default="lipsync", help="results file stem under benchmarks/results (default: lipsync)")
     args = parser.parse_args(argv)
     shifts = QUICK_SHIFTS if args.quick else SHIFTS_FRAMES
     from ml.faces import detect_faces_batch
 
     detect_faces_batch(np.zeros((1, 288, 352, 3), np.uint8), 0.9)  # load the model outside the timings
+    checkpoint_paths = {f"syncnet:{path.stem}": path for path in args.checkpoint}
+    if checkpoint_paths:
+        from ml.syncnet import load_syncnet
+
+        CHECKPOINTS.update({name: load_syncnet(path) for name, path in checkpoint_paths.items()})
     rows = []
     paths = clips()
+    if args.clips:
+        unknown = sorted(set(args.clips) - {p.name for p in paths})
+        if unknown:
+            parser.error(f"no such clip(s) among the shared talking heads: {', '.join(unknown)}")
+        paths = [p for p in paths if p.name in args.clips]
     for i, clip in enumerate(paths):
         frame_s = frame_seconds(clip)
         for method in SHIFT_METHODS:
@@ -221,9 +262,10 @@ def main(argv=None) -> int:
                     shifted_copy(clip, copy, true_s, method=method)
                 row = {"clip": clip.name, "method": method, "shift_frames": k, "true_s": true_s, "frame_s": frame_s, **run_copy(copy)}
                 rows.append(row)
-                e = row["estimates"]["avcorr"]
-                print(f"[{i + 1}/{len(paths)}] {clip.name} {method} {k:+d}: "
-                      + ("no track" if e is None else f"error {(e['offset_s'] - true_s) * 1000:+.0f} ms, confidence {e['confidence']:.2f}"), flush=True)  # fmt: skip
+                found = {name: e for name, e in row["estimates"].items()}
+                print(f"[{i + 1}/{len(paths)}] {clip.name} {method} {k:+d}: " + "; ".join(
+                    f"{name} " + ("no estimate" if e is None else f"error {(e['offset_s'] - true_s) * 1000:+.0f} ms, confidence {e['confidence']:.2f}")
+                    for name, e in found.items()), flush=True)  # fmt: skip
 
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
@@ -232,14 +274,15 @@ def main(argv=None) -> int:
         "shifts_frames": list(shifts),
         "shifts_frames_sorted": sorted(shifts),
         "estimators": {name: {"identity": estimator_identity(p), **dataclasses.asdict(p)} for name, p in ESTIMATORS.items()},
-        "summary": [summarise(rows, name, method) for name in ESTIMATORS for method in SHIFT_METHODS],
-        "per_shift": {name: per_shift(rows, name) for name in ESTIMATORS},
+        "checkpoints": {name: str(path) for name, path in checkpoint_paths.items()},
+        "summary": [summarise(rows, name, method) for name in estimator_names() for method in SHIFT_METHODS],
+        "per_shift": {name: per_shift(rows, name) for name in estimator_names()},
         "rows": rows,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "lipsync.json").write_text(json.dumps(report, indent=1))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=1))
     text = markdown(report)
-    (RESULTS / "lipsync.md").write_text(text)
+    (RESULTS / f"{args.name}.md").write_text(text)
     print(text)
     return 0
 
