@@ -42,6 +42,7 @@ __all__ = [
     "audio_windows",
     "lip_windows",
     "distance_curve",
+    "shift_distances",
     "contrastive_loss",
     "syncnet_track_offsets",
 ]
@@ -375,12 +376,41 @@ def _timed_audio_windows(mfcc: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return out
 
 
+def shift_distances(lip_embeddings: np.ndarray, audio_by_shift: np.ndarray, complete: np.ndarray) -> np.ndarray:
+    """Distance of the video windows to the audio windows at each shift, averaged over the pairs
+    whose audio window lies wholly in the decoded audio.
+
+    A window padded with zeros past either end of the audio is not evidence: counting it would draw
+    the curve towards the shift where the fewest windows fall outside the audio (the shift at which
+    the audio stream's span matches the picture's), whatever the picture shows.
+
+    Parameters
+    ----------
+    lip_embeddings : np.ndarray [shape=(n, d)]
+    audio_by_shift : np.ndarray [shape=(n_shifts, n, d)]
+        Embedding of the audio window paired with each video window at each shift.
+    complete : np.ndarray [shape=(n_shifts, n), dtype=bool]
+        Whether that audio window lies wholly in the audio.
+
+    Returns
+    -------
+    distances : np.ndarray [shape=(n_shifts,), dtype=float64]; NaN where no pair is complete
+    """
+    distances = np.linalg.norm(np.asarray(lip_embeddings)[None] - np.asarray(audio_by_shift), axis=2)
+    counts = complete.sum(axis=1)
+    sums = np.where(complete, distances, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).astype(np.float64)
+
+
 def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: int = 16) -> list:
     """SyncNet's offset of every face track of the title file at ``path``.
 
     Each video window (5 frames from frame i) is compared with the audio windows that start at
     frame i's own timestamp shifted by −max_shift … +max_shift frames of the track; the audio's
-    start time in the container counts (stream timestamps). Returns ``ml.lipsync.TrackSync``
+    start time in the container counts (stream timestamps), and audio windows reaching past either
+    end of the audio are left out (:func:`shift_distances`). A track with no complete window at
+    some shift (its audio is shorter than the search) is skipped. Returns ``ml.lipsync.TrackSync``
     objects: offset = argmin of the window-averaged distance (positive = audio leads),
     confidence = median − min, and the curve as scores (the negated distances). ``progress`` is
     called with (tracks done, tracks).
@@ -416,8 +446,11 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
         with torch.no_grad():
             lip_emb = np.concatenate([model.forward_lip(torch.from_numpy(lips[i : i + batch])).numpy() for i in range(0, len(lips), batch)])
             audio_emb = np.concatenate([model.forward_audio(torch.from_numpy(windows[i : i + batch])).numpy() for i in range(0, len(windows), batch)])
-        by_shift = audio_emb[where.reshape(len(shifts), len(starts))]  # [shift, window, embedding]
-        distances = np.linalg.norm(lip_emb[None] - by_shift, axis=2).mean(axis=1).astype(np.float64)
+        pairs = where.reshape(len(shifts), len(starts))
+        complete = ((unique >= 0) & (unique + MFCC_STEPS <= mfcc.shape[1]))[pairs]  # [shift, window]
+        distances = shift_distances(lip_emb, audio_emb[pairs], complete)
+        if np.isnan(distances).any():
+            continue
         best = int(np.argmin(distances))
         # the sound of frame i is found ``shift`` frames later: a positive shift means it comes late
         results.append(

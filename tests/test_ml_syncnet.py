@@ -12,6 +12,7 @@ from ml.syncnet import (
     lip_windows,
     load_syncnet,
     mfcc_features,
+    shift_distances,
 )
 
 # Shapes of the public syncnet_v2.model state dict (joonson/syncnet_python), pinned by hand.
@@ -139,6 +140,27 @@ def test_distance_curve_finds_the_shift_with_the_sign_convention(lag):
     assert curve.offset_frames == -lag
     assert curve.confidence > 1.0
     assert curve.shifts.tolist() == list(range(-15, 16))
+
+
+def test_shift_distances_leave_out_audio_windows_past_the_ends_of_the_audio():
+    """Zero-padded windows past the audio's ends are no evidence: here they sit closer to the lips
+    than the true pairs, and counted they would pick shift 0, where the audio stream's span matches
+    the picture's."""
+    rng = np.random.default_rng(7)
+    n, d, truth = 20, 8, 3
+    lips = rng.standard_normal((n, d))
+    by_shift = lips[None] + rng.choice([-2.0, 2.0], size=(5, n, d)) / np.sqrt(d)  # distance 2 off sync
+    by_shift[truth] = lips + 1.2 / np.sqrt(d)  # distance 1.2 in sync
+    complete = np.ones((5, n), bool)
+    complete[0, :10] = False  # shift 0: half the windows past the end, zeros that happen to embed near the lips
+    by_shift[0, :10] = lips[:10]
+    everything = shift_distances(lips, by_shift, np.ones((5, n), bool))
+    assert int(np.argmin(everything)) == 0  # what averaging every window did
+    masked = shift_distances(lips, by_shift, complete)
+    assert int(np.argmin(masked)) == truth
+    assert masked[truth] == pytest.approx(1.2) and masked[0] == pytest.approx(2.0)
+    complete[1] = False
+    assert np.isnan(shift_distances(lips, by_shift, complete)[1])
 
 
 def test_contrastive_loss_pulls_pairs_in_sync_and_pushes_shifted_ones():
