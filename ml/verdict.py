@@ -21,7 +21,7 @@ from ml.timeline import fit_timeline
 
 __all__ = ["ALGORITHM", "KINDS", "BANDS", "Verdict", "itu_band", "decide", "verdict_version"]
 
-ALGORITHM = "verdict/3"
+ALGORITHM = "verdict/4"
 KINDS = ("in_sync", "constant", "drift", "intermittent", "undetermined")
 BANDS = ("undetectable", "acceptable", "unacceptable", "unknown")
 
@@ -58,7 +58,8 @@ class Verdict:
     correction_speed_ratio : float or None
         For a drift: play the dub at this speed (e.g. 0.999) to remove it.
     correction : str
-        The correction in words.
+        The correction in words; for a dub in sync within the undetectable band it starts with
+        "none needed" (the shift that would centre it follows).
     reason : str
         Why the verdict is what it is (always set for ``undetermined``).
     reference : str
@@ -228,6 +229,9 @@ def decide(
             f"{'within' if in_sync else 'beyond'} the ±{limit * 1000:.0f} ms sync limit"
         )
         correction = describe_correction(shift)
+        if kind == "in_sync" and band == "undetectable" and correction != "none":
+            # nothing to fix: say so first, so that no one re-delivers a dub for a few milliseconds
+            correction = f"none needed (undetectable); to centre it, {correction}"
     elif fit.kind == "drift":
         kind = "drift"
         drift_ppm = fit.slope * 1e6

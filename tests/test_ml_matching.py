@@ -45,6 +45,11 @@ def test_matching_recovers_known_offsets_within_one_frame(offset_title, language
     assert verdict.kind == ("in_sync" if abs(truth) <= 0.2 else "constant")
     assert verdict.in_sync == (abs(truth) <= 0.2)
     assert verdict.correction_shift_s == pytest.approx(verdict.offset_s)
+    # in sync and undetectable (pt 0, it -50 ms lag): nothing to fix; nl +50 ms lead is past the
+    # +45 ms undetectable limit, so its shift is the correction
+    assert verdict.correction.startswith("none") == (verdict.band == "undetectable" and verdict.in_sync)
+    if language == "nl":
+        assert verdict.band == "acceptable" and verdict.correction == "delay the dub audio by 50 ms"
 
 
 def test_offsets_beyond_the_search_window_are_not_guessed(offset_title):
