@@ -262,10 +262,9 @@ def main(argv=None) -> int:
                     shifted_copy(clip, copy, true_s, method=method)
                 row = {"clip": clip.name, "method": method, "shift_frames": k, "true_s": true_s, "frame_s": frame_s, **run_copy(copy)}
                 rows.append(row)
-                found = {name: e for name, e in row["estimates"].items()}
                 print(f"[{i + 1}/{len(paths)}] {clip.name} {method} {k:+d}: " + "; ".join(
                     f"{name} " + ("no estimate" if e is None else f"error {(e['offset_s'] - true_s) * 1000:+.0f} ms, confidence {e['confidence']:.2f}")
-                    for name, e in found.items()), flush=True)  # fmt: skip
+                    for name, e in row["estimates"].items()), flush=True)  # fmt: skip
 
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M"),

@@ -157,7 +157,7 @@ def landing_zone_sensor(context: SensorEvaluationContext, media_store: MediaStor
                 waiting[dub_key] = {"version": track.version, "match_only": False}
                 observations.append(track_observation(track, media_store.describe(track)))
 
-    blocked: dict[str, str] = {}  # title -> its failed reference run
+    failed_runs: dict[str, str | None] = {}  # title -> its failed reference run, asked once per tick
     for dub_key in sorted(waiting):
         title, _, language = dub_key.split("/", 2)
         entry = waiting[dub_key]
@@ -168,9 +168,10 @@ def landing_zone_sensor(context: SensorEvaluationContext, media_store: MediaStor
         made = _reference_time(context, title)
         if made is None or made < originals_seen.get(title, 0.0):
             # the reference signature or lip-sync offset of the current original is not there yet
-            failed = blocked.get(title) or _failed_reference_run(context, title)
+            if title not in failed_runs:
+                failed_runs[title] = _failed_reference_run(context, title)
+            failed = failed_runs[title]
             if failed:
-                blocked[title] = failed
                 notice = f"reference run {failed} of {title} failed"
                 if notice not in reported:
                     context.log.warning(
@@ -206,8 +207,9 @@ def landing_zone_sensor(context: SensorEvaluationContext, media_store: MediaStor
         partition_requests.append(languages_partitions.build_add_request(sorted(new_languages)))
     if not run_requests and not partition_requests and not observations:
         pending = f"; {len(waiting)} dub(s) wait for their title's reference signature and lip-sync offset" if waiting else ""
+        blocked = sorted((title, run_id) for title, run_id in failed_runs.items() if run_id)
         if blocked:
-            runs = ", ".join(f"{title} (run {run_id})" for title, run_id in sorted(blocked.items()))
+            runs = ", ".join(f"{title} (run {run_id})" for title, run_id in blocked)
             pending += f"; the reference run failed for {runs}: re-execute it or replace the original"
         return SensorResult(skip_reason=SkipReason(f"no new or replaced files{pending}"), cursor=new_cursor)
     return SensorResult(

@@ -97,9 +97,6 @@ class MissingArtifactError(Failure, FileNotFoundError):
         Failure.__init__(self, description=message, allow_retries=False)
         FileNotFoundError.__init__(self, message)
 
-    def __str__(self) -> str:
-        return self.description
-
 
 class ArtifactIOManager(UPathIOManager):
     """Stores values as ``<root>/<asset key>/<partition key>.npz``; a title × language partition
