@@ -25,7 +25,7 @@ from ml.audio import prefetched
 from ml.errors import ParameterError
 from ml.policy import FaceParams, params_version
 from ml.shots import Shots
-from ml.video import iter_frames, probe_video
+from ml.video import TIME_TOLERANCE_S, VideoFrame, iter_frames, probe_video
 
 __all__ = [
     "ALGORITHM",
@@ -34,6 +34,7 @@ __all__ = [
     "detect_faces_batch",
     "track_faces",
     "mouth_crops",
+    "track_frames",
     "contact_sheet",
 ]
 
@@ -329,19 +330,37 @@ def mouth_crops(
     """
     import cv2
 
-    rows = tracks.rows(track)
-    if rows.size == 0:
-        raise ParameterError(f"track={track} is not a track of this title (0..{tracks.n_tracks - 1})")
-    by_frame = {int(tracks.frame[r]): r for r in rows}
-    for video_frame in iter_frames(path, threads=threads, keep=lambda i: i in by_frame):
-        r = by_frame[video_frame.index]
+    for r, video_frame in track_frames(path, tracks, track, threads=threads):
         mouth = tracks.landmarks[r, [MOUTH_LEFT, MOUTH_RIGHT]].mean(axis=0)
         side = max(8.0, scale * float(tracks.box[r, 2] - tracks.box[r, 0]))
         x0, y0 = mouth - side / 2
         # an affine map of the square onto size × size; borders outside the frame are black
         m = np.array([[size / side, 0, -x0 * size / side], [0, size / side, -y0 * size / side]], dtype=np.float32)
         crop = cv2.warpAffine(video_frame.image, m, (size, size), flags=cv2.INTER_AREA, borderValue=(0, 0, 0))
-        yield video_frame.index, float(tracks.time_s[r]), crop
+        yield int(tracks.frame[r]), float(tracks.time_s[r]), crop
+
+
+def track_frames(path: str | Path, tracks: FaceTracks, track: int, *, threads: int = 2) -> Iterator[tuple[int, VideoFrame]]:
+    """(row of ``tracks``, decoded RGB frame) of every frame of ``track``, in order.
+
+    Only the track's time span is decoded (:func:`ml.video.frames_between`: from the key frame
+    before it), and frames are matched to rows by presentation time: the lip-sync estimators take
+    one track at a time, and decoding the whole title for each of a film's hundreds of tracks
+    would cost hundreds of times the title's decoding.
+
+    Raises
+    ------
+    ParameterError
+        ``track`` is not a track of ``tracks``.
+    """
+    rows = tracks.rows(track)
+    if rows.size == 0:
+        raise ParameterError(f"track={track} is not a track of this title (0..{tracks.n_tracks - 1})")
+    times = tracks.time_s[rows]  # in frame order
+    for video_frame in iter_frames(path, threads=threads, between=(float(times[0]), float(times[-1]))):
+        i = int(np.searchsorted(times, video_frame.time_s - TIME_TOLERANCE_S))
+        if i < len(rows) and abs(times[i] - video_frame.time_s) <= TIME_TOLERANCE_S:
+            yield int(rows[i]), video_frame
 
 
 def contact_sheet(path: str | Path, tracks: FaceTracks, *, max_tracks: int = 4, per_track: int = 4, size: int = 96) -> np.ndarray:

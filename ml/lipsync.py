@@ -328,14 +328,12 @@ def refined_landmarks(path: str | Path, tracks: FaceTracks, track: int, *, batch
     """
     import cv2
 
-    from ml.faces import detect_faces_batch
-    from ml.video import iter_frames
+    from ml.faces import detect_faces_batch, track_frames
 
     rows = tracks.rows(track)
     if rows.size == 0:
         raise ParameterError(f"track={track} is not a track of this title (0..{tracks.n_tracks - 1})")
     out = tracks.landmarks[rows].copy()
-    position = {int(tracks.frame[r]): i for i, r in enumerate(rows)}
     batch, where = [], []
 
     def flush():
@@ -349,8 +347,8 @@ def refined_landmarks(path: str | Path, tracks: FaceTracks, track: int, *, batch
         batch.clear()
         where.clear()
 
-    for frame in iter_frames(path, threads=threads, keep=lambda k: k in position):
-        i = position[frame.index]
+    for row, frame in track_frames(path, tracks, track, threads=threads):
+        i = int(np.searchsorted(rows, row))
         x0, y0, x1, y1 = tracks.box[rows[i]]
         side = 1.6 * max(x1 - x0, y1 - y0, 8.0)
         left, top = (x0 + x1) / 2 - side / 2, (y0 + y1) / 2 - side / 2

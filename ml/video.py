@@ -32,6 +32,8 @@ __all__ = [
     "SeekError",
     "key_frame_spans",
     "decoded_frames",
+    "frames_between",
+    "TIME_TOLERANCE_S",
 ]
 
 PIXEL_FORMATS = ("rgb24", "gray")
@@ -341,14 +343,29 @@ def _check_decoding(max_height: int | None, threads: int) -> None:
         raise ParameterError(f"threads={threads} must be >= 1")
 
 
-def decoded_frames(path: str | Path, threads: int = 2, span: Span | None = None) -> Iterator[tuple[int, float, object]]:
+TIME_TOLERANCE_S = 0.001
+"""Two presentation times this close are the same frame's (frames are at least 1/240 s apart)."""
+
+
+def decoded_frames(
+    path: str | Path, threads: int = 2, span: Span | None = None, *, between: tuple[float, float] | None = None
+) -> Iterator[tuple[int, float, object]]:
     """(index, presentation time in seconds, ``av.VideoFrame``) of every frame of the first video
-    stream (or of ``span``, indices from 0 at its first frame), in presentation order; decoding
-    errors become :class:`MediaError`, a seek that misses the span's key frame :class:`SeekError`."""
+    stream, in presentation order; decoding errors become :class:`MediaError`.
+
+    With ``span``, only its frames, indices from 0 at its first frame; a seek that misses the span's
+    key frame raises :class:`SeekError`. With ``between=(start_s, end_s)``, only the frames whose
+    times are in that range (within :data:`TIME_TOLERANCE_S`), indices from 0 at the first of them,
+    decoded from the key frame at or before ``start_s`` (one seek); :class:`SeekError` when the seek
+    lands after ``start_s`` or a frame has no timestamp (see :func:`frames_between`, which then
+    decodes from the start instead).
+    """
     import av
 
     if span == Span():  # the whole stream
         span = None
+    if span is not None and between is not None:
+        raise ParameterError("give span or between, not both")
     container = _open(path)
     try:
         stream = container.streams.video[0]
@@ -361,6 +378,8 @@ def decoded_frames(path: str | Path, threads: int = 2, span: Span | None = None)
         try:
             if span is not None:
                 frames = _in_span(container, stream, frames, span)
+            elif between is not None:
+                frames = _from_time(container, stream, frames, between[0] + start)
             for frame in frames:
                 if frame.pts is None:
                     time_s = (last_time + 1.0 / float(stream.average_rate or 25)) if last_time is not None else 0.0
@@ -369,15 +388,41 @@ def decoded_frames(path: str | Path, threads: int = 2, span: Span | None = None)
                         time_base = frame.time_base
                     time_s = frame.pts * time_base.numerator / time_base.denominator - start
                 last_time = time_s
+                if between is not None:
+                    if time_s < between[0] - TIME_TOLERANCE_S:
+                        continue
+                    if time_s > between[1] + TIME_TOLERANCE_S:
+                        break
                 yield index, time_s, frame
                 index += 1
         except av.FFmpegError as exc:
             where = f"frame {index}" if span is None or span.start_pts is None else f"the frame after {last_time or 0.0:.3f} s"
             raise MediaError(path, f"{where} cannot be decoded ({exc.strerror or exc}): the file is corrupt or truncated") from None
-        if index == 0 and span is None:
+        if index == 0 and span is None and between is None:
             raise MediaError(path, "the video stream holds no decodable frame")
     finally:
         container.close()
+
+
+def _from_time(container, stream, frames: Iterator, start_s: float) -> Iterator:
+    """The decoded frames from the key frame at or before ``start_s`` (container time, seconds):
+    one seek, then a check that it did not land later (a file whose index cannot be trusted)."""
+    import av
+
+    if stream.time_base is None:
+        raise SeekError("the stream has no time base: it cannot be seeked by time")
+    try:
+        container.seek(int(start_s / stream.time_base), stream=stream, backward=True)
+    except av.FFmpegError as exc:
+        raise SeekError(f"the seek to {start_s:.3f} s failed ({exc.strerror or exc})") from None
+    first = True
+    for frame in frames:
+        if frame.pts is None:
+            raise SeekError("a frame without a timestamp: frames cannot be placed after a seek")
+        if first and float(frame.pts * frame.time_base) > start_s + TIME_TOLERANCE_S:
+            raise SeekError(f"the seek to {start_s:.3f} s landed at {float(frame.pts * frame.time_base):.3f} s")
+        first = False
+        yield frame
 
 
 def _in_span(container, stream, frames: Iterator, span: Span) -> Iterator:
@@ -401,6 +446,42 @@ def _in_span(container, stream, frames: Iterator, span: Span) -> Iterator:
         yield frame
 
 
+def frames_between(path: str | Path, start_s: float, end_s: float, *, threads: int = 2) -> Iterator[tuple[int, float, object]]:
+    """(index from 0, presentation time in seconds, ``av.VideoFrame``) of the frames of the first
+    video stream whose times lie in [``start_s``, ``end_s``] (within :data:`TIME_TOLERANCE_S`), in
+    presentation order.
+
+    Decoding starts at the key frame at or before ``start_s`` (one seek) and stops after ``end_s``:
+    a face track of a few seconds costs a few seconds of decoding, not the whole title's. A file
+    that cannot be seeked by time (no index, frames without timestamps, a seek that lands late) is
+    decoded from its start instead, with the same frames as the result.
+
+    Raises
+    ------
+    MediaError
+        The file is missing, unreadable, has no video stream, or a frame cannot be decoded.
+    """
+    if not end_s >= start_s:
+        raise ParameterError(f"end_s={end_s} must be >= start_s={start_s}")
+    done = 0
+    try:
+        for item in decoded_frames(path, threads, between=(start_s, end_s)):
+            yield item
+            done += 1
+        return
+    except SeekError:
+        pass
+    index = 0
+    for _, time_s, frame in decoded_frames(path, threads):
+        if time_s < start_s - TIME_TOLERANCE_S:
+            continue
+        if time_s > end_s + TIME_TOLERANCE_S:
+            break
+        if index >= done:  # the frames before were yielded before the seek was found wanting
+            yield index, time_s, frame
+        index += 1
+
+
 def iter_frames(
     path: str | Path,
     *,
@@ -409,6 +490,7 @@ def iter_frames(
     threads: int = 2,
     keep: callable = None,
     subsample: bool = False,
+    between: tuple[float, float] | None = None,
 ) -> Iterator[VideoFrame]:
     """Decode the first video stream frame by frame.
 
@@ -427,6 +509,10 @@ def iter_frames(
         With ``max_height`` and RGB output: take every s-th pixel of 8-bit planar YUV frames instead
         of scaling them (no averaging, an order of magnitude cheaper; for statistics such as colour
         histograms). Other pixel formats are scaled as usual.
+    between : (start_s, end_s), optional
+        Only the frames whose times lie in this range, decoded from the key frame at or before
+        ``start_s`` (:func:`frames_between`); indices (and ``keep``'s) then count from 0 at the
+        first of them.
 
     Yields
     ------
@@ -445,7 +531,8 @@ def iter_frames(
     _check_decoding(max_height, threads)
     fast = subsample and max_height is not None and pixel_format == "rgb24"
     size = None  # of the first frame, for all: every image the same shape
-    for index, time_s, frame in decoded_frames(path, threads):
+    frames = decoded_frames(path, threads) if between is None else frames_between(path, *between, threads=threads)
+    for index, time_s, frame in frames:
         size = size or _target_size(frame.width, frame.height, max_height)
         if keep is not None and not keep(index):
             continue

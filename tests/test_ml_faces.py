@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from ml.errors import MediaError, ParameterError
-from ml.faces import faces_version, mouth_crops, track_faces
+from ml.faces import faces_version, mouth_crops, track_faces, track_frames
 from ml.policy import FaceParams
 from ml.shots import shots_from_file
 
@@ -44,6 +44,18 @@ def test_tracks_are_split_at_shot_boundaries(heads, tmp_path):
     assert shots.n_shots == 2 and abs(int(shots.start_frame[1]) - 75) <= 1
     assert tracks.n_tracks == 2
     assert tracks.track_shot.tolist() == [0, 1]
+
+    # each track's frames are decoded from its own time span, and are the frames of a full decode
+    from ml.video import iter_frames
+
+    full = {frame.index: frame for frame in iter_frames(joined)}
+    for track in (0, 1):
+        got = list(track_frames(joined, tracks, track))
+        assert [row for row, _ in got] == tracks.rows(track).tolist()
+        for row, frame in got:
+            reference = full[int(tracks.frame[row])]
+            assert frame.time_s == reference.time_s == tracks.time_s[row]
+            assert np.array_equal(frame.image, reference.image)
 
 
 def test_short_tracks_are_dropped(heads):

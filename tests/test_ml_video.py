@@ -1,0 +1,58 @@
+"""Decoding a time range: one seek to the key frame before it, the same frames as a full decode."""
+
+import hashlib
+
+import pytest
+
+from ml.errors import ParameterError
+from ml.video import SeekError, decoded_frames, frames_between
+
+
+def _remuxed(source, path):
+    import av
+
+    with av.open(str(source)) as src, av.open(str(path), "w") as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(video=0):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    return path
+
+
+def _frames(items):
+    """Time, timestamp and a digest of the luma plane of each frame."""
+    return [(time_s, frame.pts, hashlib.sha1(bytes(frame.planes[0])).hexdigest()) for _, time_s, frame in items]
+
+
+@pytest.mark.parametrize("name", ["testvideo.mp4", "goldeneye-vfr-drop3.mp4"])
+def test_a_time_range_holds_the_frames_of_a_full_decode(shared_media, name):
+    path = shared_media / "shots" / name
+    full = _frames(decoded_frames(path))
+    for first, last in [(0, 10), (45, 50), (len(full) - 20, len(full) - 1), (123, 123)]:
+        start_s, end_s = full[first][0], full[last][0]
+        # seeked (no fallback: the seek itself lands at or before the range)
+        assert _frames(decoded_frames(path, between=(start_s, end_s))) == full[first : last + 1]
+        got = list(frames_between(path, start_s, end_s))
+        assert [index for index, _, _ in got] == list(range(last - first + 1))
+        assert _frames(got) == full[first : last + 1]
+
+
+@pytest.mark.parametrize("container", ["ts", "h264"])
+def test_a_file_that_cannot_be_seeked_is_decoded_from_its_start(shared_media, tmp_path, container):
+    # MPEG-TS has no index (the seek lands seconds late); a raw H.264 stream cannot seek at all
+    path = _remuxed(shared_media / "shots" / "testvideo.mp4", tmp_path / f"testvideo.{container}")
+    full = _frames(decoded_frames(path))
+    start_s, end_s = full[300][0], full[320][0]
+    with pytest.raises(SeekError):
+        list(decoded_frames(path, between=(start_s, end_s)))
+    assert _frames(frames_between(path, start_s, end_s)) == full[300:321]
+
+
+def test_a_range_must_not_end_before_it_starts_and_may_hold_no_frame(shared_media):
+    path = shared_media / "shots" / "testvideo.mp4"
+    with pytest.raises(ParameterError, match="end_s=1.0 must be >= start_s=2.0"):
+        next(frames_between(path, 2.0, 1.0))
+    times = [time_s for _, time_s, _ in frames_between(path, 0.0, 1.0)]
+    assert len(times) > 20 and times[0] == 0.0
+    assert list(frames_between(path, times[10] + 0.005, times[11] - 0.005)) == []  # between two frames
