@@ -23,6 +23,7 @@ imports it inside the functions that run the model, so the code location stays f
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,7 @@ __all__ = [
     "mfcc_features",
     "audio_windows",
     "lip_windows",
+    "lip_embeddings",
     "distance_curve",
     "shift_distances",
     "contrastive_loss",
@@ -276,27 +278,64 @@ def audio_windows(mfcc: np.ndarray, n_video_frames: int) -> np.ndarray:
     return out
 
 
-def lip_windows(crops: np.ndarray) -> np.ndarray:
+def lip_windows(crops: np.ndarray, starts: np.ndarray | None = None, *, dtype=np.float32) -> np.ndarray:
     """Lip windows of 5 consecutive face crops.
 
     Parameters
     ----------
     crops : np.ndarray [shape=(T, 224, 224, 3), dtype=uint8]
         RGB face crops at 25 fps.
+    starts : np.ndarray [shape=(k,), dtype=int], optional
+        First crop of each window wanted (default: every window, 0 … T − 5). Only these are copied:
+        a window is 3 MB as float32.
+    dtype : numpy dtype
+        Of the windows (uint8 keeps training sets small).
 
     Returns
     -------
-    windows : np.ndarray [shape=(T - 4, 3, 5, 224, 224), dtype=float32]
+    windows : np.ndarray [shape=(k, 3, 5, 224, 224)]
         Pixel values 0…255, as the public checkpoint expects.
     """
     crops = np.asarray(crops)
     if crops.ndim != 4 or crops.shape[1:] != (CROP_SIZE, CROP_SIZE, 3):
         raise ParameterError(f"crops must have shape (T, {CROP_SIZE}, {CROP_SIZE}, 3), got {crops.shape}")
-    channels_first = np.ascontiguousarray(crops.transpose(3, 0, 1, 2), dtype=np.float32)  # (3, T, H, W)
     n = max(len(crops) - WINDOW_FRAMES + 1, 0)
-    windows = np.lib.stride_tricks.sliding_window_view(channels_first, WINDOW_FRAMES, axis=1)[:, :n]
-    # (3, n, H, W, 5) → (n, 3, 5, H, W)
-    return np.ascontiguousarray(windows.transpose(1, 0, 4, 2, 3))
+    starts = np.arange(n) if starts is None else np.asarray(starts, dtype=np.int64)
+    if starts.size and (starts.min() < 0 or starts.max() >= n):
+        raise ParameterError(f"window starts must be in 0..{n - 1} for {len(crops)} crops")
+    if n == 0:
+        return np.zeros((0, 3, WINDOW_FRAMES, CROP_SIZE, CROP_SIZE), dtype=dtype)
+    windows = np.lib.stride_tricks.sliding_window_view(crops, WINDOW_FRAMES, axis=0)[starts]  # (k, H, W, 3, 5)
+    return np.ascontiguousarray(windows.transpose(0, 3, 4, 1, 2), dtype=dtype)
+
+
+def lip_embeddings(model, crops: Iterable[np.ndarray], *, batch: int = 16) -> np.ndarray:
+    """Embeddings of the lip windows of a stream of face crops (window i: crops i … i + 4), computed
+    ``batch`` windows at a time as the crops arrive, so that only a batch of windows and its crops
+    are ever held: a whole track's windows, 3 MB each as float32, would be 9 GB for two minutes.
+
+    Returns
+    -------
+    np.ndarray [shape=(max(T − 4, 0), 1024), dtype=float32]
+    """
+    torch = _torch()
+    if batch < 1:
+        raise ParameterError(f"batch={batch} must be >= 1")
+    held: list[np.ndarray] = []
+    out = []
+
+    def embed(k: int) -> None:
+        with torch.no_grad():
+            out.append(model.forward_lip(torch.from_numpy(lip_windows(np.stack(held[: k + WINDOW_FRAMES - 1])))).numpy())
+        del held[:k]
+
+    for crop in crops:
+        held.append(crop)
+        if len(held) == batch + WINDOW_FRAMES - 1:
+            embed(batch)
+    if len(held) >= WINDOW_FRAMES:
+        embed(len(held) - WINDOW_FRAMES + 1)
+    return np.concatenate(out) if out else np.zeros((0, EMBEDDING_SIZE), np.float32)
 
 
 @dataclass(frozen=True)
@@ -376,7 +415,7 @@ def _timed_audio_windows(mfcc: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return out
 
 
-def shift_distances(lip_embeddings: np.ndarray, audio_by_shift: np.ndarray, complete: np.ndarray) -> np.ndarray:
+def shift_distances(lip_embeddings: np.ndarray, audio_embeddings: np.ndarray, pairs: np.ndarray, complete: np.ndarray) -> np.ndarray:
     """Distance of the video windows to the audio windows at each shift, averaged over the pairs
     whose audio window lies wholly in the decoded audio.
 
@@ -387,8 +426,11 @@ def shift_distances(lip_embeddings: np.ndarray, audio_by_shift: np.ndarray, comp
     Parameters
     ----------
     lip_embeddings : np.ndarray [shape=(n, d)]
-    audio_by_shift : np.ndarray [shape=(n_shifts, n, d)]
-        Embedding of the audio window paired with each video window at each shift.
+    audio_embeddings : np.ndarray [shape=(m, d)]
+        Embeddings of the distinct audio windows.
+    pairs : np.ndarray [shape=(n_shifts, n), dtype=int]
+        Row of ``audio_embeddings`` paired with each video window at each shift (one shift at a time
+        is gathered: all of them at once would be n_shifts × n × d floats).
     complete : np.ndarray [shape=(n_shifts, n), dtype=bool]
         Whether that audio window lies wholly in the audio.
 
@@ -396,11 +438,13 @@ def shift_distances(lip_embeddings: np.ndarray, audio_by_shift: np.ndarray, comp
     -------
     distances : np.ndarray [shape=(n_shifts,), dtype=float64]; NaN where no pair is complete
     """
-    distances = np.linalg.norm(np.asarray(lip_embeddings)[None] - np.asarray(audio_by_shift), axis=2)
-    counts = complete.sum(axis=1)
-    sums = np.where(complete, distances, 0.0).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).astype(np.float64)
+    lips = np.asarray(lip_embeddings)
+    audio = np.asarray(audio_embeddings)
+    distances = np.full(len(pairs), np.nan)
+    for k, (paired, ok) in enumerate(zip(pairs, complete)):
+        if ok.any():
+            distances[k] = float(np.linalg.norm(lips[ok] - audio[paired[ok]], axis=1).mean())
+    return distances
 
 
 def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: int = 16) -> list:
@@ -428,27 +472,31 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
     results = []
     max_shift = params.max_shift_frames
     for track in range(tracks.n_tracks):
-        crops, times = [], []
-        for _, time_s, crop in mouth_crops(path, tracks, track, size=CROP_SIZE, scale=FACE_CROP_SCALE):
-            crops.append(crop)
-            times.append(time_s)
+        if len(tracks.rows(track)) < WINDOW_FRAMES + 2 * max_shift:
+            continue
+        times = []
+
+        def crops_of(track=track):
+            for _, time_s, crop in mouth_crops(path, tracks, track, size=CROP_SIZE, scale=FACE_CROP_SCALE):
+                times.append(time_s)
+                yield crop
+
+        lip_emb = lip_embeddings(model, crops_of(), batch=batch)
         times = np.asarray(times)
-        if len(crops) < WINDOW_FRAMES + 2 * max_shift:
+        if len(times) < WINDOW_FRAMES + 2 * max_shift:
             continue
         frame_s = float(np.median(np.diff(times)))
-        lips = lip_windows(np.stack(crops))
-        starts = np.rint((times[: len(lips)] - stats.start_time_s) * steps_per_s).astype(np.int64)
+        starts = np.rint((times[: len(lip_emb)] - stats.start_time_s) * steps_per_s).astype(np.int64)
         step = int(round(frame_s * steps_per_s))
         shifts = np.arange(-max_shift, max_shift + 1)
         # the windows of neighbouring shifts overlap: embed each distinct audio window once
         unique, where = np.unique(starts[None, :] + shifts[:, None] * step, return_inverse=True)
         windows = _timed_audio_windows(mfcc, unique)
         with torch.no_grad():
-            lip_emb = np.concatenate([model.forward_lip(torch.from_numpy(lips[i : i + batch])).numpy() for i in range(0, len(lips), batch)])
             audio_emb = np.concatenate([model.forward_audio(torch.from_numpy(windows[i : i + batch])).numpy() for i in range(0, len(windows), batch)])
         pairs = where.reshape(len(shifts), len(starts))
         complete = ((unique >= 0) & (unique + MFCC_STEPS <= mfcc.shape[1]))[pairs]  # [shift, window]
-        distances = shift_distances(lip_emb, audio_emb[pairs], complete)
+        distances = shift_distances(lip_emb, audio_emb, pairs, complete)
         if np.isnan(distances).any():
             continue
         best = int(np.argmin(distances))
@@ -460,7 +508,7 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
                 confidence=float(np.median(distances) - distances[best]),
                 start_s=float(times[0]),
                 end_s=float(times[-1]),
-                n_frames=len(crops),
+                n_frames=len(times),
                 frame_rate=1.0 / frame_s,
                 shifts_s=(-shifts * frame_s)[::-1].copy(),  # candidate offsets, ascending
                 scores=(-distances)[::-1].copy(),

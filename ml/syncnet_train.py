@@ -85,7 +85,7 @@ def build_training_set(
     from ml.faces import mouth_crops, track_faces
     from ml.policy import Policy
     from ml.shots import shots_from_file
-    from ml.syncnet import AUDIO_RATE, CROP_SIZE, FACE_CROP_SCALE, _timed_audio_windows, lip_windows, mfcc_features
+    from ml.syncnet import AUDIO_RATE, CROP_SIZE, FACE_CROP_SCALE, WINDOW_FRAMES, _timed_audio_windows, lip_windows, mfcc_features
 
     if max_shift <= MIN_NEGATIVE_SHIFT:
         raise ParameterError(f"max_shift={max_shift} must exceed {MIN_NEGATIVE_SHIFT}")
@@ -108,7 +108,8 @@ def build_training_set(
         sound = np.concatenate(list(iter_audio_blocks(clip, sample_rate=AUDIO_RATE, stats=stats)))
         mfcc = mfcc_features(sound)
         times = np.asarray(times)
-        windows = lip_windows(np.stack(crops)).astype(np.uint8)[::stride]
+        crops = np.stack(crops)
+        windows = lip_windows(crops, np.arange(0, max(len(crops) - WINDOW_FRAMES + 1, 0), stride), dtype=np.uint8)
         steps_per_s = AUDIO_RATE / 160
         starts = np.rint((times[: len(windows) * stride : stride] - stats.start_time_s) * steps_per_s).astype(np.int64)
         step = int(round(float(np.median(np.diff(times))) * steps_per_s))

@@ -127,6 +127,33 @@ def test_windows_follow_video_frames():
     assert np.array_equal(lips[2, 0, :, 0, 0], [2, 3, 4, 5, 6])
     with pytest.raises(ParameterError, match="crops must have shape"):
         lip_windows(np.zeros((7, 112, 112, 3), np.uint8))
+    # chosen windows only, in the dtype asked for
+    picked = lip_windows(crops, np.array([2, 0]), dtype=np.uint8)
+    assert picked.dtype == np.uint8 and np.array_equal(picked, lips[[2, 0]].astype(np.uint8))
+    with pytest.raises(ParameterError, match="window starts must be in 0..2"):
+        lip_windows(crops, np.array([3]))
+
+
+def test_lip_embeddings_stream_in_batches_and_equal_the_whole_track_at_once():
+    import tracemalloc
+
+    from ml.syncnet import SyncNet, lip_embeddings
+
+    torch.manual_seed(0)
+    model = SyncNet().eval()
+    rng = np.random.default_rng(3)
+    crops = rng.integers(0, 256, size=(14, 224, 224, 3), dtype=np.uint8)
+    with torch.no_grad():
+        whole = model.forward_lip(torch.from_numpy(lip_windows(crops))).numpy()
+    tracemalloc.start()
+    streamed = lip_embeddings(model, iter(crops), batch=4)  # 10 windows: batches of 4, 4 and 2
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert streamed.shape == (10, 1024)
+    assert np.allclose(streamed, whole, atol=1e-4)
+    window_bytes = 3 * 5 * 224 * 224 * 4
+    assert peak < 6 * window_bytes  # a batch of 4 windows and its crops, not the 10 windows at once
+    assert lip_embeddings(model, iter(crops[:4])).shape == (0, 1024)
 
 
 @pytest.mark.parametrize("lag", [-7, -1, 0, 3, 15])
@@ -154,13 +181,18 @@ def test_shift_distances_leave_out_audio_windows_past_the_ends_of_the_audio():
     complete = np.ones((5, n), bool)
     complete[0, :10] = False  # shift 0: half the windows past the end, zeros that happen to embed near the lips
     by_shift[0, :10] = lips[:10]
-    everything = shift_distances(lips, by_shift, np.ones((5, n), bool))
+    audio, pairs = by_shift.reshape(5 * n, d), np.arange(5 * n).reshape(5, n)  # each pair its own audio window
+    everything = shift_distances(lips, audio, pairs, np.ones((5, n), bool))
     assert int(np.argmin(everything)) == 0  # what averaging every window did
-    masked = shift_distances(lips, by_shift, complete)
+    masked = shift_distances(lips, audio, pairs, complete)
     assert int(np.argmin(masked)) == truth
     assert masked[truth] == pytest.approx(1.2) and masked[0] == pytest.approx(2.0)
     complete[1] = False
-    assert np.isnan(shift_distances(lips, by_shift, complete)[1])
+    assert np.isnan(shift_distances(lips, audio, pairs, complete)[1])
+    # neighbouring shifts share audio windows: the pairs index them, nothing is copied per shift
+    shared = np.stack([np.arange(n) + k for k in range(5)])
+    moved = shift_distances(lips, np.vstack([lips, lips[:4]]), shared, np.ones((5, n), bool))
+    assert moved[0] == 0.0 and np.all(moved[1:] > 0)
 
 
 def test_contrastive_loss_pulls_pairs_in_sync_and_pushes_shifted_ones():
