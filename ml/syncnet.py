@@ -471,12 +471,13 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
     steps_per_s = AUDIO_RATE / 160
     results = []
     max_shift = params.max_shift_frames
-    for track in range(tracks.n_tracks):
+    def one(track: int):
+        """The track's TrackSync, or None when it is too short for the search."""
         if len(tracks.rows(track)) < WINDOW_FRAMES + 2 * max_shift:
-            continue
+            return None
         times = []
 
-        def crops_of(track=track):
+        def crops_of():
             for _, time_s, crop in mouth_crops(path, tracks, track, size=CROP_SIZE, scale=FACE_CROP_SCALE):
                 times.append(time_s)
                 yield crop
@@ -484,7 +485,7 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
         lip_emb = lip_embeddings(model, crops_of(), batch=batch)
         times = np.asarray(times)
         if len(times) < WINDOW_FRAMES + 2 * max_shift:
-            continue
+            return None
         frame_s = float(np.median(np.diff(times)))
         starts = np.rint((times[: len(lip_emb)] - stats.start_time_s) * steps_per_s).astype(np.int64)
         step = int(round(frame_s * steps_per_s))
@@ -498,22 +499,25 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
         complete = ((unique >= 0) & (unique + MFCC_STEPS <= mfcc.shape[1]))[pairs]  # [shift, window]
         distances = shift_distances(lip_emb, audio_emb, pairs, complete)
         if np.isnan(distances).any():
-            continue
+            return None
         best = int(np.argmin(distances))
         # the sound of frame i is found ``shift`` frames later: a positive shift means it comes late
-        results.append(
-            TrackSync(
-                track=track,
-                offset_s=float(-shifts[best] * frame_s),
-                confidence=float(np.median(distances) - distances[best]),
-                start_s=float(times[0]),
-                end_s=float(times[-1]),
-                n_frames=len(times),
-                frame_rate=1.0 / frame_s,
-                shifts_s=(-shifts * frame_s)[::-1].copy(),  # candidate offsets, ascending
-                scores=(-distances)[::-1].copy(),
-            )
+        return TrackSync(
+            track=track,
+            offset_s=float(-shifts[best] * frame_s),
+            confidence=float(np.median(distances) - distances[best]),
+            start_s=float(times[0]),
+            end_s=float(times[-1]),
+            n_frames=len(times),
+            frame_rate=1.0 / frame_s,
+            shifts_s=(-shifts * frame_s)[::-1].copy(),  # candidate offsets, ascending
+            scores=(-distances)[::-1].copy(),
         )
-        if progress is not None:
+
+    for track in range(tracks.n_tracks):
+        found = one(track)
+        if found is not None:
+            results.append(found)
+        if progress is not None:  # skipped tracks count as done: the last call is (n, n)
             progress(track + 1, tracks.n_tracks)
     return results

@@ -33,6 +33,23 @@ def test_training_writes_a_checkpoint_the_model_resource_loads(tmp_path, shared_
     assert estimate.offset_s in estimate.shifts_s and np.all(np.isfinite(estimate.scores))
     assert estimate.confidence >= 0
 
+    # a track too short for the ±15-frame search (a copy of the first 30 frames) is skipped, and the
+    # progress still reaches the last track
+    import dataclasses
+
+    head = 30
+    fields = ("frame", "time_s", "box", "landmarks", "score", "detected")
+    with_short = dataclasses.replace(
+        tracks,
+        track=np.concatenate([tracks.track, np.ones(head, np.int64)]),
+        track_shot=np.concatenate([tracks.track_shot, tracks.track_shot[:1]]),
+        **{name: np.concatenate([getattr(tracks, name), getattr(tracks, name)[:head]]) for name in fields},
+    )
+    heard = []
+    found = LipSyncModelResource(checkpoint=str(out)).track_offsets(clip, with_short, params, progress=lambda *done: heard.append(done))
+    assert [e.track for e in found] == [0] and found[0].offset_s == estimate.offset_s
+    assert heard == [(1, 2), (2, 2)]
+
     # continuing from it gives another checkpoint, hence another identity (the offsets go stale)
     again = tmp_path / "model" / "syncnet-2.pt"
     assert main(["train-lipsync", str(clip), "--out", str(again), "--steps", "1", "--batch", "2", "--init", str(out)]) == 0
