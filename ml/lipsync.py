@@ -330,9 +330,7 @@ def refined_landmarks(path: str | Path, tracks: FaceTracks, track: int, *, batch
 
     from ml.faces import detect_faces_batch, track_frames
 
-    rows = tracks.rows(track)
-    if rows.size == 0:
-        raise ParameterError(f"track={track} is not a track of this title (0..{tracks.n_tracks - 1})")
+    rows = tracks.rows(track)  # an unknown track: track_frames says so
     out = tracks.landmarks[rows].copy()
     batch, where = [], []
 
@@ -349,7 +347,7 @@ def refined_landmarks(path: str | Path, tracks: FaceTracks, track: int, *, batch
 
     for row, frame in track_frames(path, tracks, track, threads=threads):
         i = int(np.searchsorted(rows, row))
-        x0, y0, x1, y1 = tracks.box[rows[i]]
+        x0, y0, x1, y1 = tracks.box[row]
         side = 1.6 * max(x1 - x0, y1 - y0, 8.0)
         left, top = (x0 + x1) / 2 - side / 2, (y0 + y1) / 2 - side / 2
         scale = REFINE_SIDE / side

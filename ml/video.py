@@ -348,7 +348,7 @@ TIME_TOLERANCE_S = 0.001
 
 
 def decoded_frames(
-    path: str | Path, threads: int = 2, span: Span | None = None, *, between: tuple[float, float] | None = None
+    path: str | Path, threads: int = 2, span: Span | None = None, *, between: tuple[float, float] | None = None, seek: bool = True
 ) -> Iterator[tuple[int, float, object]]:
     """(index, presentation time in seconds, ``av.VideoFrame``) of every frame of the first video
     stream, in presentation order; decoding errors become :class:`MediaError`.
@@ -358,7 +358,7 @@ def decoded_frames(
     times are in that range (within :data:`TIME_TOLERANCE_S`), indices from 0 at the first of them,
     decoded from the key frame at or before ``start_s`` (one seek); :class:`SeekError` when the seek
     lands after ``start_s`` or a frame has no timestamp (see :func:`frames_between`, which then
-    decodes from the start instead).
+    decodes from the start instead: ``seek=False``).
     """
     import av
 
@@ -378,7 +378,7 @@ def decoded_frames(
         try:
             if span is not None:
                 frames = _in_span(container, stream, frames, span)
-            elif between is not None:
+            elif between is not None and seek:
                 frames = _from_time(container, stream, frames, between[0] + start)
             for frame in frames:
                 if frame.pts is None:
@@ -396,7 +396,8 @@ def decoded_frames(
                 yield index, time_s, frame
                 index += 1
         except av.FFmpegError as exc:
-            where = f"frame {index}" if span is None or span.start_pts is None else f"the frame after {last_time or 0.0:.3f} s"
+            counted_from_start = (span is None or span.start_pts is None) and between is None
+            where = f"frame {index}" if counted_from_start else f"the frame after {last_time or 0.0:.3f} s"
             raise MediaError(path, f"{where} cannot be decoded ({exc.strerror or exc}): the file is corrupt or truncated") from None
         if index == 0 and span is None and between is None:
             raise MediaError(path, "the video stream holds no decodable frame")
@@ -471,15 +472,9 @@ def frames_between(path: str | Path, start_s: float, end_s: float, *, threads: i
         return
     except SeekError:
         pass
-    index = 0
-    for _, time_s, frame in decoded_frames(path, threads):
-        if time_s < start_s - TIME_TOLERANCE_S:
-            continue
-        if time_s > end_s + TIME_TOLERANCE_S:
-            break
-        if index >= done:  # the frames before were yielded before the seek was found wanting
-            yield index, time_s, frame
-        index += 1
+    for item in decoded_frames(path, threads, between=(start_s, end_s), seek=False):
+        if item[0] >= done:  # the frames before were yielded before the seek was found wanting
+            yield item
 
 
 def iter_frames(
