@@ -1,7 +1,8 @@
 """Shot detection against decode-only, per clip: a quicker loop than ``benchmarks/video.py`` for
 work on ``ml.shots``, with the same baselines (no conversion; one 2-thread decoder, and the
-detector's key-frame spans on 2 threads with a one-thread decoder each; the faster is decode-only)
-and the same method (best of ``--repeats`` runs, decode-only and detector alternating).
+detector's key-frame spans on 2 threads with a one-thread decoder each; the faster is decode-only;
+beside it, the faster of both without the in-loop deblocking filter, as the detector decodes) and
+the same method (best of ``--repeats`` runs, decode-only and detector alternating).
 
 ``.venv/bin/python benchmarks/shots_speed.py [--repeats 3] [clip ...]``
 
@@ -36,9 +37,16 @@ def main(argv=None) -> int:
         return time.perf_counter() - started, time.process_time() - cpu, result
 
     for path in clips:
-        best = {name: (float("inf"), float("inf")) for name in ("one decoder", "in spans", "shots")}
+        runs = {
+            "one decoder": lambda: decode_only(path),
+            "in spans": lambda: decode_only_in_spans(path),
+            "one decoder, no deblocking": lambda: decode_only(path, deblock=False),
+            "in spans, no deblocking": lambda: decode_only_in_spans(path, deblock=False),
+            "shots": lambda: shots_from_file(path),
+        }
+        best = {name: (float("inf"), float("inf")) for name in runs}
         for _ in range(args.repeats):
-            for name, fn in (("one decoder", lambda: decode_only(path)), ("in spans", lambda: decode_only_in_spans(path)), ("shots", lambda: shots_from_file(path))):
+            for name, fn in runs.items():
                 wall, cpu, result = timed(fn)
                 best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
                 if name == "shots":
@@ -48,6 +56,7 @@ def main(argv=None) -> int:
         cuts, fades = (shots.nominal_frame_numbers(shots.boundaries(kind)).tolist() for kind in ("cut", "fade"))
         print(f"{path.name:24s} decode {best['one decoder'][0]:6.3f} s / in spans {best['in spans'][0]:6.3f} s  shots {ours_s:6.3f} s"
               f"  speed × decode-only {decode_s / ours_s:4.2f}  (CPU {decode_cpu:6.3f} s / {ours_cpu:6.3f} s = {decode_cpu / ours_cpu:4.2f})"
+              f"  × decode-only without deblocking {min(best['one decoder, no deblocking'][0], best['in spans, no deblocking'][0]) / ours_s:4.2f}"
               f"  cuts {cuts if len(cuts) <= 6 else f'{len(cuts)} cuts'}  fades {fades if len(fades) <= 6 else f'{len(fades)} fades'}", flush=True)
     return 0
 

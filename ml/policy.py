@@ -319,6 +319,13 @@ class ShotParams:
     """frames whose mean brightness (V, 0..255) is at most this are black (a fade passes through
     them); the middle of a black run between two lit frames is a fade boundary (PySceneDetect's
     threshold detector uses 12)."""
+    deblock: bool = False
+    """run the codec's in-loop deblocking filter while decoding (False: skipped, FFmpeg's
+    ``skip_loop_filter=all``). Skipping it makes H.264 and HEVC cheaper to decode and leaves the
+    histograms nearly as they were (measured: the same cuts and fades on the published clips, each
+    frame's change within 0.045, the weakest cut and strongest other change within 0.011; shot
+    detection 1.02-1.09 instead of 0.81-0.91 × decode-only on the three real H.264 clips). Streams
+    without the filter (MPEG-4 part 2, x264 ``ultrafast``) decode the same either way."""
 
     def __post_init__(self) -> None:
         _require(self.max_height >= 16, f"max_height={self.max_height} must be >= 16")
@@ -329,6 +336,7 @@ class ShotParams:
         _require(self.context_s > 0, f"context_s={self.context_s} must be > 0")
         _require(self.min_shot_s >= 0, f"min_shot_s={self.min_shot_s} must be >= 0")
         _require(0 <= self.dark_level < 255, f"dark_level={self.dark_level} must be in 0..255")
+        _require(isinstance(self.deblock, bool), f"deblock={self.deblock!r} must be true or false")
 
 
 @dataclass(frozen=True)

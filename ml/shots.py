@@ -485,7 +485,7 @@ def shots_from_file(
             parts = _in_spans(path, spans, params, threads, progress, info.duration_s)
         if parts is None:
             # decoding (FFmpeg) runs ahead in a thread while the histograms (numpy, OpenCV) are computed
-            batches = prefetched(iter_sampled(path, max_height=params.max_height, threads=threads), depth=4)
+            batches = prefetched(iter_sampled(path, max_height=params.max_height, threads=threads, deblock=params.deblock), depth=4)
             if progress is not None:
                 batches = _reporting(batches, progress, info.duration_s)
             parts = [_changes(batches, params)]
@@ -517,7 +517,7 @@ def _in_spans(
     import cv2  # noqa: F401  # here, before the threads: two threads importing OpenCV at once see a half-made module
 
     def measure(span: Span) -> _Part | None:
-        return _changes(iter_sampled(path, max_height=params.max_height, threads=1, span=span), params)
+        return _changes(iter_sampled(path, max_height=params.max_height, threads=1, span=span, deblock=params.deblock), params)
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dubsync-shots") as pool:
         futures = [pool.submit(measure, span) for span in spans]

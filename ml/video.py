@@ -348,7 +348,13 @@ TIME_TOLERANCE_S = 0.001
 
 
 def decoded_frames(
-    path: str | Path, threads: int = 2, span: Span | None = None, *, between: tuple[float, float] | None = None, seek: bool = True
+    path: str | Path,
+    threads: int = 2,
+    span: Span | None = None,
+    *,
+    between: tuple[float, float] | None = None,
+    seek: bool = True,
+    deblock: bool = True,
 ) -> Iterator[tuple[int, float, object]]:
     """(index, presentation time in seconds, ``av.VideoFrame``) of every frame of the first video
     stream, in presentation order; decoding errors become :class:`MediaError`.
@@ -358,7 +364,10 @@ def decoded_frames(
     times are in that range (within :data:`TIME_TOLERANCE_S`), indices from 0 at the first of them,
     decoded from the key frame at or before ``start_s`` (one seek); :class:`SeekError` when the seek
     lands after ``start_s`` or a frame has no timestamp (see :func:`frames_between`, which then
-    decodes from the start instead: ``seek=False``).
+    decodes from the start instead: ``seek=False``). With ``deblock=False`` the codec's in-loop
+    deblocking filter is skipped (FFmpeg's ``skip_loop_filter=all``): cheaper to decode (H.264,
+    HEVC), a little blocky, and the error grows until the next key frame; for statistics of a few
+    sampled lines, not for pictures a model looks at.
     """
     import av
 
@@ -371,6 +380,8 @@ def decoded_frames(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         stream.thread_count = threads
+        if not deblock:
+            stream.codec_context.options["skip_loop_filter"] = "all"  # read when the decoder opens
         start = container.start_time / 1_000_000 if container.start_time is not None else 0.0
         index = 0
         last_time = time_base = None
@@ -447,7 +458,9 @@ def _in_span(container, stream, frames: Iterator, span: Span) -> Iterator:
         yield frame
 
 
-def frames_between(path: str | Path, start_s: float, end_s: float, *, threads: int = 2) -> Iterator[tuple[int, float, object]]:
+def frames_between(
+    path: str | Path, start_s: float, end_s: float, *, threads: int = 2, deblock: bool = True
+) -> Iterator[tuple[int, float, object]]:
     """(index from 0, presentation time in seconds, ``av.VideoFrame``) of the frames of the first
     video stream whose times lie in [``start_s``, ``end_s``] (within :data:`TIME_TOLERANCE_S`), in
     presentation order.
@@ -455,7 +468,8 @@ def frames_between(path: str | Path, start_s: float, end_s: float, *, threads: i
     Decoding starts at the key frame at or before ``start_s`` (one seek) and stops after ``end_s``:
     a face track of a few seconds costs a few seconds of decoding, not the whole title's. A file
     that cannot be seeked by time (no index, frames without timestamps, a seek that lands late) is
-    decoded from its start instead, with the same frames as the result.
+    decoded from its start instead, with the same frames as the result. ``deblock``: see
+    :func:`decoded_frames`.
 
     Raises
     ------
@@ -466,13 +480,13 @@ def frames_between(path: str | Path, start_s: float, end_s: float, *, threads: i
         raise ParameterError(f"end_s={end_s} must be >= start_s={start_s}")
     done = 0
     try:
-        for item in decoded_frames(path, threads, between=(start_s, end_s)):
+        for item in decoded_frames(path, threads, between=(start_s, end_s), deblock=deblock):
             yield item
             done += 1
         return
     except SeekError:
         pass
-    for item in decoded_frames(path, threads, between=(start_s, end_s), seek=False):
+    for item in decoded_frames(path, threads, between=(start_s, end_s), seek=False, deblock=deblock):
         if item[0] >= done:  # the frames before were yielded before the seek was found wanting
             yield item
 
@@ -486,6 +500,7 @@ def iter_frames(
     keep: callable = None,
     subsample: bool = False,
     between: tuple[float, float] | None = None,
+    deblock: bool = True,
 ) -> Iterator[VideoFrame]:
     """Decode the first video stream frame by frame.
 
@@ -508,6 +523,9 @@ def iter_frames(
         Only the frames whose times lie in this range, decoded from the key frame at or before
         ``start_s`` (:func:`frames_between`); indices (and ``keep``'s) then count from 0 at the
         first of them.
+    deblock : bool
+        False: skip the codec's in-loop deblocking filter (see :func:`decoded_frames`), as the shot
+        detector decodes.
 
     Yields
     ------
@@ -526,7 +544,10 @@ def iter_frames(
     _check_decoding(max_height, threads)
     fast = subsample and max_height is not None and pixel_format == "rgb24"
     size = None  # of the first frame, for all: every image the same shape
-    frames = decoded_frames(path, threads) if between is None else frames_between(path, *between, threads=threads)
+    if between is None:
+        frames = decoded_frames(path, threads, deblock=deblock)
+    else:
+        frames = frames_between(path, *between, threads=threads, deblock=deblock)
     for index, time_s, frame in frames:
         size = size or _target_size(frame.width, frame.height, max_height)
         if keep is not None and not keep(index):
@@ -542,7 +563,7 @@ def iter_frames(
 
 
 def iter_sampled(
-    path: str | Path, *, max_height: int, batch: int = 16, threads: int = 2, span: Span | None = None
+    path: str | Path, *, max_height: int, batch: int = 16, threads: int = 2, span: Span | None = None, deblock: bool = True
 ) -> Iterator[SampledFrames]:
     """Decode the first video stream and keep every s-th pixel of each frame, in runs of ``batch``
     frames: the input of statistics such as colour histograms, which need no scaler, and whose
@@ -562,6 +583,8 @@ def iter_sampled(
     span : Span, optional
         Only these frames (:func:`key_frame_spans`); ``first_index`` then counts from the span's
         first frame.
+    deblock : bool
+        False: skip the codec's in-loop deblocking filter (see :func:`decoded_frames`).
 
     Yields
     ------
@@ -584,7 +607,7 @@ def iter_sampled(
         raise ParameterError(f"batch={batch} must be >= 1")
     n, first, kind, shape = 0, 0, None, None
     times = planes = None
-    for index, time_s, frame in decoded_frames(path, threads, span):
+    for index, time_s, frame in decoded_frames(path, threads, span, deblock=deblock):
         sampled = _sampled_planes(frame, max_height)
         if sampled is not None:
             frame_kind = "yuv" if _full_range(frame) else "tv-yuv"

@@ -34,6 +34,7 @@ def test_policy_file_overrides_defaults(tmp_path):
         ("[match]\ntheta_min_dst = 3\n", r"unknown key\(s\) \['theta_min_dst'\] in \[match\]"),
         ("[matching]\n", r"unknown section\(s\) \['matching'\]"),
         ("[match]\ntheta_min_dist = -1\n", "theta_min_dist=-1 must be > 0"),
+        ("[shots]\ndeblock = \"no\"\n", "deblock='no' must be true or false"),
         ("[match\n", "not valid TOML"),
     ],
 )

@@ -24,6 +24,16 @@ def test_published_cuts_are_found_and_nothing_else(shot_clips, name, cuts):
     assert all(abs(f - c) <= 1 for f, c in zip(found, cuts)), found
 
 
+@pytest.mark.parametrize("name", ["testvideo.mp4", "goldeneye-vfr-drop3.mp4"])
+def test_shots_are_the_same_with_or_without_deblocking(shot_clips, name):
+    # the detector skips the deblocking filter by default (cheaper H.264 decoding): same shots
+    assert ShotParams().deblock is False
+    skipped, filtered = (shots_from_file(shot_clips / name, ShotParams(deblock=deblock)) for deblock in (False, True))
+    assert np.array_equal(skipped.start_frame, filtered.start_frame) and np.array_equal(skipped.boundary, filtered.boundary)
+    assert 0 < np.abs(skipped.change - filtered.change).max() < 0.1
+    assert skipped.version != filtered.version
+
+
 def test_variable_frame_rate_uses_timestamps(shot_clips):
     # every third frame dropped: 160 decoded frames over 10 s, cuts at 3.754 s and 8.759 s
     shots = shots_from_file(shot_clips / "goldeneye-vfr-drop3.mp4")
@@ -136,7 +146,7 @@ def test_shots_from_file_is_detect_shots_on_decoded_frames(sample_clips, kind):
     params = ShotParams()
     path = sample_clips[kind]
     shots = shots_from_file(path, params)
-    frames = iter_frames(path, max_height=params.max_height, subsample=True)
+    frames = iter_frames(path, max_height=params.max_height, subsample=True, deblock=params.deblock)
     reference = detect_shots(frames, params, frame_rate=probe_video(path).frame_rate)
     assert np.array_equal(shots.frame_times_s, reference.frame_times_s)
     assert np.allclose(shots.change, reference.change, rtol=0, atol=1e-6)

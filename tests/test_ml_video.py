@@ -1,7 +1,9 @@
-"""Decoding a time range: one seek to the key frame before it, the same frames as a full decode."""
+"""Decoding a time range: one seek to the key frame before it, the same frames as a full decode;
+decoding without the in-loop deblocking filter."""
 
 import hashlib
 
+import numpy as np
 import pytest
 
 from ml.errors import ParameterError
@@ -56,3 +58,20 @@ def test_a_range_must_not_end_before_it_starts_and_may_hold_no_frame(shared_medi
     times = [time_s for _, time_s, _ in frames_between(path, 0.0, 1.0)]
     assert len(times) > 20 and times[0] == 0.0
     assert list(frames_between(path, times[10] + 0.005, times[11] - 0.005)) == []  # between two frames
+
+
+def test_decoding_without_deblocking_changes_pixels_a_little_and_frames_not_at_all(shared_media):
+    # H.264 has an in-loop deblocking filter: skipping it changes the pixels, by little
+    path = shared_media / "shots" / "testvideo.mp4"
+    lumas = {
+        deblock: [(time_s, frame.pts, frame.to_ndarray(format="gray").astype(np.int16)) for _, time_s, frame in decoded_frames(path, deblock=deblock)]
+        for deblock in (True, False)
+    }  # fmt: skip
+    assert [t for t, _, _ in lumas[False]] == [t for t, _, _ in lumas[True]]
+    assert [pts for _, pts, _ in lumas[False]] == [pts for _, pts, _ in lumas[True]]
+    error = np.array([np.abs(a - b).mean() for (_, _, a), (_, _, b) in zip(lumas[True], lumas[False])])
+    assert (error > 0).mean() > 0.9  # the option took effect
+    assert error.max() < 2.0, error.max()  # grey levels, mean over a frame
+    # MPEG-4 part 2 has no in-loop filter: the same pixels
+    fades = shared_media / "shots" / "fades.mp4"
+    assert _frames(decoded_frames(fades, deblock=False)) == _frames(decoded_frames(fades))
