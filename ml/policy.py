@@ -323,9 +323,10 @@ class ShotParams:
     """run the codec's in-loop deblocking filter while decoding (False: skipped, FFmpeg's
     ``skip_loop_filter=all``). Skipping it makes H.264 and HEVC cheaper to decode and leaves the
     histograms nearly as they were (measured: the same cuts and fades on the published clips, each
-    frame's change within 0.045, the weakest cut and strongest other change within 0.011; shot
-    detection 1.02-1.09 instead of 0.81-0.91 × decode-only on the three real H.264 clips). Streams
-    without the filter (MPEG-4 part 2, x264 ``ultrafast``) decode the same either way."""
+    frame's change within 0.045, the weakest cut and strongest other change within 0.011; on the
+    three real H.264 clips shot detection ran at 0.95-1.09 × decode-only, 0.73-0.91 × a decode-only
+    that skips the filter too: ``benchmarks/shots_speed.py``). Streams without the filter (MPEG-4
+    part 2, x264 ``ultrafast``) decode the same either way."""
 
     def __post_init__(self) -> None:
         _require(self.max_height >= 16, f"max_height={self.max_height} must be >= 16")
