@@ -304,8 +304,10 @@ class SignatureBuilder:
         np.square(spectrum.real, out=power)
         power += np.square(spectrum.imag, out=scratch)
         np.maximum(power, np.float32(1e-20), out=power)
-        db = np.log10(power, out=power)
-        db *= np.float32(10.0)
+        # 10 · log10 as ln · (10 / ln 10): NumPy's float32 natural log is vectorised, its log10 is
+        # not (4 × slower, half of all the work here); the two agree within float32 rounding
+        db = np.log(power, out=power)
+        db *= np.float32(10.0 / np.log(10.0))
         db -= np.float32(10.0 * np.log10(self._ref_power))
         peak = db.max(axis=1, keepdims=True)
         floor = np.float32(p.theta_db) + (peak if p.level_reference == "frame_peak" else np.float32(0.0))

@@ -38,6 +38,31 @@ def test_signature_is_deterministic_for_a_seed(rng):
     assert not np.allclose(other.vectors, a.vectors)
 
 
+@pytest.mark.parametrize("level_reference", ["frame_peak", "full_scale"])
+def test_measurements_are_the_method_written_out_in_float64(shared_media, level_reference):
+    # the definition, step by step (power in dB re a full-scale sine, sparsified, filtered,
+    # projected), against the streaming float32 builder on real speech, both roles
+    params = SignatureParams(level_reference=level_reference)
+    y = load_audio(shared_media / "speech" / "en.wav", sample_rate=SR)[0][: 6 * SR]
+    window = np.hanning(params.n_fft + 1)[:-1]
+    phi = sensing_matrix(params).astype(np.float64)
+    for role in ("dub", "reference"):
+        hop = params.hop_for(role)
+        frames = np.lib.stride_tricks.sliding_window_view(y.astype(np.float64), params.n_fft)[::hop]
+        power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
+        db = 10 * np.log10(np.maximum(power, 1e-20) / (window.sum() / 2) ** 2)
+        peak = db.max(axis=1, keepdims=True)
+        sparse = np.maximum(0.0, db - (params.theta_db + (peak if level_reference == "frame_peak" else 0.0)))
+        active = (sparse > 0).mean(axis=1)
+        keep = (active >= params.min_active_fraction) & (active <= params.max_active_fraction) & (peak[:, 0] >= params.silence_db)
+        expected = sparse[keep] @ phi.T
+        signature = signature_from_audio(y, sample_rate=SR, params=params, role=role)
+        assert signature.frames.tolist() == np.flatnonzero(keep).tolist()
+        assert 0.5 * len(frames) < len(signature.frames) < len(frames)  # speech: pauses dropped, most kept
+        # within the 7-bit quantisation step (half a step) and float32 rounding
+        assert np.abs(signature.vectors - expected).max() <= 0.5 * signature.scale + 1e-3 * np.abs(expected).max()
+
+
 def test_sensing_matrix_shape_and_values():
     params = SignatureParams(compression_ratio=32)
     phi = sensing_matrix(params)
