@@ -230,6 +230,9 @@ def sensing_matrix(params: SignatureParams) -> np.ndarray:
     return (signs / np.sqrt(m)).astype(np.float32).reshape(m, f)
 
 
+_DB_PER_LN = np.float32(10.0 / np.log(10.0))
+"""A power in dB is its natural log times this: 10 · log10(x) = ln(x) · 10 / ln(10)."""
+
 _STEP_FRAMES = 128
 """STFT frames computed together: their temporaries (about 2 MB each) stay in cache."""
 
@@ -254,7 +257,7 @@ class SignatureBuilder:
         self.hop = params.hop_for(role)
         self._phi_t = sensing_matrix(params).T.copy()
         self._window = np.hanning(params.n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
-        self._ref_power = float((self._window.sum() / 2.0) ** 2)
+        self._ref_db = np.float32(10.0 * np.log10((self._window.sum() / 2.0) ** 2))  # a full-scale sine's peak bin
         self._carry = np.zeros(0, dtype=np.float32)
         self._next_frame = 0
         self._n_samples = 0
@@ -263,7 +266,7 @@ class SignatureBuilder:
         lo = params.min_active_fraction * params.n_bins
         hi = params.max_active_fraction * params.n_bins
         self._active_range = (lo, hi)
-        self._buffers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._buffers: tuple[np.ndarray, ...] | None = None
 
     def push(self, block: np.ndarray) -> None:
         """Add the next block of samples [shape=(n,), float32, finite]."""
@@ -281,45 +284,58 @@ class SignatureBuilder:
 
     def _process(self, samples: np.ndarray, first_frame: int) -> None:
         frames = np.lib.stride_tricks.sliding_window_view(samples, self.params.n_fft)[:: self.hop]
-        # a few frames at a time, through buffers kept from call to call: the temporaries stay in
-        # cache and no fresh pages are touched (a whole block's arrays are tens of MB each)
-        for start in range(0, len(frames), _STEP_FRAMES):
-            self._process_step(frames[start : start + _STEP_FRAMES], first_frame + start)
-
-    def _process_step(self, frames: np.ndarray, first_frame: int) -> None:
-        import scipy.fft
-
-        p = self.params
-        n = len(frames)
         if self._buffers is None:
+            p = self.params
             self._buffers = (
                 np.empty((_STEP_FRAMES, p.n_fft), np.float32),
                 np.empty((_STEP_FRAMES, p.n_bins), np.float32),
                 np.empty((_STEP_FRAMES, p.n_bins), np.float32),
+                np.empty((_STEP_FRAMES, p.n_bins), np.bool_),
             )
-        windowed, power, scratch = (b[:n] for b in self._buffers)
+        # a few frames at a time, through buffers kept from call to call: the temporaries stay in
+        # cache and no fresh pages are touched (a whole block's arrays are tens of MB each)
+        for start in range(0, len(frames), _STEP_FRAMES):
+            kept = self._step(frames[start : start + _STEP_FRAMES], first_frame + start)
+            if kept is not None:
+                self._frames.append(kept[0])
+                self._vectors.append(kept[1])
+
+    def _step(self, frames: np.ndarray, first_frame: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """(frame indices, measurements) of the kept frames among ``frames``, or ``None``."""
+        import scipy.fft
+
+        p = self.params
+        n = len(frames)
+        windowed, power, scratch, positive = (b[:n] for b in self._buffers)
         np.multiply(frames, self._window, out=windowed)
         # single precision throughout: scipy's FFT keeps float32 (numpy's would compute in float64)
         spectrum = scipy.fft.rfft(windowed, axis=1)[:, : p.n_bins]
         np.square(spectrum.real, out=power)
         power += np.square(spectrum.imag, out=scratch)
-        np.maximum(power, np.float32(1e-20), out=power)
-        # 10 · log10 as ln · (10 / ln 10): NumPy's float32 natural log is vectorised, its log10 is
-        # not (4 × slower, half of all the work here); the two agree within float32 rounding
-        db = np.log(power, out=power)
-        db *= np.float32(10.0 / np.log(10.0))
-        db -= np.float32(10.0 * np.log10(self._ref_power))
-        peak = db.max(axis=1, keepdims=True)
-        floor = np.float32(p.theta_db) + (peak if p.level_reference == "frame_peak" else np.float32(0.0))
-        db -= floor
-        sparse = np.maximum(db, np.float32(0.0), out=db)
-        active = np.count_nonzero(sparse, axis=1)
+        # levels stay natural logs of the power (dB / _DB_PER_LN): NumPy's float32 natural log is
+        # vectorised and its log10 is not (4 × slower, half of all the work here), and the scale to
+        # dB is applied to the M measurements of the kept frames instead of to every bin. A bin of
+        # zero power is -inf, never above the floor; a frame of zeros is silence and dropped
+        with np.errstate(divide="ignore", invalid="ignore"):
+            level = np.log(power, out=power)
+            peak = level.max(axis=1)
+            peak_db = peak * _DB_PER_LN - self._ref_db
+            if p.level_reference == "frame_peak":
+                level -= (peak + np.float32(p.theta_db / _DB_PER_LN))[:, None]
+            else:
+                level -= np.float32((p.theta_db + self._ref_db) / _DB_PER_LN)
+        # above the floor: the sparsity filter counts these bins, and only kept frames are clipped
+        np.greater(level, 0.0, out=positive)
+        active = np.add.reduce(positive.view(np.uint8), axis=1, dtype=np.int32)
         lo, hi = self._active_range
-        keep = (active >= lo) & (active <= hi) & (peak[:, 0] >= p.silence_db)
-        if np.any(keep):
-            idx = np.flatnonzero(keep)
-            self._frames.append((first_frame + idx).astype(np.int64))
-            self._vectors.append(sparse[idx] @ self._phi_t)
+        keep = (active >= lo) & (active <= hi) & (peak_db >= p.silence_db)
+        if not np.any(keep):
+            return None
+        idx = np.flatnonzero(keep)
+        sparse = np.maximum(level[idx], np.float32(0.0))
+        vectors = sparse @ self._phi_t
+        vectors *= _DB_PER_LN
+        return (first_frame + idx).astype(np.int64), vectors
 
     def finish(self, *, start_time_s: float = 0.0) -> Signature:
         """The signature of everything pushed; the last partial frame is not used."""
