@@ -284,28 +284,23 @@ class SignatureBuilder:
 
     def _process(self, samples: np.ndarray, first_frame: int) -> None:
         frames = np.lib.stride_tricks.sliding_window_view(samples, self.params.n_fft)[:: self.hop]
+        # a few frames at a time, through buffers kept from call to call: the temporaries stay in
+        # cache and no fresh pages are touched (a whole block's arrays are tens of MB each)
+        for start in range(0, len(frames), _STEP_FRAMES):
+            self._process_step(frames[start : start + _STEP_FRAMES], first_frame + start)
+
+    def _process_step(self, frames: np.ndarray, first_frame: int) -> None:
+        import scipy.fft
+
+        p = self.params
+        n = len(frames)
         if self._buffers is None:
-            p = self.params
             self._buffers = (
                 np.empty((_STEP_FRAMES, p.n_fft), np.float32),
                 np.empty((_STEP_FRAMES, p.n_bins), np.float32),
                 np.empty((_STEP_FRAMES, p.n_bins), np.float32),
                 np.empty((_STEP_FRAMES, p.n_bins), np.bool_),
             )
-        # a few frames at a time, through buffers kept from call to call: the temporaries stay in
-        # cache and no fresh pages are touched (a whole block's arrays are tens of MB each)
-        for start in range(0, len(frames), _STEP_FRAMES):
-            kept = self._step(frames[start : start + _STEP_FRAMES], first_frame + start)
-            if kept is not None:
-                self._frames.append(kept[0])
-                self._vectors.append(kept[1])
-
-    def _step(self, frames: np.ndarray, first_frame: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """(frame indices, measurements) of the kept frames among ``frames``, or ``None``."""
-        import scipy.fft
-
-        p = self.params
-        n = len(frames)
         windowed, power, scratch, positive = (b[:n] for b in self._buffers)
         np.multiply(frames, self._window, out=windowed)
         # single precision throughout: scipy's FFT keeps float32 (numpy's would compute in float64)
@@ -329,13 +324,12 @@ class SignatureBuilder:
         active = np.add.reduce(positive.view(np.uint8), axis=1, dtype=np.int32)
         lo, hi = self._active_range
         keep = (active >= lo) & (active <= hi) & (peak_db >= p.silence_db)
-        if not np.any(keep):
-            return None
-        idx = np.flatnonzero(keep)
-        sparse = np.maximum(level[idx], np.float32(0.0))
-        vectors = sparse @ self._phi_t
-        vectors *= _DB_PER_LN
-        return (first_frame + idx).astype(np.int64), vectors
+        if np.any(keep):
+            idx = np.flatnonzero(keep)
+            vectors = np.maximum(level[idx], np.float32(0.0)) @ self._phi_t
+            vectors *= _DB_PER_LN
+            self._frames.append((first_frame + idx).astype(np.int64))
+            self._vectors.append(vectors)
 
     def finish(self, *, start_time_s: float = 0.0) -> Signature:
         """The signature of everything pushed; the last partial frame is not used."""
