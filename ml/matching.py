@@ -32,7 +32,9 @@ __all__ = [
     "match_with_speed_search",
 ]
 
-ALGORITHM = "linf-match/3"
+ALGORITHM = "linf-match/4"
+"""Changes when matches of the same signatures can change (4: the sub-step refinement no longer
+takes the next kept original frame past a dropped one as a neighbour)."""
 COVERAGE_STRETCH_S = 10.0
 """Coverage counts the share of the dub's stretches of this many seconds that hold a matched frame."""
 SPEED_SEARCH_BELOW = 0.05
@@ -41,6 +43,9 @@ SPEED_SEARCH_BELOW = 0.05
 matched 0-3 %)."""
 _RIVAL_EXCLUSION_S = 0.25
 """The rival of a frame's best match is its best match more than this far from it (seconds)."""
+_DROPPED = np.float32(1e30)
+"""Stands for the original's dropped frames in :class:`_FineMatcher`: its distance to any dub frame
+is about 1e30, which marks it as no candidate."""
 _WEAK_CONTRAST = 1.1
 """Stretches below this contrast are never used; up to min_coarse_contrast only when another
 stretch agrees on their lag."""
@@ -260,9 +265,12 @@ def _dense(signature: Signature, step: int) -> np.ndarray:
     if len(signature.frames) == 0:
         return grid
     vectors = signature.vectors
-    z = (vectors - vectors.mean(axis=0)) / (vectors.std(axis=0) + 1e-6)
-    on_grid = signature.frames % step == 0
-    grid[signature.frames[on_grid] // step] = z[on_grid]
+    mean, std = vectors.mean(axis=0), vectors.std(axis=0)
+    if step > 1:  # z-scores of the frames on the grid only (statistics of all kept frames)
+        on_grid = signature.frames % step == 0
+        grid[signature.frames[on_grid] // step] = (vectors[on_grid] - mean) / (std + 1e-6)
+    else:
+        grid[signature.frames] = (vectors - mean) / (std + 1e-6)
     return grid
 
 
@@ -414,78 +422,157 @@ def _prefer_continuity(candidates: list, params: MatchParams, cell_s: float) -> 
 class _FineMatcher:
     """Per-frame matching of dub frames against the original's frames near a given lag.
 
-    Each dub frame is compared only with the original's frames within its own window (gathered
-    per frame, not the union of a block's windows), in steps that bound the temporary distance
-    array, and the steps run on a small thread pool (NumPy releases the GIL in its loops).
-    Fills ``offsets``, ``distances`` and ``rivals`` (one entry per dub frame)."""
+    Both signatures are laid out on their whole frame grids (the original's dropped frames as
+    :data:`_DROPPED`, which no match comes near). Dub frame f and original frame s·f + k (s: the
+    original's frames per dub frame) lie k original steps apart, so for a block of consecutive dub
+    frames and one lag k the original's frames form one contiguous run of its phase k mod s. The
+    distances of a block are computed lag by lag on whole rows of measurement-major arrays, without
+    gathering candidates; when a window holds more lags than a block may hold frames (the exhaustive
+    search), frame by frame on contiguous runs of the original's frames instead. Either way each
+    frame is compared with the original's kept frames within its own window, as written out in
+    ``tests/test_ml_matching.py``. Blocks run on a small thread pool (NumPy releases the GIL in its
+    loops). Fills ``offsets``, ``distances`` and ``rivals`` (one entry per dub frame)."""
 
-    _STEP_VALUES = 1 << 21
-    """Floats of the gathered candidates per step (8 MB): bounds the temporaries."""
-    _MAX_STEP_FRAMES = 1024
+    _TABLE_VALUES = 1 << 21
+    """Distances per block (8 MB of float32): bounds the frames of a block by the lags it tries."""
+    _MAX_BLOCK_FRAMES = 1024
+    """Dub frames per block at most: keeps a lag's rows (32 measurements × frames) in the cache."""
 
     def __init__(self, dub: Signature, reference: Signature):
-        self.dub_vectors = dub.vectors
+        self.step = dub.hop_length // reference.hop_length
+        self.dub_frames = dub.frames
         self.dub_times = dub.times
-        self.ref_vectors = reference.vectors
-        self.ref_times = reference.times
+        self.dub_vectors = dub.vectors
+        n_measurements = dub.vectors.shape[1]
+        self.dub_grid = np.zeros((n_measurements, dub.n_frames), dtype=np.float32)  # [M, frame]
+        self.dub_grid[:, dub.frames] = dub.vectors.T
+        self.reference = reference
+        self.n_ref_kept = len(reference.frames)
+        frames = np.arange(reference.n_frames, dtype=np.int64)
+        # as Signature.times computes them, so that windows select exactly the same frames
+        self.ref_times = reference.start_time_s + (frames * reference.hop_length + reference.n_fft / 2) / reference.sample_rate
         self.ref_step = reference.hop_length / reference.sample_rate
+        self.rival_lags = int(np.floor(_RIVAL_EXCLUSION_S / self.ref_step + 1e-9))
+        self._phases: np.ndarray | None = None
+        self._rows: np.ndarray | None = None
         n = len(self.dub_times)
         self.offsets = np.full(n, np.nan, dtype=np.float64)
         self.distances = np.full(n, np.inf, dtype=np.float32)
         self.rivals = np.full(n, np.inf, dtype=np.float32)
 
+    def phases(self) -> np.ndarray:
+        """The original's frames by phase, measurement-major: ``[p, m, j]`` is measurement m of
+        frame s·j + p [shape=(s, M, ceil(n_frames / s)), dtype=float32]."""
+        if self._phases is None:
+            ref, s = self.reference, self.step
+            phases = np.full((s, ref.vectors.shape[1], -(-ref.n_frames // s)), _DROPPED, dtype=np.float32)
+            for p in range(s):
+                kept = ref.frames % s == p
+                phases[p][:, ref.frames[kept] // s] = ref.vectors[kept].T
+            self._phases = phases
+        return self._phases
+
+    def rows(self) -> np.ndarray:
+        """The original's frames, frame-major [shape=(n_frames, M), dtype=float32]."""
+        if self._rows is None:
+            ref = self.reference
+            self._rows = np.full((ref.n_frames, ref.vectors.shape[1]), _DROPPED, dtype=np.float32)
+            self._rows[ref.frames] = ref.vectors
+        return self._rows
+
     def run(
         self, spans: list[tuple[int, int, float]], window: float, progress: Callable[[float], None] | None
     ) -> None:
         """Match dub frames ``first:last`` of every span within ``lag ± window`` of its lag."""
-        if len(self.ref_times) == 0:
+        if self.n_ref_kept == 0:
             return
-        per_frame = int(np.ceil(2 * window / self.ref_step)) + 2  # candidates within a window
-        rows = max(1, min(self._MAX_STEP_FRAMES, self._STEP_VALUES // (per_frame * self.ref_vectors.shape[1])))
-        steps = [
-            (start, min(last, start + rows), lag, window)
-            for first, last, lag in spans
-            for start in range(first, last, rows)
-        ]
+        lags = int(np.ceil(2 * window / self.ref_step)) + 2  # lags within a window
+        width = max(1, min(self._MAX_BLOCK_FRAMES, self._TABLE_VALUES // lags))
+        by_lag = lags <= self._MAX_BLOCK_FRAMES  # else rows of a lag would be too short to pay
+        blocks = []
+        for first, last, lag in spans:
+            start = first
+            while start < last:  # consecutive kept frames within ``width`` frames of the block's first
+                stop = int(np.searchsorted(self.dub_frames[start:last], self.dub_frames[start] + width)) + start
+                blocks.append((start, stop, lag, window, by_lag))
+                start = stop
         total = max(1, len(self.dub_times))
-        workers = min(len(steps), _match_threads())
+        workers = min(len(blocks), _match_threads())
         if workers <= 1:
-            for step in steps:
-                self._match(*step)
+            for block in blocks:
+                self._match(*block)
                 if progress is not None:
-                    progress(step[1] / total)
+                    progress(block[1] / total)
             return
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dubsync-match") as pool:
-            for done, _ in enumerate(pool.map(lambda step: self._match(*step), steps), start=1):
+            for done, _ in enumerate(pool.map(lambda block: self._match(*block), blocks), start=1):
                 if progress is not None:
-                    progress(steps[done - 1][1] / total)
+                    progress(blocks[done - 1][1] / total)
 
-    def _match(self, start: int, stop: int, lag: float, window: float) -> None:
+    def _match(self, start: int, stop: int, lag: float, window: float, by_lag: bool) -> None:
+        s = self.step
+        frames = self.dub_frames[start:stop]
         t_dub = self.dub_times[start:stop]
-        t_ref = self.ref_times
-        lo = np.searchsorted(t_ref, t_dub + lag - window, side="left")
-        hi = np.searchsorted(t_ref, t_dub + lag + window, side="right")
-        width = int((hi - lo).max(initial=0))
-        if width == 0:
+        # each frame's window: lags lo..hi-1 (original frame s·f + k), as found on the times
+        lo = np.searchsorted(self.ref_times, t_dub + lag - window, side="left") - s * frames
+        hi = np.searchsorted(self.ref_times, t_dub + lag + window, side="right") - s * frames
+        k_min, k_max = int(lo.min()), int(hi.max())
+        if k_max <= k_min:
             return
-        index = lo[:, None] + np.arange(width)
-        valid = index < hi[:, None]
-        np.minimum(index, len(t_ref) - 1, out=index)
-        cand = self.ref_vectors[index]  # [frame, candidate, M]
-        np.subtract(cand, self.dub_vectors[start:stop, None, :], out=cand)
-        np.abs(cand, out=cand)
-        dist = cand.max(axis=2)
-        dist[~valid] = np.inf
-        gap = t_ref[index] - t_dub[:, None]
-        best = np.argmin(dist, axis=1)
-        rows = np.arange(stop - start)
-        best_dist = dist[rows, best]
-        self.distances[start:stop] = best_dist
-        self.offsets[start:stop] = gap[rows, best] + self.ref_step * _vertex(dist, best, rows)
-        dist[np.abs(gap - gap[rows, best][:, None]) <= _RIVAL_EXCLUSION_S] = np.inf
-        self.rivals[start:stop] = dist.min(axis=1)
+        if by_lag:
+            table = self._by_lag(frames, k_min, k_max)
+        else:
+            table = self._by_frame(start, stop, k_min, k_max)
+        lags = np.arange(k_min, k_max)[:, None]
+        table[(lags < lo) | (lags >= hi) | (table >= _DROPPED / 2)] = np.inf
+        best = np.argmin(table, axis=0)  # the first of equal distances: the earliest original frame
+        columns = np.arange(len(frames))
+        best_lag = best + k_min
+        self.distances[start:stop] = table[best, columns]
+        at = np.clip(s * frames + best_lag, 0, len(self.ref_times) - 1)  # off the original only when no frame was in reach
+        self.offsets[start:stop] = self.ref_times[at] - t_dub + self.ref_step * _vertex(table.T, best, columns)
+        table[np.abs(lags - best_lag) <= self.rival_lags] = np.inf
+        self.rivals[start:stop] = table.min(axis=0)
+
+    def _by_lag(self, frames: np.ndarray, k_min: int, k_max: int) -> np.ndarray:
+        """Distances [shape=(k_max - k_min, len(frames))] of dub frames (kept, ascending) to original
+        frames s·f + k, computed over the dub frames frames[0]..frames[-1] for the s lags s·a + p
+        (p = 0 … s-1) of each a at once: their original frames are column f + a of every phase."""
+        s, phases = self.step, self.phases()
+        f0, n = int(frames[0]), int(frames[-1] - frames[0]) + 1
+        a0, a1 = k_min // s, (k_max - 1) // s + 1
+        dub = self.dub_grid[None, :, f0 : f0 + n]
+        scratch = np.empty((s, dub.shape[1], n), dtype=np.float32)
+        table = np.full((a1 - a0, s, n), np.inf, dtype=np.float32)  # lag s·a + p at [a - a0, p]
+        for rows, a in zip(table, range(a0, a1)):
+            j0 = f0 + a  # column of dub frame f0's original frames in the phases
+            c0, c1 = max(0, -j0), min(n, phases.shape[2] - j0)  # dub frames whose original frames exist
+            if c1 <= c0:
+                continue
+            diff = scratch[:, :, c0:c1]
+            np.subtract(phases[:, :, j0 + c0 : j0 + c1], dub[:, :, c0:c1], out=diff)
+            np.abs(diff, out=diff)
+            np.maximum.reduce(diff, axis=1, out=rows[:, c0:c1])
+        table = table.reshape(-1, n)[k_min - s * a0 : k_max - s * a0]
+        return table if n == len(frames) else table[:, frames - f0]
+
+    def _by_frame(self, start: int, stop: int, k_min: int, k_max: int) -> np.ndarray:
+        """As :meth:`_by_lag`, one dub frame at a time."""
+        rows, s = self.rows(), self.step
+        table = np.full((k_max - k_min, stop - start), np.inf, dtype=np.float32)
+        scratch = np.empty((k_max - k_min, rows.shape[1]), dtype=np.float32)
+        for column, (f, vector) in enumerate(zip(self.dub_frames[start:stop], self.dub_vectors[start:stop])):
+            r0, r1 = s * int(f) + k_min, s * int(f) + k_max
+            c0, c1 = max(0, -r0), (k_max - k_min) - max(0, r1 - len(rows))
+            if c1 <= c0:
+                continue
+            diff = scratch[c0:c1]
+            np.subtract(rows[r0 + c0 : r0 + c1], vector, out=diff)
+            np.abs(diff, out=diff)
+            np.max(diff, axis=1, out=table[c0:c1, column])
+        return table
 
 
 def _match_threads() -> int:

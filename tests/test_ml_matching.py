@@ -5,9 +5,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ml.matching import match_signatures
+from ml.matching import coarse_alignment, match_signatures
 from ml.policy import MatchParams, Policy, SignatureParams
-from ml.signatures import signature_from_audio, signature_from_file
+from ml.signatures import pack_codes, signature_from_audio, signature_from_file
 from ml.testmedia import DubSpec, TitleSpec, build_title
 from ml.verdict import decide
 
@@ -120,6 +120,74 @@ def test_exhaustive_strategy_agrees_with_coarse_to_fine(offset_title):
     paper = match_signatures(dub, reference, MatchParams(strategy="exhaustive", search_window_s=30.0))
     assert abs(fast.offset_s - paper.offset_s) <= 0.005
     assert fast.n_matched >= 0.8 * paper.n_matched
+
+
+def _thinned(signature, keep):
+    """``signature`` with only the kept frames where ``keep`` is true (the others dropped)."""
+    mask = np.zeros(signature.n_frames, dtype=bool)
+    mask[signature.frames[keep]] = True
+    codes = pack_codes(signature.codes[keep], signature.code_bits)
+    return dataclasses.replace(signature, kept_mask=np.packbits(mask), packed_codes=codes)
+
+
+def _written_out(dub, reference, spans, window):
+    """The per-frame search written out: each kept dub frame of a span ``(first, last, lag)``
+    against every kept original frame within ``lag ± window``; the first of equal best distances;
+    the offset refined by the vertex of a V through the distances of the original's frames one step
+    either side (none when one of them is dropped or outside the window); the rival is the best
+    distance more than 0.25 s from the best match. Returns offsets, distances, rivals and how many
+    best matches had a dropped neighbour."""
+    t_ref, v_ref, f_ref = reference.times, reference.vectors, reference.frames
+    kept = set(f_ref.tolist())
+    n = len(dub.frames)
+    offsets, distances, rivals = np.full(n, np.nan), np.full(n, np.inf), np.full(n, np.inf)
+    dropped_neighbours = 0
+    for first, last, lag in spans:
+        for i in range(first, last):
+            t = dub.times[i]
+            inside = np.flatnonzero((t_ref >= t + lag - window) & (t_ref <= t + lag + window))
+            if len(inside) == 0:
+                continue
+            dist = np.abs(v_ref[inside] - dub.vectors[i]).max(axis=1)
+            b = int(np.argmin(dist))
+            by_frame = dict(zip(f_ref[inside].tolist(), dist.astype(np.float64)))
+            near = [by_frame.get(int(f_ref[inside[b]]) + side) for side in (-1, 1)]
+            dropped_neighbours += any(int(f_ref[inside[b]]) + side not in kept for side in (-1, 1))
+            d0, delta = float(dist[b]), 0.0
+            if None not in near and max(near) > d0:
+                delta = float(np.clip((near[0] - near[1]) / (2 * (max(near) - d0)), -0.5, 0.5))
+            offsets[i] = t_ref[inside[b]] - t + reference.frame_seconds * delta
+            distances[i] = dist[b]
+            far = np.abs(t_ref[inside] - t_ref[inside[b]]) > 0.25
+            rivals[i] = dist[far].min(initial=np.inf)
+    return offsets, distances, rivals, dropped_neighbours
+
+
+@pytest.mark.parametrize("strategy", ["coarse_to_fine", "exhaustive"])
+def test_fine_matching_is_the_per_frame_search_written_out(offset_title, strategy):
+    """Both ways of computing the distances (lag by lag over blocks of frames, and frame by frame
+    for wide windows) give what a per-frame search gives, bit for bit, also where frames of either
+    signature were dropped (gaps inside blocks, dropped neighbours of best matches)."""
+    folder, reference = offset_title
+    dub = signature_from_file(next(folder.glob("dubs/de.*")))  # -12.3 s: between frame positions
+    n_ref, n_dub = len(reference.frames), len(dub.frames)
+    reference = _thinned(reference, np.arange(n_ref) % 5 != 2)
+    dub = _thinned(dub, (np.arange(n_dub) % 3 != 1) & ((np.arange(n_dub) < 300) | (np.arange(n_dub) >= 420)))
+    if strategy == "exhaustive":
+        params = MatchParams(strategy="exhaustive", search_window_s=15.0)
+        spans, window = [(0, len(dub.frames), 0.0)], params.search_window_s + dub.frame_seconds
+    else:
+        params = POLICY.match
+        spans, window = coarse_alignment(dub, reference, params), params.fine_window_s
+    matches = match_signatures(dub, reference, params)
+    offsets, distances, rivals, dropped_neighbours = _written_out(dub, reference, spans, window)
+    assert dropped_neighbours > 50  # the case where a dropped frame would be taken as a neighbour
+    searched = np.isfinite(distances)
+    assert searched.sum() >= 400  # of 775 kept dub frames (the coarse stage leaves out the title's ends)
+    np.testing.assert_array_equal(matches.distances, distances.astype(np.float32))
+    np.testing.assert_array_equal(matches.rival_distances, rivals.astype(np.float32))
+    np.testing.assert_allclose(matches.offsets[searched], offsets[searched], rtol=0, atol=1e-9)
+    assert np.isnan(matches.offsets[~searched]).all()
 
 
 @pytest.fixture(scope="module")
