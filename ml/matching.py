@@ -290,9 +290,9 @@ def coarse_alignment(
     step = dub.hop_length // reference.hop_length  # reference frames per dub frame
     pool = params.coarse_pool
     # time differences whiten the pooled signatures: slow trends (loudness, key) correlate at
-    # every lag, changes (onsets, cuts, effects) only at the right one
-    d = np.diff(_pool(_dense(dub, 1), pool), axis=0, prepend=0.0)
-    r = np.diff(_pool(_dense(reference, step), pool), axis=0, prepend=0.0)
+    # every lag, changes (onsets, cuts, effects) only at the right one; single precision throughout
+    d = np.diff(_pool(_dense(dub, 1), pool), axis=0, prepend=np.float32(0.0))
+    r = np.diff(_pool(_dense(reference, step), pool), axis=0, prepend=np.float32(0.0))
     cell_s = dub.frame_seconds * pool
     # grid cell k of either track starts at its own start time + k * cell_s
     origin = reference.start_time_s - dub.start_time_s
@@ -377,7 +377,7 @@ class _Correlator:
         spectrum = np.conj(scipy.fft.rfft(block.T, n=self.size, axis=1))  # [channel, frequency]
         a, b = q0 + self.pad, q1 + self.pad  # positions in the padded signal
         p0, p1 = a // self.hop, b // self.hop
-        product = np.einsum("pcf,cf->pf", self.spectra[p0 : p1 + 1], spectrum)
+        product = (self.spectra[p0 : p1 + 1] * spectrum).sum(axis=1)  # 3 × faster than einsum here
         corr = scipy.fft.irfft(product, n=self.size, axis=1)[:, : self.hop].reshape(-1)
         raw = corr[a - p0 * self.hop : b - p0 * self.hop + 1]
         positions = np.arange(a, b + 1)
