@@ -42,13 +42,13 @@ class VideoTruth:
     fps: int = 25
 
 
-def _writer(out: Path, width: int, height: int, fps: int, *, crf: int = 28):
+def _writer(out: Path, width: int, height: int, fps: int, *, crf: int = 28, preset: str = "ultrafast"):
     import av
 
     container = av.open(str(out), "w")
     stream = container.add_stream("libx264", rate=fps)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    stream.options = {"preset": "ultrafast", "crf": str(crf)}
+    stream.options = {"preset": preset, "crf": str(crf)}
     return container, stream
 
 
@@ -120,16 +120,19 @@ def synthetic_title_video(
     shot_s: tuple[float, float] = (3.0, 8.0),
     fade_every: int = 5,
     seed: int = 0,
+    preset: str = "ultrafast",
 ) -> VideoTruth:
     """A title of shots with known boundaries (H.264, ``width`` × ``height`` at ``fps``).
 
     Shots alternate between synthetic scenes and, when ``talking_heads`` are given, talking-head
     clips (looped to the shot's length). Every ``fade_every``-th shot ends with a 1-s fade out and
     the next begins with a 1-s fade in (through 6 black frames); all other boundaries are hard cuts.
+    ``preset`` is x264's: ``"ultrafast"`` (quick to make, and to decode: no deblocking filter, CAVLC)
+    or, say, ``"medium"``, which encodes as deliveries are (deblocking, CABAC, B-frames).
     """
     rng = np.random.default_rng(seed)
     heads = [[_fit(f.image, width, height) for f in iter_frames(p)] for p in talking_heads]
-    container, stream = _writer(Path(out), width, height, fps)
+    container, stream = _writer(Path(out), width, height, fps, preset=preset)
     truth = VideoTruth(fps=fps)
     total = int(round(duration_s * fps))
     index, shot = 0, 0

@@ -53,6 +53,27 @@ def test_fades_are_fades_not_cuts(shot_clips):
     assert [abs(f - e) <= 1 for f, e in zip(test.nominal_frame_numbers(test.boundaries("fade")), [198, 377])] == [True, True]
 
 
+@pytest.mark.parametrize(("preset", "profile"), [("ultrafast", "Constrained Baseline"), ("medium", "High")])
+def test_generated_titles_encoded_as_deliveries_are_cut_the_same(tmp_path, preset, profile):
+    """The generator's x264 preset reaches the encoder (``medium``: High profile, so deblocking,
+    CABAC and B-frames, whose decode order differs from presentation order), and the shots are the
+    generated ones either way, also in key-frame spans."""
+    import av
+
+    from ml.testvideo import synthetic_title_video
+
+    path = tmp_path / f"title_{preset}.mp4"
+    truth = synthetic_title_video(path, duration_s=24.0, width=320, height=192, shot_s=(1.5, 3.0), fade_every=3, seed=5, preset=preset)
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].codec_context.profile == profile
+    for threads in (1, 2):
+        shots = shots_from_file(path, threads=threads)
+        assert shots.n_frames == truth.n_frames
+        assert shots.boundaries("cut").tolist() == truth.cuts
+        fades = shots.boundaries("fade").tolist()
+        assert len(fades) == len(truth.fades) >= 2 and all(abs(a - b) <= 3 for a, b in zip(fades, truth.fades)), (fades, truth.fades)
+
+
 def test_shot_table_covers_every_frame_once(shot_clips):
     shots = shots_from_file(shot_clips / "testvideo.mp4")
     assert shots.start_frame[0] == 0 and shots.end_frame[-1] == shots.n_frames - 1
