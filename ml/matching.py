@@ -13,6 +13,7 @@ of the original at time T is heard in the dub at T − offset).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -264,13 +265,12 @@ def _dense(signature: Signature, step: int) -> np.ndarray:
     grid = np.zeros((signature.n_frames // step + 1, signature.vectors.shape[1]), dtype=np.float32)
     if len(signature.frames) == 0:
         return grid
-    vectors = signature.vectors
-    mean, std = vectors.mean(axis=0), vectors.std(axis=0)
-    if step > 1:  # z-scores of the frames on the grid only (statistics of all kept frames)
-        on_grid = signature.frames % step == 0
-        grid[signature.frames[on_grid] // step] = (vectors[on_grid] - mean) / (std + 1e-6)
-    else:
-        grid[signature.frames] = (vectors - mean) / (std + 1e-6)
+    frames, vectors = signature.frames, signature.vectors
+    mean, std = vectors.mean(axis=0), vectors.std(axis=0)  # of all kept frames
+    if step > 1:  # z-scores of the frames on the grid only
+        on_grid = frames % step == 0
+        frames, vectors = frames[on_grid], vectors[on_grid]
+    grid[frames // step] = (vectors - mean) / (std + 1e-6)
     return grid
 
 
@@ -442,53 +442,55 @@ class _FineMatcher:
         self.step = dub.hop_length // reference.hop_length
         self.dub_frames = dub.frames
         self.dub_times = dub.times
-        self.dub_vectors = dub.vectors
-        n_measurements = dub.vectors.shape[1]
-        self.dub_grid = np.zeros((n_measurements, dub.n_frames), dtype=np.float32)  # [M, frame]
-        self.dub_grid[:, dub.frames] = dub.vectors.T
+        self.dub = dub
         self.reference = reference
-        self.n_ref_kept = len(reference.frames)
-        frames = np.arange(reference.n_frames, dtype=np.int64)
-        # as Signature.times computes them, so that windows select exactly the same frames
-        self.ref_times = reference.start_time_s + (frames * reference.hop_length + reference.n_fft / 2) / reference.sample_rate
+        # every frame of the original, kept or not: a window's lags are found on these times
+        self.ref_times = reference.frame_times(np.arange(reference.n_frames, dtype=np.int64))
         self.ref_step = reference.hop_length / reference.sample_rate
         self.rival_lags = int(np.floor(_RIVAL_EXCLUSION_S / self.ref_step + 1e-9))
-        self._phases: np.ndarray | None = None
-        self._rows: np.ndarray | None = None
         n = len(self.dub_times)
         self.offsets = np.full(n, np.nan, dtype=np.float64)
         self.distances = np.full(n, np.inf, dtype=np.float32)
         self.rivals = np.full(n, np.inf, dtype=np.float32)
 
+    @functools.cached_property
+    def dub_grid(self) -> np.ndarray:
+        """Every frame of the dub, measurement-major (dropped frames as zeros, never read)
+        [shape=(M, n_frames), dtype=float32]."""
+        grid = np.zeros((self.dub.vectors.shape[1], self.dub.n_frames), dtype=np.float32)
+        grid[:, self.dub.frames] = self.dub.vectors.T
+        return grid
+
+    @functools.cached_property
     def phases(self) -> np.ndarray:
         """The original's frames by phase, measurement-major: ``[p, m, j]`` is measurement m of
         frame s·j + p [shape=(s, M, ceil(n_frames / s)), dtype=float32]."""
-        if self._phases is None:
-            ref, s = self.reference, self.step
-            phases = np.full((s, ref.vectors.shape[1], -(-ref.n_frames // s)), _DROPPED, dtype=np.float32)
-            for p in range(s):
-                kept = ref.frames % s == p
-                phases[p][:, ref.frames[kept] // s] = ref.vectors[kept].T
-            self._phases = phases
-        return self._phases
+        ref, s = self.reference, self.step
+        phases = np.full((s, ref.vectors.shape[1], -(-ref.n_frames // s)), _DROPPED, dtype=np.float32)
+        for p in range(s):
+            kept = ref.frames % s == p
+            phases[p][:, ref.frames[kept] // s] = ref.vectors[kept].T
+        return phases
 
+    @functools.cached_property
     def rows(self) -> np.ndarray:
         """The original's frames, frame-major [shape=(n_frames, M), dtype=float32]."""
-        if self._rows is None:
-            ref = self.reference
-            self._rows = np.full((ref.n_frames, ref.vectors.shape[1]), _DROPPED, dtype=np.float32)
-            self._rows[ref.frames] = ref.vectors
-        return self._rows
+        ref = self.reference
+        rows = np.full((ref.n_frames, ref.vectors.shape[1]), _DROPPED, dtype=np.float32)
+        rows[ref.frames] = ref.vectors
+        return rows
 
     def run(
         self, spans: list[tuple[int, int, float]], window: float, progress: Callable[[float], None] | None
     ) -> None:
         """Match dub frames ``first:last`` of every span within ``lag ± window`` of its lag."""
-        if self.n_ref_kept == 0:
+        if len(self.reference.frames) == 0:
             return
         lags = int(np.ceil(2 * window / self.ref_step)) + 2  # lags within a window
         width = max(1, min(self._MAX_BLOCK_FRAMES, self._TABLE_VALUES // lags))
         by_lag = lags <= self._MAX_BLOCK_FRAMES  # else rows of a lag would be too short to pay
+        # the layouts this way reads, made once here rather than by whichever thread comes first
+        _ = (self.dub_grid, self.phases) if by_lag else self.rows
         blocks = []
         for first, last, lag in spans:
             start = first
@@ -540,7 +542,7 @@ class _FineMatcher:
         """Distances [shape=(k_max - k_min, len(frames))] of dub frames (kept, ascending) to original
         frames s·f + k, computed over the dub frames frames[0]..frames[-1] for the s lags s·a + p
         (p = 0 … s-1) of each a at once: their original frames are column f + a of every phase."""
-        s, phases = self.step, self.phases()
+        s, phases = self.step, self.phases
         f0, n = int(frames[0]), int(frames[-1] - frames[0]) + 1
         a0, a1 = k_min // s, (k_max - 1) // s + 1
         dub = self.dub_grid[None, :, f0 : f0 + n]
@@ -560,10 +562,10 @@ class _FineMatcher:
 
     def _by_frame(self, start: int, stop: int, k_min: int, k_max: int) -> np.ndarray:
         """As :meth:`_by_lag`, one dub frame at a time."""
-        rows, s = self.rows(), self.step
+        rows, s = self.rows, self.step
         table = np.full((k_max - k_min, stop - start), np.inf, dtype=np.float32)
         scratch = np.empty((k_max - k_min, rows.shape[1]), dtype=np.float32)
-        for column, (f, vector) in enumerate(zip(self.dub_frames[start:stop], self.dub_vectors[start:stop])):
+        for column, (f, vector) in enumerate(zip(self.dub_frames[start:stop], self.dub.vectors[start:stop])):
             r0, r1 = s * int(f) + k_min, s * int(f) + k_max
             c0, c1 = max(0, -r0), (k_max - k_min) - max(0, r1 - len(rows))
             if c1 <= c0:

@@ -123,7 +123,11 @@ class Signature:
     @property
     def times(self) -> np.ndarray:
         """Centre time of each kept frame on the stream's timeline, seconds [shape=(n,)]."""
-        return self.start_time_s + (self.frames * self.hop_length + self.n_fft / 2) / self.sample_rate
+        return self.frame_times(self.frames)
+
+    def frame_times(self, frames: np.ndarray) -> np.ndarray:
+        """Centre time of STFT frames ``frames`` (kept or not) on the stream's timeline, seconds."""
+        return self.start_time_s + (frames * self.hop_length + self.n_fft / 2) / self.sample_rate
 
     @property
     def duration_s(self) -> float:
