@@ -9,21 +9,9 @@ pins down the sign conversion of its runner.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-try:
-    from benchmarks import peers
-except ModuleNotFoundError:  # benchmarks/ is not an installed package: load the file itself
-    _spec = importlib.util.spec_from_file_location("benchmarks_peers", REPO / "benchmarks" / "peers.py")
-    peers = importlib.util.module_from_spec(_spec)
-    sys.modules[_spec.name] = peers
-    _spec.loader.exec_module(peers)
+from benchmarks import peers  # the repository's root is on the path (pyproject: pythonpath)
 
 TOLERANCE_S = 0.1
 
