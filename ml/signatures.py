@@ -44,7 +44,7 @@ __all__ = [
     "quantise",
 ]
 
-ALGORITHM = "cs-signature/4"
+ALGORITHM = "cs-signature/5"
 """Bump when the signature computation changes in a way the parameters do not capture."""
 
 
@@ -234,11 +234,15 @@ def sensing_matrix(params: SignatureParams) -> np.ndarray:
     return (signs / np.sqrt(m)).astype(np.float32).reshape(m, f)
 
 
-_DB_PER_LN = np.float32(10.0 / np.log(10.0))
-"""A power in dB is its natural log times this: 10 · log10(x) = ln(x) · 10 / ln(10)."""
+_DB_PER_LN = np.float32(20.0 / np.log(10.0))
+"""A magnitude in dB is its natural log times this: 20 · log10(x) = ln(x) · 20 / ln(10) (and a power
+in dB, 10 · log10(|x|²), is the same number)."""
 
-_STEP_FRAMES = 128
-"""STFT frames computed together: their temporaries (about 2 MB each) stay in cache."""
+_STEP_FRAMES = 256
+"""STFT frames computed together, through buffers of 2 to 4 MB. Fewer would stay in cache better, but
+every numpy call of a step hands the GIL back and forth with the decoding thread (which runs Python
+for every packet): with 128 a PCM dub's fingerprint took 15-20 % longer (benchmarks/audio_sync.py,
+long row), with 512 no less than with 256."""
 
 
 class SignatureBuilder:
@@ -259,7 +263,7 @@ class SignatureBuilder:
         self.params = params
         self.role = role
         self.hop = params.hop_for(role)
-        self._phi_t = sensing_matrix(params).T.copy()
+        self._phi_db = np.ascontiguousarray(sensing_matrix(params).T) * _DB_PER_LN  # dB measurements of ln levels
         self._window = np.hanning(params.n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
         self._ref_db = np.float32(10.0 * np.log10((self._window.sum() / 2.0) ** 2))  # a full-scale sine's peak bin
         self._carry = np.zeros(0, dtype=np.float32)
@@ -302,21 +306,19 @@ class SignatureBuilder:
             self._buffers = (
                 np.empty((_STEP_FRAMES, p.n_fft), np.float32),
                 np.empty((_STEP_FRAMES, p.n_bins), np.float32),
-                np.empty((_STEP_FRAMES, p.n_bins), np.float32),
                 np.empty((_STEP_FRAMES, p.n_bins), np.bool_),
             )
-        windowed, power, scratch, positive = (b[:n] for b in self._buffers)
+        windowed, level, positive = (b[:n] for b in self._buffers)
         np.multiply(frames, self._window, out=windowed)
         # single precision throughout: scipy's FFT keeps float32 (numpy's would compute in float64)
         spectrum = scipy.fft.rfft(windowed, axis=1)[:, : p.n_bins]
-        np.square(spectrum.real, out=power)
-        power += np.square(spectrum.imag, out=scratch)
-        # levels stay natural logs of the power (dB / _DB_PER_LN): NumPy's float32 natural log is
-        # vectorised and its log10 is not (4 × slower, half of all the work here), and the scale to
-        # dB is applied to the M measurements of the kept frames instead of to every bin. A bin of
-        # zero power is -inf, never above the floor; a frame of zeros is silence and dropped
+        # levels stay natural logs of the magnitude (dB / _DB_PER_LN): the magnitude costs a third
+        # of the power (squaring the two parts and adding them), NumPy's float32 natural log is
+        # vectorised and its log10 is not (4 × slower), and the scale to dB is folded into the
+        # sensing matrix. A bin of zero magnitude is -inf, never above the floor; a frame of zeros
+        # is silence and dropped
         with np.errstate(divide="ignore", invalid="ignore"):
-            level = np.log(power, out=power)
+            np.log(np.abs(spectrum, out=level), out=level)
             peak = level.max(axis=1)
             peak_db = peak * _DB_PER_LN - self._ref_db
             if p.level_reference == "frame_peak":
@@ -328,12 +330,16 @@ class SignatureBuilder:
         active = np.add.reduce(positive.view(np.uint8), axis=1, dtype=np.int32)
         lo, hi = self._active_range
         keep = (active >= lo) & (active <= hi) & (peak_db >= p.silence_db)
-        if np.any(keep):
+        if keep.all():  # most steps of a programme: clipped in place, no copy of the kept rows
+            idx = np.arange(n)
+            kept = np.maximum(level, np.float32(0.0), out=level)
+        elif keep.any():
             idx = np.flatnonzero(keep)
-            vectors = np.maximum(level[idx], np.float32(0.0)) @ self._phi_t
-            vectors *= _DB_PER_LN
-            self._frames.append((first_frame + idx).astype(np.int64))
-            self._vectors.append(vectors)
+            kept = np.maximum(level[idx], np.float32(0.0))
+        else:
+            return
+        self._frames.append(first_frame + idx)
+        self._vectors.append(kept @ self._phi_db)
 
     def finish(self, *, start_time_s: float = 0.0) -> Signature:
         """The signature of everything pushed; the last partial frame is not used."""
