@@ -241,8 +241,8 @@ in dB, 10 · log10(|x|²), is the same number)."""
 _STEP_FRAMES = 256
 """STFT frames computed together, through buffers of 2 to 4 MB. Fewer would stay in cache better, but
 every numpy call of a step hands the GIL back and forth with the decoding thread (which runs Python
-for every packet): with 128 a PCM dub's fingerprint took 15-20 % longer (benchmarks/audio_sync.py,
-long row), with 512 no less than with 256."""
+for every packet): with 128 the fingerprint of the benchmark's 60-minute PCM dub took 15-20 % longer
+(alternating runs), with 512 no less than with 256."""
 
 
 class SignatureBuilder:
