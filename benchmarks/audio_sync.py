@@ -52,7 +52,7 @@ from ml.verdict import decide  # noqa: E402
 CACHE = Path(__file__).resolve().parent / ".cache" / "audio_sync"
 RESULTS = Path(__file__).resolve().parent / "results"
 OUT_OF_SYNC_S = 0.2
-PCM_RUNS = 3  # alternating decode-only and fingerprint runs of the PCM dub, medians reported
+TIMING_RUNS = 3  # alternating decode-only and fingerprint runs of the original and the PCM dub, medians reported
 PROTOCOL_OFFSETS = (0.0, 0.05, -0.05, 0.5, -0.5, 1.0, -1.0, 5.0, -5.0, 30.0, -30.0)
 LANGUAGES = ("fr", "de", "es", "ru", "it", "pt", "nl", "pl", "sv", "ja", "tr", "cs")
 
@@ -333,9 +333,9 @@ def markdown(report: dict) -> str:
             "| measure | value | ratio |", "|---|---|---|",
             f"| decode-only (PyAV → mono 44.1 kHz) | {per_hour['decode_s_per_h']:.1f} s/h | 1.00 × |",
             f"| fingerprint (decode + signature), dub | {per_hour['fingerprint_dub_s_per_h']:.1f} s/h | {per_hour['fingerprint_dub_ratio']:.2f} × decode |",
-            f"| decode-only, the dub {per_hour['pcm_dub']} as 16-bit PCM WAV (median of {PCM_RUNS}) | {per_hour['decode_pcm_s_per_h']:.2f} s/h | 1.00 × |",
-            f"| fingerprint, the same PCM dub (median of {PCM_RUNS}, alternating) | {per_hour['fingerprint_dub_pcm_s_per_h']:.2f} s/h | {per_hour['fingerprint_dub_pcm_ratio']:.2f} × its decode |",
-            f"| fingerprint, original ({report['policy']['signature']['reference_oversampling']}× oversampled) | {per_hour['fingerprint_reference_s_per_h']:.1f} s/h | {per_hour['fingerprint_reference_ratio']:.2f} × decode |",
+            f"| decode-only, the dub {per_hour['pcm_dub']} as 16-bit PCM WAV (median of {TIMING_RUNS}) | {per_hour['decode_pcm_s_per_h']:.2f} s/h | 1.00 × |",
+            f"| fingerprint, the same PCM dub (median of {TIMING_RUNS}, alternating) | {per_hour['fingerprint_dub_pcm_s_per_h']:.2f} s/h | {per_hour['fingerprint_dub_pcm_ratio']:.2f} × its decode |",
+            f"| fingerprint, original ({report['policy']['signature']['reference_oversampling']}× oversampled; median of {TIMING_RUNS}, alternating with its decode-only) | {per_hour['fingerprint_reference_s_per_h']:.1f} s/h | {per_hour['fingerprint_reference_ratio']:.2f} × decode |",
             f"| matching, coarse-to-fine (±600 s) | {per_hour['match_s_per_h']:.2f} s/h | |",
             f"| matching, paper's exhaustive search (±30 s), same pair | {_fmt(per_hour.get('match_exhaustive_s_per_h'), '.2f')} s/h | {_fmt(per_hour.get('match_speedup'), '.1f')} × slower |",
             f"| signature size, dub | {per_hour['signature_mb_per_h']:.2f} MB/h | |",
@@ -473,16 +473,38 @@ def main(argv=None) -> int:
     return 0
 
 
+def _seconds(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def _alternating(decode, fingerprint) -> tuple[list[float], list[float]]:
+    """Seconds of ``TIMING_RUNS`` runs of each, alternating (decode first)."""
+    decodes, fingerprints = [], []
+    for _ in range(TIMING_RUNS):
+        decodes.append(decode())
+        fingerprints.append(fingerprint())
+    return decodes, fingerprints
+
+
 def _per_hour(folder: Path, original: Path, truth: dict, policy: Policy, pairs: list[PairResult]) -> dict:
     """Per-hour figures on the long title (decode, fingerprint, match, size), and the paper's
     exhaustive search timed on the same pair for the matching ratio."""
     hours = truth["duration_s"] / 3600
     ours = [p.systems["dubsync"] for p in pairs]
     decode_dub = float(np.mean([p.decode_s for p in pairs]))  # original + dub
-    decode_original = decode_seconds(original, policy.signature.sample_rate)
+    # the original's decode-only and fingerprint, and the PCM dub's below, alternate and take medians:
+    # one run of each moved a ratio by a third between two runs of the same code (a file read cold,
+    # a burst of other work)
+    decode_original_runs, fingerprint_reference_runs = _alternating(
+        lambda: decode_seconds(original, policy.signature.sample_rate),
+        lambda: _seconds(lambda: signature_from_file(original, policy.signature, role="reference")),
+    )
+    decode_original = float(np.median(decode_original_runs))
     decode_one_dub = decode_dub - decode_original
     fingerprint_dub = float(np.mean([r["fingerprint_dub_s"] for r in ours]))
-    fingerprint_reference = ours[0]["fingerprint_reference_s"]
+    fingerprint_reference = float(np.median(fingerprint_reference_runs))
     match = float(np.mean([r["match_s"] for r in ours]))
     reference = signature_from_file(original, policy.signature, role="reference")
     dub_path = folder / next(iter(truth["dubs"].values()))["file"]
@@ -491,14 +513,10 @@ def _per_hour(folder: Path, original: Path, truth: dict, policy: Policy, pairs: 
     match_signatures(dub, reference, MatchParams(strategy="exhaustive", search_window_s=30.0))
     exhaustive = time.perf_counter() - started
     pcm = pcm_copy(dub_path)
-    # the PCM copy decodes in about a second: one run read cold from disk, or beside a burst of other
-    # work, moved its ratio from 0.86 to 1.32 x; three alternating runs of each, medians
-    decode_pcm_runs, fingerprint_pcm_runs = [], []
-    for _ in range(PCM_RUNS):
-        decode_pcm_runs.append(decode_seconds(pcm, policy.signature.sample_rate))
-        started = time.perf_counter()
-        signature_from_file(pcm, policy.signature)
-        fingerprint_pcm_runs.append(time.perf_counter() - started)
+    decode_pcm_runs, fingerprint_pcm_runs = _alternating(
+        lambda: decode_seconds(pcm, policy.signature.sample_rate),
+        lambda: _seconds(lambda: signature_from_file(pcm, policy.signature)),
+    )
     decode_pcm, fingerprint_pcm = float(np.median(decode_pcm_runs)), float(np.median(fingerprint_pcm_runs))
     return {
         "title_minutes": truth["duration_s"] / 60,
@@ -512,6 +530,7 @@ def _per_hour(folder: Path, original: Path, truth: dict, policy: Policy, pairs: 
         "fingerprint_dub_pcm_ratio": fingerprint_pcm / decode_pcm,
         "pcm_runs_s": {"decode": decode_pcm_runs, "fingerprint": fingerprint_pcm_runs},
         "fingerprint_reference_s_per_h": fingerprint_reference / hours,
+        "reference_runs_s": {"decode": decode_original_runs, "fingerprint": fingerprint_reference_runs},
         "fingerprint_reference_ratio": fingerprint_reference / decode_original,
         "match_s_per_h": match / hours,
         "match_exhaustive_s_per_h": exhaustive / hours,
