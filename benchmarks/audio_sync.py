@@ -473,19 +473,16 @@ def main(argv=None) -> int:
     return 0
 
 
-def _seconds(fn) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
-
-
-def _alternating(decode, fingerprint) -> tuple[list[float], list[float]]:
-    """Seconds of ``TIMING_RUNS`` runs of each, alternating (decode first)."""
+def _alternating(path: Path, params, role: str = "dub"):
+    """``TIMING_RUNS`` runs each of decode-only and fingerprint of ``path``, alternating (decode
+    first): the seconds of each run, and the signature."""
     decodes, fingerprints = [], []
     for _ in range(TIMING_RUNS):
-        decodes.append(decode())
-        fingerprints.append(fingerprint())
-    return decodes, fingerprints
+        decodes.append(decode_seconds(path, params.sample_rate))
+        started = time.perf_counter()
+        signature = signature_from_file(path, params, role=role)
+        fingerprints.append(time.perf_counter() - started)
+    return decodes, fingerprints, signature
 
 
 def _per_hour(folder: Path, original: Path, truth: dict, policy: Policy, pairs: list[PairResult]) -> dict:
@@ -497,26 +494,19 @@ def _per_hour(folder: Path, original: Path, truth: dict, policy: Policy, pairs: 
     # the original's decode-only and fingerprint, and the PCM dub's below, alternate and take medians:
     # one run of each moved a ratio by a third between two runs of the same code (a file read cold,
     # a burst of other work)
-    decode_original_runs, fingerprint_reference_runs = _alternating(
-        lambda: decode_seconds(original, policy.signature.sample_rate),
-        lambda: _seconds(lambda: signature_from_file(original, policy.signature, role="reference")),
-    )
+    decode_original_runs, fingerprint_reference_runs, reference = _alternating(original, policy.signature, role="reference")
     decode_original = float(np.median(decode_original_runs))
     decode_one_dub = decode_dub - decode_original
     fingerprint_dub = float(np.mean([r["fingerprint_dub_s"] for r in ours]))
     fingerprint_reference = float(np.median(fingerprint_reference_runs))
     match = float(np.mean([r["match_s"] for r in ours]))
-    reference = signature_from_file(original, policy.signature, role="reference")
     dub_path = folder / next(iter(truth["dubs"].values()))["file"]
     dub = signature_from_file(dub_path, policy.signature)
     started = time.perf_counter()
     match_signatures(dub, reference, MatchParams(strategy="exhaustive", search_window_s=30.0))
     exhaustive = time.perf_counter() - started
     pcm = pcm_copy(dub_path)
-    decode_pcm_runs, fingerprint_pcm_runs = _alternating(
-        lambda: decode_seconds(pcm, policy.signature.sample_rate),
-        lambda: _seconds(lambda: signature_from_file(pcm, policy.signature)),
-    )
+    decode_pcm_runs, fingerprint_pcm_runs, _ = _alternating(pcm, policy.signature)
     decode_pcm, fingerprint_pcm = float(np.median(decode_pcm_runs)), float(np.median(fingerprint_pcm_runs))
     return {
         "title_minutes": truth["duration_s"] / 60,
