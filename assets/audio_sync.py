@@ -197,7 +197,7 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
                 ),
             ),
         },
-        code_version=match_version(policy.match),
+        code_version=match_version(policy.match, policy.verdict.min_matched_frames),
         group_name=GROUP,
         retry_policy=TRANSIENT_RETRY,
         kinds={"python", "numpy"},

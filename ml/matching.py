@@ -52,13 +52,15 @@ _WEAK_CONTRAST = 1.1
 stretch agrees on their lag."""
 
 
-def match_version(match: MatchParams) -> str:
-    """``code_version`` of an asset that matches signatures using ``match``.
+def match_version(match: MatchParams, min_matched_frames: int) -> str:
+    """``code_version`` of an asset that matches signatures using ``match`` and, through
+    :func:`match_with_speed_search`, the verdict's ``min_matched_frames`` (below it the speed-change
+    search runs, which can change the matches); no other verdict parameter.
 
     The signature parameters are not part of it: they reach the matches through the signatures'
     own data versions, so a signature change makes the matches stale as upstream data.
     """
-    return params_version(ALGORITHM, match)
+    return params_version(ALGORITHM, match, min_matched_frames=min_matched_frames)
 
 
 @dataclass(frozen=True)

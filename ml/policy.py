@@ -435,16 +435,18 @@ def load_policy(path: str | Path | None = None) -> Policy:
     return Policy.from_dict(data, source=str(path))
 
 
-def params_version(algorithm: str, *groups: Any) -> str:
+def params_version(algorithm: str, *groups: Any, **single: Any) -> str:
     """A short, stable hash of an algorithm's name and version and the parameter groups it uses.
 
     This is the ``code_version`` of an asset: it changes when the algorithm's version string is
-    bumped or when any parameter it reads changes, and for nothing else.
+    bumped or when any parameter it reads changes, and for nothing else. ``single`` names parameters
+    read one by one from a group whose other parameters the asset does not read (without them the
+    hash is what it was before they existed).
     """
-    payload = json.dumps(
-        [algorithm] + [{"group": type(g).__name__, **dataclasses.asdict(g)} for g in groups],
-        sort_keys=True,
-    )
+    parts: list[Any] = [algorithm] + [{"group": type(g).__name__, **dataclasses.asdict(g)} for g in groups]
+    if single:
+        parts.append({"single": single})
+    payload = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 

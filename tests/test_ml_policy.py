@@ -54,9 +54,12 @@ def test_versions_follow_exactly_the_parameters_used():
     base = Policy()
     theta = MatchParams(theta_min_dist=base.match.theta_min_dist + 1)
     assert signature_version(base.signature) == signature_version(SignatureParams())
-    assert match_version(theta) != match_version(base.match)
+    needed = base.verdict.min_matched_frames
+    assert match_version(theta, needed) != match_version(base.match, needed)
     assert verdict_version(theta, base.verdict) != verdict_version(base.match, base.verdict)
     tolerance = VerdictParams(acceptable_lead_s=0.1)
     assert verdict_version(base.match, tolerance) != verdict_version(base.match, base.verdict)
-    assert match_version(base.match) == match_version(MatchParams())
+    assert match_version(base.match, needed) == match_version(MatchParams(), VerdictParams().min_matched_frames)
+    # the evidence floor decides whether the speed-change search runs, so the matches depend on it
+    assert match_version(base.match, needed + 10) != match_version(base.match, needed)
     assert signature_version(SignatureParams(theta_db=-50)) != signature_version(base.signature)

@@ -94,12 +94,14 @@ def test_every_asset_materialises_on_dynamic_partitions(landing_zone, tmp_path):
         assert not list((tmp_path / "artifacts").rglob("*.partial"))
 
 
-def test_theta_min_dist_changes_match_and_verdict_versions_only(landing_zone, tmp_path):
+def test_code_versions_follow_the_parameters_each_asset_reads(landing_zone, tmp_path):
     root, _ = landing_zone
     policy = tmp_path / "policy.toml"
     policy.write_text("[match]\ntheta_min_dist = 6.5\n")
     tolerance = tmp_path / "tolerance.toml"
     tolerance.write_text("[verdict]\nacceptable_lead_s = 0.1\n")
+    evidence = tmp_path / "evidence.toml"
+    evidence.write_text("[verdict]\nmin_matched_frames = 60\n")
 
     def versions(policy_path=""):
         defs = build_definitions(_settings(root, tmp_path, str(policy_path) if policy_path else ""))
@@ -108,7 +110,7 @@ def test_theta_min_dist_changes_match_and_verdict_versions_only(landing_zone, tm
             for key in (REFERENCE_SIGNATURE, DUB_SIGNATURE, FRAME_MATCH_OFFSETS, TITLE_VERDICTS)
         }
 
-    base, theta, tol = versions(), versions(policy), versions(tolerance)
+    base, theta, tol, floor = versions(), versions(policy), versions(tolerance), versions(evidence)
     assert all(base.values())
     assert theta[REFERENCE_SIGNATURE] == base[REFERENCE_SIGNATURE]
     assert theta[DUB_SIGNATURE] == base[DUB_SIGNATURE]
@@ -118,6 +120,10 @@ def test_theta_min_dist_changes_match_and_verdict_versions_only(landing_zone, tm
         k: v for k, v in base.items() if k != TITLE_VERDICTS
     }
     assert tol[TITLE_VERDICTS] != base[TITLE_VERDICTS]
+    # the evidence floor is a verdict parameter that the matcher reads too (it triggers the speed search)
+    assert floor[REFERENCE_SIGNATURE] == base[REFERENCE_SIGNATURE] and floor[DUB_SIGNATURE] == base[DUB_SIGNATURE]
+    assert floor[FRAME_MATCH_OFFSETS] != base[FRAME_MATCH_OFFSETS]
+    assert floor[TITLE_VERDICTS] != base[TITLE_VERDICTS]
 
 
 @pytest.fixture
