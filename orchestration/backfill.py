@@ -208,7 +208,7 @@ def run_in_process(
             run_config=run_config,
         )
         verdict_only = not result.success and only_checks_failed(result)
-        emit(f"    {'done' if result.success else 'done, a blocking check failed' if verdict_only else 'FAILED (see the run in the UI)'}")
+        emit(f"    {'done' if result.success else 'done, out of tolerance' if verdict_only else 'FAILED (see the run in the UI)'}")
         results.append((partition, result.success or verdict_only))
     return results
 

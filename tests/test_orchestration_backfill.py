@@ -92,7 +92,10 @@ def test_tolerance_change_recomputes_only_verdicts_through_the_command(
     assert _counts(instance) == before, "a dry run launches nothing"
 
     assert main(["backfill", "--stale", "--in-process", "--policy", str(policy)]) == 0
-    assert "2 of 2 run(s) succeeded" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "2 of 2 run(s) succeeded" in printed
+    # alpha's French dub leads by more than 0.7 s: its verdict is stored and its blocking check fails
+    assert "done, out of tolerance" in printed and "FAILED" not in printed
     assert _delta(_counts(instance), before) == {"title_verdicts": 2}
 
 
