@@ -3,7 +3,7 @@
 Thin definitions: they read the title's original file through the media store, call ``ml`` and
 return the value with the metadata a QC operator reads in the UI. A title whose original has no
 video stream (an audio-only delivery) gets empty results that say so, so the audio path is never
-blocked by a missing picture. Both run in the ``video`` concurrency pool (see ``deploy/dagster.yaml``),
+blocked by a missing picture. All three run in the ``video`` concurrency pool (see ``deploy/dagster.yaml``),
 which bounds how many decode heavy video at once.
 """
 

@@ -12,7 +12,7 @@ Each tick scans the media store and compares every file's content version with t
 - a title without an original still gets its reference run, which fails with the reason, so the
   operator sees it in the UI;
 - while a title's latest reference run has failed, its dubs keep waiting and the sensor says so
-  (once per failed run in its log, and on every tick in its skip reason): they run after the
+  (once per failed run in its log, and in the skip reason of every tick that requests nothing): they run after the
   reference run is re-executed successfully or the original is replaced.
 
 Run keys carry the file versions, so a tick is idempotent; the cursor is JSON. A sensor starting with
