@@ -38,18 +38,21 @@ def test_signature_is_deterministic_for_a_seed(rng):
     assert not np.allclose(other.vectors, a.vectors)
 
 
-@pytest.mark.parametrize("level_reference", ["frame_peak", "full_scale"])
-def test_measurements_are_the_method_written_out_in_float64(shared_media, level_reference):
+@pytest.mark.parametrize(
+    ("level_reference", "max_frequency_hz"), [("frame_peak", 22050.0), ("full_scale", 22050.0), ("frame_peak", 5000.0)]
+)
+def test_measurements_are_the_method_written_out_in_float64(shared_media, level_reference, max_frequency_hz):
     # the definition, step by step (power in dB re a full-scale sine, sparsified, filtered,
-    # projected), against the streaming float32 builder on real speech, both roles
-    params = SignatureParams(level_reference=level_reference)
+    # projected), against the streaming float32 builder on real speech, both roles; with every bin
+    # and with fewer (max_frequency_hz below Nyquist: the levels and the frame's peak over those only)
+    params = SignatureParams(level_reference=level_reference, max_frequency_hz=max_frequency_hz)
     y = load_audio(shared_media / "speech" / "en.wav", sample_rate=SR)[0][: 6 * SR]
     window = np.hanning(params.n_fft + 1)[:-1]
     phi = sensing_matrix(params).astype(np.float64)
     for role in ("dub", "reference"):
         hop = params.hop_for(role)
         frames = np.lib.stride_tricks.sliding_window_view(y.astype(np.float64), params.n_fft)[::hop]
-        power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
+        power = np.abs(np.fft.rfft(frames * window, axis=1)[:, : params.n_bins]) ** 2
         db = 10 * np.log10(np.maximum(power, 1e-20) / (window.sum() / 2) ** 2)
         peak = db.max(axis=1, keepdims=True)
         sparse = np.maximum(0.0, db - (params.theta_db + (peak if level_reference == "frame_peak" else 0.0)))
