@@ -11,7 +11,7 @@ from assets.media import dub_media, original_media
 from assets.picture import build_picture_assets
 from ml.policy import load_policy
 from orchestration.jobs import dub_job, reference_job
-from orchestration.sensors import landing_zone_sensor
+from orchestration.sensors import build_landing_zone_sensor
 from orchestration.settings import Settings
 from resources.artifacts import ArtifactIOManagerFactory
 from resources.lipsync_model import LipSyncModelResource, lip_sync_identity
@@ -55,7 +55,7 @@ def build_definitions(settings: Settings, *, loggers: dict | None = None) -> Def
     return Definitions(
         assets=build_assets(settings),
         jobs=[reference_job, dub_job],
-        sensors=[landing_zone_sensor],
+        sensors=[build_landing_zone_sensor(settings.sensor_interval_s)],
         resources=build_resources(settings),
         loggers=loggers,
     )

@@ -44,9 +44,9 @@ from orchestration.partitions import dub_partition_key, languages_partitions, ti
 from orchestration.settings import Settings
 from resources.media_store import MediaStore
 
-__all__ = ["landing_zone_sensor", "SENSOR_INTERVAL_S"]
+__all__ = ["build_landing_zone_sensor", "SENSOR_NAME"]
 
-SENSOR_INTERVAL_S = Settings.from_env().sensor_interval_s
+SENSOR_NAME = "landing_zone_sensor"
 _MISSING = "missing"
 
 
@@ -89,14 +89,25 @@ def _failed_reference_run(context: SensorEvaluationContext, title: str) -> str |
     return None
 
 
-@sensor(
-    name="landing_zone_sensor",
-    jobs=[reference_job, dub_job],
-    minimum_interval_seconds=SENSOR_INTERVAL_S,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Adds partitions and requests runs for new or replaced files in the landing zone.",
-)
-def landing_zone_sensor(context: SensorEvaluationContext, media_store: MediaStore):
+def build_landing_zone_sensor(interval_s: int = Settings.sensor_interval_s):
+    """The landing-zone sensor, scanning at most every ``interval_s`` seconds (the deployment's
+    ``Settings.sensor_interval_s``, given by :func:`orchestration.definitions.build_definitions`)."""
+
+    @sensor(
+        name=SENSOR_NAME,
+        jobs=[reference_job, dub_job],
+        minimum_interval_seconds=interval_s,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Adds partitions and requests runs for new or replaced files in the landing zone.",
+    )
+    def landing_zone_sensor(context: SensorEvaluationContext, media_store: MediaStore):
+        return _tick(context, media_store)
+
+    return landing_zone_sensor
+
+
+def _tick(context: SensorEvaluationContext, media_store: MediaStore) -> SensorResult:
+    """One evaluation of the sensor (see the module's description)."""
     cursor = json.loads(context.cursor) if context.cursor else {}
     versions: dict[str, str] = cursor.get("versions", {})
     originals_seen: dict[str, float] = cursor.get("originals_seen", {})

@@ -9,10 +9,12 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, build_sensor_
 from orchestration.backfill import find_stale, run_in_process
 from orchestration.cli import main, run_check
 from orchestration.definitions import build_definitions
-from orchestration.sensors import landing_zone_sensor
+from orchestration.sensors import build_landing_zone_sensor
 from orchestration.settings import Settings
 from resources.media_store import LocalMediaStore
 from tests.conftest import copy_landing_zone
+
+landing_zone_sensor = build_landing_zone_sensor()
 
 AUDIO_ASSETS = ("reference_signature", "dub_signature", "frame_match_offsets", "title_verdicts")
 

@@ -14,10 +14,21 @@ from dagster import (
 
 from assets.audio_sync import FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
 from orchestration.definitions import build_assets, build_resources
-from orchestration.sensors import landing_zone_sensor
+from orchestration.sensors import build_landing_zone_sensor
 from orchestration.settings import Settings
 from resources.media_store import LocalMediaStore
 from tests.conftest import copy_landing_zone, title_chain
+
+landing_zone_sensor = build_landing_zone_sensor()
+
+
+def test_sensor_interval_is_the_deployment_setting(tmp_path):
+    from orchestration.definitions import build_definitions
+    from orchestration.sensors import SENSOR_NAME
+
+    defs = build_definitions(Settings(media_root=str(tmp_path), artifact_root=str(tmp_path / "a"), sensor_interval_s=7))
+    assert defs.resolve_sensor_def(SENSOR_NAME).minimum_interval_seconds == 7
+    assert Settings.from_env({"DUBSYNC_SENSOR_INTERVAL_S": "12"}).sensor_interval_s == 12
 
 
 def _tick(instance, root, cursor):
