@@ -31,6 +31,7 @@ from dagster._core.utils import make_new_backfill_id
 from dagster._time import get_current_datetime, get_current_timestamp
 
 from assets.media import SOURCE_VERSION
+from orchestration.partitions import title_and_language
 from resources.media_store import MediaStore, TitleListing
 
 __all__ = ["StalePartition", "find_stale", "submit_backfill", "run_in_process", "BACKFILL_TAG"]
@@ -65,13 +66,11 @@ class StalePartition:
 
 def _current_file_version(listings: dict[str, TitleListing], partition: str) -> str | None:
     """Content version, in the landing zone now, of the file behind ``partition``."""
-    if "|" in partition:
-        language, title = partition.split("|", 1)
-        listing = listings.get(title)
-        track = listing.dubs.get(language) if listing else None
-    else:
-        listing = listings.get(partition)
-        track = listing.original if listing else None
+    title, language = title_and_language(partition)
+    listing = listings.get(title)
+    if listing is None:
+        return None
+    track = listing.original if language is None else listing.dubs.get(language)
     return track.version if track else None
 
 
@@ -191,8 +190,8 @@ def run_in_process(
     by_partition: dict[str, list[AssetKey]] = {}
     for item in stale:
         by_partition.setdefault(item.partition, []).append(AssetKey(item.asset))
-    title_keys = [p for p in by_partition if "|" not in p]
-    dub_keys = [p for p in by_partition if "|" in p]
+    title_keys = [p for p in by_partition if title_and_language(p)[1] is None]
+    dub_keys = [p for p in by_partition if p not in title_keys]
     results = []
     for index, partition in enumerate(title_keys + dub_keys, start=1):
         job = defs.resolve_job_def("reference_job" if partition in title_keys else "dub_job")

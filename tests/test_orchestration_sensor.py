@@ -31,6 +31,13 @@ def test_sensor_interval_is_the_deployment_setting(tmp_path):
     assert Settings.from_env({"DUBSYNC_SENSOR_INTERVAL_S": "12"}).sensor_interval_s == 12
 
 
+def test_partition_keys_read_back_as_title_and_language():
+    from orchestration.partitions import dub_partition_key, title_and_language
+
+    assert title_and_language(str(dub_partition_key("film_a", "pt-br"))) == ("film_a", "pt-br")
+    assert title_and_language("film_a") == ("film_a", None)
+
+
 def _tick(instance, root, cursor):
     context = build_sensor_context(
         instance=instance, cursor=cursor, resources={"media_store": LocalMediaStore(root=str(root))}
