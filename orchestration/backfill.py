@@ -34,7 +34,7 @@ from assets.media import SOURCE_VERSION
 from orchestration.partitions import title_and_language
 from resources.media_store import MediaStore, TitleListing
 
-__all__ = ["StalePartition", "find_stale", "submit_backfill", "run_in_process", "BACKFILL_TAG"]
+__all__ = ["StalePartition", "find_stale", "submit_backfill", "run_in_process", "run_outcome", "only_checks_failed", "BACKFILL_TAG"]
 
 BACKFILL_TAG = "dubsync/trigger"
 """Tag on backfills and runs this module launches (value ``stale``)."""
@@ -165,6 +165,17 @@ def submit_backfill(defs: Definitions, instance: DagsterInstance, stale: list[St
     return backfill_id
 
 
+def run_outcome(result) -> tuple[bool, str]:
+    """Whether an in-process run did its work, and the word for it: "done", "done, out of
+    tolerance" (a verdict out of tolerance fails its blocking check, and so the run, after the
+    verdict is stored) or "FAILED"."""
+    if result.success:
+        return True, "done"
+    if only_checks_failed(result):
+        return True, "done, out of tolerance"
+    return False, "FAILED"
+
+
 def only_checks_failed(result) -> bool:
     """Whether a run failed only because blocking asset checks failed (an out-of-tolerance verdict
     fails its run after the verdict is stored): every value was computed, nothing is broken."""
@@ -206,8 +217,8 @@ def run_in_process(
             tags={BACKFILL_TAG: "stale"},
             run_config=run_config,
         )
-        verdict_only = not result.success and only_checks_failed(result)
-        emit(f"    {'done' if result.success else 'done, out of tolerance' if verdict_only else 'FAILED (see the run in the UI)'}")
-        results.append((partition, result.success or verdict_only))
+        ok, status = run_outcome(result)
+        emit(f"    {status}" if ok else f"    {status} (see the run in the UI)")
+        results.append((partition, ok))
     return results
 
