@@ -16,7 +16,6 @@ OFFSETS = {
     "pt": 0.0, "nl": 0.05, "pl": 1.0, "sv": 5.0, "ja": 30.0,
 }  # fmt: skip
 POLICY = Policy()
-FRAME_S = POLICY.signature.frame_seconds
 
 
 def _generated(root, spec, shared_media):
@@ -34,13 +33,13 @@ def offset_title(tmp_path_factory, shared_media):
 
 
 @pytest.mark.parametrize("language", list(OFFSETS))
-def test_matching_recovers_known_offsets_within_one_frame(offset_title, language):
+def test_matching_recovers_known_offsets_to_a_few_ms(offset_title, language):
     folder, reference = offset_title
     dub = signature_from_file(next(folder.glob(f"dubs/{language}.*")))
     matches = match_signatures(dub, reference, POLICY.match)
     truth = OFFSETS[language]
     assert matches.n_matched >= POLICY.verdict.min_matched_frames
-    assert abs(matches.offset_s - truth) <= FRAME_S, (matches.offset_s, truth)
+    assert abs(matches.offset_s - truth) <= 0.005, (matches.offset_s, truth)
     verdict = decide(matches, match=POLICY.match, params=POLICY.verdict)
     assert verdict.kind == ("in_sync" if abs(truth) <= 0.2 else "constant")
     assert verdict.in_sync == (abs(truth) <= 0.2)
@@ -100,8 +99,17 @@ def test_theta_min_dist_alone_is_the_papers_filter(offset_title):
     paper = MatchParams(max_rival_ratio=0.0)
     matches = match_signatures(dub, reference, paper)
     assert np.array_equal(matches.matched, matches.distances < paper.theta_min_dist)
-    with_rivals = dataclasses.replace(matches, max_rival_ratio=0.6)
-    assert with_rivals.n_matched >= matches.n_matched
+    # the rival rule changes which frames count, not the search: the default finds the same
+    # distances and offsets, and keeps more frames (on this 60-s title the paper's filter alone
+    # keeps none of pl's), most of them at the true +1 s (the others, about 7 %, are outliers the
+    # timeline fit sets aside), and the track offset they give is the true one
+    default = match_signatures(dub, reference, POLICY.match)
+    assert np.array_equal(default.distances, matches.distances)
+    assert np.array_equal(default.offsets, matches.offsets, equal_nan=True)  # NaN: no frame in reach
+    added = default.matched & ~matches.matched
+    assert not (matches.matched & ~default.matched).any() and added.sum() >= POLICY.verdict.min_matched_frames
+    assert np.mean(np.abs(default.offsets[added] - OFFSETS["pl"]) <= 0.005) >= 0.85
+    assert abs(default.offset_s - OFFSETS["pl"]) <= 0.005
 
 
 @pytest.mark.parametrize("language", ["de", "it", "nl", "sv"])
@@ -216,9 +224,9 @@ def test_a_drift_is_reported_as_a_slope_with_its_rate(kinds_title):
     verdict = _verdict(*kinds_title, "fr")
     true_ppm = (24 / 23.976 - 1) * 1e6
     assert verdict.kind == "drift"
-    assert verdict.drift_ppm == pytest.approx(true_ppm, rel=0.10)
-    assert verdict.offset_s == pytest.approx(-0.1, abs=0.01)
-    assert verdict.correction_speed_ratio == pytest.approx(23.976 / 24, rel=1e-4)
+    assert verdict.drift_ppm == pytest.approx(true_ppm, rel=0.02)  # the bar is 10 %
+    assert verdict.offset_s == pytest.approx(-0.1, abs=0.005)
+    assert verdict.correction_speed_ratio == pytest.approx(23.976 / 24, rel=2e-5)
 
 
 def test_a_jump_is_reported_as_two_segments(kinds_title):

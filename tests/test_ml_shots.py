@@ -50,7 +50,8 @@ def test_fades_are_fades_not_cuts(shot_clips):
     assert len(fades) == 2 and abs(fades[0] - 84) <= 1 and abs(fades[1] - 167) <= 1
     # testvideo's fades through black (threshold detector: 15, 198, 377) are not hard cuts either
     test = shots_from_file(shot_clips / "testvideo.mp4")
-    assert [abs(f - e) <= 1 for f, e in zip(test.nominal_frame_numbers(test.boundaries("fade")), [198, 377])] == [True, True]
+    fades = test.nominal_frame_numbers(test.boundaries("fade")).tolist()
+    assert len(fades) == 2 and abs(fades[0] - 198) <= 1 and abs(fades[1] - 377) <= 1
 
 
 @pytest.mark.parametrize(("preset", "profile"), [("ultrafast", "Constrained Baseline"), ("medium", "High")])

@@ -34,7 +34,7 @@ def test_drift_is_a_slope_with_its_rate(rng, ratio):
     offsets = -0.2 + (ratio - 1) * t
     fit = fit_timeline(t, _outliers(rng, _quantise(offsets)))
     assert fit.kind == "drift"
-    assert fit.slope * 1e6 == pytest.approx((ratio - 1) * 1e6, rel=0.05)
+    assert fit.slope * 1e6 == pytest.approx((ratio - 1) * 1e6, rel=0.01)
     assert fit.intercept_s == pytest.approx(-0.2, abs=0.02)
 
 
@@ -105,7 +105,7 @@ def test_a_long_stretch_out_of_order_stays_evidence(rng):
     t, offsets = _with_recurring_music(rng, stretch_s=90)
     fit = fit_timeline(t, offsets, max_recurring_s=60)
     assert fit.set_aside == ()
-    assert fit.kind != "constant"
+    assert fit.kind == "intermittent"
 
 
 def test_a_reel_change_that_repeats_material_stays_in_order(rng):

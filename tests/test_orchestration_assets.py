@@ -4,7 +4,7 @@ import shutil
 
 import numpy as np
 import pytest
-from dagster import AssetKey, DagsterInstance, Definitions, instance_for_test, materialize
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, Definitions, instance_for_test, materialize
 
 from assets.audio_sync import (
     CHECK_WITHIN_TOLERANCE,
@@ -75,20 +75,22 @@ def test_every_asset_materialises_on_dynamic_partitions(landing_zone, tmp_path):
                 }
             verdict_meta = result.asset_materializations_for_node("title_verdicts")[0].metadata
             assert verdict_meta["reference"].value == "original_audio"  # an audio-only original
-            assert abs(verdict_meta["offset_ms"].value - expected * 1000) <= 47
+            assert abs(verdict_meta["offset_ms"].value - expected * 1000) <= 5
             assert verdict_meta["kind"].value == ("constant" if expected else "in_sync")
             assert verdict_meta["timeline"].value.startswith("![offset timeline](data:image/png;base64,")
             match_meta = result.asset_materializations_for_node("frame_match_offsets")[0].metadata
             assert match_meta["matched_frames"].value >= 30
             assert 0 < match_meta["coverage"].value <= 1
-            check = instance.get_latest_materialization_event(AssetKey("title_verdicts"))
-            assert check is not None
+            stored = instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=AssetKey("title_verdicts"), asset_partitions=[str(key)]), limit=1
+            ).records
+            assert stored and stored[0].run_id == result.run_id  # stored even when the check then failed
             evaluations = result.get_asset_check_evaluations()
             in_tolerance = [e for e in evaluations if e.check_name == CHECK_WITHIN_TOLERANCE]
             assert in_tolerance and in_tolerance[0].passed == (expected == 0)
         # artifacts are where the IO manager says, and load back
         verdict = decode_artifact((tmp_path / "artifacts/title_verdicts/fr/alpha.npz").read_bytes())
-        assert verdict.kind == "constant" and verdict.offset_s > 0.7
+        assert verdict.kind == "constant" and verdict.offset_s == pytest.approx(0.8, abs=0.005)
         matches = decode_artifact((tmp_path / "artifacts/frame_match_offsets/fr/alpha.npz").read_bytes())
         assert isinstance(matches.offsets, np.ndarray) and matches.n_matched > 0
         assert not list((tmp_path / "artifacts").rglob("*.partial"))

@@ -201,7 +201,7 @@ def test_asset_graph_and_verdict_partition_in_the_browser(browser, instance_with
             }
             assert shown["kind"] == "constant"
             assert float(shown["offset_ms"]) == pytest.approx(verdict["offset_ms"], abs=0.05)
-            assert abs(float(shown["offset_ms"]) - 800) <= 47
+            assert abs(float(shown["offset_ms"]) - 800) <= 5
             assert shown["in_sync"] == "false"
             assert shown["itu_band"] == verdict["band"] == "unacceptable"
             assert shown["correction"] == verdict["correction"]
