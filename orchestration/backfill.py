@@ -201,11 +201,11 @@ def run_in_process(
     by_partition: dict[str, list[AssetKey]] = {}
     for item in stale:
         by_partition.setdefault(item.partition, []).append(AssetKey(item.asset))
-    title_keys = [p for p in by_partition if title_and_language(p)[1] is None]
-    dub_keys = [p for p in by_partition if p not in title_keys]
+    language = {p: title_and_language(p)[1] for p in by_partition}  # None for a title partition
     results = []
-    for index, partition in enumerate(title_keys + dub_keys, start=1):
-        job = defs.resolve_job_def("reference_job" if partition in title_keys else "dub_job")
+    # titles first (sorted is stable): a dub's matches need its title's reference signature
+    for index, partition in enumerate(sorted(by_partition, key=lambda p: language[p] is not None), start=1):
+        job = defs.resolve_job_def("reference_job" if language[partition] is None else "dub_job")
         assets = by_partition[partition]
         names = ", ".join(k.to_user_string() for k in assets)
         emit(f"[{index}/{len(by_partition)}] {partition}: {names}")
