@@ -198,6 +198,16 @@ def test_shots_in_key_frame_spans_are_the_shots_of_one_pass(shot_clips, name):
         assert np.array_equal(getattr(in_spans, field), getattr(one_pass, field)), field
 
 
+def test_a_short_clip_is_cut_into_a_multiple_of_the_threads(shot_clips):
+    # fades.mp4 lasts 10 s: room for 5 spans of 2 s, but 5 spans keep one of 2 threads busy for 3 of
+    # them (0.6 of the clip) where 4 take 0.5; with more threads than spans, each span has its own
+    # thread. Its key frames allow any of these counts
+    from ml.shots import shot_spans
+
+    path = shot_clips / "fades.mp4"
+    assert [len(shot_spans(path, threads)) for threads in (1, 2, 3, 5, 6)] == [1, 4, 3, 5, 5]
+
+
 def test_key_frame_spans_begin_on_key_frames_and_hold_every_frame_once(shot_clips):
     import av
 
