@@ -57,3 +57,33 @@ def test_check_reports_bad_files_as_rows(landing_zone, tmp_path, monkeypatch):
     assert rows["fr"]["kind"] == "undetermined" and rows["fr"]["in_sync"] is False
     assert "alpha/dubs/fr.flac" in rows["fr"]["error"]
     assert rows["de"]["error"] is None
+
+
+def test_check_runs_on_object_storage(landing_zone, tmp_path, monkeypatch):
+    # production keeps the landing zone and the artifacts on object storage (fsspec URLs): fsspec's
+    # in-memory filesystem takes both, through the same code as s3:// (ObjectStoreMediaStore, UPath)
+    import uuid
+
+    import fsspec
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    root, truth = landing_zone
+    fs = fsspec.filesystem("memory")
+    bucket = f"/dubsync-{uuid.uuid4().hex[:8]}"
+    try:
+        for path in root.rglob("*"):
+            if path.is_file():
+                fs.pipe(f"{bucket}/lz/{path.relative_to(root).as_posix()}", path.read_bytes())
+        out = tmp_path / "verdicts.json"
+        assert main(["check", f"memory://{bucket}/lz", "--artifacts", f"memory://{bucket}/art", "--json", str(out)]) == 0
+        rows = {row["language"]: row for row in json.loads(out.read_text())}
+        assert set(rows) == {"de", "fr"}
+        for language, row in rows.items():
+            assert row["error"] is None
+            assert abs(row["offset_ms"] - truth["titles"]["alpha"]["dubs"][language]["offset_s"] * 1000) <= 5
+        stored = sorted(name.removeprefix(f"{bucket}/art/") for name in fs.find(f"{bucket}/art"))
+        assets = ["dub_signature", "frame_match_offsets", "title_verdicts"]
+        per_title = ["face_tracks", "lip_sync_offsets", "reference_signature", "shot_boundaries"]
+        assert stored == sorted([f"{a}/{lang}/alpha.npz" for a in assets for lang in ("de", "fr")] + [f"{a}/alpha.npz" for a in per_title])
+    finally:
+        fs.rm(bucket, recursive=True)
