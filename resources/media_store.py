@@ -9,8 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
+import time
+import uuid
 from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -248,7 +251,8 @@ class LocalMediaStore(MediaStore):
 class ObjectStoreMediaStore(MediaStore):
     """A landing zone on object storage (any fsspec URL: ``s3://bucket/landing``, ``gs://...``).
 
-    Files are copied to ``cache_dir`` (keyed by content version) before decoding.
+    Files are copied to ``cache_dir`` (keyed by content version) before decoding; a track's earlier
+    versions leave the cache once unused for :data:`CACHE_UNUSED_S`.
     """
 
     url: str
@@ -291,11 +295,41 @@ class ObjectStoreMediaStore(MediaStore):
     @contextmanager
     def local_path(self, track: Track) -> Iterator[Path]:
         suffix = Path(track.name).suffix
-        target = Path(self.cache_dir) / f"{track.title}-{track.language or 'original'}-{track.version}{suffix}"
-        if not target.exists():
+        stem = f"{track.title}-{track.language or 'original'}-"
+        target = Path(self.cache_dir) / f"{stem}{track.version}{suffix}"
+        if target.exists():
+            os.utime(target)  # in use: see _prune_cache
+        else:
             target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(target.name + ".part")
-            with self._filesystem().open(self._full(track.name), "rb") as src, open(partial, "wb") as dst:
-                shutil.copyfileobj(src, dst, length=8 << 20)
-            partial.replace(target)
+            # a copy of this caller's own: two steps of a title (its signature and its shots) may fetch
+            # the same file at once, and each renames a complete copy over the other's
+            partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+            try:
+                with self._filesystem().open(self._full(track.name), "rb") as src, open(partial, "wb") as dst:
+                    shutil.copyfileobj(src, dst, length=8 << 20)
+                partial.replace(target)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+        _prune_cache(target, re.compile(rf"\.?{re.escape(stem)}[0-9a-f]{{16}}{re.escape(suffix)}(\.[0-9a-f]{{32}}\.part)?"))
         yield target
+
+
+CACHE_UNUSED_S = 24 * 3600.0
+"""A cached copy of an earlier version of a track (the file was replaced since), or the partial copy
+of a killed fetch, is removed once it has gone this long without use: a run still decoding an
+earlier version touches it whenever it asks for it."""
+
+
+def _prune_cache(current: Path, same_track: re.Pattern) -> None:
+    """Remove the files of ``current``'s track in its cache folder, other than ``current``, unused for
+    :data:`CACHE_UNUSED_S` (cached earlier versions, killed fetches' partial copies)."""
+    now = time.time()
+    for entry in os.scandir(current.parent):
+        if entry.name == current.name or not same_track.fullmatch(entry.name):
+            continue
+        try:
+            if now - entry.stat().st_mtime > CACHE_UNUSED_S:
+                os.unlink(entry.path)
+        except FileNotFoundError:  # removed meanwhile by another step
+            continue

@@ -92,3 +92,68 @@ def test_colliding_title_slugs_are_reported(tmp_path):
     titles, problems = LocalMediaStore(root=str(tmp_path)).scan()
     assert list(titles) == ["film_a"]
     assert "both map to id 'film_a'" in problems[0]
+
+
+def _store_of_one_title(root, cache):
+    (root / "Film A" / "dubs").mkdir(parents=True)
+    (root / "Film A" / "original.wav").write_bytes(bytes(range(256)) * (64 << 10))  # 16 MiB
+    (root / "Film A" / "dubs" / "fr.flac").write_bytes(b"f")
+    return ObjectStoreMediaStore(url=f"file://{root}", cache_dir=str(cache))
+
+
+def test_object_store_copies_a_file_fetched_by_several_steps_at_once(tmp_path):
+    # a title's signature and its shots fetch its original at the same time: each gets the whole file
+    # (one shared partial copy made all but one fail, renamed away under them)
+    import threading
+
+    store = _store_of_one_title(tmp_path / "lz", tmp_path / "cache")
+    track = store.original("film_a")
+    expected = (tmp_path / "lz" / "Film A" / "original.wav").read_bytes()
+    for trial in range(3):
+        for leftover in (tmp_path / "cache").glob("*"):
+            leftover.unlink()
+        start, results = threading.Barrier(4), []
+
+        def fetch():
+            start.wait()
+            try:
+                with store.local_path(track) as path:
+                    results.append(path.read_bytes() == expected)
+            except Exception as exc:  # noqa: BLE001  # reported below
+                results.append(repr(exc))
+
+        workers = [threading.Thread(target=fetch) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert results == [True] * 4, (trial, results)
+        assert [p.name for p in (tmp_path / "cache").iterdir()] == [f"film_a-original-{track.version}.wav"]
+
+
+def test_object_store_cache_drops_a_replaced_files_copies_once_unused(tmp_path):
+    import os
+    import time
+
+    from resources.media_store import CACHE_UNUSED_S
+
+    cache = tmp_path / "cache"
+    store = _store_of_one_title(tmp_path / "lz", cache)
+    track = store.original("film_a")
+    cache.mkdir()
+    old = time.time() - CACHE_UNUSED_S - 60
+    files = {
+        "earlier": f"film_a-original-{'0' * 16}.wav",  # a version replaced long ago
+        "killed": f".film_a-original-{'1' * 16}.wav.{'2' * 32}.part",  # a killed fetch's partial copy
+        "recent": f"film_a-original-{'3' * 16}.wav",  # replaced, but a run used it lately
+        "dub": f"film_a-fr-{'4' * 16}.flac",  # another track
+        "title": f"film_a-original-x-original-{'5' * 16}.wav",  # another title's original ("film_a-original-x")
+    }
+    for name in files.values():
+        (cache / name).write_bytes(b"x")
+        os.utime(cache / name, (old, old))
+    os.utime(cache / files["recent"])
+    with store.local_path(track) as path:
+        assert path.read_bytes()[:4] == bytes(range(4))
+    left = {p.name for p in cache.iterdir()}
+    assert left == {path.name, files["recent"], files["dub"], files["title"]}
