@@ -112,6 +112,7 @@ def run_check(
     *,
     artifact_root: str,
     policy_path: str = "",
+    media_cache: str = "",
     instance=None,
     emit: Callable[[str], None] = print,
 ) -> list[dict]:
@@ -125,6 +126,9 @@ def run_check(
         Where asset values are written.
     policy_path : str
         Policy TOML file, empty for the defaults.
+    media_cache : str
+        Where a landing zone on object storage is copied before decoding (see
+        :class:`orchestration.settings.Settings`), empty for the default.
     instance : DagsterInstance, optional
         Defaults to ``DAGSTER_HOME``'s instance if set, else an ephemeral one.
     emit : callable
@@ -138,7 +142,7 @@ def run_check(
     from orchestration.partitions import dub_partition_key, languages_partitions, titles_partitions
     from orchestration.settings import Settings
 
-    settings = Settings(media_root=media_root, artifact_root=artifact_root, policy_path=policy_path)
+    settings = Settings(media_root=media_root, artifact_root=artifact_root, policy_path=policy_path, media_cache=media_cache)
     defs = build_definitions(settings, loggers={"dubsync_progress": _progress_logger(emit)})
     store = defs.resources["media_store"]
     if instance is None:
@@ -305,7 +309,7 @@ def _cmd_check(args) -> int:
     if not Path(args.media_root).exists() and "://" not in args.media_root:
         print(f"dubsync check: {args.media_root} does not exist", file=sys.stderr)
         return 2
-    rows = run_check(args.media_root, artifact_root=artifact_root, policy_path=args.policy or env.policy_path)
+    rows = run_check(args.media_root, artifact_root=artifact_root, policy_path=args.policy or env.policy_path, media_cache=env.media_cache)
     print()
     print(format_table(rows))
     if args.json:

@@ -26,6 +26,8 @@ __all__ = ["build_assets", "build_resources", "build_definitions", "defs"]
 
 def _media_store(settings: Settings) -> MediaStore:
     if settings.media_is_remote:
+        if settings.media_cache:
+            return ObjectStoreMediaStore(url=settings.media_root, cache_dir=settings.media_cache)
         return ObjectStoreMediaStore(url=settings.media_root)
     return LocalMediaStore(root=settings.media_root)
 

@@ -29,6 +29,10 @@ class Settings:
     lipsync_checkpoint : str
         A SyncNet v2 state dict for lip sync; empty for the weight-free estimator.
         ``DUBSYNC_LIPSYNC_CHECKPOINT``.
+    media_cache : str
+        Where files of a landing zone on object storage are copied before decoding (a title's
+        tracks, so room for the largest titles checked at once); empty for ``dubsync-media-cache``
+        in the system's temporary folder. ``DUBSYNC_MEDIA_CACHE``.
     """
 
     media_root: str = "demo/landing"
@@ -36,6 +40,7 @@ class Settings:
     policy_path: str = ""
     sensor_interval_s: int = 30
     lipsync_checkpoint: str = ""
+    media_cache: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -46,6 +51,7 @@ class Settings:
             policy_path=environ.get("DUBSYNC_POLICY") or defaults.policy_path,
             sensor_interval_s=_positive_int(environ, "DUBSYNC_SENSOR_INTERVAL_S", defaults.sensor_interval_s),
             lipsync_checkpoint=environ.get("DUBSYNC_LIPSYNC_CHECKPOINT") or defaults.lipsync_checkpoint,
+            media_cache=environ.get("DUBSYNC_MEDIA_CACHE") or defaults.media_cache,
         )
 
     @property

@@ -67,6 +67,7 @@ def test_check_runs_on_object_storage(landing_zone, tmp_path, monkeypatch):
     import fsspec
 
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("DUBSYNC_MEDIA_CACHE", str(tmp_path / "media-cache"))
     root, truth = landing_zone
     fs = fsspec.filesystem("memory")
     bucket = f"/dubsync-{uuid.uuid4().hex[:8]}"
@@ -85,5 +86,8 @@ def test_check_runs_on_object_storage(landing_zone, tmp_path, monkeypatch):
         assets = ["dub_signature", "frame_match_offsets", "title_verdicts"]
         per_title = ["face_tracks", "lip_sync_offsets", "reference_signature", "shot_boundaries"]
         assert stored == sorted([f"{a}/{lang}/alpha.npz" for a in assets for lang in ("de", "fr")] + [f"{a}/alpha.npz" for a in per_title])
+        # the tracks were decoded from copies in DUBSYNC_MEDIA_CACHE, one per track
+        cached = sorted(path.name.rsplit("-", 1)[0] for path in (tmp_path / "media-cache").iterdir())
+        assert cached == ["alpha-de", "alpha-fr", "alpha-original"]
     finally:
         fs.rm(bucket, recursive=True)
