@@ -248,8 +248,9 @@ for every packet): with 128 the fingerprint of the benchmark's 60-minute PCM dub
 class SignatureBuilder:
     """Builds a :class:`Signature` from consecutive blocks of mono samples.
 
-    Holds at most one block plus ``n_fft`` samples at a time, so it consumes a decode stream of
-    any length. ``push`` blocks in order, then ``finish``.
+    Holds at most one block plus a step's samples (``_STEP_FRAMES`` hops) at a time, so it consumes
+    a decode stream of any length. ``push`` blocks in order, then ``finish``. However the track is cut
+    into blocks, the signature is the same, bit for bit.
 
     Parameters
     ----------
@@ -269,7 +270,7 @@ class SignatureBuilder:
         self._carry = np.zeros(0, dtype=np.float32)
         self._next_frame = 0
         self._n_samples = 0
-        self._frames: list[np.ndarray] = []
+        self._kept: list[np.ndarray] = []  # indices of the kept frames, step by step
         self._vectors: list[np.ndarray] = []
         lo = params.min_active_fraction * params.n_bins
         hi = params.max_active_fraction * params.n_bins
@@ -282,20 +283,31 @@ class SignatureBuilder:
         if block.ndim != 1:
             raise ParameterError(f"block must be mono, shape (n,); got shape {block.shape}")
         self._n_samples += block.size
-        buf = np.concatenate([self._carry, block]) if self._carry.size else block
-        n_fft, hop = self.params.n_fft, self.hop
-        n_new = 0 if buf.size < n_fft else 1 + (buf.size - n_fft) // hop
-        if n_new:
-            self._process(buf[: (n_new - 1) * hop + n_fft], self._next_frame)
-            self._next_frame += n_new
-        self._carry = buf[n_new * hop :].copy()
+        n_fft, hop, step = self.params.n_fft, self.hop, _STEP_FRAMES
+        carry = self._carry
+        available = carry.size + block.size
+        n_new = 0 if available < n_fft else 1 + (available - n_fft) // hop
+        # whole steps only, on one grid from the first frame: a frame is computed in the same step, at
+        # the same row, however the track was cut into blocks (BLAS kernels round a row differently
+        # by its place in the product, so other cuts gave other codes on some CPUs); only the step
+        # that straddles the carried samples and the block is copied
+        for start in range(0, n_new // step * step * hop, step * hop):
+            stop = start + (step - 1) * hop + n_fft
+            if start >= carry.size:
+                samples = block[start - carry.size : stop - carry.size]
+            else:
+                samples = np.concatenate([carry[start:], block[: stop - carry.size]])
+            self._process_step(self._frames(samples), self._next_frame)
+            self._next_frame += step
+        used = n_new // step * step * hop
+        if used >= carry.size:
+            self._carry = block[used - carry.size :].copy()
+        else:
+            self._carry = np.concatenate([carry[used:], block])
 
-    def _process(self, samples: np.ndarray, first_frame: int) -> None:
-        frames = np.lib.stride_tricks.sliding_window_view(samples, self.params.n_fft)[:: self.hop]
-        # a few frames at a time, through buffers kept from call to call: the temporaries stay in
-        # cache and no fresh pages are touched (a whole block's arrays are tens of MB each)
-        for start in range(0, len(frames), _STEP_FRAMES):
-            self._process_step(frames[start : start + _STEP_FRAMES], first_frame + start)
+    def _frames(self, samples: np.ndarray) -> np.ndarray:
+        """The frames that start every hop in ``samples`` (views, no copy)."""
+        return np.lib.stride_tricks.sliding_window_view(samples, self.params.n_fft)[:: self.hop]
 
     def _process_step(self, frames: np.ndarray, first_frame: int) -> None:
         import scipy.fft
@@ -338,14 +350,19 @@ class SignatureBuilder:
             kept = np.maximum(level[idx], np.float32(0.0))
         else:
             return
-        self._frames.append(first_frame + idx)
+        self._kept.append(first_frame + idx)
         self._vectors.append(kept @ self._phi_db)
 
     def finish(self, *, start_time_s: float = 0.0) -> Signature:
         """The signature of everything pushed; the last partial frame is not used."""
         p = self.params
         m = p.n_measurements
-        frames = np.concatenate(self._frames) if self._frames else np.zeros(0, np.int64)
+        if self._carry.size >= p.n_fft:  # the last, shorter step
+            last = self._frames(self._carry)
+            self._process_step(last, self._next_frame)
+            self._next_frame += len(last)
+            self._carry = self._carry[len(last) * self.hop :]
+        frames = np.concatenate(self._kept) if self._kept else np.zeros(0, np.int64)
         vectors = np.concatenate(self._vectors) if self._vectors else np.zeros((0, m), np.float32)
         mask = np.zeros(self._next_frame, dtype=bool)
         mask[frames] = True
