@@ -57,7 +57,7 @@ def build_definitions(settings: Settings, *, loggers: dict | None = None) -> Def
     return Definitions(
         assets=build_assets(settings),
         jobs=[reference_job, dub_job],
-        sensors=[build_landing_zone_sensor(settings.sensor_interval_s)],
+        sensors=[build_landing_zone_sensor(settings.sensor_interval_s, settings.settle_s)],
         resources=build_resources(settings),
         loggers=loggers,
     )

@@ -15,6 +15,10 @@ Each tick scans the media store and compares every file's content version with t
   (once per failed run in its log, and in the skip reason of every tick that requests nothing): they run after the
   reference run is re-executed successfully or the original is replaced.
 
+A new or replaced file of a folder is taken once it has gone ``Settings.settle_s`` seconds unchanged
+(until then the tick's skip reason names it), so that a dub still being copied in is not checked
+half-written; objects on object storage appear whole and are taken at once.
+
 Run keys carry the file versions, so a tick is idempotent; the cursor is JSON. A sensor starting with
 an empty cursor on an instance that already holds results (from ``dubsync check`` or an earlier
 deployment) skips files whose current version was observed and processed.
@@ -89,9 +93,10 @@ def _failed_reference_run(context: SensorEvaluationContext, title: str) -> str |
     return None
 
 
-def build_landing_zone_sensor(interval_s: int = Settings.sensor_interval_s):
-    """The landing-zone sensor, scanning at most every ``interval_s`` seconds (the deployment's
-    ``Settings.sensor_interval_s``, given by :func:`orchestration.definitions.build_definitions`)."""
+def build_landing_zone_sensor(interval_s: int = Settings.sensor_interval_s, settle_s: int = Settings.settle_s):
+    """The landing-zone sensor, scanning at most every ``interval_s`` seconds and taking a new or
+    replaced file of a folder once unchanged for ``settle_s`` seconds (the deployment's
+    ``Settings``, given by :func:`orchestration.definitions.build_definitions`)."""
 
     @sensor(
         name=SENSOR_NAME,
@@ -101,12 +106,12 @@ def build_landing_zone_sensor(interval_s: int = Settings.sensor_interval_s):
         description="Adds partitions and requests runs for new or replaced files in the landing zone.",
     )
     def landing_zone_sensor(context: SensorEvaluationContext, media_store: MediaStore):
-        return _tick(context, media_store)
+        return _tick(context, media_store, settle_s)
 
     return landing_zone_sensor
 
 
-def _tick(context: SensorEvaluationContext, media_store: MediaStore) -> SensorResult:
+def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: float = 0.0) -> SensorResult:
     """One evaluation of the sensor (see the module's description)."""
     cursor = json.loads(context.cursor) if context.cursor else {}
     versions: dict[str, str] = cursor.get("versions", {})
@@ -122,6 +127,13 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore) -> SensorRe
     run_requests: list[RunRequest] = []
     observations = []
     now = time.time()
+    settling: list[str] = []  # new or replaced files written too recently: perhaps still being copied in
+
+    def settled(track) -> bool:
+        if settle_s <= 0 or track is None or track.modified_s is None or now - track.modified_s >= settle_s:
+            return True
+        settling.append(track.name)
+        return False
 
     for problem in problems + [p for listing in titles.values() for p in listing.problems]:
         if problem not in reported:
@@ -136,7 +148,7 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore) -> SensorRe
         if key not in versions and _already_done(context, ORIGINAL_MEDIA, REFERENCE_SIGNATURE, title, version):
             versions[key] = version
             originals_seen[title] = 0.0
-        if versions.get(key) != version:
+        if versions.get(key) != version and settled(listing.original):
             replaced = key in versions
             versions[key] = version
             originals_seen[title] = now
@@ -163,7 +175,7 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore) -> SensorRe
             partition = str(dub_partition_key(title, language))
             if dub_key not in versions and _already_done(context, DUB_MEDIA, TITLE_VERDICTS, partition, track.version):
                 versions[dub_key] = track.version
-            if versions.get(dub_key) != track.version:
+            if versions.get(dub_key) != track.version and settled(track):
                 versions[dub_key] = track.version
                 waiting[dub_key] = {"version": track.version, "match_only": False}
                 observations.append(track_observation(track, media_store.describe(track)))
@@ -222,6 +234,11 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore) -> SensorRe
         if blocked:
             runs = ", ".join(f"{title} (run {run_id})" for title, run_id in blocked)
             pending += f"; the reference run failed for {runs}: re-execute it or replace the original"
+        if settling:
+            pending += (
+                f"; {len(settling)} file(s) written less than {settle_s:g} s ago, taken once unchanged that long "
+                f"(perhaps still being copied in): {', '.join(settling)}"
+            )
         return SensorResult(skip_reason=SkipReason(f"no new or replaced files{pending}"), cursor=new_cursor)
     return SensorResult(
         run_requests=run_requests,

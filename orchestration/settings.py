@@ -26,6 +26,10 @@ class Settings:
     sensor_interval_s : int
         Seconds between two scans of the landing zone by the sensor. ``DUBSYNC_SENSOR_INTERVAL_S``,
         default 30.
+    settle_s : int
+        The sensor takes a new or replaced file of a landing-zone folder once it has gone this many
+        seconds unchanged, so that a file still being copied in is not checked half-written.
+        ``DUBSYNC_SETTLE_S``, default 30; 0 takes files at once.
     lipsync_checkpoint : str
         A SyncNet v2 state dict for lip sync; empty for the weight-free estimator.
         ``DUBSYNC_LIPSYNC_CHECKPOINT``.
@@ -39,6 +43,7 @@ class Settings:
     artifact_root: str = "demo/artifacts"
     policy_path: str = ""
     sensor_interval_s: int = 30
+    settle_s: int = 30
     lipsync_checkpoint: str = ""
     media_cache: str = ""
 
@@ -50,6 +55,7 @@ class Settings:
             artifact_root=environ.get("DUBSYNC_ARTIFACT_ROOT") or defaults.artifact_root,
             policy_path=environ.get("DUBSYNC_POLICY") or defaults.policy_path,
             sensor_interval_s=_positive_int(environ, "DUBSYNC_SENSOR_INTERVAL_S", defaults.sensor_interval_s),
+            settle_s=_positive_int(environ, "DUBSYNC_SETTLE_S", defaults.settle_s, minimum=0),
             lipsync_checkpoint=environ.get("DUBSYNC_LIPSYNC_CHECKPOINT") or defaults.lipsync_checkpoint,
             media_cache=environ.get("DUBSYNC_MEDIA_CACHE") or defaults.media_cache,
         )
@@ -59,7 +65,7 @@ class Settings:
         return "://" in self.media_root and not self.media_root.startswith("file://")
 
 
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+def _positive_int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
     raw = environ.get(name)
     if not raw:
         return default
@@ -67,6 +73,6 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} must be a whole number of seconds") from None
-    if value <= 0:
-        raise ValueError(f"{name}={raw!r} must be > 0")
+    if value < minimum:
+        raise ValueError(f"{name}={raw!r} must be >= {minimum}")
     return value

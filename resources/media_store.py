@@ -43,12 +43,17 @@ class Track:
         Path relative to the store's root, with ``/`` separators.
     version : str
         Content version: changes when the file is replaced.
+    modified_s : float or None
+        When the file was last written (seconds since the epoch) in a folder, where a file being
+        copied in is visible before it is whole; ``None`` on object storage, where an object
+        appears whole once uploaded.
     """
 
     title: str
     language: str | None
     name: str
     version: str
+    modified_s: float | None = None
 
     @property
     def kind(self) -> str:
@@ -84,6 +89,11 @@ class MediaStore(ConfigurableResource):
     @abstractmethod
     def _version(self, relpath: str) -> str:
         """Content version of a file."""
+
+    def _modified(self, relpath: str) -> float | None:
+        """When a file was last written, where a file can be seen while it is written (see
+        :attr:`Track.modified_s`)."""
+        return None
 
     @abstractmethod
     def _read_bytes(self, relpath: str) -> bytes:
@@ -133,7 +143,7 @@ class MediaStore(ConfigurableResource):
                 originals.append(entry.name)
         if len(originals) == 1:
             name = f"{folder}/{originals[0]}"
-            listing.original = Track(title, None, name, self._version(name))
+            listing.original = Track(title, None, name, self._version(name), self._modified(name))
         elif len(originals) > 1:
             listing.problems.append(
                 f"{folder}: several original files {sorted(originals)}: keep exactly one"
@@ -155,7 +165,7 @@ class MediaStore(ConfigurableResource):
                     )
                     continue
                 name = f"{folder}/dubs/{entry.name}"
-                listing.dubs[language] = Track(title, language, name, self._version(name))
+                listing.dubs[language] = Track(title, language, name, self._version(name), self._modified(name))
         return listing
 
     def _original_language(self, folder: str, listing: TitleListing) -> str | None:
@@ -236,6 +246,9 @@ class LocalMediaStore(MediaStore):
     def _version(self, relpath: str) -> str:
         stat = self._path(relpath).stat()
         return _stat_version(stat.st_size, stat.st_mtime_ns)
+
+    def _modified(self, relpath: str) -> float | None:
+        return self._path(relpath).stat().st_mtime
 
     def _read_bytes(self, relpath: str) -> bytes:
         return self._path(relpath).read_bytes()

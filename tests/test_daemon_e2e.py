@@ -58,6 +58,7 @@ def test_sensor_with_the_daemon_new_replaced_and_unreadable_dubs(landing_zone, t
         "DUBSYNC_MEDIA_ROOT": str(root),
         "DUBSYNC_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
         "DUBSYNC_SENSOR_INTERVAL_S": "3",
+        "DUBSYNC_SETTLE_S": "2",  # each new or replaced file waits 2 s unchanged before its run
         "DUBSYNC_POLICY": str(tmp_path / "policy.toml"),
         "DUBSYNC_POSTGRES_URL": os.environ["DUBSYNC_POSTGRES_URL"],
     }

@@ -14,7 +14,7 @@ from orchestration.settings import Settings
 from resources.media_store import LocalMediaStore
 from tests.conftest import copy_landing_zone
 
-landing_zone_sensor = build_landing_zone_sensor()
+landing_zone_sensor = build_landing_zone_sensor(settle_s=0)  # files taken at once (tests/test_orchestration_sensor.py tests the settle time)
 
 AUDIO_ASSETS = ("reference_signature", "dub_signature", "frame_match_offsets", "title_verdicts")
 

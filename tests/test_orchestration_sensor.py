@@ -19,7 +19,7 @@ from orchestration.settings import Settings
 from resources.media_store import LocalMediaStore
 from tests.conftest import copy_landing_zone, title_chain
 
-landing_zone_sensor = build_landing_zone_sensor()
+landing_zone_sensor = build_landing_zone_sensor(settle_s=0)  # files taken at once; the settle time has its test
 
 
 def test_sensor_interval_is_the_deployment_setting(tmp_path):
@@ -116,6 +116,53 @@ def test_sensor_requests_one_run_per_new_or_replaced_file(landing_zone, tmp_path
         ]
         result, cursor = _tick(instance, root, cursor)
         assert not result.run_requests
+
+
+def test_sensor_takes_a_file_once_it_has_gone_unchanged_for_the_settle_time(landing_zone, tmp_path):
+    # a dub copied into the folder is visible while it is written: it is taken once unchanged for
+    # settle_s, so a half-copied file is never checked
+    root = copy_landing_zone(landing_zone[0], tmp_path / "lz")
+    sensor = build_landing_zone_sensor(settle_s=30)
+    long_ago = time.time() - 3600
+    for path in root.rglob("*.*"):
+        os.utime(path, (long_ago, long_ago))
+    held = (root / "alpha/dubs/fr.flac").read_bytes()
+    (root / "alpha/dubs/fr.flac").unlink()
+
+    def tick(cursor):
+        context = build_sensor_context(instance=instance, cursor=cursor, resources={"media_store": LocalMediaStore(root=str(root))})
+        result = sensor(context)
+        for request in result.dynamic_partitions_requests or []:
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        return result, result.cursor
+
+    with instance_for_test() as instance:
+        result, cursor = tick(None)  # files written an hour ago: taken at once
+        assert [(r.job_name, r.partition_key) for r in result.run_requests] == [("reference_job", "alpha")]
+        _materialize_reference(instance, root, tmp_path / "artifacts", "alpha")
+        result, cursor = tick(cursor)
+        assert [r.partition_key for r in result.run_requests] == ["de|alpha"]
+
+        # the French dub arrives: half of it, then the rest; neither is taken while it is fresh
+        (root / "alpha/dubs/fr.flac").write_bytes(held[: len(held) // 2])
+        result, cursor = tick(cursor)  # (its language partition is added)
+        assert not result.run_requests and not result.asset_events
+        (root / "alpha/dubs/fr.flac").write_bytes(held)
+        result, cursor = tick(cursor)
+        assert not result.run_requests and not result.asset_events
+        assert "1 file(s) written less than 30 s ago" in result.skip_reason.skip_message
+        assert "alpha/dubs/fr.flac" in result.skip_reason.skip_message
+        # unchanged for the settle time: one run, of the whole file's version
+        written = time.time() - 31
+        os.utime(root / "alpha/dubs/fr.flac", (written, written))
+        result, cursor = tick(cursor)
+        assert [(r.job_name, r.partition_key) for r in result.run_requests] == [("dub_job", "fr|alpha")]
+        version = LocalMediaStore(root=str(root)).dub("alpha", "fr").version
+        assert result.run_requests[0].run_key.startswith(f"alpha/dubs/fr@{version}@")
+        result, cursor = tick(cursor)
+        assert not result.run_requests
+
+    assert Settings().settle_s == 30 and Settings.from_env({"DUBSYNC_SETTLE_S": "0"}).settle_s == 0
 
 
 def test_sensor_reports_bad_names_and_requests_a_run_for_a_title_without_original(landing_zone, tmp_path):
