@@ -309,9 +309,10 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
     ):
         checked = _checked_policy(policy_resource, policy)
         title, language = _dub_partition(context)
-        verdict = decide_against_picture(
-            frame_match_offsets, lip_sync_offsets, match=checked.match, params=checked.verdict
-        )
+        with _failures(context):  # a partial or wrong delivery (mismatched lengths) is an error, not a verdict
+            verdict = decide_against_picture(
+                frame_match_offsets, lip_sync_offsets, match=checked.match, params=checked.verdict
+            )
         band = (-checked.verdict.acceptable_lag_s, checked.verdict.acceptable_lead_s)
         plot = offset_timeline_png(
             frame_match_offsets,

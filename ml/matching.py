@@ -33,7 +33,7 @@ __all__ = [
     "match_with_speed_search",
 ]
 
-ALGORITHM = "linf-match/4"
+ALGORITHM = "linf-match/5"
 """Changes when matches of the same signatures can change (4: the sub-step refinement no longer
 takes the next kept original frame past a dropped one as a neighbour)."""
 COVERAGE_STRETCH_S = 10.0
@@ -82,6 +82,8 @@ class FrameMatches:
         rival_distances`` are matched (see :class:`ml.policy.MatchParams`).
     dub_duration_s : float
         Duration of the dub track, seconds.
+    reference_duration_s : float
+        Duration of the original track, seconds (NaN in matches stored before it was kept).
     frame_seconds : float
         Seconds per signature frame (the resolution of one per-frame offset).
     """
@@ -95,6 +97,7 @@ class FrameMatches:
     frame_seconds: float
     max_rival_ratio: float = 0.0
     speed: float = 1.0
+    reference_duration_s: float = float("nan")
     """The dub was matched after resampling it ``speed`` times slower (see
     :func:`match_with_speed_search`); times and offsets are on the dub's own timeline regardless."""
 
@@ -226,6 +229,7 @@ def match_signatures(
         dub_duration_s=dub.duration_s / dub.speed,
         frame_seconds=dub.frame_seconds / dub.speed,
         speed=dub.speed,
+        reference_duration_s=reference.duration_s,
     )
 
 

@@ -256,6 +256,11 @@ class VerdictParams:
     recurring music matched elsewhere and set aside; longer ones (a swapped reel) stay evidence
     (tuned: recurring loops matched 20-40 s stretches where a dub held 10 min the original
     lacks); 0 sets nothing aside."""
+    max_length_mismatch_s: float = 10.0
+    """a dub whose length, once its measured offsets are applied (a drift's speed, a jump), differs
+    from the original's by more than this is a partial or wrong delivery: an error, never a verdict
+    (a QC default, not tuned: dubs differ by a few seconds of silence or idents at the ends, a
+    missing scene or reel by more)."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -287,6 +292,10 @@ class VerdictParams:
         _require(self.min_drift_s > 0, f"min_drift_s={self.min_drift_s} must be > 0")
         _require(self.min_segment_s > 0, f"min_segment_s={self.min_segment_s} must be > 0")
         _require(self.max_recurring_s >= 0, f"max_recurring_s={self.max_recurring_s} must be >= 0")
+        _require(
+            math.isfinite(self.max_length_mismatch_s) and self.max_length_mismatch_s >= 0,
+            f"max_length_mismatch_s={self.max_length_mismatch_s} must be a number >= 0",
+        )
 
 
 @dataclass(frozen=True)

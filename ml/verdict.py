@@ -15,13 +15,14 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from ml.errors import LengthMismatchError
 from ml.matching import FrameMatches
 from ml.policy import MatchParams, VerdictParams, params_version
 from ml.timeline import fit_timeline
 
 __all__ = ["ALGORITHM", "KINDS", "BANDS", "Verdict", "itu_band", "decide", "verdict_version"]
 
-ALGORITHM = "verdict/4"
+ALGORITHM = "verdict/5"
 KINDS = ("in_sync", "constant", "drift", "intermittent", "undetermined")
 BANDS = ("undetectable", "acceptable", "unacceptable", "unknown")
 
@@ -143,6 +144,30 @@ def _undetermined(reason: str, reference: str, evidence: dict) -> Verdict:
     )
 
 
+def _check_lengths(matches: FrameMatches, start: float, end: float, params: VerdictParams) -> None:
+    """Refuse a dub whose length, its measured offsets applied, is not the original's.
+
+    Dub time t plays original time t + offset(t): the dub spans ``dub_duration + end − start`` of
+    the original's timeline (a drift changes its length by its rate, a jump by its size).
+
+    Raises
+    ------
+    LengthMismatchError
+        The two differ by more than ``params.max_length_mismatch_s``.
+    """
+    span = matches.dub_duration_s + (end - start)
+    excess = span - matches.reference_duration_s
+    if not abs(excess) > params.max_length_mismatch_s:  # also when the original's length is unknown
+        return
+    applied = "" if abs(end - start) < 0.5 else f", or {span:.1f} s of the original's time with its offsets applied"
+    raise LengthMismatchError(
+        f"the dub lasts {matches.dub_duration_s:.1f} s{applied}, the original {matches.reference_duration_s:.1f} s: "
+        f"{abs(excess):.1f} s {'longer' if excess > 0 else 'shorter'} (more than max_length_mismatch_s = "
+        f"{params.max_length_mismatch_s:g} s), a partial or wrong delivery, not judged (what it holds is offset "
+        f"by {round(start * 1000):+d} ms)"
+    )
+
+
 def decide(
     matches: FrameMatches,
     *,
@@ -162,6 +187,12 @@ def decide(
         Tolerances and evidence requirements.
     reference : str
         What the offset is relative to, for the report.
+
+    Raises
+    ------
+    LengthMismatchError
+        The dub's length, its offsets applied, differs from the original's by more than
+        ``params.max_length_mismatch_s``.
     """
     matches = dataclasses.replace(
         matches, theta_min_dist=match.theta_min_dist, max_rival_ratio=match.max_rival_ratio
@@ -215,6 +246,7 @@ def decide(
     else:
         start, end = fit.offset_at(start_t), fit.offset_at(end_t)
         values = [start, end]
+    _check_lengths(matches, start, end, params)
     worst = max(values, key=abs)
     in_sync = all(abs(v) <= limit for v in values)
     band = itu_band(worst, params)

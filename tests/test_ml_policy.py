@@ -35,6 +35,7 @@ def test_policy_file_overrides_defaults(tmp_path):
         ("[matching]\n", r"unknown section\(s\) \['matching'\]"),
         ("[match]\ntheta_min_dist = -1\n", "theta_min_dist=-1 must be > 0"),
         ("[shots]\ndeblock = \"no\"\n", "deblock='no' must be true or false"),
+        ("[verdict]\nmax_length_mismatch_s = -5\n", "max_length_mismatch_s=-5 must be a number >= 0"),
         ("[match\n", "not valid TOML"),
     ],
 )

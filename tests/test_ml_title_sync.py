@@ -5,15 +5,17 @@ offset is given (the lip-sync estimator is pinned in its own tests), so each ver
 against the picture with a known sum.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 
-from ml.errors import ParameterError
+from ml.errors import LengthMismatchError, ParameterError
 from ml.matching import match_signatures
 from ml.policy import Policy
-from ml.signatures import signature_from_file
+from ml.audio import load_audio
+from ml.signatures import signature_from_audio, signature_from_file
 from ml.testmedia import DubSpec, TitleSpec, build_title
 from ml.title_sync import decide_against_picture, picture_sync
 
@@ -90,10 +92,17 @@ def kinds(tmp_path_factory, shared_media):
     build_title(root, spec, shared_media=shared_media)
     folder = root / spec.title_id
     reference = signature_from_file(next(folder.glob("original.*")), role="reference")
-    return {
+    kinds = {
         d.language: match_signatures(signature_from_file(next(folder.glob(f"dubs/{d.language}.*"))), reference, POLICY.match)
         for d in dubs
     }
+    # partial deliveries of the in-sync French dub: its first 40 s, all but its first 40 s, all but
+    # its last 5 s
+    sr = POLICY.signature.sample_rate
+    fr, _ = load_audio(next(folder.glob("dubs/fr.*")), sample_rate=sr)
+    for name, part in (("fr_head", fr[: 40 * sr]), ("fr_tail", fr[40 * sr :]), ("fr_short", fr[: -5 * sr])):
+        kinds[name] = match_signatures(signature_from_audio(part, sample_rate=sr), reference, POLICY.match)
+    return kinds
 
 
 def _picture(offset_s):
@@ -153,3 +162,25 @@ def test_a_dub_without_evidence_is_undetermined_against_the_picture_too(kinds):
     none_matched = type(matches)(**{**matches.__dict__, "distances": np.full_like(matches.distances, np.inf)})
     verdict = _decide(none_matched, _picture(0.04))
     assert verdict.kind == "undetermined" and verdict.offset_s is None
+
+
+def test_a_partial_delivery_is_an_error_not_a_verdict(kinds):
+    # the first 40 s of a 100-s dub are in sync, but 60 s of the programme have no dub: never "in sync"
+    with pytest.raises(LengthMismatchError, match=r"the dub lasts 40\.0 s, the original 100\.0 s: 60\.0 s shorter"):
+        _decide(kinds["fr_head"], None)
+    # the rest of it, 40 s late: delaying it by 40 s would still leave the first 40 s without a dub
+    with pytest.raises(LengthMismatchError, match=r"60\.0 s, the original 100\.0 s: 40\.0 s shorter .* offset by \+40000 ms"):
+        _decide(kinds["fr_tail"], _picture(0.0))
+    # 5 s short (silence or an ident trimmed at the end) is within max_length_mismatch_s: judged
+    verdict = _decide(kinds["fr_short"], None)
+    assert verdict.kind == "in_sync" and abs(verdict.offset_s) < 0.005
+    strict = dataclasses.replace(POLICY.verdict, max_length_mismatch_s=4.0)
+    with pytest.raises(LengthMismatchError, match="5.0 s shorter"):
+        decide_against_picture(kinds["fr_short"], None, match=POLICY.match, params=strict)
+    # a drift changes the dub's length by its rate and a jump by its size: both judged (1.001× over
+    # 100 s is 0.1 s, the jump 0.5 s), with the lengths checked against their offsets
+    assert _decide(kinds["es"], None).kind == "drift" and _decide(kinds["it"], None).kind == "intermittent"
+    exact = dataclasses.replace(POLICY.verdict, max_length_mismatch_s=0.02)
+    drift = decide_against_picture(kinds["es"], None, match=POLICY.match, params=exact)  # 99.9 s long, 0.1 s of drift
+    assert drift.kind == "drift"
+    assert kinds["fr"].reference_duration_s == pytest.approx(100.0, abs=0.05)

@@ -43,6 +43,13 @@ def test_check_reports_bad_files_as_rows(landing_zone, tmp_path, monkeypatch):
     root = copy_landing_zone(landing_zone[0], tmp_path / "lz")
     (root / "alpha/dubs/fr.flac").write_bytes(np.random.default_rng(3).bytes(100_000))
     (root / "alpha/dubs/xx.flac").write_bytes(b"not a language")
+    # a partial delivery: the first 15 s of the 30-s German dub, in sync, but half the programme lacks it
+    from ml.audio import load_audio
+    from ml.testmedia import AudioWriter
+
+    german, _ = load_audio(root / "alpha/dubs/de.m4a", sample_rate=44100)
+    with AudioWriter(root / "alpha/dubs/it.flac", 44100, 1, codec="flac") as writer:
+        writer.write(german[None, : 15 * 44100])
     out = tmp_path / "verdicts.json"
     completed = subprocess.run(
         [sys.executable, "-m", "orchestration.cli", "check", str(root), "--json", str(out)],
@@ -53,10 +60,13 @@ def test_check_reports_bad_files_as_rows(landing_zone, tmp_path, monkeypatch):
     assert completed.returncode == 0, completed.stderr
     assert "'xx' is not an ISO 639 language code" in completed.stdout
     rows = {r["language"]: r for r in json.loads(out.read_text())}
-    assert set(rows) == {"de", "fr"}
+    assert set(rows) == {"de", "fr", "it"}
     assert rows["fr"]["kind"] == "undetermined" and rows["fr"]["in_sync"] is False
     assert "alpha/dubs/fr.flac" in rows["fr"]["error"]
     assert rows["de"]["error"] is None
+    assert rows["it"]["kind"] == "undetermined" and rows["it"]["in_sync"] is False
+    assert rows["it"]["error"].startswith("the dub lasts 15.0 s, the original 30.0 s: 15.0 s shorter")
+    assert rows["it"]["error"].endswith("a partial or wrong delivery, not judged (what it holds is offset by +0 ms)")
 
 
 def test_check_runs_on_object_storage(landing_zone, tmp_path, monkeypatch):

@@ -34,7 +34,7 @@ def test_signature_and_matches_round_trip(rng):
     matches = FrameMatches(
         dub_times=np.arange(5.0), offsets=np.full(5, 0.5), distances=np.ones(5, np.float32),
         rival_distances=np.full(5, 9.0, np.float32), theta_min_dist=8.0, dub_duration_s=5.0,
-        frame_seconds=0.046, max_rival_ratio=0.6,
+        frame_seconds=0.046, max_rival_ratio=0.6, speed=25 / 24, reference_duration_s=5.5,
     )  # fmt: skip
     again = decode_artifact(encode_artifact(matches))
     _assert_same_fields(again, matches)
