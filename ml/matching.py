@@ -35,7 +35,8 @@ __all__ = [
 
 ALGORITHM = "linf-match/5"
 """Changes when matches of the same signatures can change (4: the sub-step refinement no longer
-takes the next kept original frame past a dropped one as a neighbour)."""
+takes the next kept original frame past a dropped one as a neighbour; 5: matches keep the
+original's length, which the verdict compares with the dub's)."""
 COVERAGE_STRETCH_S = 10.0
 """Coverage counts the share of the dub's stretches of this many seconds that hold a matched frame."""
 SPEED_SEARCH_BELOW = 0.05
@@ -97,9 +98,9 @@ class FrameMatches:
     frame_seconds: float
     max_rival_ratio: float = 0.0
     speed: float = 1.0
-    reference_duration_s: float = float("nan")
     """The dub was matched after resampling it ``speed`` times slower (see
     :func:`match_with_speed_search`); times and offsets are on the dub's own timeline regardless."""
+    reference_duration_s: float = float("nan")
 
     @property
     def matched(self) -> np.ndarray:
