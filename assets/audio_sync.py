@@ -87,22 +87,30 @@ def _failures(context: AssetExecutionContext) -> Iterator[None]:
         raise Failure(description=str(exc), allow_retries=False) from None
 
 
-def _progress_logger(context: AssetExecutionContext, what: str) -> Callable[[float, float | None], None]:
+def _progress_logger(context: AssetExecutionContext, what: str, unit: str = "s") -> Callable[[float, float | None], None]:
+    """A ``progress(done, total)`` that logs every tenth of the total; ``unit`` "s" (seconds of
+    media) or "MB" (bytes, shown in MB)."""
     state = {"next": _PROGRESS_STEP, "t0": time.monotonic()}
+    scale = 1e-6 if unit == "MB" else 1.0
 
-    def report(done_s: float, total_s: float | None) -> None:
-        if total_s and total_s > 0:
-            share = min(1.0, done_s / total_s)
+    def report(done: float, total: float | None) -> None:
+        if total and total > 0:
+            share = min(1.0, done / total)
             if share >= state["next"] or share >= 1.0:
                 context.log.info(
-                    f"{what}: {share:.0%} ({done_s:.0f} of {total_s:.0f} s) after "
+                    f"{what}: {share:.0%} ({done * scale:.0f} of {total * scale:.0f} {unit}) after "
                     f"{time.monotonic() - state['t0']:.1f} s"
                 )
                 state["next"] = share + _PROGRESS_STEP
         else:
-            context.log.info(f"{what}: {done_s:.0f} s decoded")
+            context.log.info(f"{what}: {done * scale:.0f} {unit} {'decoded' if unit == 's' else 'done'}")
 
     return report
+
+
+def _fetching(context: AssetExecutionContext, location: str) -> Callable[[float, float | None], None]:
+    """Progress of copying a track off object storage before it is decoded."""
+    return _progress_logger(context, f"fetching {location}", unit="MB")
 
 
 def _checked_policy(policy_resource: PolicyResource, baked: Policy) -> Policy:
@@ -122,7 +130,7 @@ def _checked_policy(policy_resource: PolicyResource, baked: Policy) -> Policy:
 def _signature(context, store: MediaStore, track: Track, policy: Policy, role: str) -> Output[Signature]:
     location = store.describe(track)
     context.log.info(f"signature of {location}")
-    with _failures(context), store.local_path(track) as path:
+    with _failures(context), store.local_path(track, _fetching(context, location)) as path:
         signature = signature_from_file(
             path,
             policy.signature,
@@ -228,7 +236,7 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
 
         def resignature(speed: float) -> Signature:
             track = media_store.dub(title, language)
-            with media_store.local_path(track) as path:
+            with media_store.local_path(track, _fetching(context, media_store.describe(track))) as path:
                 return signature_from_file(path, checked.signature, speed=speed)
 
         with _failures(context):

@@ -12,7 +12,7 @@ import io
 
 from dagster import AssetExecutionContext, AssetIn, AssetKey, Failure, MetadataValue, Output, asset
 
-from assets.audio_sync import LIP_SYNC_OFFSETS, _checked_policy, _failures, _progress_logger
+from assets.audio_sync import LIP_SYNC_OFFSETS, _checked_policy, _failures, _fetching, _progress_logger
 from assets.media import ORIGINAL_MEDIA, SOURCE_VERSION, TRANSIENT_RETRY
 from ml.faces import FaceTracks, contact_sheet, faces_version, track_faces
 from ml.policy import Policy
@@ -76,7 +76,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
         with _failures(context):
             track = media_store.original(context.partition_key)
         location = media_store.describe(track)
-        with _failures(context), media_store.local_path(track) as path:
+        with _failures(context), media_store.local_path(track, _fetching(context, location)) as path:
             if not has_video(path):
                 context.log.info(f"{location} has no video stream: no shots")
                 return Output(Shots.no_picture(checked.shots), metadata={"file": location, SOURCE_VERSION: track.version, "picture": "none (audio only)", "shots": 0})
@@ -117,7 +117,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
         location = media_store.describe(track)
         if shots.n_frames == 0:
             return Output(FaceTracks.no_picture(checked.faces), metadata={"file": location, SOURCE_VERSION: track.version, "picture": "none (audio only)", "tracks": 0})
-        with _failures(context), media_store.local_path(track) as path:
+        with _failures(context), media_store.local_path(track, _fetching(context, location)) as path:
             tracks = track_faces(path, shots, checked.faces, progress=_progress_logger(context, f"face tracks of {location}"))
             sheet = contact_sheet(path, tracks) if tracks.n_tracks else None
         metadata = {
@@ -165,7 +165,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
         location = media_store.describe(track)
         estimates = []
         if tracks.n_frames:
-            with _failures(context), media_store.local_path(track) as path:
+            with _failures(context), media_store.local_path(track, _fetching(context, location)) as path:
                 estimates = lip_sync.track_offsets(
                     path, tracks, checked.lipsync,
                     progress=lambda done, total: context.log.info(f"lip sync: {done} of {total} face tracks"),

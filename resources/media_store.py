@@ -15,7 +15,7 @@ import tempfile
 import time
 import uuid
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,8 +105,9 @@ class MediaStore(ConfigurableResource):
 
     @abstractmethod
     @contextmanager
-    def local_path(self, track: Track) -> Iterator[Path]:
-        """A local path to the track's bytes for as long as the context lasts."""
+    def local_path(self, track: Track, progress: Callable[[float, float | None], None] | None = None) -> Iterator[Path]:
+        """A local path to the track's bytes for as long as the context lasts; ``progress(bytes_done,
+        bytes_total)`` hears of a copy it takes to get there (object storage)."""
 
     # -- the contract, shared by every store ------------------------------------------------
     def scan(self) -> tuple[dict[str, TitleListing], list[str]]:
@@ -257,8 +258,8 @@ class LocalMediaStore(MediaStore):
         return str(self._path(track.name))
 
     @contextmanager
-    def local_path(self, track: Track) -> Iterator[Path]:
-        yield self._path(track.name)
+    def local_path(self, track: Track, progress: Callable[[float, float | None], None] | None = None) -> Iterator[Path]:
+        yield self._path(track.name)  # nothing to copy
 
 
 class ObjectStoreMediaStore(MediaStore):
@@ -306,7 +307,7 @@ class ObjectStoreMediaStore(MediaStore):
         return f"{self.url.rstrip('/')}/{track.name}"
 
     @contextmanager
-    def local_path(self, track: Track) -> Iterator[Path]:
+    def local_path(self, track: Track, progress: Callable[[float, float | None], None] | None = None) -> Iterator[Path]:
         suffix = Path(track.name).suffix
         stem = f"{track.title}-{track.language or 'original'}-"
         target = Path(self.cache_dir) / f"{stem}{track.version}{suffix}"
@@ -318,14 +319,25 @@ class ObjectStoreMediaStore(MediaStore):
             # the same file at once, and each renames a complete copy over the other's
             partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
             try:
-                with self._filesystem().open(self._full(track.name), "rb") as src, open(partial, "wb") as dst:
-                    shutil.copyfileobj(src, dst, length=8 << 20)
+                self._copy(track, partial, progress)
                 partial.replace(target)
             except BaseException:
                 partial.unlink(missing_ok=True)
                 raise
         _prune_cache(target, re.compile(rf"\.?{re.escape(stem)}[0-9a-f]{{16}}{re.escape(suffix)}(\.[0-9a-f]{{32}}\.part)?"))
         yield target
+
+
+    def _copy(self, track: Track, target: Path, progress: Callable[[float, float | None], None] | None) -> None:
+        fs = self._filesystem()
+        total = fs.info(self._full(track.name)).get("size")
+        done = 0
+        with fs.open(self._full(track.name), "rb") as src, open(target, "wb") as dst:
+            while chunk := src.read(8 << 20):
+                dst.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(float(done), float(total) if total else None)
 
 
 CACHE_UNUSED_S = 24 * 3600.0

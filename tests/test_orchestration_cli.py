@@ -69,7 +69,7 @@ def test_check_reports_bad_files_as_rows(landing_zone, tmp_path, monkeypatch):
     assert rows["it"]["error"].endswith("a partial or wrong delivery, not judged (what it holds is offset by +0 ms)")
 
 
-def test_check_runs_on_object_storage(landing_zone, tmp_path, monkeypatch):
+def test_check_runs_on_object_storage(landing_zone, tmp_path, monkeypatch, capsys):
     # production keeps the landing zone and the artifacts on object storage (fsspec URLs): fsspec's
     # in-memory filesystem takes both, through the same code as s3:// (ObjectStoreMediaStore, UPath)
     import uuid
@@ -87,6 +87,8 @@ def test_check_runs_on_object_storage(landing_zone, tmp_path, monkeypatch):
                 fs.pipe(f"{bucket}/lz/{path.relative_to(root).as_posix()}", path.read_bytes())
         out = tmp_path / "verdicts.json"
         assert main(["check", f"memory://{bucket}/lz", "--artifacts", f"memory://{bucket}/art", "--json", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert f"fetching memory://{bucket}/lz/alpha/original.flac: 100% (" in printed  # the copy's progress
         rows = {row["language"]: row for row in json.loads(out.read_text())}
         assert set(rows) == {"de", "fr"}
         for language, row in rows.items():

@@ -35,13 +35,13 @@ class FlakyMediaStore(LocalMediaStore):
     failures_file: str
 
     @contextmanager
-    def local_path(self, track):
+    def local_path(self, track, progress=None):
         counter = Path(self.failures_file)
         left = int(counter.read_text())
         if left > 0:
             counter.write_text(str(left - 1))
             raise OSError(errno.EIO, "Input/output error (share unavailable)", track.name)
-        with super().local_path(track) as path:
+        with super().local_path(track, progress) as path:
             yield path
 
 

@@ -109,6 +109,10 @@ def test_object_store_copies_a_file_fetched_by_several_steps_at_once(tmp_path):
     store = _store_of_one_title(tmp_path / "lz", tmp_path / "cache")
     track = store.original("film_a")
     expected = (tmp_path / "lz" / "Film A" / "original.wav").read_bytes()
+    heard = []  # a copy's progress: bytes done of the file's size, every 8 MiB
+    with store.local_path(track, lambda done, total: heard.append((done, total))) as path:
+        assert path.read_bytes() == expected
+    assert heard == [(8 << 20, 16 << 20), (16 << 20, 16 << 20)]
     for trial in range(3):
         for leftover in (tmp_path / "cache").glob("*"):
             leftover.unlink()
