@@ -11,7 +11,9 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInsta
 
 from dagster._core.execution.backfill import BulkActionStatus
 
+from assets.media import SOURCE_VERSION
 from orchestration.cli import main
+from resources.media_store import LocalMediaStore
 from tests.conftest import copy_landing_zone
 from tests.support.dagster_dev import running_dagster_dev
 
@@ -81,18 +83,33 @@ def test_sensor_with_the_daemon_new_replaced_and_unreadable_dubs(landing_zone, t
             assert abs(verdict["offset_ms"].value - 800) <= 5 and verdict["kind"].value == "constant"
             _wait("the queue to empty", lambda: _idle(instance), server, instance)
 
-            # the German dub is re-delivered: only de|alpha's chain runs again
+            # the German dub is re-delivered, and again while that run is under way: only de|alpha's
+            # chain runs again, once per delivery, one run at a time, so the last delivery's verdict
+            # is the last one made
             before = {(a, p): _count(instance, a, p) for a in CHAIN for p in ("de|alpha", "fr|alpha")}
             references = _count(instance, "reference_signature", "alpha")
             dub = root / "alpha" / "dubs" / "de.m4a"
             _replace(dub, dub.read_bytes())
-            _wait("de|alpha's new verdict", lambda: _count(instance, "title_verdicts", "de|alpha") == 2, server, instance)
+            german = RunsFilter(job_name="dub_job", tags={"dagster/partition": "de|alpha"})
+            _wait("de|alpha's re-run to be requested", lambda: len(instance.get_runs(filters=german)) == 2, server, instance)
+            dub.write_bytes(dub.read_bytes())
+            settled = time.time() - 10  # written "10 s ago": the sensor takes it at its next scan
+            os.utime(dub, (settled, settled))
+            _wait("de|alpha's third verdict", lambda: _count(instance, "title_verdicts", "de|alpha") == 3, server, instance)
             _wait("the queue to empty", lambda: _idle(instance), server, instance)
             after = {(a, p): _count(instance, a, p) for a in CHAIN for p in ("de|alpha", "fr|alpha")}
             assert {k: after[k] - before[k] for k in after if after[k] != before[k]} == {
-                (a, "de|alpha"): 1 for a in CHAIN
+                (a, "de|alpha"): 2 for a in CHAIN
             }
             assert _count(instance, "reference_signature", "alpha") == references
+            runs = sorted(instance.get_run_records(filters=german), key=lambda r: r.start_time)
+            assert len(runs) == 3 and all(r.dagster_run.status == DagsterRunStatus.SUCCESS for r in runs)
+            assert all(a.end_time <= b.start_time for a, b in zip(runs, runs[1:])), [(r.start_time, r.end_time) for r in runs]
+            latest = instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=AssetKey("dub_signature"), asset_partitions=["de|alpha"]), limit=1
+            ).records[0]
+            current = LocalMediaStore(root=str(root)).dub("alpha", "de").version
+            assert latest.asset_materialization.metadata[SOURCE_VERSION].value == current
 
             # an unreadable Italian dub: its run fails and names the file; nothing else runs
             (root / "alpha" / "dubs" / "it.flac").write_bytes(b"not audio at all " * 4096)
