@@ -265,8 +265,8 @@ class LocalMediaStore(MediaStore):
 class ObjectStoreMediaStore(MediaStore):
     """A landing zone on object storage (any fsspec URL: ``s3://bucket/landing``, ``gs://...``).
 
-    Files are copied to ``cache_dir`` (keyed by content version) before decoding; a track's earlier
-    versions leave the cache once unused for :data:`CACHE_UNUSED_S`.
+    Files are copied to ``cache_dir`` (keyed by content version) before decoding; copies leave the
+    cache once unused for :data:`CACHE_UNUSED_S`.
     """
 
     url: str
@@ -324,7 +324,7 @@ class ObjectStoreMediaStore(MediaStore):
             except BaseException:
                 partial.unlink(missing_ok=True)
                 raise
-        _prune_cache(target, re.compile(rf"\.?{re.escape(stem)}[0-9a-f]{{16}}{re.escape(suffix)}(\.[0-9a-f]{{32}}\.part)?"))
+        _prune_cache(target)
         yield target
 
 
@@ -341,17 +341,26 @@ class ObjectStoreMediaStore(MediaStore):
 
 
 CACHE_UNUSED_S = 24 * 3600.0
-"""A cached copy of an earlier version of a track (the file was replaced since), or the partial copy
-of a killed fetch, is removed once it has gone this long without use: a run still decoding an
-earlier version touches it whenever it asks for it."""
+"""A cached copy unused this long is removed when any track is fetched into the same cache: earlier
+versions of replaced files, titles gone from the landing zone, killed fetches' partial copies. A run
+decoding a copy touches it whenever it asks for it."""
+
+_CACHED = re.compile(r"\.?.+-[0-9a-f]{16}(\.[A-Za-z0-9]+)?(\.[0-9a-f]{32}\.part)?")
+"""The names :meth:`ObjectStoreMediaStore.local_path` gives copies (``<title>-<language>-<version>.<ext>``)
+and their partial files; nothing else in the folder is touched."""
 
 
-def _prune_cache(current: Path, same_track: re.Pattern) -> None:
-    """Remove the files of ``current``'s track in its cache folder, other than ``current``, unused for
-    :data:`CACHE_UNUSED_S` (cached earlier versions, killed fetches' partial copies)."""
+def _prune_cache(current: Path) -> None:
+    """Remove the copies in ``current``'s cache folder, other than ``current``, unused for
+    :data:`CACHE_UNUSED_S`."""
     now = time.time()
     for entry in os.scandir(current.parent):
-        if entry.name == current.name or not same_track.fullmatch(entry.name):
+        if entry.name == current.name or not _CACHED.fullmatch(entry.name):
+            continue
+        try:
+            if now - entry.stat().st_mtime > CACHE_UNUSED_S:
+                os.unlink(entry.path)
+        except FileNotFoundError:  # removed meanwhile by another step
             continue
         try:
             if now - entry.stat().st_mtime > CACHE_UNUSED_S:

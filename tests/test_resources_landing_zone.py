@@ -135,7 +135,7 @@ def test_object_store_copies_a_file_fetched_by_several_steps_at_once(tmp_path):
         assert [p.name for p in (tmp_path / "cache").iterdir()] == [f"film_a-original-{track.version}.wav"]
 
 
-def test_object_store_cache_drops_a_replaced_files_copies_once_unused(tmp_path):
+def test_object_store_cache_drops_copies_unused_for_a_day(tmp_path):
     import os
     import time
 
@@ -146,18 +146,21 @@ def test_object_store_cache_drops_a_replaced_files_copies_once_unused(tmp_path):
     track = store.original("film_a")
     cache.mkdir()
     old = time.time() - CACHE_UNUSED_S - 60
-    files = {
-        "earlier": f"film_a-original-{'0' * 16}.wav",  # a version replaced long ago
-        "killed": f".film_a-original-{'1' * 16}.wav.{'2' * 32}.part",  # a killed fetch's partial copy
-        "recent": f"film_a-original-{'3' * 16}.wav",  # replaced, but a run used it lately
-        "dub": f"film_a-fr-{'4' * 16}.flac",  # another track
-        "title": f"film_a-original-x-original-{'5' * 16}.wav",  # another title's original ("film_a-original-x")
+    unused = {
+        f"film_a-original-{'0' * 16}.wav",  # a version replaced long ago
+        f".film_a-original-{'1' * 16}.wav.{'2' * 32}.part",  # a killed fetch's partial copy
+        f"gone-fr-{'4' * 16}.flac",  # a title no longer in the landing zone
     }
-    for name in files.values():
+    kept = {
+        f"film_a-original-{'3' * 16}.wav",  # replaced, but a run used it lately
+        f"film_a-fr-{'5' * 16}.flac",  # another track, used lately
+        "notes.txt",  # not a copy: left alone however old
+    }
+    for name in unused | kept:
         (cache / name).write_bytes(b"x")
         os.utime(cache / name, (old, old))
-    os.utime(cache / files["recent"])
+    for name in kept - {"notes.txt"}:
+        os.utime(cache / name)
     with store.local_path(track) as path:
         assert path.read_bytes()[:4] == bytes(range(4))
-    left = {p.name for p in cache.iterdir()}
-    assert left == {path.name, files["recent"], files["dub"], files["title"]}
+    assert {p.name for p in cache.iterdir()} == kept | {path.name}
