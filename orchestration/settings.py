@@ -54,8 +54,8 @@ class Settings:
             media_root=environ.get("DUBSYNC_MEDIA_ROOT") or defaults.media_root,
             artifact_root=environ.get("DUBSYNC_ARTIFACT_ROOT") or defaults.artifact_root,
             policy_path=environ.get("DUBSYNC_POLICY") or defaults.policy_path,
-            sensor_interval_s=_positive_int(environ, "DUBSYNC_SENSOR_INTERVAL_S", defaults.sensor_interval_s),
-            settle_s=_positive_int(environ, "DUBSYNC_SETTLE_S", defaults.settle_s, minimum=0),
+            sensor_interval_s=_whole_seconds(environ, "DUBSYNC_SENSOR_INTERVAL_S", defaults.sensor_interval_s),
+            settle_s=_whole_seconds(environ, "DUBSYNC_SETTLE_S", defaults.settle_s, minimum=0),
             lipsync_checkpoint=environ.get("DUBSYNC_LIPSYNC_CHECKPOINT") or defaults.lipsync_checkpoint,
             media_cache=environ.get("DUBSYNC_MEDIA_CACHE") or defaults.media_cache,
         )
@@ -65,7 +65,7 @@ class Settings:
         return "://" in self.media_root and not self.media_root.startswith("file://")
 
 
-def _positive_int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+def _whole_seconds(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
     raw = environ.get(name)
     if not raw:
         return default
