@@ -34,9 +34,10 @@ class Settings:
         A SyncNet v2 state dict for lip sync; empty for the weight-free estimator.
         ``DUBSYNC_LIPSYNC_CHECKPOINT``.
     media_cache : str
-        Where files of a landing zone on object storage are copied before decoding (a title's
-        tracks, so room for the largest titles checked at once); empty for ``dubsync-media-cache``
-        in the system's temporary folder. ``DUBSYNC_MEDIA_CACHE``.
+        A folder of its own where files of a landing zone on object storage are copied before
+        decoding (room for the tracks of the largest titles checked at once; copies unused for a
+        day are removed); empty for ``dubsync-media-cache`` in the system's temporary folder.
+        ``DUBSYNC_MEDIA_CACHE``.
     """
 
     media_root: str = "demo/landing"
