@@ -19,6 +19,10 @@ A new or replaced file of a folder is taken once it has gone ``Settings.settle_s
 (until then the tick's skip reason names it), so that a dub still being copied in is not checked
 half-written; objects on object storage appear whole and are taken at once.
 
+A landing zone that lists no title where files were seen before is taken for unavailable (an
+unmounted share): the tick changes nothing. A waiting dub whose file disappears is forgotten, so
+that it is taken as new if it comes back.
+
 Run keys carry the file versions, so a tick is idempotent; the cursor is JSON. A sensor starting with
 an empty cursor on an instance that already holds results (from ``dubsync check`` or an earlier
 deployment) skips files whose current version was observed and processed.
@@ -120,6 +124,16 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
     reported: set[str] = set(cursor.get("reported", []))
 
     titles, problems = media_store.scan()
+    if not titles and versions:
+        # a landing zone that held files and now lists none is more likely unmounted than emptied:
+        # the cursor is kept as it is, so that nothing waiting is forgotten
+        return SensorResult(
+            skip_reason=SkipReason(
+                f"the landing zone {media_store.describe_root()} lists no title, where {len(versions)} file(s) were "
+                "seen before: unavailable? (nothing changed; files that come back unchanged are not re-run)"
+            ),
+            cursor=context.cursor,
+        )
     known_titles = set(context.instance.get_dynamic_partitions(titles_partitions.name))
     known_languages = set(context.instance.get_dynamic_partitions(languages_partitions.name))
     new_titles: set[str] = set()
@@ -186,7 +200,10 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
         entry = waiting[dub_key]
         listing = titles.get(title)
         if listing is None or language not in listing.dubs:
-            del waiting[dub_key]  # the file is gone
+            # the file is gone: forgotten, so that it is taken as new if it comes back (its run was
+            # never requested)
+            del waiting[dub_key]
+            versions.pop(dub_key, None)
             continue
         made = _reference_time(context, title)
         if made is None or made < originals_seen.get(title, 0.0):

@@ -103,6 +103,10 @@ class MediaStore(ConfigurableResource):
         """Where a track lives, for messages (an absolute path or URL)."""
 
     @abstractmethod
+    def describe_root(self) -> str:
+        """Where the landing zone is, for messages."""
+
+    @abstractmethod
     @contextmanager
     def local_path(self, track: Track, progress: Callable[[float, float | None], None] | None = None) -> Iterator[Path]:
         """A local path to the track's bytes for as long as the context lasts; ``progress(bytes_done,
@@ -256,6 +260,9 @@ class LocalMediaStore(MediaStore):
     def describe(self, track: Track) -> str:
         return str(self._path(track.name))
 
+    def describe_root(self) -> str:
+        return str(self._path(""))
+
     @contextmanager
     def local_path(self, track: Track, progress: Callable[[float, float | None], None] | None = None) -> Iterator[Path]:
         yield self._path(track.name)  # nothing to copy
@@ -304,6 +311,9 @@ class ObjectStoreMediaStore(MediaStore):
 
     def describe(self, track: Track) -> str:
         return f"{self.url.rstrip('/')}/{track.name}"
+
+    def describe_root(self) -> str:
+        return self.url
 
     @contextmanager
     def local_path(self, track: Track, progress: Callable[[float, float | None], None] | None = None) -> Iterator[Path]:

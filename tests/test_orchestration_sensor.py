@@ -165,6 +165,35 @@ def test_sensor_takes_a_file_once_it_has_gone_unchanged_for_the_settle_time(land
     assert Settings().settle_s == 30 and Settings.from_env({"DUBSYNC_SETTLE_S": "0"}).settle_s == 0
 
 
+def test_sensor_forgets_no_waiting_dub_while_files_are_away(landing_zone, tmp_path):
+    # a share unmounted for a while (its mount point an empty folder), or a folder moved away and
+    # back: the dubs that waited for their reference still run once it exists
+    root = copy_landing_zone(landing_zone[0], tmp_path / "lz")
+    with instance_for_test() as instance:
+        result, cursor = _tick(instance, root, None)
+        assert [r.job_name for r in result.run_requests] == ["reference_job"]
+        assert set(json.loads(cursor)["waiting"]) == {"alpha/dubs/fr", "alpha/dubs/de"}
+
+        root.rename(tmp_path / "unmounted")
+        root.mkdir()
+        result, after = _tick(instance, root, cursor)
+        assert not result.run_requests and after == cursor
+        assert f"the landing zone {root} lists no title, where 3 file(s) were seen before" in result.skip_reason.skip_message
+        root.rmdir()
+        (tmp_path / "unmounted").rename(root)
+
+        (root / "alpha" / "dubs").rename(tmp_path / "dubs_away")  # the dubs alone, for one tick
+        result, cursor = _tick(instance, root, cursor)
+        assert json.loads(cursor)["waiting"] == {}
+        (tmp_path / "dubs_away").rename(root / "alpha" / "dubs")
+        result, cursor = _tick(instance, root, cursor)
+        assert set(json.loads(cursor)["waiting"]) == {"alpha/dubs/fr", "alpha/dubs/de"}
+
+        _materialize_reference(instance, root, tmp_path / "artifacts", "alpha")
+        result, cursor = _tick(instance, root, cursor)
+        assert sorted(r.partition_key for r in result.run_requests) == ["de|alpha", "fr|alpha"]
+
+
 def test_sensor_reports_bad_names_and_requests_a_run_for_a_title_without_original(landing_zone, tmp_path):
     root = copy_landing_zone(landing_zone[0], tmp_path / "lz")
     (root / "alpha/dubs/klingon.flac").write_bytes(b"x")
