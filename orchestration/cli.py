@@ -309,6 +309,11 @@ def _cmd_check(args) -> int:
     if not Path(args.media_root).exists() and "://" not in args.media_root:
         print(f"dubsync check: {args.media_root} does not exist", file=sys.stderr)
         return 2
+    if args.json:  # said now, not after the whole check
+        folder = Path(args.json).resolve().parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            print(f"dubsync check: cannot write --json {args.json}: {folder} is not a writable folder", file=sys.stderr)
+            return 2
     rows = run_check(args.media_root, artifact_root=artifact_root, policy_path=args.policy or env.policy_path, media_cache=env.media_cache)
     print()
     print(format_table(rows))
@@ -479,7 +484,13 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--init", help="continue from this checkpoint")
     train.set_defaults(func=_cmd_train_lipsync)
     args = parser.parse_args(argv)
-    return args.func(args)
+    from ml.errors import DubsyncError
+
+    try:
+        return args.func(args)
+    except DubsyncError as exc:  # a bad policy file or parameter: said in a line, not a traceback
+        print(f"dubsync {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

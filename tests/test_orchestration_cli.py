@@ -103,3 +103,18 @@ def test_check_runs_on_object_storage(landing_zone, tmp_path, monkeypatch, capsy
         assert cached == ["alpha-de", "alpha-fr", "alpha-original"]
     finally:
         fs.rm(bucket, recursive=True)
+
+
+def test_check_refuses_a_json_path_it_could_not_write_and_a_bad_policy_before_any_work(landing_zone, tmp_path, capsys):
+    root = landing_zone[0]
+    out = tmp_path / "no such folder" / "verdicts.json"
+    assert main(["check", str(root), "--json", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert f"cannot write --json {out}: {out.parent} is not a writable folder" in captured.err
+    assert "[1/1] alpha" not in captured.out  # nothing was checked
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[match\n")
+    assert main(["check", str(root), "--policy", str(policy)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"dubsync check: policy file {policy} is not valid TOML")
+    assert "Traceback" not in captured.err + captured.out
