@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ml.errors import ParameterError
+
 __all__ = ["Settings"]
 
 
@@ -73,7 +75,7 @@ def _whole_seconds(environ: Mapping[str, str], name: str, default: int, minimum:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} must be a whole number of seconds") from None
+        raise ParameterError(f"{name}={raw!r} must be a whole number of seconds") from None
     if value < minimum:
-        raise ValueError(f"{name}={raw!r} must be >= {minimum}")
+        raise ParameterError(f"{name}={raw!r} must be >= {minimum}")
     return value

@@ -105,7 +105,7 @@ def test_check_runs_on_object_storage(landing_zone, tmp_path, monkeypatch, capsy
         fs.rm(bucket, recursive=True)
 
 
-def test_check_refuses_a_json_path_it_could_not_write_and_a_bad_policy_before_any_work(landing_zone, tmp_path, capsys):
+def test_check_refuses_a_json_path_it_could_not_write_and_a_bad_policy_before_any_work(landing_zone, tmp_path, capsys, monkeypatch):
     root = landing_zone[0]
     out = tmp_path / "no such folder" / "verdicts.json"
     assert main(["check", str(root), "--json", str(out)]) == 2
@@ -118,3 +118,6 @@ def test_check_refuses_a_json_path_it_could_not_write_and_a_bad_policy_before_an
     captured = capsys.readouterr()
     assert captured.err.startswith(f"dubsync check: policy file {policy} is not valid TOML")
     assert "Traceback" not in captured.err + captured.out
+    monkeypatch.setenv("DUBSYNC_SETTLE_S", "soon")  # a setting from the environment, likewise
+    assert main(["check", str(root)]) == 2
+    assert capsys.readouterr().err == "dubsync check: DUBSYNC_SETTLE_S='soon' must be a whole number of seconds\n"
