@@ -309,11 +309,9 @@ def _cmd_check(args) -> int:
     if not Path(args.media_root).exists() and "://" not in args.media_root:
         print(f"dubsync check: {args.media_root} does not exist", file=sys.stderr)
         return 2
-    if args.json:  # said now, not after the whole check
-        folder = Path(args.json).resolve().parent
-        if not folder.is_dir() or not os.access(folder, os.W_OK):
-            print(f"dubsync check: cannot write --json {args.json}: {folder} is not a writable folder", file=sys.stderr)
-            return 2
+    if args.json and (problem := _unwritable(Path(args.json), create=False)):  # said now, not after the whole check
+        print(f"dubsync check: cannot write --json {args.json}: {problem}", file=sys.stderr)
+        return 2
     rows = run_check(args.media_root, artifact_root=artifact_root, policy_path=args.policy or env.policy_path, media_cache=env.media_cache)
     print()
     print(format_table(rows))
@@ -412,10 +410,30 @@ def _cmd_backfill(args) -> int:
     return 0
 
 
+def _unwritable(path: Path, *, create: bool) -> str | None:
+    """Why a file could not be written at ``path`` (its folder made first if ``create``), or None."""
+    folder = path.resolve().parent
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return f"cannot make {folder} ({exc.strerror})"
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        return f"{folder} is not a writable folder"
+    return None
+
+
 def _cmd_train_lipsync(args) -> int:
     from ml.errors import DubsyncError
     from ml.syncnet_train import build_training_set, train_syncnet
 
+    # said before the training set is built and the model trained, not after
+    if problem := _unwritable(Path(args.out), create=True):
+        print(f"dubsync train-lipsync: cannot write --out {args.out}: {problem}", file=sys.stderr)
+        return 2
+    if args.init and not Path(args.init).is_file():
+        print(f"dubsync train-lipsync: --init {args.init} is not a file", file=sys.stderr)
+        return 2
     clips = []
     for item in args.clips:
         path = Path(item)

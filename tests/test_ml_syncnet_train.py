@@ -63,6 +63,19 @@ def test_a_wrong_checkpoint_fails_clearly_in_the_resource(tmp_path):
         LipSyncModelResource(checkpoint=str(bad)).track_offsets(bad, None, LipSyncParams())
 
 
+def test_training_refuses_an_output_or_start_it_cannot_use_before_any_work(tmp_path, shared_media, capsys):
+    clip = shared_media / "talking_heads" / "grid" / "bbaf2n.mpg"
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    assert main(["train-lipsync", str(clip), "--out", str(blocker / "syncnet.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"dubsync train-lipsync: cannot write --out {blocker / 'syncnet.pt'}: cannot make {blocker}")
+    assert main(["train-lipsync", str(clip), "--out", str(tmp_path / "m.pt"), "--init", str(tmp_path / "none.pt")]) == 2
+    captured = capsys.readouterr()
+    assert f"--init {tmp_path / 'none.pt'} is not a file" in captured.err
+    assert "building training windows" not in captured.out  # refused before any work
+
+
 def test_training_without_clips_says_so(tmp_path, capsys):
     assert main(["train-lipsync", str(tmp_path), "--out", str(tmp_path / "x.pt")]) == 2
     assert "no clips found" in capsys.readouterr().err
