@@ -291,7 +291,8 @@ class SignatureBuilder:
         # the same row, however the track was cut into blocks (BLAS kernels round a row differently
         # by its place in the product, so other cuts gave other codes on some CPUs); only the step
         # that straddles the carried samples and the block is copied
-        for start in range(0, n_new // step * step * hop, step * hop):
+        used = n_new // step * step * hop  # samples of whole steps
+        for start in range(0, used, step * hop):
             stop = start + (step - 1) * hop + n_fft
             if start >= carry.size:
                 samples = block[start - carry.size : stop - carry.size]
@@ -299,7 +300,6 @@ class SignatureBuilder:
                 samples = np.concatenate([carry[start:], block[: stop - carry.size]])
             self._process_step(self._frames(samples), self._next_frame)
             self._next_frame += step
-        used = n_new // step * step * hop
         if used >= carry.size:
             self._carry = block[used - carry.size :].copy()
         else:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import dataclasses
 import json
 import logging
@@ -301,25 +302,22 @@ def _cmd_check(args) -> int:
     from orchestration.settings import Settings
 
     env = Settings.from_env()
-    artifact_root = args.artifacts or os.environ.get("DUBSYNC_ARTIFACT_ROOT")
-    temporary = None
-    if not artifact_root:
-        temporary = tempfile.TemporaryDirectory(prefix="dubsync-artifacts-")
-        artifact_root = temporary.name
     if not Path(args.media_root).exists() and "://" not in args.media_root:
         print(f"dubsync check: {args.media_root} does not exist", file=sys.stderr)
         return 2
     if args.json and (problem := _unwritable(Path(args.json), create=False)):  # said now, not after the whole check
         print(f"dubsync check: cannot write --json {args.json}: {problem}", file=sys.stderr)
         return 2
-    rows = run_check(args.media_root, artifact_root=artifact_root, policy_path=args.policy or env.policy_path, media_cache=env.media_cache)
+    artifact_root = args.artifacts or os.environ.get("DUBSYNC_ARTIFACT_ROOT")
+    # a temporary folder, removed however the check ends, when no artifact root is given
+    temporary = contextlib.nullcontext(artifact_root) if artifact_root else tempfile.TemporaryDirectory(prefix="dubsync-artifacts-")
+    with temporary as artifact_root:
+        rows = run_check(args.media_root, artifact_root=artifact_root, policy_path=args.policy or env.policy_path, media_cache=env.media_cache)
     print()
     print(format_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
         print(f"\nwrote {args.json}")
-    if temporary is not None:
-        temporary.cleanup()
     return 0
 
 

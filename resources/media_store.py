@@ -318,8 +318,7 @@ class ObjectStoreMediaStore(MediaStore):
     @contextmanager
     def local_path(self, track: Track, progress: Callable[[float, float | None], None] | None = None) -> Iterator[Path]:
         suffix = Path(track.name).suffix
-        stem = f"{track.title}-{track.language or 'original'}-"
-        target = Path(self.cache_dir) / f"{stem}{track.version}{suffix}"
+        target = Path(self.cache_dir) / f"{track.title}-{track.language or 'original'}-{track.version}{suffix}"
         if target.exists():
             os.utime(target)  # in use: see _prune_cache
         else:
