@@ -38,11 +38,11 @@ def test_partition_keys_read_back_as_title_and_language():
     assert title_and_language("film_a") == ("film_a", None)
 
 
-def _tick(instance, root, cursor):
+def _tick(instance, root, cursor, sensor=landing_zone_sensor):
     context = build_sensor_context(
         instance=instance, cursor=cursor, resources={"media_store": LocalMediaStore(root=str(root))}
     )
-    result = landing_zone_sensor(context)
+    result = sensor(context)
     assert isinstance(result, SensorResult)
     for request in result.dynamic_partitions_requests or []:
         assert isinstance(request, AddDynamicPartitionsRequest)
@@ -129,37 +129,30 @@ def test_sensor_takes_a_file_once_it_has_gone_unchanged_for_the_settle_time(land
     held = (root / "alpha/dubs/fr.flac").read_bytes()
     (root / "alpha/dubs/fr.flac").unlink()
 
-    def tick(cursor):
-        context = build_sensor_context(instance=instance, cursor=cursor, resources={"media_store": LocalMediaStore(root=str(root))})
-        result = sensor(context)
-        for request in result.dynamic_partitions_requests or []:
-            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-        return result, result.cursor
-
     with instance_for_test() as instance:
-        result, cursor = tick(None)  # files written an hour ago: taken at once
+        result, cursor = _tick(instance, root, None, sensor)  # files written an hour ago: taken at once
         assert [(r.job_name, r.partition_key) for r in result.run_requests] == [("reference_job", "alpha")]
         _materialize_reference(instance, root, tmp_path / "artifacts", "alpha")
-        result, cursor = tick(cursor)
+        result, cursor = _tick(instance, root, cursor, sensor)
         assert [r.partition_key for r in result.run_requests] == ["de|alpha"]
 
         # the French dub arrives: half of it, then the rest; neither is taken while it is fresh
         (root / "alpha/dubs/fr.flac").write_bytes(held[: len(held) // 2])
-        result, cursor = tick(cursor)  # (its language partition is added)
+        result, cursor = _tick(instance, root, cursor, sensor)  # (its language partition is added)
         assert not result.run_requests and not result.asset_events
         (root / "alpha/dubs/fr.flac").write_bytes(held)
-        result, cursor = tick(cursor)
+        result, cursor = _tick(instance, root, cursor, sensor)
         assert not result.run_requests and not result.asset_events
         assert "1 file(s) written less than 30 s ago" in result.skip_reason.skip_message
         assert "alpha/dubs/fr.flac" in result.skip_reason.skip_message
         # unchanged for the settle time: one run, of the whole file's version
         written = time.time() - 31
         os.utime(root / "alpha/dubs/fr.flac", (written, written))
-        result, cursor = tick(cursor)
+        result, cursor = _tick(instance, root, cursor, sensor)
         assert [(r.job_name, r.partition_key) for r in result.run_requests] == [("dub_job", "fr|alpha")]
         version = LocalMediaStore(root=str(root)).dub("alpha", "fr").version
         assert result.run_requests[0].run_key.startswith(f"alpha/dubs/fr@{version}@")
-        result, cursor = tick(cursor)
+        result, cursor = _tick(instance, root, cursor, sensor)
         assert not result.run_requests
 
     assert Settings().settle_s == 30 and Settings.from_env({"DUBSYNC_SETTLE_S": "0"}).settle_s == 0
