@@ -28,12 +28,12 @@ from dagster import (
 
 from assets.media import DUB_MEDIA, ORIGINAL_MEDIA, SOURCE_VERSION, TRANSIENT_RETRY
 from ml.errors import DubsyncError, MediaError
-from ml.matching import FrameMatches, match_version, match_with_speed_search
+from ml.audio_sync.matching import FrameMatches, match_version, match_with_speed_search
 from ml.policy import Policy
 from ml.report import offset_timeline_png, png_markdown, verdict_model_lines
-from ml.signatures import Signature, signature_from_file, signature_version
-from ml.title_sync import PictureSync, decide_against_picture
-from ml.verdict import Verdict, verdict_version
+from ml.audio_sync.signatures import Signature, signature_from_file, signature_version
+from ml.picture.title_sync import PictureSync, decide_against_picture
+from ml.audio_sync.verdict import Verdict, verdict_version
 from orchestration.partitions import (
     LANGUAGE_DIMENSION,
     TITLE_DIMENSION,

@@ -14,12 +14,12 @@ from dagster import AssetExecutionContext, AssetIn, AssetKey, Failure, MetadataV
 
 from assets.audio_sync import LIP_SYNC_OFFSETS, _checked_policy, _failures, _fetching, _progress_logger
 from assets.media import ORIGINAL_MEDIA, SOURCE_VERSION, TRANSIENT_RETRY
-from ml.faces import FaceTracks, contact_sheet, faces_version, track_faces
+from ml.picture.faces import FaceTracks, contact_sheet, faces_version, track_faces
 from ml.policy import Policy
 from ml.report import lip_sync_png, png_markdown
-from ml.shots import Shots, shots_from_file, shots_version
-from ml.title_sync import PictureSync, picture_sync, picture_sync_version
-from ml.video import has_video
+from ml.picture.shots import Shots, shots_from_file, shots_version
+from ml.picture.title_sync import PictureSync, picture_sync, picture_sync_version
+from ml.decoding.video import has_video
 from orchestration.partitions import titles_partitions
 from resources.lipsync_model import LipSyncModelResource
 from resources.media_store import MediaStore

@@ -42,12 +42,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore")
 
-from ml.audio import iter_audio_blocks  # noqa: E402
-from ml.matching import match_signatures, match_with_speed_search  # noqa: E402
+from ml.decoding.audio import iter_audio_blocks  # noqa: E402
+from ml.audio_sync.matching import match_signatures, match_with_speed_search  # noqa: E402
 from ml.policy import MatchParams, Policy, load_policy  # noqa: E402
-from ml.signatures import signature_from_file  # noqa: E402
+from ml.audio_sync.signatures import signature_from_file  # noqa: E402
 from ml.testmedia import GENERATOR_VERSION, DubSpec, TitleSpec, build_title, offset_at  # noqa: E402
-from ml.verdict import decide  # noqa: E402
+from ml.audio_sync.verdict import decide  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache" / "audio_sync"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -302,7 +302,7 @@ def peak_memory_mb(original: Path, dub: Path) -> float:
     """Peak resident memory (MB) of a fresh process that fingerprints and matches one pair."""
     code = (
         "import sys, warnings; warnings.filterwarnings('ignore'); sys.path.insert(0, sys.argv[3])\n"
-        "from ml.signatures import signature_from_file\nfrom ml.matching import match_signatures\n"
+        "from ml.audio_sync.signatures import signature_from_file\nfrom ml.audio_sync.matching import match_signatures\n"
         "r = signature_from_file(sys.argv[1], role='reference'); d = signature_from_file(sys.argv[2])\n"
         "m = match_signatures(d, r)\n"
         # VmHWM is this process's own peak; ru_maxrss would also count the benchmark's own memory,

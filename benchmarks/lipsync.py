@@ -5,7 +5,7 @@ Run with ``make bench-lipsync`` (or ``.venv/bin/python benchmarks/lipsync.py [--
 Clips: the 16 talking heads of ``../shared/media/talking_heads`` (11 GRID speakers, 3 s at 25 fps;
 five news-style speakers, 4.9-6.6 s at 22-30 fps, face_1 variable frame rate), whose own audio is
 taken as in sync. Each is copied with its audio shifted by 0, ±1, ±2, ±3, ±5, ±8 and ±15 frames (of
-the clip's own median frame duration), in the two ways of :mod:`ml.testshift`: samples moved
+the clip's own median frame duration), in the two ways of :mod:`ml.testmedia.shift`: samples moved
 ("samples") and the audio stream's start time moved ("start"); the video packets are copied
 unchanged. Copies are cached under ``benchmarks/.cache/lipsync``.
 
@@ -20,7 +20,7 @@ do), frames per second, and speed as a share of decode-only speed (decode time /
 Caveat: the estimator's design and defaults were chosen on these same 16 clips (unshifted and
 simulated shifts); the figures are not held-out.
 
-``--checkpoint FILE`` adds a SyncNet v2 checkpoint (:mod:`ml.syncnet`, e.g. one written by
+``--checkpoint FILE`` adds a SyncNet v2 checkpoint (:mod:`ml.picture.syncnet`, e.g. one written by
 ``dubsync train-lipsync``) as one more estimator on the same copies; ``--clips NAME ...`` keeps only
 the named clips (file names), e.g. those a checkpoint was not trained on, so that both are compared
 held-out.
@@ -44,13 +44,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ml.faces import track_faces  # noqa: E402
-from ml.lipsync import estimator_identity, track_offsets  # noqa: E402
+from ml.picture.faces import track_faces  # noqa: E402
+from ml.picture.lipsync import estimator_identity, track_offsets  # noqa: E402
 from ml.policy import LipSyncParams  # noqa: E402
-from ml.shots import shots_from_file  # noqa: E402
-from ml.testshift import SHIFT_METHODS, shifted_copy  # noqa: E402
+from ml.picture.shots import shots_from_file  # noqa: E402
+from ml.testmedia.shift import SHIFT_METHODS, shifted_copy  # noqa: E402
 
-SHARED = Path(os.environ.get("DUBSYNC_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
+from ml.testmedia.material import real_media_folder  # noqa: E402
+
+SHARED = real_media_folder()
 CACHE = ROOT / "benchmarks" / ".cache" / "lipsync"
 RESULTS = ROOT / "benchmarks" / "results"
 SHIFTS_FRAMES = (0, 1, -1, 2, -2, 3, -3, 5, -5, 8, -8, 15, -15)
@@ -126,7 +128,7 @@ def run_copy(path: Path) -> dict:
         params = estimator_params(name)
         started = time.perf_counter()
         if name in CHECKPOINTS:
-            from ml.syncnet import syncnet_track_offsets
+            from ml.picture.syncnet import syncnet_track_offsets
 
             found = [r for r in syncnet_track_offsets(CHECKPOINTS[name], path, tracks, params) if r.track == longest]
         else:
@@ -237,12 +239,12 @@ def main(argv=None) -> int:
     parser.add_argument("--name", default="lipsync", help="results file stem under benchmarks/results (default: lipsync)")
     args = parser.parse_args(argv)
     shifts = QUICK_SHIFTS if args.quick else SHIFTS_FRAMES
-    from ml.faces import detect_faces_batch
+    from ml.picture.faces import detect_faces_batch
 
     detect_faces_batch(np.zeros((1, 288, 352, 3), np.uint8), 0.9)  # load the model outside the timings
     checkpoint_paths = {f"syncnet:{path.stem}": path for path in args.checkpoint}
     if checkpoint_paths:
-        from ml.syncnet import load_syncnet
+        from ml.picture.syncnet import load_syncnet
 
         CHECKPOINTS.update({name: load_syncnet(path) for name, path in checkpoint_paths.items()})
     rows = []

@@ -2,7 +2,7 @@
 
 Run with ``make bench-lipsync-titles`` (or ``.venv/bin/python benchmarks/lipsync_titles.py [--titles N]``).
 
-Titles (:mod:`ml.testpicture`): the demo's two picture titles, the six default talking heads with
+Titles (:mod:`ml.testmedia.picture`): the demo's two picture titles, the six default talking heads with
 the original 240 ms ahead of its picture (the orchestration test's title), and ``--titles`` more
 (default 12), each five clips drawn from the 14 usable shared talking heads over its own music bed,
 its original audio ↔ picture offset drawn from −300 … +400 ms; every draw comes from a fixed seed,
@@ -13,7 +13,7 @@ For each title, in one pass: shots, face tracks and every track's estimate (the 
 estimator, :class:`ml.policy.LipSyncParams` defaults), then the title's offset by each rule that
 combines the tracks:
 
-- ``consensus`` (:func:`ml.title_sync.picture_sync`, what the asset uses): the mode of the
+- ``consensus`` (:func:`ml.picture.title_sync.picture_sync`, what the asset uses): the mode of the
   speaking tracks' offsets, then the weighted median of the tracks that agree with it;
 - ``median``: the confidence-weighted median of all speaking tracks (the rule before
   ``picture-consensus/2``).
@@ -41,14 +41,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ml.faces import track_faces  # noqa: E402
-from ml.lipsync import estimator_identity, track_offsets  # noqa: E402
+from ml.picture.faces import track_faces  # noqa: E402
+from ml.picture.lipsync import estimator_identity, track_offsets  # noqa: E402
 from ml.policy import LipSyncParams  # noqa: E402
-from ml.shots import shots_from_file  # noqa: E402
-from ml.testpicture import TALKING_HEADS, PictureTitleSpec, build_picture_title, demo_picture_specs  # noqa: E402
-from ml.title_sync import ALGORITHM, _weighted_median, picture_sync  # noqa: E402
+from ml.picture.shots import shots_from_file  # noqa: E402
+from ml.testmedia.picture import TALKING_HEADS, PictureTitleSpec, build_picture_title, demo_picture_specs  # noqa: E402
+from ml.picture.title_sync import ALGORITHM, _weighted_median, picture_sync  # noqa: E402
 
-SHARED = Path(os.environ.get("DUBSYNC_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
+from ml.testmedia.material import real_media_folder  # noqa: E402
+
+SHARED = real_media_folder()
 CACHE = ROOT / "benchmarks" / ".cache" / "lipsync_titles"
 RESULTS = ROOT / "benchmarks" / "results"
 BAR_S = 0.045
@@ -57,7 +59,7 @@ POOL = (
     "grid/pwij3p.mpg", "grid/sbia1a.mpg", "grid/sbwe5n.mpg", "grid/swiz3n.mpg",
     "retalking/face_1.mp4", "retalking/face_2.mp4", "retalking/face_3.mp4", "retalking/face_4.mp4", "retalking/face_5.mp4",
 )  # fmt: skip
-"""The shared talking heads but grid/bbaf2n and grid/brbk7n (see :data:`ml.testpicture.TALKING_HEADS`)."""
+"""The shared talking heads but grid/bbaf2n and grid/brbk7n (see :data:`ml.testmedia.picture.TALKING_HEADS`)."""
 OFFSETS_S = (-0.3, -0.16, -0.08, 0.0, 0.0, 0.04, 0.12, 0.24, 0.4)
 
 
@@ -77,7 +79,7 @@ def run_title(spec: PictureTitleSpec, params: LipSyncParams) -> dict:
     marker = folder / "spec.json"
     wanted = json.dumps({"clips": spec.clips, "offset": spec.picture_offset_s, "seed": spec.seed})
     if not (marker.exists() and marker.read_text() == wanted):
-        build_picture_title(CACHE, spec, shared_media=SHARED)
+        build_picture_title(CACHE, spec, real_media=SHARED)
         marker.write_text(wanted)
     path = folder / "original.mkv"
     started = time.perf_counter()

@@ -1,5 +1,5 @@
 """Shot detection against decode-only, per clip: a quicker loop than ``benchmarks/video.py`` for
-work on ``ml.shots``, with the same baselines (no conversion; one 2-thread decoder, and the
+work on ``ml.picture.shots``, with the same baselines (no conversion; one 2-thread decoder, and the
 detector's key-frame spans on 2 threads with a one-thread decoder each; the faster is decode-only;
 beside it, the faster of both without the in-loop deblocking filter, as the detector decodes) and
 the same method (best of ``--repeats`` runs, decode-only and detector alternating).
@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     parser.add_argument("clips", nargs="*", type=Path, help="default: the published clips and the cached generated titles")
     args = parser.parse_args(argv)
     clips = args.clips or [SHARED / "shots" / name for name in PUBLISHED] + sorted(CACHE.glob("title_*.mp4"))
-    from ml.shots import shots_from_file
+    from ml.picture.shots import shots_from_file
 
     def timed(fn):
         cpu, started = time.process_time(), time.perf_counter()

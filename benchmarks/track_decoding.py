@@ -1,4 +1,4 @@
-"""Decoding one face track's frames: its own time span (``ml.faces.track_frames``) against a full
+"""Decoding one face track's frames: its own time span (``ml.picture.faces.track_frames``) against a full
 decode of the title that keeps the track's frames (how lip sync decoded each track before).
 
 ``.venv/bin/python benchmarks/track_decoding.py [--minutes 10] [--tracks 4]``
@@ -31,10 +31,10 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the generated title (default 10)")
     parser.add_argument("--tracks", type=int, default=4, help="tracks timed, spread over the title (default 4)")
     args = parser.parse_args(argv)
-    from ml.faces import track_faces, track_frames
+    from ml.picture.faces import track_faces, track_frames
     from ml.policy import Policy
-    from ml.shots import shots_from_file
-    from ml.video import iter_frames
+    from ml.picture.shots import shots_from_file
+    from ml.decoding.video import iter_frames
 
     title, _ = generated_title(args.minutes)
     policy = Policy()

@@ -7,20 +7,20 @@ On the same clips, in the same run:
 - decode-only: every frame decoded, no conversion, the floor of any picture work. For shots it is
   the faster of two ways of decoding on 2 cores: one decoder with 2 FFmpeg threads, and the file cut
   at key frames into spans that 2 threads decode with a one-thread decoder each (as the shot
-  detector decodes; ``ml.shots.shot_spans``), so that the detector's ratio is its own cost, not a
+  detector decodes; ``ml.picture.shots.shot_spans``), so that the detector's ratio is its own cost, not a
   better way of decoding. The detector also skips the codec's in-loop deblocking filter
   (``ShotParams.deblock``); its ratio to a decode-only that skips it too is reported beside;
-- dubsync's shot detector (``ml.shots``) and PySceneDetect's ContentDetector (default settings,
+- dubsync's shot detector (``ml.picture.shots``) and PySceneDetect's ContentDetector (default settings,
   PyAV backend): hard cuts found within ±1 frame of the truth, precision / recall / F1, and
   speed as a share of decode-only speed (1.0 = as fast as decoding alone);
-- dubsync's face tracking (``ml.faces``, given the shots): tracks, frames per second, times real
+- dubsync's face tracking (``ml.picture.faces``, given the shots): tracks, frames per second, times real
   time, and speed as a share of decode-only speed.
 
 Clips: the published cut lists of ``../shared/media/shots`` (PySceneDetect's regression
 expectations: testvideo.mp4 30/180/394, goldeneye-vfr-drop3.mp4 90/210, fades.mp4 no hard cut),
 the talking heads of ``../shared/media/talking_heads`` (one track each), and a generated title of
 ``--minutes`` minutes (1280 × 720 at 25 fps, H.264; shots of synthetic scenes and talking heads with
-known cuts and fades; ``ml.testvideo``), cached under ``benchmarks/.cache/video``. Results:
+known cuts and fades; ``ml.testmedia.video``), cached under ``benchmarks/.cache/video``. Results:
 ``benchmarks/results/video.{json,md}``.
 """
 
@@ -39,12 +39,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ml.faces import track_faces  # noqa: E402
-from ml.shots import shot_spans, shots_from_file  # noqa: E402
-from ml.testvideo import synthetic_title_video  # noqa: E402
-from ml.video import decoded_frames, probe_video  # noqa: E402
+from ml.picture.faces import track_faces  # noqa: E402
+from ml.picture.shots import shot_spans, shots_from_file  # noqa: E402
+from ml.testmedia.video import synthetic_title_video  # noqa: E402
+from ml.decoding.video import decoded_frames, probe_video  # noqa: E402
 
-SHARED = Path(os.environ.get("DUBSYNC_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
+from ml.testmedia.material import real_media_folder  # noqa: E402
+
+SHARED = real_media_folder()
 CACHE = ROOT / "benchmarks" / ".cache" / "video"
 RESULTS = ROOT / "benchmarks" / "results"
 PUBLISHED = {"testvideo.mp4": [30, 180, 394], "goldeneye-vfr-drop3.mp4": [90, 210], "fades.mp4": []}
@@ -73,7 +75,7 @@ def decode_only(path: Path, deblock: bool = True) -> tuple[float, int]:
 
 def decode_only_in_spans(path: Path, deblock: bool = True) -> tuple[float, int]:
     """Seconds to decode every frame as the shot detector does: the spans of
-    :func:`ml.shots.shot_spans`, ``DECODE_THREADS`` at a time, a one-thread decoder each (no
+    :func:`ml.picture.shots.shot_spans`, ``DECODE_THREADS`` at a time, a one-thread decoder each (no
     conversion)."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -244,7 +246,7 @@ def main(argv=None) -> int:
     print(f"[shots] {title.name}", flush=True)
     report["shots"].append(shot_row(title.name, title, truth["cuts"], nominal=False))
 
-    from ml.faces import detect_faces_batch
+    from ml.picture.faces import detect_faces_batch
 
     detect_faces_batch(np.zeros((1, 288, 512, 3), np.uint8), 0.9)  # load the model outside the timings
     heads = sorted((SHARED / "talking_heads").rglob("*.mp*"))

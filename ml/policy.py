@@ -461,7 +461,7 @@ def params_version(algorithm: str, *groups: Any, **single: Any) -> str:
 
 @dataclass(frozen=True)
 class LipSyncParams:
-    """Parameters of the weight-free lip-sync estimator (:mod:`ml.lipsync`): audio-visual
+    """Parameters of the weight-free lip-sync estimator (:mod:`ml.picture.lipsync`): audio-visual
     correlation of mouth-region features with speech features across candidate offsets."""
 
     max_shift_frames: int = 15
@@ -477,7 +477,7 @@ class LipSyncParams:
     benchmarks/lipsync.py, "confident" columns)."""
     agreement_s: float = 0.04
     """seconds; the title's offset is taken from the speaking tracks that agree within twice this
-    (the bandwidth of the mode of their offsets, :func:`ml.title_sync.picture_sync`; about one
+    (the bandwidth of the mode of their offsets, :func:`ml.picture.title_sync.picture_sync`; about one
     frame). The estimator's wrong tracks are side peaks 100-500 ms off, which a median of all
     tracks follows when several fall on one side."""
     sample_rate: int = 16000

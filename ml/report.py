@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 
-from ml.matching import FrameMatches
+from ml.audio_sync.matching import FrameMatches
 
 __all__ = ["lip_sync_png", "offset_timeline_png", "png_markdown", "verdict_model_lines"]
 
@@ -112,7 +112,7 @@ def offset_timeline_png(
 
 
 def lip_sync_png(picture, *, title: str) -> bytes:
-    """Two panels (``picture``: a :class:`ml.title_sync.PictureSync`):
+    """Two panels (``picture``: a :class:`ml.picture.title_sync.PictureSync`):
 
     - offset against time: each face track as a bar at its offset (ms) over its time on screen,
       the tracks the title's offset was taken from solid, other speaking tracks hollow, tracks

@@ -322,7 +322,8 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from ml import testmedia, testpicture
+    from ml import testmedia
+    from ml.testmedia import picture as testpicture
 
     root = Path(args.dir).resolve()
     landing = root / "landing"
@@ -423,7 +424,7 @@ def _unwritable(path: Path, *, create: bool) -> str | None:
 
 def _cmd_train_lipsync(args) -> int:
     from ml.errors import DubsyncError
-    from ml.syncnet_train import build_training_set, train_syncnet
+    from ml.picture.syncnet_train import build_training_set, train_syncnet
 
     # said before the training set is built and the model trained, not after
     if problem := _unwritable(Path(args.out), create=True):

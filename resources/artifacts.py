@@ -29,12 +29,30 @@ __all__ = [
     "decode_artifact",
     "ArtifactIOManager",
     "ArtifactIOManagerFactory",
+    "MODULE_ALIASES",
     "MissingArtifactError",
     "STALE_PARTIAL_S",
 ]
 
 _ALLOWED_MODULE_PREFIX = "ml."
 _META = "__meta__"
+
+MODULE_ALIASES: dict[str, str] = {
+    "ml.signatures": "ml.audio_sync.signatures",
+    "ml.matching": "ml.audio_sync.matching",
+    "ml.timeline": "ml.audio_sync.timeline",
+    "ml.verdict": "ml.audio_sync.verdict",
+    "ml.shots": "ml.picture.shots",
+    "ml.faces": "ml.picture.faces",
+    "ml.lipsync": "ml.picture.lipsync",
+    "ml.syncnet": "ml.picture.syncnet",
+    "ml.title_sync": "ml.picture.title_sync",
+    "ml.audio": "ml.decoding.audio",
+    "ml.video": "ml.decoding.video",
+}
+"""Where the classes of artifacts written under an earlier module path live now (the flat ``ml/`` of
+before issue 21 → its packages): an artifact names its class by module, and stored artifacts must
+still load after a move. Add a line here whenever an artifact class moves."""
 
 
 def encode_artifact(value: Any) -> bytes:
@@ -65,6 +83,7 @@ def decode_artifact(data: bytes) -> Any:
         meta = json.loads(npz[_META].tobytes().decode())
         arrays = {k: npz[k] for k in npz.files if k != _META}
     module_name, qualname = meta["class"].split(":")
+    module_name = MODULE_ALIASES.get(module_name, module_name)
     if not module_name.startswith(_ALLOWED_MODULE_PREFIX):
         raise TypeError(f"refusing to load artifact class {meta['class']}")
     cls = getattr(importlib.import_module(module_name), qualname)

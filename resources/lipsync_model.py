@@ -1,5 +1,5 @@
 """The lip-sync model as a Dagster resource: a SyncNet v2 checkpoint when one is configured, else
-the weight-free estimator of ``ml.lipsync`` (nothing here downloads weights)."""
+the weight-free estimator of ``ml.picture.lipsync`` (nothing here downloads weights)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from ml.faces import FaceTracks
+from ml.picture.faces import FaceTracks
 from ml.policy import LipSyncParams
 
 __all__ = ["LipSyncModelResource", "lip_sync_identity"]
@@ -18,10 +18,10 @@ def lip_sync_identity(checkpoint: str, params: LipSyncParams) -> str:
     """What the lip-sync offsets depend on besides their inputs: the checkpoint's SHA-256 (with the
     search parameters), or the weight-free estimator and its parameters. Part of the
     ``lip_sync_offsets`` code_version, so a new model makes the offsets and the verdicts stale."""
-    from ml.lipsync import estimator_identity
+    from ml.picture.lipsync import estimator_identity
 
     if checkpoint:
-        from ml.syncnet import checkpoint_identity
+        from ml.picture.syncnet import checkpoint_identity
 
         return f"syncnet-v2:{checkpoint_identity(checkpoint)[:16]}:shift{params.max_shift_frames}"
     return estimator_identity(params)
@@ -51,13 +51,13 @@ class LipSyncModelResource(ConfigurableResource):
         *,
         progress: Callable[[int, int], None] | None = None,
     ) -> list:
-        """One ``ml.lipsync.TrackSync`` per face track of the title file at ``path``; ``progress``
+        """One ``ml.picture.lipsync.TrackSync`` per face track of the title file at ``path``; ``progress``
         is called with (tracks done, tracks)."""
         if self.checkpoint:
-            from ml.syncnet import load_syncnet, syncnet_track_offsets
+            from ml.picture.syncnet import load_syncnet, syncnet_track_offsets
 
             model = load_syncnet(self.checkpoint)
             return syncnet_track_offsets(model, path, tracks, params, progress=progress)
-        from ml.lipsync import track_offsets
+        from ml.picture.lipsync import track_offsets
 
         return track_offsets(path, tracks, params, progress=progress)

@@ -1,4 +1,4 @@
-"""Shared fixtures: a seeded rng, the shared real media, and Dagster warnings kept quiet."""
+"""Shared fixtures: a seeded rng, the real media of ``media/``, and Dagster warnings kept quiet."""
 
 import os
 import warnings
@@ -20,7 +20,6 @@ def title_chain():
     return [AssetKey(name) for name in TITLE_CHAIN_NAMES]
 
 
-SHARED_MEDIA = Path(os.environ.get("DUBSYNC_SHARED_MEDIA", Path(__file__).resolve().parents[2] / "shared" / "media"))
 
 
 @pytest.fixture
@@ -29,10 +28,14 @@ def rng():
 
 
 @pytest.fixture(scope="session")
-def shared_media() -> Path:
-    if not SHARED_MEDIA.is_dir():
-        pytest.fail(f"shared test media not found at {SHARED_MEDIA}: set DUBSYNC_SHARED_MEDIA")
-    return SHARED_MEDIA
+def real_media() -> Path:
+    """The real clips of the repository's ``media/`` (or ``$DUBSYNC_REAL_MEDIA``)."""
+    from ml.testmedia.material import real_media_folder
+
+    folder = real_media_folder()
+    if not (folder / "SOURCES.md").is_file():
+        pytest.fail(f"real test media not found at {folder} (the repository's media/, or $DUBSYNC_REAL_MEDIA)")
+    return folder
 
 
 SHORT_S = 30.0
@@ -40,7 +43,7 @@ SHORT_S = 30.0
 
 
 @pytest.fixture(scope="session")
-def landing_zone(tmp_path_factory, shared_media):
+def landing_zone(tmp_path_factory, real_media):
     """A generated landing zone: title ``alpha`` with an original and two dubs (fr +0.8 s, de in sync).
 
     Returns the root and the ground truth. Tests that change files copy it first
@@ -55,7 +58,7 @@ def landing_zone(tmp_path_factory, shared_media):
         dubs=(DubSpec("fr", offset_s=0.8), DubSpec("de", offset_s=0.0, codec="aac", bitrate=128000)),
         seed=7,
     )
-    truth = build_landing_zone(root, [spec], shared_media=shared_media)
+    truth = build_landing_zone(root, [spec], real_media=real_media)
     return root, truth
 
 

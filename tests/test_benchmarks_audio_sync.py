@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.audio_sync import pcm_copy
-from ml.audio import load_audio
+from ml.decoding.audio import load_audio
 from ml.testmedia import write_audio
 
 

@@ -2,17 +2,17 @@ import numpy as np
 import pytest
 
 from ml.errors import MediaError, ParameterError
-from ml.faces import faces_version, mouth_crops, track_faces, track_frames
+from ml.picture.faces import faces_version, mouth_crops, track_faces, track_frames
 from ml.policy import FaceParams
-from ml.shots import shots_from_file
+from ml.picture.shots import shots_from_file
 
 GRID = ["bbaf2n.mpg", "lrwp9a.mpg", "swiz3n.mpg"]
 RETALKING = ["face_1.mp4", "face_4.mp4"]
 
 
 @pytest.fixture(scope="module")
-def heads(shared_media):
-    return shared_media / "talking_heads"
+def heads(real_media):
+    return real_media / "talking_heads"
 
 
 @pytest.mark.parametrize("clip", [f"grid/{c}" for c in GRID] + [f"retalking/{c}" for c in RETALKING])
@@ -36,7 +36,7 @@ def test_every_speaker_is_one_track_per_shot(heads, clip):
 
 def test_tracks_are_split_at_shot_boundaries(heads, tmp_path):
     # two talking heads cut together: one track per shot, none across the cut
-    from ml.testvideo import concatenate_clips
+    from ml.testmedia.video import concatenate_clips
 
     joined = concatenate_clips([heads / "grid" / GRID[0], heads / "grid" / GRID[1]], tmp_path / "two.mp4")
     shots = shots_from_file(joined)
@@ -46,7 +46,7 @@ def test_tracks_are_split_at_shot_boundaries(heads, tmp_path):
     assert tracks.track_shot.tolist() == [0, 1]
 
     # each track's frames are decoded from its own time span, and are the frames of a full decode
-    from ml.video import iter_frames
+    from ml.decoding.video import iter_frames
 
     full = {frame.index: frame for frame in iter_frames(joined)}
     for track in (0, 1):
@@ -78,18 +78,18 @@ def test_mouth_crops_are_centred_on_the_mouth(heads):
         next(mouth_crops(path, tracks, 5))
 
 
-def test_errors_and_versions(shared_media):
-    shots = shots_from_file(shared_media / "shots" / "fades.mp4")
+def test_errors_and_versions(real_media):
+    shots = shots_from_file(real_media / "shots" / "fades.mp4")
     with pytest.raises(MediaError, match="en.wav: has no video stream"):
-        track_faces(shared_media / "speech" / "en.wav", shots)
-    assert track_faces(shared_media / "shots" / "fades.mp4", shots).n_tracks == 0
+        track_faces(real_media / "speech" / "en.wav", shots)
+    assert track_faces(real_media / "shots" / "fades.mp4", shots).n_tracks == 0
     assert faces_version(FaceParams()) != faces_version(FaceParams(detect_every=3))
     with pytest.raises(ParameterError, match="link_iou"):
         FaceParams(link_iou=1.5)
 
 
 def test_generated_title_cuts_fades_and_tracks(heads, tmp_path):
-    from ml.testvideo import synthetic_title_video
+    from ml.testmedia.video import synthetic_title_video
 
     path = tmp_path / "title.mp4"
     truth = synthetic_title_video(

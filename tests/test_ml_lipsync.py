@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from ml.errors import MediaError, ParameterError
-from ml.faces import FaceTracks
-from ml.lipsync import TrackSync, clip_offset, estimator_identity, track_offsets
+from ml.picture.faces import FaceTracks
+from ml.picture.lipsync import TrackSync, clip_offset, estimator_identity, track_offsets
 from ml.policy import FaceParams, LipSyncParams
-from ml.testshift import shifted_copy
+from ml.testmedia.shift import shifted_copy
 
 GRID = ["bbaf2n.mpg", "brbk7n.mpg", "id2_vcd_swwp2s.mpg", "lbax4n.mpg", "lbbc2a.mpg", "lrwp9a.mpg"]
 RETALKING = ["face_1.mp4", "face_4.mp4"]
@@ -21,8 +21,8 @@ FRAME_S = 0.04  # GRID: 25 fps
 
 
 @pytest.fixture(scope="module")
-def heads(shared_media):
-    return shared_media / "talking_heads"
+def heads(real_media):
+    return real_media / "talking_heads"
 
 
 def _frame_s(result: TrackSync) -> float:
@@ -78,8 +78,8 @@ def test_shifted_clips_are_recovered_with_the_sign(heads, tmp_path, clip, frames
 
 
 def test_container_start_offset_moves_only_timestamps(heads, tmp_path):
-    from ml.audio import load_audio
-    from ml.video import iter_frames
+    from ml.decoding.audio import load_audio
+    from ml.decoding.video import iter_frames
 
     src = heads / "grid" / "pwij3p.mpg"
     lag = shifted_copy(src, tmp_path / "lag.mkv", -0.2, method="start")
@@ -93,8 +93,8 @@ def test_container_start_offset_moves_only_timestamps(heads, tmp_path):
 
 def test_track_offsets_on_a_title_with_two_speakers(heads, tmp_path):
     # two talking heads cut together (their audio joined in sync): one offset per track, each near 0
-    from ml.faces import track_faces
-    from ml.shots import shots_from_file
+    from ml.picture.faces import track_faces
+    from ml.picture.shots import shots_from_file
 
     import av
 
@@ -119,7 +119,7 @@ def _concatenate_with_audio(clips, out):
 
     import av
 
-    from ml.audio import load_audio
+    from ml.decoding.audio import load_audio
 
     with av.open(str(out), "w", format="matroska") as dst:
         video = dst.add_stream("libx264", rate=25, options={"crf": "20", "preset": "ultrafast"})
@@ -149,13 +149,13 @@ def _concatenate_with_audio(clips, out):
                 dst.mux(packet)
 
 
-def test_errors(shared_media, heads, tmp_path):
+def test_errors(real_media, heads, tmp_path):
     # no audio stream: named, before any picture work
     with pytest.raises(MediaError, match="fades.mp4: has no audio stream"):
-        clip_offset(shared_media / "shots" / "fades.mp4")
+        clip_offset(real_media / "shots" / "fades.mp4")
     # no video stream
     with pytest.raises(MediaError, match="has no video stream"):
-        clip_offset(shared_media / "speech" / "en.wav")
+        clip_offset(real_media / "speech" / "en.wav")
     # a picture without a face
     with pytest.raises(MediaError, match="no face track"):
         clip_offset(heads / "grid" / "lwbsza.mpg", face_params=FaceParams(min_track_s=10.0))

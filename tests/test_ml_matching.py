@@ -5,11 +5,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ml.matching import coarse_alignment, match_signatures
+from ml.audio_sync.matching import coarse_alignment, match_signatures
 from ml.policy import MatchParams, Policy, SignatureParams
-from ml.signatures import pack_codes, signature_from_audio, signature_from_file
+from ml.audio_sync.signatures import pack_codes, signature_from_audio, signature_from_file
 from ml.testmedia import DubSpec, TitleSpec, build_title
-from ml.verdict import decide
+from ml.audio_sync.verdict import decide
 
 OFFSETS = {
     "fr": -30.0, "de": -12.3, "es": -5.0, "ru": -0.5, "it": -0.05,
@@ -18,18 +18,18 @@ OFFSETS = {
 POLICY = Policy()
 
 
-def _generated(root, spec, shared_media):
+def _generated(root, spec, real_media):
     """Build a title; return its folder and the original's (reference) signature."""
-    build_title(root, spec, shared_media=shared_media)
+    build_title(root, spec, real_media=real_media)
     folder = root / spec.title_id
     return folder, signature_from_file(next(folder.glob("original.*")), role="reference")
 
 
 @pytest.fixture(scope="module")
-def offset_title(tmp_path_factory, shared_media):
+def offset_title(tmp_path_factory, real_media):
     dubs = tuple(DubSpec(lang, offset_s=off) for lang, off in OFFSETS.items())
     spec = TitleSpec("offsets", duration_s=60.0, dubs=dubs, seed=11)
-    return _generated(tmp_path_factory.mktemp("offsets"), spec, shared_media)
+    return _generated(tmp_path_factory.mktemp("offsets"), spec, real_media)
 
 
 @pytest.mark.parametrize("language", list(OFFSETS))
@@ -199,7 +199,7 @@ def test_fine_matching_is_the_per_frame_search_written_out(offset_title, strateg
 
 
 @pytest.fixture(scope="module")
-def kinds_title(tmp_path_factory, shared_media):
+def kinds_title(tmp_path_factory, real_media):
     """A 150-s title: a drift (24 → 23.976 fps), a jump at a reel change, an offset beyond ±30 s."""
     spec = TitleSpec(
         "kinds",
@@ -211,7 +211,7 @@ def kinds_title(tmp_path_factory, shared_media):
         ),
         seed=21,
     )
-    return _generated(tmp_path_factory.mktemp("kinds"), spec, shared_media)
+    return _generated(tmp_path_factory.mktemp("kinds"), spec, real_media)
 
 
 def _verdict(folder, reference, language):
@@ -243,15 +243,15 @@ def test_offsets_beyond_30_seconds_are_found(kinds_title):
     assert verdict.offset_s == pytest.approx(75.0, abs=0.005)
 
 
-def test_a_pal_speed_up_is_found_by_the_speed_search(tmp_path, shared_media):
+def test_a_pal_speed_up_is_found_by_the_speed_search(tmp_path, real_media):
     """25/24 shifts the pitch by 4 %: nothing matches at the dub's own speed; resampled, it does.
 
     (Seed 4. With seed 3 the generated bed repeats a music excerpt 49.6 s apart, the last stretch
     aligns on the repeat and the verdict is undetermined: a known limit, see the closing note.)"""
-    from ml.matching import match_with_speed_search
+    from ml.audio_sync.matching import match_with_speed_search
 
     spec = TitleSpec("pal", duration_s=90.0, dubs=(DubSpec("fr", offset_s=-0.1, speed_ratio=25 / 24),), seed=4)
-    folder, reference = _generated(tmp_path, spec, shared_media)
+    folder, reference = _generated(tmp_path, spec, real_media)
     path = next(folder.glob("dubs/fr.*"))
     plain = match_signatures(signature_from_file(path), reference, POLICY.match)
     assert plain.n_matched < 0.05 * len(plain.dub_times)  # a few stray frames at most

@@ -1,10 +1,10 @@
 import pytest
 
 from ml.errors import ParameterError
-from ml.matching import match_version
+from ml.audio_sync.matching import match_version
 from ml.policy import MatchParams, Policy, SignatureParams, VerdictParams, load_policy
-from ml.signatures import signature_version
-from ml.verdict import verdict_version
+from ml.audio_sync.signatures import signature_version
+from ml.audio_sync.verdict import verdict_version
 
 
 def test_defaults_are_the_published_values():

@@ -3,13 +3,13 @@ import pytest
 
 from ml.errors import MediaError, ParameterError
 from ml.policy import ShotParams
-from ml.shots import shots_from_file, soft_hsv_histogram, shots_version
-from ml.video import iter_frames, probe_video
+from ml.picture.shots import shots_from_file, soft_hsv_histogram, shots_version
+from ml.decoding.video import iter_frames, probe_video
 
 
 @pytest.fixture(scope="module")
-def shot_clips(shared_media):
-    return shared_media / "shots"
+def shot_clips(real_media):
+    return real_media / "shots"
 
 
 # Published cut lists: PySceneDetect's regression expectations (frame numbers at the nominal rate).
@@ -61,7 +61,7 @@ def test_generated_titles_encoded_as_deliveries_are_cut_the_same(tmp_path, prese
     generated ones either way, also in key-frame spans."""
     import av
 
-    from ml.testvideo import synthetic_title_video
+    from ml.testmedia.video import synthetic_title_video
 
     path = tmp_path / f"title_{preset}.mp4"
     truth = synthetic_title_video(path, duration_s=24.0, width=320, height=192, shot_s=(1.5, 3.0), fade_every=3, seed=5, preset=preset)
@@ -93,17 +93,17 @@ def test_a_uniform_fade_moves_the_soft_histogram_smoothly():
     assert 0.5 * np.abs(black - white).sum() > 0.9
 
 
-def test_errors_name_the_file(tmp_path, shared_media):
+def test_errors_name_the_file(tmp_path, real_media):
     with pytest.raises(MediaError, match="en.wav: has no video stream"):
-        shots_from_file(shared_media / "speech" / "en.wav")
+        shots_from_file(real_media / "speech" / "en.wav")
     corrupt = tmp_path / "corrupt.mp4"
-    corrupt.write_bytes((shared_media / "shots" / "fades.mp4").read_bytes()[:3000])
+    corrupt.write_bytes((real_media / "shots" / "fades.mp4").read_bytes()[:3000])
     with pytest.raises(MediaError, match="corrupt.mp4"):
         shots_from_file(corrupt)
     with pytest.raises(ParameterError, match="cut_threshold"):
         ShotParams(cut_threshold=0)
     with pytest.raises(ParameterError, match="pixel_format"):
-        next(iter_frames(shared_media / "shots" / "fades.mp4", pixel_format="yuv"))
+        next(iter_frames(real_media / "shots" / "fades.mp4", pixel_format="yuv"))
 
 
 def test_version_follows_the_parameters():
@@ -115,7 +115,7 @@ def _two_scene_clip(path, codec, pix_fmt, *, n=30, cut=12, width=320, height=240
     """``n`` frames of two synthetic scenes (moving discs, noise) with a hard cut at frame ``cut``."""
     import av
 
-    from ml.testvideo import _scene
+    from ml.testmedia.video import _scene
 
     rng = np.random.default_rng(5)
     scenes = [_scene(rng, width, height), _scene(rng, width, height)]
@@ -144,8 +144,8 @@ def sample_clips(shot_clips, tmp_path_factory):
 
 @pytest.mark.parametrize("kind", ["tv-yuv", "yuv", "rgb"])
 def test_batched_histograms_are_the_per_frame_histograms(sample_clips, kind):
-    from ml.shots import sampled_histograms
-    from ml.video import iter_sampled
+    from ml.picture.shots import sampled_histograms
+    from ml.decoding.video import iter_sampled
 
     params = ShotParams()
     path = sample_clips[kind]
@@ -163,7 +163,7 @@ def test_batched_histograms_are_the_per_frame_histograms(sample_clips, kind):
 
 @pytest.mark.parametrize("kind", ["tv-yuv", "yuv", "rgb"])
 def test_shots_from_file_is_detect_shots_on_decoded_frames(sample_clips, kind):
-    from ml.shots import detect_shots
+    from ml.picture.shots import detect_shots
 
     params = ShotParams()
     path = sample_clips[kind]
@@ -179,7 +179,7 @@ def test_shots_from_file_is_detect_shots_on_decoded_frames(sample_clips, kind):
 
 
 def test_sampling_rejects_bad_parameters(shot_clips):
-    from ml.video import iter_sampled
+    from ml.decoding.video import iter_sampled
 
     with pytest.raises(ParameterError, match="batch=0"):
         next(iter_sampled(shot_clips / "fades.mp4", max_height=72, batch=0))
@@ -189,7 +189,7 @@ def test_sampling_rejects_bad_parameters(shot_clips):
 
 @pytest.mark.parametrize("name", ["testvideo.mp4", "goldeneye-vfr-drop3.mp4", "fades.mp4"])
 def test_shots_in_key_frame_spans_are_the_shots_of_one_pass(shot_clips, name):
-    from ml.shots import shot_spans
+    from ml.picture.shots import shot_spans
 
     path = shot_clips / name
     assert len(shot_spans(path, 2)) > 1  # these clips are cut, so the parallel path is what runs
@@ -202,7 +202,7 @@ def test_a_short_clip_is_cut_into_a_multiple_of_the_threads(shot_clips):
     # fades.mp4 lasts 10 s: room for 5 spans of 2 s, but 5 spans keep one of 2 threads busy for 3 of
     # them (0.6 of the clip) where 4 take 0.5; with more threads than spans, each span has its own
     # thread. Its key frames allow any of these counts
-    from ml.shots import shot_spans
+    from ml.picture.shots import shot_spans
 
     path = shot_clips / "fades.mp4"
     assert [len(shot_spans(path, threads)) for threads in (1, 2, 3, 5, 6)] == [1, 4, 3, 5, 5]
@@ -211,7 +211,7 @@ def test_a_short_clip_is_cut_into_a_multiple_of_the_threads(shot_clips):
 def test_key_frame_spans_begin_on_key_frames_and_hold_every_frame_once(shot_clips):
     import av
 
-    from ml.video import decoded_frames, key_frame_spans
+    from ml.decoding.video import decoded_frames, key_frame_spans
 
     path = shot_clips / "testvideo.mp4"
     spans = key_frame_spans(path, 8)
@@ -229,7 +229,7 @@ def test_key_frame_spans_begin_on_key_frames_and_hold_every_frame_once(shot_clip
 def test_a_span_starts_exactly_at_its_frame_or_is_refused(shot_clips):
     import av
 
-    from ml.video import SeekError, Span, decoded_frames
+    from ml.decoding.video import SeekError, Span, decoded_frames
 
     path = shot_clips / "testvideo.mp4"
     with av.open(str(path)) as container:
@@ -255,7 +255,7 @@ def test_shots_are_the_same_in_other_containers(shot_clips, tmp_path, container)
             if packet.dts is not None:
                 packet.stream = stream
                 target.mux(packet)
-    from ml.shots import shot_spans
+    from ml.picture.shots import shot_spans
 
     if container == "mkv":
         assert len(shot_spans(path, 2)) > 1

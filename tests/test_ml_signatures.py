@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from ml.audio import load_audio
+from ml.decoding.audio import load_audio
 from ml.errors import MediaError, ParameterError, SilentMediaError
 from ml.policy import SignatureParams
-from ml.signatures import (
+from ml.audio_sync.signatures import (
     SignatureBuilder,
     pack_codes,
     unpack_codes,
@@ -41,12 +41,12 @@ def test_signature_is_deterministic_for_a_seed(rng):
 @pytest.mark.parametrize(
     ("level_reference", "max_frequency_hz"), [("frame_peak", 22050.0), ("full_scale", 22050.0), ("frame_peak", 5000.0)]
 )
-def test_measurements_are_the_method_written_out_in_float64(shared_media, level_reference, max_frequency_hz):
+def test_measurements_are_the_method_written_out_in_float64(real_media, level_reference, max_frequency_hz):
     # the definition, step by step (power in dB re a full-scale sine, sparsified, filtered,
     # projected), against the streaming float32 builder on real speech, both roles; with every bin
     # and with fewer (max_frequency_hz below Nyquist: the levels and the frame's peak over those only)
     params = SignatureParams(level_reference=level_reference, max_frequency_hz=max_frequency_hz)
-    y = load_audio(shared_media / "speech" / "en.wav", sample_rate=SR)[0][: 6 * SR]
+    y = load_audio(real_media / "speech" / "en.wav", sample_rate=SR)[0][: 6 * SR]
     window = np.hanning(params.n_fft + 1)[:-1]
     phi = sensing_matrix(params).astype(np.float64)
     for role in ("dub", "reference"):
@@ -138,8 +138,8 @@ def test_audio_errors_are_clear(rng):
         signature_from_audio(np.zeros(SR, np.float32), sample_rate=48000)
 
 
-def test_signature_of_a_real_file_has_times_on_the_stream_timeline(shared_media):
-    path = shared_media / "music" / "hungarian_dance_5.hq.ogg"
+def test_signature_of_a_real_file_has_times_on_the_stream_timeline(real_media):
+    path = real_media / "music" / "hungarian_dance_5.hq.ogg"
     sig = signature_from_file(path)
     y, start = load_audio(path, sample_rate=SR)
     assert sig.n_samples == len(y)
@@ -159,12 +159,12 @@ def test_silent_file_is_an_error_naming_it(tmp_path):
         signature_from_file(path)
 
 
-def test_corrupt_and_truncated_files_are_errors_naming_them(tmp_path, shared_media):
+def test_corrupt_and_truncated_files_are_errors_naming_them(tmp_path, real_media):
     garbage = tmp_path / "garbage.flac"
     garbage.write_bytes(np.random.default_rng(0).bytes(50000))
     with pytest.raises(MediaError, match="garbage.flac"):
         signature_from_file(garbage)
-    source = (shared_media / "speech" / "en.wav").read_bytes()
+    source = (real_media / "speech" / "en.wav").read_bytes()
     truncated = tmp_path / "truncated.wav"
     truncated.write_bytes(source[: len(source) // 3])
     with pytest.raises(MediaError, match="truncated.wav: truncated: decoded 20.0 s of the 60.0 s"):

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from ml.errors import CheckpointError, ParameterError
-from ml.syncnet import (
+from ml.picture.syncnet import (
     SyncNet,
     audio_windows,
     checkpoint_identity,
@@ -137,7 +137,7 @@ def test_windows_follow_video_frames():
 def test_lip_embeddings_stream_in_batches_and_equal_the_whole_track_at_once():
     import tracemalloc
 
-    from ml.syncnet import SyncNet, lip_embeddings
+    from ml.picture.syncnet import SyncNet, lip_embeddings
 
     torch.manual_seed(0)
     model = SyncNet().eval()

@@ -4,17 +4,17 @@ import numpy as np
 import pytest
 
 from ml.errors import CheckpointError
-from ml.faces import track_faces
+from ml.picture.faces import track_faces
 from ml.policy import LipSyncParams, Policy
-from ml.shots import shots_from_file
-from ml.syncnet import load_syncnet
+from ml.picture.shots import shots_from_file
+from ml.picture.syncnet import load_syncnet
 from orchestration.cli import main
 from resources.lipsync_model import LipSyncModelResource
 
 
-def test_training_writes_a_checkpoint_the_model_resource_loads(tmp_path, shared_media, capsys):
+def test_training_writes_a_checkpoint_the_model_resource_loads(tmp_path, real_media, capsys):
     out = tmp_path / "model" / "syncnet.pt"
-    clip = shared_media / "talking_heads" / "grid" / "bbaf2n.mpg"
+    clip = real_media / "talking_heads" / "grid" / "bbaf2n.mpg"
     assert main(["train-lipsync", str(clip), "--out", str(out), "--steps", "2", "--batch", "2"]) == 0
     printed = capsys.readouterr().out
     assert "step 2/2: loss" in printed and f"DUBSYNC_LIPSYNC_CHECKPOINT={out}" in printed
@@ -63,8 +63,8 @@ def test_a_wrong_checkpoint_fails_clearly_in_the_resource(tmp_path):
         LipSyncModelResource(checkpoint=str(bad)).track_offsets(bad, None, LipSyncParams())
 
 
-def test_training_refuses_an_output_or_start_it_cannot_use_before_any_work(tmp_path, shared_media, capsys):
-    clip = shared_media / "talking_heads" / "grid" / "bbaf2n.mpg"
+def test_training_refuses_an_output_or_start_it_cannot_use_before_any_work(tmp_path, real_media, capsys):
+    clip = real_media / "talking_heads" / "grid" / "bbaf2n.mpg"
     blocker = tmp_path / "a file"
     blocker.write_text("not a folder")
     assert main(["train-lipsync", str(clip), "--out", str(blocker / "syncnet.pt")]) == 2

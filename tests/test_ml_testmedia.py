@@ -336,9 +336,9 @@ def test_speech_pool_synthetic_fallback_is_deterministic(tmp_path: Path) -> None
     assert not np.array_equal(a[: 16000 * 5], tm.speech_pool("pt", 16000, sources=bare)[: 16000 * 5])
 
 
-def test_build_title_works_without_shared_media(tmp_path: Path) -> None:
+def test_build_title_works_without_real_media(tmp_path: Path) -> None:
     spec = tm.TitleSpec("bare", duration_s=6.0, seed=1, dubs=(tm.DubSpec("it", offset_s=0.5, codec="pcm_s16le"),))
-    truth = tm.build_title(tmp_path, spec, shared_media=tmp_path / "no-such-folder")
+    truth = tm.build_title(tmp_path, spec, real_media=tmp_path / "no-such-folder")
     assert set(truth["dubs"]) == {"it"}
     y, sr = tm.read_audio(tmp_path / "bare" / "original.flac", mono=True)
     assert y.size == 6 * sr and np.sqrt(np.mean(y**2)) > 10 ** (-40 / 20)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ml.errors import ParameterError
-from ml.timeline import fit_timeline
+from ml.audio_sync.timeline import fit_timeline
 
 QUANTUM = 512 / 44100  # offsets come on the original's 11.6 ms frame grid
 

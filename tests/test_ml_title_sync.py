@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from ml.errors import LengthMismatchError, ParameterError
-from ml.matching import match_signatures
+from ml.audio_sync.matching import match_signatures
 from ml.policy import Policy
-from ml.audio import load_audio
-from ml.signatures import signature_from_audio, signature_from_file
+from ml.decoding.audio import load_audio
+from ml.audio_sync.signatures import signature_from_audio, signature_from_file
 from ml.testmedia import DubSpec, TitleSpec, build_title
-from ml.title_sync import decide_against_picture, picture_sync
+from ml.picture.title_sync import decide_against_picture, picture_sync
 
 POLICY = Policy()
 
@@ -79,7 +79,7 @@ def test_negative_confidence_floor_is_refused():
 
 
 @pytest.fixture(scope="module")
-def kinds(tmp_path_factory, shared_media):
+def kinds(tmp_path_factory, real_media):
     """Dub ↔ original evidence of each kind, matched for real on a generated title."""
     dubs = (
         DubSpec("fr", offset_s=0.0),
@@ -89,7 +89,7 @@ def kinds(tmp_path_factory, shared_media):
     )
     spec = TitleSpec("kinds_picture", duration_s=100.0, dubs=dubs, seed=31)
     root = tmp_path_factory.mktemp("kinds_picture")
-    build_title(root, spec, shared_media=shared_media)
+    build_title(root, spec, real_media=real_media)
     folder = root / spec.title_id
     reference = signature_from_file(next(folder.glob("original.*")), role="reference")
     kinds = {

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ml.errors import ParameterError
-from ml.video import SeekError, decoded_frames, frames_between
+from ml.decoding.video import SeekError, decoded_frames, frames_between
 
 
 def _remuxed(source, path):
@@ -28,8 +28,8 @@ def _frames(items):
 
 
 @pytest.mark.parametrize("name", ["testvideo.mp4", "goldeneye-vfr-drop3.mp4"])
-def test_a_time_range_holds_the_frames_of_a_full_decode(shared_media, name):
-    path = shared_media / "shots" / name
+def test_a_time_range_holds_the_frames_of_a_full_decode(real_media, name):
+    path = real_media / "shots" / name
     full = _frames(decoded_frames(path))
     for first, last in [(0, 10), (45, 50), (len(full) - 20, len(full) - 1), (123, 123)]:
         start_s, end_s = full[first][0], full[last][0]
@@ -41,9 +41,9 @@ def test_a_time_range_holds_the_frames_of_a_full_decode(shared_media, name):
 
 
 @pytest.mark.parametrize("container", ["ts", "h264"])
-def test_a_file_that_cannot_be_seeked_is_decoded_from_its_start(shared_media, tmp_path, container):
+def test_a_file_that_cannot_be_seeked_is_decoded_from_its_start(real_media, tmp_path, container):
     # MPEG-TS has no index (the seek lands seconds late); a raw H.264 stream cannot seek at all
-    path = _remuxed(shared_media / "shots" / "testvideo.mp4", tmp_path / f"testvideo.{container}")
+    path = _remuxed(real_media / "shots" / "testvideo.mp4", tmp_path / f"testvideo.{container}")
     full = _frames(decoded_frames(path))
     start_s, end_s = full[300][0], full[320][0]
     with pytest.raises(SeekError):
@@ -51,8 +51,8 @@ def test_a_file_that_cannot_be_seeked_is_decoded_from_its_start(shared_media, tm
     assert _frames(frames_between(path, start_s, end_s)) == full[300:321]
 
 
-def test_a_range_must_not_end_before_it_starts_and_may_hold_no_frame(shared_media):
-    path = shared_media / "shots" / "testvideo.mp4"
+def test_a_range_must_not_end_before_it_starts_and_may_hold_no_frame(real_media):
+    path = real_media / "shots" / "testvideo.mp4"
     with pytest.raises(ParameterError, match="end_s=1.0 must be >= start_s=2.0"):
         next(frames_between(path, 2.0, 1.0))
     times = [time_s for _, time_s, _ in frames_between(path, 0.0, 1.0)]
@@ -60,9 +60,9 @@ def test_a_range_must_not_end_before_it_starts_and_may_hold_no_frame(shared_medi
     assert list(frames_between(path, times[10] + 0.005, times[11] - 0.005)) == []  # between two frames
 
 
-def test_decoding_without_deblocking_changes_pixels_a_little_and_frames_not_at_all(shared_media):
+def test_decoding_without_deblocking_changes_pixels_a_little_and_frames_not_at_all(real_media):
     # H.264 has an in-loop deblocking filter: skipping it changes the pixels, by little
-    path = shared_media / "shots" / "testvideo.mp4"
+    path = real_media / "shots" / "testvideo.mp4"
     lumas = {
         deblock: [(time_s, frame.pts, frame.to_ndarray(format="gray").astype(np.int16)) for _, time_s, frame in decoded_frames(path, deblock=deblock)]
         for deblock in (True, False)
@@ -73,5 +73,5 @@ def test_decoding_without_deblocking_changes_pixels_a_little_and_frames_not_at_a
     assert (error > 0).mean() > 0.9  # the option took effect
     assert error.max() < 2.0, error.max()  # grey levels, mean over a frame
     # MPEG-4 part 2 has no in-loop filter: the same pixels
-    fades = shared_media / "shots" / "fades.mp4"
+    fades = real_media / "shots" / "fades.mp4"
     assert _frames(decoded_frames(fades, deblock=False)) == _frames(decoded_frames(fades))

@@ -44,7 +44,7 @@ def test_check_reports_bad_files_as_rows(landing_zone, tmp_path, monkeypatch):
     (root / "alpha/dubs/fr.flac").write_bytes(np.random.default_rng(3).bytes(100_000))
     (root / "alpha/dubs/xx.flac").write_bytes(b"not a language")
     # a partial delivery: the first 15 s of the 30-s German dub, in sync, but half the programme lacks it
-    from ml.audio import load_audio
+    from ml.decoding.audio import load_audio
     from ml.testmedia import AudioWriter
 
     german, _ = load_audio(root / "alpha/dubs/de.m4a", sample_rate=44100)

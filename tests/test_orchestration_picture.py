@@ -16,7 +16,7 @@ from assets.audio_sync import (
 )
 from assets.picture import FACE_TRACKS, SHOT_BOUNDARIES
 from ml.testmedia import DubSpec
-from ml.testpicture import PictureTitleSpec, build_picture_title, picture_truth
+from ml.testmedia.picture import PictureTitleSpec, build_picture_title, picture_truth
 from orchestration.definitions import build_assets, build_resources
 from orchestration.partitions import dub_partition_key
 from orchestration.settings import Settings
@@ -42,11 +42,11 @@ def _materialise(root, tmp_path, titles):
     return results
 
 
-def test_picture_assets_materialise_per_title(tmp_path, shared_media):
+def test_picture_assets_materialise_per_title(tmp_path, real_media):
     root = tmp_path / "landing"
     for title, clip in (("talk", "talking_heads/grid/lbbc2a.mpg"), ("radio", "speech/de.wav")):
         (root / title / "dubs").mkdir(parents=True)
-        shutil.copy(shared_media / clip, root / title / f"original{(shared_media / clip).suffix}")
+        shutil.copy(real_media / clip, root / title / f"original{(real_media / clip).suffix}")
     results = _materialise(root, tmp_path, ["talk", "radio"])
 
     talk = results["talk"]
@@ -69,7 +69,7 @@ def test_picture_assets_materialise_per_title(tmp_path, shared_media):
 
 
 @pytest.fixture(scope="module")
-def picture_title(tmp_path_factory, shared_media):
+def picture_title(tmp_path_factory, real_media):
     """A generated title with a picture whose original audio leads it by 240 ms, and two dubs: one
     that copies the original's timing (out of sync with the picture) and one made 240 ms later."""
     root = tmp_path_factory.mktemp("picture_landing")
@@ -77,7 +77,7 @@ def picture_title(tmp_path_factory, shared_media):
         "news", picture_offset_s=0.24, seed=7,  # the six default talking heads
         dubs=(DubSpec("fr", offset_s=0.0), DubSpec("de", offset_s=-0.24)),
     )  # fmt: skip
-    truth = build_picture_title(root, spec, shared_media=shared_media)
+    truth = build_picture_title(root, spec, real_media=real_media)
     return root, truth
 
 

@@ -20,7 +20,7 @@ from orchestration.backfill import find_stale, only_checks_failed
 from orchestration.definitions import build_assets, build_definitions, build_resources
 from orchestration.partitions import dub_partition_key
 from orchestration.settings import Settings
-from ml.matching import FrameMatches
+from ml.audio_sync.matching import FrameMatches
 from resources.artifacts import STALE_PARTIAL_S, ArtifactIOManagerFactory
 from resources.media_store import LocalMediaStore
 from tests.conftest import title_chain
@@ -96,7 +96,7 @@ _WRITER = textwrap.dedent(
     import resource, signal, sys
     import numpy as np
     from dagster import AssetKey, build_output_context
-    from ml.matching import FrameMatches
+    from ml.audio_sync.matching import FrameMatches
     from resources.artifacts import ArtifactIOManagerFactory
 
     n = 2_000_000  # about 40 MB of arrays: more than the file-size limit below

@@ -1,0 +1,306 @@
+"""The verdict a QC operator reads: is the dub in sync, by how much, what kind of error, the fix.
+
+Offsets in seconds, positive = the dub's audio leads. Tolerance bands after ITU-R BT.1359:
+undetectable from −125 ms (lag) to +45 ms (lead), acceptable from −185 ms to +90 ms; the binary
+decision is the paper's: out of sync when |offset| > 0.2 s. All of these come from
+:class:`ml.policy.VerdictParams`.
+
+A verdict is never "in sync" without evidence: too few matched frames, too little of the track
+covered, or matched frames that disagree give ``undetermined`` with the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from ml.errors import LengthMismatchError
+from ml.audio_sync.matching import FrameMatches
+from ml.policy import MatchParams, VerdictParams, params_version
+from ml.audio_sync.timeline import fit_timeline
+
+__all__ = ["ALGORITHM", "KINDS", "BANDS", "Verdict", "itu_band", "decide", "verdict_version"]
+
+ALGORITHM = "verdict/5"
+KINDS = ("in_sync", "constant", "drift", "intermittent", "undetermined")
+BANDS = ("undetectable", "acceptable", "unacceptable", "unknown")
+
+
+def verdict_version(match: MatchParams, verdict: VerdictParams) -> str:
+    """``code_version`` of the verdict asset: it selects its evidence with θ_min_dist and judges it
+    with the verdict tolerances."""
+    return params_version(ALGORITHM, match, verdict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The verdict for one dub.
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    offset_s : float or None
+        Offset of the dub at its start (positive = audio leads), seconds: the constant offset, the
+        offset at time 0 of a drift, the first segment's offset; ``None`` when undetermined.
+    offset_end_s : float or None
+        Offset at the end of the dub's evidence (differs from ``offset_s`` for drift and
+        intermittent offsets).
+    max_offset_s : float or None
+        The offset of largest magnitude along the track.
+    in_sync : bool
+        Every offset along the track within ``out_of_sync_s``; always False when undetermined.
+    band : str
+        ITU-R BT.1359 band of ``max_offset_s``, one of :data:`BANDS`.
+    correction_shift_s : float or None
+        Move the dub's audio by this many seconds along its timeline (positive = later, i.e. delay
+        it), after the speed correction of a drift; ``None`` when undetermined or intermittent.
+    correction_speed_ratio : float or None
+        For a drift: play the dub at this speed (e.g. 0.999) to remove it.
+    correction : str
+        The correction in words; for a dub in sync within the undetectable band it starts with
+        "none needed" (the shift that would centre it follows).
+    reason : str
+        Why the verdict is what it is (always set for ``undetermined``).
+    reference : str
+        What the offset is relative to: ``"picture"`` (dub ↔ original + the title's lip-sync
+        offset, see :mod:`ml.picture.title_sync`) or ``"original_audio"``.
+    matched_frames, coverage, spread_s, agreement :
+        The evidence (see :class:`ml.audio_sync.matching.FrameMatches`).
+    explained : float
+        Share of matched frames the chosen timeline model explains.
+    drift_ppm : float or None
+        Rate of a drift in parts per million (offset change per second of dub time × 1e6).
+    segments : list of dict
+        ``{"start_s", "end_s", "offset_s", "frames"}`` for each stretch (one unless intermittent).
+    """
+
+    kind: str
+    offset_s: float | None
+    in_sync: bool
+    band: str
+    correction_shift_s: float | None
+    correction: str
+    reason: str
+    reference: str
+    matched_frames: int
+    coverage: float
+    spread_s: float
+    agreement: float
+    explained: float = 0.0
+    offset_end_s: float | None = None
+    max_offset_s: float | None = None
+    drift_ppm: float | None = None
+    correction_speed_ratio: float | None = None
+    segments: list = dataclasses.field(default_factory=list)
+    original_to_picture_s: float | None = None
+    """With ``reference == "picture"``: the title's original audio ↔ picture offset (lip sync)
+    that the dub ↔ original offsets were moved by."""
+
+    @property
+    def offset_ms(self) -> float | None:
+        return None if self.offset_s is None else round(self.offset_s * 1000.0, 1)
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["offset_ms"] = self.offset_ms
+        for key, value in data.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                data[key] = None
+        return data
+
+
+def itu_band(offset_s: float, params: VerdictParams) -> str:
+    """ITU-R BT.1359 band of an offset (positive = audio leads)."""
+    if offset_s is None or not math.isfinite(offset_s):
+        return "unknown"
+    if -params.undetectable_lag_s <= offset_s <= params.undetectable_lead_s:
+        return "undetectable"
+    if -params.acceptable_lag_s <= offset_s <= params.acceptable_lead_s:
+        return "acceptable"
+    return "unacceptable"
+
+
+def describe_correction(shift_s: float) -> str:
+    """Words for a correction shift (positive = delay the dub)."""
+    ms = abs(shift_s) * 1000.0
+    if ms < 0.5:
+        return "none"
+    return f"{'delay' if shift_s > 0 else 'advance'} the dub audio by {ms:.0f} ms"
+
+
+def _undetermined(reason: str, reference: str, evidence: dict) -> Verdict:
+    return Verdict(
+        kind="undetermined",
+        offset_s=None,
+        in_sync=False,
+        band="unknown",
+        correction_shift_s=None,
+        correction="none: too little evidence to correct",
+        reason=reason,
+        reference=reference,
+        **evidence,
+    )
+
+
+def _check_lengths(matches: FrameMatches, start: float, end: float, params: VerdictParams) -> None:
+    """Refuse a dub whose length, its measured offsets applied, is not the original's.
+
+    Dub time t plays original time t + offset(t): the dub spans ``dub_duration + end − start`` of
+    the original's timeline (a drift changes its length by its rate, a jump by its size).
+
+    Raises
+    ------
+    LengthMismatchError
+        The two differ by more than ``params.max_length_mismatch_s``.
+    """
+    span = matches.dub_duration_s + (end - start)
+    excess = span - matches.reference_duration_s
+    if not abs(excess) > params.max_length_mismatch_s:  # also when the original's length is unknown
+        return
+    applied = "" if abs(end - start) < 0.5 else f", or {span:.1f} s of the original's time with its offsets applied"
+    raise LengthMismatchError(
+        f"the dub lasts {matches.dub_duration_s:.1f} s{applied}, the original {matches.reference_duration_s:.1f} s: "
+        f"{abs(excess):.1f} s {'longer' if excess > 0 else 'shorter'} (more than max_length_mismatch_s = "
+        f"{params.max_length_mismatch_s:g} s), a partial or wrong delivery, not judged (what it holds is offset "
+        f"by {round(start * 1000):+d} ms)"
+    )
+
+
+def decide(
+    matches: FrameMatches,
+    *,
+    match: MatchParams,
+    params: VerdictParams,
+    reference: str = "original_audio",
+) -> Verdict:
+    """Judge a dub from its frame matches.
+
+    Parameters
+    ----------
+    matches : FrameMatches
+        Per-frame evidence; its frames are re-selected with ``match.theta_min_dist``.
+    match : MatchParams
+        The policy's matching parameters (θ_min_dist selects the evidence).
+    params : VerdictParams
+        Tolerances and evidence requirements.
+    reference : str
+        What the offset is relative to, for the report.
+
+    Raises
+    ------
+    LengthMismatchError
+        The dub's length, its offsets applied, differs from the original's by more than
+        ``params.max_length_mismatch_s``.
+    """
+    matches = dataclasses.replace(
+        matches, theta_min_dist=match.theta_min_dist, max_rival_ratio=match.max_rival_ratio
+    )
+    evidence = dict(
+        matched_frames=matches.n_matched,
+        coverage=matches.coverage,
+        spread_s=matches.spread_s,
+        agreement=matches.agreement,
+    )
+    if matches.n_matched < params.min_matched_frames:
+        return _undetermined(
+            f"only {matches.n_matched} dub frames match the original's music and effects "
+            f"(need {params.min_matched_frames}): the dub may not share the original's M&E, or its "
+            f"offset exceeds the ±{match.search_window_s:g} s search window",
+            reference,
+            evidence,
+        )
+    if matches.coverage < params.min_coverage:
+        return _undetermined(
+            f"matched frames cover {matches.coverage:.0%} of the dub (need {params.min_coverage:.0%})",
+            reference,
+            evidence,
+        )
+    times, offsets = matches.matched_times, matches.matched_offsets
+    fit = fit_timeline(
+        times,
+        offsets,
+        tolerance_s=params.timeline_tolerance_s,
+        min_explained=params.min_explained,
+        min_drift_s=params.min_drift_s,
+        min_segment_frames=params.min_matched_frames // 2,
+        min_segment_s=params.min_segment_s,
+        max_recurring_s=params.max_recurring_s,
+    )
+    evidence["explained"] = fit.explained
+    evidence["segments"] = [dataclasses.asdict(seg) for seg in fit.segments]
+    if fit.kind == "scattered":
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in fit.shares.items())
+        return _undetermined(
+            f"matched frames disagree: no timeline model explains {params.min_explained:.0%} of "
+            f"them ({shares}; spread {matches.spread_s * 1000:.0f} ms)",
+            reference,
+            evidence,
+        )
+    start_t, end_t = 0.0, matches.dub_duration_s
+    limit = params.out_of_sync_s
+    if fit.kind == "intermittent":
+        values = [seg.offset_s for seg in fit.segments]
+        start, end = values[0], values[-1]
+    else:
+        start, end = fit.offset_at(start_t), fit.offset_at(end_t)
+        values = [start, end]
+    _check_lengths(matches, start, end, params)
+    worst = max(values, key=abs)
+    in_sync = all(abs(v) <= limit for v in values)
+    band = itu_band(worst, params)
+    shift: float | None = start
+    speed = None
+    drift_ppm = None
+    if fit.kind == "constant":
+        kind = "in_sync" if in_sync else "constant"
+        lead = "leads" if start > 0 else "lags"
+        reason = (
+            f"dub {lead} by {abs(start) * 1000:.0f} ms ({band}); "
+            f"{'within' if in_sync else 'beyond'} the ±{limit * 1000:.0f} ms sync limit"
+        )
+        correction = describe_correction(shift)
+        if kind == "in_sync" and band == "undetectable" and correction != "none":
+            # nothing to fix: say so first, so that no one re-delivers a dub for a few milliseconds
+            correction = f"none needed (undetectable); to centre it, {correction}"
+    elif fit.kind == "drift":
+        kind = "drift"
+        drift_ppm = fit.slope * 1e6
+        speed = 1.0 / (1.0 + fit.slope)
+        reason = (
+            f"offset drifts from {start * 1000:+.0f} ms to {end * 1000:+.0f} ms over "
+            f"{end_t:.0f} s ({drift_ppm:+.0f} ppm: the dub runs {1 + fit.slope:.6f}× as fast)"
+        )
+        correction = f"play the dub at {speed:.6f}× speed, then {describe_correction(shift)}"
+    else:
+        kind = "intermittent"
+        shift = None
+        parts = [
+            f"{seg.start_s:.0f}–{seg.end_s:.0f} s: {seg.offset_s * 1000:+.0f} ms" for seg in fit.segments
+        ]
+        reason = f"offset changes between {len(fit.segments)} stretches ({'; '.join(parts)})"
+        correction = "; ".join(
+            f"from {seg.start_s:.0f} s {describe_correction(seg.offset_s)}" for seg in fit.segments
+        )
+    if fit.set_aside:
+        parts = ", ".join(f"{s.start_s:.0f}–{s.end_s:.0f} s at {s.offset_s:+.1f} s" for s in fit.set_aside)
+        reason += (
+            f"; {sum(s.frames for s in fit.set_aside)} frames set aside as recurring music matched "
+            f"out of order ({parts})"
+        )
+    return Verdict(
+        kind=kind,
+        offset_s=start,
+        in_sync=in_sync,
+        band=band,
+        correction_shift_s=shift,
+        correction=correction,
+        reason=reason,
+        reference=reference,
+        offset_end_s=end,
+        max_offset_s=worst,
+        drift_ppm=drift_ppm,
+        correction_speed_ratio=speed,
+        **evidence,
+    )

