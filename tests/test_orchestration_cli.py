@@ -1,4 +1,4 @@
-"""`dubsync check` writes the JSON DESIGN.md specifies; problems become rows, not crashes."""
+"""`dubsync check` writes the JSON that docs/design.md specifies; problems become rows, not crashes."""
 
 import json
 import subprocess

@@ -14,7 +14,7 @@ For each video window, the distances to the audio windows shifted by −15 … +
 distance curve; the track's offset is the argmin of the curve averaged over its windows, and the
 confidence is the curve's median minus its minimum (SyncNet's own measure).
 
-Sign convention (DESIGN.md): positive offset = the audio leads the picture (is early).
+Sign convention (docs/design.md): positive offset = the audio leads the picture (is early).
 
 Importing this module imports PyTorch (the network is an ``nn.Module``): code that Dagster loads
 imports it inside the functions that run the model, so the code location stays fast to load.
