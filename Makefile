@@ -45,7 +45,7 @@ clean-demo:
 
 # Dub <-> original sync benchmark (generated titles, peers in their own venvs); see benchmarks/audio_sync.py.
 bench-audio: install
-	$(BIN)/python benchmarks/audio_sync.py
+	$(BIN)/python -m benchmarks.audio_sync
 
 # Picture benchmark (shots vs PySceneDetect, face tracks; generated 10-minute title); see benchmarks/video.py.
 $(VENV)/.bench-stamp: pyproject.toml | $(STAMP)
@@ -53,14 +53,14 @@ $(VENV)/.bench-stamp: pyproject.toml | $(STAMP)
 	touch $@
 
 bench-video: install $(VENV)/.bench-stamp
-	$(BIN)/python benchmarks/video.py
+	$(BIN)/python -m benchmarks.video
 
 # Lip sync of the original audio (weight-free estimator) on the shared talking heads with known
 # audio shifts, by moved samples and by a stream start offset; see benchmarks/lipsync.py.
 bench-lipsync: install
-	$(BIN)/python benchmarks/lipsync.py
+	$(BIN)/python -m benchmarks.lipsync
 
 # Title-level lip sync: generated titles with a picture (the demo's, and random draws of the shared
 # talking heads over music), each track's error and the title's offset by each combination rule.
 bench-lipsync-titles: install
-	$(BIN)/python benchmarks/lipsync_titles.py
+	$(BIN)/python -m benchmarks.lipsync_titles

@@ -1,8 +1,8 @@
 """Lip-sync benchmark: the weight-free estimator on the shared talking heads with known audio shifts.
 
-Run with ``make bench-lipsync`` (or ``.venv/bin/python benchmarks/lipsync.py [--quick]``).
+Run with ``make bench-lipsync`` (or ``.venv/bin/python -m benchmarks.lipsync [--quick]``).
 
-Clips: the 16 talking heads of ``../shared/media/talking_heads`` (11 GRID speakers, 3 s at 25 fps;
+Clips: the 16 talking heads of ``media/talking_heads`` (11 GRID speakers, 3 s at 25 fps;
 five news-style speakers, 4.9-6.6 s at 22-30 fps, face_1 variable frame rate), whose own audio is
 taken as in sync. Each is copied with its audio shifted by 0, ±1, ±2, ±3, ±5, ±8 and ±15 frames (of
 the clip's own median frame duration), in the two ways of :mod:`ml.testmedia.shift`: samples moved
@@ -32,29 +32,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks._common import CACHE as CACHE_ROOT
+from benchmarks._common import MEDIA, decode_video_seconds, machine, write_report
+from ml.picture.faces import track_faces
+from ml.picture.lipsync import estimator_identity, track_offsets
+from ml.picture.shots import shots_from_file
+from ml.policy import LipSyncParams
+from ml.testmedia.shift import SHIFT_METHODS, shifted_copy
 
-from ml.picture.faces import track_faces  # noqa: E402
-from ml.picture.lipsync import estimator_identity, track_offsets  # noqa: E402
-from ml.policy import LipSyncParams  # noqa: E402
-from ml.picture.shots import shots_from_file  # noqa: E402
-from ml.testmedia.shift import SHIFT_METHODS, shifted_copy  # noqa: E402
-
-from ml.testmedia.material import real_media_folder  # noqa: E402
-
-SHARED = real_media_folder()
-CACHE = ROOT / "benchmarks" / ".cache" / "lipsync"
-RESULTS = ROOT / "benchmarks" / "results"
+CACHE = CACHE_ROOT / "lipsync"
 SHIFTS_FRAMES = (0, 1, -1, 2, -2, 3, -3, 5, -5, 8, -8, 15, -15)
 QUICK_SHIFTS = (0, 3, -3, 15, -15)
 ITU_LAG_S, ITU_LEAD_S = -0.125, 0.045
@@ -68,7 +60,7 @@ ESTIMATORS = {
 
 
 def clips() -> list[Path]:
-    heads = SHARED / "talking_heads"
+    heads = MEDIA / "talking_heads"
     return sorted((heads / "grid").glob("*.mpg")) + sorted((heads / "retalking").glob("*.mp4"))
 
 
@@ -83,19 +75,7 @@ def frame_seconds(path: Path) -> float:
 
 def decode_only(path: Path) -> float:
     """Seconds to decode every video frame and the whole audio track (no conversion)."""
-    import av
-
-    started = time.perf_counter()
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        stream.thread_count = DECODE_THREADS
-        for _ in container.decode(stream):
-            pass
-    with av.open(str(path)) as container:
-        for _ in container.decode(audio=0):
-            pass
-    return time.perf_counter() - started
+    return decode_video_seconds(path, with_audio=True)[0]
 
 
 CHECKPOINTS: dict[str, object] = {}
@@ -270,7 +250,7 @@ def main(argv=None) -> int:
 
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine(),
         "n_clips": len(paths),
         "shifts_frames": list(shifts),
         "shifts_frames_sorted": sorted(shifts),
@@ -280,10 +260,8 @@ def main(argv=None) -> int:
         "per_shift": {name: per_shift(rows, name) for name in estimator_names()},
         "rows": rows,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=1))
     text = markdown(report)
-    (RESULTS / f"{args.name}.md").write_text(text)
+    write_report(args.name, report, text)
     print(text)
     return 0
 

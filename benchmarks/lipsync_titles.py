@@ -1,6 +1,6 @@
 """Title-level lip sync: the original audio ↔ picture offset of generated titles with a picture.
 
-Run with ``make bench-lipsync-titles`` (or ``.venv/bin/python benchmarks/lipsync_titles.py [--titles N]``).
+Run with ``make bench-lipsync-titles`` (or ``.venv/bin/python -m benchmarks.lipsync_titles [--titles N]``).
 
 Titles (:mod:`ml.testmedia.picture`): the demo's two picture titles, the six default talking heads with
 the original 240 ms ahead of its picture (the orchestration test's title), and ``--titles`` more
@@ -30,29 +30,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks._common import CACHE as CACHE_ROOT
+from benchmarks._common import MEDIA, machine, write_report
+from ml.picture.faces import track_faces
+from ml.picture.lipsync import estimator_identity, track_offsets
+from ml.picture.shots import shots_from_file
+from ml.picture.title_sync import ALGORITHM, _weighted_median, picture_sync
+from ml.policy import LipSyncParams
+from ml.testmedia.picture import (
+    TALKING_HEADS,
+    PictureTitleSpec,
+    build_picture_title,
+    demo_picture_specs,
+)
 
-from ml.picture.faces import track_faces  # noqa: E402
-from ml.picture.lipsync import estimator_identity, track_offsets  # noqa: E402
-from ml.policy import LipSyncParams  # noqa: E402
-from ml.picture.shots import shots_from_file  # noqa: E402
-from ml.testmedia.picture import TALKING_HEADS, PictureTitleSpec, build_picture_title, demo_picture_specs  # noqa: E402
-from ml.picture.title_sync import ALGORITHM, _weighted_median, picture_sync  # noqa: E402
-
-from ml.testmedia.material import real_media_folder  # noqa: E402
-
-SHARED = real_media_folder()
-CACHE = ROOT / "benchmarks" / ".cache" / "lipsync_titles"
-RESULTS = ROOT / "benchmarks" / "results"
+CACHE = CACHE_ROOT / "lipsync_titles"
 BAR_S = 0.045
 POOL = (
     "grid/id2_vcd_swwp2s.mpg", "grid/lbax4n.mpg", "grid/lbbc2a.mpg", "grid/lrwp9a.mpg", "grid/lwbsza.mpg",
@@ -79,7 +76,7 @@ def run_title(spec: PictureTitleSpec, params: LipSyncParams) -> dict:
     marker = folder / "spec.json"
     wanted = json.dumps({"clips": spec.clips, "offset": spec.picture_offset_s, "seed": spec.seed})
     if not (marker.exists() and marker.read_text() == wanted):
-        build_picture_title(CACHE, spec, real_media=SHARED)
+        build_picture_title(CACHE, spec, real_media=MEDIA)
         marker.write_text(wanted)
     path = folder / "original.mkv"
     started = time.perf_counter()
@@ -150,16 +147,14 @@ def main(argv=None) -> int:
               + ("no offset" if c is None else f"consensus error {(c - spec.picture_offset_s) * 1000:+.1f} ms"), flush=True)  # fmt: skip
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine(),
         "estimator": estimator_identity(params),
         "combination": ALGORITHM,
         "summary": [summarise(rows, rule) for rule in ("consensus", "median")],
         "rows": rows,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "lipsync_titles.json").write_text(json.dumps(report, indent=1))
     text = markdown(report)
-    (RESULTS / "lipsync_titles.md").write_text(text)
+    write_report("lipsync_titles", report, text)
     print(text)
     return 0
 

@@ -473,7 +473,7 @@ def peer_versions(root: Path = DEFAULT_ROOT) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python benchmarks/peers.py ORIGINAL DUB [PEER ...]``: print one JSON line per peer."""
+    """``python -m benchmarks.peers ORIGINAL DUB [PEER ...]``: print one JSON line per peer."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)

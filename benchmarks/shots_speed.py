@@ -4,7 +4,7 @@ detector's key-frame spans on 2 threads with a one-thread decoder each; the fast
 beside it, the faster of both without the in-loop deblocking filter, as the detector decodes) and
 the same method (best of ``--repeats`` runs, decode-only and detector alternating).
 
-``.venv/bin/python benchmarks/shots_speed.py [--repeats 3] [clip ...]``
+``.venv/bin/python -m benchmarks.shots_speed [--repeats 3] [clip ...]``
 
 It also prints the CPU time of both (all threads of the process): when other work keeps a core
 busy, each run gets about one core and the wall-time ratio follows the CPU ratio.
@@ -17,10 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.video import CACHE, PUBLISHED, SHARED, decode_only, decode_only_in_spans  # noqa: E402
+from benchmarks._common import MEDIA
+from benchmarks.video import CACHE, PUBLISHED, decode_only, decode_only_in_spans
 
 
 def main(argv=None) -> int:
@@ -28,7 +26,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("clips", nargs="*", type=Path, help="default: the published clips and the cached generated titles")
     args = parser.parse_args(argv)
-    clips = args.clips or [SHARED / "shots" / name for name in PUBLISHED] + sorted(CACHE.glob("title_*.mp4"))
+    clips = args.clips or [MEDIA / "shots" / name for name in PUBLISHED] + sorted(CACHE.glob("title_*.mp4"))
     from ml.picture.shots import shots_from_file
 
     def timed(fn):

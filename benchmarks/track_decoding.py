@@ -1,7 +1,7 @@
 """Decoding one face track's frames: its own time span (``ml.picture.faces.track_frames``) against a full
 decode of the title that keeps the track's frames (how lip sync decoded each track before).
 
-``.venv/bin/python benchmarks/track_decoding.py [--minutes 10] [--tracks 4]``
+``.venv/bin/python -m benchmarks.track_decoding [--minutes 10] [--tracks 4]``
 
 On the generated title of ``benchmarks/video.py`` (cached under ``benchmarks/.cache/video``; made
 on first use, about 7 minutes for 10 minutes of 720p), its face tracks are found once, then for
@@ -16,14 +16,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.video import generated_title  # noqa: E402
+from benchmarks.video import generated_title
 
 
 def main(argv=None) -> int:
@@ -31,10 +27,10 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the generated title (default 10)")
     parser.add_argument("--tracks", type=int, default=4, help="tracks timed, spread over the title (default 4)")
     args = parser.parse_args(argv)
-    from ml.picture.faces import track_faces, track_frames
-    from ml.policy import Policy
-    from ml.picture.shots import shots_from_file
     from ml.decoding.video import iter_frames
+    from ml.picture.faces import track_faces, track_frames
+    from ml.picture.shots import shots_from_file
+    from ml.policy import Policy
 
     title, _ = generated_title(args.minutes)
     policy = Policy()

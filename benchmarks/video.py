@@ -1,6 +1,6 @@
 """Picture-side benchmark: shot boundaries and face tracks, against published cuts and generated truth.
 
-Run with ``make bench-video`` (or ``.venv/bin/python benchmarks/video.py [--minutes 10] [--quick]``).
+Run with ``make bench-video`` (or ``.venv/bin/python -m benchmarks.video [--minutes 10] [--quick]``).
 
 On the same clips, in the same run:
 
@@ -16,9 +16,9 @@ On the same clips, in the same run:
 - dubsync's face tracking (``ml.picture.faces``, given the shots): tracks, frames per second, times real
   time, and speed as a share of decode-only speed.
 
-Clips: the published cut lists of ``../shared/media/shots`` (PySceneDetect's regression
+Clips: the published cut lists of ``media/shots`` (PySceneDetect's regression
 expectations: testvideo.mp4 30/180/394, goldeneye-vfr-drop3.mp4 90/210, fades.mp4 no hard cut),
-the talking heads of ``../shared/media/talking_heads`` (one track each), and a generated title of
+the talking heads of ``media/talking_heads`` (one track each), and a generated title of
 ``--minutes`` minutes (1280 × 720 at 25 fps, H.264; shots of synthetic scenes and talking heads with
 known cuts and fades; ``ml.testmedia.video``), cached under ``benchmarks/.cache/video``. Results:
 ``benchmarks/results/video.{json,md}``.
@@ -28,49 +28,34 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks._common import CACHE as CACHE_ROOT
+from benchmarks._common import (
+    DECODE_THREADS,
+    MEDIA,
+    decode_video_seconds,
+    machine,
+    write_report,
+)
+from ml.decoding.video import decoded_frames, probe_video
+from ml.picture.faces import track_faces
+from ml.picture.shots import shot_spans, shots_from_file
+from ml.testmedia.video import synthetic_title_video
 
-from ml.picture.faces import track_faces  # noqa: E402
-from ml.picture.shots import shot_spans, shots_from_file  # noqa: E402
-from ml.testmedia.video import synthetic_title_video  # noqa: E402
-from ml.decoding.video import decoded_frames, probe_video  # noqa: E402
-
-from ml.testmedia.material import real_media_folder  # noqa: E402
-
-SHARED = real_media_folder()
-CACHE = ROOT / "benchmarks" / ".cache" / "video"
-RESULTS = ROOT / "benchmarks" / "results"
+CACHE = CACHE_ROOT / "video"
 PUBLISHED = {"testvideo.mp4": [30, 180, 394], "goldeneye-vfr-drop3.mp4": [90, 210], "fades.mp4": []}
 
 
-DECODE_THREADS = 2
-"""Decoder threads of the baseline, as the detectors decode (on 2 cores FFmpeg's automatic count,
-3, decodes about 1.35× slower than 2 and would flatter every ratio)."""
-
 
 def decode_only(path: Path, deblock: bool = True) -> tuple[float, int]:
-    """Seconds to decode every frame of the first video stream (threaded, no conversion); with
-    ``deblock=False`` without the codec's in-loop deblocking filter, as the shot detector decodes."""
-    import av
-
-    started = time.perf_counter()
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        stream.thread_count = DECODE_THREADS
-        if not deblock:
-            stream.codec_context.options["skip_loop_filter"] = "all"
-        n = sum(1 for _ in container.decode(stream))
-    return time.perf_counter() - started, n
+    """Seconds to decode every frame of the first video stream and their number
+    (:func:`benchmarks._common.decode_video_seconds`)."""
+    return decode_video_seconds(path, deblock=deblock)
 
 
 def decode_only_in_spans(path: Path, deblock: bool = True) -> tuple[float, int]:
@@ -192,7 +177,7 @@ def generated_title(minutes: float, preset: str = "ultrafast") -> tuple[Path, di
     path = CACHE / (f"title_{minutes:g}min_720p25.mp4" if preset == "ultrafast" else f"title_{minutes:g}min_720p25_{preset}.mp4")
     truth_path = path.with_suffix(".json")
     if not (path.exists() and truth_path.exists()):
-        heads = sorted((SHARED / "talking_heads" / "retalking").glob("*.mp4")) + sorted((SHARED / "talking_heads" / "grid").glob("*.mpg"))[:3]
+        heads = sorted((MEDIA / "talking_heads" / "retalking").glob("*.mp4")) + sorted((MEDIA / "talking_heads" / "grid").glob("*.mpg"))[:3]
         print(f"generating a {minutes:g}-minute 720p title (x264 {preset}) ...", flush=True)
         started = time.perf_counter()
         truth = synthetic_title_video(path, duration_s=minutes * 60, talking_heads=heads, seed=11, preset=preset)
@@ -237,11 +222,11 @@ def main(argv=None) -> int:
     )  # fmt: skip
     args = parser.parse_args(argv)
     minutes = 1.0 if args.quick else args.minutes
-    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} cores", "shots": [], "faces": []}
+    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "shots": [], "faces": []}
 
     for name, cuts in PUBLISHED.items():
         print(f"[shots] {name}", flush=True)
-        report["shots"].append(shot_row(name, SHARED / "shots" / name, cuts, nominal=True))
+        report["shots"].append(shot_row(name, MEDIA / "shots" / name, cuts, nominal=True))
     title, truth = generated_title(minutes, args.title_preset)
     print(f"[shots] {title.name}", flush=True)
     report["shots"].append(shot_row(title.name, title, truth["cuts"], nominal=False))
@@ -249,7 +234,7 @@ def main(argv=None) -> int:
     from ml.picture.faces import detect_faces_batch
 
     detect_faces_batch(np.zeros((1, 288, 512, 3), np.uint8), 0.9)  # load the model outside the timings
-    heads = sorted((SHARED / "talking_heads").rglob("*.mp*"))
+    heads = sorted((MEDIA / "talking_heads").rglob("*.mp*"))
     for path in heads[:3] if args.quick else heads:
         print(f"[faces] {path.name}", flush=True)
         report["faces"].append(face_row(path.name, path, 1))
@@ -257,10 +242,8 @@ def main(argv=None) -> int:
     row = face_row(title.name, title, len(truth["face_shots"]))
     report["faces"].append(row)
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "video.json").write_text(json.dumps(report, indent=1))
     text = markdown(report)
-    (RESULTS / "video.md").write_text(text)
+    write_report("video", report, text)
     print(text)
     return 0
 

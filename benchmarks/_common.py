@@ -1,0 +1,80 @@
+"""What the benchmarks share: their folders, the machine line and report writing, and the
+decode-only baselines that every speed figure is a ratio to (measured in the same run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from ml.testmedia.material import real_media_folder
+
+__all__ = [
+    "CACHE",
+    "DECODE_THREADS",
+    "MEDIA",
+    "RESULTS",
+    "ROOT",
+    "decode_audio_seconds",
+    "decode_video_seconds",
+    "machine",
+    "write_report",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+MEDIA = real_media_folder()
+"""The real clips (the repository's ``media/``, or ``$DUBSYNC_REAL_MEDIA``)."""
+CACHE = ROOT / "benchmarks" / ".cache"
+"""Generated material, one folder per benchmark (ignored by git; rebuilt when missing)."""
+RESULTS = ROOT / "benchmarks" / "results"
+"""Each run's report as JSON and markdown (ignored by git; dated results go to the README)."""
+DECODE_THREADS = 2
+"""Decoder threads of the video baseline, as the detectors decode (on 2 cores FFmpeg's automatic
+count, 3, decodes about 1.35× slower than 2 and would flatter every ratio)."""
+
+
+def machine() -> str:
+    """The line every report carries about where it ran."""
+    return f"{platform.machine()}, Python {platform.python_version()}, {os.cpu_count()} cores"
+
+
+def write_report(name: str, report: dict, markdown: str, *, out: Path = RESULTS) -> Path:
+    """Write ``<out>/<name>.json`` and ``<out>/<name>.md``; return the markdown file."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+    path = out / f"{name}.md"
+    path.write_text(markdown)
+    return path
+
+
+def decode_audio_seconds(path: Path, sample_rate: int) -> float:
+    """Seconds to decode a track as the signatures do (mono float32 at ``sample_rate``, in blocks)."""
+    from ml.decoding.audio import iter_audio_blocks
+
+    started = time.perf_counter()
+    for _ in iter_audio_blocks(path, sample_rate=sample_rate):
+        pass
+    return time.perf_counter() - started
+
+
+def decode_video_seconds(path: Path, *, deblock: bool = True, with_audio: bool = False) -> tuple[float, int]:
+    """Seconds to decode every frame of the first video stream (``DECODE_THREADS`` threads, no
+    conversion) and the number of frames; ``deblock=False`` skips the codec's in-loop deblocking
+    filter, as the shot detector decodes; ``with_audio`` also decodes the whole first audio track."""
+    import av
+
+    started = time.perf_counter()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        stream.thread_count = DECODE_THREADS
+        if not deblock:
+            stream.codec_context.options["skip_loop_filter"] = "all"
+        n = sum(1 for _ in container.decode(stream))
+    if with_audio:
+        with av.open(str(path)) as container:
+            for _ in container.decode(audio=0):
+                pass
+    return time.perf_counter() - started, n
