@@ -6,9 +6,6 @@ QC operator reads in the UI. They are built from a :class:`ml.policy.Policy` so 
 """
 
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 from dagster import (
     AssetCheckResult,
@@ -18,7 +15,6 @@ from dagster import (
     AssetIn,
     AssetKey,
     AssetsDefinition,
-    Failure,
     MaterializeResult,
     MetadataValue,
     MultiToSingleDimensionPartitionMapping,
@@ -26,14 +22,22 @@ from dagster import (
     asset,
 )
 
-from assets.media import DUB_MEDIA, ORIGINAL_MEDIA, SOURCE_VERSION, TRANSIENT_RETRY
-from ml.errors import DubsyncError, MediaError
+from assets._common import (
+    PROGRESS_STEP,
+    TRANSIENT_RETRY,
+    checked_policy,
+    failures,
+    fetching,
+    progress_logger,
+)
+from assets.media import DUB_MEDIA, ORIGINAL_MEDIA, SOURCE_VERSION
+from assets.picture import LIP_SYNC_OFFSETS
 from ml.audio_sync.matching import FrameMatches, match_version, match_with_speed_search
+from ml.audio_sync.signatures import Signature, signature_from_file, signature_version
+from ml.audio_sync.verdict import Verdict, verdict_version
+from ml.picture.title_sync import PictureSync, decide_against_picture
 from ml.policy import Policy
 from ml.report import offset_timeline_png, png_markdown, verdict_model_lines
-from ml.audio_sync.signatures import Signature, signature_from_file, signature_version
-from ml.picture.title_sync import PictureSync, decide_against_picture
-from ml.audio_sync.verdict import Verdict, verdict_version
 from orchestration.partitions import (
     LANGUAGE_DIMENSION,
     TITLE_DIMENSION,
@@ -57,12 +61,9 @@ REFERENCE_SIGNATURE = AssetKey("reference_signature")
 DUB_SIGNATURE = AssetKey("dub_signature")
 FRAME_MATCH_OFFSETS = AssetKey("frame_match_offsets")
 TITLE_VERDICTS = AssetKey("title_verdicts")
-LIP_SYNC_OFFSETS = AssetKey("lip_sync_offsets")
-"""Defined with the picture assets (``assets.picture``); the verdicts read it."""
 CHECK_ENOUGH_EVIDENCE = "enough_evidence"
 CHECK_WITHIN_TOLERANCE = "within_tolerance"
 GROUP = "audio_sync"
-_PROGRESS_STEP = 0.1
 
 
 def _dub_partition(context: AssetExecutionContext) -> tuple[str, str]:
@@ -70,71 +71,14 @@ def _dub_partition(context: AssetExecutionContext) -> tuple[str, str]:
     return keys[TITLE_DIMENSION], keys[LANGUAGE_DIMENSION]
 
 
-@contextmanager
-def _failures(context: AssetExecutionContext) -> Iterator[None]:
-    """Turn a dubsync error into a Dagster failure that names the file and the reason."""
-    try:
-        yield
-    except MediaError as exc:
-        context.log.error(str(exc))
-        raise Failure(
-            description=str(exc),
-            metadata={"file": exc.path, "reason": exc.reason},
-            allow_retries=False,
-        ) from None
-    except DubsyncError as exc:
-        context.log.error(str(exc))
-        raise Failure(description=str(exc), allow_retries=False) from None
-
-
-def _progress_logger(context: AssetExecutionContext, what: str, unit: str = "s") -> Callable[[float, float | None], None]:
-    """A ``progress(done, total)`` that logs every tenth of the total; ``unit`` "s" (seconds of
-    media) or "MB" (bytes, shown in MB)."""
-    state = {"next": _PROGRESS_STEP, "t0": time.monotonic()}
-    scale = 1e-6 if unit == "MB" else 1.0
-
-    def report(done: float, total: float | None) -> None:
-        if total and total > 0:
-            share = min(1.0, done / total)
-            if share >= state["next"] or share >= 1.0:
-                context.log.info(
-                    f"{what}: {share:.0%} ({done * scale:.0f} of {total * scale:.0f} {unit}) after "
-                    f"{time.monotonic() - state['t0']:.1f} s"
-                )
-                state["next"] = share + _PROGRESS_STEP
-        else:
-            context.log.info(f"{what}: {done * scale:.0f} {unit} {'decoded' if unit == 's' else 'done'}")
-
-    return report
-
-
-def _fetching(context: AssetExecutionContext, location: str) -> Callable[[float, float | None], None]:
-    """Progress of copying a track off object storage before it is decoded."""
-    return _progress_logger(context, f"fetching {location}", unit="MB")
-
-
-def _checked_policy(policy_resource: PolicyResource, baked: Policy) -> Policy:
-    policy = policy_resource.load()
-    if policy != baked:
-        raise Failure(
-            description=(
-                "the policy file changed since the code location loaded "
-                f"({policy_resource.path or 'defaults'}): reload the code location so that "
-                "code versions and staleness match the policy in use"
-            ),
-            allow_retries=False,
-        )
-    return policy
-
-
 def _signature(context, store: MediaStore, track: Track, policy: Policy, role: str) -> Output[Signature]:
     location = store.describe(track)
     context.log.info(f"signature of {location}")
-    with _failures(context), store.local_path(track, _fetching(context, location)) as path:
+    with failures(context), store.local_path(track, fetching(context, location)) as path:
         signature = signature_from_file(
             path,
             policy.signature,
-            progress=_progress_logger(context, f"decoding {track.name}"),
+            progress=progress_logger(context, f"decoding {track.name}"),
             role=role,
         )
     hours = signature.duration_s / 3600
@@ -169,8 +113,8 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
     def reference_signature(
         context: AssetExecutionContext, media_store: MediaStore, policy_resource: PolicyResource
     ) -> Output[Signature]:
-        checked = _checked_policy(policy_resource, policy)
-        with _failures(context):
+        checked = checked_policy(policy_resource, policy)
+        with failures(context):
             track = media_store.original(context.partition_key)
         return _signature(context, media_store, track, checked, "reference")
 
@@ -187,9 +131,9 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
     def dub_signature(
         context: AssetExecutionContext, media_store: MediaStore, policy_resource: PolicyResource
     ) -> Output[Signature]:
-        checked = _checked_policy(policy_resource, policy)
+        checked = checked_policy(policy_resource, policy)
         title, language = _dub_partition(context)
-        with _failures(context):
+        with failures(context):
             track = media_store.dub(title, language)
         return _signature(context, media_store, track, checked, "dub")
 
@@ -225,21 +169,21 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
         dub_signature: Signature,
         reference_signature: Signature,
     ):
-        checked = _checked_policy(policy_resource, policy)
+        checked = checked_policy(policy_resource, policy)
         title, language = _dub_partition(context)
-        step = {"next": _PROGRESS_STEP}
+        step = {"next": PROGRESS_STEP}
 
         def progress(share: float) -> None:
             if share >= step["next"]:
                 context.log.info(f"matching {title}/{language}: {share:.0%}")
-                step["next"] = share + _PROGRESS_STEP
+                step["next"] = share + PROGRESS_STEP
 
         def resignature(speed: float) -> Signature:
             track = media_store.dub(title, language)
-            with media_store.local_path(track, _fetching(context, media_store.describe(track))) as path:
+            with media_store.local_path(track, fetching(context, media_store.describe(track))) as path:
                 return signature_from_file(path, checked.signature, speed=speed)
 
-        with _failures(context):
+        with failures(context):
             matches = match_with_speed_search(
                 dub_signature,
                 reference_signature,
@@ -315,9 +259,9 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
         frame_match_offsets: FrameMatches,
         lip_sync_offsets: PictureSync,
     ):
-        checked = _checked_policy(policy_resource, policy)
+        checked = checked_policy(policy_resource, policy)
         title, language = _dub_partition(context)
-        with _failures(context):  # a partial or wrong delivery (mismatched lengths) is an error, not a verdict
+        with failures(context):  # a partial or wrong delivery (mismatched lengths) is an error, not a verdict
             verdict = decide_against_picture(
                 frame_match_offsets, lip_sync_offsets, match=checked.match, params=checked.verdict
             )

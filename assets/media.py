@@ -10,14 +10,15 @@ observing the assets (UI or job) reports them for every file.
 from dagster import (
     AssetKey,
     AssetObservation,
-    Backoff,
     DataVersionsByPartition,
-    Jitter,
-    RetryPolicy,
     observable_source_asset,
 )
 
-from orchestration.partitions import dub_partition_key, title_language_partitions, titles_partitions
+from orchestration.partitions import (
+    dub_partition_key,
+    title_language_partitions,
+    titles_partitions,
+)
 from resources.media_store import MediaStore, TitleListing, Track
 
 ORIGINAL_MEDIA = AssetKey("original_media")
@@ -28,10 +29,6 @@ SOURCE_VERSION = "source_version"
 """Metadata key: content version of the landing-zone file an asset read (``dubsync backfill --stale``
 compares it with the file there now; Dagster 1.13 leaves partitioned observations out of provenance)."""
 GROUP = "landing_zone"
-TRANSIENT_RETRY = RetryPolicy(max_retries=3, delay=1.0, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
-"""Every asset's retry policy: a transient I/O error (network share, object store, a worker lost
-mid-write) is retried after about 1, 2 and 4 s. Errors that a retry cannot fix (a corrupt or silent
-file, a missing original, a policy mismatch) are raised as ``Failure(allow_retries=False)``."""
 
 
 @observable_source_asset(
@@ -95,7 +92,6 @@ def listing_observations(store: MediaStore, listing: TitleListing) -> list[Asset
 __all__ = [
     "DATA_VERSION_TAG",
     "SOURCE_VERSION",
-    "TRANSIENT_RETRY",
     "ORIGINAL_MEDIA",
     "DUB_MEDIA",
     "original_media",

@@ -8,18 +8,31 @@ which bounds how many decode heavy video at once.
 """
 
 
-import io
 
-from dagster import AssetExecutionContext, AssetIn, AssetKey, Failure, MetadataValue, Output, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    Failure,
+    MetadataValue,
+    Output,
+    asset,
+)
 
-from assets.audio_sync import LIP_SYNC_OFFSETS, _checked_policy, _failures, _fetching, _progress_logger
-from assets.media import ORIGINAL_MEDIA, SOURCE_VERSION, TRANSIENT_RETRY
+from assets._common import (
+    TRANSIENT_RETRY,
+    checked_policy,
+    failures,
+    fetching,
+    progress_logger,
+)
+from assets.media import ORIGINAL_MEDIA, SOURCE_VERSION
+from ml.decoding.video import has_video
 from ml.picture.faces import FaceTracks, contact_sheet, faces_version, track_faces
-from ml.policy import Policy
-from ml.report import lip_sync_png, png_markdown
 from ml.picture.shots import Shots, shots_from_file, shots_version
 from ml.picture.title_sync import PictureSync, picture_sync, picture_sync_version
-from ml.decoding.video import has_video
+from ml.policy import Policy
+from ml.report import lip_sync_png, png_markdown
 from orchestration.partitions import titles_partitions
 from resources.lipsync_model import LipSyncModelResource
 from resources.media_store import MediaStore
@@ -29,6 +42,8 @@ __all__ = ["SHOT_BOUNDARIES", "FACE_TRACKS", "LIP_SYNC_OFFSETS", "VIDEO_POOL", "
 
 SHOT_BOUNDARIES = AssetKey("shot_boundaries")
 FACE_TRACKS = AssetKey("face_tracks")
+LIP_SYNC_OFFSETS = AssetKey("lip_sync_offsets")
+"""The title's original ↔ picture offset; the verdicts of its dubs read it."""
 VIDEO_POOL = "video"
 """Concurrency pool of the assets that decode video (limit in ``deploy/dagster.yaml``)."""
 GROUP = "picture"
@@ -72,15 +87,15 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
     def shot_boundaries(
         context: AssetExecutionContext, media_store: MediaStore, policy_resource: PolicyResource
     ) -> Output[Shots]:
-        checked = _checked_policy(policy_resource, policy)
-        with _failures(context):
+        checked = checked_policy(policy_resource, policy)
+        with failures(context):
             track = media_store.original(context.partition_key)
         location = media_store.describe(track)
-        with _failures(context), media_store.local_path(track, _fetching(context, location)) as path:
+        with failures(context), media_store.local_path(track, fetching(context, location)) as path:
             if not has_video(path):
                 context.log.info(f"{location} has no video stream: no shots")
                 return Output(Shots.no_picture(checked.shots), metadata={"file": location, SOURCE_VERSION: track.version, "picture": "none (audio only)", "shots": 0})
-            shots = shots_from_file(path, checked.shots, progress=_progress_logger(context, f"shots of {location}"))
+            shots = shots_from_file(path, checked.shots, progress=progress_logger(context, f"shots of {location}"))
         rows = shots.table()
         return Output(
             shots,
@@ -111,14 +126,14 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
     def face_tracks(
         context: AssetExecutionContext, shots: Shots, media_store: MediaStore, policy_resource: PolicyResource
     ) -> Output[FaceTracks]:
-        checked = _checked_policy(policy_resource, policy)
-        with _failures(context):
+        checked = checked_policy(policy_resource, policy)
+        with failures(context):
             track = media_store.original(context.partition_key)
         location = media_store.describe(track)
         if shots.n_frames == 0:
             return Output(FaceTracks.no_picture(checked.faces), metadata={"file": location, SOURCE_VERSION: track.version, "picture": "none (audio only)", "tracks": 0})
-        with _failures(context), media_store.local_path(track, _fetching(context, location)) as path:
-            tracks = track_faces(path, shots, checked.faces, progress=_progress_logger(context, f"face tracks of {location}"))
+        with failures(context), media_store.local_path(track, fetching(context, location)) as path:
+            tracks = track_faces(path, shots, checked.faces, progress=progress_logger(context, f"face tracks of {location}"))
             sheet = contact_sheet(path, tracks) if tracks.n_tracks else None
         metadata = {
             "file": location,
@@ -151,7 +166,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
         policy_resource: PolicyResource,
         lip_sync: LipSyncModelResource,
     ) -> Output[PictureSync]:
-        checked = _checked_policy(policy_resource, policy)
+        checked = checked_policy(policy_resource, policy)
         identity = lip_sync.identity(checked.lipsync)
         if identity != lip_sync_model:
             raise Failure(
@@ -160,12 +175,12 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
                     f"{identity}): reload the code location so that the offsets it made are marked stale"
                 )
             )
-        with _failures(context):
+        with failures(context):
             track = media_store.original(context.partition_key)
         location = media_store.describe(track)
         estimates = []
         if tracks.n_frames:
-            with _failures(context), media_store.local_path(track, _fetching(context, location)) as path:
+            with failures(context), media_store.local_path(track, fetching(context, location)) as path:
                 estimates = lip_sync.track_offsets(
                     path, tracks, checked.lipsync,
                     progress=lambda done, total: context.log.info(f"lip sync: {done} of {total} face tracks"),

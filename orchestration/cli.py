@@ -140,7 +140,11 @@ def run_check(
     from assets.media import listing_observations
     from orchestration.backfill import run_outcome
     from orchestration.definitions import build_definitions
-    from orchestration.partitions import dub_partition_key, languages_partitions, titles_partitions
+    from orchestration.partitions import (
+        dub_partition_key,
+        languages_partitions,
+        titles_partitions,
+    )
     from orchestration.settings import Settings
 
     settings = Settings(media_root=media_root, artifact_root=artifact_root, policy_path=policy_path, media_cache=media_cache)

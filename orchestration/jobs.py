@@ -2,8 +2,13 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from assets.audio_sync import DUB_SIGNATURE, FRAME_MATCH_OFFSETS, LIP_SYNC_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
-from assets.picture import FACE_TRACKS, SHOT_BOUNDARIES
+from assets.audio_sync import (
+    DUB_SIGNATURE,
+    FRAME_MATCH_OFFSETS,
+    REFERENCE_SIGNATURE,
+    TITLE_VERDICTS,
+)
+from assets.picture import FACE_TRACKS, LIP_SYNC_OFFSETS, SHOT_BOUNDARIES
 
 reference_job = define_asset_job(
     "reference_job",

@@ -5,7 +5,11 @@ when a title or a dubbed language first appears. Dub-level assets use their prod
 the dimensions by name, so the key of title ``film_a`` in French is ``"fr|film_a"``.
 """
 
-from dagster import DynamicPartitionsDefinition, MultiPartitionKey, MultiPartitionsDefinition
+from dagster import (
+    DynamicPartitionsDefinition,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+)
 
 titles_partitions = DynamicPartitionsDefinition(name="titles")
 languages_partitions = DynamicPartitionsDefinition(name="languages")

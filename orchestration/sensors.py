@@ -45,10 +45,15 @@ from dagster import (
     sensor,
 )
 
-from assets.audio_sync import FRAME_MATCH_OFFSETS, LIP_SYNC_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
+from assets.audio_sync import FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
 from assets.media import DATA_VERSION_TAG, DUB_MEDIA, ORIGINAL_MEDIA, track_observation
+from assets.picture import LIP_SYNC_OFFSETS
 from orchestration.jobs import dub_job, reference_job
-from orchestration.partitions import dub_partition_key, languages_partitions, titles_partitions
+from orchestration.partitions import (
+    dub_partition_key,
+    languages_partitions,
+    titles_partitions,
+)
 from orchestration.settings import Settings
 from resources.media_store import MediaStore
 

@@ -10,11 +10,10 @@ from assets.audio_sync import (
     CHECK_WITHIN_TOLERANCE,
     DUB_SIGNATURE,
     FRAME_MATCH_OFFSETS,
-    LIP_SYNC_OFFSETS,
     REFERENCE_SIGNATURE,
     TITLE_VERDICTS,
 )
-from assets.picture import FACE_TRACKS, SHOT_BOUNDARIES
+from assets.picture import FACE_TRACKS, LIP_SYNC_OFFSETS, SHOT_BOUNDARIES
 from ml.testmedia import DubSpec
 from ml.testmedia.picture import PictureTitleSpec, build_picture_title, picture_truth
 from orchestration.definitions import build_assets, build_resources
