@@ -9,17 +9,6 @@ import pytest
 
 warnings.filterwarnings("ignore", module="dagster")
 
-TITLE_CHAIN_NAMES = ("reference_signature", "shot_boundaries", "face_tracks", "lip_sync_offsets")
-"""A title's own assets: the verdicts of its dubs need all of them (the lip-sync offset too)."""
-DUB_CHAIN_NAMES = ("dub_signature", "frame_match_offsets", "title_verdicts")
-
-
-def title_chain():
-    from dagster import AssetKey
-
-    return [AssetKey(name) for name in TITLE_CHAIN_NAMES]
-
-
 
 
 @pytest.fixture
@@ -38,18 +27,15 @@ def real_media() -> Path:
     return folder
 
 
-SHORT_S = 30.0
-"""Duration of the generated titles the Dagster tests use (long enough for evidence, quick)."""
-
-
 @pytest.fixture(scope="session")
 def landing_zone(tmp_path_factory, real_media):
     """A generated landing zone: title ``alpha`` with an original and two dubs (fr +0.8 s, de in sync).
 
     Returns the root and the ground truth. Tests that change files copy it first
-    (:func:`copy_landing_zone`).
+    (:func:`tests.support.helpers.copy_landing_zone`).
     """
     from ml.testmedia import DubSpec, TitleSpec, build_landing_zone
+    from tests.support.helpers import SHORT_S
 
     root = tmp_path_factory.mktemp("landing")
     spec = TitleSpec(
@@ -60,13 +46,6 @@ def landing_zone(tmp_path_factory, real_media):
     )
     truth = build_landing_zone(root, [spec], real_media=real_media)
     return root, truth
-
-
-def copy_landing_zone(source: Path, target: Path) -> Path:
-    import shutil
-
-    shutil.copytree(source, target)
-    return target
 
 
 POSTGRES_ADMIN_URL = os.environ.get("DUBSYNC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -9,9 +9,13 @@ pins down the sign conversion of its runner.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from benchmarks import peers  # the repository's root is on the path (pyproject: pythonpath)
+from benchmarks import (
+    peers,  # the repository's root is on the path (pyproject: pythonpath)
+)
 
 TOLERANCE_S = 0.1
 

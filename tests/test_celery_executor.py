@@ -28,7 +28,11 @@ from dagster import (
     execute_job,
 )
 
-from assets.audio_sync import DUB_SIGNATURE, FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
+from assets.audio_sync import (
+    DUB_SIGNATURE,
+    FRAME_MATCH_OFFSETS,
+    TITLE_VERDICTS,
+)
 from orchestration.partitions import (
     dub_partition_key,
     languages_partitions,
@@ -37,7 +41,7 @@ from orchestration.partitions import (
 )
 from resources.artifacts import decode_artifact
 from tests.support.dagster_dev import stop_process_group
-from tests.conftest import TITLE_CHAIN_NAMES, title_chain
+from tests.support.helpers import TITLE_CHAIN_NAMES, title_chain
 
 REPO = Path(__file__).resolve().parents[1]
 BROKER = os.environ.get("DUBSYNC_CELERY_BROKER") or "redis://127.0.0.1:6379/0"

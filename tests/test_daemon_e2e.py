@@ -7,15 +7,21 @@ import os
 import shutil
 import time
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
-
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    RunsFilter,
+)
 from dagster._core.execution.backfill import BulkActionStatus
 
 from assets.media import SOURCE_VERSION
 from orchestration.cli import main
 from resources.media_store import LocalMediaStore
-from tests.conftest import copy_landing_zone
 from tests.support.dagster_dev import running_dagster_dev
+from tests.support.helpers import copy_landing_zone, replace_file
 
 CHAIN = ("dub_signature", "frame_match_offsets", "title_verdicts")
 WAIT_S = 300.0
@@ -43,11 +49,6 @@ def _idle(instance) -> bool:
     busy = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
     return not instance.get_runs(filters=RunsFilter(statuses=busy))
 
-
-def _replace(path, data: bytes):
-    path.write_bytes(data)
-    later = time.time() + 5
-    os.utime(path, (later, later))
 
 
 def test_sensor_with_the_daemon_new_replaced_and_unreadable_dubs(landing_zone, tmp_path, postgres_home, monkeypatch):
@@ -89,7 +90,7 @@ def test_sensor_with_the_daemon_new_replaced_and_unreadable_dubs(landing_zone, t
             before = {(a, p): _count(instance, a, p) for a in CHAIN for p in ("de|alpha", "fr|alpha")}
             references = _count(instance, "reference_signature", "alpha")
             dub = root / "alpha" / "dubs" / "de.m4a"
-            _replace(dub, dub.read_bytes())
+            replace_file(dub, dub.read_bytes())
             german = RunsFilter(job_name="dub_job", tags={"dagster/partition": "de|alpha"})
             _wait("de|alpha's re-run to be requested", lambda: len(instance.get_runs(filters=german)) == 2, server, instance)
             dub.write_bytes(dub.read_bytes())

@@ -3,8 +3,8 @@ import pytest
 
 from ml.errors import MediaError, ParameterError
 from ml.picture.faces import faces_version, mouth_crops, track_faces, track_frames
-from ml.policy import FaceParams
 from ml.picture.shots import shots_from_file
+from ml.policy import FaceParams
 
 GRID = ["bbaf2n.mpg", "lrwp9a.mpg", "swiz3n.mpg"]
 RETALKING = ["face_1.mp4", "face_4.mp4"]

@@ -93,10 +93,10 @@ def test_container_start_offset_moves_only_timestamps(heads, tmp_path):
 
 def test_track_offsets_on_a_title_with_two_speakers(heads, tmp_path):
     # two talking heads cut together (their audio joined in sync): one offset per track, each near 0
+    import av
+
     from ml.picture.faces import track_faces
     from ml.picture.shots import shots_from_file
-
-    import av
 
     a, b = heads / "grid" / "lrwp9a.mpg", heads / "grid" / "lwbsza.mpg"
     joined = tmp_path / "joined.mkv"

@@ -6,10 +6,14 @@ import numpy as np
 import pytest
 
 from ml.audio_sync.matching import coarse_alignment, match_signatures
-from ml.policy import MatchParams, Policy, SignatureParams
-from ml.audio_sync.signatures import pack_codes, signature_from_audio, signature_from_file
-from ml.testmedia import DubSpec, TitleSpec, build_title
+from ml.audio_sync.signatures import (
+    pack_codes,
+    signature_from_audio,
+    signature_from_file,
+)
 from ml.audio_sync.verdict import decide
+from ml.policy import MatchParams, Policy, SignatureParams
+from ml.testmedia import DubSpec, TitleSpec, build_title
 
 OFFSETS = {
     "fr": -30.0, "de": -12.3, "es": -5.0, "ru": -0.5, "it": -0.05,

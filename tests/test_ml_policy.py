@@ -1,10 +1,10 @@
 import pytest
 
-from ml.errors import ParameterError
 from ml.audio_sync.matching import match_version
-from ml.policy import MatchParams, Policy, SignatureParams, VerdictParams, load_policy
 from ml.audio_sync.signatures import signature_version
 from ml.audio_sync.verdict import verdict_version
+from ml.errors import ParameterError
+from ml.policy import MatchParams, Policy, SignatureParams, VerdictParams, load_policy
 
 
 def test_defaults_are_the_published_values():

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from ml.errors import MediaError, ParameterError
-from ml.policy import ShotParams
-from ml.picture.shots import shots_from_file, soft_hsv_histogram, shots_version
 from ml.decoding.video import iter_frames, probe_video
+from ml.errors import MediaError, ParameterError
+from ml.picture.shots import shots_from_file, shots_version, soft_hsv_histogram
+from ml.policy import ShotParams
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +144,8 @@ def sample_clips(shot_clips, tmp_path_factory):
 
 @pytest.mark.parametrize("kind", ["tv-yuv", "yuv", "rgb"])
 def test_batched_histograms_are_the_per_frame_histograms(sample_clips, kind):
-    from ml.picture.shots import sampled_histograms
     from ml.decoding.video import iter_sampled
+    from ml.picture.shots import sampled_histograms
 
     params = ShotParams()
     path = sample_clips[kind]

@@ -1,18 +1,18 @@
 import numpy as np
 import pytest
 
-from ml.decoding.audio import load_audio
-from ml.errors import MediaError, ParameterError, SilentMediaError
-from ml.policy import SignatureParams
 from ml.audio_sync.signatures import (
     SignatureBuilder,
     pack_codes,
-    unpack_codes,
     sensing_matrix,
     signature_from_audio,
     signature_from_file,
     signature_version,
+    unpack_codes,
 )
+from ml.decoding.audio import load_audio
+from ml.errors import MediaError, ParameterError, SilentMediaError
+from ml.policy import SignatureParams
 
 SR = 44100
 

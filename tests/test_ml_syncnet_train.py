@@ -5,9 +5,9 @@ import pytest
 
 from ml.errors import CheckpointError
 from ml.picture.faces import track_faces
-from ml.policy import LipSyncParams, Policy
 from ml.picture.shots import shots_from_file
 from ml.picture.syncnet import load_syncnet
+from ml.policy import LipSyncParams, Policy
 from orchestration.cli import main
 from resources.lipsync_model import LipSyncModelResource
 

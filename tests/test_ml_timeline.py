@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from ml.errors import ParameterError
 from ml.audio_sync.timeline import fit_timeline
+from ml.errors import ParameterError
 
 QUANTUM = 512 / 44100  # offsets come on the original's 11.6 ms frame grid
 

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from ml.errors import LengthMismatchError, ParameterError
 from ml.audio_sync.matching import match_signatures
-from ml.policy import Policy
-from ml.decoding.audio import load_audio
 from ml.audio_sync.signatures import signature_from_audio, signature_from_file
-from ml.testmedia import DubSpec, TitleSpec, build_title
+from ml.decoding.audio import load_audio
+from ml.errors import LengthMismatchError, ParameterError
 from ml.picture.title_sync import decide_against_picture, picture_sync
+from ml.policy import Policy
+from ml.testmedia import DubSpec, TitleSpec, build_title
 
 POLICY = Policy()
 

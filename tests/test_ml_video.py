@@ -6,8 +6,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from ml.errors import ParameterError
 from ml.decoding.video import SeekError, decoded_frames, frames_between
+from ml.errors import ParameterError
 
 
 def _remuxed(source, path):

@@ -4,7 +4,13 @@ import shutil
 
 import numpy as np
 import pytest
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, Definitions, instance_for_test, materialize
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    Definitions,
+    instance_for_test,
+    materialize,
+)
 
 from assets.audio_sync import (
     CHECK_WITHIN_TOLERANCE,
@@ -17,7 +23,7 @@ from orchestration.definitions import build_assets, build_definitions, build_res
 from orchestration.partitions import dub_partition_key
 from orchestration.settings import Settings
 from resources.artifacts import decode_artifact
-from tests.conftest import copy_landing_zone, title_chain
+from tests.support.helpers import add_partitions, copy_landing_zone, title_chain
 
 DUB_CHAIN = [DUB_SIGNATURE, FRAME_MATCH_OFFSETS, TITLE_VERDICTS]
 
@@ -37,10 +43,6 @@ def _run(settings, instance, selection, partition_key):
     )
 
 
-def _add(instance: DagsterInstance, titles, languages):
-    instance.add_dynamic_partitions("titles", list(titles))
-    instance.add_dynamic_partitions("languages", list(languages))
-
 
 def _failure(result) -> str:
     failures = [e for e in result.all_events if e.is_step_failure]
@@ -57,7 +59,7 @@ def test_every_asset_materialises_on_dynamic_partitions(landing_zone, tmp_path):
     root, truth = landing_zone
     settings = _settings(root, tmp_path)
     with instance_for_test() as instance:
-        _add(instance, ["alpha"], ["fr", "de"])
+        add_partitions(instance, ["alpha"], ["fr", "de"])
         result = _run(settings, instance, title_chain(), "alpha")
         assert result.success
         ref_meta = result.asset_materializations_for_node("reference_signature")[0].metadata
@@ -146,7 +148,7 @@ def test_bad_input_fails_on_the_asset_that_met_it_without_artifacts(bad_landing_
     settings = _settings(root, tmp_path)
     artifacts = tmp_path / "artifacts"
     with instance_for_test() as instance:
-        _add(instance, ["alpha", "orphan"], ["fr", "de"])
+        add_partitions(instance, ["alpha", "orphan"], ["fr", "de"])
         assert _run(settings, instance, [REFERENCE_SIGNATURE], "alpha").success
 
         corrupt = _run(settings, instance, [DUB_SIGNATURE], dub_partition_key("alpha", "fr"))

@@ -12,7 +12,7 @@ from orchestration.definitions import build_definitions
 from orchestration.sensors import build_landing_zone_sensor
 from orchestration.settings import Settings
 from resources.media_store import LocalMediaStore
-from tests.conftest import copy_landing_zone
+from tests.support.helpers import copy_landing_zone
 
 landing_zone_sensor = build_landing_zone_sensor(settle_s=0)  # files taken at once (tests/test_orchestration_sensor.py tests the settle time)
 

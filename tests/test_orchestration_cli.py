@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 from orchestration.cli import main
-from tests.conftest import copy_landing_zone
+from tests.support.helpers import copy_landing_zone
 
 REQUIRED = {
     "title", "language", "offset_ms", "offset_s", "reference", "original_to_picture_ms", "in_sync", "kind",

@@ -13,17 +13,29 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dagster import AssetKey, DagsterEventType, build_input_context, build_output_context, instance_for_test, materialize
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    build_input_context,
+    build_output_context,
+    instance_for_test,
+    materialize,
+)
 
-from assets.audio_sync import DUB_SIGNATURE, FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
+from assets.audio_sync import (
+    DUB_SIGNATURE,
+    FRAME_MATCH_OFFSETS,
+    REFERENCE_SIGNATURE,
+    TITLE_VERDICTS,
+)
+from ml.audio_sync.matching import FrameMatches
 from orchestration.backfill import find_stale, only_checks_failed
 from orchestration.definitions import build_assets, build_definitions, build_resources
 from orchestration.partitions import dub_partition_key
 from orchestration.settings import Settings
-from ml.audio_sync.matching import FrameMatches
 from resources.artifacts import STALE_PARTIAL_S, ArtifactIOManagerFactory
 from resources.media_store import LocalMediaStore
-from tests.conftest import title_chain
+from tests.support.helpers import add_partitions, title_chain
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,10 +57,6 @@ class FlakyMediaStore(LocalMediaStore):
             yield path
 
 
-def _add(instance, titles, languages):
-    instance.add_dynamic_partitions("titles", titles)
-    instance.add_dynamic_partitions("languages", languages)
-
 
 def test_transient_read_errors_are_retried_with_backoff(landing_zone, tmp_path):
     root, _ = landing_zone
@@ -57,7 +65,7 @@ def test_transient_read_errors_are_retried_with_backoff(landing_zone, tmp_path):
     failures.write_text("2")
     resources = {**build_resources(settings), "media_store": FlakyMediaStore(root=str(root), failures_file=str(failures))}
     with instance_for_test() as instance:
-        _add(instance, ["alpha"], ["fr"])
+        add_partitions(instance, ["alpha"], ["fr"])
         result = materialize(
             build_assets(settings), selection=[REFERENCE_SIGNATURE], partition_key="alpha",
             instance=instance, resources=resources,
@@ -72,7 +80,7 @@ def test_transient_read_errors_are_retried_with_backoff(landing_zone, tmp_path):
         (root_copy / "fr.flac").write_bytes((root / "alpha" / "dubs" / "fr.flac").read_bytes())
         root_copy = tmp_path / "lz"
         bad = Settings(media_root=str(root_copy), artifact_root=str(tmp_path / "artifacts"))
-        _add(instance, ["beta"], [])
+        add_partitions(instance, ["beta"], [])
         failed = materialize(
             build_assets(bad), selection=[REFERENCE_SIGNATURE], partition_key="beta",
             instance=instance, resources=build_resources(bad), raise_on_error=False,
@@ -156,7 +164,7 @@ def test_rematerialising_a_partition_is_idempotent(landing_zone, tmp_path):
     key = dub_partition_key("alpha", "fr")
     chain = [DUB_SIGNATURE, FRAME_MATCH_OFFSETS, TITLE_VERDICTS]
     with instance_for_test() as instance:
-        _add(instance, ["alpha"], ["fr"])
+        add_partitions(instance, ["alpha"], ["fr"])
 
         def run():
             assert materialize(build_assets(settings), selection=title_chain(), partition_key="alpha",

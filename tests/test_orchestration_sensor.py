@@ -12,12 +12,12 @@ from dagster import (
     materialize,
 )
 
-from assets.audio_sync import FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
+from assets.audio_sync import FRAME_MATCH_OFFSETS, TITLE_VERDICTS
 from orchestration.definitions import build_assets, build_resources
 from orchestration.sensors import build_landing_zone_sensor
 from orchestration.settings import Settings
 from resources.media_store import LocalMediaStore
-from tests.conftest import copy_landing_zone, title_chain
+from tests.support.helpers import copy_landing_zone, replace_file, title_chain
 
 landing_zone_sensor = build_landing_zone_sensor(settle_s=0)  # files taken at once; the settle time has its test
 
@@ -62,12 +62,6 @@ def _materialize_reference(instance, root, artifacts, title):
     assert result.success
 
 
-def _replace(path, data: bytes | None = None):
-    content = data if data is not None else path.read_bytes() + b"\0"
-    path.write_bytes(content)
-    later = time.time() + 5
-    os.utime(path, (later, later))
-
 
 def test_sensor_requests_one_run_per_new_or_replaced_file(landing_zone, tmp_path):
     root = copy_landing_zone(landing_zone[0], tmp_path / "lz")
@@ -97,14 +91,14 @@ def test_sensor_requests_one_run_per_new_or_replaced_file(landing_zone, tmp_path
         assert not result.run_requests and not result.dynamic_partitions_requests
 
         # a replaced dub: one run of its partition only
-        _replace(root / "alpha/dubs/fr.flac")
+        replace_file(root / "alpha/dubs/fr.flac")
         result, cursor = _tick(instance, root, cursor)
         assert [(r.job_name, r.partition_key) for r in result.run_requests] == [("dub_job", "fr|alpha")]
         result, cursor = _tick(instance, root, cursor)
         assert not result.run_requests
 
         # a replaced original: its run, then only matching and verdicts of each dub
-        _replace(root / "alpha/original.flac")
+        replace_file(root / "alpha/original.flac")
         result, cursor = _tick(instance, root, cursor)
         assert [(r.job_name, r.partition_key) for r in result.run_requests] == [("reference_job", "alpha")]
         _materialize_reference(instance, root, artifacts, "alpha")
@@ -213,7 +207,7 @@ def test_sensor_takes_over_an_instance_with_results_without_redoing_them(landing
         assert len(rows) == 2 and all(r["error"] is None for r in rows)
         result, cursor = _tick(instance, root, None)
         assert not result.run_requests
-        _replace(root / "alpha/dubs/de.m4a")
+        replace_file(root / "alpha/dubs/de.m4a")
         result, cursor = _tick(instance, root, cursor)
         assert [(r.job_name, r.partition_key) for r in result.run_requests] == [("dub_job", "de|alpha")]
 
@@ -243,7 +237,7 @@ def test_sensor_says_when_dubs_wait_for_a_failed_reference_run(landing_zone, tmp
         assert "2 dub(s) wait" in message and f"the reference run failed for alpha (run {run.run_id})" in message
         assert f"reference run {run.run_id} of alpha failed" in json.loads(cursor)["reported"]
 
-        _replace(original, good)
+        replace_file(original, good)
         result, cursor = _tick(instance, root, cursor)
         assert [(r.job_name, r.partition_key) for r in result.run_requests] == [("reference_job", "alpha")]
         _materialize_reference(instance, root, tmp_path / "artifacts", "alpha")

@@ -14,7 +14,11 @@ from dagster import AssetKey, build_input_context, build_output_context
 from ml.audio_sync.matching import FrameMatches
 from ml.audio_sync.signatures import signature_from_audio
 from ml.audio_sync.verdict import Verdict
-from resources.artifacts import ArtifactIOManagerFactory, decode_artifact, encode_artifact
+from resources.artifacts import (
+    ArtifactIOManagerFactory,
+    decode_artifact,
+    encode_artifact,
+)
 
 
 def _assert_same_fields(back, value):

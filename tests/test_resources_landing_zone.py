@@ -68,7 +68,8 @@ def test_local_store_lists_versions_and_reports_contract_breaks(tmp_path):
     _populate(write)
     store = LocalMediaStore(root=str(tmp_path))
     before = _check_listing(store)
-    import os, time
+    import os
+    import time
 
     time.sleep(0.01)
     write("Film A/dubs/fr.flac", b"F2")

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_landing_zone
 from tests.support.dagster_dev import REPO_ROOT, running_dagster_dev
+from tests.support.helpers import copy_landing_zone
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
