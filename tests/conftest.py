@@ -103,3 +103,15 @@ def postgres_instance(postgres_home):
         yield instance
     finally:
         instance.dispose()
+
+
+_SLOW_FIXTURES = frozenset({"postgres_url", "postgres_home", "postgres_instance"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests on a real PostgreSQL database are end-to-end and slow: mark each test that uses one
+    (directly or through another fixture) ``slow``, as the daemon, browser and Celery modules are, so
+    that ``pytest -m "not slow"`` is the quick loop."""
+    for item in items:
+        if _SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -49,6 +49,7 @@ WORKER_READY_S = 120.0
 WORKER_STOP_S = 30.0
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.timeout(400),
     # dagster-celery registers its task on the launcher's app once per step submitted
     pytest.mark.filterwarnings("ignore::celery.exceptions.DuplicateTaskNameWarning"),

@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 
+import pytest
 from dagster import (
     AssetKey,
     AssetRecordsFilter,
@@ -22,6 +23,8 @@ from orchestration.cli import main
 from resources.media_store import LocalMediaStore
 from tests.support.dagster_dev import running_dagster_dev
 from tests.support.helpers import copy_landing_zone, replace_file
+
+pytestmark = pytest.mark.slow  # a real dagster dev with its daemon (minutes): `pytest -m "not slow"` skips it
 
 CHAIN = ("dub_signature", "frame_match_offsets", "title_verdicts")
 WAIT_S = 300.0

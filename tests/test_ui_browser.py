@@ -23,6 +23,8 @@ import pytest
 from tests.support.dagster_dev import REPO_ROOT, running_dagster_dev
 from tests.support.helpers import copy_landing_zone
 
+pytestmark = pytest.mark.slow  # a real dagster dev and a browser (minutes): `pytest -m "not slow"` skips it
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTEFACTS = Path(os.environ.get("DUBSYNC_TEST_ARTEFACTS") or REPO_ROOT / "tests" / "artefacts") / "ui"
