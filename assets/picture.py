@@ -82,7 +82,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
         retry_policy=TRANSIENT_RETRY,
         pool=VIDEO_POOL,
         kinds={"python", "numpy"},
-        description="Shots of the title's picture: hard cuts (HSV histograms) and fades through black.",
+        description="Shots of the title's picture: hard cuts (colour histograms and luma inside letterbox and pillarbox bars), dissolves and fades through black.",
     )
     def shot_boundaries(
         context: AssetExecutionContext, media_store: MediaStore, policy_resource: PolicyResource
@@ -107,6 +107,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
                 "shots": shots.n_shots,
                 "hard_cuts": int(shots.boundaries("cut").size),
                 "fades": int(shots.boundaries("fade").size),
+                "dissolves": int(shots.boundaries("dissolve").size),
                 "frame_rate": str(shots.frame_rate),
                 "shot_table": MetadataValue.md(_markdown_table(rows)),
             },
