@@ -367,13 +367,13 @@ class ShotParams:
     ``neighbour_frames`` before the frame before it (the flash ends)."""
     dissolve_s: tuple[float, float] = (0.2, 2.0)
     """shortest and longest dissolve looked for, seconds (editors' dissolves are 0.5-2 s)."""
-    dissolve_min_change: float = 0.025
+    dissolve_min_change: float = 0.045
     """a dissolve moves the luma thumbnail by at least this mean absolute change from its first to its
-    last frame (measured 0.06-0.19 over the generated dissolves between real clips, ≤ 0.02 within a
-    talking-head shot over 0.5 s)."""
-    dissolve_linearity: float = 0.3
+    last frame (measured 0.06-0.19 over 0.5 s dissolves between real clips, 0.049 over their middle
+    0.4 s between two GRID speakers; a talking head moving its head, face_4.mp4, 0.029-0.047) ..."""
+    dissolve_linearity: float = 0.25
     """... its middle frame is the mean of the frames at both ends within this share of that change
-    (measured 0.04-0.20; a cut inside the span gives 0.5, motion more) ..."""
+    (measured 0.04-0.20; a cut inside the span gives 0.5; face_4.mp4's head moves 0.28-0.54) ..."""
     dissolve_monotony: float = 0.6
     """... and the change from end to end is at least this share of the sum of the frame-to-frame
     steps between (a mix moves every pixel one way: measured 0.76-1.0; motion goes back and forth)."""
@@ -429,8 +429,27 @@ class FaceParams:
     """tracks shorter than this are dropped (SyncNet needs seconds of a face; tuned)."""
     smoothing_frames: int = 5
     """boxes are smoothed by a centred moving median/mean over this many frames."""
+    max_colour_change: float = 0.18
+    """a detection does not continue a track when the colours around the face (an 8 × 4 × 4 HSV
+    histogram of the box widened to hair and collar) changed by at least this total variation since
+    the track's last detection: another person in the same place, after a cut the shot detector
+    missed (measured on real edits, one detector run apart: ≤ 0.14 within a talking-head shot, 0.22-0.94
+    across a cut, 0.22 and 0.25 between two GRID speakers) ..."""
+    min_face_correlation: float = 0.5
+    """... or when the face itself (a 32 × 32 grey crop aligned on the eyes and mouth, zero mean) correlates
+    with the track's last one by less than this (measured: ≥ 0.68 within a shot, −0.44-0.78 across
+    cuts, below 0.5 at 8 of 12)."""
+    max_jump: float = 0.5
+    """... or when the box's centre moved by more than this share of its width, or its width changed by
+    more than ``max_scale_change``, since the track's last detection (a face does not jump within a shot)."""
+    max_scale_change: float = 1.5
+    """the largest ratio of two consecutive detections' box widths within one track."""
 
     def __post_init__(self) -> None:
+        _require(0 < self.max_colour_change <= 1, f"max_colour_change={self.max_colour_change} must be in (0, 1]")
+        _require(-1 <= self.min_face_correlation < 1, f"min_face_correlation={self.min_face_correlation} must be in [-1, 1)")
+        _require(self.max_jump > 0, f"max_jump={self.max_jump} must be > 0")
+        _require(self.max_scale_change > 1, f"max_scale_change={self.max_scale_change} must be > 1")
         _require(self.max_height >= 64, f"max_height={self.max_height} must be >= 64")
         _require(self.detect_every >= 1, f"detect_every={self.detect_every} must be >= 1")
         _require(self.batch_size >= 1, f"batch_size={self.batch_size} must be >= 1")
