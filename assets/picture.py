@@ -189,6 +189,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
         picture = picture_sync(
             estimates, min_confidence=checked.lipsync.min_confidence, estimator=identity,
             has_picture=tracks.n_frames > 0, agreement_s=checked.lipsync.agreement_s,
+            min_agreeing_tracks=checked.lipsync.min_agreeing_tracks, min_agreeing_share=checked.lipsync.min_agreeing_share,
         )  # fmt: skip
         context.log.info(f"{context.partition_key}: {picture.reason}")
         metadata = {
@@ -196,6 +197,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
             SOURCE_VERSION: track.version,
             "status": picture.status,
             "offset_ms": picture.offset_ms,
+            "estimate_ms": None if picture.estimate_s is None else round(picture.estimate_s * 1000.0, 1),
             "reason": picture.reason,
             "speaking_tracks": picture.n_used,
             "tracks": len(picture.tracks),

@@ -556,6 +556,14 @@ class LipSyncParams:
     (the bandwidth of the mode of their offsets, :func:`ml.picture.title_sync.picture_sync`; about one
     frame). The estimator's wrong tracks are side peaks 100-500 ms off, which a median of all
     tracks follows when several fall on one side."""
+    min_agreeing_tracks: int = 2
+    """the title's offset is used (for the dubs' verdicts against the picture) only when at least this
+    many speaking tracks agree on it: one track is not evidence, its estimate can be a side peak as
+    confident as the truth (benchmarks/lipsync.py). Otherwise the picture is "not verified" and the
+    dubs are judged against the original audio."""
+    min_agreeing_share: float = 0.5
+    """... and when the agreeing tracks hold at least this share of the speaking tracks' confidence:
+    where as much confidence points elsewhere, the consensus is a guess between rival offsets."""
     sample_rate: int = 16000
     """Hz; the audio is decoded to mono at this rate for the speech features."""
     crop_size: int = 24
@@ -584,6 +592,8 @@ class LipSyncParams:
         _require(0 < self.lag_step_s <= 0.02, f"lag_step_s={self.lag_step_s} must be in (0, 0.02] seconds")
         _require(math.isfinite(self.min_confidence), f"min_confidence={self.min_confidence} must be finite")
         _require(0.005 <= self.agreement_s <= 0.5, f"agreement_s={self.agreement_s} must be in [0.005, 0.5] seconds")
+        _require(self.min_agreeing_tracks >= 1, f"min_agreeing_tracks={self.min_agreeing_tracks} must be >= 1")
+        _require(0 <= self.min_agreeing_share <= 1, f"min_agreeing_share={self.min_agreeing_share} must be in [0, 1]")
         _require(8000 <= self.sample_rate <= 48000, f"sample_rate={self.sample_rate} must be in 8000..48000 Hz")
         _require(8 <= self.crop_size <= 96, f"crop_size={self.crop_size} must be in 8..96 pixels")
         _require(0.1 <= self.mouth_region <= 1.0, f"mouth_region={self.mouth_region} must be in [0.1, 1]")
