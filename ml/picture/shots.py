@@ -29,7 +29,9 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
   m − w and m + w the thumbnail changes by at least ``dissolve_min_change``, the middle frame is the
   mean of the two ends (within ``dissolve_linearity`` of the change), the change is monotonous (at
   least ``dissolve_monotony`` of the sum of the steps between: a mix moves every pixel one way,
-  motion goes back and forth) and no step between is a cut. Its middle frame is the boundary.
+  motion goes back and forth) and no step between is a cut with a luma step (a colour cut without
+  one inside a dissolve is its end, where the bars of the shot going out vanish, and is dropped).
+  Its middle frame is the boundary.
 - A **fade** passes through black: a run of frames whose mean brightness (of the active picture) is
   at most ``dark_level``, lit on both sides; its middle frame is a fade boundary (PySceneDetect's
   threshold detector places fade cuts the same way). Fades are never reported as hard cuts.
@@ -563,7 +565,12 @@ def _shots(
             continue
         cuts.append(int(i))
     fades = [f for f in fade_middles if f not in cuts]
-    dissolves = _dissolves(thumbs, t, luma, sorted({*cuts, *fades}), params)
+    # a colour cut with hardly a luma step may be a dissolve's last frame, where the bars of the shot
+    # going out vanish from the active picture: it does not stop a dissolve, and one inside a dissolve
+    # is not a cut
+    firm = [c for c in cuts if luma[c] >= params.similar_min_luma]
+    dissolves = _dissolves(thumbs, t, luma, sorted({*firm, *fades}), params)
+    cuts = [c for c in cuts if c in firm or not any(a < c <= b for a, _, b in dissolves)]
     dissolve_middles = [m for _, m, _ in dissolves]
 
     starts = sorted({0, *cuts, *fades, *dissolve_middles})
