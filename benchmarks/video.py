@@ -266,17 +266,18 @@ def edit_row(path: Path, truth: dict) -> dict:
                     for system in ("dubsync", "pyscenedetect_content", "pyscenedetect_adaptive")},
     }  # fmt: skip
     tracks = track_faces(path, shots)
-    boundaries = [*cuts, *[(a + b) // 2 for a, b in truth["dissolves"]]]
-    crossing, per_head = 0, []
+    middles = [(a + b) // 2 for a, b in truth["dissolves"]]
+    per_head = []
     spans = [(int(tracks.frame[tracks.rows(t)[0]]), int(tracks.frame[tracks.rows(t)[-1]])) for t in range(tracks.n_tracks)]
-    for first, last in spans:
-        crossing += any(first < c <= last for c in boundaries)
+    across_cut = sum(any(first < c <= last for c in cuts) for first, last in spans)
+    across_dissolve = sum(any(first < c <= last for c in middles) for first, last in spans)
     for (a, b), clip in zip(truth["segments"], truth["clips"]):
         if clip["talking_head"]:
             per_head.append(sum(first <= b and last >= a and (min(last, b) - max(first, a)) >= 0.5 * (b - a) for first, last in spans))
     row["tracks"] = {
         "tracks": tracks.n_tracks,
-        "crossing_a_boundary": crossing,
+        "crossing_a_cut": across_cut,
+        "crossing_a_dissolve": across_dissolve,
         "talking_head_clips": len(per_head),
         "heads_with_a_track": sum(n >= 1 for n in per_head),
         "heads_with_one_track": sum(n == 1 for n in per_head),
@@ -288,7 +289,7 @@ def markdown(report: dict) -> str:
     lines = [f"# Picture benchmark ({report['date']}, {report['machine']})", ""]
     if report.get("edits"):
         lines += ["## Real edits: hard cuts (±1 frame), dissolves, face tracks", "",
-                  "| edit | frames | cuts | dubsync P / R / F1 | Content P / R / F1 | Adaptive P / R / F1 | dissolves found (dubsync) | dissolves as cuts (dubsync / Content / Adaptive) | tracks | tracks across a boundary | talking heads with a track / with one |",
+                  "| edit | frames | cuts | dubsync P / R / F1 | Content P / R / F1 | Adaptive P / R / F1 | dissolves found (dubsync) | dissolves as cuts (dubsync / Content / Adaptive) | tracks | tracks across a cut / a dissolve | talking heads with a track / with one |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         totals = {system: {"tp": 0, "fp": 0, "fn": 0} for system in ("dubsync", "pyscenedetect_content", "pyscenedetect_adaptive")}
         for row in report["edits"]:
@@ -301,7 +302,7 @@ def markdown(report: dict) -> str:
             d, t = row["dissolves"], row["tracks"]
             as_cuts = " / ".join(str(d["as_cuts"][system]) for system in totals)
             lines.append(f"| {row['clip']} | {row['frames']} | {len(row['truth'])} | {' | '.join(cells)} | {d['found']} of {d['truth']} ({d['reported']} reported) "
-                         f"| {as_cuts} | {t['tracks']} | {t['crossing_a_boundary']} | {t['heads_with_a_track']} / {t['heads_with_one_track']} of {t['talking_head_clips']} |")  # fmt: skip
+                         f"| {as_cuts} | {t['tracks']} | {t['crossing_a_cut']} / {t['crossing_a_dissolve']} | {t['heads_with_a_track']} / {t['heads_with_one_track']} of {t['talking_head_clips']} |")  # fmt: skip
         cells = []
         for system, c in totals.items():
             p = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
