@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.decoding.video import iter_frames
+from ml.errors import MediaError
 
 __all__ = ["EditSegment", "EditTruth", "VideoTruth", "concatenate_clips", "edit_video", "synthetic_title_video"]
 
@@ -248,7 +249,7 @@ def _resampled(segment: EditSegment, fps: int) -> list[np.ndarray]:
     clip's timestamps: variable and other frame rates repeat or drop frames as a player would)."""
     frames = [(f.time_s, f.image) for f in iter_frames(segment.clip)]
     if not frames:
-        raise ValueError(f"{segment.clip}: no frames")
+        raise MediaError(segment.clip, "the video stream holds no decodable frame")
     times = np.array([t for t, _ in frames]) - frames[0][0]
     end = times[-1] + (float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / fps)
     duration = end - segment.start_s if segment.duration_s is None else min(segment.duration_s, end - segment.start_s)
