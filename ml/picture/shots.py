@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -108,6 +108,7 @@ class Shots:
         fractions of the frame's width and height, the median over the shot's frames.
     dissolve_span : np.ndarray [shape=(n_dissolves, 2), dtype=int64]
         First and last frame of every dissolve, in order (its middle frame begins a shot).
+        These three are empty in artifacts written before ``hsv-luma-shots/4``.
     frame_rate_num, frame_rate_den : int
         The stream's nominal frame rate (e.g. 30000/1001), for frame numbers at the edges.
     version : str
@@ -122,20 +123,20 @@ class Shots:
     frame_times_s: np.ndarray
     change: np.ndarray
     brightness: np.ndarray
-    luma_change: np.ndarray
-    active_box: np.ndarray
-    dissolve_span: np.ndarray
     frame_rate_num: int
     frame_rate_den: int
     version: str
+    # last, with defaults: artifacts written before they existed (hsv-shots/3) still load
+    luma_change: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    active_box: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    dissolve_span: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
 
     @classmethod
     def no_picture(cls, params: ShotParams) -> "Shots":
         """The shots of a title whose original has no video stream: none."""
         ints, floats = np.zeros(0, np.int64), np.zeros(0, np.float64)
-        singles = np.zeros(0, np.float32)
-        return cls(ints, ints, floats, floats, np.zeros(0, np.int8), floats, singles, singles, singles,
-                   np.zeros((0, 4), np.float32), np.zeros((0, 2), np.int64), 25, 1, shots_version(params))  # fmt: skip
+        return cls(ints, ints, floats, floats, np.zeros(0, np.int8), floats, np.zeros(0, np.float32),
+                   np.zeros(0, np.float32), 25, 1, shots_version(params))  # fmt: skip
 
     @property
     def n_shots(self) -> int:
@@ -174,7 +175,7 @@ class Shots:
                 "start_s": float(self.start_time_s[i]),
                 "end_s": float(self.end_time_s[i]),
                 "begins_with": BOUNDARY_KINDS[int(self.boundary[i])],
-                "active_box": [round(float(v), 3) for v in self.active_box[i]],
+                **({"active_box": [round(float(v), 3) for v in self.active_box[i]]} if len(self.active_box) == self.n_shots else {}),
             }
             for i in range(self.n_shots)
         ]
