@@ -82,7 +82,10 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
         retry_policy=TRANSIENT_RETRY,
         pool=VIDEO_POOL,
         kinds={"python", "numpy"},
-        description="Shots of the title's picture: hard cuts (colour histograms and luma inside letterbox and pillarbox bars), dissolves and fades through black.",
+        description=(
+            "Shots of the title's picture: hard cuts (colour histograms and luma inside letterbox and pillarbox bars), "
+            "dissolves and fades through black."
+        ),
     )
     def shot_boundaries(
         context: AssetExecutionContext, media_store: MediaStore, policy_resource: PolicyResource

@@ -225,7 +225,8 @@ def real_edit(k: int) -> tuple[Path, dict]:
         return path, json.loads(truth_path.read_text())
     rng = np.random.default_rng(100 + k)
     heads = sorted((MEDIA / "talking_heads").rglob("*.mp*"))
-    parts = [(h, 0.0, None, True) for h in heads] + [(MEDIA / "shots" / name, a, b - a, False) for name, spans in SHOT_PARTS.items() for a, b in spans]
+    parts = [(h, 0.0, None, True) for h in heads]
+    parts += [(MEDIA / "shots" / name, a, b - a, False) for name, spans in SHOT_PARTS.items() for a, b in spans]
     chosen = [parts[i] for i in rng.choice(len(parts), EDIT_CLIPS, replace=False)]
     dissolves = set(rng.choice(np.arange(1, EDIT_CLIPS), 2, replace=False).tolist())
     segments, clips = [], []

@@ -286,7 +286,10 @@ def grid_edits(real_media, tmp_path_factory):
     a, b = real_media / "talking_heads" / "grid" / "bbaf2n.mpg", real_media / "talking_heads" / "grid" / "lbax4n.mpg"
     out = {}
     for name, dissolve in (("cut", 0), ("dissolve", 12)):
-        segments = [EditSegment(a, duration_s=2.0, source_height=160), EditSegment(b, duration_s=2.0, source_height=160, dissolve_frames=dissolve)]
+        segments = [
+            EditSegment(a, duration_s=2.0, source_height=160),
+            EditSegment(b, duration_s=2.0, source_height=160, dissolve_frames=dissolve),
+        ]
         path = folder / f"{name}.mp4"
         out[name] = path, edit_video(segments, path, width=640, height=360)
     return out

@@ -436,7 +436,8 @@ def detect_shots(frames: Iterable[VideoFrame], params: ShotParams, *, frame_rate
         boxes.append(box)
     if not times:
         raise ParameterError("no frames to detect shots in")
-    return _shots(np.asarray(times, dtype=np.float64), np.asarray(changes), np.asarray(bright), np.stack(thumbs), np.stack(boxes), params, frame_rate)
+    per_frame = np.asarray(times, dtype=np.float64), np.asarray(changes), np.asarray(bright), np.stack(thumbs), np.stack(boxes)
+    return _shots(*per_frame, params, frame_rate)
 
 
 def _luma_steps(thumbs: np.ndarray) -> np.ndarray:
@@ -531,7 +532,13 @@ def _dissolves(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[i
 
 
 def _shots(
-    t: np.ndarray, change: np.ndarray, brightness: np.ndarray, thumbs: np.ndarray, boxes: np.ndarray, params: ShotParams, frame_rate: Fraction
+    t: np.ndarray,
+    change: np.ndarray,
+    brightness: np.ndarray,
+    thumbs: np.ndarray,
+    boxes: np.ndarray,
+    params: ShotParams,
+    frame_rate: Fraction,
 ) -> Shots:
     """Cuts, dissolves and fades from every frame's time, histogram change, brightness, luma
     thumbnail [shape=(n, side²), uint8] and active box [shape=(n, 4)]."""
