@@ -47,7 +47,8 @@ clean-demo:
 bench-audio: install
 	$(BIN)/python -m benchmarks.audio_sync
 
-# Picture benchmark (shots vs PySceneDetect, face tracks; generated 10-minute title); see benchmarks/video.py.
+# Picture benchmark (real edits: cuts and dissolves vs PySceneDetect Content and Adaptive, face tracks per shot; published
+# cut lists; generated 10-minute title); see benchmarks/video.py.
 $(VENV)/.bench-stamp: pyproject.toml | $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $@

@@ -82,7 +82,10 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
         retry_policy=TRANSIENT_RETRY,
         pool=VIDEO_POOL,
         kinds={"python", "numpy"},
-        description="Shots of the title's picture: hard cuts (HSV histograms) and fades through black.",
+        description=(
+            "Shots of the title's picture: hard cuts (colour histograms and luma inside letterbox and pillarbox bars), "
+            "dissolves and fades through black."
+        ),
     )
     def shot_boundaries(
         context: AssetExecutionContext, media_store: MediaStore, policy_resource: PolicyResource
@@ -107,6 +110,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
                 "shots": shots.n_shots,
                 "hard_cuts": int(shots.boundaries("cut").size),
                 "fades": int(shots.boundaries("fade").size),
+                "dissolves": int(shots.boundaries("dissolve").size),
                 "frame_rate": str(shots.frame_rate),
                 "shot_table": MetadataValue.md(_markdown_table(rows)),
             },
@@ -188,6 +192,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
         picture = picture_sync(
             estimates, min_confidence=checked.lipsync.min_confidence, estimator=identity,
             has_picture=tracks.n_frames > 0, agreement_s=checked.lipsync.agreement_s,
+            min_agreeing_tracks=checked.lipsync.min_agreeing_tracks, min_agreeing_share=checked.lipsync.min_agreeing_share,
         )  # fmt: skip
         context.log.info(f"{context.partition_key}: {picture.reason}")
         metadata = {
@@ -195,6 +200,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
             SOURCE_VERSION: track.version,
             "status": picture.status,
             "offset_ms": picture.offset_ms,
+            "estimate_ms": None if picture.estimate_s is None else round(picture.estimate_s * 1000.0, 1),
             "reason": picture.reason,
             "speaking_tracks": picture.n_used,
             "tracks": len(picture.tracks),

@@ -16,6 +16,16 @@ On the same clips, in the same run:
 - dubsync's face tracking (``ml.picture.faces``, given the shots): tracks, frames per second, times real
   time, and speed as a share of decode-only speed.
 
+**Real edits** (``--edits``, default 6): edits of the real clips cut as a new user's footage is
+(``ml.testmedia.video.edit_video``): 12 clips each, drawn at random from ``media/talking_heads`` and
+the single shots of ``media/shots``, 2.5-5 s each, scaled (some first down to 160 or 224 lines, as
+small talking-head corpora are) and pillarboxed or letterboxed into a 16:9 or 4:3 frame, resampled to
+24, 25 or 30 fps on their timestamps, H.264 High (x264 ``veryfast``, CRF 23), a hard cut between
+clips or, twice per edit, a dissolve of 0.4-0.8 s. Reported: hard cuts found within ±1 frame by
+dubsync and by PySceneDetect's ContentDetector and AdaptiveDetector (defaults), dissolves found
+(dubsync's dissolve boundary within the mixed frames), dissolves reported as cuts, and dubsync's
+face tracks per talking-head clip and tracks that cross a cut.
+
 Clips: the published cut lists of ``media/shots`` (PySceneDetect's regression
 expectations: testvideo.mp4 30/180/394, goldeneye-vfr-drop3.mp4 90/210, fades.mp4 no hard cut),
 the talking heads of ``media/talking_heads`` (one track each), and a generated title of
@@ -71,14 +81,15 @@ def decode_only_in_spans(path: Path, deblock: bool = True) -> tuple[float, int]:
     return time.perf_counter() - started, n
 
 
-def scenedetect_cuts(path: Path) -> tuple[list[int], float]:
-    """PySceneDetect ContentDetector (defaults, PyAV backend): start frame of every scene but the first."""
-    from scenedetect import ContentDetector, SceneManager, open_video
+def scenedetect_cuts(path: Path, detector: str = "content") -> tuple[list[int], float]:
+    """PySceneDetect's ContentDetector or AdaptiveDetector (defaults, PyAV backend): start frame of
+    every scene but the first."""
+    from scenedetect import AdaptiveDetector, ContentDetector, SceneManager, open_video
 
     started = time.perf_counter()
     video = open_video(str(path), backend="pyav")
     manager = SceneManager()
-    manager.add_detector(ContentDetector())
+    manager.add_detector({"content": ContentDetector, "adaptive": AdaptiveDetector}[detector]())
     manager.detect_scenes(video)
     scenes = manager.get_scene_list()
     elapsed = time.perf_counter() - started
@@ -145,6 +156,8 @@ def shot_row(name: str, path: Path, truth: list[int], *, nominal: bool) -> dict:
         "dubsync": {"cuts": ours, "seconds": ours_s, "speed_vs_decode": decode_s / ours_s,
                     "speed_vs_unfiltered_decode": unfiltered_s / ours_s, **score(ours, truth)},  # fmt: skip
         "pyscenedetect": {"cuts": theirs, "seconds": theirs_s, "speed_vs_decode": decode_s / theirs_s, **score(theirs, truth)},
+        "pyscenedetect_adaptive": {"cuts": (adaptive := scenedetect_cuts(path, "adaptive"))[0], "seconds": adaptive[1],
+                                   "speed_vs_decode": decode_s / adaptive[1], **score(adaptive[0], truth)},  # fmt: skip
         "fades": shots.nominal_frame_numbers(shots.boundaries("fade")).tolist() if nominal else shots.boundaries("fade").tolist(),
     }
 
@@ -186,11 +199,124 @@ def generated_title(minutes: float, preset: str = "ultrafast") -> tuple[Path, di
     return path, json.loads(truth_path.read_text())
 
 
+EDIT_CLIPS = 12
+"""Clips per real edit."""
+SHOT_PARTS = {
+    "testvideo.mp4": [(1.2, 5.8), (13.4, 16.4), (19.8, 22.0)],
+    "goldeneye-vfr-drop3.mp4": [(0.1, 3.6), (3.9, 8.6)],
+}
+"""Single shots of the shot clips, seconds (between their published cuts and fades, testvideo.mp4's
+unpublished dissolve at 16.7-19.5 s and its fade out from 22.1 s)."""
+EDIT_FRAMES = [(1280, 720, 25), (960, 720, 30), (1280, 720, 24), (960, 540, 25), (1280, 720, 30), (854, 480, 25)]
+"""Frame size and rate of each edit, in turn: 16:9 frames pillarbox the 4:3 talking heads, 4:3
+frames letterbox the wide shots."""
+
+
+def real_edit(k: int) -> tuple[Path, dict]:
+    """The k-th real edit (cached) and its truth (``EditTruth`` as a dict, with each clip's name and
+    whether it shows a talking head)."""
+    from ml.testmedia.video import EditSegment, edit_video
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    width, height, fps = EDIT_FRAMES[k % len(EDIT_FRAMES)]
+    path = CACHE / f"edit_{k}_{width}x{height}_{fps}.mp4"
+    truth_path = path.with_suffix(".json")
+    if path.exists() and truth_path.exists():
+        return path, json.loads(truth_path.read_text())
+    rng = np.random.default_rng(100 + k)
+    heads = sorted((MEDIA / "talking_heads").rglob("*.mp*"))
+    parts = [(h, 0.0, None, True) for h in heads]
+    parts += [(MEDIA / "shots" / name, a, b - a, False) for name, spans in SHOT_PARTS.items() for a, b in spans]
+    chosen = [parts[i] for i in rng.choice(len(parts), EDIT_CLIPS, replace=False)]
+    dissolves = set(rng.choice(np.arange(1, EDIT_CLIPS), 2, replace=False).tolist())
+    segments, clips = [], []
+    for j, (clip, start, duration, head) in enumerate(chosen):
+        length = float(rng.uniform(2.5, 5.0)) if duration is None else min(duration, float(rng.uniform(2.5, 5.0)))
+        small = rng.choice([None, None, 224, 160]) if head else None
+        segments.append(EditSegment(clip, start_s=start, duration_s=length, source_height=None if small is None else int(small),
+                                    dissolve_frames=int(rng.uniform(0.4, 0.8) * fps) if j in dissolves else 0))  # fmt: skip
+        clips.append({"clip": clip.name, "talking_head": head, "source_height": None if small is None else int(small)})
+    print(f"building {path.name} ...", flush=True)
+    truth = edit_video(segments, path, width=width, height=height, fps=fps)
+    data = {**truth.__dict__, "clips": clips, "width": width, "height": height}
+    truth_path.write_text(json.dumps(data))
+    return path, json.loads(truth_path.read_text())
+
+
+def edit_row(path: Path, truth: dict) -> dict:
+    """Cuts, dissolves and face tracks of one real edit, by dubsync and PySceneDetect."""
+    started = time.perf_counter()
+    shots = shots_from_file(path)
+    ours_s = time.perf_counter() - started
+    cuts = truth["cuts"]
+    row = {"clip": path.name, "frames": truth["n_frames"], "truth": cuts, "dissolves_truth": truth["dissolves"]}
+    found = shots.boundaries("cut").tolist()
+    row["dubsync"] = {"cuts": found, "seconds": ours_s, **score(found, cuts)}
+    for name in ("content", "adaptive"):
+        theirs, seconds = scenedetect_cuts(path, name)
+        row[f"pyscenedetect_{name}"] = {"cuts": theirs, "seconds": seconds, **score(theirs, cuts)}
+    # dissolves: found when a dissolve boundary lies within the mixed frames (±1)
+    kinds = dict(zip(shots.start_frame.tolist(), shots.boundary.tolist()))
+    dissolve_kind = 3  # BOUNDARY_KINDS.index("dissolve") once the detector reports dissolves
+    reported = [f for f, kind in kinds.items() if kind == dissolve_kind]
+    row["dissolves"] = {
+        "truth": len(truth["dissolves"]),
+        "found": sum(any(a - 1 <= f <= b + 1 for f in reported) for a, b in truth["dissolves"]),
+        "reported": len(reported),
+        "as_cuts": {system: sum(any(a - 1 <= f <= b + 1 for f in row[system]["cuts"]) for a, b in truth["dissolves"])
+                    for system in ("dubsync", "pyscenedetect_content", "pyscenedetect_adaptive")},
+    }  # fmt: skip
+    tracks = track_faces(path, shots)
+    middles = [(a + b) // 2 for a, b in truth["dissolves"]]
+    per_head = []
+    spans = [(int(tracks.frame[tracks.rows(t)[0]]), int(tracks.frame[tracks.rows(t)[-1]])) for t in range(tracks.n_tracks)]
+    across_cut = sum(any(first < c <= last for c in cuts) for first, last in spans)
+    across_dissolve = sum(any(first < c <= last for c in middles) for first, last in spans)
+    for (a, b), clip in zip(truth["segments"], truth["clips"]):
+        if clip["talking_head"]:
+            per_head.append(sum(first <= b and last >= a and (min(last, b) - max(first, a)) >= 0.5 * (b - a) for first, last in spans))
+    row["tracks"] = {
+        "tracks": tracks.n_tracks,
+        "crossing_a_cut": across_cut,
+        "crossing_a_dissolve": across_dissolve,
+        "talking_head_clips": len(per_head),
+        "heads_with_a_track": sum(n >= 1 for n in per_head),
+        "heads_with_one_track": sum(n == 1 for n in per_head),
+    }
+    return row
+
+
 def markdown(report: dict) -> str:
-    lines = [f"# Picture benchmark ({report['date']}, {report['machine']})", "", "## Hard cuts (±1 frame)", "",
+    lines = [f"# Picture benchmark ({report['date']}, {report['machine']})", ""]
+    if report.get("edits"):
+        lines += ["## Real edits: hard cuts (±1 frame), dissolves, face tracks", "",
+                  "| edit | frames | cuts | dubsync P / R / F1 | Content P / R / F1 | Adaptive P / R / F1 | dissolves found (dubsync) | dissolves as cuts (dubsync / Content / Adaptive) | tracks | tracks across a cut / a dissolve | talking heads with a track / with one |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        totals = {system: {"tp": 0, "fp": 0, "fn": 0} for system in ("dubsync", "pyscenedetect_content", "pyscenedetect_adaptive")}
+        for row in report["edits"]:
+            cells = []
+            for system in totals:
+                s = row[system]
+                cells.append(f"{s['precision']:.3f} / {s['recall']:.3f} / {s['f1']:.3f}")
+                for key in ("tp", "fp", "fn"):
+                    totals[system][key] += s[key]
+            d, t = row["dissolves"], row["tracks"]
+            as_cuts = " / ".join(str(d["as_cuts"][system]) for system in totals)
+            lines.append(f"| {row['clip']} | {row['frames']} | {len(row['truth'])} | {' | '.join(cells)} | {d['found']} of {d['truth']} ({d['reported']} reported) "
+                         f"| {as_cuts} | {t['tracks']} | {t['crossing_a_cut']} / {t['crossing_a_dissolve']} | {t['heads_with_a_track']} / {t['heads_with_one_track']} of {t['talking_head_clips']} |")  # fmt: skip
+        cells = []
+        for system, c in totals.items():
+            p = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
+            r = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
+            cells.append(f"{p:.3f} / {r:.3f} / {2 * p * r / (p + r) if p + r else 0:.3f}")
+        n_cuts = sum(len(row["truth"]) for row in report["edits"])
+        lines += [f"| all | | {n_cuts} | {' | '.join(cells)} | | | | | |", ""]
+    if not report["shots"]:  # --edits-only
+        return "\n".join(lines) + "\n"
+    lines += ["## Hard cuts (±1 frame)", "",
              "| clip | frames | truth | system | cuts found | P | R | F1 | seconds | speed × decode-only |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in report["shots"]:
-        for system in ("dubsync", "pyscenedetect"):
+        for system in ("dubsync", "pyscenedetect", "pyscenedetect_adaptive"):
             s = row[system]
             cuts = s["cuts"] if len(s["cuts"]) <= 8 else f"{len(s['cuts'])} cuts"
             truth = row["truth"] if len(row["truth"]) <= 8 else f"{len(row['truth'])} cuts"
@@ -220,9 +346,21 @@ def main(argv=None) -> int:
         "--title-preset", default="ultrafast",
         help="x264 preset of the generated title (default ultrafast; 'medium' encodes as deliveries are, with deblocking and CABAC)",
     )  # fmt: skip
+    parser.add_argument("--edits", type=int, default=6, help="real edits (default 6)")
+    parser.add_argument("--edits-only", action="store_true", help="only the real edits")
     args = parser.parse_args(argv)
     minutes = 1.0 if args.quick else args.minutes
-    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "shots": [], "faces": []}
+    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "edits": [], "shots": [], "faces": []}
+
+    for k in range(args.edits):
+        path, truth = real_edit(k)
+        print(f"[edits] {path.name}", flush=True)
+        report["edits"].append(edit_row(path, truth))
+    if args.edits_only:
+        text = markdown(report)
+        write_report("video_edits", report, text)
+        print(text)
+        return 0
 
     for name, cuts in PUBLISHED.items():
         print(f"[shots] {name}", flush=True)

@@ -337,8 +337,65 @@ class ShotParams:
     that skips the filter too: ``benchmarks/shots_speed.py``). Streams without the filter (MPEG-4
     part 2, x264 ``ultrafast``) decode the same either way."""
 
+    bar_level: float = 24.0
+    """rows and columns whose every sampled pixel has a value (V, 0..255) at most this are letterbox or
+    pillarbox bars: the histograms, the brightness and the similar-shot rule measure the picture
+    inside them (x264 at CRF 23 keeps black bars below 8; dark picture edges count as bars, which
+    only leaves dark pixels out)."""
+    min_active_fraction: float = 0.3
+    """... unless the lit part is narrower or lower than this share of the frame: then the frame is a
+    black one with a caption or a sliver of light (testvideo.mp4's dark shot holds one lit strip
+    3 lines high), measured whole."""
+    similar_min_change: float = 0.05
+    """a cut between two similar-looking shots (same set, same light: histograms barely change) changes
+    at least this share of the histogram (measured: 0.11 and 0.16 between two GRID speakers,
+    0.005-0.016 between frames of one shot) ..."""
+    similar_min_luma: float = 0.03
+    """... and moves the frame's 16 × 16 luma thumbnail by at least this mean absolute step (0..1;
+    measured 0.067-0.069 there, ≤ 0.015 within a shot) ..."""
+    similar_contrast: float = 4.0
+    """... and both steps are at least this many times the largest step of the ``neighbour_frames``
+    frames either side: a local-contrast rule (PySceneDetect's AdaptiveDetector compares with the mean
+    of its neighbours, 3 ×). Motion, dissolves and flashes change the neighbours too (measured: cuts
+    7-9 × in histogram, 42-66 × in luma; dissolve steps at most 1.5 ×)."""
+    neighbour_frames: int = 2
+    """frames either side of a candidate cut whose steps are its local reference."""
+    flash_ratio: float = 0.5
+    """a luma step of at least ``similar_min_luma`` is a flash, not a cut, when the picture comes back to
+    within this share of the step: a frame up to ``neighbour_frames`` after it is that close to the
+    frame before it (the flash begins), or the frame after the step is that close to one up to
+    ``neighbour_frames`` before the frame before it (the flash ends)."""
+    dissolve_s: tuple[float, float] = (0.2, 2.0)
+    """shortest and longest dissolve looked for, seconds (editors' dissolves are 0.5-2 s)."""
+    dissolve_min_change: float = 0.045
+    """a dissolve moves the luma thumbnail by at least this mean absolute change from its first to its
+    last frame (measured 0.06-0.19 over 0.5 s dissolves between real clips, 0.049 over their middle
+    0.4 s between two GRID speakers; a talking head moving its head, face_4.mp4, 0.029-0.047) ..."""
+    dissolve_linearity: float = 0.25
+    """... its middle frame is the mean of the frames at both ends within this share of that change
+    (measured 0.04-0.20; a cut inside the span gives 0.5; face_4.mp4's head moves 0.28-0.54) ..."""
+    dissolve_monotony: float = 0.6
+    """... and the change from end to end is at least this share of the sum of the frame-to-frame
+    steps between (a mix moves every pixel one way: measured 0.76-1.0; motion goes back and forth)."""
+
     def __post_init__(self) -> None:
         _require(self.max_height >= 16, f"max_height={self.max_height} must be >= 16")
+        _require(isinstance(self.dissolve_s, (tuple, list)), f"dissolve_s={self.dissolve_s!r} must be (shortest, longest) seconds")
+        object.__setattr__(self, "dissolve_s", tuple(float(x) for x in self.dissolve_s))  # a policy file gives a list
+        _require(0 <= self.bar_level < 255, f"bar_level={self.bar_level} must be in 0..255")
+        _require(0 < self.min_active_fraction <= 1, f"min_active_fraction={self.min_active_fraction} must be in (0, 1]")
+        _require(0 < self.similar_min_change <= 1, f"similar_min_change={self.similar_min_change} must be in (0, 1]")
+        _require(0 < self.similar_min_luma <= 1, f"similar_min_luma={self.similar_min_luma} must be in (0, 1]")
+        _require(self.similar_contrast >= 1, f"similar_contrast={self.similar_contrast} must be >= 1")
+        _require(self.neighbour_frames >= 1, f"neighbour_frames={self.neighbour_frames} must be >= 1")
+        _require(0 < self.flash_ratio < 1, f"flash_ratio={self.flash_ratio} must be in (0, 1)")
+        _require(
+            len(self.dissolve_s) == 2 and 0 < self.dissolve_s[0] <= self.dissolve_s[1],
+            f"dissolve_s={self.dissolve_s} must be (shortest, longest) seconds, 0 < shortest <= longest",
+        )
+        _require(0 < self.dissolve_min_change <= 1, f"dissolve_min_change={self.dissolve_min_change} must be in (0, 1]")
+        _require(0 < self.dissolve_linearity < 0.5, f"dissolve_linearity={self.dissolve_linearity} must be in (0, 0.5)")
+        _require(0 < self.dissolve_monotony <= 1, f"dissolve_monotony={self.dissolve_monotony} must be in (0, 1]")
         for name in ("hue_bins", "saturation_bins", "value_bins"):
             _require(1 <= getattr(self, name) <= 64, f"{name}={getattr(self, name)} must be in 1..64")
         _require(0 < self.cut_threshold <= 1, f"cut_threshold={self.cut_threshold} must be in (0, 1]")
@@ -372,8 +429,27 @@ class FaceParams:
     """tracks shorter than this are dropped (SyncNet needs seconds of a face; tuned)."""
     smoothing_frames: int = 5
     """boxes are smoothed by a centred moving median/mean over this many frames."""
+    max_colour_change: float = 0.18
+    """a detection does not continue a track when the colours around the face (an 8 × 4 × 4 HSV
+    histogram of the box widened to hair and collar) changed by at least this total variation since
+    the track's last detection: another person in the same place, after a cut the shot detector
+    missed (measured on real edits, one detector run apart: ≤ 0.14 within a talking-head shot, 0.22-0.94
+    across a cut, 0.22 and 0.25 between two GRID speakers) ..."""
+    min_face_correlation: float = 0.5
+    """... or when the face itself (a 32 × 32 grey crop aligned on the eyes and mouth, zero mean) correlates
+    with the track's last one by less than this (measured: ≥ 0.68 within a shot, −0.44-0.78 across
+    cuts, below 0.5 at 8 of 12)."""
+    max_jump: float = 0.5
+    """... or when the box's centre moved by more than this share of its width, or its width changed by
+    more than ``max_scale_change``, since the track's last detection (a face does not jump within a shot)."""
+    max_scale_change: float = 1.5
+    """the largest ratio of two consecutive detections' box widths within one track."""
 
     def __post_init__(self) -> None:
+        _require(0 < self.max_colour_change <= 1, f"max_colour_change={self.max_colour_change} must be in (0, 1]")
+        _require(-1 <= self.min_face_correlation < 1, f"min_face_correlation={self.min_face_correlation} must be in [-1, 1)")
+        _require(self.max_jump > 0, f"max_jump={self.max_jump} must be > 0")
+        _require(self.max_scale_change > 1, f"max_scale_change={self.max_scale_change} must be > 1")
         _require(self.max_height >= 64, f"max_height={self.max_height} must be >= 64")
         _require(self.detect_every >= 1, f"detect_every={self.detect_every} must be >= 1")
         _require(self.batch_size >= 1, f"batch_size={self.batch_size} must be >= 1")
@@ -480,6 +556,14 @@ class LipSyncParams:
     (the bandwidth of the mode of their offsets, :func:`ml.picture.title_sync.picture_sync`; about one
     frame). The estimator's wrong tracks are side peaks 100-500 ms off, which a median of all
     tracks follows when several fall on one side."""
+    min_agreeing_tracks: int = 2
+    """the title's offset is used (for the dubs' verdicts against the picture) only when at least this
+    many speaking tracks agree on it: one track is not evidence, its estimate can be a side peak as
+    confident as the truth (benchmarks/lipsync.py). Otherwise the picture is "not verified" and the
+    dubs are judged against the original audio."""
+    min_agreeing_share: float = 0.5
+    """... and when the agreeing tracks hold at least this share of the speaking tracks' confidence:
+    where as much confidence points elsewhere, the consensus is a guess between rival offsets."""
     sample_rate: int = 16000
     """Hz; the audio is decoded to mono at this rate for the speech features."""
     crop_size: int = 24
@@ -508,6 +592,8 @@ class LipSyncParams:
         _require(0 < self.lag_step_s <= 0.02, f"lag_step_s={self.lag_step_s} must be in (0, 0.02] seconds")
         _require(math.isfinite(self.min_confidence), f"min_confidence={self.min_confidence} must be finite")
         _require(0.005 <= self.agreement_s <= 0.5, f"agreement_s={self.agreement_s} must be in [0.005, 0.5] seconds")
+        _require(self.min_agreeing_tracks >= 1, f"min_agreeing_tracks={self.min_agreeing_tracks} must be >= 1")
+        _require(0 <= self.min_agreeing_share <= 1, f"min_agreeing_share={self.min_agreeing_share} must be in [0, 1]")
         _require(8000 <= self.sample_rate <= 48000, f"sample_rate={self.sample_rate} must be in 8000..48000 Hz")
         _require(8 <= self.crop_size <= 96, f"crop_size={self.crop_size} must be in 8..96 pixels")
         _require(0.1 <= self.mouth_region <= 1.0, f"mouth_region={self.mouth_region} must be in [0.1, 1]")

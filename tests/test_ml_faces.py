@@ -114,3 +114,39 @@ def test_face_tracking_reports_progress(heads):
     assert len(heard) >= 3 and done == sorted(done)
     assert all(total == shots.frame_times_s[-1] for _, total in heard)
     assert done[-1] >= shots.frame_times_s[-1] - FaceParams().detect_every * 0.05
+
+
+def test_a_track_is_split_at_a_missed_cut(heads, tmp_path):
+    # two GRID speakers, one framing, one set, pillarboxed: with both cut rules switched off the shot
+    # detector misses the cut, and the face in the same place must still not become one track
+    from ml.policy import ShotParams
+    from ml.testmedia.video import EditSegment, edit_video
+
+    path = tmp_path / "missed.mp4"
+    segments = [EditSegment(heads / "grid" / "bbaf2n.mpg", duration_s=2.4), EditSegment(heads / "grid" / "lbax4n.mpg", duration_s=2.4)]
+    truth = edit_video(segments, path, width=640, height=360)
+    (cut,) = truth.cuts
+    shots = shots_from_file(path, ShotParams(cut_threshold=1.0, similar_min_luma=1.0))
+    assert shots.n_shots == 1  # the cut is missed
+    tracks = track_faces(path, shots)
+    spans = [(int(tracks.frame[tracks.rows(t)[0]]), int(tracks.frame[tracks.rows(t)[-1]])) for t in range(tracks.n_tracks)]
+    assert not any(first < cut <= last for first, last in spans), spans
+    assert tracks.n_tracks == 2, spans
+    # each speaker's track ends or begins within a detector step of the cut
+    step = FaceParams().detect_every
+    assert cut - step <= spans[0][1] < cut <= spans[1][0] <= cut + step
+
+
+def test_a_face_that_jumps_or_changes_is_not_continued():
+    from ml.picture.faces import _Look, _same_face, _Track
+
+    look = _Look(np.full(128, 1 / 128, np.float32), np.full(1024, 1 / 32, np.float32))
+    track = _Track(0, [0], [np.array([100, 100, 200, 200], np.float32)], [None], [0.99], [look])
+    params = FaceParams()
+    assert _same_face(track, np.array([110, 105, 212, 207], np.float32), look, params)
+    assert not _same_face(track, np.array([170, 100, 270, 200], np.float32), look, params)  # moved 0.7 of its width
+    assert not _same_face(track, np.array([80, 80, 240, 240], np.float32), look, params)  # 1.6 × wider
+    other_colours = np.zeros(128, np.float32)
+    other_colours[0] = 1
+    assert not _same_face(track, np.array([100, 100, 200, 200], np.float32), _Look(other_colours, look.face), params)
+    assert not _same_face(track, np.array([100, 100, 200, 200], np.float32), _Look(look.colours, -look.face), params)

@@ -273,3 +273,62 @@ def test_progress_is_reported_up_to_the_end(shot_clips, threads):
     assert len(heard) >= 3 and all(total == duration for _, total in heard)
     done = [d for d, _ in heard]
     assert done == sorted(done) and done[-1] >= shots.frame_times_s[-1] - 1.0
+
+
+@pytest.fixture(scope="module")
+def grid_edits(real_media, tmp_path_factory):
+    """Two GRID speakers (one set, one light, one framing: the histograms barely change between them),
+    each scaled down to 160 lines as small talking-head corpora are and pillarboxed into 640 × 360:
+    once with a hard cut, once with a 12-frame dissolve."""
+    from ml.testmedia.video import EditSegment, edit_video
+
+    folder = tmp_path_factory.mktemp("edits")
+    a, b = real_media / "talking_heads" / "grid" / "bbaf2n.mpg", real_media / "talking_heads" / "grid" / "lbax4n.mpg"
+    out = {}
+    for name, dissolve in (("cut", 0), ("dissolve", 12)):
+        segments = [
+            EditSegment(a, duration_s=2.0, source_height=160),
+            EditSegment(b, duration_s=2.0, source_height=160, dissolve_frames=dissolve),
+        ]
+        path = folder / f"{name}.mp4"
+        out[name] = path, edit_video(segments, path, width=640, height=360)
+    return out
+
+
+def test_a_cut_between_similar_pillarboxed_shots_is_found(grid_edits):
+    path, truth = grid_edits["cut"]
+    assert truth.cuts == [50] and not truth.dissolves
+    shots = shots_from_file(path)
+    assert shots.boundaries("cut").tolist() == truth.cuts
+    assert shots.boundaries("dissolve").size == 0 and shots.boundaries("fade").size == 0
+    # the histograms are of the picture inside the bars: 360 × 288 fitted to 360 lines is 450 of 640 columns
+    for x0, y0, x1, y1 in shots.active_box:
+        assert abs(x0 - 95 / 640) < 0.03 and abs(x1 - 545 / 640) < 0.03 and y0 < 0.03 and y1 > 0.97
+
+
+def test_a_dissolve_is_reported_as_a_dissolve(grid_edits):
+    path, truth = grid_edits["dissolve"]
+    assert truth.dissolves == [(38, 49)] and not truth.cuts
+    shots = shots_from_file(path)
+    assert shots.boundaries("cut").size == 0 and shots.boundaries("fade").size == 0
+    (middle,) = shots.boundaries("dissolve").tolist()
+    first, last = truth.dissolves[0]
+    assert abs(middle - (first + last) / 2) <= 2
+    (span,) = shots.dissolve_span.tolist()
+    assert span[0] <= first + 2 and span[1] >= last - 2
+    assert [row["begins_with"] for row in shots.table()] == ["start", "dissolve"]
+
+
+def test_a_flash_is_not_a_cut(tmp_path, real_media):
+    # two frames of a talking head lit white (a photographer's flash), then the shot goes on
+    from ml.testmedia.video import _close, _write, _writer
+
+    frames = [f.image for f in iter_frames(real_media / "talking_heads" / "grid" / "bbaf2n.mpg")][:60]
+    path = tmp_path / "flash.mp4"
+    container, stream = _writer(path, 360, 288, 25, preset="veryfast", crf=23)
+    for k, image in enumerate(frames):
+        _write(container, stream, np.clip(image.astype(np.int16) + (150 if k in (30, 31) else 0), 0, 255).astype(np.uint8))
+    _close(container, stream)
+    shots = shots_from_file(path)
+    assert shots.n_frames == 60 and shots.n_shots == 1, shots.table()
+    assert shots.luma_change[30] >= ShotParams().similar_min_luma  # a step the size of a cut's, and not one

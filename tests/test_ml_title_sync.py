@@ -63,6 +63,33 @@ def test_wrong_tracks_on_one_side_do_not_pull_the_offset():
 
 
 @pytest.mark.parametrize(
+    "tracks",
+    [
+        [_Track(0, 0.24, 0.9)],  # one speaker, however confident
+        [_Track(0, 0.24, 0.9), _Track(1, 0.24, 0.8), _Track(2, -0.2, 1.0), _Track(3, 0.1, 0.9)],  # a split vote
+    ],
+)
+def test_weak_evidence_leaves_the_picture_unverified(tracks):
+    picture = picture_sync(tracks, min_confidence=0.3, estimator="test")
+    assert picture.status == "unverified" and not picture.determined and picture.offset_s is None
+    assert picture.reason.startswith("not verified: ") and picture.estimate_s is not None
+    # with one agreeing track allowed and no share asked, the same evidence would be used
+    assert picture_sync(tracks, min_confidence=0.3, estimator="test", min_agreeing_tracks=1, min_agreeing_share=0).determined
+
+
+def test_an_unconfident_title_offset_leaves_the_verdict_against_the_original_audio(kinds):
+    # one speaking track reads +240 ms: had it been summed, the in-sync French dub would be "constant,
+    # unacceptable" against the picture; it is judged against the original audio, and says why
+    weak = picture_sync([_Track(0, 0.24, 0.9), _Track(1, -0.1, 0.1)], min_confidence=0.3, estimator="test")
+    assert weak.status == "unverified"
+    verdict = _decide(kinds["fr"], weak)
+    assert verdict.reference == "original_audio" and verdict.original_to_picture_s is None
+    assert verdict.kind == "in_sync" and verdict.in_sync
+    assert verdict.offset_s == pytest.approx(_decide(kinds["fr"], None).offset_s)
+    assert "relative to the original audio, not the picture: not verified: 1 of 1 speaking tracks agree on +240 ms" in verdict.reason
+
+
+@pytest.mark.parametrize(
     ("tracks", "has_picture", "status"),
     [([], False, "no_picture"), ([], True, "no_faces"), ([_Track(0, 0.1, 0.01)], True, "no_speaker")],
 )
@@ -106,7 +133,10 @@ def kinds(tmp_path_factory, real_media):
 
 
 def _picture(offset_s):
-    return picture_sync([_Track(0, offset_s, 0.9)], min_confidence=0.3, estimator="test")
+    """A title offset on strong evidence: two confident speaking tracks that agree on it."""
+    picture = picture_sync([_Track(0, offset_s, 0.9), _Track(1, offset_s, 0.8)], min_confidence=0.3, estimator="test")
+    assert picture.determined
+    return picture
 
 
 def _decide(matches, picture):

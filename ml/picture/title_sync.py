@@ -8,6 +8,12 @@ estimator's wrong tracks are gross errors (a side peak of the curve, 100-500 ms 
 side), not noise around the truth, so a median of all tracks is pulled by them; the agreeing tracks
 are not. A title without a picture, or without any confident track, has no picture offset and says why.
 
+The offset is used only on strong evidence: at least ``min_agreeing_tracks`` speaking tracks agree
+on it, and they hold at least ``min_agreeing_share`` of the speaking tracks' confidence. Otherwise
+the picture is ``unverified``: the estimate is kept (``estimate_s``) and said, but there is no
+offset, and the dubs are judged against the original audio with the reason "not verified: ...",
+never moved by a reading that one track, or a split vote, gives.
+
 The dub's verdict against the picture then adds the two halves (DESIGN.md):
 dub ↔ picture(t) = original ↔ picture + dub ↔ original(t). The lip-sync offset is one constant per
 title, so the sum has the same kind (constant, drift, jumps) as the dub ↔ original timeline,
@@ -33,13 +39,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ALGORITHM", "PICTURE_STATUSES", "PictureSync", "picture_sync", "picture_sync_version", "decide_against_picture"]
 
-ALGORITHM = "picture-consensus/2"
+ALGORITHM = "picture-consensus/3"
 """How track offsets become the title's offset; bump when that changes (/1 was the weighted median
-of all speaking tracks)."""
+of all speaking tracks; /2 used the consensus of any number of agreeing tracks, one included)."""
 
-PICTURE_STATUSES = ("determined", "no_picture", "no_faces", "no_speaker")
+PICTURE_STATUSES = ("determined", "no_picture", "no_faces", "no_speaker", "unverified")
 """``determined``: the offset is known; otherwise why it is not (no video stream, no face track,
-no track confident enough to be a speaker)."""
+no track confident enough to be a speaker, or speakers whose evidence is too weak: too few agree)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,9 @@ class PictureSync:
     offset_s : float or None
         Original audio ↔ picture, seconds (positive = the audio leads the picture); ``None``
         unless ``status == "determined"``.
+    estimate_s : float or None
+        The speaking tracks' consensus, seconds, also when it is too weakly supported to be used
+        (``unverified``); ``None`` without a speaking track.
     reason : str
         The evidence in words (why the offset is what it is, or why there is none).
     estimator : str
@@ -77,6 +86,7 @@ class PictureSync:
     spread_s: float | None = None
     shifts_s: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     curves: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
+    estimate_s: float | None = None
 
     @property
     def determined(self) -> bool:
@@ -94,7 +104,10 @@ class PictureSync:
 def picture_sync_version(params: LipSyncParams) -> str:
     """What the title's offset depends on besides the track estimates (part of the
     ``lip_sync_offsets`` code_version, with the model's identity)."""
-    return f"{ALGORITHM}:conf{params.min_confidence:g}:agree{params.agreement_s:g}"
+    return (
+        f"{ALGORITHM}:conf{params.min_confidence:g}:agree{params.agreement_s:g}"
+        f":tracks{params.min_agreeing_tracks}:share{params.min_agreeing_share:g}"
+    )
 
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -121,6 +134,8 @@ def picture_sync(
     estimator: str,
     has_picture: bool = True,
     agreement_s: float = LipSyncParams.agreement_s,
+    min_agreeing_tracks: int = LipSyncParams.min_agreeing_tracks,
+    min_agreeing_share: float = LipSyncParams.min_agreeing_share,
 ) -> PictureSync:
     """The title's original audio ↔ picture offset from its tracks' lip-sync estimates.
 
@@ -138,11 +153,20 @@ def picture_sync(
         Identity of what produced the estimates (recorded with the result).
     has_picture : bool
         False for an audio-only original: no offset, status ``no_picture``.
+    min_agreeing_tracks : int
+        Fewer agreeing speaking tracks than this: status ``unverified``, no offset.
+    min_agreeing_share : float
+        Agreeing tracks holding less than this share of the speaking tracks' confidence (0..1):
+        likewise.
     """
     if min_confidence < 0:
         raise ParameterError(f"min_confidence={min_confidence} must be >= 0")
     if not agreement_s > 0:
         raise ParameterError(f"agreement_s={agreement_s} must be > 0")
+    if min_agreeing_tracks < 1:
+        raise ParameterError(f"min_agreeing_tracks={min_agreeing_tracks} must be >= 1")
+    if not 0 <= min_agreeing_share <= 1:
+        raise ParameterError(f"min_agreeing_share={min_agreeing_share} must be in [0, 1]")
     shifts = np.asarray(track_offsets[0].shifts_s, dtype=np.float64) if track_offsets else np.zeros(0)
     if track_offsets and all(len(t.scores) == len(shifts) for t in track_offsets):
         table = np.vstack([np.asarray(t.scores, dtype=np.float64) for t in track_offsets])
@@ -189,6 +213,14 @@ def picture_sync(
         r["agrees"] = bool(member)
     lead = "leads" if offset > 0 else "lags"
     agree = int(members.sum())
+    share = float(weights[members].sum() / weights.sum())
+    if agree < min_agreeing_tracks or share < min_agreeing_share:
+        reason = (
+            f"not verified: {agree} of {len(used)} speaking tracks agree on {offset * 1000:+.0f} ms "
+            f"({share:.0%} of their confidence; {len(rows)} tracks), and the picture's offset is used only when at least "
+            f"{min_agreeing_tracks} agree with at least {min_agreeing_share:.0%} of it"
+        )
+        return PictureSync("unverified", None, reason, estimator, rows, spread, shifts, table, estimate_s=offset)
     reason = (
         f"original audio {lead} the picture by {abs(offset) * 1000:.0f} ms: "
         + (
@@ -198,7 +230,7 @@ def picture_sync(
         )
         + f" ({len(rows)} tracks; spread {spread * 1000:.0f} ms)"
     )
-    return PictureSync("determined", offset, reason, estimator, rows, spread, shifts, table)
+    return PictureSync("determined", offset, reason, estimator, rows, spread, shifts, table, estimate_s=offset)
 
 
 def decide_against_picture(

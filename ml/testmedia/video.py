@@ -5,6 +5,9 @@
 - :func:`synthetic_title_video`: a long title of shots with known cut frames: each shot is either a
   moving synthetic scene (colour field, moving shapes, camera noise) or a real talking-head clip
   (looped), and some shots end with a fade through black.
+- :func:`edit_video`: an edit of real clips as a new user's footage is cut: each clip (or a part of
+  it) at its own resolution and frame rate, scaled and letterboxed or pillarboxed into one frame,
+  resampled to one rate on its timestamps, hard cuts or dissolves between, H.264 as delivered.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from ml.decoding.video import iter_frames
+from ml.errors import MediaError
 
-__all__ = ["VideoTruth", "concatenate_clips", "synthetic_title_video"]
+__all__ = ["EditSegment", "EditTruth", "VideoTruth", "concatenate_clips", "edit_video", "synthetic_title_video"]
 
 
 @dataclass
@@ -169,6 +173,134 @@ def synthetic_title_video(
         elif index < total:
             truth.cuts.append(index)
         shot += 1
+    _close(container, stream)
+    truth.n_frames = index
+    return truth
+
+
+@dataclass(frozen=True)
+class EditSegment:
+    """One clip of an :func:`edit_video` edit.
+
+    Attributes
+    ----------
+    clip : Path
+    start_s, duration_s : float
+        The part of the clip used, seconds from its first frame (``duration_s`` None: to its end).
+    source_height : int, optional
+        Scale the clip down to this many lines first (a 160-line or 224-line source, as small
+        talking-head corpora are), then up to the frame.
+    fill : bool
+        Stretch the clip over the whole frame instead of fitting it inside bars.
+    dissolve_frames : int
+        Dissolve into this clip from the one before over this many frames (0: a hard cut).
+    """
+
+    clip: Path
+    start_s: float = 0.0
+    duration_s: float | None = None
+    source_height: int | None = None
+    fill: bool = False
+    dissolve_frames: int = 0
+
+
+@dataclass
+class EditTruth:
+    """What an :func:`edit_video` edit holds.
+
+    Attributes
+    ----------
+    cuts : list of int
+        First frame of every clip that begins with a hard cut.
+    dissolves : list of (int, int)
+        First and last mixed frame of every dissolve.
+    segments : list of (int, int)
+        First and last frame of each clip in the edit (a dissolve's frames belong to both).
+    n_frames, fps : int
+    """
+
+    cuts: list[int] = field(default_factory=list)
+    dissolves: list[tuple[int, int]] = field(default_factory=list)
+    segments: list[tuple[int, int]] = field(default_factory=list)
+    n_frames: int = 0
+    fps: int = 25
+
+
+def _boxed(image: np.ndarray, width: int, height: int, source_height: int | None, fill: bool) -> np.ndarray:
+    """``image`` scaled into a ``width`` × ``height`` frame, inside black bars unless ``fill``."""
+    import cv2
+
+    h, w = image.shape[:2]
+    if source_height and source_height < h:
+        w, h = max(2, round(w * source_height / h)), source_height
+        image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    if fill:
+        return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    scale = min(width / w, height / h)
+    nw, nh = max(2, round(w * scale)), max(2, round(h * scale))
+    out = np.zeros((height, width, 3), np.uint8)
+    x0, y0 = (width - nw) // 2, (height - nh) // 2
+    out[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA)
+    return out
+
+
+def _resampled(segment: EditSegment, fps: int) -> list[np.ndarray]:
+    """The segment's frames at ``fps``: at each output time, the clip's frame shown then (on the
+    clip's timestamps: variable and other frame rates repeat or drop frames as a player would)."""
+    frames = [(f.time_s, f.image) for f in iter_frames(segment.clip)]
+    if not frames:
+        raise MediaError(segment.clip, "the video stream holds no decodable frame")
+    times = np.array([t for t, _ in frames]) - frames[0][0]
+    end = times[-1] + (float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / fps)
+    duration = end - segment.start_s if segment.duration_s is None else min(segment.duration_s, end - segment.start_s)
+    picks = np.searchsorted(times, segment.start_s + np.arange(int(round(duration * fps))) / fps + 1e-6, side="right") - 1
+    return [frames[max(0, int(i))][1] for i in picks]
+
+
+def edit_video(
+    segments: list[EditSegment],
+    out: Path,
+    *,
+    width: int = 1280,
+    height: int = 720,
+    fps: int = 25,
+    preset: str = "veryfast",
+    crf: int = 23,
+) -> EditTruth:
+    """Cut real clips together as an editor would (H.264 High with x264 ``preset``, ``width`` ×
+    ``height`` at ``fps``, picture only) and say where the cuts and dissolves are.
+
+    A dissolve of d frames mixes the last d frames of a clip with the first d of the next, linearly
+    (frame k of d: (k + 1) / (d + 1) of the next); it is at most a third of either clip.
+    """
+    container, stream = _writer(Path(out), width, height, fps, crf=crf, preset=preset)
+    truth = EditTruth(fps=fps)
+    index, held, held_first = 0, [], 0  # frames of the clip before, not written yet
+    for k, segment in enumerate(segments):
+        frames = [_boxed(image, width, height, segment.source_height, segment.fill) for image in _resampled(segment, fps)]
+        d = min(segment.dissolve_frames, len(frames) // 3, len(held) // 3) if k else 0
+        for image in held[: len(held) - d]:
+            _write(container, stream, image)
+        index += len(held) - d
+        first = index
+        if k and d:
+            for j in range(d):
+                a = (j + 1) / (d + 1)
+                mix = held[len(held) - d + j].astype(np.float32) * (1 - a) + frames[j].astype(np.float32) * a
+                _write(container, stream, np.clip(mix + 0.5, 0, 255).astype(np.uint8))
+            truth.dissolves.append((index, index + d - 1))
+            index += d
+            frames = frames[d:]
+        elif k:
+            truth.cuts.append(index)
+        if k:
+            truth.segments.append((held_first, index - 1))
+        held, held_first = frames, first
+    for image in held:
+        _write(container, stream, image)
+    index += len(held)
+    if segments:
+        truth.segments.append((held_first, index - 1))
     _close(container, stream)
     truth.n_frames = index
     return truth
