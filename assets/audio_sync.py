@@ -299,9 +299,10 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
                 asset=TITLE_VERDICTS,
                 description=(
                     "The dub is in sync with the picture (or with the original audio when the title "
-                    "has no usable picture): |offset| within the policy's out-of-sync limit. Blocking."
+                    "has no usable picture): |offset| within the policy's out-of-sync limit. Not blocking: "
+                    "a dub out of sync is a QC result (severity ERROR, the run green), and conforming "
+                    "runs downstream of it."
                 ),
-                blocking=True,
             )
         ],
         description=(
@@ -338,8 +339,8 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
                 AssetCheckResult(
                     check_name=CHECK_WITHIN_TOLERANCE,
                     passed=verdict.in_sync,
-                    # out of tolerance blocks (and fails the run once the verdict is stored); too
-                    # little evidence to judge is a warning for a person to look at
+                    # out of tolerance is an ERROR result, not a broken run (the check does not block,
+                    # so conforming runs downstream); too little evidence is a warning for a person
                     severity=AssetCheckSeverity.WARN if verdict.kind == "undetermined" else AssetCheckSeverity.ERROR,
                     description=verdict.reason,
                     metadata={"offset_ms": verdict.offset_ms, "kind": verdict.kind},

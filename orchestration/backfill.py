@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, Definitions
+from dagster import AssetCheckSeverity, AssetKey, AssetRecordsFilter, DagsterInstance, Definitions
 from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
@@ -30,11 +30,15 @@ from dagster._core.execution.backfill import PartitionBackfill
 from dagster._core.utils import make_new_backfill_id
 from dagster._time import get_current_datetime, get_current_timestamp
 
+from assets.audio_sync import CHECK_WITHIN_TOLERANCE
 from assets.media import SOURCE_VERSION
 from orchestration.partitions import title_and_language
 from resources.media_store import MediaStore, TitleListing
 
-__all__ = ["StalePartition", "find_stale", "submit_backfill", "run_in_process", "run_outcome", "only_checks_failed", "BACKFILL_TAG"]
+__all__ = [
+    "StalePartition", "find_stale", "submit_backfill", "run_in_process", "run_outcome", "out_of_tolerance",
+    "only_checks_failed", "BACKFILL_TAG",
+]
 
 BACKFILL_TAG = "dubsync/trigger"
 """Tag on backfills and runs this module launches (value ``stale``)."""
@@ -167,13 +171,21 @@ def submit_backfill(defs: Definitions, instance: DagsterInstance, stale: list[St
 
 def run_outcome(result) -> tuple[bool, str]:
     """Whether an in-process run did its work, and the word for it: "done", "done, out of
-    tolerance" (a verdict out of tolerance fails its blocking check, and so the run, after the
-    verdict is stored) or "FAILED"."""
+    tolerance" (a verdict out of tolerance fails its ``within_tolerance`` check with severity ERROR;
+    the check does not block, so the run succeeds) or "FAILED"."""
     if result.success:
-        return True, "done"
+        return True, "done, out of tolerance" if out_of_tolerance(result) else "done"
     if only_checks_failed(result):
         return True, "done, out of tolerance"
     return False, "FAILED"
+
+
+def out_of_tolerance(result) -> bool:
+    """Whether a run stored a verdict whose ``within_tolerance`` check failed with severity ERROR."""
+    return any(
+        e.check_name == CHECK_WITHIN_TOLERANCE and not e.passed and e.severity == AssetCheckSeverity.ERROR
+        for e in result.get_asset_check_evaluations()
+    )
 
 
 def only_checks_failed(result) -> bool:
@@ -196,8 +208,8 @@ def run_in_process(
 ) -> list[tuple[str, bool]]:
     """Runs ``stale`` now: one run per partition (titles first, then title × language), each run
     materialising just that partition's stale assets. Returns ``(partition, ok)`` per run: ok when
-    every asset was materialised (a verdict out of tolerance fails its run's blocking check but is
-    stored)."""
+    every asset was materialised (a verdict out of tolerance is stored and fails its check, not
+    its run)."""
     by_partition: dict[str, list[AssetKey]] = {}
     for item in stale:
         by_partition.setdefault(item.partition, []).append(AssetKey(item.asset))
