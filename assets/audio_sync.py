@@ -34,12 +34,14 @@ from ml.report import offset_timeline_png, png_markdown, verdict_model_lines
 from ml.audio_sync.signatures import Signature, signature_from_file, signature_version
 from ml.picture.title_sync import PictureSync, decide_against_picture
 from ml.audio_sync.verdict import Verdict, verdict_version
+from ml.vendor_sheet import vendor_sheet_html
 from orchestration.partitions import (
     LANGUAGE_DIMENSION,
     TITLE_DIMENSION,
     title_language_partitions,
     titles_partitions,
 )
+from resources.deliverables import DeliverablesStore
 from resources.media_store import MediaStore, Track
 from resources.policy import PolicyResource
 
@@ -313,6 +315,7 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
     def title_verdicts(
         context: AssetExecutionContext,
         policy_resource: PolicyResource,
+        deliverables: DeliverablesStore,
         frame_match_offsets: FrameMatches,
         lip_sync_offsets: PictureSync,
     ):
@@ -332,9 +335,12 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
             picture_offset_s=verdict.original_to_picture_s,
         )
         context.log.info(f"{title}/{language}: {verdict.kind}, {verdict.reason}")
+        # the vendor's sheet: verdict, correction, plot; no run id in it, so the same verdict writes the same bytes
+        sheet_html = vendor_sheet_html(title, language, verdict, plot)
+        sheet = deliverables.write_bytes(f"sheets/{title}/{language}.html", sheet_html.encode())
         return MaterializeResult(
             value=verdict,
-            metadata=_verdict_metadata(verdict, plot),
+            metadata={**_verdict_metadata(verdict, plot), "vendor_sheet": MetadataValue.path(sheet)},
             check_results=[
                 AssetCheckResult(
                     check_name=CHECK_WITHIN_TOLERANCE,
