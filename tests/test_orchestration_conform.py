@@ -4,12 +4,12 @@
 import json
 
 import pyarrow.parquet as pq
-from dagster import AssetCheckSeverity, AssetKey, instance_for_test, materialize
+from dagster import AssetCheckSeverity, AssetKey, AssetsDefinition, instance_for_test, materialize
 
 from assets.audio_sync import CHECK_WITHIN_TOLERANCE, DUB_SIGNATURE, FRAME_MATCH_OFFSETS, TITLE_VERDICTS
 from assets.conform import CONFORMED_DUBS
 from orchestration.cli import main, refresh_report, run_check
-from orchestration.definitions import build_assets, build_resources
+from orchestration.definitions import build_assets, build_definitions, build_resources
 from orchestration.partitions import dub_partition_key
 from orchestration.settings import Settings
 from tests.conftest import title_chain
@@ -99,3 +99,34 @@ def test_conform_command_writes_a_landing_zone_that_checks_in_sync(landing_zone,
         rows = run_check(str(out), artifact_root=str(tmp_path / "recheck"), instance=instance, emit=lambda _: None)
     assert {(r["language"], r["kind"]) for r in rows} == {("fr", "in_sync"), ("de", "in_sync")}
     assert all(abs(r["offset_ms"]) <= 5 for r in rows)
+
+
+def test_conforms_and_the_report_follow_new_verdicts_by_automation(tmp_path):
+    from dagster import AssetMaterialization, evaluate_automation_conditions
+
+    settings = Settings(media_root=str(tmp_path / "lz"), artifact_root=str(tmp_path / "artifacts"))
+    assets = build_definitions(settings)
+    key = str(dub_partition_key("alpha", "fr"))
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("titles", ["alpha"])
+        instance.add_dynamic_partitions("languages", ["fr"])
+        first = evaluate_automation_conditions(defs=assets, instance=instance)
+        assert first.total_requested == 0
+        for asset_key, partition in [("reference_signature", "alpha"), ("lip_sync_offsets", "alpha"),
+                                     ("frame_match_offsets", key), ("title_verdicts", key)]:  # fmt: skip
+            instance.report_runless_asset_event(AssetMaterialization(asset_key, partition=partition))
+        after = evaluate_automation_conditions(defs=assets, instance=instance, cursor=first.cursor)
+        assert after.get_requested_partitions(CONFORMED_DUBS) == {key}
+        assert after.get_num_requested(AssetKey("catalogue_report")) == 1
+
+
+def test_a_conform_parameter_changes_only_the_conform_code_version(tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[conform]\ncrossfade_s = 0.02\n")
+
+    def versions(policy_path=""):
+        assets = build_assets(Settings(media_root=str(tmp_path), artifact_root=str(tmp_path), policy_path=policy_path))
+        return {key: v for a in assets if isinstance(a, AssetsDefinition) for key, v in a.code_versions_by_key.items()}
+
+    base, changed = versions(), versions(str(policy))
+    assert {k for k in base if base[k] != changed[k]} == {CONFORMED_DUBS}
