@@ -14,6 +14,7 @@ from dagster import (
     AssetRecordsFilter,
     AssetsDefinition,
     AutomationCondition,
+    DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
     MaterializeResult,
@@ -44,17 +45,24 @@ def _latest(instance: DagsterInstance, key: AssetKey, partition: str):
     return records[0] if records else None
 
 
-def _conform_failed_after(instance: DagsterInstance, partition: str, since: float) -> bool:
-    """Whether a run that selected ``conformed_dubs`` for ``partition`` failed after ``since``."""
+def _conform_failure(instance: DagsterInstance, partition: str, since: float) -> str | None:
+    """Why the latest run that selected ``conformed_dubs`` for ``partition`` failed after ``since``,
+    or None."""
     failed = instance.get_run_records(
         filters=RunsFilter(statuses=[DagsterRunStatus.FAILURE], tags={"dagster/partition": partition}), limit=20
     )
-    return any(
-        record.dagster_run.asset_selection is not None
-        and CONFORMED_DUBS in record.dagster_run.asset_selection
-        and (record.end_time or record.create_timestamp.timestamp()) > since
-        for record in failed
-    )
+    for record in failed:  # newest first
+        selection = record.dagster_run.asset_selection
+        if selection is None or CONFORMED_DUBS not in selection:
+            continue
+        if (record.end_time or record.create_timestamp.timestamp()) <= since:
+            return None
+        for event in instance.all_logs(record.dagster_run.run_id, of_type=DagsterEventType.STEP_FAILURE):
+            error = event.dagster_event.step_failure_data.error
+            if error is not None:
+                return error.message.strip().removeprefix("dagster._core.definitions.events.Failure: ")
+        return f"run {record.dagster_run.run_id} failed"
+    return None
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -98,9 +106,9 @@ def catalogue_rows(instance: DagsterInstance, store: MediaStore) -> list[dict]:
                 row["residual_start_ms"] = meta["residual_start_ms"].value
                 row["residual_end_ms"] = meta["residual_end_ms"].value
                 since = conform_record.timestamp
-            if _conform_failed_after(instance, partition, since):
+            if failure := _conform_failure(instance, partition, since):
                 row["conformed"] = "failed"
-                row["conform_reason"] = "the latest conform failed (see its run)"
+                row["conform_reason"] = failure
             rows.append(row)
     return sort_rows(rows)
 

@@ -252,8 +252,11 @@ def refresh_report(media_root: str, *, artifact_root: str, instance, emit: Calla
     from orchestration.definitions import build_definitions
     from orchestration.settings import Settings
 
-    defs = build_definitions(Settings(media_root=media_root, artifact_root=artifact_root))
-    result = defs.resolve_job_def("report_job").execute_in_process(instance=instance, raise_on_error=False)
+    settings = Settings(media_root=media_root, artifact_root=artifact_root)
+    defs = build_definitions(settings, loggers={"dubsync_progress": _progress_logger(emit)})
+    result = defs.resolve_job_def("report_job").execute_in_process(
+        instance=instance, raise_on_error=False, run_config={"loggers": {"dubsync_progress": {}}}
+    )
     if not result.success:
         emit(f"catalogue report: FAILED ({_failure_message(result)})")
         return []
@@ -367,6 +370,7 @@ def _cmd_check(args) -> int:
 
 def _cmd_demo(args) -> int:
     from ml import testmedia
+    from ml.audio_sync.conform import REFUSED
     from ml.catalogue import to_markdown
     from ml.testmedia import picture as testpicture
 
@@ -405,9 +409,15 @@ def _cmd_demo(args) -> int:
     mismatches = [
         r for r in rows if not verdict_matches_truth(r, *truth.get((r["title"], r["language"]), (None, 0.0)))
     ]
-    unconformed = [r for r in rows if r["kind"] in FIXABLE_KINDS and r.get("conformed") != "yes"]
+    # a refused conform (too much padding) is the policy at work; one that did not re-check in sync is not
+    fixable = [r for r in rows if r["kind"] in FIXABLE_KINDS and r.get("conformed") != "yes"]
+    refused = [r for r in fixable if str(r.get("conform_reason")).startswith(REFUSED)]
+    unconformed = [r for r in fixable if r not in refused]
+    if refused:
+        print(f"{len(refused)} fixable dub(s) refused by the policy: "
+              + ", ".join(f"{r['title']}/{r['language']}" for r in refused))
     if unconformed:
-        print(f"{len(unconformed)} fixable dub(s) not conformed: "
+        print(f"{len(unconformed)} fixable dub(s) conformed but not in sync on re-check, or failed: "
               + ", ".join(f"{r['title']}/{r['language']}" for r in unconformed))
     print(f"\n{len(rows) - len(mismatches)} of {len(rows)} verdicts match the ground truth; "
           f"JSON in {root / 'verdicts.json'}")
@@ -442,7 +452,7 @@ def format_conforms(rows: list[dict]) -> str:
             lines.append(f"{head} -> residual {ms(row['residual_start_ms'])} at the start, "
                          f"{ms(row['residual_end_ms'])} at the end: in sync ({row['conformed_file']})")
         else:
-            lines.append(f"{head} -> not conformed ({row.get('conformed', 'no')}): {row.get('conform_reason')}")
+            lines.append(f"{head} -> {row.get('conformed', 'no')}: {row.get('conform_reason')}")
     return "\n".join(lines)
 
 

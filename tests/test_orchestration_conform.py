@@ -130,3 +130,22 @@ def test_a_conform_parameter_changes_only_the_conform_code_version(tmp_path):
 
     base, changed = versions(), versions(str(policy))
     assert {k for k in base if base[k] != changed[k]} == {CONFORMED_DUBS}
+
+
+def test_a_refused_conform_fails_its_asset_and_the_report_says_why(landing_zone, tmp_path):
+    root, _ = landing_zone
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[verdict]\nmax_length_mismatch_s = 0.5\n")  # fr leads by 0.8 s: 0.8 s of silence to pad
+    artifacts = tmp_path / "artifacts"
+    with instance_for_test() as instance:
+        rows = run_check(str(root), artifact_root=str(artifacts), policy_path=str(policy), instance=instance,
+                         emit=lambda _: None, conform=True)  # fmt: skip
+        fr = next(r for r in rows if r["language"] == "fr")
+        assert fr["kind"] == "constant" and fr["conformed"] == "failed"
+        assert fr["conform_reason"].startswith("not conformed: the correction would pad 0.8 s of silence")
+        assert not (artifacts / "deliverables/conformed/alpha/dubs").exists() or not any(
+            (artifacts / "deliverables/conformed/alpha/dubs").iterdir()
+        )
+        report = refresh_report(str(root), artifact_root=str(artifacts), instance=instance, emit=lambda _: None)
+        assert report[0]["language"] == "fr" and report[0]["conformed"] == "failed"
+        assert report[0]["conform_reason"] == fr["conform_reason"]

@@ -45,6 +45,7 @@ from ml.policy import Policy, params_version
 __all__ = [
     "ALGORITHM",
     "FIXABLE",
+    "REFUSED",
     "ConformPlan",
     "Piece",
     "Residual",
@@ -62,6 +63,9 @@ __all__ = [
 ALGORITHM = "conform/1"
 FIXABLE = ("constant", "drift", "intermittent")
 """Verdict kinds a conform corrects; ``in_sync`` needs nothing, ``undetermined`` has no offset."""
+REFUSED = "not conformed:"
+"""How the message of a refused conform starts (nothing to fix, or too much padding), as against one
+whose re-check failed ("conformed dub discarded: ...")."""
 _LOSSLESS = {"flac": ("flac", ".flac"), "pcm_s16le": ("wav", ".wav"), "pcm_s24le": ("wav", ".wav")}
 _BLOCK = 1 << 18
 """Output samples rendered at a time (≈ 6 s at 44.1 kHz)."""
@@ -225,7 +229,7 @@ def plan_conform(
         A bad rate, length or cut list.
     """
     if (reason := refusal(verdict)) is not None:
-        raise ConformError(f"not conformed: {reason}")
+        raise ConformError(f"{REFUSED} {reason}")
     if not isinstance(sample_rate, int) or sample_rate <= 0:
         raise ParameterError(f"sample_rate={sample_rate!r} must be a positive integer (Hz)")
     if dub_samples <= 0:
@@ -267,7 +271,7 @@ def plan_conform(
     padding_s = (n_out - covered) / rate
     if padding_s > max_padding_s:
         raise ConformError(
-            f"not conformed: the correction would pad {padding_s:.1f} s of silence (more than "
+            f"{REFUSED} the correction would pad {padding_s:.1f} s of silence (more than "
             f"max_length_mismatch_s = {max_padding_s:g} s) to reach the original's {original_duration_s:.1f} s"
         )
     return ConformPlan(
