@@ -28,6 +28,7 @@ from assets.audio_sync import (
     _dub_partition,
     _failures,
 )
+from assets.media import TRANSIENT_RETRY
 from ml.audio_sync.conform import ConformResult, conform_dub, conform_version
 from ml.audio_sync.matching import FrameMatches
 from ml.audio_sync.signatures import Signature
@@ -69,6 +70,7 @@ def build_conform_assets(policy: Policy) -> list[AssetsDefinition]:
         },
         code_version=conform_version(policy),
         group_name=GROUP,
+        retry_policy=TRANSIENT_RETRY,
         # after every new verdict (the sensor's dub_job stops at the verdict)
         automation_condition=AutomationCondition.eager(),
         kinds={"python", "flac"},

@@ -419,6 +419,12 @@ def _cmd_demo(args) -> int:
     if unconformed:
         print(f"{len(unconformed)} fixable dub(s) conformed but not in sync on re-check, or failed: "
               + ", ".join(f"{r['title']}/{r['language']}" for r in unconformed))
+    # the report, read back from the instance, must say what the command line said
+    report_differs = {(r["title"], r["language"], r["kind"]) for r in report} != {
+        (r["title"], r["language"], r["kind"]) for r in rows
+    }
+    if report_differs:
+        print("the catalogue report's kinds differ from the verdicts above")
     print(f"\n{len(rows) - len(mismatches)} of {len(rows)} verdicts match the ground truth; "
           f"JSON in {root / 'verdicts.json'}")
     print(
@@ -426,7 +432,7 @@ def _cmd_demo(args) -> int:
         f"  DAGSTER_HOME={home} DUBSYNC_MEDIA_ROOT={landing} DUBSYNC_ARTIFACT_ROOT={root / 'artifacts'} "
         ".venv/bin/dagster dev -w workspace.yaml      (or: make ui)"
     )
-    return 0 if not mismatches and not unconformed else 1
+    return 0 if not mismatches and not unconformed and not report_differs else 1
 
 
 FIXABLE_KINDS = ("constant", "drift", "intermittent")
