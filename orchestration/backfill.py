@@ -136,7 +136,7 @@ def find_stale(defs: Definitions, instance: DagsterInstance, store: MediaStore |
     rank = {key: i for i, key in enumerate(order)}
     return [
         StalePartition(ap.asset_key.to_user_string(), ap.partition_key, reason)
-        for ap, reason in sorted(found.items(), key=lambda item: (rank[item[0].asset_key], item[0].partition_key))
+        for ap, reason in sorted(found.items(), key=lambda item: (rank[item[0].asset_key], item[0].partition_key or ""))
     ]
 
 
@@ -210,17 +210,17 @@ def run_in_process(
     materialising just that partition's stale assets. Returns ``(partition, ok)`` per run: ok when
     every asset was materialised (a verdict out of tolerance is stored and fails its check, not
     its run)."""
-    by_partition: dict[str, list[AssetKey]] = {}
+    by_run: dict[tuple[str, str | None], list[AssetKey]] = {}
     for item in stale:
-        by_partition.setdefault(item.partition, []).append(AssetKey(item.asset))
-    language = {p: title_and_language(p)[1] for p in by_partition}  # None for a title partition
+        by_run.setdefault((_job_name(item), item.partition), []).append(AssetKey(item.asset))
     results = []
-    # titles first (sorted is stable): a dub's matches need its title's reference signature
-    for index, partition in enumerate(sorted(by_partition, key=lambda p: language[p] is not None), start=1):
-        job = defs.resolve_job_def("reference_job" if language[partition] is None else "dub_job")
-        assets = by_partition[partition]
+    # titles first, then dubs, their conforms, the report (sorted is stable): a dub's matches need its
+    # title's reference signature, a conform its verdict, the report everything
+    for index, (name, partition) in enumerate(sorted(by_run, key=lambda run: _JOB_ORDER.index(run[0])), start=1):
+        job = defs.resolve_job_def(name)
+        assets = by_run[(name, partition)]
         names = ", ".join(k.to_user_string() for k in assets)
-        emit(f"[{index}/{len(by_partition)}] {partition}: {names}")
+        emit(f"[{index}/{len(by_run)}] {partition or 'catalogue'}: {names}")
         result = job.execute_in_process(
             partition_key=partition,
             instance=instance,
@@ -231,6 +231,18 @@ def run_in_process(
         )
         ok, status = run_outcome(result)
         emit(f"    {status}" if ok else f"    {status} (see the run in the UI)")
-        results.append((partition, ok))
+        results.append((partition or "catalogue", ok))
     return results
+
+
+_JOB_ORDER = ("reference_job", "dub_job", "conform_job", "report_job")
+_OWN_JOBS = {"conformed_dubs": "conform_job", "catalogue_report": "report_job"}
+
+
+def _job_name(item: StalePartition) -> str:
+    """The job that materialises a stale partition: the conform and the report have their own; the
+    others are the title's or the dub's."""
+    if item.asset in _OWN_JOBS:
+        return _OWN_JOBS[item.asset]
+    return "reference_job" if title_and_language(item.partition)[1] is None else "dub_job"
 

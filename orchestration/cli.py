@@ -480,14 +480,16 @@ def _cmd_conform(args) -> int:
     temporary = (
         contextlib.nullcontext(artifact_root) if artifact_root else tempfile.TemporaryDirectory(prefix="dubsync-artifacts-")
     )
+    instance = _instance()
     with temporary as artifact_root:
         rows = run_check(args.media_root, artifact_root=artifact_root, policy_path=args.policy or env.policy_path,
-                         media_cache=env.media_cache, conform=True)  # fmt: skip
+                         media_cache=env.media_cache, conform=True, instance=instance)  # fmt: skip
         print()
         print(format_table(rows))
         print()
         print(format_conforms(rows))
         written = write_conformed_landing_zone(Path(args.media_root), out, rows)
+        refresh_report(args.media_root, artifact_root=artifact_root, instance=instance)
     print(f"\nwrote {out}: {written['conformed']} conformed dub(s), {written['linked']} other file(s) linked or "
           f"copied; re-verify with: dubsync check {out}")
     return 0

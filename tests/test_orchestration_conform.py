@@ -149,3 +149,22 @@ def test_a_refused_conform_fails_its_asset_and_the_report_says_why(landing_zone,
         report = refresh_report(str(root), artifact_root=str(artifacts), instance=instance, emit=lambda _: None)
         assert report[0]["language"] == "fr" and report[0]["conformed"] == "failed"
         assert report[0]["conform_reason"] == fr["conform_reason"]
+
+
+def test_a_verdict_policy_change_backfills_conforms_and_the_report_in_their_own_jobs(
+    landing_zone, tmp_path, monkeypatch, capsys
+):
+    root, _ = landing_zone
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DUBSYNC_MEDIA_ROOT", str(root))
+    monkeypatch.setenv("DUBSYNC_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
+    assert main(["conform", str(root), "--out", str(tmp_path / "out"), "--artifacts", str(tmp_path / "artifacts")]) == 0
+    capsys.readouterr()
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[verdict]\nacceptable_lead_s = 0.1\n")
+    assert main(["backfill", "--stale", "--in-process", "--policy", str(policy)]) == 0
+    printed = capsys.readouterr().out
+    assert "title_verdicts × 2" in printed and "conformed_dubs × 2" in printed and "catalogue_report × 1" in printed
+    assert "FAILED" not in printed and "run(s) succeeded" in printed
