@@ -107,7 +107,8 @@ def main(argv=None) -> int:
     recheck_s = time.perf_counter() - started
     print(f"decode-only (mono 44.1 kHz, {n / 44100:.0f} s): {decode_s:.1f} s ({decode_s / hours:.1f} s/h)")
     print(f"conform_dub, re-check included: {conform_s:.1f} s = {conform_s / decode_s:.2f} × decode-only")
-    print(f"  of which the re-check (measured alone after): {recheck_s:.1f} s = {recheck_s / decode_s:.2f} × decode-only")
+    print(f"  of which the re-check (measured alone after): {recheck_s:.1f} s = "
+          f"{recheck_s / decode_s:.2f} × decode-only")
     print(f"residual {result.residual_start_s * 1000:+.1f} ms at the start, {result.residual_end_s * 1000:+.1f} ms at "
           f"the end; re-check alone: {residual.reason}")
     Path(result.path).unlink()
