@@ -398,12 +398,13 @@ def _cmd_demo(args) -> int:
         for title, entry in truth_data["titles"].items()
         for language, dub in entry["dubs"].items()
     }
-    rows = run_check(str(landing), artifact_root=str(root / "artifacts"), conform=True)
+    instance = _instance()
+    rows = run_check(str(landing), artifact_root=str(root / "artifacts"), conform=True, instance=instance)
     print()
     print(format_table(rows, truth=truth))
     print()
     print(format_conforms(rows))
-    report = refresh_report(str(landing), artifact_root=str(root / "artifacts"), instance=_instance())
+    report = refresh_report(str(landing), artifact_root=str(root / "artifacts"), instance=instance)
     print(to_markdown(report))
     (root / "verdicts.json").write_text(json.dumps(rows, indent=2) + "\n")
     mismatches = [
