@@ -321,7 +321,11 @@ def _native_blocks(path: Path):
         yield None
 
     decoded = frames()
-    first = next(decoded)
+    try:
+        first = next(decoded)
+    except MediaError:
+        container.close()
+        raise
     if first is None:
         container.close()
         raise MediaError(path, "audio stream holds no decodable samples")
