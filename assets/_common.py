@@ -10,9 +10,18 @@ from dagster import AssetExecutionContext, Backoff, Failure, Jitter, RetryPolicy
 
 from ml.errors import DubsyncError, MediaError
 from ml.policy import Policy
+from orchestration.partitions import LANGUAGE_DIMENSION, TITLE_DIMENSION
 from resources.policy import PolicyResource
 
-__all__ = ["PROGRESS_STEP", "TRANSIENT_RETRY", "checked_policy", "failures", "fetching", "progress_logger"]
+__all__ = [
+    "PROGRESS_STEP",
+    "TRANSIENT_RETRY",
+    "checked_policy",
+    "dub_partition",
+    "failures",
+    "fetching",
+    "progress_logger",
+]
 
 TRANSIENT_RETRY = RetryPolicy(max_retries=3, delay=1.0, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 """Every asset's retry policy: a transient I/O error (network share, object store, a worker lost
@@ -77,3 +86,9 @@ def checked_policy(policy_resource: PolicyResource, baked: Policy) -> Policy:
             allow_retries=False,
         )
     return policy
+
+
+def dub_partition(context: AssetExecutionContext) -> tuple[str, str]:
+    """The (title, language) of a dub-level asset's partition."""
+    keys = context.partition_key.keys_by_dimension
+    return keys[TITLE_DIMENSION], keys[LANGUAGE_DIMENSION]

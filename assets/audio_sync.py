@@ -26,6 +26,7 @@ from assets._common import (
     PROGRESS_STEP,
     TRANSIENT_RETRY,
     checked_policy,
+    dub_partition,
     failures,
     fetching,
     progress_logger,
@@ -38,12 +39,13 @@ from ml.audio_sync.verdict import Verdict, verdict_version
 from ml.picture.title_sync import PictureSync, decide_against_picture
 from ml.policy import Policy
 from ml.report import offset_timeline_png, png_markdown, verdict_model_lines
+from ml.vendor_sheet import vendor_sheet_html
 from orchestration.partitions import (
-    LANGUAGE_DIMENSION,
     TITLE_DIMENSION,
     title_language_partitions,
     titles_partitions,
 )
+from resources.deliverables import DeliverablesStore
 from resources.media_store import MediaStore, Track
 from resources.policy import PolicyResource
 
@@ -64,11 +66,6 @@ TITLE_VERDICTS = AssetKey("title_verdicts")
 CHECK_ENOUGH_EVIDENCE = "enough_evidence"
 CHECK_WITHIN_TOLERANCE = "within_tolerance"
 GROUP = "audio_sync"
-
-
-def _dub_partition(context: AssetExecutionContext) -> tuple[str, str]:
-    keys = context.partition_key.keys_by_dimension
-    return keys[TITLE_DIMENSION], keys[LANGUAGE_DIMENSION]
 
 
 def _signature(context, store: MediaStore, track: Track, policy: Policy, role: str) -> Output[Signature]:
@@ -132,7 +129,7 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
         context: AssetExecutionContext, media_store: MediaStore, policy_resource: PolicyResource
     ) -> Output[Signature]:
         checked = checked_policy(policy_resource, policy)
-        title, language = _dub_partition(context)
+        title, language = dub_partition(context)
         with failures(context):
             track = media_store.dub(title, language)
         return _signature(context, media_store, track, checked, "dub")
@@ -170,7 +167,7 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
         reference_signature: Signature,
     ):
         checked = checked_policy(policy_resource, policy)
-        title, language = _dub_partition(context)
+        title, language = dub_partition(context)
         step = {"next": PROGRESS_STEP}
 
         def progress(share: float) -> None:
@@ -243,9 +240,10 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
                 asset=TITLE_VERDICTS,
                 description=(
                     "The dub is in sync with the picture (or with the original audio when the title "
-                    "has no usable picture): |offset| within the policy's out-of-sync limit. Blocking."
+                    "has no usable picture): |offset| within the policy's out-of-sync limit. Not blocking: "
+                    "a dub out of sync is a QC result (severity ERROR, the run green), and conforming "
+                    "runs downstream of it."
                 ),
-                blocking=True,
             )
         ],
         description=(
@@ -256,11 +254,12 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
     def title_verdicts(
         context: AssetExecutionContext,
         policy_resource: PolicyResource,
+        deliverables: DeliverablesStore,
         frame_match_offsets: FrameMatches,
         lip_sync_offsets: PictureSync,
     ):
         checked = checked_policy(policy_resource, policy)
-        title, language = _dub_partition(context)
+        title, language = dub_partition(context)
         with failures(context):  # a partial or wrong delivery (mismatched lengths) is an error, not a verdict
             verdict = decide_against_picture(
                 frame_match_offsets, lip_sync_offsets, match=checked.match, params=checked.verdict
@@ -275,15 +274,18 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
             picture_offset_s=verdict.original_to_picture_s,
         )
         context.log.info(f"{title}/{language}: {verdict.kind}, {verdict.reason}")
+        # the vendor's sheet: verdict, correction, plot; no run id in it, so the same verdict writes the same bytes
+        sheet_html = vendor_sheet_html(title, language, verdict, plot)
+        sheet = deliverables.write_bytes(f"sheets/{title}/{language}.html", sheet_html.encode())
         return MaterializeResult(
             value=verdict,
-            metadata=_verdict_metadata(verdict, plot),
+            metadata={**_verdict_metadata(verdict, plot), "vendor_sheet": MetadataValue.path(sheet)},
             check_results=[
                 AssetCheckResult(
                     check_name=CHECK_WITHIN_TOLERANCE,
                     passed=verdict.in_sync,
-                    # out of tolerance blocks (and fails the run once the verdict is stored); too
-                    # little evidence to judge is a warning for a person to look at
+                    # out of tolerance is an ERROR result, not a broken run (the check does not block,
+                    # so conforming runs downstream); too little evidence is a warning for a person
                     severity=AssetCheckSeverity.WARN if verdict.kind == "undetermined" else AssetCheckSeverity.ERROR,
                     description=verdict.reason,
                     metadata={"offset_ms": verdict.offset_ms, "kind": verdict.kind},

@@ -41,6 +41,7 @@ __all__ = [
     "ShotParams",
     "FaceParams",
     "LipSyncParams",
+    "ConformParams",
     "Policy",
     "load_policy",
     "params_version",
@@ -470,6 +471,7 @@ class Policy:
     shots: ShotParams = field(default_factory=ShotParams)
     faces: FaceParams = field(default_factory=FaceParams)
     lipsync: LipSyncParams = field(default_factory=lambda: LipSyncParams())
+    conform: ConformParams = field(default_factory=lambda: ConformParams())
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """The policy as plain data (the shape of a policy file)."""
@@ -490,6 +492,7 @@ class Policy:
                 "shots": ShotParams,
                 "faces": FaceParams,
                 "lipsync": LipSyncParams,
+                "conform": ConformParams,
             }[f.name]
             values = data.get(f.name, {})
             _require(isinstance(values, dict), f"{source}: [{f.name}] must be a table")
@@ -604,3 +607,30 @@ class LipSyncParams:
         _require(all(isinstance(n, int) and 2 <= n <= 40 for n in self.n_mfcc), f"n_mfcc={self.n_mfcc} must be integers in 2..40")
         _require(all(0.005 <= w <= 0.5 for w in self.windows_s), f"windows_s={self.windows_s} must be in [0.005, 0.5] seconds")
         _require(all(0.1 <= h <= 10 for h in self.highpass_s), f"highpass_s={self.highpass_s} must be in [0.1, 10] seconds")
+
+
+@dataclass(frozen=True)
+class ConformParams:
+    """How a dub out of sync is corrected against the picture (:mod:`ml.audio_sync.conform`) and how
+    close its re-check must come. The most padding a conform may add is ``[verdict]
+    max_length_mismatch_s``."""
+
+    crossfade_s: float = 0.01
+    """seconds of linear crossfade at each join of an intermittent dub's segments (none inside a
+    segment): long enough to avoid a click, short enough to leave no audible double (a QC default)."""
+    residual_limit_s: float = 0.005
+    """a conformed dub must re-check in sync within this, at its start and at its end (issue 25's
+    target; the matcher refines offsets to about 1 ms)."""
+    residual_edge_share: float = 0.1
+    """the residual at the start (end) is the median offset of the matched frames in the first (last)
+    this share of the conformed dub."""
+
+    def __post_init__(self) -> None:
+        _require(0.0 <= self.crossfade_s <= 0.5, f"crossfade_s={self.crossfade_s} must be in [0, 0.5] seconds")
+        _require(
+            0.0 < self.residual_limit_s <= 0.2, f"residual_limit_s={self.residual_limit_s} must be in (0, 0.2] seconds"
+        )
+        _require(
+            0.0 < self.residual_edge_share <= 0.5,
+            f"residual_edge_share={self.residual_edge_share} must be in (0, 0.5]",
+        )

@@ -20,11 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, Definitions
-from dagster._core.asset_graph_view.asset_graph_view import (
-    AssetGraphView,
-    TemporalContext,
-)
+from dagster import AssetCheckSeverity, AssetKey, AssetRecordsFilter, DagsterInstance, Definitions
+from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 from dagster._core.definitions.data_version import (
     CachingStaleStatusResolver,
@@ -36,11 +33,15 @@ from dagster._core.execution.backfill import PartitionBackfill
 from dagster._core.utils import make_new_backfill_id
 from dagster._time import get_current_datetime, get_current_timestamp
 
+from assets.audio_sync import CHECK_WITHIN_TOLERANCE
 from assets.media import SOURCE_VERSION
 from orchestration.partitions import title_and_language
 from resources.media_store import MediaStore, TitleListing
 
-__all__ = ["StalePartition", "find_stale", "submit_backfill", "run_in_process", "run_outcome", "only_checks_failed", "BACKFILL_TAG"]
+__all__ = [
+    "StalePartition", "find_stale", "submit_backfill", "run_in_process", "run_outcome", "out_of_tolerance",
+    "only_checks_failed", "BACKFILL_TAG",
+]
 
 BACKFILL_TAG = "dubsync/trigger"
 """Tag on backfills and runs this module launches (value ``stale``)."""
@@ -138,7 +139,7 @@ def find_stale(defs: Definitions, instance: DagsterInstance, store: MediaStore |
     rank = {key: i for i, key in enumerate(order)}
     return [
         StalePartition(ap.asset_key.to_user_string(), ap.partition_key, reason)
-        for ap, reason in sorted(found.items(), key=lambda item: (rank[item[0].asset_key], item[0].partition_key))
+        for ap, reason in sorted(found.items(), key=lambda item: (rank[item[0].asset_key], item[0].partition_key or ""))
     ]
 
 
@@ -173,13 +174,21 @@ def submit_backfill(defs: Definitions, instance: DagsterInstance, stale: list[St
 
 def run_outcome(result) -> tuple[bool, str]:
     """Whether an in-process run did its work, and the word for it: "done", "done, out of
-    tolerance" (a verdict out of tolerance fails its blocking check, and so the run, after the
-    verdict is stored) or "FAILED"."""
+    tolerance" (a verdict out of tolerance fails its ``within_tolerance`` check with severity ERROR;
+    the check does not block, so the run succeeds) or "FAILED"."""
     if result.success:
-        return True, "done"
+        return True, "done, out of tolerance" if out_of_tolerance(result) else "done"
     if only_checks_failed(result):
         return True, "done, out of tolerance"
     return False, "FAILED"
+
+
+def out_of_tolerance(result) -> bool:
+    """Whether a run stored a verdict whose ``within_tolerance`` check failed with severity ERROR."""
+    return any(
+        e.check_name == CHECK_WITHIN_TOLERANCE and not e.passed and e.severity == AssetCheckSeverity.ERROR
+        for e in result.get_asset_check_evaluations()
+    )
 
 
 def only_checks_failed(result) -> bool:
@@ -202,19 +211,19 @@ def run_in_process(
 ) -> list[tuple[str, bool]]:
     """Runs ``stale`` now: one run per partition (titles first, then title × language), each run
     materialising just that partition's stale assets. Returns ``(partition, ok)`` per run: ok when
-    every asset was materialised (a verdict out of tolerance fails its run's blocking check but is
-    stored)."""
-    by_partition: dict[str, list[AssetKey]] = {}
+    every asset was materialised (a verdict out of tolerance is stored and fails its check, not
+    its run)."""
+    by_run: dict[tuple[str, str | None], list[AssetKey]] = {}
     for item in stale:
-        by_partition.setdefault(item.partition, []).append(AssetKey(item.asset))
-    language = {p: title_and_language(p)[1] for p in by_partition}  # None for a title partition
+        by_run.setdefault((_job_name(item), item.partition), []).append(AssetKey(item.asset))
     results = []
-    # titles first (sorted is stable): a dub's matches need its title's reference signature
-    for index, partition in enumerate(sorted(by_partition, key=lambda p: language[p] is not None), start=1):
-        job = defs.resolve_job_def("reference_job" if language[partition] is None else "dub_job")
-        assets = by_partition[partition]
+    # titles first, then dubs, their conforms, the report (sorted is stable): a dub's matches need its
+    # title's reference signature, a conform its verdict, the report everything
+    for index, (name, partition) in enumerate(sorted(by_run, key=lambda run: _JOB_ORDER.index(run[0])), start=1):
+        job = defs.resolve_job_def(name)
+        assets = by_run[(name, partition)]
         names = ", ".join(k.to_user_string() for k in assets)
-        emit(f"[{index}/{len(by_partition)}] {partition}: {names}")
+        emit(f"[{index}/{len(by_run)}] {partition or 'catalogue'}: {names}")
         result = job.execute_in_process(
             partition_key=partition,
             instance=instance,
@@ -225,6 +234,18 @@ def run_in_process(
         )
         ok, status = run_outcome(result)
         emit(f"    {status}" if ok else f"    {status} (see the run in the UI)")
-        results.append((partition, ok))
+        results.append((partition or "catalogue", ok))
     return results
+
+
+_JOB_ORDER = ("reference_job", "dub_job", "conform_job", "report_job")
+_OWN_JOBS = {"conformed_dubs": "conform_job", "catalogue_report": "report_job"}
+
+
+def _job_name(item: StalePartition) -> str:
+    """The job that materialises a stale partition: the conform and the report have their own; the
+    others are the title's or the dub's."""
+    if item.asset in _OWN_JOBS:
+        return _OWN_JOBS[item.asset]
+    return "reference_job" if title_and_language(item.partition)[1] is None else "dub_job"
 

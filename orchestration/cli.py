@@ -116,6 +116,7 @@ def run_check(
     media_cache: str = "",
     instance=None,
     emit: Callable[[str], None] = print,
+    conform: bool = False,
 ) -> list[dict]:
     """Materialise every asset for every title × language of ``media_root``; one row per dub.
 
@@ -134,6 +135,10 @@ def run_check(
         Defaults to ``DAGSTER_HOME``'s instance if set, else an ephemeral one.
     emit : callable
         Receives progress lines.
+    conform : bool
+        Also conform every judged dub (``conformed_dubs``) and add ``conformed`` (yes, no, failed),
+        ``conform_reason``, ``residual_start_ms``, ``residual_end_ms`` and ``conformed_file`` to
+        its row.
     """
     from dagster import AssetKey, DagsterInstance
 
@@ -165,6 +170,7 @@ def run_check(
 
     reference_job = defs.resolve_job_def("reference_job")
     dub_job = defs.resolve_job_def("dub_job")
+    conform_job = defs.resolve_job_def("conform_job")
     run_config = {"loggers": {"dubsync_progress": {}}}
     rows: list[dict] = []
 
@@ -220,8 +226,49 @@ def run_check(
             if reference_error:
                 errors.insert(0, f"original track: {reference_error}")
             error = "; ".join(errors) or None
-            rows.append(_row(title, language, verdict, error))
+            row = _row(title, language, verdict, error)
+            if conform and verdict is not None:
+                ok, result = execute(conform_job, key, "conformed_dubs", f"{language}: conform")
+                failed = {"conformed": "failed", "conform_reason": _failure_message(result)} if not ok else None
+                row.update(failed or _conform_fields(result))
+            elif conform:
+                row.update(conformed="no", conform_reason="no verdict")
+            rows.append(row)
     return rows
+
+
+def _conform_fields(result) -> dict:
+    for materialization in result.asset_materializations_for_node("conformed_dubs"):
+        meta = {key: value.value for key, value in materialization.metadata.items()}
+        return {
+            "conformed": "yes" if meta["status"] == "conformed" else "no",
+            "conform_reason": meta["reason"],
+            "residual_start_ms": meta["residual_start_ms"],
+            "residual_end_ms": meta["residual_end_ms"],
+            "conformed_file": meta["file"],
+        }
+    return {"conformed": "failed", "conform_reason": "nothing materialised"}
+
+
+def refresh_report(media_root: str, *, artifact_root: str, instance, emit: Callable[[str], None] = print) -> list[dict]:
+    """Materialise ``catalogue_report`` on ``instance`` (its Parquet and CSV in the deliverables);
+    returns its rows."""
+    from orchestration.definitions import build_definitions
+    from orchestration.settings import Settings
+
+    settings = Settings(media_root=media_root, artifact_root=artifact_root)
+    defs = build_definitions(settings, loggers={"dubsync_progress": _progress_logger(emit)})
+    result = defs.resolve_job_def("report_job").execute_in_process(
+        instance=instance, raise_on_error=False, run_config={"loggers": {"dubsync_progress": {}}}
+    )
+    if not result.success:
+        emit(f"catalogue report: FAILED ({_failure_message(result)})")
+        return []
+    meta = result.asset_materializations_for_node("catalogue_report")[0].metadata
+    emit(f"catalogue report: {meta['csv'].value} and {meta['parquet'].value}")
+    from assets.report import catalogue_rows
+
+    return catalogue_rows(instance, defs.resources["media_store"])
 
 
 def _verdict_from(result) -> dict | None:
@@ -327,6 +374,8 @@ def _cmd_check(args) -> int:
 
 def _cmd_demo(args) -> int:
     from ml import testmedia
+    from ml.audio_sync.conform import REFUSED
+    from ml.catalogue import to_markdown
     from ml.testmedia import picture as testpicture
 
     root = Path(args.dir).resolve()
@@ -353,13 +402,34 @@ def _cmd_demo(args) -> int:
         for title, entry in truth_data["titles"].items()
         for language, dub in entry["dubs"].items()
     }
-    rows = run_check(str(landing), artifact_root=str(root / "artifacts"))
+    instance = _instance()
+    rows = run_check(str(landing), artifact_root=str(root / "artifacts"), conform=True, instance=instance)
     print()
     print(format_table(rows, truth=truth))
+    print()
+    print(format_conforms(rows))
+    report = refresh_report(str(landing), artifact_root=str(root / "artifacts"), instance=instance)
+    print(to_markdown(report))
     (root / "verdicts.json").write_text(json.dumps(rows, indent=2) + "\n")
     mismatches = [
         r for r in rows if not verdict_matches_truth(r, *truth.get((r["title"], r["language"]), (None, 0.0)))
     ]
+    # a refused conform (too much padding) is the policy at work; one that did not re-check in sync is not
+    fixable = [r for r in rows if r["kind"] in FIXABLE_KINDS and r.get("conformed") != "yes"]
+    refused = [r for r in fixable if str(r.get("conform_reason")).startswith(REFUSED)]
+    unconformed = [r for r in fixable if r not in refused]
+    if refused:
+        print(f"{len(refused)} fixable dub(s) refused by the policy: "
+              + ", ".join(f"{r['title']}/{r['language']}" for r in refused))
+    if unconformed:
+        print(f"{len(unconformed)} fixable dub(s) conformed but not in sync on re-check, or failed: "
+              + ", ".join(f"{r['title']}/{r['language']}" for r in unconformed))
+    # the report, read back from the instance, must say what the command line said
+    report_differs = {(r["title"], r["language"], r["kind"]) for r in report} != {
+        (r["title"], r["language"], r["kind"]) for r in rows
+    }
+    if report_differs:
+        print("the catalogue report's kinds differ from the verdicts above")
     print(f"\n{len(rows) - len(mismatches)} of {len(rows)} verdicts match the ground truth; "
           f"JSON in {root / 'verdicts.json'}")
     print(
@@ -367,7 +437,131 @@ def _cmd_demo(args) -> int:
         f"  DAGSTER_HOME={home} DUBSYNC_MEDIA_ROOT={landing} DUBSYNC_ARTIFACT_ROOT={root / 'artifacts'} "
         ".venv/bin/dagster dev -w workspace.yaml      (or: make ui)"
     )
-    return 0 if not mismatches else 1
+    return 0 if not mismatches and not unconformed and not report_differs else 1
+
+
+FIXABLE_KINDS = ("constant", "drift", "intermittent")
+
+
+def _instance():
+    from dagster import DagsterInstance
+
+    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+
+
+def format_conforms(rows: list[dict]) -> str:
+    """One line per fixable dub: its verdict, the conform and the residual of its re-check."""
+    def ms(value) -> str:
+        return "-" if value is None else f"{value:+.1f} ms"
+
+    lines = ["conformed dubs (re-checked against the same reference):"]
+    for row in rows:
+        if row["kind"] not in FIXABLE_KINDS:
+            continue
+        head = f"  {row['title']}/{row['language']}: {row['kind']} {ms(row['offset_ms'])}"
+        if row.get("conformed") == "yes":
+            lines.append(f"{head} -> residual {ms(row['residual_start_ms'])} at the start, "
+                         f"{ms(row['residual_end_ms'])} at the end: in sync ({row['conformed_file']})")
+        else:
+            lines.append(f"{head} -> {row.get('conformed', 'no')}: {row.get('conform_reason')}")
+    return "\n".join(lines)
+
+
+def _cmd_conform(args) -> int:
+    from orchestration.settings import Settings
+
+    env = Settings.from_env()
+    if not Path(args.media_root).is_dir():
+        print(f"dubsync conform: {args.media_root} is not a landing-zone folder", file=sys.stderr)
+        return 2
+    out = Path(args.out).resolve()
+    if out == Path(args.media_root).resolve():
+        print("dubsync conform: --out must not be the landing zone itself", file=sys.stderr)
+        return 2
+    if problem := _unwritable(out / "x", create=True):
+        print(f"dubsync conform: cannot write --out {args.out}: {problem}", file=sys.stderr)
+        return 2
+    artifact_root = args.artifacts or os.environ.get("DUBSYNC_ARTIFACT_ROOT")
+    temporary = (
+        contextlib.nullcontext(artifact_root) if artifact_root else tempfile.TemporaryDirectory(prefix="dubsync-artifacts-")
+    )
+    instance = _instance()
+    with temporary as artifact_root:
+        rows = run_check(args.media_root, artifact_root=artifact_root, policy_path=args.policy or env.policy_path,
+                         media_cache=env.media_cache, conform=True, instance=instance)  # fmt: skip
+        print()
+        print(format_table(rows))
+        print()
+        print(format_conforms(rows))
+        written = write_conformed_landing_zone(Path(args.media_root), out, rows)
+        refresh_report(args.media_root, artifact_root=artifact_root, instance=instance)
+    print(f"\nwrote {out}: {written['conformed']} conformed dub(s), {written['linked']} other file(s) linked or "
+          f"copied; re-verify with: dubsync check {out}")
+    return 0
+
+
+def write_conformed_landing_zone(media_root: Path, out: Path, rows: list[dict]) -> dict:
+    """A landing zone at ``out``: each title's original and ``title.json`` linked (or copied), each
+    conformed dub as ``<title>/dubs/<lang>.<ext>``, the other dubs (in sync, undetermined, or not
+    conformed) linked as delivered. Returns counts."""
+    from resources.media_store import LocalMediaStore
+
+    store = LocalMediaStore(root=str(media_root))
+    listings, _ = store.scan()
+    by_dub = {(r["title"], r["language"]): r for r in rows}
+    counts = {"conformed": 0, "linked": 0}
+
+    def place(source: Path, target: Path, *, copy: bool = False) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        if not copy:
+            try:
+                os.link(source, target)
+                return
+            except OSError:
+                pass
+        shutil.copy2(source, target)
+
+    for title, listing in listings.items():
+        folder = out / title
+        if listing.original is not None:
+            place(media_root / listing.original.name, folder / Path(listing.original.name).name)
+            counts["linked"] += 1
+        meta = media_root / listing.folder / "title.json"
+        if meta.is_file():
+            place(meta, folder / "title.json", copy=True)
+        for language, track in listing.dubs.items():
+            for stale in (folder / "dubs").glob(f"{language}.*"):
+                stale.unlink()
+            row = by_dub.get((title, language), {})
+            if row.get("conformed") == "yes" and row.get("conformed_file"):
+                conformed = Path(row["conformed_file"])
+                place(conformed, folder / "dubs" / f"{language}{conformed.suffix}", copy=True)
+                counts["conformed"] += 1
+            else:
+                place(media_root / track.name, folder / "dubs" / Path(track.name).name)
+                counts["linked"] += 1
+    return counts
+
+
+def _cmd_report(args) -> int:
+    from dagster import DagsterInstance
+
+    from assets.report import catalogue_rows
+    from ml.catalogue import to_csv, to_json, to_markdown
+    from orchestration.definitions import build_definitions
+    from orchestration.settings import Settings
+
+    if not os.environ.get("DAGSTER_HOME"):
+        print("dubsync report: set DAGSTER_HOME to the instance that holds the results", file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    if args.media_root:
+        settings = dataclasses.replace(settings, media_root=args.media_root)
+    defs = build_definitions(settings)
+    rows = catalogue_rows(DagsterInstance.get(), defs.resources["media_store"])
+    print({"csv": to_csv, "json": to_json, "md": to_markdown}[args.format](rows), end="")
+    return 0
 
 
 def _cmd_backfill(args) -> int:
@@ -488,6 +682,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     backfill.add_argument("--policy", metavar="FILE", help="policy TOML (default: $DUBSYNC_POLICY or built-in)")
     backfill.set_defaults(func=_cmd_backfill)
+    conform = commands.add_parser(
+        "conform", help="check a landing zone, conform every fixable dub, and write a conformed landing zone"
+    )
+    conform.add_argument("media_root", help="landing zone folder")
+    conform.add_argument("--out", required=True, metavar="DIR", help="where to write DIR/<title>/dubs/<lang>.<ext>")
+    conform.add_argument(
+        "--artifacts", metavar="DIR", help="artifact root (default: $DUBSYNC_ARTIFACT_ROOT or a temporary folder)"
+    )
+    conform.add_argument("--policy", metavar="FILE", help="policy TOML (default: $DUBSYNC_POLICY or built-in)")
+    conform.set_defaults(func=_cmd_conform)
+    report = commands.add_parser("report", help="print the catalogue QC report from the instance of DAGSTER_HOME")
+    report.add_argument("--format", choices=("csv", "json", "md"), default="md", help="output format (default md)")
+    report.add_argument("--media-root", help="landing zone (default: $DUBSYNC_MEDIA_ROOT)")
+    report.set_defaults(func=_cmd_report)
     demo = commands.add_parser("demo", help="generate the demo landing zone, check it, compare with the truth")
     demo.add_argument("--dir", default="demo", help="demo folder (default: demo)")
     demo.add_argument("--keep", action="store_true", help="reuse an existing demo landing zone instead of rebuilding it")

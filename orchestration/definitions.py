@@ -7,13 +7,16 @@ import warnings
 from dagster import BetaWarning, Definitions, PreviewWarning
 
 from assets.audio_sync import build_audio_sync_assets
+from assets.conform import build_conform_assets
 from assets.media import dub_media, original_media
 from assets.picture import build_picture_assets
+from assets.report import build_report_assets
 from ml.policy import load_policy
-from orchestration.jobs import dub_job, reference_job
+from orchestration.jobs import conform_job, dub_job, reference_job, report_job
 from orchestration.sensors import build_landing_zone_sensor
 from orchestration.settings import Settings
 from resources.artifacts import ArtifactIOManagerFactory
+from resources.deliverables import DeliverablesStore
 from resources.lipsync_model import LipSyncModelResource, lip_sync_identity
 from resources.media_store import LocalMediaStore, MediaStore, ObjectStoreMediaStore
 from resources.policy import PolicyResource
@@ -21,7 +24,7 @@ from resources.policy import PolicyResource
 warnings.filterwarnings("ignore", category=BetaWarning)
 warnings.filterwarnings("ignore", category=PreviewWarning)
 
-__all__ = ["build_assets", "build_resources", "build_definitions", "defs"]
+__all__ = ["build_assets", "build_resources", "build_definitions", "deliverables_root", "defs"]
 
 
 def _media_store(settings: Settings) -> MediaStore:
@@ -39,14 +42,23 @@ def build_resources(settings: Settings) -> dict:
         "policy_resource": PolicyResource(path=settings.policy_path),
         "io_manager": ArtifactIOManagerFactory(root=settings.artifact_root),
         "lip_sync": LipSyncModelResource(checkpoint=settings.lipsync_checkpoint),
+        "deliverables": DeliverablesStore(root=deliverables_root(settings.artifact_root)),
     }
+
+
+def deliverables_root(artifact_root: str) -> str:
+    """Conformed dubs, the catalogue report and vendor sheets: ``<artifact root>/deliverables``."""
+    return f"{artifact_root.rstrip('/')}/deliverables"
 
 
 def build_assets(settings: Settings) -> list:
     """Every asset, versioned by the policy of ``settings`` (and the lip-sync offsets by its model)."""
     policy = load_policy(settings.policy_path or None)
     model = lip_sync_identity(settings.lipsync_checkpoint, policy.lipsync)
-    return [original_media, dub_media, *build_audio_sync_assets(policy), *build_picture_assets(policy, model)]
+    return [
+        original_media, dub_media, *build_audio_sync_assets(policy), *build_picture_assets(policy, model),
+        *build_conform_assets(policy), *build_report_assets(),
+    ]  # fmt: skip
 
 
 def build_definitions(settings: Settings, *, loggers: dict | None = None) -> Definitions:
@@ -56,7 +68,7 @@ def build_definitions(settings: Settings, *, loggers: dict | None = None) -> Def
     """
     return Definitions(
         assets=build_assets(settings),
-        jobs=[reference_job, dub_job],
+        jobs=[reference_job, dub_job, conform_job, report_job],
         sensors=[build_landing_zone_sensor(settings.sensor_interval_s, settings.settle_s)],
         resources=build_resources(settings),
         loggers=loggers,

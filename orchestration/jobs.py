@@ -2,13 +2,10 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from assets.audio_sync import (
-    DUB_SIGNATURE,
-    FRAME_MATCH_OFFSETS,
-    REFERENCE_SIGNATURE,
-    TITLE_VERDICTS,
-)
+from assets.audio_sync import DUB_SIGNATURE, FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
+from assets.conform import CONFORMED_DUBS
 from assets.picture import FACE_TRACKS, LIP_SYNC_OFFSETS, SHOT_BOUNDARIES
+from assets.report import CATALOGUE_REPORT
 
 reference_job = define_asset_job(
     "reference_job",
@@ -20,4 +17,16 @@ dub_job = define_asset_job(
     "dub_job",
     selection=AssetSelection.assets(DUB_SIGNATURE, FRAME_MATCH_OFFSETS, TITLE_VERDICTS),
     description="Signature, frame matches and verdict of one dub (title × language).",
+)
+
+conform_job = define_asset_job(
+    "conform_job",
+    selection=AssetSelection.assets(CONFORMED_DUBS),
+    description="The conformed dub of one title × language, from its verdict (re-checked).",
+)
+
+report_job = define_asset_job(
+    "report_job",
+    selection=AssetSelection.assets(CATALOGUE_REPORT),
+    description="The catalogue QC report: one row per delivered dub.",
 )

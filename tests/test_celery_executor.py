@@ -203,7 +203,7 @@ def test_partition_assets_run_on_a_celery_worker(deployment, celery_worker):
     assert reference.success, log_path.read_text()[-4000:]
     assert _steps_on_worker(reference, worker, node) == set(TITLE_CHAIN_NAMES)
 
-    # de is in sync (fr, 800 ms ahead, would fail its run through the blocking check)
+    # de is in sync (fr, 800 ms ahead, would fail its within_tolerance check)
     key = dub_partition_key("alpha", "de")
     dub = execute_job(
         _celery_job("dub_job"), instance=instance, tags=title_language_partitions.get_tags_for_partition_key(key)

@@ -112,8 +112,8 @@ def test_dub_verdicts_are_against_the_picture(picture_title, tmp_path):
         fr, fr_meta = verdicts["fr"]
         assert fr_meta["reference"].value == "picture" and fr_meta["kind"].value == "constant"
         assert abs(fr_meta["offset_ms"].value - expected["fr"] * 1000) <= 45
-        # out of tolerance: the blocking check fails, and with it the run, after the verdict is stored
-        assert not fr.success
+        # out of tolerance: the check fails with severity ERROR; it does not block, so the run is green
+        assert fr.success
         checks = [e for e in fr.get_asset_check_evaluations() if e.check_name == CHECK_WITHIN_TOLERANCE]
         assert checks and not checks[0].passed and checks[0].severity == AssetCheckSeverity.ERROR
         assert "dub ↔ picture" in fr_meta["reason"].value

@@ -22,14 +22,9 @@ from dagster import (
     materialize,
 )
 
-from assets.audio_sync import (
-    DUB_SIGNATURE,
-    FRAME_MATCH_OFFSETS,
-    REFERENCE_SIGNATURE,
-    TITLE_VERDICTS,
-)
+from assets.audio_sync import DUB_SIGNATURE, FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
 from ml.audio_sync.matching import FrameMatches
-from orchestration.backfill import find_stale, only_checks_failed
+from orchestration.backfill import find_stale, out_of_tolerance
 from orchestration.definitions import build_assets, build_definitions, build_resources
 from orchestration.partitions import dub_partition_key
 from orchestration.settings import Settings
@@ -169,10 +164,10 @@ def test_rematerialising_a_partition_is_idempotent(landing_zone, tmp_path):
         def run():
             assert materialize(build_assets(settings), selection=title_chain(), partition_key="alpha",
                                instance=instance, resources=build_resources(settings)).success
-            # fr leads by 800 ms: its blocking check fails the run once the verdict is stored
+            # fr leads by 800 ms: its check fails (not blocking), the run is green
             dub = materialize(build_assets(settings), selection=chain, partition_key=key,
                               instance=instance, resources=build_resources(settings), raise_on_error=False)
-            assert not dub.success and only_checks_failed(dub)
+            assert dub.success and out_of_tolerance(dub)
             files = {p.relative_to(artifacts).as_posix(): p.read_bytes() for p in artifacts.rglob("*") if p.is_file()}
             versions = {
                 k.to_user_string(): instance.get_latest_materialization_event(k).asset_materialization.tags[
@@ -185,6 +180,7 @@ def test_rematerialising_a_partition_is_idempotent(landing_zone, tmp_path):
         first_files, first_versions = run()
         second_files, second_versions = run()
         assert sorted(first_files) == [
+            "deliverables/sheets/alpha/fr.html",  # the vendor's sheet the verdict writes (issue 25)
             "dub_signature/fr/alpha.npz", "face_tracks/alpha.npz", "frame_match_offsets/fr/alpha.npz",
             "lip_sync_offsets/alpha.npz", "reference_signature/alpha.npz", "shot_boundaries/alpha.npz",
             "title_verdicts/fr/alpha.npz",

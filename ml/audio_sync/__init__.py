@@ -6,4 +6,5 @@
   with the speed-ratio search for drifts.
 - :mod:`ml.audio_sync.timeline`: robust fit of the per-frame offsets: constant, drift, segments.
 - :mod:`ml.audio_sync.verdict`: the title verdict (kind, band, correction) under the policy.
+- :mod:`ml.audio_sync.conform`: the dub corrected from its verdict, re-checked with the same code.
 """

@@ -1,0 +1,126 @@
+"""Conforming a dub from its verdict (``ml.audio_sync.conform``): generated dubs with a known
+constant offset, drift and reel-change jump are corrected, re-checked with the project's own
+signature, matching and verdict code, and kept only when they re-check in sync within 5 ms."""
+
+import dataclasses
+import re
+
+import pytest
+
+from ml.audio_sync.conform import conform_dub, plan_conform, refusal
+from ml.audio_sync.matching import match_with_speed_search
+from ml.audio_sync.signatures import signature_from_file
+from ml.audio_sync.verdict import decide
+from ml.decoding.audio import load_audio, probe_audio
+from ml.errors import ConformError
+from ml.policy import Policy, VerdictParams
+
+DURATION_S = 60.0
+
+
+@pytest.fixture(scope="module")
+def title(tmp_path_factory, real_media):
+    """A 60-s title: de leads by 0.8 s (FLAC), es drifts 1001 ppm from −0.1 s, en jumps from 0 to
+    +0.5 s at 30 s (MP3), fr lags 0.3 s (AAC 48 kHz 5.1); with each dub's verdict and matches."""
+    from ml.testmedia import DubSpec, TitleSpec, build_title
+
+    root = tmp_path_factory.mktemp("conform")
+    spec = TitleSpec(
+        "reel", duration_s=DURATION_S, seed=11,
+        dubs=(
+            DubSpec("de", offset_s=0.8),
+            DubSpec("es", offset_s=-0.1, speed_ratio=24 / 23.976),
+            DubSpec("en", codec="mp3", bitrate=192000, jumps=((30.0, 0.5),)),
+            DubSpec("fr", offset_s=-0.3, sample_rate=48000, channels=6, codec="aac", bitrate=256000),
+        ),
+    )  # fmt: skip
+    build_title(root, spec, real_media=real_media)
+    policy = Policy()
+    folder = root / "reel"
+    original = next(folder.glob("original.*"))
+    reference = signature_from_file(original, policy.signature, role="reference")
+    dubs = {}
+    for path in sorted((folder / "dubs").iterdir()):
+        signature = signature_from_file(path, policy.signature)
+        matches = match_with_speed_search(
+            signature, reference, policy.match, min_matched_frames=policy.verdict.min_matched_frames,
+            resignature=lambda speed, path=path: signature_from_file(path, policy.signature, speed=speed),
+        )  # fmt: skip
+        dubs[path.stem] = (path, decide(matches, match=policy.match, params=policy.verdict), matches)
+    return reference, dubs, policy
+
+
+@pytest.mark.parametrize(
+    ("language", "kind"), [("de", "constant"), ("es", "drift"), ("en", "intermittent"), ("fr", "constant")]
+)
+def test_a_conformed_dub_rechecks_in_sync_within_5_ms(title, tmp_path, language, kind):
+    reference, dubs, policy = title
+    path, verdict, matches = dubs[language]
+    assert verdict.kind == kind
+    result = conform_dub(
+        path, tmp_path / language, verdict, reference=reference, picture=None, policy=policy,
+        original_duration_s=reference.duration_s, matches=matches,
+    )  # fmt: skip
+    assert result.status == "conformed", result.reason
+    assert result.residual["kind"] == "in_sync"
+    # at the start and at the end (a drift's residual would grow along the dub)
+    assert abs(result.residual_start_s) <= 0.005 and abs(result.residual_end_s) <= 0.005
+    assert abs(result.residual["offset_s"]) <= 0.005
+    # the dub's own rate and layout, lossless, the original's programme length
+    source, written = probe_audio(path), probe_audio(result.path)
+    assert (written.sample_rate, written.channels) == (source.sample_rate, source.channels)
+    assert written.codec == "flac" and result.path.endswith(".flac")
+    samples, _ = load_audio(result.path, sample_rate=written.sample_rate)
+    assert abs(len(samples) / written.sample_rate - reference.duration_s) <= 1 / written.sample_rate
+    assert [p.name for p in tmp_path.iterdir()] == [f"{language}.flac"]  # no temporary left
+
+
+def test_a_jump_is_joined_at_the_cut_with_its_material_in_place(title, tmp_path):
+    reference, dubs, policy = title
+    path, verdict, matches = dubs["en"]
+    result = conform_dub(
+        path, tmp_path / "en", verdict, reference=reference, picture=None, policy=policy,
+        original_duration_s=reference.duration_s, matches=matches,
+    )  # fmt: skip
+    # one offset along the whole conformed dub: the jump is gone, not averaged
+    assert len(result.residual["segments"]) == 1
+    shifts = r"2 stretches joined: (delayed|advanced) [0-4]\.\d ms, delayed (49\d|50\d)\.\d ms"
+    assert re.match(shifts, result.correction), result.correction
+
+
+def test_in_sync_and_undetermined_dubs_are_not_conformed(title, tmp_path):
+    reference, dubs, policy = title
+    path, verdict, matches = dubs["de"]
+    undetermined = dataclasses.replace(verdict, kind="undetermined", offset_s=None, reason="only 3 dub frames match")
+    result = conform_dub(path, tmp_path / "de", undetermined, reference=reference, picture=None, policy=policy,
+                         original_duration_s=reference.duration_s)  # fmt: skip
+    assert result.status == "not_conformed" and "only 3 dub frames match" in result.reason
+    assert "undetermined" in refusal(undetermined)
+    in_sync = dataclasses.replace(verdict, kind="in_sync", offset_s=0.01, in_sync=True)
+    assert "nothing to conform" in refusal(in_sync)
+    with pytest.raises(ConformError, match="undetermined"):
+        plan_conform(undetermined, sample_rate=44100, dub_samples=44100 * 60, dub_start_s=0.0,
+                     original_duration_s=60.0, max_padding_s=10.0)  # fmt: skip
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_conform_that_pads_more_than_the_policy_allows_is_refused(title, tmp_path):
+    reference, dubs, policy = title
+    path, verdict, matches = dubs["de"]  # leads by 0.8 s: 0.8 s of silence before it
+    strict = dataclasses.replace(policy, verdict=dataclasses.replace(policy.verdict, max_length_mismatch_s=0.5))
+    with pytest.raises(ConformError, match="pad 0.8 s of silence"):
+        conform_dub(path, tmp_path / "de", verdict, reference=reference, picture=None, policy=strict,
+                    original_duration_s=reference.duration_s, matches=matches)  # fmt: skip
+    assert not list(tmp_path.iterdir())
+    assert VerdictParams().max_length_mismatch_s == 10.0
+
+
+def test_a_conform_that_does_not_recheck_in_sync_leaves_nothing(title, tmp_path):
+    reference, dubs, policy = title
+    path, verdict, matches = dubs["de"]
+    # a verdict 40 ms off its dub's true offset: the conform is 40 ms out and its re-check says so
+    wrong = dataclasses.replace(verdict, offset_s=verdict.offset_s - 0.04)
+    with pytest.raises(ConformError, match=r"discarded: re-check: in_sync, \+(39|40)\.\d ms at the start"):
+        conform_dub(path, tmp_path / "de", wrong, reference=reference, picture=None, policy=policy,
+                    original_duration_s=reference.duration_s, matches=matches)  # fmt: skip
+    assert not list(tmp_path.iterdir())
