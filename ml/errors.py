@@ -51,11 +51,6 @@ class MissingMediaError(MediaError):
     """A file the landing-zone contract requires is not there (for example the original track)."""
 
 
-class LengthMismatchError(DubsyncError):
-    """A dub and its original differ in length by more than the policy allows, once the dub's
-    measured offsets (its drift, its jumps) are applied: a partial or wrong delivery, not judged."""
-
-
 class CheckpointError(DubsyncError):
     """A model checkpoint cannot be used: missing, unreadable, or not the expected architecture.
 

@@ -258,9 +258,14 @@ class VerdictParams:
     lacks); 0 sets nothing aside."""
     max_length_mismatch_s: float = 10.0
     """a dub whose length, once its measured offsets are applied (a drift's speed, a jump), differs
-    from the original's by more than this is a partial or wrong delivery: an error, never a verdict
-    (a QC default, not tuned: dubs differ by a few seconds of silence or idents at the ends, a
-    missing scene or reel by more)."""
+    from the original's by more than this is incomplete (appended localised credits, a missing scene
+    or tail): its sync verdict still judges what it holds, and the separate completeness check fails
+    with both lengths and where the extra or missing audio is (a QC default, not tuned: dubs differ
+    by a few seconds of silence or idents at the ends, a missing scene or reel by more)."""
+    min_dub_s: float = 5.0
+    """a dub shorter than this (seconds) is too short to judge: undetermined with that reason, never
+    a guess (issue 22: programmes of 5-30 s are aligned whole; under 5 s, a few seconds of shared
+    M&E cannot tell an offset from a coincidence)."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -295,6 +300,10 @@ class VerdictParams:
         _require(
             math.isfinite(self.max_length_mismatch_s) and self.max_length_mismatch_s >= 0,
             f"max_length_mismatch_s={self.max_length_mismatch_s} must be a number >= 0",
+        )
+        _require(
+            math.isfinite(self.min_dub_s) and self.min_dub_s >= 0,
+            f"min_dub_s={self.min_dub_s} must be a number >= 0",
         )
 
 

@@ -12,6 +12,7 @@ from ml.audio_sync.signatures import (
     signature_from_file,
 )
 from ml.audio_sync.verdict import decide
+from ml.decoding.audio import load_audio
 from ml.policy import MatchParams, Policy, SignatureParams
 from ml.testmedia import DubSpec, TitleSpec, build_title
 
@@ -269,3 +270,45 @@ def test_a_pal_speed_up_is_found_by_the_speed_search(tmp_path, real_media):
     assert verdict.kind == "drift"
     assert verdict.drift_ppm == pytest.approx((25 / 24 - 1) * 1e6, rel=0.01)
     assert verdict.offset_s == pytest.approx(-0.1, abs=0.01)
+
+
+SHORT_OFFSETS = {"fr": 0.0, "de": -5.0, "sv": 2.5}
+
+
+@pytest.fixture(scope="module")
+def short_title(tmp_path_factory, real_media):
+    """A 15-s promo: shorter than one coarse stretch (``chunk_s`` = 30 s)."""
+    dubs = tuple(DubSpec(lang, offset_s=off) for lang, off in SHORT_OFFSETS.items())
+    spec = TitleSpec("promo", duration_s=15.0, dubs=dubs, seed=7)
+    return _generated(tmp_path_factory.mktemp("promo"), spec, real_media)
+
+
+@pytest.mark.parametrize("language", list(SHORT_OFFSETS))
+def test_a_15_s_programme_is_aligned_whole(short_title, language):
+    # issue 22: below one 30-s stretch the coarse stage found nothing ("only 0 dub frames match");
+    # a programme of 5-30 s is aligned as one stretch, even 5 s late (10 s of it on the original)
+    folder, reference = short_title
+    dub = signature_from_file(next(folder.glob(f"dubs/{language}.*")))
+    assert dub.duration_s < POLICY.match.chunk_s
+    truth = SHORT_OFFSETS[language]
+    assert [round(lag, 0) for _, _, lag in coarse_alignment(dub, reference, POLICY.match)] == [round(truth, 0)]
+    verdict = decide(match_signatures(dub, reference, POLICY.match), match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == ("in_sync" if truth == 0 else "constant")
+    assert abs(verdict.offset_s - truth) <= 0.005, (verdict.offset_s, truth)
+    assert verdict.complete
+
+
+def test_a_dub_under_5_s_or_silent_is_undetermined_with_that_reason(short_title):
+    folder, reference = short_title
+    sr = POLICY.signature.sample_rate
+    fr, _ = load_audio(next(folder.glob("dubs/fr.*")), sample_rate=sr)
+    # the first 4 s of an in-sync dub: its frames may well match, but 4 s is no evidence
+    head = match_signatures(signature_from_audio(fr[: 4 * sr], sample_rate=sr), reference, POLICY.match)
+    verdict = decide(head, match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == "undetermined" and verdict.offset_s is None and not verdict.in_sync
+    assert "the dub lasts 4.0 s, under min_dub_s = 5 s" in verdict.reason
+    # 10 s of digital silence: no frame to match, never a guess
+    silent = match_signatures(signature_from_audio(np.zeros(10 * sr, np.float32), sample_rate=sr), reference, POLICY.match)
+    verdict = decide(silent, match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == "undetermined" and verdict.offset_s is None
+    assert verdict.reason.startswith("the dub is silent")

@@ -33,10 +33,11 @@ __all__ = [
     "match_with_speed_search",
 ]
 
-ALGORITHM = "linf-match/5"
+ALGORITHM = "linf-match/6"
 """Changes when matches of the same signatures can change (4: the sub-step refinement no longer
 takes the next kept original frame past a dropped one as a neighbour; 5: matches keep the
-original's length, which the verdict compares with the dub's)."""
+original's length, which the verdict compares with the dub's; 6: a dub shorter than one coarse
+stretch is aligned whole)."""
 COVERAGE_STRETCH_S = 10.0
 """Coverage counts the share of the dub's stretches of this many seconds that hold a matched frame."""
 SPEED_SEARCH_BELOW = 0.05
@@ -303,9 +304,15 @@ def coarse_alignment(
     cell_s = dub.frame_seconds * pool
     # grid cell k of either track starts at its own start time + k * cell_s
     origin = reference.start_time_s - dub.start_time_s
-    chunk = max(4, int(round(params.chunk_s / cell_s)))
-    if len(r) < chunk:
+    # a programme shorter than one stretch is aligned whole: no stretch needs more audio than the
+    # dub, or the original, has (a 24-s promo found no stretch at all with 30-s stretches)
+    chunk = min(max(4, int(round(params.chunk_s / cell_s))), len(d), len(r))
+    if chunk < 4:
         return []
+    # a lag counts where the stretch lies mostly on the original (a few edge cells inflate a
+    # cosine); a programme aligned whole may overhang by up to half (a 15-s promo 5 s late)
+    whole = chunk == len(d)
+    overlap = (1, 2) if whole else (3, 4)
     correlate = _Correlator(r, chunk)
     # reference cells q whose lag q - c0 lies within the search window
     lag_lo = int(np.ceil((-params.search_window_s - cell_s - origin) / cell_s))
@@ -326,11 +333,12 @@ def coarse_alignment(
         score = raw / (np.sqrt(np.maximum(energy, 1e-9)) * (np.linalg.norm(block) + 1e-9))
         q = np.arange(q0, q1 + 1)
         lag_s = (q - c0) * cell_s + origin
-        # lags where the chunk lies mostly on the reference (a few edge cells inflate a cosine)
         on_reference = np.minimum(q + width, len(r)) - np.maximum(q, 0)
-        allowed = (energy > 1e-6) & (4 * on_reference > 3 * width)
+        allowed = (energy > 1e-6) & (overlap[1] * on_reference > overlap[0] * width)
         if not allowed.any():
             continue
+        if whole:  # a cosine over fewer cells scores higher by chance: weigh it by the cells it has
+            score = score * np.sqrt(np.clip(on_reference, 0, None) / width)
         score = np.where(allowed, score, -np.inf)
         best = int(np.argmax(score))
         rival = np.where(np.abs(lag_s - lag_s[best]) > 1.0, score, -np.inf).max()

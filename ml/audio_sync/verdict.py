@@ -5,8 +5,13 @@ undetectable from −125 ms (lag) to +45 ms (lead), acceptable from −185 ms to
 decision is the paper's: out of sync when |offset| > 0.2 s. All of these come from
 :class:`ml.policy.VerdictParams`.
 
-A verdict is never "in sync" without evidence: too few matched frames, too little of the track
-covered, or matched frames that disagree give ``undetermined`` with the reason.
+A verdict is never "in sync" without evidence: a dub under ``min_dub_s``, a silent one, too few
+matched frames, too little of the track covered, or matched frames that disagree give
+``undetermined`` with the reason.
+
+Sync and completeness are two questions: the verdict judges what the dub holds, and its
+``complete`` field (the ``complete_delivery`` check) says whether the dub's length, its measured
+offsets applied, is the original's, with both lengths and where the extra or missing audio is.
 """
 
 from __future__ import annotations
@@ -15,14 +20,15 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from ml.errors import LengthMismatchError
 from ml.audio_sync.matching import FrameMatches
 from ml.policy import MatchParams, VerdictParams, params_version
 from ml.audio_sync.timeline import fit_timeline
 
 __all__ = ["ALGORITHM", "KINDS", "BANDS", "Verdict", "itu_band", "decide", "verdict_version"]
 
-ALGORITHM = "verdict/5"
+ALGORITHM = "verdict/6"
+"""Changes when the same evidence can give another verdict (6: a length mismatch no longer refuses
+the verdict, the completeness fields say it; dubs under ``min_dub_s`` are undetermined)."""
 KINDS = ("in_sync", "constant", "drift", "intermittent", "undetermined")
 BANDS = ("undetectable", "acceptable", "unacceptable", "unknown")
 
@@ -97,6 +103,24 @@ class Verdict:
     original_to_picture_s: float | None = None
     """With ``reference == "picture"``: the title's original audio ↔ picture offset (lip sync)
     that the dub ↔ original offsets were moved by."""
+    dub_duration_s: float | None = None
+    """Length of the dub track, seconds."""
+    original_duration_s: float | None = None
+    """Length of the original track, seconds (None when unknown)."""
+    complete: bool | None = None
+    """The dub's length, its measured offsets applied, is the original's within
+    ``max_length_mismatch_s``; None when the original's length is unknown."""
+    head_s: float | None = None
+    """Where the dub starts on the original's timeline, seconds: positive = the original's first
+    ``head_s`` seconds are missing from the dub, negative = the dub holds ``-head_s`` seconds before
+    the original's material begins. None when undetermined (no offset to apply)."""
+    tail_s: float | None = None
+    """The original's length minus where the dub ends on the original's timeline, seconds: positive
+    = the original's last ``tail_s`` seconds are missing from the dub, negative = the dub holds
+    ``-tail_s`` seconds after the original's material ends (appended credits). None when
+    undetermined."""
+    completeness: str = ""
+    """The completeness in words: both lengths and where the extra or missing audio is."""
 
     @property
     def offset_ms(self) -> float | None:
@@ -144,27 +168,71 @@ def _undetermined(reason: str, reference: str, evidence: dict) -> Verdict:
     )
 
 
-def _check_lengths(matches: FrameMatches, start: float, end: float, params: VerdictParams) -> None:
-    """Refuse a dub whose length, its measured offsets applied, is not the original's.
+def completeness(
+    matches: FrameMatches, start: float | None, end: float | None, params: VerdictParams
+) -> dict:
+    """Whether the dub holds the whole programme: its length against the original's, its measured
+    offsets applied, and where the extra or missing audio is.
 
-    Dub time t plays original time t + offset(t): the dub spans ``dub_duration + end − start`` of
-    the original's timeline (a drift changes its length by its rate, a jump by its size).
+    Dub time t plays original time t + offset(t): the dub spans original time ``start`` …
+    ``dub_duration + end`` (a drift changes its length by its rate, a jump by its size).
 
-    Raises
-    ------
-    LengthMismatchError
-        The two differ by more than ``params.max_length_mismatch_s``.
+    Parameters
+    ----------
+    matches : FrameMatches
+        The dub's evidence (its duration and the original's).
+    start, end : float or None
+        The dub's offset at its first and its last second (positive = dub leads), seconds; None
+        when undetermined: then the two lengths are compared as they are.
+    params : VerdictParams
+        ``max_length_mismatch_s`` is the largest difference a complete delivery may have.
+
+    Returns
+    -------
+    dict
+        The :class:`Verdict` fields ``dub_duration_s``, ``original_duration_s``, ``complete``,
+        ``head_s``, ``tail_s`` and ``completeness``.
     """
-    span = matches.dub_duration_s + (end - start)
-    excess = span - matches.reference_duration_s
-    if not abs(excess) > params.max_length_mismatch_s:  # also when the original's length is unknown
-        return
-    applied = "" if abs(end - start) < 0.5 else f", or {span:.1f} s of the original's time with its offsets applied"
-    raise LengthMismatchError(
-        f"the dub lasts {matches.dub_duration_s:.1f} s{applied}, the original {matches.reference_duration_s:.1f} s: "
-        f"{abs(excess):.1f} s {'longer' if excess > 0 else 'shorter'} (more than max_length_mismatch_s = "
-        f"{params.max_length_mismatch_s:g} s), a partial or wrong delivery, not judged (what it holds is offset "
-        f"by {round(start * 1000):+d} ms)"
+    dub, original = float(matches.dub_duration_s), float(matches.reference_duration_s)
+    limit = params.max_length_mismatch_s
+    fields = dict(dub_duration_s=dub, original_duration_s=None, complete=None, head_s=None, tail_s=None)
+    if not math.isfinite(original):
+        return fields | dict(completeness=f"not checked: the dub lasts {dub:.1f} s, the original's length is unknown")
+    fields["original_duration_s"] = original
+    lengths = f"the dub lasts {dub:.1f} s, the original {original:.1f} s"
+    if start is None or end is None:
+        excess = dub - original
+        fields["complete"] = abs(excess) <= limit
+        where = "its offsets unknown, where cannot be said"
+    else:
+        head, tail = float(start), float(original - (dub + end))
+        excess = -(head + tail)  # the dub's span on the original's timeline minus the original
+        fields.update(complete=abs(excess) <= limit, head_s=head, tail_s=tail)
+        if abs(end - start) >= 0.5:
+            lengths += f" ({dub + end - start:.1f} s of the original's time with its offsets applied)"
+        parts = []
+        if abs(head) > limit:
+            parts.append(
+                f"the original's first {head:.1f} s are missing (the dub starts at its {head:.1f} s)"
+                if head > 0
+                else f"the dub holds {-head:.1f} s before the original begins (dub 0.0-{-head:.1f} s)"
+            )
+        if abs(tail) > limit:
+            parts.append(
+                f"the original's last {tail:.1f} s are missing (from its {original - tail:.1f} s)"
+                if tail > 0
+                else f"the dub holds {-tail:.1f} s after the original ends (dub {dub + tail:.1f}-{dub:.1f} s)"
+            )
+        where = "; ".join(parts) or (
+            f"{abs(head):.1f} s at the start and {abs(tail):.1f} s at the end"
+        )
+    if fields["complete"]:
+        return fields | dict(completeness=f"complete: {lengths}, within ±{limit:g} s")
+    return fields | dict(
+        completeness=(
+            f"incomplete: {lengths}, {abs(excess):.1f} s {'longer' if excess > 0 else 'shorter'} "
+            f"(more than max_length_mismatch_s = {limit:g} s): {where}"
+        )
     )
 
 
@@ -188,11 +256,12 @@ def decide(
     reference : str
         What the offset is relative to, for the report.
 
-    Raises
-    ------
-    LengthMismatchError
-        The dub's length, its offsets applied, differs from the original's by more than
-        ``params.max_length_mismatch_s``.
+    Returns
+    -------
+    Verdict
+        The sync verdict of what the dub holds, with its completeness (see :func:`completeness`):
+        a dub longer or shorter than the original is judged all the same, and ``complete`` says
+        whether it is the whole programme.
     """
     matches = dataclasses.replace(
         matches, theta_min_dist=match.theta_min_dist, max_rival_ratio=match.max_rival_ratio
@@ -203,19 +272,33 @@ def decide(
         spread_s=matches.spread_s,
         agreement=matches.agreement,
     )
+    lengths = completeness(matches, None, None, params)  # until an offset is known
+    if matches.dub_duration_s < params.min_dub_s:
+        return _undetermined(
+            f"the dub lasts {matches.dub_duration_s:.1f} s, under min_dub_s = {params.min_dub_s:g} s: too "
+            f"short to tell an offset from a coincidence",
+            reference,
+            evidence | lengths,
+        )
+    if len(matches.dub_times) == 0:
+        return _undetermined(
+            "the dub is silent: none of its frames is loud enough to match",
+            reference,
+            evidence | lengths,
+        )
     if matches.n_matched < params.min_matched_frames:
         return _undetermined(
             f"only {matches.n_matched} dub frames match the original's music and effects "
             f"(need {params.min_matched_frames}): the dub may not share the original's M&E, or its "
             f"offset exceeds the ±{match.search_window_s:g} s search window",
             reference,
-            evidence,
+            evidence | lengths,
         )
     if matches.coverage < params.min_coverage:
         return _undetermined(
             f"matched frames cover {matches.coverage:.0%} of the dub (need {params.min_coverage:.0%})",
             reference,
-            evidence,
+            evidence | lengths,
         )
     times, offsets = matches.matched_times, matches.matched_offsets
     fit = fit_timeline(
@@ -236,7 +319,7 @@ def decide(
             f"matched frames disagree: no timeline model explains {params.min_explained:.0%} of "
             f"them ({shares}; spread {matches.spread_s * 1000:.0f} ms)",
             reference,
-            evidence,
+            evidence | lengths,
         )
     start_t, end_t = 0.0, matches.dub_duration_s
     limit = params.out_of_sync_s
@@ -246,7 +329,6 @@ def decide(
     else:
         start, end = fit.offset_at(start_t), fit.offset_at(end_t)
         values = [start, end]
-    _check_lengths(matches, start, end, params)
     worst = max(values, key=abs)
     in_sync = all(abs(v) <= limit for v in values)
     band = itu_band(worst, params)
@@ -289,6 +371,9 @@ def decide(
             f"; {sum(s.frames for s in fit.set_aside)} frames set aside as recurring music matched "
             f"out of order ({parts})"
         )
+    lengths = completeness(matches, start, end, params)
+    if lengths["complete"] is False:
+        reason += f"; judged on what it holds, the delivery is {lengths['completeness']}"
     return Verdict(
         kind=kind,
         offset_s=start,
@@ -303,4 +388,5 @@ def decide(
         drift_ppm=drift_ppm,
         correction_speed_ratio=speed,
         **evidence,
+        **lengths,
     )
