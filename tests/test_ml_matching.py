@@ -312,3 +312,40 @@ def test_a_dub_under_5_s_or_silent_is_undetermined_with_that_reason(short_title)
     verdict = decide(silent, match=POLICY.match, params=POLICY.verdict)
     assert verdict.kind == "undetermined" and verdict.offset_s is None
     assert verdict.reason.startswith("the dub is silent")
+
+
+@pytest.fixture(scope="module")
+def delivery_title(tmp_path_factory, real_media):
+    """A 60-s programme: a dub that goes +0.5 s out of sync at 30 % and comes back at 70 %, and an
+    in-sync dub with 20 s of localised end credits appended."""
+    dubs = (
+        DubSpec("fr", jumps=((18.0, 0.5), (42.0, 0.0))),
+        DubSpec("de", appended_credits_s=20.0),
+    )
+    spec = TitleSpec("deliveries", duration_s=60.0, dubs=dubs, seed=3)
+    return _generated(tmp_path_factory.mktemp("deliveries"), spec, real_media)
+
+
+def test_a_dub_out_of_sync_and_back_is_intermittent_with_its_three_stretches(delivery_title):
+    folder, reference = delivery_title
+    dub = signature_from_file(next(folder.glob("dubs/fr.*")))
+    verdict = decide(match_signatures(dub, reference, POLICY.match), match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == "intermittent" and not verdict.in_sync
+    # the jump at original time 18 s to +0.5 s switches at dub time 17.5 s, the way back at 42 s
+    assert [round(s["offset_s"], 2) for s in verdict.segments] == [0.0, 0.5, 0.0]
+    bounds = [(s["start_s"], s["end_s"]) for s in verdict.segments]
+    assert bounds[0][0] < 1.0 and abs(bounds[0][1] - 17.5) < 1.5 and abs(bounds[1][0] - 17.5) < 1.5
+    assert abs(bounds[1][1] - 42.0) < 1.5 and abs(bounds[2][0] - 42.0) < 1.5 and bounds[2][1] > 58.0
+    assert "3 stretches" in verdict.reason and verdict.complete
+
+
+def test_appended_credits_leave_the_dub_in_sync_and_fail_its_completeness(delivery_title):
+    folder, reference = delivery_title
+    dub = signature_from_file(next(folder.glob("dubs/de.*")))
+    verdict = decide(match_signatures(dub, reference, POLICY.match), match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == "in_sync" and verdict.in_sync and abs(verdict.offset_s) <= 0.005
+    assert verdict.complete is False
+    assert verdict.dub_duration_s == pytest.approx(80.0, abs=0.05) and verdict.original_duration_s == pytest.approx(60.0, abs=0.05)
+    assert verdict.tail_s == pytest.approx(-20.0, abs=0.05)
+    assert "20.0 s longer" in verdict.completeness
+    assert "the dub holds 20.0 s after the original ends (dub 60.0-80.0 s)" in verdict.completeness

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +166,7 @@ def test_landing_zone_layout_and_ground_truth_match_specs(zone) -> None:
                 "codec": dub.codec,
                 "bitrate": dub.bitrate,
                 "localized_opening_s": dub.localized_opening_s,
+                "appended_credits_s": dub.appended_credits_s,
             }
             assert {k: record[k] for k in expected} == expected
             y, rate = tm.read_audio(folder / record["file"])
@@ -245,6 +247,19 @@ def test_localized_opening_replaces_the_bed(zone) -> None:
     assert early and late
     assert max(early) < 0.5
     assert min(late) > 0.99
+
+
+def test_appended_credits_lengthen_the_dub_and_leave_the_programme_as_it_was(tmp_path: Path) -> None:
+    spec = tm.TitleSpec("credits", duration_s=12.0, dubs=(tm.DubSpec("fr", offset_s=0.3),), seed=5)
+    with_credits = replace(spec, dubs=(tm.DubSpec("fr", offset_s=0.3, appended_credits_s=4.0),))
+    plain = tm.build_title(tmp_path / "plain", spec, real_media=None)
+    truth = tm.build_title(tmp_path / "credits", with_credits, real_media=None)
+    assert truth["dubs"]["fr"]["appended_credits_s"] == 4.0 and plain["dubs"]["fr"]["appended_credits_s"] == 0.0
+    a, sr = tm.read_audio(tmp_path / "plain/credits" / plain["dubs"]["fr"]["file"])
+    b, _ = tm.read_audio(tmp_path / "credits/credits" / truth["dubs"]["fr"]["file"])
+    assert b.shape[1] == a.shape[1] + 4 * sr
+    assert np.array_equal(a, b[:, : a.shape[1]])  # the programme is untouched: same samples, same sync
+    assert np.sqrt(np.mean(b[:, a.shape[1] :] ** 2)) > 10 ** (-40 / 20)  # the credits are music, not silence
 
 
 def test_dialogue_lines_sit_at_the_same_positions_in_every_language(tmp_path: Path) -> None:
@@ -386,6 +401,7 @@ def test_offset_at_with_drift() -> None:
         (lambda: tm.DubSpec("fr", offset_s=math.nan), "nan"),
         (lambda: tm.DubSpec("fr", codec="flac", bitrate=128000), "128000"),
         (lambda: tm.DubSpec("fr", localized_opening_s=-1.0), "-1.0"),
+        (lambda: tm.DubSpec("fr", appended_credits_s=-2.0), "-2.0"),
         (lambda: tm.DubSpec("fr", jumps=((30.0, 0.0), (20.0, 1.0))), "increasing"),
         (lambda: tm.DubSpec("fr", jumps=((30.0, 0.0), (31.0, 5.0))), "31.0"),
         (lambda: tm.DubSpec("French"), "French"),

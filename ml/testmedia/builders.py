@@ -26,6 +26,11 @@ from ml.testmedia.writers import AudioWriter
 # --------------------------------------------------------------------------- building
 
 
+def _ramp(length: int, fade: int) -> np.ndarray:
+    """A linear fade-in over ``fade`` samples, then 1 [shape=(length,), float32]."""
+    return np.minimum(1.0, (np.arange(length, dtype=np.float32) + 1) / max(1, fade)).astype(np.float32)
+
+
 def _timeline(spec: TitleSpec) -> tuple[float, float]:
     """Reference-time range (s) the stems must cover for the original and every dub."""
     lo, hi = 0.0, spec.duration_s
@@ -62,6 +67,7 @@ def _write_program(
     bitrate: int | None,
     opening: np.ndarray | None = None,
     opening_s: float = 0.0,
+    credits: np.ndarray | None = None,
 ) -> None:
     """Render stems through the dub-time mapping and encode them to ``path``."""
     mapper = _ChannelMapper(channels, sr_out)
@@ -83,6 +89,11 @@ def _write_program(
             chunk *= gain
             writer.write(mapper(chunk))
             j += m
+        if credits is not None:  # appended after the programme, with a 10-ms fade in
+            music = credits * _ramp(credits.shape[1], int(0.01 * sr_out)) * gain
+            rows = np.zeros((3, music.shape[1]), dtype=np.float32)
+            rows[:2] = music
+            writer.write(mapper(rows))
 
 
 def build_title(root: Path, spec: TitleSpec, *, real_media: Path | None = None) -> dict:
@@ -142,13 +153,19 @@ def build_title(root: Path, spec: TitleSpec, *, real_media: Path | None = None) 
                 (spec.seed, "opening", dub.language), 0, length, dub.sample_rate, sources,
                 level_db=spec.me_level_db, effects=False,
             )  # fmt: skip
+        credits = None
+        if dub.appended_credits_s > 0:
+            credits = _render_bed(
+                (spec.seed, "credits", dub.language), 0, math.ceil(dub.appended_credits_s * dub.sample_rate),
+                dub.sample_rate, sources, level_db=spec.me_level_db, effects=False,
+            )  # fmt: skip
         path = folder / "dubs" / f"{dub.language}{dub.extension}"
         _write_program(
             path, (bed, dia), i0, sr,
             segments=dub_segments(dub, spec.duration_s), ratio=dub.speed_ratio, sr_out=dub.sample_rate,
             n_out=round(spec.duration_s / dub.speed_ratio * dub.sample_rate), gain_db=dub.gain_db,
             channels=dub.channels, codec=dub.codec, bitrate=dub.bitrate,
-            opening=opening, opening_s=dub.localized_opening_s,
+            opening=opening, opening_s=dub.localized_opening_s, credits=credits,
         )  # fmt: skip
         truth_dubs[dub.language] = dub.truth() | {"file": f"dubs/{path.name}"}
     (folder / "title.json").write_text(json.dumps({"original_language": spec.original_language}) + "\n")

@@ -246,6 +246,9 @@ class DubSpec:
         Bit rate in bit/s for lossy codecs; None = the encoder's default.
     localized_opening_s : float
         The dub's M&E in dub time ``[0, localized_opening_s)`` is different music.
+    appended_credits_s : float
+        Localised end credits: this many seconds of music the original lacks are appended after
+        the programme (the dub is that much longer; its sync is unchanged).
     """
 
     language: str
@@ -258,6 +261,7 @@ class DubSpec:
     codec: str = "flac"
     bitrate: int | None = None
     localized_opening_s: float = 0.0
+    appended_credits_s: float = 0.0
 
     def __post_init__(self) -> None:
         _check_language("DubSpec.language", self.language)
@@ -277,6 +281,9 @@ class DubSpec:
         opening = _finite("DubSpec.localized_opening_s", self.localized_opening_s)
         if opening < 0:
             raise ValueError(f"DubSpec.localized_opening_s must be >= 0, got {self.localized_opening_s!r}")
+        credits = _finite("DubSpec.appended_credits_s", self.appended_credits_s)
+        if credits < 0:
+            raise ValueError(f"DubSpec.appended_credits_s must be >= 0, got {self.appended_credits_s!r}")
         jumps = []
         for jump in self.jumps:
             if len(jump) != 2:
@@ -316,6 +323,7 @@ class DubSpec:
             "codec": self.codec,
             "bitrate": None if self.bitrate is None else int(self.bitrate),
             "localized_opening_s": float(self.localized_opening_s),
+            "appended_credits_s": float(self.appended_credits_s),
         }
 
 
