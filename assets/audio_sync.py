@@ -94,6 +94,7 @@ def _signature(context, store: MediaStore, track: Track, policy: Policy, role: s
             "kept_frames": len(signature.frames),
             "kept_share": round(signature.kept_fraction, 4),
             "signature_mb_per_hour": round(signature.nbytes / 1e6 / hours, 3) if hours else 0.0,
+            "envelope_mb_per_hour": round(signature.envelope_nbytes / 1e6 / hours, 3) if hours else 0.0,
             "start_time_s": signature.start_time_s,
         },
     )

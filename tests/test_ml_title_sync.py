@@ -160,9 +160,21 @@ def test_without_a_speaking_face_the_verdict_stays_on_the_original_audio_and_say
 
 def test_a_dub_without_evidence_is_undetermined_against_the_picture_too(kinds):
     matches = kinds["fr"]
-    none_matched = type(matches)(**{**matches.__dict__, "distances": np.full_like(matches.distances, np.inf)})
+    # no frame matched and no envelope stretch accepted: neither matcher has evidence
+    none_matched = type(matches)(
+        **{
+            **matches.__dict__,
+            "distances": np.full_like(matches.distances, np.inf),
+            "envelope_accepted": np.zeros_like(matches.envelope_accepted),
+        }
+    )
     verdict = _decide(none_matched, _picture(0.04))
     assert verdict.kind == "undetermined" and verdict.offset_s is None
+    assert "signatures: only 0 dub frames match" in verdict.reason and "envelope matcher: no stretch" in verdict.reason
+    # the envelope matcher's stretches alone decide, and are moved by the picture's offset too
+    envelope_only = type(matches)(**{**matches.__dict__, "distances": np.full_like(matches.distances, np.inf)})
+    verdict = _decide(envelope_only, _picture(0.04))
+    assert verdict.source == "envelope" and verdict.offset_s == pytest.approx(0.04, abs=0.01)
 
 
 def test_a_partial_delivery_is_judged_on_what_it_holds_and_fails_completeness(kinds):

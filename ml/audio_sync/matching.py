@@ -13,6 +13,7 @@ of the original at time T is heard in the dub at T − offset).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import numpy as np
 
 from ml.errors import ParameterError
 from ml.policy import MatchParams, params_version
+from ml.audio_sync.envelope import EnvelopeStretches, match_envelopes
 from ml.audio_sync.signatures import Signature
 
 __all__ = [
@@ -102,6 +104,24 @@ class FrameMatches:
     """The dub was matched after resampling it ``speed`` times slower (see
     :func:`match_with_speed_search`); times and offsets are on the dub's own timeline regardless."""
     reference_duration_s: float = float("nan")
+    envelope_starts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    """The envelope matcher's stretches (:class:`ml.audio_sync.envelope.EnvelopeStretches`): first
+    and last dub time of each, seconds; empty when it did not run."""
+    envelope_ends: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    envelope_offsets: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    """Each envelope stretch's offset, seconds (positive = dub leads)."""
+    envelope_scores: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    envelope_contrasts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    envelope_accepted: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """The envelope stretches that count as evidence."""
+
+    @property
+    def envelope(self) -> EnvelopeStretches:
+        """The envelope matcher's stretches."""
+        return EnvelopeStretches(
+            self.envelope_starts, self.envelope_ends, self.envelope_offsets, self.envelope_scores,
+            self.envelope_contrasts, self.envelope_accepted.astype(bool),
+        )  # fmt: skip
 
     @property
     def matched(self) -> np.ndarray:
@@ -221,7 +241,14 @@ def match_signatures(
         # at t' + offset' is heard in the dub at t' / speed
         offsets = offsets + times * (1.0 - 1.0 / dub.speed)
         times = times / dub.speed
+    envelope = match_envelopes(dub, reference, params) if params.envelope_matcher else EnvelopeStretches.empty()
     return FrameMatches(
+        envelope_starts=envelope.starts,
+        envelope_ends=envelope.ends,
+        envelope_offsets=envelope.offsets,
+        envelope_scores=envelope.scores,
+        envelope_contrasts=envelope.contrasts,
+        envelope_accepted=envelope.accepted,
         dub_times=times,
         offsets=offsets,
         distances=distances,
@@ -262,7 +289,10 @@ def match_with_speed_search(
         candidate = match_signatures(resignature(speed), reference, params)
         if log is not None:
             log(f"speed {speed:.6g}: {candidate.n_matched} frames match")
-        if candidate.n_matched > best.n_matched:
+        # a few chance matches at another speed do not replace the dub's own envelope evidence
+        if candidate.n_matched > best.n_matched and (
+            candidate.n_matched >= min_matched_frames or not best.envelope_accepted.any()
+        ):
             best = candidate
     return best
 

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+
+import numpy as np
 from dataclasses import dataclass
 
 from ml.audio_sync.matching import FrameMatches
 from ml.policy import MatchParams, VerdictParams, params_version
-from ml.audio_sync.timeline import fit_timeline
+from ml.audio_sync.timeline import Segment, TimelineFit, fit_timeline
 
 __all__ = ["ALGORITHM", "KINDS", "BANDS", "Verdict", "itu_band", "decide", "verdict_version"]
 
@@ -100,6 +102,12 @@ class Verdict:
     drift_ppm: float | None = None
     correction_speed_ratio: float | None = None
     segments: list = dataclasses.field(default_factory=list)
+    source: str = ""
+    """Which matcher the timeline comes from: ``"signatures"`` (the primary, per-frame evidence)
+    or ``"envelope"`` (the envelope matcher's stretches, when the signatures were inconclusive);
+    empty when undetermined. The reason says what each found."""
+    envelope_stretches: int = 0
+    """Envelope stretches accepted as evidence (see :mod:`ml.audio_sync.envelope`)."""
     original_to_picture_s: float | None = None
     """With ``reference == "picture"``: the title's original audio ↔ picture offset (lip sync)
     that the dub ↔ original offsets were moved by."""
@@ -236,6 +244,94 @@ def completeness(
     )
 
 
+def _signature_fit(
+    matches: FrameMatches, match: MatchParams, params: VerdictParams
+) -> tuple[TimelineFit | None, str, float]:
+    """The timeline of the matched frames, or None and why not; and the share its best model explains."""
+    if matches.n_matched < params.min_matched_frames:
+        return None, (
+            f"signatures: only {matches.n_matched} dub frames match the original's music and effects "
+            f"(need {params.min_matched_frames}): the dub may not share the original's M&E, or its "
+            f"offset exceeds the ±{match.search_window_s:g} s search window"
+        ), 0.0
+    if matches.coverage < params.min_coverage:
+        return None, f"signatures: matched frames cover {matches.coverage:.0%} of the dub (need {params.min_coverage:.0%})", 0.0
+    fit = _fit(matches.matched_times, matches.matched_offsets, params, min_segment_frames=params.min_matched_frames // 2)
+    if fit.kind == "scattered":
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in fit.shares.items())
+        return None, (
+            f"signatures: matched frames disagree: no timeline model explains {params.min_explained:.0%} of "
+            f"them ({shares}; spread {matches.spread_s * 1000:.0f} ms)"
+        ), fit.explained
+    return fit, "", fit.explained
+
+
+def _fit(
+    times: np.ndarray,
+    offsets: np.ndarray,
+    params: VerdictParams,
+    *,
+    min_segment_frames: int,
+    min_segment_s: float | None = None,
+    max_recurring_s: float | None = None,
+) -> TimelineFit:
+    return fit_timeline(
+        times,
+        offsets,
+        tolerance_s=params.timeline_tolerance_s,
+        min_explained=params.min_explained,
+        min_drift_s=params.min_drift_s,
+        min_segment_frames=min_segment_frames,
+        min_segment_s=params.min_segment_s if min_segment_s is None else min_segment_s,
+        max_recurring_s=params.max_recurring_s if max_recurring_s is None else max_recurring_s,
+    )
+
+
+def _envelope_fit(matches: FrameMatches, params: VerdictParams) -> tuple[TimelineFit | None, str]:
+    """The timeline of the envelope matcher's accepted stretches (each a constant offset over its
+    span), or None; and what the envelope matcher found, in words."""
+    env = matches.envelope
+    if len(env.offsets) == 0:
+        return None, "no envelopes to match (signatures without band envelopes, or a dub shorter than four frames)"
+    accepted = env.accepted
+    n, k = len(env.offsets), int(np.count_nonzero(accepted))
+    if k == 0:
+        return None, (
+            f"no stretch of {n} stands out (best contrast {float(np.max(env.contrasts)):.2f}, need "
+            "envelope_min_contrast)"
+        )
+    starts, ends, offsets = env.starts[accepted], env.ends[accepted], env.offsets[accepted]
+    covered = float(np.sum(ends - starts)) / max(matches.dub_duration_s, 1e-9)
+    if covered < params.min_coverage:
+        return None, f"{k} of {n} stretches stand out, covering {covered:.0%} of the dub (need {params.min_coverage:.0%})"
+    # each stretch is its offset at its first and its last frame: a segment spans its stretches
+    times = np.concatenate([starts, ends])
+    values = np.concatenate([offsets, offsets])
+    order = np.argsort(times, kind="stable")
+    if k == 1:
+        fit = TimelineFit("constant", float(offsets[0]), 0.0, (Segment(float(starts[0]), float(ends[0]), float(offsets[0]), 1),), 1.0, {"constant": 1.0})
+    else:
+        fit = _fit(times[order], values[order], params, min_segment_frames=2, min_segment_s=min(params.min_segment_s, 1.0), max_recurring_s=0.0)
+    where = ", ".join(f"{o * 1000:+.0f} ms" for o in offsets[:6]) + (", …" if k > 6 else "")
+    words = f"{k} of {n} stretches stand out ({where})"
+    if fit.kind == "scattered":
+        return None, f"{words}, but no timeline model explains {params.min_explained:.0%} of them"
+    return fit, words
+
+
+def _envelope_agreement(matches: FrameMatches, fit: TimelineFit, params: VerdictParams, words: str) -> str:
+    """What the envelope matcher says about the signatures' timeline, in words."""
+    env = matches.envelope
+    if not env.accepted.any():
+        return f"signatures decide; envelope matcher: {words}"
+    centres = (env.starts + env.ends)[env.accepted] / 2
+    near = np.abs(env.offsets[env.accepted] - fit.offset_at(centres)) <= max(params.timeline_tolerance_s, 0.05)
+    return (
+        f"signatures decide; envelope matcher: {int(near.sum())} of {len(near)} accepted stretches agree within "
+        f"{max(params.timeline_tolerance_s, 0.05) * 1000:.0f} ms ({words})"
+    )
+
+
 def decide(
     matches: FrameMatches,
     *,
@@ -243,7 +339,14 @@ def decide(
     params: VerdictParams,
     reference: str = "original_audio",
 ) -> Verdict:
-    """Judge a dub from its frame matches.
+    """Judge a dub from its frame matches and the envelope matcher's stretches.
+
+    The signatures' matched frames are the primary, precise evidence: when a timeline model
+    explains them, it is the verdict, and the reason says whether the envelope matcher's stretches
+    agree. When they are inconclusive (too few frames, too little coverage, frames that disagree),
+    the envelope matcher's accepted stretches give the timeline if one model explains them. Only
+    when neither finds a consistent offset is the verdict ``undetermined``, and the reason says what
+    each found.
 
     Parameters
     ----------
@@ -286,41 +389,22 @@ def decide(
             reference,
             evidence | lengths,
         )
-    if matches.n_matched < params.min_matched_frames:
+    fit, signatures_failed, explained = _signature_fit(matches, match, params)
+    envelope_fit, envelope_words = _envelope_fit(matches, params)
+    evidence["envelope_stretches"] = int(np.count_nonzero(matches.envelope_accepted))
+    if fit is not None:
+        source = "signatures"
+        evidence["explained"] = fit.explained
+    elif envelope_fit is not None:
+        fit, source = envelope_fit, "envelope"
+        evidence["explained"] = fit.explained
+    else:
+        evidence["explained"] = explained
         return _undetermined(
-            f"only {matches.n_matched} dub frames match the original's music and effects "
-            f"(need {params.min_matched_frames}): the dub may not share the original's M&E, or its "
-            f"offset exceeds the ±{match.search_window_s:g} s search window",
-            reference,
-            evidence | lengths,
+            f"{signatures_failed}; envelope matcher: {envelope_words}", reference, evidence | lengths
         )
-    if matches.coverage < params.min_coverage:
-        return _undetermined(
-            f"matched frames cover {matches.coverage:.0%} of the dub (need {params.min_coverage:.0%})",
-            reference,
-            evidence | lengths,
-        )
-    times, offsets = matches.matched_times, matches.matched_offsets
-    fit = fit_timeline(
-        times,
-        offsets,
-        tolerance_s=params.timeline_tolerance_s,
-        min_explained=params.min_explained,
-        min_drift_s=params.min_drift_s,
-        min_segment_frames=params.min_matched_frames // 2,
-        min_segment_s=params.min_segment_s,
-        max_recurring_s=params.max_recurring_s,
-    )
-    evidence["explained"] = fit.explained
     evidence["segments"] = [dataclasses.asdict(seg) for seg in fit.segments]
-    if fit.kind == "scattered":
-        shares = ", ".join(f"{name} {share:.0%}" for name, share in fit.shares.items())
-        return _undetermined(
-            f"matched frames disagree: no timeline model explains {params.min_explained:.0%} of "
-            f"them ({shares}; spread {matches.spread_s * 1000:.0f} ms)",
-            reference,
-            evidence | lengths,
-        )
+    evidence["source"] = source
     start_t, end_t = 0.0, matches.dub_duration_s
     limit = params.out_of_sync_s
     if fit.kind == "intermittent":
@@ -370,6 +454,13 @@ def decide(
         reason += (
             f"; {sum(s.frames for s in fit.set_aside)} frames set aside as recurring music matched "
             f"out of order ({parts})"
+        )
+    if source == "signatures":
+        reason += f"; {_envelope_agreement(matches, fit, params, envelope_words)}"
+    else:
+        reason = (
+            f"{reason}; from the envelope matcher ({envelope_words}), the signatures being inconclusive: "
+            f"{signatures_failed}"
         )
     lengths = completeness(matches, start, end, params)
     if lengths["complete"] is False:

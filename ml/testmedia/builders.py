@@ -132,7 +132,7 @@ def build_title(root: Path, spec: TitleSpec, *, real_media: Path | None = None) 
     n = math.ceil(hi * sr) - i0
     bed = _render_bed((spec.seed,), i0, n, sr, sources, level_db=spec.me_level_db)
 
-    dia = _render_dialogue(spec.seed, spec.original_language, i0, n, sr, sources)
+    dia = _render_dialogue(spec.seed, spec.original_language, i0, n, sr, sources, continuous=spec.continuous_dialogue)
     original = folder / f"original{spec.original_extension}"
     _write_program(
         original, (bed, dia), i0, sr,
@@ -144,7 +144,7 @@ def build_title(root: Path, spec: TitleSpec, *, real_media: Path | None = None) 
     for dub in spec.dubs:
         if dub.language != dia_language:
             dia = None  # free the previous stem before rendering the next one
-            dia = _render_dialogue(spec.seed, dub.language, i0, n, sr, sources)
+            dia = _render_dialogue(spec.seed, dub.language, i0, n, sr, sources, continuous=spec.continuous_dialogue)
             dia_language = dub.language
         opening = None
         if dub.localized_opening_s > 0:
@@ -177,7 +177,7 @@ def build_title(root: Path, spec: TitleSpec, *, real_media: Path | None = None) 
         "sample_rate": int(sr),
         "seed": int(spec.seed),
         "me_level_db": float(spec.me_level_db),
-        "dialogue_lines": [[round(a, 6), round(b, 6)] for a, b in dialogue_intervals(spec.seed, 0.0, spec.duration_s)],
+        "dialogue_lines": [[round(a, 6), round(b, 6)] for a, b in dialogue_intervals(spec.seed, 0.0, spec.duration_s, continuous=spec.continuous_dialogue)],
     }
 
 

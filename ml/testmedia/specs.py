@@ -346,7 +346,11 @@ class TitleSpec:
     original_codec, original_channels :
         Codec and channel count of the original file.
     me_level_db : float
-        Level of the M&E bed relative to the default, dB (e.g. -25 for a dialogue-heavy title).
+        Level of the M&E bed relative to the default, dB (e.g. -25 for a dialogue-heavy title; the
+        dialogue sits 3 dB under the default bed, so -9 puts the bed 6 dB under the dialogue).
+    continuous_dialogue : bool
+        Lines of 3-8 s separated by 0.1-0.4 s (talking heads, narration) instead of 1.5-5 s lines
+        with 1-4 s of M&E alone between them (see :func:`ml.testmedia.dialogue_intervals`).
     seed : int
         Seed of every random choice of the title.
     """
@@ -360,6 +364,7 @@ class TitleSpec:
     original_channels: int = 2
     me_level_db: float = 0.0
     seed: int = 0
+    continuous_dialogue: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.title_id, str) or not _TITLE_ID_RE.match(self.title_id):
@@ -372,6 +377,8 @@ class TitleSpec:
         _check_codec("TitleSpec.original_codec", self.original_codec)
         _check_channels("TitleSpec.original_channels", self.original_channels, self.original_codec)
         _finite("TitleSpec.me_level_db", self.me_level_db)
+        if not isinstance(self.continuous_dialogue, bool):
+            raise ValueError(f"TitleSpec.continuous_dialogue must be True or False, got {self.continuous_dialogue!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
             raise ValueError(f"TitleSpec.seed must be an integer, got {self.seed!r}")
         dubs = tuple(self.dubs)
