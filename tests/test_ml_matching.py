@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ml.audio_sync.matching import coarse_alignment, match_signatures
+from ml.audio_sync.matching import coarse_alignment, match_signatures, match_with_speed_search
 from ml.audio_sync.signatures import (
     pack_codes,
     signature_from_audio,
@@ -349,3 +349,25 @@ def test_appended_credits_leave_the_dub_in_sync_and_fail_its_completeness(delive
     assert verdict.tail_s == pytest.approx(-20.0, abs=0.05)
     assert "20.0 s longer" in verdict.completeness
     assert "the dub holds 20.0 s after the original ends (dub 60.0-80.0 s)" in verdict.completeness
+
+
+@pytest.mark.parametrize("ratio", [25 / 24, 24 / 25])
+def test_a_time_stretch_with_the_pitch_kept_is_a_drift_with_its_rate(tmp_path, real_media, ratio):
+    # a PAL conversion with pitch correction: the spectra stay where they were, the timing drifts
+    # by 4 %; resampling (the pitch-shifting search) finds almost nothing, the time warp finds it
+    spec = TitleSpec("tempo", duration_s=45.0, dubs=(DubSpec("fr", offset_s=-0.1, speed_ratio=ratio, pitch_kept=True),), seed=5)
+    folder, reference = _generated(tmp_path, spec, real_media)
+    path = next(folder.glob("dubs/fr.*"))
+    dub = signature_from_file(path)
+    matches = match_with_speed_search(
+        dub, reference, POLICY.match, resignature=lambda speed: signature_from_file(path, speed=speed),
+        min_matched_frames=POLICY.verdict.min_matched_frames,
+    )  # fmt: skip
+    verdict = decide(matches, match=POLICY.match, params=POLICY.verdict)
+    # at its own speed a few frames near each stretch's lag may match already (45 s of 25/24 matched
+    # 6 %, above the speed search's 5 %): the verdict must be the drift either way
+    assert matches.speed in (1.0, pytest.approx(ratio))
+    assert verdict.kind == "drift"
+    truth_ppm = (ratio - 1) * 1e6
+    assert abs(verdict.drift_ppm - truth_ppm) <= 0.05 * abs(truth_ppm), (verdict.drift_ppm, truth_ppm)
+    assert abs(verdict.offset_s - (-0.1)) <= 0.02

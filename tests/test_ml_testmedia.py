@@ -167,6 +167,7 @@ def test_landing_zone_layout_and_ground_truth_match_specs(zone) -> None:
                 "bitrate": dub.bitrate,
                 "localized_opening_s": dub.localized_opening_s,
                 "appended_credits_s": dub.appended_credits_s,
+                "pitch_kept": dub.pitch_kept,
             }
             assert {k: record[k] for k in expected} == expected
             y, rate = tm.read_audio(folder / record["file"])
@@ -260,6 +261,25 @@ def test_appended_credits_lengthen_the_dub_and_leave_the_programme_as_it_was(tmp
     assert b.shape[1] == a.shape[1] + 4 * sr
     assert np.array_equal(a, b[:, : a.shape[1]])  # the programme is untouched: same samples, same sync
     assert np.sqrt(np.mean(b[:, a.shape[1] :] ** 2)) > 10 ** (-40 / 20)  # the credits are music, not silence
+
+
+def test_a_pitch_kept_time_stretch_keeps_the_length_and_the_pitch(tmp_path: Path) -> None:
+    ratio = 25 / 24
+    spec = tm.TitleSpec("tempo", duration_s=12.0, dubs=(tm.DubSpec("fr", speed_ratio=ratio, pitch_kept=True), tm.DubSpec("de", speed_ratio=ratio)), seed=5)
+    truth = tm.build_title(tmp_path, spec, real_media=None)
+    assert truth["dubs"]["fr"]["pitch_kept"] is True and truth["dubs"]["de"]["pitch_kept"] is False
+    orig, sr = tm.read_audio(tmp_path / "tempo" / truth["original_file"], mono=True)
+    kept, _ = tm.read_audio(tmp_path / "tempo" / truth["dubs"]["fr"]["file"], mono=True)
+    shifted, _ = tm.read_audio(tmp_path / "tempo" / truth["dubs"]["de"]["file"], mono=True)
+    assert abs(kept.size / sr - 12.0 / ratio) < 0.01 and kept.size == shifted.size
+
+    def centroid(y: np.ndarray) -> float:
+        power = np.abs(np.fft.rfft(y[: 8 * sr])) ** 2
+        return float(np.sum(np.fft.rfftfreq(8 * sr, 1 / sr) * power) / np.sum(power))
+
+    # resampling raises every frequency by the ratio; the time-stretch leaves the spectrum in place
+    assert abs(centroid(kept) / centroid(orig) - 1) < abs(centroid(shifted) / centroid(orig) - 1)
+    assert centroid(shifted) / centroid(orig) > 1.02
 
 
 def test_dialogue_lines_sit_at_the_same_positions_in_every_language(tmp_path: Path) -> None:
@@ -402,6 +422,7 @@ def test_offset_at_with_drift() -> None:
         (lambda: tm.DubSpec("fr", codec="flac", bitrate=128000), "128000"),
         (lambda: tm.DubSpec("fr", localized_opening_s=-1.0), "-1.0"),
         (lambda: tm.DubSpec("fr", appended_credits_s=-2.0), "-2.0"),
+        (lambda: tm.DubSpec("fr", pitch_kept="yes"), "yes"),
         (lambda: tm.DubSpec("fr", jumps=((30.0, 0.0), (20.0, 1.0))), "increasing"),
         (lambda: tm.DubSpec("fr", jumps=((30.0, 0.0), (31.0, 5.0))), "31.0"),
         (lambda: tm.DubSpec("French"), "French"),

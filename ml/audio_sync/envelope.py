@@ -8,8 +8,9 @@ not. This matcher cross-correlates, per stretch of the dub, the onsets of the ba
 every signature keeps (:attr:`ml.audio_sync.signatures.Signature.envelope`: the level of a few
 log-spaced bands of every frame): the rise of each band's level over one dub hop, half-wave
 rectified and standardised per band (a spectral flux per band). Each stretch is aligned as a whole
-within ±``search_window_s`` (FFT, as the signatures' coarse stage), then on the original's finer
-grid (its 4 × oversampled frames) around the best lag, and refined below that grid by a parabola.
+within ±``search_window_s`` frame by frame (FFT, with the signatures' coarse-stage correlator),
+then on the original's finer grid (its 4 × oversampled frames) within a frame of the best lag,
+and refined below that grid by a parabola.
 
 Each stretch is evidence of its own: its offset, its correlation and its contrast (the best
 correlation over the best more than 1 s away). A stretch is accepted when its contrast reaches
@@ -130,44 +131,51 @@ def match_envelopes(dub: Signature, reference: Signature, params: MatchParams) -
     s = dub.hop_length // reference.hop_length
     d = band_onsets(dub, 1)
     r = band_onsets(reference, s)
-    r0 = np.ascontiguousarray(r[::s])  # the original's phase 0, on the dub's grid
+    # the search runs on cells of ``pool`` dub frames, the lag then on the original's own grid
+    # within a cell of the best. One frame a cell: pooling 2 or 4 frames halves or quarters the
+    # search, but onsets smear and real speech over a quiet bed then found a wrong lag (+188 ms for
+    # -120 ms, contrast 2.1) where single frames found the right one
+    pool = 1
+    d_cells = _pool(d, pool)
+    r_cells = _pool(np.ascontiguousarray(r[::s]), pool)  # the original's phase 0, on the dub's grid
     step_s = dub.frame_seconds
+    cell_s = step_s * pool
     ref_step_s = reference.hop_length / reference.sample_rate
     # offset of dub frame i against original frame s·i + k: origin + k · ref_step_s
     origin = reference.frame_times(np.array([0]))[0] - dub.frame_times(np.array([0]))[0]
-    chunk = min(max(4, int(round(params.chunk_s / step_s))), len(d), len(r0))
+    chunk = min(max(4, int(round(params.chunk_s / cell_s))), len(d_cells), len(r_cells))
     if chunk < 4:
         return EnvelopeStretches.empty()
-    whole = chunk == len(d)
-    correlate = _Correlator(r0, chunk)
-    lag_lo = int(np.ceil((-params.search_window_s - origin) / step_s))
-    lag_hi = int(np.floor((params.search_window_s - origin) / step_s))
+    whole = chunk == len(d_cells)
+    correlate = _Correlator(r_cells, chunk)
+    lag_lo = int(np.ceil((-params.search_window_s - origin) / cell_s))
+    lag_hi = int(np.floor((params.search_window_s - origin) / cell_s))
     rows = []
-    for c0 in range(0, len(d), chunk):
-        c1 = min(len(d), c0 + chunk)
-        block = d[c0:c1]
+    for c0 in range(0, len(d_cells), chunk):
+        c1 = min(len(d_cells), c0 + chunk)
+        block = d_cells[c0:c1]
         width = c1 - c0
         if width < 4 or not block.any():
             continue
-        q0, q1 = max(c0 + lag_lo, -width), min(c0 + lag_hi, len(r0))
+        q0, q1 = max(c0 + lag_lo, -width), min(c0 + lag_hi, len(r_cells))
         if q1 < q0:
             continue
         raw, energy = correlate(block, q0, q1)
         score = raw / (np.sqrt(np.maximum(energy, 1e-9)) * (np.linalg.norm(block) + 1e-9))
         q = np.arange(q0, q1 + 1)
-        on_reference = np.minimum(q + width, len(r0)) - np.maximum(q, 0)
+        on_reference = np.minimum(q + width, len(r_cells)) - np.maximum(q, 0)
         allowed = (energy > 1e-6) & ((2 if whole else 4) * on_reference > (1 if whole else 3) * width)
         if not allowed.any():
             continue
-        if whole:  # a cosine over fewer frames scores higher by chance
+        if whole:  # a cosine over fewer cells scores higher by chance
             score = score * np.sqrt(np.clip(on_reference, 0, None) / width)
         score = np.where(allowed, score, -np.inf)
         best = int(np.argmax(score))
-        lag = int(q[best]) - c0
-        rival = np.where(np.abs(q - q[best]) * step_s > _RIVAL_S, score, -np.inf).max()
+        rival = np.where(np.abs(q - q[best]) * cell_s > _RIVAL_S, score, -np.inf).max()
         contrast = float(score[best] / max(rival, 1e-3)) if np.isfinite(score[best]) else 0.0
-        offset, fine_score = _refine(block, r, c0, lag, s)
-        rows.append((dub.frame_times(np.array([c0]))[0], dub.frame_times(np.array([c1 - 1]))[0],
+        f0, f1 = c0 * pool, min(len(d), c1 * pool)  # the stretch's dub frames
+        offset, fine_score = _refine(d[f0:f1], r, f0, (int(q[best]) - c0) * pool, s, pool)
+        rows.append((dub.frame_times(np.array([f0]))[0], dub.frame_times(np.array([f1 - 1]))[0],
                      origin + offset * ref_step_s, fine_score, contrast))  # fmt: skip
     if not rows:
         return EnvelopeStretches.empty()
@@ -175,7 +183,7 @@ def match_envelopes(dub: Signature, reference: Signature, params: MatchParams) -
     accepted = contrasts >= params.envelope_min_contrast
     weak = (contrasts >= _WEAK_CONTRAST) & ~accepted
     for i in np.flatnonzero(weak):  # agreement is evidence too
-        if np.any(accepted & (np.abs(offsets - offsets[i]) <= 2 * step_s)):
+        if np.any(accepted & (np.abs(offsets - offsets[i]) <= 2 * cell_s)):
             accepted[i] = True
     if dub.speed != 1.0:  # back to the dub's own timeline (see ml.audio_sync.matching)
         centres = (starts + ends) / 2
@@ -184,16 +192,22 @@ def match_envelopes(dub: Signature, reference: Signature, params: MatchParams) -
     return EnvelopeStretches(starts, ends, offsets, scores, contrasts, accepted)
 
 
-def _refine(block: np.ndarray, r: np.ndarray, c0: int, lag: int, s: int) -> tuple[float, float]:
-    """The best offset of ``block`` (dub frames c0…) on the original's own grid within one dub
-    frame of ``lag``, in original frames k (dub frame i ↔ original frame s·i + k), refined by a
-    parabola through its neighbours; and the correlation there."""
+def _pool(x: np.ndarray, factor: int) -> np.ndarray:
+    """Means of ``factor`` consecutive rows (the last, partial group dropped)."""
+    n = len(x) // factor
+    return x[: n * factor].reshape(n, factor, -1).mean(axis=1)
+
+
+def _refine(block: np.ndarray, r: np.ndarray, f0: int, lag: int, s: int, reach: int) -> tuple[float, float]:
+    """The best offset of ``block`` (dub frames f0…) on the original's own grid within ``reach``
+    dub frames of ``lag``, in original frames k (dub frame i ↔ original frame s·i + k), refined by
+    a parabola through its neighbours; and the correlation there."""
     width = len(block)
-    ks = np.arange(s * (lag - 1), s * (lag + 1) + 1)
+    ks = np.arange(s * (lag - reach), s * (lag + reach) + 1)
     scores = np.full(len(ks), -np.inf)
-    block_rows = np.arange(width)
+    base = s * (f0 + np.arange(width))
     for n, k in enumerate(ks):
-        idx = s * (c0 + block_rows) + k
+        idx = base + k
         valid = (idx >= 0) & (idx < len(r))
         if valid.sum() < 4:
             continue

@@ -23,7 +23,7 @@ import numpy as np
 from ml.errors import ParameterError
 from ml.policy import MatchParams, params_version
 from ml.audio_sync.envelope import EnvelopeStretches, match_envelopes
-from ml.audio_sync.signatures import Signature
+from ml.audio_sync.signatures import Signature, time_warped
 
 __all__ = [
     "ALGORITHM",
@@ -273,9 +273,11 @@ def match_with_speed_search(
     log: Callable[[str], None] | None = None,
 ) -> FrameMatches:
     """Match the dub; if fewer than ``min_matched_frames`` frames, or fewer than
-    ``SPEED_SEARCH_BELOW`` of its kept frames, match, try each of ``params.speed_candidates``
-    (``resignature(speed)`` gives the dub's signature resampled that many times slower) and keep
-    the result with the most matched frames."""
+    ``SPEED_SEARCH_BELOW`` of its kept frames, match, try each of ``params.speed_candidates`` two
+    ways: resampled (``resignature(speed)`` gives the dub's signature resampled that many times
+    slower, undoing a speed-up that shifted the pitch) and time-warped with its pitch kept
+    (:func:`ml.audio_sync.signatures.time_warped`, undoing a time-stretch that kept it, as PAL
+    conversions with pitch correction do); keep the result with the most matched frames."""
     best = match_signatures(dub, reference, params, progress=progress)
     enough = max(min_matched_frames, SPEED_SEARCH_BELOW * len(best.dub_times))
     if best.n_matched >= enough or not params.speed_candidates:
@@ -285,10 +287,12 @@ def match_with_speed_search(
             f"only {best.n_matched} frames match at the dub's own speed: trying it "
             f"{', '.join(f'{s:.6g}' for s in params.speed_candidates)} times slower"
         )
-    for speed in params.speed_candidates:
-        candidate = match_signatures(resignature(speed), reference, params)
+    trials = [(speed, how) for speed in params.speed_candidates for how in ("resampled", "pitch kept")]
+    for speed, how in trials:
+        warped = resignature(speed) if how == "resampled" else time_warped(dub, speed)
+        candidate = match_signatures(warped, reference, params)
         if log is not None:
-            log(f"speed {speed:.6g}: {candidate.n_matched} frames match")
+            log(f"speed {speed:.6g} ({how}): {candidate.n_matched} frames match")
         # a few chance matches at another speed do not replace the dub's own envelope evidence
         if candidate.n_matched > best.n_matched and (
             candidate.n_matched >= min_matched_frames or not best.envelope_accepted.any()

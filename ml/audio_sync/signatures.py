@@ -42,6 +42,7 @@ __all__ = [
     "signature_from_file",
     "signature_version",
     "quantise",
+    "time_warped",
 ]
 
 ALGORITHM = "cs-signature/6"
@@ -437,6 +438,48 @@ def _band_edges(params: SignatureParams) -> tuple[np.ndarray, np.ndarray] | None
             f"and envelope_high_hz={params.envelope_high_hz} at n_fft={params.n_fft}"
         )
     return edges, np.diff(edges).astype(np.float32)
+
+
+def time_warped(signature: Signature, speed: float) -> Signature:
+    """The signature of the track played ``speed`` times slower with its pitch kept.
+
+    A time-stretch that keeps the pitch (a PAL conversion with pitch correction) leaves each frame's
+    spectrum as it was and moves it in time: frame j of the result, at corrected time j × hop, is
+    the track's frame nearest to dub time j × hop / ``speed``. No audio is decoded; every frame's
+    time is within half a hop of the true one. Like a resampled signature
+    (:func:`signature_from_file` with ``speed``), its times are on the corrected timeline
+    (:attr:`Signature.speed`), which matching maps back to the dub's own.
+
+    Parameters
+    ----------
+    signature : Signature
+        A dub's signature at its own speed.
+    speed : float
+        In [0.5, 2]; e.g. 25/24 undoes a 4 % tempo-up.
+    """
+    if not (0.5 <= speed <= 2.0):
+        raise ParameterError(f"speed={speed} must be in [0.5, 2]")
+    if signature.speed != 1.0:
+        raise ParameterError(f"the signature is already at speed {signature.speed:g}: warp the dub's own")
+    n = int(np.floor(signature.n_frames * speed))
+    source = np.minimum(np.round(np.arange(n) / speed).astype(np.int64), max(signature.n_frames - 1, 0))
+    kept = np.zeros(signature.n_frames, dtype=bool)
+    kept[signature.frames] = True
+    row = np.full(signature.n_frames, -1, dtype=np.int64)  # each kept frame's row in the codes
+    row[signature.frames] = np.arange(len(signature.frames))
+    keep = kept[source] if n else np.zeros(0, dtype=bool)
+    codes = signature.codes[row[source[keep]]]
+    envelope = None if signature.envelope_codes is None else signature.envelope_codes[source]
+    return dataclasses.replace(
+        signature,
+        kept_mask=np.packbits(keep),
+        packed_codes=pack_codes(codes, signature.code_bits),
+        n_frames=n,
+        n_samples=int(round(signature.n_samples * speed)),
+        start_time_s=signature.start_time_s * speed,
+        speed=float(speed),
+        envelope_codes=envelope,
+    )
 
 
 def _check_audio(y: np.ndarray) -> np.ndarray:

@@ -301,19 +301,18 @@ def _envelope_fit(matches: FrameMatches, params: VerdictParams) -> tuple[Timelin
             "envelope_min_contrast)"
         )
     starts, ends, offsets = env.starts[accepted], env.ends[accepted], env.offsets[accepted]
-    covered = float(np.sum(ends - starts)) / max(matches.dub_duration_s, 1e-9)
-    if covered < params.min_coverage:
-        return None, f"{k} of {n} stretches stand out, covering {covered:.0%} of the dub (need {params.min_coverage:.0%})"
-    # each stretch is its offset at its first and its last frame: a segment spans its stretches
-    times = np.concatenate([starts, ends])
-    values = np.concatenate([offsets, offsets])
-    order = np.argsort(times, kind="stable")
+    where = ", ".join(f"{o * 1000:+.0f} ms" for o in offsets[:6]) + (", …" if k > 6 else "")
+    words = f"{k} of {n} stretches stand out ({where})"
+    # the stretches that stand out must hold most of the dub: a third of it at one offset may be
+    # one stretch of a drift too fast for a stretch to hold one offset
+    covered = float(np.sum(ends - starts)) / max(float(np.sum(env.ends - env.starts)), 1e-9)
+    if covered < params.min_explained:
+        return None, f"{words}, holding {covered:.0%} of the dub's stretches (need {params.min_explained:.0%})"
+    centres = (starts + ends) / 2  # each stretch's offset is its centre's
     if k == 1:
         fit = TimelineFit("constant", float(offsets[0]), 0.0, (Segment(float(starts[0]), float(ends[0]), float(offsets[0]), 1),), 1.0, {"constant": 1.0})
     else:
-        fit = _fit(times[order], values[order], params, min_segment_frames=2, min_segment_s=min(params.min_segment_s, 1.0), max_recurring_s=0.0)
-    where = ", ".join(f"{o * 1000:+.0f} ms" for o in offsets[:6]) + (", …" if k > 6 else "")
-    words = f"{k} of {n} stretches stand out ({where})"
+        fit = _fit(centres, offsets, params, min_segment_frames=1, min_segment_s=0.0, max_recurring_s=0.0)
     if fit.kind == "scattered":
         return None, f"{words}, but no timeline model explains {params.min_explained:.0%} of them"
     return fit, words

@@ -26,6 +26,32 @@ from ml.testmedia.writers import AudioWriter
 # --------------------------------------------------------------------------- building
 
 
+def _time_stretched(
+    arrays: tuple[np.ndarray, np.ndarray],
+    i0: int,
+    sr: int,
+    *,
+    segments: Sequence[tuple[float, float, float]],
+    ratio: float,
+    sr_out: int,
+    n_out: int,
+) -> list[np.ndarray]:
+    """As :func:`ml.testmedia.stems._iter_mapped`, with the speed change made by a phase vocoder
+    that keeps the pitch: the stems are mapped at speed 1 (dub time scaled by ``ratio``), then each
+    row is time-stretched by ``ratio``. Output sample j is still the stems at reference time
+    ``ratio * j / sr_out + offset``. In memory (test titles are minutes long); shape (3, n_out)."""
+    import librosa
+
+    scaled = [(a * ratio, b * ratio, off) for a, b, off in segments]
+    n_in = math.ceil(n_out * ratio) + 1
+    rows = np.concatenate(list(_iter_mapped(arrays, i0, sr, segments=scaled, ratio=1.0, sr_out=sr_out, n_out=n_in)), axis=1)
+    stretched = np.stack([librosa.effects.time_stretch(row, rate=ratio, n_fft=2048) for row in rows]).astype(np.float32)
+    out = np.zeros((3, n_out), dtype=np.float32)
+    m = min(n_out, stretched.shape[1])
+    out[:, :m] = stretched[:, :m]
+    return [out[:, k : k + (1 << 16)] for k in range(0, n_out, 1 << 16)]
+
+
 def _ramp(length: int, fade: int) -> np.ndarray:
     """A linear fade-in over ``fade`` samples, then 1 [shape=(length,), float32]."""
     return np.minimum(1.0, (np.arange(length, dtype=np.float32) + 1) / max(1, fade)).astype(np.float32)
@@ -68,6 +94,7 @@ def _write_program(
     opening: np.ndarray | None = None,
     opening_s: float = 0.0,
     credits: np.ndarray | None = None,
+    pitch_kept: bool = False,
 ) -> None:
     """Render stems through the dub-time mapping and encode them to ``path``."""
     mapper = _ChannelMapper(channels, sr_out)
@@ -76,7 +103,11 @@ def _write_program(
     cut = round(opening_s * sr_out)
     j = 0
     with AudioWriter(path, sr_out, channels, codec=codec, bitrate=bitrate) as writer:
-        for chunk in _iter_mapped(arrays, i0, sr, segments=segments, ratio=ratio, sr_out=sr_out, n_out=n_out):
+        if pitch_kept and ratio != 1.0:
+            chunks = _time_stretched(arrays, i0, sr, segments=segments, ratio=ratio, sr_out=sr_out, n_out=n_out)
+        else:
+            chunks = _iter_mapped(arrays, i0, sr, segments=segments, ratio=ratio, sr_out=sr_out, n_out=n_out)
+        for chunk in chunks:
             m = chunk.shape[1]
             if opening is not None and j < cut + fade:
                 k = min(m, cut + fade - j)
@@ -165,7 +196,7 @@ def build_title(root: Path, spec: TitleSpec, *, real_media: Path | None = None) 
             segments=dub_segments(dub, spec.duration_s), ratio=dub.speed_ratio, sr_out=dub.sample_rate,
             n_out=round(spec.duration_s / dub.speed_ratio * dub.sample_rate), gain_db=dub.gain_db,
             channels=dub.channels, codec=dub.codec, bitrate=dub.bitrate,
-            opening=opening, opening_s=dub.localized_opening_s, credits=credits,
+            opening=opening, opening_s=dub.localized_opening_s, credits=credits, pitch_kept=dub.pitch_kept,
         )  # fmt: skip
         truth_dubs[dub.language] = dub.truth() | {"file": f"dubs/{path.name}"}
     (folder / "title.json").write_text(json.dumps({"original_language": spec.original_language}) + "\n")

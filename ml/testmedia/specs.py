@@ -249,6 +249,10 @@ class DubSpec:
     appended_credits_s : float
         Localised end credits: this many seconds of music the original lacks are appended after
         the programme (the dub is that much longer; its sync is unchanged).
+    pitch_kept : bool
+        With ``speed_ratio`` ≠ 1: time-stretch the mix keeping its pitch (a phase vocoder, as a PAL
+        conversion with pitch correction does) instead of resampling it (which shifts the pitch by
+        the same ratio). The timing, and so the ground truth, is the same either way.
     """
 
     language: str
@@ -262,6 +266,7 @@ class DubSpec:
     bitrate: int | None = None
     localized_opening_s: float = 0.0
     appended_credits_s: float = 0.0
+    pitch_kept: bool = False
 
     def __post_init__(self) -> None:
         _check_language("DubSpec.language", self.language)
@@ -281,6 +286,8 @@ class DubSpec:
         opening = _finite("DubSpec.localized_opening_s", self.localized_opening_s)
         if opening < 0:
             raise ValueError(f"DubSpec.localized_opening_s must be >= 0, got {self.localized_opening_s!r}")
+        if not isinstance(self.pitch_kept, bool):
+            raise ValueError(f"DubSpec.pitch_kept must be True or False, got {self.pitch_kept!r}")
         credits = _finite("DubSpec.appended_credits_s", self.appended_credits_s)
         if credits < 0:
             raise ValueError(f"DubSpec.appended_credits_s must be >= 0, got {self.appended_credits_s!r}")
@@ -324,6 +331,7 @@ class DubSpec:
             "bitrate": None if self.bitrate is None else int(self.bitrate),
             "localized_opening_s": float(self.localized_opening_s),
             "appended_credits_s": float(self.appended_credits_s),
+            "pitch_kept": bool(self.pitch_kept),
         }
 
 
