@@ -371,3 +371,27 @@ def test_a_time_stretch_with_the_pitch_kept_is_a_drift_with_its_rate(tmp_path, r
     truth_ppm = (ratio - 1) * 1e6
     assert abs(verdict.drift_ppm - truth_ppm) <= 0.05 * abs(truth_ppm), (verdict.drift_ppm, truth_ppm)
     assert abs(verdict.offset_s - (-0.1)) <= 0.02
+
+
+REMIXED = {"fr": -2.0, "de": -0.12}
+
+
+@pytest.fixture(scope="module")
+def remixed_title(tmp_path_factory, real_media):
+    """The dubs' M&E remixed (EQ ±4-6 dB, 4:1 compression, a 60-ms echo, an 8-kHz low-pass); de's
+    also 12 dB quieter under the same dialogue."""
+    remix = ("eq", "compress", "echo", "lowpass")
+    dubs = (DubSpec("fr", offset_s=REMIXED["fr"], me_remix=remix), DubSpec("de", offset_s=REMIXED["de"], me_remix=remix, me_gain_db=-12.0))
+    spec = TitleSpec("remixed", duration_s=60.0, dubs=dubs, seed=4)
+    return _generated(tmp_path_factory.mktemp("remixed"), spec, real_media)
+
+
+@pytest.mark.parametrize("language", list(REMIXED))
+def test_a_dub_with_a_remixed_music_and_effects_is_aligned(remixed_title, language):
+    folder, reference = remixed_title
+    dub = signature_from_file(next(folder.glob(f"dubs/{language}.*")))
+    verdict = decide(match_signatures(dub, reference, POLICY.match), match=POLICY.match, params=POLICY.verdict)
+    truth = REMIXED[language]
+    assert verdict.kind == ("in_sync" if abs(truth) <= 0.2 else "constant"), verdict.reason
+    assert abs(verdict.offset_s - truth) <= 0.005, (verdict.offset_s, truth)
+    assert "envelope matcher" in verdict.reason and "signatures" in verdict.reason

@@ -168,6 +168,8 @@ def test_landing_zone_layout_and_ground_truth_match_specs(zone) -> None:
                 "localized_opening_s": dub.localized_opening_s,
                 "appended_credits_s": dub.appended_credits_s,
                 "pitch_kept": dub.pitch_kept,
+                "me_remix": list(dub.me_remix),
+                "me_gain_db": dub.me_gain_db,
             }
             assert {k: record[k] for k in expected} == expected
             y, rate = tm.read_audio(folder / record["file"])
@@ -280,6 +282,26 @@ def test_a_pitch_kept_time_stretch_keeps_the_length_and_the_pitch(tmp_path: Path
     # resampling raises every frequency by the ratio; the time-stretch leaves the spectrum in place
     assert abs(centroid(kept) / centroid(orig) - 1) < abs(centroid(shifted) / centroid(orig) - 1)
     assert centroid(shifted) / centroid(orig) > 1.02
+
+
+def test_a_remix_is_streamed_with_its_state_and_does_what_it_says() -> None:
+    from ml.testmedia.remix import Remix
+
+    sr = 44100
+    rng = np.random.default_rng(3)
+    bed = (rng.normal(0, 0.05, (2, 4 * sr)) * np.repeat(rng.uniform(0.05, 1.0, 40), sr // 10)).astype(np.float32)
+    whole = Remix(("eq", "compress", "echo", "lowpass"), sr)(bed)
+    remix = Remix(("eq", "compress", "echo", "lowpass"), sr)
+    chunked = np.concatenate([remix(bed[:, k : k + 10000]) for k in range(0, bed.shape[1], 10000)], axis=1)
+    assert np.allclose(whole, chunked, atol=1e-5)  # the same however it is cut (state carried)
+    spectrum = np.abs(np.fft.rfft(Remix(("lowpass",), sr)(bed)[0])) ** 2
+    freqs = np.fft.rfftfreq(bed.shape[1], 1 / sr)
+    assert spectrum[freqs > 10000].sum() < 1e-3 * spectrum[freqs < 6000].sum()  # band-limited at 8 kHz
+    echo = Remix(("echo",), sr)(bed) - bed
+    lag = round(0.06 * sr)
+    assert np.allclose(echo[:, lag:], 0.5 * bed[:, :-lag], atol=0.01 * float(np.abs(bed).max()))  # 60 ms, -6 dB
+    with pytest.raises(ValueError, match="reverb"):
+        tm.DubSpec("fr", me_remix=("reverb",))
 
 
 def test_dialogue_lines_sit_at_the_same_positions_in_every_language(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.testmedia.material import MediaSources
+from ml.testmedia.remix import Remix
 from ml.testmedia.specs import CODEC_EXTENSIONS, CROSSFADE_S, DubSpec, MARGIN_S, TitleSpec, _check_codec_rate
 from ml.testmedia.stems import _ChannelMapper, _iter_mapped, _render_bed, _render_dialogue
 from ml.testmedia.truth import dialogue_intervals, dub_segments
@@ -95,12 +96,16 @@ def _write_program(
     opening_s: float = 0.0,
     credits: np.ndarray | None = None,
     pitch_kept: bool = False,
+    me_remix: tuple[str, ...] = (),
+    me_gain_db: float = 0.0,
 ) -> None:
     """Render stems through the dub-time mapping and encode them to ``path``."""
     mapper = _ChannelMapper(channels, sr_out)
     gain = np.float32(10 ** (gain_db / 20))
     fade = int(CROSSFADE_S * sr_out)
     cut = round(opening_s * sr_out)
+    remix = Remix(me_remix, sr_out) if me_remix else None
+    me_gain = np.float32(10 ** (me_gain_db / 20))
     j = 0
     with AudioWriter(path, sr_out, channels, codec=codec, bitrate=bitrate) as writer:
         if pitch_kept and ratio != 1.0:
@@ -109,6 +114,10 @@ def _write_program(
             chunks = _iter_mapped(arrays, i0, sr, segments=segments, ratio=ratio, sr_out=sr_out, n_out=n_out)
         for chunk in chunks:
             m = chunk.shape[1]
+            if remix is not None:
+                chunk[:2] = remix(chunk[:2])
+            if me_gain != 1:
+                chunk[:2] *= me_gain
             if opening is not None and j < cut + fade:
                 k = min(m, cut + fade - j)
                 idx = np.arange(j, j + k)
@@ -197,6 +206,7 @@ def build_title(root: Path, spec: TitleSpec, *, real_media: Path | None = None) 
             n_out=round(spec.duration_s / dub.speed_ratio * dub.sample_rate), gain_db=dub.gain_db,
             channels=dub.channels, codec=dub.codec, bitrate=dub.bitrate,
             opening=opening, opening_s=dub.localized_opening_s, credits=credits, pitch_kept=dub.pitch_kept,
+            me_remix=dub.me_remix, me_gain_db=dub.me_gain_db,
         )  # fmt: skip
         truth_dubs[dub.language] = dub.truth() | {"file": f"dubs/{path.name}"}
     (folder / "title.json").write_text(json.dumps({"original_language": spec.original_language}) + "\n")

@@ -253,6 +253,11 @@ class DubSpec:
         With ``speed_ratio`` ≠ 1: time-stretch the mix keeping its pitch (a phase vocoder, as a PAL
         conversion with pitch correction does) instead of resampling it (which shifts the pitch by
         the same ratio). The timing, and so the ground truth, is the same either way.
+    me_remix : tuple of str
+        The dub's M&E remixed by these effects of :data:`ml.testmedia.remix.REMIX_EFFECTS` (EQ,
+        compression, echo, an 8-kHz low-pass); the timing is unchanged.
+    me_gain_db : float
+        Gain of the dub's M&E alone, dB (a quieter remixed M&E under the same dialogue).
     """
 
     language: str
@@ -267,6 +272,8 @@ class DubSpec:
     localized_opening_s: float = 0.0
     appended_credits_s: float = 0.0
     pitch_kept: bool = False
+    me_remix: tuple[str, ...] = ()
+    me_gain_db: float = 0.0
 
     def __post_init__(self) -> None:
         _check_language("DubSpec.language", self.language)
@@ -288,6 +295,13 @@ class DubSpec:
             raise ValueError(f"DubSpec.localized_opening_s must be >= 0, got {self.localized_opening_s!r}")
         if not isinstance(self.pitch_kept, bool):
             raise ValueError(f"DubSpec.pitch_kept must be True or False, got {self.pitch_kept!r}")
+        from ml.testmedia.remix import REMIX_EFFECTS
+
+        remix = tuple(self.me_remix) if not isinstance(self.me_remix, str) else (self.me_remix,)
+        if any(effect not in REMIX_EFFECTS for effect in remix):
+            raise ValueError(f"DubSpec.me_remix must hold effects of {REMIX_EFFECTS}, got {self.me_remix!r}")
+        object.__setattr__(self, "me_remix", remix)
+        _finite("DubSpec.me_gain_db", self.me_gain_db)
         credits = _finite("DubSpec.appended_credits_s", self.appended_credits_s)
         if credits < 0:
             raise ValueError(f"DubSpec.appended_credits_s must be >= 0, got {self.appended_credits_s!r}")
@@ -332,6 +346,8 @@ class DubSpec:
             "localized_opening_s": float(self.localized_opening_s),
             "appended_credits_s": float(self.appended_credits_s),
             "pitch_kept": bool(self.pitch_kept),
+            "me_remix": list(self.me_remix),
+            "me_gain_db": float(self.me_gain_db),
         }
 
 
