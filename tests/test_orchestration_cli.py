@@ -13,7 +13,8 @@ REQUIRED = {
     "title", "language", "offset_ms", "offset_s", "reference", "original_to_picture_ms", "in_sync", "kind",
     "drift_ppm", "offset_end_ms", "segments", "band", "correction", "correction_shift_ms", "correction_speed_ratio",
     "matched_frames", "coverage", "spread_ms", "agreement", "explained", "reason", "error",
-}  # the fields the README lists for --json
+    "source", "complete", "completeness",
+}  # the fields docs/design.md lists for --json
 
 
 def test_check_writes_the_verdict_json(landing_zone, tmp_path, monkeypatch, capsys):
@@ -36,6 +37,7 @@ def test_check_writes_the_verdict_json(landing_zone, tmp_path, monkeypatch, caps
         # positive = the dub leads, and the shift to apply is the offset itself (delay a leading dub)
         assert row["correction_shift_ms"] == row["offset_ms"]
         assert row["band"] == ("unacceptable" if expected else "undetectable")
+        assert row["complete"] is True and row["completeness"].startswith("complete: ") and row["source"] == "signatures"
 
 
 def test_check_reports_bad_files_as_rows(landing_zone, tmp_path, monkeypatch):
