@@ -205,14 +205,15 @@ def _refine(block: np.ndarray, r: np.ndarray, f0: int, lag: int, s: int, reach: 
     width = len(block)
     ks = np.arange(s * (lag - reach), s * (lag + reach) + 1)
     scores = np.full(len(ks), -np.inf)
-    base = s * (f0 + np.arange(width))
     for n, k in enumerate(ks):
-        idx = base + k
-        valid = (idx >= 0) & (idx < len(r))
-        if valid.sum() < 4:
+        # dub frames i whose original frame s·(f0 + i) + k exists: a strided view, no gather
+        first = s * f0 + int(k)
+        i0 = max(0, -(-(-first) // s))  # the first i with first + s·i >= 0
+        i1 = min(width, (len(r) - 1 - first) // s + 1)  # one past the last with first + s·i < len(r)
+        if i1 - i0 < 4:
             continue
-        a, b = block[valid], r[idx[valid]]
-        scores[n] = float(np.sum(a * b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9))
+        a, b = block[i0:i1], r[first + s * i0 : first + s * (i1 - 1) + 1 : s]
+        scores[n] = float(np.vdot(a, b) / (np.sqrt(np.vdot(a, a) * np.vdot(b, b)) + 1e-9))
     best = int(np.argmax(scores))
     delta = 0.0
     if 0 < best < len(ks) - 1 and np.all(np.isfinite(scores[best - 1 : best + 2])):
