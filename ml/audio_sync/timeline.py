@@ -5,7 +5,8 @@ music matches a neighbouring bar, a dialogue frame sneaks under θ_min_dist). Ea
 robustly and says which share of the frames it explains within ``tolerance_s``:
 
 - constant: the median, inliers within the tolerance;
-- drift: a line fitted by RANSAC (scikit-learn's ``RANSACRegressor``, as in DiVAS), slope in
+- drift: a line found by RANSAC (scikit-learn's ``RANSACRegressor``, as in DiVAS) and refitted to
+  its inliers by Theil-Sen, slope in
   seconds of offset per second of dub time (= speed ratio − 1);
 - segments: stretches of time with one offset each (offset clusters, each the mode of the remaining
   offsets, at least twice the tolerance apart, split into runs in time), as a reel change, an edit
@@ -102,6 +103,11 @@ def _mode_cluster(offsets: np.ndarray, tol: float) -> tuple[float, np.ndarray]:
     return float(np.median(offsets[members])), members
 
 
+_THEIL_SEN_POINTS = 600
+"""A drift's final line is the Theil-Sen line of at most this many inliers (its cost grows with the
+square of the points: 600 points are 180 000 pairwise slopes, a few hundredths of a second)."""
+
+
 def _line(times: np.ndarray, offsets: np.ndarray, tol: float, seed: int) -> tuple[float, float, np.ndarray]:
     from sklearn.linear_model import LinearRegression, RANSACRegressor
 
@@ -114,9 +120,17 @@ def _line(times: np.ndarray, offsets: np.ndarray, tol: float, seed: int) -> tupl
     )
     ransac.fit(times[:, None], offsets)
     inliers = ransac.inlier_mask_
-    # refit on the inliers only, then recompute them with the final line
-    fit = LinearRegression().fit(times[inliers, None], offsets[inliers])
-    slope, intercept = float(fit.coef_[0]), float(fit.intercept_)
+    # refit on the inliers only, by Theil-Sen (the median of pairwise slopes, on at most
+    # _THEIL_SEN_POINTS of them evenly spaced): least squares on inliers up to ±tol off bent a
+    # 120-ms drift by 3-7 % (pitch-kept 1.001 and 24/23.976 over 120 s), Theil-Sen by 0.6-1.5 %
+    from scipy.stats import theilslopes
+
+    t_in, o_in = times[inliers], offsets[inliers]
+    if len(t_in) > _THEIL_SEN_POINTS:
+        pick = np.linspace(0, len(t_in) - 1, _THEIL_SEN_POINTS).round().astype(np.int64)
+        t_in, o_in = t_in[pick], o_in[pick]
+    slope = float(theilslopes(o_in, t_in)[0])
+    intercept = float(np.median(offsets[inliers] - slope * times[inliers]))
     inliers = np.abs(offsets - (intercept + slope * times)) <= tol
     return intercept, slope, inliers
 
