@@ -166,9 +166,39 @@ def build_rows(*, quick: bool, long_minutes: float) -> list[Row]:
     return rows
 
 
+_ADDED_DEFAULTS = {
+    # fields added to the specs after titles were cached, at their defaults: left out of the cache
+    # key, so that a spec that does not use them keeps its key (and its cached title)
+    DubSpec: ("appended_credits_s", "pitch_kept", "me_remix", "me_gain_db"),
+    TitleSpec: ("continuous_dialogue",),
+}
+
+
+def _spec_text(spec: TitleSpec) -> str:
+    """``repr(spec)`` without the fields of :data:`_ADDED_DEFAULTS` that hold their defaults."""
+
+    def text(value) -> str:
+        if type(value) not in _ADDED_DEFAULTS:
+            return repr(value)
+        defaults = {f.name: f.default for f in dataclasses.fields(value)}
+        parts = []
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            if f.name in _ADDED_DEFAULTS[type(value)] and item == defaults[f.name]:
+                continue
+            if f.name == "dubs":  # a tuple's repr, of the dubs' texts
+                shown = "(" + ", ".join(text(d) for d in item) + ("," if len(item) == 1 else "") + ")"
+            else:
+                shown = repr(item)
+            parts.append(f"{f.name}={shown}")
+        return f"{type(value).__name__}({', '.join(parts)})"
+
+    return text(spec)
+
+
 def ensure_title(spec: TitleSpec, row: str) -> tuple[Path, dict]:
     """Generate a title into the cache unless the same spec is there already."""
-    key = hashlib.sha256(f"{GENERATOR_VERSION}:{spec!r}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{GENERATOR_VERSION}:{_spec_text(spec)}".encode()).hexdigest()[:16]
     root = CACHE / row
     stamp = root / spec.title_id / ".spec"
     truth_file = root / spec.title_id / ".truth.json"
