@@ -267,7 +267,8 @@ def test_appended_credits_lengthen_the_dub_and_leave_the_programme_as_it_was(tmp
 
 def test_a_pitch_kept_time_stretch_keeps_the_length_and_the_pitch(tmp_path: Path) -> None:
     ratio = 25 / 24
-    spec = tm.TitleSpec("tempo", duration_s=12.0, dubs=(tm.DubSpec("fr", speed_ratio=ratio, pitch_kept=True), tm.DubSpec("de", speed_ratio=ratio)), seed=5)
+    dubs = (tm.DubSpec("fr", speed_ratio=ratio, pitch_kept=True), tm.DubSpec("de", speed_ratio=ratio))
+    spec = tm.TitleSpec("tempo", duration_s=12.0, dubs=dubs, seed=5)
     truth = tm.build_title(tmp_path, spec, real_media=None)
     assert truth["dubs"]["fr"]["pitch_kept"] is True and truth["dubs"]["de"]["pitch_kept"] is False
     orig, sr = tm.read_audio(tmp_path / "tempo" / truth["original_file"], mono=True)

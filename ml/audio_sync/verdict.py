@@ -310,7 +310,8 @@ def _envelope_fit(matches: FrameMatches, params: VerdictParams) -> tuple[Timelin
         return None, f"{words}, holding {covered:.0%} of the dub's stretches (need {params.min_explained:.0%})"
     centres = (starts + ends) / 2  # each stretch's offset is its centre's
     if k == 1:
-        fit = TimelineFit("constant", float(offsets[0]), 0.0, (Segment(float(starts[0]), float(ends[0]), float(offsets[0]), 1),), 1.0, {"constant": 1.0})
+        only = Segment(float(starts[0]), float(ends[0]), float(offsets[0]), 1)
+        fit = TimelineFit("constant", float(offsets[0]), 0.0, (only,), 1.0, {"constant": 1.0})
     else:
         fit = _fit(centres, offsets, params, min_segment_frames=1, min_segment_s=0.0, max_recurring_s=0.0)
     if fit.kind == "scattered":

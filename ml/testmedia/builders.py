@@ -218,7 +218,10 @@ def build_title(root: Path, spec: TitleSpec, *, real_media: Path | None = None) 
         "sample_rate": int(sr),
         "seed": int(spec.seed),
         "me_level_db": float(spec.me_level_db),
-        "dialogue_lines": [[round(a, 6), round(b, 6)] for a, b in dialogue_intervals(spec.seed, 0.0, spec.duration_s, continuous=spec.continuous_dialogue)],
+        "dialogue_lines": [
+            [round(a, 6), round(b, 6)]
+            for a, b in dialogue_intervals(spec.seed, 0.0, spec.duration_s, continuous=spec.continuous_dialogue)
+        ],
     }
 
 
