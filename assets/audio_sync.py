@@ -56,6 +56,7 @@ __all__ = [
     "TITLE_VERDICTS",
     "CHECK_ENOUGH_EVIDENCE",
     "CHECK_WITHIN_TOLERANCE",
+    "CHECK_COMPLETE_DELIVERY",
     "build_audio_sync_assets",
 ]
 
@@ -65,6 +66,7 @@ FRAME_MATCH_OFFSETS = AssetKey("frame_match_offsets")
 TITLE_VERDICTS = AssetKey("title_verdicts")
 CHECK_ENOUGH_EVIDENCE = "enough_evidence"
 CHECK_WITHIN_TOLERANCE = "within_tolerance"
+CHECK_COMPLETE_DELIVERY = "complete_delivery"
 GROUP = "audio_sync"
 
 
@@ -89,6 +91,7 @@ def _signature(context, store: MediaStore, track: Track, policy: Policy, role: s
             "kept_frames": len(signature.frames),
             "kept_share": round(signature.kept_fraction, 4),
             "signature_mb_per_hour": round(signature.nbytes / 1e6 / hours, 3) if hours else 0.0,
+            "envelope_mb_per_hour": round(signature.envelope_nbytes / 1e6 / hours, 3) if hours else 0.0,
             "start_time_s": signature.start_time_s,
         },
     )
@@ -244,7 +247,16 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
                     "a dub out of sync is a QC result (severity ERROR, the run green), and conforming "
                     "runs downstream of it."
                 ),
-            )
+            ),
+            AssetCheckSpec(
+                CHECK_COMPLETE_DELIVERY,
+                asset=TITLE_VERDICTS,
+                description=(
+                    "The dub holds the whole programme: its length, its measured offsets applied, is the "
+                    "original's within max_length_mismatch_s (appended credits or a missing tail fail it "
+                    "with both lengths and where). Sync is judged on what the dub holds either way."
+                ),
+            ),
         ],
         description=(
             "The verdict per title and dubbed language: dub ↔ picture offset (dub ↔ original + the "
@@ -260,7 +272,7 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
     ):
         checked = checked_policy(policy_resource, policy)
         title, language = dub_partition(context)
-        with failures(context):  # a partial or wrong delivery (mismatched lengths) is an error, not a verdict
+        with failures(context):
             verdict = decide_against_picture(
                 frame_match_offsets, lip_sync_offsets, match=checked.match, params=checked.verdict
             )
@@ -289,11 +301,28 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
                     severity=AssetCheckSeverity.WARN if verdict.kind == "undetermined" else AssetCheckSeverity.ERROR,
                     description=verdict.reason,
                     metadata={"offset_ms": verdict.offset_ms, "kind": verdict.kind},
-                )
+                ),
+                _completeness_result(verdict),
             ],
         )
 
     return [reference_signature, dub_signature, frame_match_offsets, title_verdicts]
+
+
+def _completeness_result(verdict: Verdict) -> AssetCheckResult:
+    """The ``complete_delivery`` check: an ERROR when the dub's length is not the original's."""
+    return AssetCheckResult(
+        check_name=CHECK_COMPLETE_DELIVERY,
+        passed=verdict.complete is not False,  # None: the original's length is unknown
+        severity=AssetCheckSeverity.ERROR,
+        description=verdict.completeness,
+        metadata={
+            "dub_duration_s": None if verdict.dub_duration_s is None else round(verdict.dub_duration_s, 3),
+            "original_duration_s": None if verdict.original_duration_s is None else round(verdict.original_duration_s, 3),
+            "head_s": None if verdict.head_s is None else round(verdict.head_s, 3),
+            "tail_s": None if verdict.tail_s is None else round(verdict.tail_s, 3),
+        },
+    )
 
 
 def _verdict_metadata(verdict: Verdict, plot: bytes) -> dict:
@@ -308,6 +337,7 @@ def _verdict_metadata(verdict: Verdict, plot: bytes) -> dict:
         "matched_frames": verdict.matched_frames,
         "coverage": round(verdict.coverage, 3),
         "explained": round(verdict.explained, 3),
+        "complete": verdict.complete,
         "drift_ppm": None if verdict.drift_ppm is None else round(verdict.drift_ppm, 1),
         "offset_end_ms": None if verdict.offset_end_s is None else round(verdict.offset_end_s * 1000, 1),
         "verdict": MetadataValue.json(verdict.to_dict()),

@@ -91,6 +91,24 @@ def _titles(name: str, variants, *, n_titles: int, duration_s: float, seed: int,
     )
 
 
+SHORT_OFFSETS = (0.0, 0.3, -0.3, 1.0, -1.0, 2.5, -2.5, 5.0, -5.0)
+REMIX_ALL = ("eq", "compress", "echo", "lowpass")
+TALKING_OFFSETS = (0.0, -1.3, 0.7, -0.12, 2.0, -0.5, 0.3, -3.0)
+
+
+def _talking_heads(*, n_titles: int, seed: int) -> tuple[TitleSpec, ...]:
+    """Talking heads: 32-36 s of continuous real speech (lines of 3-8 s, 0.1-0.4 s apart) over a
+    bed 6 dB under the dialogue; an English original (four recordings) and the three languages
+    with real recordings in ``media/speech`` as dubs, offsets cycling through TALKING_OFFSETS."""
+    titles = []
+    for i in range(n_titles):
+        offsets = [TALKING_OFFSETS[(3 * i + k) % len(TALKING_OFFSETS)] for k in range(3)]
+        dubs = tuple(DubSpec(lang, offset_s=o) for lang, o in zip(("de", "es", "ru"), offsets))
+        titles.append(TitleSpec(f"talking_{i}", duration_s=32.0 + (i % 5), original_language="en", dubs=dubs,
+                                seed=seed + i, me_level_db=-9.0, continuous_dialogue=True))  # fmt: skip
+    return tuple(titles)
+
+
 def build_rows(*, quick: bool, long_minutes: float) -> list[Row]:
     """Every row of the benchmark (``quick``: fewer and shorter titles, for a smoke run)."""
     n = 1 if quick else 3
@@ -120,6 +138,27 @@ def build_rows(*, quick: bool, long_minutes: float) -> list[Row]:
             _titles("drift", [DubSpec("xx", offset_s=-0.1, speed_ratio=r) for r in (25 / 24, 24 / 23.976, 1.001, 1.0001)], n_titles=1, duration_s=1200.0, seed=2000)),
         Row("jump", "intermittent: a jump at a reel change",
             _titles("jump", [DubSpec("xx", offset_s=a, jumps=((short * f, b),)) for a, b, f in ((0.0, 0.5, 0.5), (-0.3, 0.2, 0.4), (0.0, -1.0, 0.6))], n_titles=n, duration_s=short, seed=2100)),
+        # issue 22: deliveries built by another recipe than the rows above (continuous real speech,
+        # beds well under the dialogue, short programmes, remixed M&E, pitch-kept tempo changes)
+        Row("short", "24-s programmes (ads, trailers, promos): 9 dubs, offsets 0 … ±5 s",
+            _titles("short", [DubSpec("xx", offset_s=o) for o in SHORT_OFFSETS], n_titles=n, duration_s=24.0, seed=2400)),
+        Row("talking", "32-36-s talking heads: continuous real speech (en original; de, es, ru dubs) over a bed 6 dB under it",
+            _talking_heads(n_titles=4 if quick else 8, seed=2500)),
+        Row("remix", "M&E remixed in the dub (EQ ±4-6 dB, 4:1 compression, 60-ms echo, 8-kHz low-pass); one 12 dB quieter",
+            _titles("remix", [DubSpec("xx", offset_s=o, me_remix=REMIX_ALL, me_gain_db=g) for o, g in ((-2.0, 0.0), (0.5, 0.0), (-0.12, -12.0), (0.0, -12.0))],
+                    n_titles=n, duration_s=90.0, seed=2600)),
+        Row("tempo", "time-stretched with the pitch kept: 25/24, 24/25, 1001/1000, 24/23.976 (120-s titles)",
+            _titles("tempo", [DubSpec("xx", offset_s=-0.1, speed_ratio=r, pitch_kept=True) for r in (25 / 24, 24 / 25, 1.001, 24 / 23.976)],
+                    n_titles=n, duration_s=120.0, seed=2700)),
+        Row("combined", "drift 1.001 + 1.5 s in AC-3 5.1 48 kHz; EQ + 8-kHz low-pass in AAC 5.1; remix + 24/23.976 in MP3",
+            _titles("combined", [DubSpec("xx", offset_s=1.5, speed_ratio=1.001, channels=6, codec="ac3", bitrate=192000, sample_rate=48000),
+                                 DubSpec("xx", offset_s=0.3, me_remix=("eq", "lowpass"), channels=6, codec="aac", bitrate=128000, sample_rate=48000),
+                                 DubSpec("xx", offset_s=-0.5, speed_ratio=24 / 23.976, me_remix=("eq", "compress"), codec="mp3", bitrate=192000)],
+                    n_titles=n, duration_s=120.0, seed=2800)),
+        Row("outback", "out of sync and back: +0.5 s from 30 % to 70 % of the programme",
+            _titles("outback", [DubSpec("xx", offset_s=0.0, jumps=((0.3 * 90.0, 0.5), (0.7 * 90.0, 0.0)))] * 3, n_titles=n, duration_s=90.0, seed=2900)),
+        Row("credits", "20 s of localised end credits appended (in sync and 0.5 s late); the completeness check must fail",
+            _titles("credits", [DubSpec("xx", offset_s=o, appended_credits_s=20.0) for o in (0.0, -0.05, 0.5)], n_titles=n, duration_s=90.0, seed=3000)),
         Row("long", f"{long_minutes:.0f}-minute title: offsets +0.5 s and −30 s",
             (TitleSpec("long_0", duration_s=long_minutes * 60, dubs=_dubs([DubSpec("xx", offset_s=0.5), DubSpec("xx", offset_s=-30.0, codec="aac", bitrate=128000)]), seed=2200),),
             long=True),
@@ -127,9 +166,39 @@ def build_rows(*, quick: bool, long_minutes: float) -> list[Row]:
     return rows
 
 
+_ADDED_DEFAULTS = {
+    # fields added to the specs after titles were cached, at their defaults: left out of the cache
+    # key, so that a spec that does not use them keeps its key (and its cached title)
+    DubSpec: ("appended_credits_s", "pitch_kept", "me_remix", "me_gain_db"),
+    TitleSpec: ("continuous_dialogue",),
+}
+
+
+def _spec_text(spec: TitleSpec) -> str:
+    """``repr(spec)`` without the fields of :data:`_ADDED_DEFAULTS` that hold their defaults."""
+
+    def text(value) -> str:
+        if type(value) not in _ADDED_DEFAULTS:
+            return repr(value)
+        defaults = {f.name: f.default for f in dataclasses.fields(value)}
+        parts = []
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            if f.name in _ADDED_DEFAULTS[type(value)] and item == defaults[f.name]:
+                continue
+            if f.name == "dubs":  # a tuple's repr, of the dubs' texts
+                shown = "(" + ", ".join(text(d) for d in item) + ("," if len(item) == 1 else "") + ")"
+            else:
+                shown = repr(item)
+            parts.append(f"{f.name}={shown}")
+        return f"{type(value).__name__}({', '.join(parts)})"
+
+    return text(spec)
+
+
 def ensure_title(spec: TitleSpec, row: str) -> tuple[Path, dict]:
     """Generate a title into the cache unless the same spec is there already."""
-    key = hashlib.sha256(f"{GENERATOR_VERSION}:{spec!r}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{GENERATOR_VERSION}:{_spec_text(spec)}".encode()).hexdigest()[:16]
     root = CACHE / row
     stamp = root / spec.title_id / ".spec"
     truth_file = root / spec.title_id / ".truth.json"
@@ -233,6 +302,8 @@ def run_dubsync(original: Path, dub: Path, policy: Policy, reference_cache: dict
         "out_of_sync": not verdict.in_sync,
         "drift_ppm": verdict.drift_ppm,
         "segments": [s["offset_s"] for s in verdict.segments] if verdict.kind == "intermittent" else None,
+        "complete": verdict.complete,
+        "source": verdict.source,
         "seconds": timing["fingerprint_reference_s"] + timing["fingerprint_dub_s"] + timing["match_s"],
         "error": None,
     }
@@ -295,6 +366,11 @@ def summarise(pairs: list[PairResult], system: str) -> dict:
         "drift_rate_max_rel_error": max(drift_err) if drift_err else None,
         "seconds": float(sum(r["seconds"] for _, r in results)),
         "failures": sum(1 for _, r in results if r["error"]),
+        # no answer: dubsync's "undetermined", a peer's missing offset
+        "undetermined": float(np.mean([r["offset_s"] is None or r.get("kind") == "undetermined" for _, r in results])),
+        "incomplete_flagged": (
+            float(np.mean([r.get("complete") is False for _, r in results])) if system == "dubsync" else None
+        ),
     }  # fmt: skip
 
 
@@ -350,9 +426,10 @@ def markdown(report: dict) -> str:
     lines += ["## Accuracy per row", "",
               "Out of sync = |offset| > 0.2 s anywhere along the track. Errors: |measured − true offset at the dub's start|. "
               "`kind`: share of pairs reported as the right kind (in sync / constant / drift / intermittent). "
-              "Time: sum of each system's wall time over the row's pairs, as a ratio to decode-only of the same tracks.", ""]
-    header = "| row | system | pairs | F1 | precision | recall | median ms | mean ms | p95 ms | ≤ 50 ms | kind | drift rate err | time × decode |"
-    lines += [header, "|" + "---|" * 13]
+              "Time: sum of each system's wall time over the row's pairs, as a ratio to decode-only of the same tracks. "
+              "`undetermined`: share of pairs without an answer (dubsync's undetermined, a peer's missing offset).", ""]
+    header = "| row | system | pairs | F1 | precision | recall | undetermined | median ms | mean ms | p95 ms | ≤ 50 ms | kind | drift rate err | time × decode |"
+    lines += [header, "|" + "---|" * 14]
     for row in report["rows"]:
         for system in systems:
             s = row["summary"].get(system)
@@ -360,10 +437,15 @@ def markdown(report: dict) -> str:
                 continue
             ratio = s["seconds"] / row["decode_s"] if row["decode_s"] else None
             lines.append(
-                f"| {row['name']} | {system} | {s['pairs']} | {s['f1']:.3f} | {s['precision']:.3f} | {s['recall']:.3f} | "
+                f"| {row['name']} | {system} | {s['pairs']} | {s['f1']:.3f} | {s['precision']:.3f} | {s['recall']:.3f} | {s.get('undetermined', 0.0):.2f} | "
                 f"{_fmt(s['median_abs_error_ms'], '.1f')} | {_fmt(s['mean_abs_error_ms'], '.1f')} | {_fmt(s['p95_abs_error_ms'], '.1f')} | "
                 f"{s['within_50ms']:.2f} | {s['kind_correct']:.2f} | {_fmt(s['drift_rate_max_rel_error'], '.1%')} | {_fmt(ratio, '.2f')} |"
             )
+    flagged = [(row["name"], row["summary"]["dubsync"]) for row in report["rows"] if row["summary"].get("dubsync")]
+    flagged = [(name, s) for name, s in flagged if s.get("incomplete_flagged")]
+    if flagged:
+        lines += ["", "Completeness (dubsync's `complete_delivery`, judged apart from sync): "
+                  + "; ".join(f"{name}: {s['incomplete_flagged']:.0%} of pairs flagged incomplete" for name, s in flagged)]
     overall = report.get("overall")
     if overall:
         lines += ["", "## Published protocol, all protocol rows pooled", "", "| system | F1 | median ms | p95 ms |", "|---|---|---|---|"]

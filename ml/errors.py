@@ -52,11 +52,6 @@ class MissingMediaError(MediaError):
     """A file the landing-zone contract requires is not there (for example the original track)."""
 
 
-class LengthMismatchError(DubsyncError):
-    """A dub and its original differ in length by more than the policy allows, once the dub's
-    measured offsets (its drift, its jumps) are applied: a partial or wrong delivery, not judged."""
-
-
 class ConformError(DubsyncError):
     """A dub cannot be conformed: its verdict has nothing to fix or too little evidence, the fix
     would pad more than the policy allows, or the conformed file did not re-check in sync (then

@@ -103,6 +103,9 @@ def _row(title: str, language: str, verdict: dict | None, error: str | None) -> 
         "original_to_picture_ms": (
             None if verdict.get("original_to_picture_s") is None else round(verdict["original_to_picture_s"] * 1000, 1)
         ),
+        "source": verdict.get("source") or None,
+        "complete": verdict.get("complete"),
+        "completeness": verdict.get("completeness") or None,
         "reason": error or verdict.get("reason", ""),
         "error": error,
     }

@@ -27,3 +27,16 @@ def test_the_pcm_copy_of_a_dub_holds_the_same_samples(tmp_path, rng):
     assert np.array_equal(a, b)
     made = wav.stat().st_mtime_ns
     assert pcm_copy(flac) == wav and wav.stat().st_mtime_ns == made
+
+
+def test_cache_keys_leave_out_fields_added_at_their_defaults():
+    from benchmarks.audio_sync import _spec_text
+    from ml.testmedia import DubSpec, TitleSpec
+
+    plain = TitleSpec("t", duration_s=30.0, dubs=(DubSpec("fr", offset_s=0.5),), seed=1)
+    text = _spec_text(plain)
+    assert text.startswith("TitleSpec(title_id='t', duration_s=30.0") and "dubs=(DubSpec(language='fr', offset_s=0.5" in text
+    for added in ("appended_credits_s", "pitch_kept", "me_remix", "me_gain_db", "continuous_dialogue"):
+        assert added not in text
+    used = TitleSpec("t", duration_s=30.0, dubs=(DubSpec("fr", pitch_kept=True, speed_ratio=1.001),), continuous_dialogue=True)
+    assert "pitch_kept=True" in _spec_text(used) and "continuous_dialogue=True" in _spec_text(used)

@@ -5,13 +5,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ml.audio_sync.matching import coarse_alignment, match_signatures
+from ml.audio_sync.matching import coarse_alignment, match_signatures, match_with_speed_search
 from ml.audio_sync.signatures import (
     pack_codes,
     signature_from_audio,
     signature_from_file,
 )
 from ml.audio_sync.verdict import decide
+from ml.decoding.audio import load_audio
 from ml.policy import MatchParams, Policy, SignatureParams
 from ml.testmedia import DubSpec, TitleSpec, build_title
 
@@ -269,3 +270,128 @@ def test_a_pal_speed_up_is_found_by_the_speed_search(tmp_path, real_media):
     assert verdict.kind == "drift"
     assert verdict.drift_ppm == pytest.approx((25 / 24 - 1) * 1e6, rel=0.01)
     assert verdict.offset_s == pytest.approx(-0.1, abs=0.01)
+
+
+SHORT_OFFSETS = {"fr": 0.0, "de": -5.0, "sv": 2.5}
+
+
+@pytest.fixture(scope="module")
+def short_title(tmp_path_factory, real_media):
+    """A 15-s promo: shorter than one coarse stretch (``chunk_s`` = 30 s)."""
+    dubs = tuple(DubSpec(lang, offset_s=off) for lang, off in SHORT_OFFSETS.items())
+    spec = TitleSpec("promo", duration_s=15.0, dubs=dubs, seed=7)
+    return _generated(tmp_path_factory.mktemp("promo"), spec, real_media)
+
+
+@pytest.mark.parametrize("language", list(SHORT_OFFSETS))
+def test_a_15_s_programme_is_aligned_whole(short_title, language):
+    # issue 22: below one 30-s stretch the coarse stage found nothing ("only 0 dub frames match");
+    # a programme of 5-30 s is aligned as one stretch, even 5 s late (10 s of it on the original)
+    folder, reference = short_title
+    dub = signature_from_file(next(folder.glob(f"dubs/{language}.*")))
+    assert dub.duration_s < POLICY.match.chunk_s
+    truth = SHORT_OFFSETS[language]
+    assert [round(lag, 0) for _, _, lag in coarse_alignment(dub, reference, POLICY.match)] == [round(truth, 0)]
+    verdict = decide(match_signatures(dub, reference, POLICY.match), match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == ("in_sync" if truth == 0 else "constant")
+    assert abs(verdict.offset_s - truth) <= 0.005, (verdict.offset_s, truth)
+    assert verdict.complete
+
+
+def test_a_dub_under_5_s_or_silent_is_undetermined_with_that_reason(short_title):
+    folder, reference = short_title
+    sr = POLICY.signature.sample_rate
+    fr, _ = load_audio(next(folder.glob("dubs/fr.*")), sample_rate=sr)
+    # the first 4 s of an in-sync dub: its frames may well match, but 4 s is no evidence
+    head = match_signatures(signature_from_audio(fr[: 4 * sr], sample_rate=sr), reference, POLICY.match)
+    verdict = decide(head, match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == "undetermined" and verdict.offset_s is None and not verdict.in_sync
+    assert "the dub lasts 4.0 s, under min_dub_s = 5 s" in verdict.reason
+    # 10 s of digital silence: no frame to match, never a guess
+    silent = match_signatures(signature_from_audio(np.zeros(10 * sr, np.float32), sample_rate=sr), reference, POLICY.match)
+    verdict = decide(silent, match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == "undetermined" and verdict.offset_s is None
+    assert verdict.reason.startswith("the dub is silent")
+
+
+@pytest.fixture(scope="module")
+def delivery_title(tmp_path_factory, real_media):
+    """A 60-s programme: a dub that goes +0.5 s out of sync at 30 % and comes back at 70 %, and an
+    in-sync dub with 20 s of localised end credits appended."""
+    dubs = (
+        DubSpec("fr", jumps=((18.0, 0.5), (42.0, 0.0))),
+        DubSpec("de", appended_credits_s=20.0),
+    )
+    spec = TitleSpec("deliveries", duration_s=60.0, dubs=dubs, seed=3)
+    return _generated(tmp_path_factory.mktemp("deliveries"), spec, real_media)
+
+
+def test_a_dub_out_of_sync_and_back_is_intermittent_with_its_three_stretches(delivery_title):
+    folder, reference = delivery_title
+    dub = signature_from_file(next(folder.glob("dubs/fr.*")))
+    verdict = decide(match_signatures(dub, reference, POLICY.match), match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == "intermittent" and not verdict.in_sync
+    # the jump at original time 18 s to +0.5 s switches at dub time 17.5 s, the way back at 42 s
+    assert [round(s["offset_s"], 2) for s in verdict.segments] == [0.0, 0.5, 0.0]
+    bounds = [(s["start_s"], s["end_s"]) for s in verdict.segments]
+    assert bounds[0][0] < 1.0 and abs(bounds[0][1] - 17.5) < 1.5 and abs(bounds[1][0] - 17.5) < 1.5
+    assert abs(bounds[1][1] - 42.0) < 1.5 and abs(bounds[2][0] - 42.0) < 1.5 and bounds[2][1] > 58.0
+    assert "3 stretches" in verdict.reason and verdict.complete
+
+
+def test_appended_credits_leave_the_dub_in_sync_and_fail_its_completeness(delivery_title):
+    folder, reference = delivery_title
+    dub = signature_from_file(next(folder.glob("dubs/de.*")))
+    verdict = decide(match_signatures(dub, reference, POLICY.match), match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == "in_sync" and verdict.in_sync and abs(verdict.offset_s) <= 0.005
+    assert verdict.complete is False
+    assert verdict.dub_duration_s == pytest.approx(80.0, abs=0.05) and verdict.original_duration_s == pytest.approx(60.0, abs=0.05)
+    assert verdict.tail_s == pytest.approx(-20.0, abs=0.05)
+    assert "20.0 s longer" in verdict.completeness
+    assert "the dub holds 20.0 s after the original ends (dub 60.0-80.0 s)" in verdict.completeness
+
+
+@pytest.mark.parametrize("ratio", [25 / 24, 24 / 25])
+def test_a_time_stretch_with_the_pitch_kept_is_a_drift_with_its_rate(tmp_path, real_media, ratio):
+    # a PAL conversion with pitch correction: the spectra stay where they were, the timing drifts
+    # by 4 %; resampling (the pitch-shifting search) finds almost nothing, the time warp finds it
+    spec = TitleSpec("tempo", duration_s=45.0, dubs=(DubSpec("fr", offset_s=-0.1, speed_ratio=ratio, pitch_kept=True),), seed=5)
+    folder, reference = _generated(tmp_path, spec, real_media)
+    path = next(folder.glob("dubs/fr.*"))
+    dub = signature_from_file(path)
+    matches = match_with_speed_search(
+        dub, reference, POLICY.match, resignature=lambda speed: signature_from_file(path, speed=speed),
+        min_matched_frames=POLICY.verdict.min_matched_frames,
+    )  # fmt: skip
+    verdict = decide(matches, match=POLICY.match, params=POLICY.verdict)
+    # at its own speed a few frames near each stretch's lag may match already (45 s of 25/24 matched
+    # 6 %, above the speed search's 5 %): the verdict must be the drift either way
+    assert matches.speed in (1.0, pytest.approx(ratio))
+    assert verdict.kind == "drift"
+    truth_ppm = (ratio - 1) * 1e6
+    assert abs(verdict.drift_ppm - truth_ppm) <= 0.05 * abs(truth_ppm), (verdict.drift_ppm, truth_ppm)
+    assert abs(verdict.offset_s - (-0.1)) <= 0.02
+
+
+REMIXED = {"fr": -2.0, "de": -0.12}
+
+
+@pytest.fixture(scope="module")
+def remixed_title(tmp_path_factory, real_media):
+    """The dubs' M&E remixed (EQ ±4-6 dB, 4:1 compression, a 60-ms echo, an 8-kHz low-pass); de's
+    also 12 dB quieter under the same dialogue."""
+    remix = ("eq", "compress", "echo", "lowpass")
+    dubs = (DubSpec("fr", offset_s=REMIXED["fr"], me_remix=remix), DubSpec("de", offset_s=REMIXED["de"], me_remix=remix, me_gain_db=-12.0))
+    spec = TitleSpec("remixed", duration_s=60.0, dubs=dubs, seed=4)
+    return _generated(tmp_path_factory.mktemp("remixed"), spec, real_media)
+
+
+@pytest.mark.parametrize("language", list(REMIXED))
+def test_a_dub_with_a_remixed_music_and_effects_is_aligned(remixed_title, language):
+    folder, reference = remixed_title
+    dub = signature_from_file(next(folder.glob(f"dubs/{language}.*")))
+    verdict = decide(match_signatures(dub, reference, POLICY.match), match=POLICY.match, params=POLICY.verdict)
+    truth = REMIXED[language]
+    assert verdict.kind == ("in_sync" if abs(truth) <= 0.2 else "constant"), verdict.reason
+    assert abs(verdict.offset_s - truth) <= 0.005, (verdict.offset_s, truth)
+    assert "envelope matcher" in verdict.reason and "signatures" in verdict.reason

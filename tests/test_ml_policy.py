@@ -36,6 +36,7 @@ def test_policy_file_overrides_defaults(tmp_path):
         ("[match]\ntheta_min_dist = -1\n", "theta_min_dist=-1 must be > 0"),
         ("[shots]\ndeblock = \"no\"\n", "deblock='no' must be true or false"),
         ("[verdict]\nmax_length_mismatch_s = -5\n", "max_length_mismatch_s=-5 must be a number >= 0"),
+        ("[verdict]\nmin_dub_s = -1\n", "min_dub_s=-1 must be a number >= 0"),
         ("[match\n", "not valid TOML"),
     ],
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +166,10 @@ def test_landing_zone_layout_and_ground_truth_match_specs(zone) -> None:
                 "codec": dub.codec,
                 "bitrate": dub.bitrate,
                 "localized_opening_s": dub.localized_opening_s,
+                "appended_credits_s": dub.appended_credits_s,
+                "pitch_kept": dub.pitch_kept,
+                "me_remix": list(dub.me_remix),
+                "me_gain_db": dub.me_gain_db,
             }
             assert {k: record[k] for k in expected} == expected
             y, rate = tm.read_audio(folder / record["file"])
@@ -245,6 +250,59 @@ def test_localized_opening_replaces_the_bed(zone) -> None:
     assert early and late
     assert max(early) < 0.5
     assert min(late) > 0.99
+
+
+def test_appended_credits_lengthen_the_dub_and_leave_the_programme_as_it_was(tmp_path: Path) -> None:
+    spec = tm.TitleSpec("credits", duration_s=12.0, dubs=(tm.DubSpec("fr", offset_s=0.3),), seed=5)
+    with_credits = replace(spec, dubs=(tm.DubSpec("fr", offset_s=0.3, appended_credits_s=4.0),))
+    plain = tm.build_title(tmp_path / "plain", spec, real_media=None)
+    truth = tm.build_title(tmp_path / "credits", with_credits, real_media=None)
+    assert truth["dubs"]["fr"]["appended_credits_s"] == 4.0 and plain["dubs"]["fr"]["appended_credits_s"] == 0.0
+    a, sr = tm.read_audio(tmp_path / "plain/credits" / plain["dubs"]["fr"]["file"])
+    b, _ = tm.read_audio(tmp_path / "credits/credits" / truth["dubs"]["fr"]["file"])
+    assert b.shape[1] == a.shape[1] + 4 * sr
+    assert np.array_equal(a, b[:, : a.shape[1]])  # the programme is untouched: same samples, same sync
+    assert np.sqrt(np.mean(b[:, a.shape[1] :] ** 2)) > 10 ** (-40 / 20)  # the credits are music, not silence
+
+
+def test_a_pitch_kept_time_stretch_keeps_the_length_and_the_pitch(tmp_path: Path) -> None:
+    ratio = 25 / 24
+    dubs = (tm.DubSpec("fr", speed_ratio=ratio, pitch_kept=True), tm.DubSpec("de", speed_ratio=ratio))
+    spec = tm.TitleSpec("tempo", duration_s=12.0, dubs=dubs, seed=5)
+    truth = tm.build_title(tmp_path, spec, real_media=None)
+    assert truth["dubs"]["fr"]["pitch_kept"] is True and truth["dubs"]["de"]["pitch_kept"] is False
+    orig, sr = tm.read_audio(tmp_path / "tempo" / truth["original_file"], mono=True)
+    kept, _ = tm.read_audio(tmp_path / "tempo" / truth["dubs"]["fr"]["file"], mono=True)
+    shifted, _ = tm.read_audio(tmp_path / "tempo" / truth["dubs"]["de"]["file"], mono=True)
+    assert abs(kept.size / sr - 12.0 / ratio) < 0.01 and kept.size == shifted.size
+
+    def centroid(y: np.ndarray) -> float:
+        power = np.abs(np.fft.rfft(y[: 8 * sr])) ** 2
+        return float(np.sum(np.fft.rfftfreq(8 * sr, 1 / sr) * power) / np.sum(power))
+
+    # resampling raises every frequency by the ratio; the time-stretch leaves the spectrum in place
+    assert abs(centroid(kept) / centroid(orig) - 1) < abs(centroid(shifted) / centroid(orig) - 1)
+    assert centroid(shifted) / centroid(orig) > 1.02
+
+
+def test_a_remix_is_streamed_with_its_state_and_does_what_it_says() -> None:
+    from ml.testmedia.remix import Remix
+
+    sr = 44100
+    rng = np.random.default_rng(3)
+    bed = (rng.normal(0, 0.05, (2, 4 * sr)) * np.repeat(rng.uniform(0.05, 1.0, 40), sr // 10)).astype(np.float32)
+    whole = Remix(("eq", "compress", "echo", "lowpass"), sr)(bed)
+    remix = Remix(("eq", "compress", "echo", "lowpass"), sr)
+    chunked = np.concatenate([remix(bed[:, k : k + 10000]) for k in range(0, bed.shape[1], 10000)], axis=1)
+    assert np.allclose(whole, chunked, atol=1e-5)  # the same however it is cut (state carried)
+    spectrum = np.abs(np.fft.rfft(Remix(("lowpass",), sr)(bed)[0])) ** 2
+    freqs = np.fft.rfftfreq(bed.shape[1], 1 / sr)
+    assert spectrum[freqs > 10000].sum() < 1e-3 * spectrum[freqs < 6000].sum()  # band-limited at 8 kHz
+    echo = Remix(("echo",), sr)(bed) - bed
+    lag = round(0.06 * sr)
+    assert np.allclose(echo[:, lag:], 0.5 * bed[:, :-lag], atol=0.01 * float(np.abs(bed).max()))  # 60 ms, -6 dB
+    with pytest.raises(ValueError, match="reverb"):
+        tm.DubSpec("fr", me_remix=("reverb",))
 
 
 def test_dialogue_lines_sit_at_the_same_positions_in_every_language(tmp_path: Path) -> None:
@@ -386,6 +444,8 @@ def test_offset_at_with_drift() -> None:
         (lambda: tm.DubSpec("fr", offset_s=math.nan), "nan"),
         (lambda: tm.DubSpec("fr", codec="flac", bitrate=128000), "128000"),
         (lambda: tm.DubSpec("fr", localized_opening_s=-1.0), "-1.0"),
+        (lambda: tm.DubSpec("fr", appended_credits_s=-2.0), "-2.0"),
+        (lambda: tm.DubSpec("fr", pitch_kept="yes"), "yes"),
         (lambda: tm.DubSpec("fr", jumps=((30.0, 0.0), (20.0, 1.0))), "increasing"),
         (lambda: tm.DubSpec("fr", jumps=((30.0, 0.0), (31.0, 5.0))), "31.0"),
         (lambda: tm.DubSpec("French"), "French"),

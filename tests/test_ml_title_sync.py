@@ -6,6 +6,7 @@ against the picture with a known sum.
 """
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 from ml.audio_sync.matching import match_signatures
 from ml.audio_sync.signatures import signature_from_audio, signature_from_file
 from ml.decoding.audio import load_audio
-from ml.errors import LengthMismatchError, ParameterError
+from ml.errors import ParameterError
 from ml.picture.title_sync import decide_against_picture, picture_sync
 from ml.policy import Policy
 from ml.testmedia import DubSpec, TitleSpec, build_title
@@ -189,28 +190,49 @@ def test_without_a_speaking_face_the_verdict_stays_on_the_original_audio_and_say
 
 def test_a_dub_without_evidence_is_undetermined_against_the_picture_too(kinds):
     matches = kinds["fr"]
-    none_matched = type(matches)(**{**matches.__dict__, "distances": np.full_like(matches.distances, np.inf)})
+    # no frame matched and no envelope stretch accepted: neither matcher has evidence
+    none_matched = type(matches)(
+        **{
+            **matches.__dict__,
+            "distances": np.full_like(matches.distances, np.inf),
+            "envelope_accepted": np.zeros_like(matches.envelope_accepted),
+        }
+    )
     verdict = _decide(none_matched, _picture(0.04))
     assert verdict.kind == "undetermined" and verdict.offset_s is None
+    assert "signatures: only 0 dub frames match" in verdict.reason and "envelope matcher: no stretch" in verdict.reason
+    # the envelope matcher's stretches alone decide, and are moved by the picture's offset too
+    envelope_only = type(matches)(**{**matches.__dict__, "distances": np.full_like(matches.distances, np.inf)})
+    verdict = _decide(envelope_only, _picture(0.04))
+    assert verdict.source == "envelope" and verdict.offset_s == pytest.approx(0.04, abs=0.01)
 
 
-def test_a_partial_delivery_is_an_error_not_a_verdict(kinds):
-    # the first 40 s of a 100-s dub are in sync, but 60 s of the programme have no dub: never "in sync"
-    with pytest.raises(LengthMismatchError, match=r"the dub lasts 40\.0 s, the original 100\.0 s: 60\.0 s shorter"):
-        _decide(kinds["fr_head"], None)
-    # the rest of it, 40 s late: delaying it by 40 s would still leave the first 40 s without a dub
-    with pytest.raises(LengthMismatchError, match=r"60\.0 s, the original 100\.0 s: 40\.0 s shorter .* offset by \+40000 ms"):
-        _decide(kinds["fr_tail"], _picture(0.0))
-    # 5 s short (silence or an ident trimmed at the end) is within max_length_mismatch_s: judged
+def test_a_partial_delivery_is_judged_on_what_it_holds_and_fails_completeness(kinds):
+    # issue 22: sync and completeness are two questions. The first 40 s of a 100-s dub are in
+    # sync, but 60 s of the programme have no dub: in sync for what it holds, incomplete
+    head = _decide(kinds["fr_head"], None)
+    assert head.kind == "in_sync" and abs(head.offset_s) < 0.005
+    assert head.complete is False
+    assert head.dub_duration_s == pytest.approx(40.0, abs=0.05) and head.original_duration_s == pytest.approx(100.0, abs=0.05)
+    assert head.tail_s == pytest.approx(60.0, abs=0.05) and abs(head.head_s) < 0.005
+    assert re.search(r"the dub lasts 40\.0 s, the original 100\.0 s, 60\.0 s shorter", head.completeness)
+    assert "the original's last 60.0 s are missing (from its 40.0 s)" in head.completeness
+    assert "incomplete" in head.reason
+    # the rest of it, 40 s late: its offset is the verdict's, the missing first 40 s the check's
+    tail = _decide(kinds["fr_tail"], _picture(0.0))
+    assert tail.kind == "constant" and tail.offset_s == pytest.approx(40.0, abs=0.005)
+    assert tail.complete is False and "the original's first 40.0 s are missing" in tail.completeness
+    # 5 s short (silence or an ident trimmed at the end) is within max_length_mismatch_s: complete
     verdict = _decide(kinds["fr_short"], None)
-    assert verdict.kind == "in_sync" and abs(verdict.offset_s) < 0.005
+    assert verdict.kind == "in_sync" and abs(verdict.offset_s) < 0.005 and verdict.complete
     strict = dataclasses.replace(POLICY.verdict, max_length_mismatch_s=4.0)
-    with pytest.raises(LengthMismatchError, match="5.0 s shorter"):
-        decide_against_picture(kinds["fr_short"], None, match=POLICY.match, params=strict)
-    # a drift changes the dub's length by its rate and a jump by its size: both judged (1.001× over
-    # 100 s is 0.1 s, the jump 0.5 s), with the lengths checked against their offsets
+    short = decide_against_picture(kinds["fr_short"], None, match=POLICY.match, params=strict)
+    assert short.kind == "in_sync" and short.complete is False and "5.0 s shorter" in short.completeness
+    # a drift changes the dub's length by its rate and a jump by its size: both complete (1.001×
+    # over 100 s is 0.1 s, the jump 0.5 s), with the lengths checked against their offsets
     assert _decide(kinds["es"], None).kind == "drift" and _decide(kinds["it"], None).kind == "intermittent"
+    assert _decide(kinds["es"], None).complete and _decide(kinds["it"], None).complete
     exact = dataclasses.replace(POLICY.verdict, max_length_mismatch_s=0.02)
     drift = decide_against_picture(kinds["es"], None, match=POLICY.match, params=exact)  # 99.9 s long, 0.1 s of drift
-    assert drift.kind == "drift"
+    assert drift.kind == "drift" and drift.complete
     assert kinds["fr"].reference_duration_s == pytest.approx(100.0, abs=0.05)

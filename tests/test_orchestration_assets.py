@@ -14,6 +14,7 @@ from dagster import (
 )
 
 from assets.audio_sync import (
+    CHECK_COMPLETE_DELIVERY,
     CHECK_WITHIN_TOLERANCE,
     DUB_SIGNATURE,
     FRAME_MATCH_OFFSETS,
@@ -91,6 +92,8 @@ def test_every_asset_materialises_on_dynamic_partitions(landing_zone, tmp_path):
             assert in_tolerance and in_tolerance[0].passed == (expected == 0)
             if expected:
                 assert in_tolerance[0].severity == AssetCheckSeverity.ERROR
+            complete = [e for e in evaluations if e.check_name == CHECK_COMPLETE_DELIVERY]
+            assert complete and complete[0].passed and complete[0].severity.value == "ERROR"
         # artifacts are where the IO manager says, and load back
         verdict = decode_artifact((tmp_path / "artifacts/title_verdicts/fr/alpha.npz").read_bytes())
         assert verdict.kind == "constant" and verdict.offset_s == pytest.approx(0.8, abs=0.005)

@@ -13,7 +13,8 @@ REQUIRED = {
     "title", "language", "offset_ms", "offset_s", "reference", "original_to_picture_ms", "in_sync", "kind",
     "drift_ppm", "offset_end_ms", "segments", "band", "correction", "correction_shift_ms", "correction_speed_ratio",
     "matched_frames", "coverage", "spread_ms", "agreement", "explained", "reason", "error",
-}  # the fields the README lists for --json
+    "source", "complete", "completeness",
+}  # the fields docs/design.md lists for --json
 
 
 def test_check_writes_the_verdict_json(landing_zone, tmp_path, monkeypatch, capsys):
@@ -36,6 +37,7 @@ def test_check_writes_the_verdict_json(landing_zone, tmp_path, monkeypatch, caps
         # positive = the dub leads, and the shift to apply is the offset itself (delay a leading dub)
         assert row["correction_shift_ms"] == row["offset_ms"]
         assert row["band"] == ("unacceptable" if expected else "undetectable")
+        assert row["complete"] is True and row["completeness"].startswith("complete: ") and row["source"] == "signatures"
 
 
 def test_check_reports_bad_files_as_rows(landing_zone, tmp_path, monkeypatch):
@@ -64,9 +66,13 @@ def test_check_reports_bad_files_as_rows(landing_zone, tmp_path, monkeypatch):
     assert rows["fr"]["kind"] == "undetermined" and rows["fr"]["in_sync"] is False
     assert "alpha/dubs/fr.flac" in rows["fr"]["error"]
     assert rows["de"]["error"] is None
-    assert rows["it"]["kind"] == "undetermined" and rows["it"]["in_sync"] is False
-    assert rows["it"]["error"].startswith("the dub lasts 15.0 s, the original 30.0 s: 15.0 s shorter")
-    assert rows["it"]["error"].endswith("a partial or wrong delivery, not judged (what it holds is offset by +0 ms)")
+    # issue 22: sync and completeness are two questions. What it holds is in sync; the delivery
+    # is incomplete, with both lengths and where the audio is missing
+    assert rows["it"]["error"] is None
+    assert rows["it"]["kind"] == "in_sync" and abs(rows["it"]["offset_ms"]) <= 5
+    assert rows["it"]["complete"] is False
+    assert rows["it"]["completeness"].startswith("incomplete: the dub lasts 15.0 s, the original 30.0 s, 15.0 s shorter")
+    assert "the original's last 15.0 s are missing (from its 15.0 s)" in rows["it"]["completeness"]
 
 
 def test_check_runs_on_object_storage(landing_zone, tmp_path, monkeypatch, capsys):

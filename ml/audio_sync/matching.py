@@ -13,6 +13,7 @@ of the original at time T is heard in the dub at T − offset).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ import numpy as np
 
 from ml.errors import ParameterError
 from ml.policy import MatchParams, params_version
-from ml.audio_sync.signatures import Signature
+from ml.audio_sync.envelope import EnvelopeStretches, match_envelopes
+from ml.audio_sync.signatures import Signature, time_warped
 
 __all__ = [
     "ALGORITHM",
@@ -33,10 +35,11 @@ __all__ = [
     "match_with_speed_search",
 ]
 
-ALGORITHM = "linf-match/5"
+ALGORITHM = "linf-match/6"
 """Changes when matches of the same signatures can change (4: the sub-step refinement no longer
 takes the next kept original frame past a dropped one as a neighbour; 5: matches keep the
-original's length, which the verdict compares with the dub's)."""
+original's length, which the verdict compares with the dub's; 6: a dub shorter than one coarse
+stretch is aligned whole)."""
 COVERAGE_STRETCH_S = 10.0
 """Coverage counts the share of the dub's stretches of this many seconds that hold a matched frame."""
 SPEED_SEARCH_BELOW = 0.05
@@ -101,6 +104,24 @@ class FrameMatches:
     """The dub was matched after resampling it ``speed`` times slower (see
     :func:`match_with_speed_search`); times and offsets are on the dub's own timeline regardless."""
     reference_duration_s: float = float("nan")
+    envelope_starts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    """The envelope matcher's stretches (:class:`ml.audio_sync.envelope.EnvelopeStretches`): first
+    and last dub time of each, seconds; empty when it did not run."""
+    envelope_ends: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    envelope_offsets: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    """Each envelope stretch's offset, seconds (positive = dub leads)."""
+    envelope_scores: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    envelope_contrasts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    envelope_accepted: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """The envelope stretches that count as evidence."""
+
+    @property
+    def envelope(self) -> EnvelopeStretches:
+        """The envelope matcher's stretches."""
+        return EnvelopeStretches(
+            self.envelope_starts, self.envelope_ends, self.envelope_offsets, self.envelope_scores,
+            self.envelope_contrasts, self.envelope_accepted.astype(bool),
+        )  # fmt: skip
 
     @property
     def matched(self) -> np.ndarray:
@@ -220,7 +241,14 @@ def match_signatures(
         # at t' + offset' is heard in the dub at t' / speed
         offsets = offsets + times * (1.0 - 1.0 / dub.speed)
         times = times / dub.speed
+    envelope = match_envelopes(dub, reference, params) if params.envelope_matcher else EnvelopeStretches.empty()
     return FrameMatches(
+        envelope_starts=envelope.starts,
+        envelope_ends=envelope.ends,
+        envelope_offsets=envelope.offsets,
+        envelope_scores=envelope.scores,
+        envelope_contrasts=envelope.contrasts,
+        envelope_accepted=envelope.accepted,
         dub_times=times,
         offsets=offsets,
         distances=distances,
@@ -245,9 +273,11 @@ def match_with_speed_search(
     log: Callable[[str], None] | None = None,
 ) -> FrameMatches:
     """Match the dub; if fewer than ``min_matched_frames`` frames, or fewer than
-    ``SPEED_SEARCH_BELOW`` of its kept frames, match, try each of ``params.speed_candidates``
-    (``resignature(speed)`` gives the dub's signature resampled that many times slower) and keep
-    the result with the most matched frames."""
+    ``SPEED_SEARCH_BELOW`` of its kept frames, match, try each of ``params.speed_candidates`` two
+    ways: resampled (``resignature(speed)`` gives the dub's signature resampled that many times
+    slower, undoing a speed-up that shifted the pitch) and time-warped with its pitch kept
+    (:func:`ml.audio_sync.signatures.time_warped`, undoing a time-stretch that kept it, as PAL
+    conversions with pitch correction do); keep the result with the most matched frames."""
     best = match_signatures(dub, reference, params, progress=progress)
     enough = max(min_matched_frames, SPEED_SEARCH_BELOW * len(best.dub_times))
     if best.n_matched >= enough or not params.speed_candidates:
@@ -257,11 +287,16 @@ def match_with_speed_search(
             f"only {best.n_matched} frames match at the dub's own speed: trying it "
             f"{', '.join(f'{s:.6g}' for s in params.speed_candidates)} times slower"
         )
-    for speed in params.speed_candidates:
-        candidate = match_signatures(resignature(speed), reference, params)
+    trials = [(speed, how) for speed in params.speed_candidates for how in ("resampled", "pitch kept")]
+    for speed, how in trials:
+        warped = resignature(speed) if how == "resampled" else time_warped(dub, speed)
+        candidate = match_signatures(warped, reference, params)
         if log is not None:
-            log(f"speed {speed:.6g}: {candidate.n_matched} frames match")
-        if candidate.n_matched > best.n_matched:
+            log(f"speed {speed:.6g} ({how}): {candidate.n_matched} frames match")
+        # a few chance matches at another speed do not replace the dub's own envelope evidence
+        if candidate.n_matched > best.n_matched and (
+            candidate.n_matched >= min_matched_frames or not best.envelope_accepted.any()
+        ):
             best = candidate
     return best
 
@@ -303,9 +338,15 @@ def coarse_alignment(
     cell_s = dub.frame_seconds * pool
     # grid cell k of either track starts at its own start time + k * cell_s
     origin = reference.start_time_s - dub.start_time_s
-    chunk = max(4, int(round(params.chunk_s / cell_s)))
-    if len(r) < chunk:
+    # a programme shorter than one stretch is aligned whole: no stretch needs more audio than the
+    # dub, or the original, has (a 24-s promo found no stretch at all with 30-s stretches)
+    chunk = min(max(4, int(round(params.chunk_s / cell_s))), len(d), len(r))
+    if chunk < 4:
         return []
+    # a lag counts where the stretch lies mostly on the original (a few edge cells inflate a
+    # cosine); a programme aligned whole may overhang by up to half (a 15-s promo 5 s late)
+    whole = chunk == len(d)
+    overlap = (1, 2) if whole else (3, 4)
     correlate = _Correlator(r, chunk)
     # reference cells q whose lag q - c0 lies within the search window
     lag_lo = int(np.ceil((-params.search_window_s - cell_s - origin) / cell_s))
@@ -326,11 +367,12 @@ def coarse_alignment(
         score = raw / (np.sqrt(np.maximum(energy, 1e-9)) * (np.linalg.norm(block) + 1e-9))
         q = np.arange(q0, q1 + 1)
         lag_s = (q - c0) * cell_s + origin
-        # lags where the chunk lies mostly on the reference (a few edge cells inflate a cosine)
         on_reference = np.minimum(q + width, len(r)) - np.maximum(q, 0)
-        allowed = (energy > 1e-6) & (4 * on_reference > 3 * width)
+        allowed = (energy > 1e-6) & (overlap[1] * on_reference > overlap[0] * width)
         if not allowed.any():
             continue
+        if whole:  # a cosine over fewer cells scores higher by chance: weigh it by the cells it has
+            score = score * np.sqrt(np.clip(on_reference, 0, None) / width)
         score = np.where(allowed, score, -np.inf)
         best = int(np.argmax(score))
         rival = np.where(np.abs(lag_s - lag_s[best]) > 1.0, score, -np.inf).max()

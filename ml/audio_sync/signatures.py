@@ -42,10 +42,15 @@ __all__ = [
     "signature_from_file",
     "signature_version",
     "quantise",
+    "time_warped",
 ]
 
-ALGORITHM = "cs-signature/5"
-"""Bump when the signature computation changes in a way the parameters do not capture."""
+ALGORITHM = "cs-signature/6"
+"""Bump when the signature computation changes in a way the parameters do not capture (6: every
+frame's band envelope is kept for the envelope matcher)."""
+ENVELOPE_FLOOR_DB = -127.5
+"""Band levels are stored as ``round(2 × (dB − ENVELOPE_FLOOR_DB))`` in one byte: 0.5-dB steps from
+-127.5 dBFS (and below: digital silence) to 0 dBFS."""
 
 
 def signature_version(params: SignatureParams) -> str:
@@ -86,6 +91,9 @@ class Signature:
     version : str
         :func:`signature_version` of the parameters that made it; two signatures compare only
         when their versions are equal.
+    envelope_codes : np.ndarray or None [shape=(n_frames, B), dtype=uint8]
+        Level of B log-spaced bands of every frame, kept or not (see
+        :data:`ENVELOPE_FLOOR_DB`; :attr:`envelope` gives dB); None without envelope bands.
     """
 
     kept_mask: np.ndarray
@@ -104,6 +112,14 @@ class Signature:
     """The track was resampled to play ``speed`` times slower before framing (a speed-change search:
     25/24 undoes a PAL speed-up); frame times are on that corrected timeline, where dub time t is
     t × speed."""
+    envelope_codes: np.ndarray | None = None
+
+    @property
+    def envelope(self) -> np.ndarray | None:
+        """Band levels of every frame in dBFS [shape=(n_frames, B), dtype=float32], or None."""
+        if self.envelope_codes is None:
+            return None
+        return self.envelope_codes.astype(np.float32) * np.float32(0.5) + np.float32(ENVELOPE_FLOOR_DB)
 
     @functools.cached_property
     def frames(self) -> np.ndarray:
@@ -148,6 +164,11 @@ class Signature:
     def nbytes(self) -> int:
         """Bytes held by the signature's arrays (its size in storage, without headers)."""
         return int(self.kept_mask.nbytes + self.packed_codes.nbytes)
+
+    @property
+    def envelope_nbytes(self) -> int:
+        """Bytes held by the band envelopes (beside the signature, one byte a band and frame)."""
+        return 0 if self.envelope_codes is None else int(self.envelope_codes.nbytes)
 
 
 def quantise(vectors: np.ndarray, bits: int = 8) -> tuple[np.ndarray, float]:
@@ -276,6 +297,8 @@ class SignatureBuilder:
         hi = params.max_active_fraction * params.n_bins
         self._active_range = (lo, hi)
         self._buffers: tuple[np.ndarray, ...] | None = None
+        self._envelopes: list[np.ndarray] = []
+        self._bands = _band_edges(params)
 
     def push(self, block: np.ndarray) -> None:
         """Add the next block of samples [shape=(n,), float32, finite]."""
@@ -331,6 +354,10 @@ class SignatureBuilder:
         # is silence and dropped
         with np.errstate(divide="ignore", invalid="ignore"):
             np.log(np.abs(spectrum, out=level), out=level)
+            if self._bands is not None:  # mean ln magnitude per band, of every frame: the envelope
+                edges, widths = self._bands
+                sums = np.add.reduceat(level[:, edges[0] : edges[-1]], edges[:-1] - edges[0], axis=1)
+                self._envelopes.append(sums / widths * np.float32(_DB_PER_LN) - self._ref_db)
             peak = level.max(axis=1)
             peak_db = peak * _DB_PER_LN - self._ref_db
             if p.level_reference == "frame_peak":
@@ -367,6 +394,12 @@ class SignatureBuilder:
         mask = np.zeros(self._next_frame, dtype=bool)
         mask[frames] = True
         codes, scale = quantise(vectors, p.code_bits)
+        envelope = None
+        if self._bands is not None:
+            levels = np.concatenate(self._envelopes) if self._envelopes else np.zeros((0, p.envelope_bands), np.float32)
+            with np.errstate(invalid="ignore"):
+                steps = np.nan_to_num(2.0 * (levels - ENVELOPE_FLOOR_DB), nan=0.0, neginf=0.0, posinf=255.0)
+            envelope = np.clip(np.round(steps), 0, 255).astype(np.uint8)
         return Signature(
             kept_mask=np.packbits(mask),
             packed_codes=pack_codes(codes, p.code_bits),
@@ -380,7 +413,73 @@ class SignatureBuilder:
             n_fft=p.n_fft,
             hop_length=self.hop,
             version=signature_version(p),
+            envelope_codes=envelope,
         )
+
+
+def _band_edges(params: SignatureParams) -> tuple[np.ndarray, np.ndarray] | None:
+    """FFT-bin edges [shape=(B + 1,)] and widths [shape=(B,), float32] of the envelope bands, or
+    None without bands. Each band holds at least one bin."""
+    if params.envelope_bands == 0:
+        return None
+    high = min(params.envelope_high_hz, params.max_frequency_hz)  # the spectrum stops there
+    if high <= params.envelope_low_hz:
+        raise ParameterError(
+            f"envelope_low_hz={params.envelope_low_hz} must be below max_frequency_hz={params.max_frequency_hz}"
+        )
+    hz = np.geomspace(params.envelope_low_hz, high, params.envelope_bands + 1)
+    edges = np.round(hz * params.n_fft / params.sample_rate).astype(np.int64)
+    edges = np.maximum(edges, 1)
+    for k in range(1, len(edges)):  # at least one bin a band
+        edges[k] = max(edges[k], edges[k - 1] + 1)
+    if edges[-1] > params.n_bins:
+        raise ParameterError(
+            f"envelope_bands={params.envelope_bands} do not fit between envelope_low_hz={params.envelope_low_hz} "
+            f"and envelope_high_hz={params.envelope_high_hz} at n_fft={params.n_fft}"
+        )
+    return edges, np.diff(edges).astype(np.float32)
+
+
+def time_warped(signature: Signature, speed: float) -> Signature:
+    """The signature of the track played ``speed`` times slower with its pitch kept.
+
+    A time-stretch that keeps the pitch (a PAL conversion with pitch correction) leaves each frame's
+    spectrum as it was and moves it in time: frame j of the result, at corrected time j × hop, is
+    the track's frame nearest to dub time j × hop / ``speed``. No audio is decoded; every frame's
+    time is within half a hop of the true one. Like a resampled signature
+    (:func:`signature_from_file` with ``speed``), its times are on the corrected timeline
+    (:attr:`Signature.speed`), which matching maps back to the dub's own.
+
+    Parameters
+    ----------
+    signature : Signature
+        A dub's signature at its own speed.
+    speed : float
+        In [0.5, 2]; e.g. 25/24 undoes a 4 % tempo-up.
+    """
+    if not (0.5 <= speed <= 2.0):
+        raise ParameterError(f"speed={speed} must be in [0.5, 2]")
+    if signature.speed != 1.0:
+        raise ParameterError(f"the signature is already at speed {signature.speed:g}: warp the dub's own")
+    n = int(np.floor(signature.n_frames * speed))
+    source = np.minimum(np.round(np.arange(n) / speed).astype(np.int64), max(signature.n_frames - 1, 0))
+    kept = np.zeros(signature.n_frames, dtype=bool)
+    kept[signature.frames] = True
+    row = np.full(signature.n_frames, -1, dtype=np.int64)  # each kept frame's row in the codes
+    row[signature.frames] = np.arange(len(signature.frames))
+    keep = kept[source] if n else np.zeros(0, dtype=bool)
+    codes = signature.codes[row[source[keep]]]
+    envelope = None if signature.envelope_codes is None else signature.envelope_codes[source]
+    return dataclasses.replace(
+        signature,
+        kept_mask=np.packbits(keep),
+        packed_codes=pack_codes(codes, signature.code_bits),
+        n_frames=n,
+        n_samples=int(round(signature.n_samples * speed)),
+        start_time_s=signature.start_time_s * speed,
+        speed=float(speed),
+        envelope_codes=envelope,
+    )
 
 
 def _check_audio(y: np.ndarray) -> np.ndarray:

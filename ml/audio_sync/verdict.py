@@ -5,24 +5,32 @@ undetectable from −125 ms (lag) to +45 ms (lead), acceptable from −185 ms to
 decision is the paper's: out of sync when |offset| > 0.2 s. All of these come from
 :class:`ml.policy.VerdictParams`.
 
-A verdict is never "in sync" without evidence: too few matched frames, too little of the track
-covered, or matched frames that disagree give ``undetermined`` with the reason.
+A verdict is never "in sync" without evidence: a dub under ``min_dub_s``, a silent one, too few
+matched frames, too little of the track covered, or matched frames that disagree give
+``undetermined`` with the reason.
+
+Sync and completeness are two questions: the verdict judges what the dub holds, and its
+``complete`` field (the ``complete_delivery`` check) says whether the dub's length, its measured
+offsets applied, is the original's, with both lengths and where the extra or missing audio is.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+
+import numpy as np
 from dataclasses import dataclass
 
-from ml.errors import LengthMismatchError
 from ml.audio_sync.matching import FrameMatches
 from ml.policy import MatchParams, VerdictParams, params_version
-from ml.audio_sync.timeline import fit_timeline
+from ml.audio_sync.timeline import Segment, TimelineFit, fit_timeline
 
 __all__ = ["ALGORITHM", "KINDS", "BANDS", "Verdict", "itu_band", "decide", "verdict_version"]
 
-ALGORITHM = "verdict/5"
+ALGORITHM = "verdict/6"
+"""Changes when the same evidence can give another verdict (6: a length mismatch no longer refuses
+the verdict, the completeness fields say it; dubs under ``min_dub_s`` are undetermined)."""
 KINDS = ("in_sync", "constant", "drift", "intermittent", "undetermined")
 BANDS = ("undetectable", "acceptable", "unacceptable", "unknown")
 
@@ -94,9 +102,33 @@ class Verdict:
     drift_ppm: float | None = None
     correction_speed_ratio: float | None = None
     segments: list = dataclasses.field(default_factory=list)
+    source: str = ""
+    """Which matcher the timeline comes from: ``"signatures"`` (the primary, per-frame evidence)
+    or ``"envelope"`` (the envelope matcher's stretches, when the signatures were inconclusive);
+    empty when undetermined. The reason says what each found."""
+    envelope_stretches: int = 0
+    """Envelope stretches accepted as evidence (see :mod:`ml.audio_sync.envelope`)."""
     original_to_picture_s: float | None = None
     """With ``reference == "picture"``: the title's original audio ↔ picture offset (lip sync)
     that the dub ↔ original offsets were moved by."""
+    dub_duration_s: float | None = None
+    """Length of the dub track, seconds."""
+    original_duration_s: float | None = None
+    """Length of the original track, seconds (None when unknown)."""
+    complete: bool | None = None
+    """The dub's length, its measured offsets applied, is the original's within
+    ``max_length_mismatch_s``; None when the original's length is unknown."""
+    head_s: float | None = None
+    """Where the dub starts on the original's timeline, seconds: positive = the original's first
+    ``head_s`` seconds are missing from the dub, negative = the dub holds ``-head_s`` seconds before
+    the original's material begins. None when undetermined (no offset to apply)."""
+    tail_s: float | None = None
+    """The original's length minus where the dub ends on the original's timeline, seconds: positive
+    = the original's last ``tail_s`` seconds are missing from the dub, negative = the dub holds
+    ``-tail_s`` seconds after the original's material ends (appended credits). None when
+    undetermined."""
+    completeness: str = ""
+    """The completeness in words: both lengths and where the extra or missing audio is."""
 
     @property
     def offset_ms(self) -> float | None:
@@ -144,27 +176,159 @@ def _undetermined(reason: str, reference: str, evidence: dict) -> Verdict:
     )
 
 
-def _check_lengths(matches: FrameMatches, start: float, end: float, params: VerdictParams) -> None:
-    """Refuse a dub whose length, its measured offsets applied, is not the original's.
+def completeness(
+    matches: FrameMatches, start: float | None, end: float | None, params: VerdictParams
+) -> dict:
+    """Whether the dub holds the whole programme: its length against the original's, its measured
+    offsets applied, and where the extra or missing audio is.
 
-    Dub time t plays original time t + offset(t): the dub spans ``dub_duration + end − start`` of
-    the original's timeline (a drift changes its length by its rate, a jump by its size).
+    Dub time t plays original time t + offset(t): the dub spans original time ``start`` …
+    ``dub_duration + end`` (a drift changes its length by its rate, a jump by its size).
 
-    Raises
-    ------
-    LengthMismatchError
-        The two differ by more than ``params.max_length_mismatch_s``.
+    Parameters
+    ----------
+    matches : FrameMatches
+        The dub's evidence (its duration and the original's).
+    start, end : float or None
+        The dub's offset at its first and its last second (positive = dub leads), seconds; None
+        when undetermined: then the two lengths are compared as they are.
+    params : VerdictParams
+        ``max_length_mismatch_s`` is the largest difference a complete delivery may have.
+
+    Returns
+    -------
+    dict
+        The :class:`Verdict` fields ``dub_duration_s``, ``original_duration_s``, ``complete``,
+        ``head_s``, ``tail_s`` and ``completeness``.
     """
-    span = matches.dub_duration_s + (end - start)
-    excess = span - matches.reference_duration_s
-    if not abs(excess) > params.max_length_mismatch_s:  # also when the original's length is unknown
-        return
-    applied = "" if abs(end - start) < 0.5 else f", or {span:.1f} s of the original's time with its offsets applied"
-    raise LengthMismatchError(
-        f"the dub lasts {matches.dub_duration_s:.1f} s{applied}, the original {matches.reference_duration_s:.1f} s: "
-        f"{abs(excess):.1f} s {'longer' if excess > 0 else 'shorter'} (more than max_length_mismatch_s = "
-        f"{params.max_length_mismatch_s:g} s), a partial or wrong delivery, not judged (what it holds is offset "
-        f"by {round(start * 1000):+d} ms)"
+    dub, original = float(matches.dub_duration_s), float(matches.reference_duration_s)
+    limit = params.max_length_mismatch_s
+    fields = dict(dub_duration_s=dub, original_duration_s=None, complete=None, head_s=None, tail_s=None)
+    if not math.isfinite(original):
+        return fields | dict(completeness=f"not checked: the dub lasts {dub:.1f} s, the original's length is unknown")
+    fields["original_duration_s"] = original
+    lengths = f"the dub lasts {dub:.1f} s, the original {original:.1f} s"
+    if start is None or end is None:
+        excess = dub - original
+        fields["complete"] = abs(excess) <= limit
+        where = "its offsets unknown, where cannot be said"
+    else:
+        head, tail = float(start), float(original - (dub + end))
+        excess = -(head + tail)  # the dub's span on the original's timeline minus the original
+        fields.update(complete=abs(excess) <= limit, head_s=head, tail_s=tail)
+        if abs(end - start) >= 0.5:
+            lengths += f" ({dub + end - start:.1f} s of the original's time with its offsets applied)"
+        parts = []
+        if abs(head) > limit:
+            parts.append(
+                f"the original's first {head:.1f} s are missing (the dub starts at its {head:.1f} s)"
+                if head > 0
+                else f"the dub holds {-head:.1f} s before the original begins (dub 0.0-{-head:.1f} s)"
+            )
+        if abs(tail) > limit:
+            parts.append(
+                f"the original's last {tail:.1f} s are missing (from its {original - tail:.1f} s)"
+                if tail > 0
+                else f"the dub holds {-tail:.1f} s after the original ends (dub {dub + tail:.1f}-{dub:.1f} s)"
+            )
+        where = "; ".join(parts) or (
+            f"{abs(head):.1f} s at the start and {abs(tail):.1f} s at the end"
+        )
+    if fields["complete"]:
+        return fields | dict(completeness=f"complete: {lengths}, within ±{limit:g} s")
+    return fields | dict(
+        completeness=(
+            f"incomplete: {lengths}, {abs(excess):.1f} s {'longer' if excess > 0 else 'shorter'} "
+            f"(more than max_length_mismatch_s = {limit:g} s): {where}"
+        )
+    )
+
+
+def _signature_fit(
+    matches: FrameMatches, match: MatchParams, params: VerdictParams
+) -> tuple[TimelineFit | None, str, float]:
+    """The timeline of the matched frames, or None and why not; and the share its best model explains."""
+    if matches.n_matched < params.min_matched_frames:
+        return None, (
+            f"signatures: only {matches.n_matched} dub frames match the original's music and effects "
+            f"(need {params.min_matched_frames}): the dub may not share the original's M&E, or its "
+            f"offset exceeds the ±{match.search_window_s:g} s search window"
+        ), 0.0
+    if matches.coverage < params.min_coverage:
+        return None, f"signatures: matched frames cover {matches.coverage:.0%} of the dub (need {params.min_coverage:.0%})", 0.0
+    fit = _fit(matches.matched_times, matches.matched_offsets, params, min_segment_frames=params.min_matched_frames // 2)
+    if fit.kind == "scattered":
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in fit.shares.items())
+        return None, (
+            f"signatures: matched frames disagree: no timeline model explains {params.min_explained:.0%} of "
+            f"them ({shares}; spread {matches.spread_s * 1000:.0f} ms)"
+        ), fit.explained
+    return fit, "", fit.explained
+
+
+def _fit(
+    times: np.ndarray,
+    offsets: np.ndarray,
+    params: VerdictParams,
+    *,
+    min_segment_frames: int,
+    min_segment_s: float | None = None,
+    max_recurring_s: float | None = None,
+) -> TimelineFit:
+    return fit_timeline(
+        times,
+        offsets,
+        tolerance_s=params.timeline_tolerance_s,
+        min_explained=params.min_explained,
+        min_drift_s=params.min_drift_s,
+        min_segment_frames=min_segment_frames,
+        min_segment_s=params.min_segment_s if min_segment_s is None else min_segment_s,
+        max_recurring_s=params.max_recurring_s if max_recurring_s is None else max_recurring_s,
+    )
+
+
+def _envelope_fit(matches: FrameMatches, params: VerdictParams) -> tuple[TimelineFit | None, str]:
+    """The timeline of the envelope matcher's accepted stretches (each a constant offset over its
+    span), or None; and what the envelope matcher found, in words."""
+    env = matches.envelope
+    if len(env.offsets) == 0:
+        return None, "no envelopes to match (signatures without band envelopes, or a dub shorter than four frames)"
+    accepted = env.accepted
+    n, k = len(env.offsets), int(np.count_nonzero(accepted))
+    if k == 0:
+        return None, (
+            f"no stretch of {n} stands out (best contrast {float(np.max(env.contrasts)):.2f}, need "
+            "envelope_min_contrast)"
+        )
+    starts, ends, offsets = env.starts[accepted], env.ends[accepted], env.offsets[accepted]
+    where = ", ".join(f"{o * 1000:+.0f} ms" for o in offsets[:6]) + (", …" if k > 6 else "")
+    words = f"{k} of {n} stretches stand out ({where})"
+    # the stretches that stand out must hold most of the dub: a third of it at one offset may be
+    # one stretch of a drift too fast for a stretch to hold one offset
+    covered = float(np.sum(ends - starts)) / max(float(np.sum(env.ends - env.starts)), 1e-9)
+    if covered < params.min_explained:
+        return None, f"{words}, holding {covered:.0%} of the dub's stretches (need {params.min_explained:.0%})"
+    centres = (starts + ends) / 2  # each stretch's offset is its centre's
+    if k == 1:
+        only = Segment(float(starts[0]), float(ends[0]), float(offsets[0]), 1)
+        fit = TimelineFit("constant", float(offsets[0]), 0.0, (only,), 1.0, {"constant": 1.0})
+    else:
+        fit = _fit(centres, offsets, params, min_segment_frames=1, min_segment_s=0.0, max_recurring_s=0.0)
+    if fit.kind == "scattered":
+        return None, f"{words}, but no timeline model explains {params.min_explained:.0%} of them"
+    return fit, words
+
+
+def _envelope_agreement(matches: FrameMatches, fit: TimelineFit, params: VerdictParams, words: str) -> str:
+    """What the envelope matcher says about the signatures' timeline, in words."""
+    env = matches.envelope
+    if not env.accepted.any():
+        return f"signatures decide; envelope matcher: {words}"
+    centres = (env.starts + env.ends)[env.accepted] / 2
+    near = np.abs(env.offsets[env.accepted] - fit.offset_at(centres)) <= max(params.timeline_tolerance_s, 0.05)
+    return (
+        f"signatures decide; envelope matcher: {int(near.sum())} of {len(near)} accepted stretches agree within "
+        f"{max(params.timeline_tolerance_s, 0.05) * 1000:.0f} ms ({words})"
     )
 
 
@@ -175,7 +339,14 @@ def decide(
     params: VerdictParams,
     reference: str = "original_audio",
 ) -> Verdict:
-    """Judge a dub from its frame matches.
+    """Judge a dub from its frame matches and the envelope matcher's stretches.
+
+    The signatures' matched frames are the primary, precise evidence: when a timeline model
+    explains them, it is the verdict, and the reason says whether the envelope matcher's stretches
+    agree. When they are inconclusive (too few frames, too little coverage, frames that disagree),
+    the envelope matcher's accepted stretches give the timeline if one model explains them. Only
+    when neither finds a consistent offset is the verdict ``undetermined``, and the reason says what
+    each found.
 
     Parameters
     ----------
@@ -188,11 +359,12 @@ def decide(
     reference : str
         What the offset is relative to, for the report.
 
-    Raises
-    ------
-    LengthMismatchError
-        The dub's length, its offsets applied, differs from the original's by more than
-        ``params.max_length_mismatch_s``.
+    Returns
+    -------
+    Verdict
+        The sync verdict of what the dub holds, with its completeness (see :func:`completeness`):
+        a dub longer or shorter than the original is judged all the same, and ``complete`` says
+        whether it is the whole programme.
     """
     matches = dataclasses.replace(
         matches, theta_min_dist=match.theta_min_dist, max_rival_ratio=match.max_rival_ratio
@@ -203,41 +375,36 @@ def decide(
         spread_s=matches.spread_s,
         agreement=matches.agreement,
     )
-    if matches.n_matched < params.min_matched_frames:
+    lengths = completeness(matches, None, None, params)  # until an offset is known
+    if matches.dub_duration_s < params.min_dub_s:
         return _undetermined(
-            f"only {matches.n_matched} dub frames match the original's music and effects "
-            f"(need {params.min_matched_frames}): the dub may not share the original's M&E, or its "
-            f"offset exceeds the ±{match.search_window_s:g} s search window",
+            f"the dub lasts {matches.dub_duration_s:.1f} s, under min_dub_s = {params.min_dub_s:g} s: too "
+            f"short to tell an offset from a coincidence",
             reference,
-            evidence,
+            evidence | lengths,
         )
-    if matches.coverage < params.min_coverage:
+    if len(matches.dub_times) == 0:
         return _undetermined(
-            f"matched frames cover {matches.coverage:.0%} of the dub (need {params.min_coverage:.0%})",
+            "the dub is silent: none of its frames is loud enough to match",
             reference,
-            evidence,
+            evidence | lengths,
         )
-    times, offsets = matches.matched_times, matches.matched_offsets
-    fit = fit_timeline(
-        times,
-        offsets,
-        tolerance_s=params.timeline_tolerance_s,
-        min_explained=params.min_explained,
-        min_drift_s=params.min_drift_s,
-        min_segment_frames=params.min_matched_frames // 2,
-        min_segment_s=params.min_segment_s,
-        max_recurring_s=params.max_recurring_s,
-    )
-    evidence["explained"] = fit.explained
+    fit, signatures_failed, explained = _signature_fit(matches, match, params)
+    envelope_fit, envelope_words = _envelope_fit(matches, params)
+    evidence["envelope_stretches"] = int(np.count_nonzero(matches.envelope_accepted))
+    if fit is not None:
+        source = "signatures"
+        evidence["explained"] = fit.explained
+    elif envelope_fit is not None:
+        fit, source = envelope_fit, "envelope"
+        evidence["explained"] = fit.explained
+    else:
+        evidence["explained"] = explained
+        return _undetermined(
+            f"{signatures_failed}; envelope matcher: {envelope_words}", reference, evidence | lengths
+        )
     evidence["segments"] = [dataclasses.asdict(seg) for seg in fit.segments]
-    if fit.kind == "scattered":
-        shares = ", ".join(f"{name} {share:.0%}" for name, share in fit.shares.items())
-        return _undetermined(
-            f"matched frames disagree: no timeline model explains {params.min_explained:.0%} of "
-            f"them ({shares}; spread {matches.spread_s * 1000:.0f} ms)",
-            reference,
-            evidence,
-        )
+    evidence["source"] = source
     start_t, end_t = 0.0, matches.dub_duration_s
     limit = params.out_of_sync_s
     if fit.kind == "intermittent":
@@ -246,7 +413,6 @@ def decide(
     else:
         start, end = fit.offset_at(start_t), fit.offset_at(end_t)
         values = [start, end]
-    _check_lengths(matches, start, end, params)
     worst = max(values, key=abs)
     in_sync = all(abs(v) <= limit for v in values)
     band = itu_band(worst, params)
@@ -289,6 +455,16 @@ def decide(
             f"; {sum(s.frames for s in fit.set_aside)} frames set aside as recurring music matched "
             f"out of order ({parts})"
         )
+    if source == "signatures":
+        reason += f"; {_envelope_agreement(matches, fit, params, envelope_words)}"
+    else:
+        reason = (
+            f"{reason}; from the envelope matcher ({envelope_words}), the signatures being inconclusive: "
+            f"{signatures_failed}"
+        )
+    lengths = completeness(matches, start, end, params)
+    if lengths["complete"] is False:
+        reason += f"; judged on what it holds, the delivery is {lengths['completeness']}"
     return Verdict(
         kind=kind,
         offset_s=start,
@@ -303,4 +479,5 @@ def decide(
         drift_ppm=drift_ppm,
         correction_speed_ratio=speed,
         **evidence,
+        **lengths,
     )

@@ -253,7 +253,11 @@ def decide_against_picture(
                 verdict, reason=f"{verdict.reason}; relative to the original audio, not the picture: {picture.reason}"
             )
         return verdict
-    moved = dataclasses.replace(matches, offsets=matches.offsets + picture.offset_s)
+    moved = dataclasses.replace(
+        matches,
+        offsets=matches.offsets + picture.offset_s,
+        envelope_offsets=matches.envelope_offsets + picture.offset_s,
+    )
     verdict = decide(moved, match=match, params=params, reference="picture")
     return dataclasses.replace(
         verdict,

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.testmedia.material import MediaSources
+from ml.testmedia.remix import Remix
 from ml.testmedia.specs import CODEC_EXTENSIONS, CROSSFADE_S, DubSpec, MARGIN_S, TitleSpec, _check_codec_rate
 from ml.testmedia.stems import _ChannelMapper, _iter_mapped, _render_bed, _render_dialogue
 from ml.testmedia.truth import dialogue_intervals, dub_segments
@@ -24,6 +25,37 @@ from ml.testmedia.writers import AudioWriter
 
 
 # --------------------------------------------------------------------------- building
+
+
+def _time_stretched(
+    arrays: tuple[np.ndarray, np.ndarray],
+    i0: int,
+    sr: int,
+    *,
+    segments: Sequence[tuple[float, float, float]],
+    ratio: float,
+    sr_out: int,
+    n_out: int,
+) -> list[np.ndarray]:
+    """As :func:`ml.testmedia.stems._iter_mapped`, with the speed change made by a phase vocoder
+    that keeps the pitch: the stems are mapped at speed 1 (dub time scaled by ``ratio``), then each
+    row is time-stretched by ``ratio``. Output sample j is still the stems at reference time
+    ``ratio * j / sr_out + offset``. In memory (test titles are minutes long); shape (3, n_out)."""
+    import librosa
+
+    scaled = [(a * ratio, b * ratio, off) for a, b, off in segments]
+    n_in = math.ceil(n_out * ratio) + 1
+    rows = np.concatenate(list(_iter_mapped(arrays, i0, sr, segments=scaled, ratio=1.0, sr_out=sr_out, n_out=n_in)), axis=1)
+    stretched = np.stack([librosa.effects.time_stretch(row, rate=ratio, n_fft=2048) for row in rows]).astype(np.float32)
+    out = np.zeros((3, n_out), dtype=np.float32)
+    m = min(n_out, stretched.shape[1])
+    out[:, :m] = stretched[:, :m]
+    return [out[:, k : k + (1 << 16)] for k in range(0, n_out, 1 << 16)]
+
+
+def _ramp(length: int, fade: int) -> np.ndarray:
+    """A linear fade-in over ``fade`` samples, then 1 [shape=(length,), float32]."""
+    return np.minimum(1.0, (np.arange(length, dtype=np.float32) + 1) / max(1, fade)).astype(np.float32)
 
 
 def _timeline(spec: TitleSpec) -> tuple[float, float]:
@@ -62,16 +94,30 @@ def _write_program(
     bitrate: int | None,
     opening: np.ndarray | None = None,
     opening_s: float = 0.0,
+    credits: np.ndarray | None = None,
+    pitch_kept: bool = False,
+    me_remix: tuple[str, ...] = (),
+    me_gain_db: float = 0.0,
 ) -> None:
     """Render stems through the dub-time mapping and encode them to ``path``."""
     mapper = _ChannelMapper(channels, sr_out)
     gain = np.float32(10 ** (gain_db / 20))
     fade = int(CROSSFADE_S * sr_out)
     cut = round(opening_s * sr_out)
+    remix = Remix(me_remix, sr_out) if me_remix else None
+    me_gain = np.float32(10 ** (me_gain_db / 20))
     j = 0
     with AudioWriter(path, sr_out, channels, codec=codec, bitrate=bitrate) as writer:
-        for chunk in _iter_mapped(arrays, i0, sr, segments=segments, ratio=ratio, sr_out=sr_out, n_out=n_out):
+        if pitch_kept and ratio != 1.0:
+            chunks = _time_stretched(arrays, i0, sr, segments=segments, ratio=ratio, sr_out=sr_out, n_out=n_out)
+        else:
+            chunks = _iter_mapped(arrays, i0, sr, segments=segments, ratio=ratio, sr_out=sr_out, n_out=n_out)
+        for chunk in chunks:
             m = chunk.shape[1]
+            if remix is not None:
+                chunk[:2] = remix(chunk[:2])
+            if me_gain != 1:
+                chunk[:2] *= me_gain
             if opening is not None and j < cut + fade:
                 k = min(m, cut + fade - j)
                 idx = np.arange(j, j + k)
@@ -83,6 +129,11 @@ def _write_program(
             chunk *= gain
             writer.write(mapper(chunk))
             j += m
+        if credits is not None:  # appended after the programme, with a 10-ms fade in
+            music = credits * _ramp(credits.shape[1], int(0.01 * sr_out)) * gain
+            rows = np.zeros((3, music.shape[1]), dtype=np.float32)
+            rows[:2] = music
+            writer.write(mapper(rows))
 
 
 def build_title(root: Path, spec: TitleSpec, *, real_media: Path | None = None) -> dict:
@@ -121,7 +172,7 @@ def build_title(root: Path, spec: TitleSpec, *, real_media: Path | None = None) 
     n = math.ceil(hi * sr) - i0
     bed = _render_bed((spec.seed,), i0, n, sr, sources, level_db=spec.me_level_db)
 
-    dia = _render_dialogue(spec.seed, spec.original_language, i0, n, sr, sources)
+    dia = _render_dialogue(spec.seed, spec.original_language, i0, n, sr, sources, continuous=spec.continuous_dialogue)
     original = folder / f"original{spec.original_extension}"
     _write_program(
         original, (bed, dia), i0, sr,
@@ -133,7 +184,7 @@ def build_title(root: Path, spec: TitleSpec, *, real_media: Path | None = None) 
     for dub in spec.dubs:
         if dub.language != dia_language:
             dia = None  # free the previous stem before rendering the next one
-            dia = _render_dialogue(spec.seed, dub.language, i0, n, sr, sources)
+            dia = _render_dialogue(spec.seed, dub.language, i0, n, sr, sources, continuous=spec.continuous_dialogue)
             dia_language = dub.language
         opening = None
         if dub.localized_opening_s > 0:
@@ -142,13 +193,20 @@ def build_title(root: Path, spec: TitleSpec, *, real_media: Path | None = None) 
                 (spec.seed, "opening", dub.language), 0, length, dub.sample_rate, sources,
                 level_db=spec.me_level_db, effects=False,
             )  # fmt: skip
+        credits = None
+        if dub.appended_credits_s > 0:
+            credits = _render_bed(
+                (spec.seed, "credits", dub.language), 0, math.ceil(dub.appended_credits_s * dub.sample_rate),
+                dub.sample_rate, sources, level_db=spec.me_level_db, effects=False,
+            )  # fmt: skip
         path = folder / "dubs" / f"{dub.language}{dub.extension}"
         _write_program(
             path, (bed, dia), i0, sr,
             segments=dub_segments(dub, spec.duration_s), ratio=dub.speed_ratio, sr_out=dub.sample_rate,
             n_out=round(spec.duration_s / dub.speed_ratio * dub.sample_rate), gain_db=dub.gain_db,
             channels=dub.channels, codec=dub.codec, bitrate=dub.bitrate,
-            opening=opening, opening_s=dub.localized_opening_s,
+            opening=opening, opening_s=dub.localized_opening_s, credits=credits, pitch_kept=dub.pitch_kept,
+            me_remix=dub.me_remix, me_gain_db=dub.me_gain_db,
         )  # fmt: skip
         truth_dubs[dub.language] = dub.truth() | {"file": f"dubs/{path.name}"}
     (folder / "title.json").write_text(json.dumps({"original_language": spec.original_language}) + "\n")
@@ -160,7 +218,10 @@ def build_title(root: Path, spec: TitleSpec, *, real_media: Path | None = None) 
         "sample_rate": int(sr),
         "seed": int(spec.seed),
         "me_level_db": float(spec.me_level_db),
-        "dialogue_lines": [[round(a, 6), round(b, 6)] for a, b in dialogue_intervals(spec.seed, 0.0, spec.duration_s)],
+        "dialogue_lines": [
+            [round(a, 6), round(b, 6)]
+            for a, b in dialogue_intervals(spec.seed, 0.0, spec.duration_s, continuous=spec.continuous_dialogue)
+        ],
     }
 
 

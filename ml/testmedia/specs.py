@@ -246,6 +246,18 @@ class DubSpec:
         Bit rate in bit/s for lossy codecs; None = the encoder's default.
     localized_opening_s : float
         The dub's M&E in dub time ``[0, localized_opening_s)`` is different music.
+    appended_credits_s : float
+        Localised end credits: this many seconds of music the original lacks are appended after
+        the programme (the dub is that much longer; its sync is unchanged).
+    pitch_kept : bool
+        With ``speed_ratio`` ≠ 1: time-stretch the mix keeping its pitch (a phase vocoder, as a PAL
+        conversion with pitch correction does) instead of resampling it (which shifts the pitch by
+        the same ratio). The timing, and so the ground truth, is the same either way.
+    me_remix : tuple of str
+        The dub's M&E remixed by these effects of :data:`ml.testmedia.remix.REMIX_EFFECTS` (EQ,
+        compression, echo, an 8-kHz low-pass); the timing is unchanged.
+    me_gain_db : float
+        Gain of the dub's M&E alone, dB (a quieter remixed M&E under the same dialogue).
     """
 
     language: str
@@ -258,6 +270,10 @@ class DubSpec:
     codec: str = "flac"
     bitrate: int | None = None
     localized_opening_s: float = 0.0
+    appended_credits_s: float = 0.0
+    pitch_kept: bool = False
+    me_remix: tuple[str, ...] = ()
+    me_gain_db: float = 0.0
 
     def __post_init__(self) -> None:
         _check_language("DubSpec.language", self.language)
@@ -277,6 +293,18 @@ class DubSpec:
         opening = _finite("DubSpec.localized_opening_s", self.localized_opening_s)
         if opening < 0:
             raise ValueError(f"DubSpec.localized_opening_s must be >= 0, got {self.localized_opening_s!r}")
+        if not isinstance(self.pitch_kept, bool):
+            raise ValueError(f"DubSpec.pitch_kept must be True or False, got {self.pitch_kept!r}")
+        from ml.testmedia.remix import REMIX_EFFECTS
+
+        remix = tuple(self.me_remix) if not isinstance(self.me_remix, str) else (self.me_remix,)
+        if any(effect not in REMIX_EFFECTS for effect in remix):
+            raise ValueError(f"DubSpec.me_remix must hold effects of {REMIX_EFFECTS}, got {self.me_remix!r}")
+        object.__setattr__(self, "me_remix", remix)
+        _finite("DubSpec.me_gain_db", self.me_gain_db)
+        credits = _finite("DubSpec.appended_credits_s", self.appended_credits_s)
+        if credits < 0:
+            raise ValueError(f"DubSpec.appended_credits_s must be >= 0, got {self.appended_credits_s!r}")
         jumps = []
         for jump in self.jumps:
             if len(jump) != 2:
@@ -316,6 +344,10 @@ class DubSpec:
             "codec": self.codec,
             "bitrate": None if self.bitrate is None else int(self.bitrate),
             "localized_opening_s": float(self.localized_opening_s),
+            "appended_credits_s": float(self.appended_credits_s),
+            "pitch_kept": bool(self.pitch_kept),
+            "me_remix": list(self.me_remix),
+            "me_gain_db": float(self.me_gain_db),
         }
 
 
@@ -338,7 +370,11 @@ class TitleSpec:
     original_codec, original_channels :
         Codec and channel count of the original file.
     me_level_db : float
-        Level of the M&E bed relative to the default, dB (e.g. -25 for a dialogue-heavy title).
+        Level of the M&E bed relative to the default, dB (e.g. -25 for a dialogue-heavy title; the
+        dialogue sits 3 dB under the default bed, so -9 puts the bed 6 dB under the dialogue).
+    continuous_dialogue : bool
+        Lines of 3-8 s separated by 0.1-0.4 s (talking heads, narration) instead of 1.5-5 s lines
+        with 1-4 s of M&E alone between them (see :func:`ml.testmedia.dialogue_intervals`).
     seed : int
         Seed of every random choice of the title.
     """
@@ -352,6 +388,7 @@ class TitleSpec:
     original_channels: int = 2
     me_level_db: float = 0.0
     seed: int = 0
+    continuous_dialogue: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.title_id, str) or not _TITLE_ID_RE.match(self.title_id):
@@ -364,6 +401,8 @@ class TitleSpec:
         _check_codec("TitleSpec.original_codec", self.original_codec)
         _check_channels("TitleSpec.original_channels", self.original_channels, self.original_codec)
         _finite("TitleSpec.me_level_db", self.me_level_db)
+        if not isinstance(self.continuous_dialogue, bool):
+            raise ValueError(f"TitleSpec.continuous_dialogue must be True or False, got {self.continuous_dialogue!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
             raise ValueError(f"TitleSpec.seed must be an integer, got {self.seed!r}")
         dubs = tuple(self.dubs)

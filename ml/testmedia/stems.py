@@ -172,7 +172,9 @@ def _add_room_tone(bed: np.ndarray, keys: tuple, i0: int, sr: int, level: float)
         _add(bed, k * block - i0, tone.astype(np.float32))
 
 
-def _render_dialogue(seed: int, language: str, i0: int, n: int, sr: int, sources: MediaSources) -> np.ndarray:
+def _render_dialogue(
+    seed: int, language: str, i0: int, n: int, sr: int, sources: MediaSources, *, continuous: bool = False
+) -> np.ndarray:
     """The dialogue stem of one language on absolute samples ``[i0, i0 + n)``.
 
     Returns
@@ -183,7 +185,7 @@ def _render_dialogue(seed: int, language: str, i0: int, n: int, sr: int, sources
     pool = speech_pool(language, sr, sources=sources)
     target = 10 ** ((BED_RMS_DBFS + DIALOGUE_REL_DB) / 20)
     fade = int(0.02 * sr)
-    for idx, a, b in _dialogue_lines(seed, i0 / sr, (i0 + n) / sr):
+    for idx, a, b in _dialogue_lines(seed, i0 / sr, (i0 + n) / sr, continuous=continuous):
         start, stop = round(a * sr), round(b * sr)
         length = stop - start
         rng = _rng(seed, "line", language, idx)

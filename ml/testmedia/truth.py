@@ -82,12 +82,13 @@ def _rng(*keys: int | str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(words))
 
 
-def dialogue_intervals(seed: int, t0: float, t1: float) -> list[tuple[float, float]]:
+def dialogue_intervals(seed: int, t0: float, t1: float, *, continuous: bool = False) -> list[tuple[float, float]]:
     """Positions of the dialogue lines of a title (shared by every language).
 
-    Lines last 1.5-5 s and are separated by 1-4 s of M&E only; they are drawn forward
-    from reference time 0 and backward from 0, so the lines in ``[0, duration]`` do not
-    depend on how far the timeline is extended.
+    Lines last 1.5-5 s and are separated by 1-4 s of M&E only; with ``continuous`` (talking
+    heads, a documentary's narration) they last 3-8 s and are separated by 0.1-0.4 s, so the
+    M&E is almost never heard alone. They are drawn forward from reference time 0 and backward
+    from 0, so the lines in ``[0, duration]`` do not depend on how far the timeline is extended.
 
     Parameters
     ----------
@@ -95,32 +96,35 @@ def dialogue_intervals(seed: int, t0: float, t1: float) -> list[tuple[float, flo
         The title's seed.
     t0, t1 : float
         Reference-time range of interest, seconds.
+    continuous : bool
+        Continuous dialogue (see above).
 
     Returns
     -------
     list of (start_s, end_s)
         Lines overlapping ``[t0, t1)``, sorted, in reference seconds.
     """
-    return [(a, b) for _, a, b in _dialogue_lines(seed, t0, t1)]
+    return [(a, b) for _, a, b in _dialogue_lines(seed, t0, t1, continuous=continuous)]
 
 
-def _dialogue_lines(seed: int, t0: float, t1: float) -> list[tuple[int, float, float]]:
+def _dialogue_lines(seed: int, t0: float, t1: float, *, continuous: bool = False) -> list[tuple[int, float, float]]:
     lines: list[tuple[int, float, float]] = []
+    lengths, gaps = ((3.0, 8.0), (0.1, 0.4)) if continuous else ((1.5, 5.0), (1.0, 4.0))
     rng = _rng(seed, "lines", "forward")
     t, idx = float(rng.uniform(1.0, 3.0)), 0
     while t < t1:
-        length = float(rng.uniform(1.5, 5.0))
+        length = float(rng.uniform(*lengths))
         if t + length > t0:
             lines.append((idx, t, t + length))
-        t += length + float(rng.uniform(1.0, 4.0))
+        t += length + float(rng.uniform(*gaps))
         idx += 1
     rng = _rng(seed, "lines", "backward")
     t, idx = -float(rng.uniform(0.5, 2.0)), -1
     while t > t0:
-        length = float(rng.uniform(1.5, 5.0))
+        length = float(rng.uniform(*lengths))
         if t - length < t1:
             lines.append((idx, t - length, t))
-        t -= length + float(rng.uniform(1.0, 4.0))
+        t -= length + float(rng.uniform(*gaps))
         idx -= 1
     lines.sort(key=lambda x: x[1])
     return lines
