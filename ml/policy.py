@@ -251,12 +251,22 @@ class MatchParams:
         _require(self.theta_min_dist > 0, f"theta_min_dist={self.theta_min_dist} must be > 0")
 
 
+SYNC_LIMITS = ("acceptable", "undetectable", "symmetric")
+"""The meanings "in sync" can take (:attr:`VerdictParams.sync_limit`)."""
+
+
 @dataclass(frozen=True)
 class VerdictParams:
     """Tolerances (ITU-R BT.1359) and the evidence a verdict needs. Seconds, positive = audio leads."""
 
+    sync_limit: str = "acceptable"
+    """what "in sync" means, for ``in_sync``, the verdict's kind and the ``within_tolerance`` check:
+    ``"acceptable"`` (the default, a QC decision: ITU-R BT.1359's acceptability band, audio leading
+    by at most ``acceptable_lead_s`` and lagging by at most ``acceptable_lag_s``); ``"undetectable"``
+    (its undetectability band); ``"symmetric"`` (|offset| ≤ ``out_of_sync_s``: the paper's binary
+    protocol, the named policy ``paper``)."""
     out_of_sync_s: float = 0.2
-    """|offset| above this is out of sync (the paper's binary protocol)."""
+    """with ``sync_limit = "symmetric"``, |offset| above this is out of sync (the paper's protocol)."""
     undetectable_lead_s: float = 0.045
     """ITU-R BT.1359: audio leading by up to 45 ms is undetectable."""
     undetectable_lag_s: float = 0.125
@@ -298,7 +308,26 @@ class VerdictParams:
     a guess (issue 22: programmes of 5-30 s are aligned whole; under 5 s, a few seconds of shared
     M&E cannot tell an offset from a coincidence)."""
 
+    def sync_band(self) -> tuple[float, float]:
+        """The in-sync band as (largest lead, largest lag), seconds, both positive."""
+        if self.sync_limit == "acceptable":
+            return self.acceptable_lead_s, self.acceptable_lag_s
+        if self.sync_limit == "undetectable":
+            return self.undetectable_lead_s, self.undetectable_lag_s
+        return self.out_of_sync_s, self.out_of_sync_s
+
+    def describe_sync_limit(self) -> str:
+        """The in-sync band in words, for a verdict's reason."""
+        lead, lag = (round(s * 1000) for s in self.sync_band())
+        if self.sync_limit == "symmetric":
+            return f"the ±{lead} ms sync limit"
+        return f"ITU-R BT.1359's {self.sync_limit} band (leads ≤ {lead} ms, lags ≤ {lag} ms)"
+
     def __post_init__(self) -> None:
+        _require(
+            self.sync_limit in SYNC_LIMITS,
+            f"sync_limit={self.sync_limit!r} must be one of {', '.join(map(repr, SYNC_LIMITS))}",
+        )
         for name in (
             "out_of_sync_s",
             "undetectable_lead_s",
@@ -540,6 +569,19 @@ class Policy:
             _require(not bad, f"{source}: unknown key(s) {bad} in [{f.name}]; known: {sorted(known)}")
             kwargs[f.name] = group_cls(**values)
         return cls(**kwargs)
+
+
+NAMED_POLICIES: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {"verdict": {"sync_limit": "symmetric", "out_of_sync_s": 0.2}},
+}
+"""Policies known by name, as overrides of the defaults: ``paper`` is the binary protocol of the
+published method (out of sync = |offset| > 0.2 s), which its benchmark rows are scored by."""
+
+
+def named_policy(name: str) -> Policy:
+    """A policy of :data:`NAMED_POLICIES` by name."""
+    _require(name in NAMED_POLICIES, f"no named policy {name!r}; known: {sorted(NAMED_POLICIES)}")
+    return Policy.from_dict(NAMED_POLICIES[name], source=f"named policy {name!r}")
 
 
 def load_policy(path: str | Path | None = None) -> Policy:

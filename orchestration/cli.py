@@ -324,13 +324,17 @@ DRIFT_TOLERANCE = 0.10
 """... and a drift's rate within 10 % of the true rate."""
 
 
-def expected_kind(truth_dub: dict, duration_s: float, out_of_sync_s: float = 0.2) -> str:
-    """The verdict kind a generated dub should get, from its ground truth."""
+def expected_kind(truth_dub: dict, duration_s: float, params=None) -> str:
+    """The verdict kind a generated dub should get, from its ground truth, under the in-sync band of
+    ``params`` (a :class:`ml.policy.VerdictParams`; default: the built-in policy's, as the demo runs)."""
+    from ml.policy import VerdictParams
+
     if truth_dub.get("jumps"):
         return "intermittent"
     if abs(truth_dub.get("speed_ratio", 1.0) - 1.0) * duration_s >= 0.04:
         return "drift"
-    return "in_sync" if abs(truth_dub["offset_s"]) <= out_of_sync_s else "constant"
+    lead, lag = (params or VerdictParams()).sync_band()
+    return "in_sync" if -lag <= truth_dub["offset_s"] <= lead else "constant"
 
 
 def verdict_matches_truth(row: dict, truth_dub: dict | None, duration_s: float) -> bool:

@@ -4,7 +4,7 @@ from ml.audio_sync.matching import match_version
 from ml.audio_sync.signatures import signature_version
 from ml.audio_sync.verdict import verdict_version
 from ml.errors import ParameterError
-from ml.policy import MatchParams, Policy, SignatureParams, VerdictParams, load_policy
+from ml.policy import MatchParams, Policy, SignatureParams, VerdictParams, load_policy, named_policy
 
 
 def test_defaults_are_the_published_values():
@@ -14,7 +14,11 @@ def test_defaults_are_the_published_values():
     assert p.signature.n_bins == 2049
     assert p.signature.n_measurements == 32  # tuned (paper: 64), see SignatureParams.compression_ratio
     assert SignatureParams(compression_ratio=32).n_measurements == 64
+    assert p.verdict.sync_limit == "acceptable"  # a QC decision: in sync = ITU-R BT.1359's acceptable band
+    assert p.verdict.sync_band() == (0.090, 0.185)
     assert p.verdict.out_of_sync_s == 0.2
+    paper = named_policy("paper")  # the published protocol's binary limit, by name
+    assert paper.verdict.sync_band() == (0.2, 0.2) and paper.signature == p.signature
     assert (p.verdict.undetectable_lag_s, p.verdict.undetectable_lead_s) == (0.125, 0.045)
     assert (p.verdict.acceptable_lag_s, p.verdict.acceptable_lead_s) == (0.185, 0.090)
 
@@ -37,6 +41,7 @@ def test_policy_file_overrides_defaults(tmp_path):
         ("[shots]\ndeblock = \"no\"\n", "deblock='no' must be true or false"),
         ("[verdict]\nmax_length_mismatch_s = -5\n", "max_length_mismatch_s=-5 must be a number >= 0"),
         ("[verdict]\nmin_dub_s = -1\n", "min_dub_s=-1 must be a number >= 0"),
+        ("[verdict]\nsync_limit = \"paper\"\n", "sync_limit='paper' must be one of 'acceptable', 'undetectable', 'symmetric'"),
         ("[match\n", "not valid TOML"),
     ],
 )

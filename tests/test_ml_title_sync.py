@@ -17,7 +17,7 @@ from ml.audio_sync.signatures import signature_from_audio, signature_from_file
 from ml.decoding.audio import load_audio
 from ml.errors import ParameterError
 from ml.picture.title_sync import decide_against_picture, picture_sync
-from ml.policy import Policy
+from ml.policy import Policy, named_policy
 from ml.testmedia import DubSpec, TitleSpec, build_title
 
 POLICY = Policy()
@@ -154,6 +154,26 @@ def test_in_sync_dub_of_an_out_of_sync_original_is_out_of_sync_with_the_picture(
     assert verdict.original_to_picture_s == pytest.approx(0.24)
     assert verdict.correction_shift_s == pytest.approx(0.24, abs=0.005)
     assert not verdict.in_sync and verdict.band == "unacceptable"
+
+
+@pytest.mark.parametrize(
+    ("picture_s", "in_sync_by_default", "in_sync_by_paper"),
+    [(0.12, False, True), (0.08, True, True), (-0.15, True, True), (-0.19, False, True), (0.25, False, False)],
+)
+def test_in_sync_is_the_itu_acceptable_band_by_default_and_the_papers_limit_by_name(
+    kinds, picture_s, in_sync_by_default, in_sync_by_paper
+):
+    """In sync means ITU-R BT.1359's acceptability band (leads ≤ 90 ms, lags ≤ 185 ms) unless the
+    named policy ``paper`` (|offset| ≤ 200 ms) is chosen; the kind and the reason agree with it."""
+    paper = named_policy("paper")
+    default = _decide(kinds["fr"], _picture(picture_s))
+    named = decide_against_picture(kinds["fr"], _picture(picture_s), match=paper.match, params=paper.verdict)
+    for verdict, expected in ((default, in_sync_by_default), (named, in_sync_by_paper)):
+        assert verdict.offset_s == pytest.approx(picture_s, abs=0.005)
+        assert verdict.in_sync is expected
+        assert verdict.kind == ("in_sync" if expected else "constant")
+    assert "ITU-R BT.1359's acceptable band (leads ≤ 90 ms, lags ≤ 185 ms)" in default.reason
+    assert "the ±200 ms sync limit" in named.reason
 
 
 def test_two_errors_that_cancel_are_in_sync_with_the_picture(kinds):

@@ -58,7 +58,8 @@ class Verdict:
     max_offset_s : float or None
         The offset of largest magnitude along the track.
     in_sync : bool
-        Every offset along the track within ``out_of_sync_s``; always False when undetermined.
+        Every offset along the track within the policy's in-sync band (``VerdictParams.sync_band``);
+        always False when undetermined.
     band : str
         ITU-R BT.1359 band of ``max_offset_s``, one of :data:`BANDS`.
     correction_shift_s : float or None
@@ -406,7 +407,7 @@ def decide(
     evidence["segments"] = [dataclasses.asdict(seg) for seg in fit.segments]
     evidence["source"] = source
     start_t, end_t = 0.0, matches.dub_duration_s
-    limit = params.out_of_sync_s
+    lead_limit, lag_limit = params.sync_band()
     if fit.kind == "intermittent":
         values = [seg.offset_s for seg in fit.segments]
         start, end = values[0], values[-1]
@@ -414,7 +415,7 @@ def decide(
         start, end = fit.offset_at(start_t), fit.offset_at(end_t)
         values = [start, end]
     worst = max(values, key=abs)
-    in_sync = all(abs(v) <= limit for v in values)
+    in_sync = all(-lag_limit <= v <= lead_limit for v in values)
     band = itu_band(worst, params)
     shift: float | None = start
     speed = None
@@ -424,7 +425,7 @@ def decide(
         lead = "leads" if start > 0 else "lags"
         reason = (
             f"dub {lead} by {abs(start) * 1000:.0f} ms ({band}); "
-            f"{'within' if in_sync else 'beyond'} the ±{limit * 1000:.0f} ms sync limit"
+            f"{'within' if in_sync else 'beyond'} {params.describe_sync_limit()}"
         )
         correction = describe_correction(shift)
         if kind == "in_sync" and band == "undetectable" and correction != "none":
