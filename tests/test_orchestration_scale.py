@@ -1,0 +1,100 @@
+"""Catalogue scale (issue 24): what a sensor tick and the stale search ask the instance does not grow
+with the catalogue. Synthetic catalogues from ``benchmarks/scale.py`` (files of a few bytes, every
+asset partition recorded as materialised, as Dagster's runs record it) on PostgreSQL databases of
+their own; queries counted as the SQL statements sent."""
+
+import json
+
+from dagster import DagsterInstance
+
+from benchmarks.scale import LANGUAGES, QueryCounter, build_landing_zone, postgres_home, record_catalogue, sensor_tick
+from orchestration.backfill import find_stale
+from orchestration.definitions import build_definitions
+from orchestration.settings import Settings
+from resources.media_store import LocalMediaStore
+
+
+def _instance(env, monkeypatch) -> DagsterInstance:
+    """The production instance (``deploy/dagster.yaml``) on the database of ``env``."""
+    monkeypatch.setenv("DUBSYNC_POSTGRES_URL", env["DUBSYNC_POSTGRES_URL"])
+    return DagsterInstance.from_config(env["DAGSTER_HOME"])
+
+
+def _catalogue(tmp_path, n_titles: int):
+    """Landing zone, delivered languages per title, definitions and store of ``n_titles`` titles."""
+    root = tmp_path / f"landing_{n_titles}"
+    delivered = build_landing_zone(root, n_titles)
+    defs = build_definitions(Settings(media_root=str(root), artifact_root=str(tmp_path / f"artifacts_{n_titles}")))
+    return root, delivered, defs, LocalMediaStore(root=str(root))
+
+
+def _steady_queries(tmp_path, monkeypatch, n_titles: int, *, recorded: bool) -> tuple[int, dict]:
+    """SQL statements of a tick after the first, over ``n_titles`` titles all checked (``recorded``)
+    or none; and the ticks."""
+    _, delivered, defs, store = _catalogue(tmp_path, n_titles)
+    with postgres_home() as env:
+        instance = _instance(env, monkeypatch)
+        try:
+            if recorded:
+                record_catalogue(instance, defs, store)
+            first = sensor_tick(instance, store, None)
+            steady = sensor_tick(instance, store, first["cursor"])
+            again = sensor_tick(instance, store, steady["cursor"])
+        finally:
+            instance.dispose()
+    return steady["queries"], {"first": first, "steady": steady, "again": again, "dubs": sum(map(len, delivered.values()))}
+
+
+def test_steady_tick_query_count_does_not_grow_with_the_titles(tmp_path, monkeypatch):
+    # a checked catalogue: the first tick takes the instance over, then nothing is new
+    small, small_ticks = _steady_queries(tmp_path, monkeypatch, 20, recorded=True)
+    large, large_ticks = _steady_queries(tmp_path, monkeypatch, 120, recorded=True)
+    assert small_ticks["first"]["runs"] == large_ticks["first"]["runs"] == 0, "everything was already checked"
+    assert small == large
+    # once the state the first tick changed is stored, an unchanged scan asks the instance nothing
+    assert small_ticks["again"]["queries"] == large_ticks["again"]["queries"] == 0
+    # the cursor holds what is in flight, not every file (the first tick's held all 120 titles' state)
+    assert large_ticks["first"]["cursor_kb"] > 5 * small_ticks["first"]["cursor_kb"] / 2
+    assert large_ticks["steady"]["cursor_kb"] < 0.5 and small_ticks["steady"]["cursor_kb"] < 0.5
+
+
+def test_tick_with_every_dub_waiting_query_count_does_not_grow_with_the_titles(tmp_path, monkeypatch):
+    # nothing checked yet: the first tick requests every reference run and every dub waits for its
+    # title's reference; the next ticks ask about all of them
+    small, small_ticks = _steady_queries(tmp_path, monkeypatch, 20, recorded=False)
+    large, large_ticks = _steady_queries(tmp_path, monkeypatch, 120, recorded=False)
+    assert small_ticks["first"]["runs"] == 20 and large_ticks["first"]["runs"] == 120  # reference runs
+    assert small_ticks["steady"]["runs"] == large_ticks["steady"]["runs"] == 0
+    waiting = json.loads(large_ticks["steady"]["cursor"])["waiting"]
+    assert len(waiting) == large_ticks["dubs"]
+    assert small == large
+
+
+def test_stale_search_visits_no_undelivered_partition(tmp_path, monkeypatch):
+    root, delivered, defs, store = _catalogue(tmp_path, 12)
+    with postgres_home() as env:
+        instance = _instance(env, monkeypatch)
+        try:
+            record_catalogue(instance, defs, store)
+            with QueryCounter() as queries:
+                assert find_stale(defs, instance, store) == [], "nothing changed, nothing stale"
+            # 3,000 more titles and every language known, none delivered: 90,000 more partitions of
+            # the title × language product, not one of them visited
+            instance.add_dynamic_partitions("titles", [f"undelivered_{i:04d}" for i in range(3000)])
+            instance.add_dynamic_partitions("languages", list(LANGUAGES))
+            with QueryCounter() as more:
+                assert find_stale(defs, instance, store) == []
+            assert more.count == queries.count
+
+            # and what changed is still found: one replaced dub, its three dub-level partitions
+            title = sorted(delivered)[0]
+            language = delivered[title][0]
+            path = root / title / "dubs" / f"{language}.flac"
+            path.write_bytes(path.read_bytes() + b" replaced")
+            stale = find_stale(defs, instance, store)
+            assert [(s.asset, s.partition) for s in stale] == [
+                (asset, f"{language}|{title}") for asset in ("dub_signature", "frame_match_offsets", "title_verdicts")
+            ]
+            assert stale[0].reason == "file replaced"
+        finally:
+            instance.dispose()
