@@ -66,6 +66,6 @@ bench-lipsync-titles: install
 	$(BIN)/python benchmarks/lipsync_titles.py
 
 # Catalogue scale: sensor ticks, the stale search and the UI's partition page on synthetic catalogues of
-# 1,000, 5,000 and 20,000 titles x 30 languages on PostgreSQL ($$DUBSYNC_TEST_POSTGRES); see benchmarks/scale.py.
+# 1,000, 5,000 and 20,000 titles x 30 languages on PostgreSQL (DUBSYNC_TEST_POSTGRES); see benchmarks/scale.py.
 bench-scale: install
 	$(BIN)/python -m benchmarks.scale

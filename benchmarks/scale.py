@@ -417,6 +417,7 @@ def measure(n_titles: int, *, stale_timeout_s: float = 600.0, emit=print) -> dic
                 start = time.perf_counter()
                 delivered = build_landing_zone(root, n_titles)
                 row["dubs"] = sum(len(v) for v in delivered.values())
+                row["languages"] = sorted({lang for langs in delivered.values() for lang in langs})
                 settings = Settings(media_root=str(root), artifact_root=str(artifacts))
                 defs = build_definitions(settings)
                 store = LocalMediaStore(root=str(root))
