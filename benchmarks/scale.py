@@ -21,7 +21,8 @@ Measured on it:
 - the UI's partition page of ``title_verdicts``: the partition-status query the UI makes (first
   call, uncached);
 - sensor ticks of ``landing_zone_sensor``: the first tick over the whole zone with an empty cursor,
-  a steady tick with nothing new, a tick that finds 100 new dubs; each with its SQL query count
+  the second (nothing new), a steady tick (the third, nothing new), a tick that finds 100 new dubs
+  and the one after it; each with its SQL query count
   (every statement sent to the database) and the size of its cursor (and of the state kept in the
   instance's key-value store, where the sensor keeps one);
 - ``dubsync backfill --stale --dry-run`` (:func:`orchestration.backfill.find_stale`), each in a
@@ -431,7 +432,8 @@ def measure(n_titles: int, *, stale_timeout_s: float = 600.0, emit=print) -> dic
                 emit(f"  partition page: {row['ui']}")
 
                 first = sensor_tick(instance, store, None)
-                steady = sensor_tick(instance, store, first["cursor"])
+                second = sensor_tick(instance, store, first["cursor"])  # nothing new (stores the first's state)
+                steady = sensor_tick(instance, store, second["cursor"])  # nothing new, state settled
                 for index, title in enumerate(sorted(delivered)[:NEW_DUBS]):
                     missing = next(lang for lang in LANGUAGES if lang not in delivered[title])
                     (root / title / "dubs" / f"{missing}.flac").write_bytes(f"new dub {index}".encode())
@@ -441,9 +443,10 @@ def measure(n_titles: int, *, stale_timeout_s: float = 600.0, emit=print) -> dic
                     name: {k: v for k, v in tick.items() if k != "cursor"}
                     for name, tick in (
                         ("first", first),
+                        ("second", second),
                         ("steady", steady),
                         ("new_100", new),
-                        ("steady_after", after_new),
+                        ("after_new", after_new),
                     )
                 }
                 row["sensor_state_kb"] = _kv_state_kb(instance, after_new["cursor"], sorted(delivered))
