@@ -75,6 +75,8 @@ _MISSING = "missing"
 
 _CHUNK = 5_000
 """Partitions per query when the sensor asks about many at once (the first tick over a zone)."""
+_PROBLEMS_PER_FOLDER = 10
+"""Problems of one title folder reported one by one; more are counted in one line."""
 _STATE_PREFIX = f"dubsync/{SENSOR_NAME}/"
 """Key prefix of the sensor's per-title state in the instance's key-value store."""
 
@@ -142,6 +144,15 @@ def _failed_reference_runs(context: SensorEvaluationContext, titles: set[str]) -
             if record.dagster_run.status == DagsterRunStatus.FAILURE:
                 failed[title] = record.dagster_run.run_id
     return failed
+
+
+def _folder_problems(listing) -> list[str]:
+    """The problems of a title folder to report: the first few, and how many more (a folder of
+    thousands of stray files is reported in a few lines, and the cursor keeps a few)."""
+    if len(listing.problems) <= _PROBLEMS_PER_FOLDER:
+        return listing.problems
+    shown = listing.problems[: _PROBLEMS_PER_FOLDER - 1]
+    return shown + [f"{listing.folder}: {len(listing.problems) - len(shown)} more problem(s) like these"]
 
 
 def _state_key(generation: str, title: str) -> str:
@@ -278,10 +289,11 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
         settling.append(track.name)
         return False
 
-    for problem in problems + [p for listing in titles.values() for p in listing.problems]:
+    reported_now: set[str] = set()  # what is still the case: logged once while it lasts, kept in the cursor
+    for problem in problems + [p for listing in titles.values() for p in _folder_problems(listing)]:
         if problem not in reported:
             context.log.warning(f"landing zone: {problem}")
-            reported.add(problem)
+        reported_now.add(problem)
 
     # files never seen under this cursor: already done by an earlier deployment? (asked in batches)
     unseen_originals = [t for t in titles if f"{t}/original" not in versions]
@@ -357,7 +369,7 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
             context.log.warning(
                 f"{notice}: its dubs wait until that run is re-executed successfully or the original is replaced"
             )
-            reported.add(notice)
+        reported_now.add(notice)
     for dub_key in sorted(waiting):
         title, _, language = dub_key.split("/", 2)
         if title in blocked_titles:
@@ -389,7 +401,7 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
             "generation": generation,
             "pending": changed_states,
             "waiting": waiting,
-            "reported": sorted(reported),
+            "reported": sorted(reported_now),
             "files": sum((1 if listing.original else 0) + len(listing.dubs) for listing in titles.values()),
             # a tick that left nothing settling, waiting or pending lets the next one skip an unchanged scan
             "digest": None if settling else digest,

@@ -98,3 +98,48 @@ def test_stale_search_visits_no_undelivered_partition(tmp_path, monkeypatch):
             assert stale[0].reason == "file replaced"
         finally:
             instance.dispose()
+
+
+def test_a_title_folder_of_thousands_of_stray_files_is_reported_in_a_few_lines(tmp_path):
+    from dagster import instance_for_test
+
+    root, delivered, _, store = _catalogue(tmp_path, 3)
+    stray = root / "title_00001" / "dubs"
+    for index in range(3000):
+        (stray / f"junk_{index:04d}.flac").write_bytes(b"?")
+    with instance_for_test() as instance:
+        tick = sensor_tick(instance, store, None)
+        reported = json.loads(tick["cursor"])["reported"]
+        assert len(reported) == 10 and reported[-1].startswith("title_00001: 2991 more problem(s)")
+        assert tick["runs"] == 3, "every title's reference run is requested all the same"
+        waiting = json.loads(tick["cursor"])["waiting"]
+        assert {k for k in waiting if k.startswith("title_00001/")} == {
+            f"title_00001/dubs/{language}" for language in delivered["title_00001"]
+        }
+        # the strays cleared: nothing left to report, the cursor forgets them
+        for path in stray.glob("junk_*"):
+            path.unlink()
+        assert json.loads(sensor_tick(instance, store, tick["cursor"])["cursor"])["reported"] == []
+
+
+def test_a_landing_zone_that_cannot_be_listed_changes_nothing(tmp_path):
+    from dagster import build_sensor_context, instance_for_test
+
+    from orchestration.sensors import build_landing_zone_sensor
+
+    root, delivered, _, store = _catalogue(tmp_path, 3)
+    with instance_for_test() as instance:
+        first = sensor_tick(instance, store, None)
+        assert first["runs"] == 3
+        # a file the share cannot stat (a link to nothing, as a share that went away mid-listing)
+        language = next(lang for lang in LANGUAGES if lang not in delivered["title_00002"])
+        broken = root / "title_00002" / "dubs" / f"{language}.flac"
+        broken.symlink_to(tmp_path / "gone.flac")
+        context = build_sensor_context(instance=instance, cursor=first["cursor"], resources={"media_store": store})
+        result = build_landing_zone_sensor(settle_s=0)(context)
+        assert not result.run_requests and not result.asset_events
+        assert "could not be listed (FileNotFoundError" in result.skip_reason.skip_message
+        assert result.cursor == first["cursor"], "nothing recorded is lost: every waiting dub still waits"
+        broken.unlink()
+        again = sensor_tick(instance, store, first["cursor"])
+        assert len(json.loads(again["cursor"])["waiting"]) == sum(map(len, delivered.values()))
