@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from benchmarks.scale import QUICK_SIZE, main
 
 
+@pytest.mark.slow
 def test_quick_run_measures_every_figure(tmp_path, capsys):
     out = tmp_path / "scale.json"
     assert main(["--quick", "--out", str(out)]) == 0

@@ -5,6 +5,7 @@ their own; queries counted as the SQL statements sent."""
 
 import json
 
+import pytest
 from dagster import DagsterInstance
 
 from benchmarks.scale import LANGUAGES, QueryCounter, build_landing_zone, postgres_home, record_catalogue, sensor_tick
@@ -45,6 +46,7 @@ def _steady_queries(tmp_path, monkeypatch, n_titles: int, *, recorded: bool) -> 
     return steady["queries"], {"first": first, "steady": steady, "again": again, "dubs": sum(map(len, delivered.values()))}
 
 
+@pytest.mark.slow
 def test_steady_tick_query_count_does_not_grow_with_the_titles(tmp_path, monkeypatch):
     # a checked catalogue: the first tick takes the instance over, then nothing is new
     small, small_ticks = _steady_queries(tmp_path, monkeypatch, 20, recorded=True)
@@ -58,6 +60,7 @@ def test_steady_tick_query_count_does_not_grow_with_the_titles(tmp_path, monkeyp
     assert large_ticks["steady"]["cursor_kb"] < 0.5 and small_ticks["steady"]["cursor_kb"] < 0.5
 
 
+@pytest.mark.slow
 def test_tick_with_every_dub_waiting_query_count_does_not_grow_with_the_titles(tmp_path, monkeypatch):
     # nothing checked yet: the first tick requests every reference run and every dub waits for its
     # title's reference; the next ticks ask about all of them
@@ -70,6 +73,7 @@ def test_tick_with_every_dub_waiting_query_count_does_not_grow_with_the_titles(t
     assert small == large
 
 
+@pytest.mark.slow
 def test_stale_search_visits_no_undelivered_partition(tmp_path, monkeypatch):
     root, delivered, defs, store = _catalogue(tmp_path, 12)
     with postgres_home() as env:
