@@ -61,7 +61,8 @@ from dagster import (
 )
 
 from assets.audio_sync import FRAME_MATCH_OFFSETS, LIP_SYNC_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
-from assets.media import DATA_VERSION_TAG, DUB_MEDIA, ORIGINAL_MEDIA, track_observation
+from assets.media import DUB_MEDIA, ORIGINAL_MEDIA, track_observation
+from orchestration.event_queries import latest_data_versions
 from orchestration.jobs import dub_job, reference_job
 from orchestration.partitions import dub_partition_key, languages_partitions, titles_partitions
 from orchestration.settings import Settings
@@ -93,16 +94,12 @@ def _already_done(context: SensorEvaluationContext, source, downstream, partitio
     storage = context.instance.event_log_storage
     done: dict[str, str] = {}
     for chunk in _chunks(partitions):
-        tags = storage.get_latest_tags_by_partition(
-            source, DagsterEventType.ASSET_OBSERVATION, [DATA_VERSION_TAG], asset_partitions=chunk
-        )
-        observed = storage.get_latest_storage_id_by_partition(source, DagsterEventType.ASSET_OBSERVATION, set(chunk))
+        observed = latest_data_versions(context.instance, source, DagsterEventType.ASSET_OBSERVATION, chunk)
         made = storage.get_latest_storage_id_by_partition(
             downstream, DagsterEventType.ASSET_MATERIALIZATION, set(chunk)
         )
-        for partition in chunk:
-            version = tags.get(partition, {}).get(DATA_VERSION_TAG)
-            if version is not None and partition in observed and made.get(partition, -1) > observed[partition]:
+        for partition, (observation, version) in observed.items():
+            if version is not None and made.get(partition, -1) > observation:
                 done[partition] = version
     return done
 

@@ -5,9 +5,10 @@ stale. It visits only partitions that were materialised (delivered dubs and thei
 rest of the title × language product) and asks the instance a fixed number of questions per asset,
 whatever the size of the catalogue:
 
-- the data version of every materialised partition (one query per asset; Dagster indexes it);
-- for assets that read a landing-zone file, the storage id of every partition's latest
-  materialisation, and of its file's latest observation with the version observed (three queries).
+- the storage id and data version of every materialised partition's latest materialisation (two
+  queries per asset, :func:`orchestration.event_queries.latest_data_versions`);
+- for assets that read a landing-zone file, the storage id and version of each file's latest
+  observation (two more).
 
 Dagster's own staleness, without asking per partition: an asset partition's data version is the hash
 of its code version and its inputs' data versions (:func:`dagster.compute_logical_data_version`;
@@ -42,7 +43,8 @@ from dagster import (
 )
 from dagster._core.definitions.data_version import compute_logical_data_version
 
-from assets.media import DATA_VERSION_TAG, SOURCE_VERSION
+from assets.media import SOURCE_VERSION
+from orchestration.event_queries import latest_data_versions
 from orchestration.partitions import MULTI_SEPARATOR, languages_partitions, titles_partitions
 from resources.media_store import TitleListing
 
@@ -79,26 +81,24 @@ class _Search:
 
     def __init__(self, instance: DagsterInstance, asset_graph, listings: dict[str, TitleListing] | None):
         self.instance = instance
-        self.storage = instance.event_log_storage
         self.graph = asset_graph
         self.listings = listings
         self.titles = set(instance.get_dynamic_partitions(titles_partitions.name))
         self.languages = set(instance.get_dynamic_partitions(languages_partitions.name))
         self.versions: dict[AssetKey, dict[str, str]] = {}
+        self.ids: dict[AssetKey, dict[str, int]] = {}
         self.by_title: dict[AssetKey, dict[str, list[str]]] = {}
 
     def data_versions(self, key: AssetKey) -> dict[str, str]:
         """Partition -> data version of the latest materialisation, for the partitions that exist."""
         if key not in self.versions:
-            tags = self.storage.get_latest_tags_by_partition(
-                key, DagsterEventType.ASSET_MATERIALIZATION, [DATA_VERSION_TAG]
-            )
-            versions = {}
-            for partition, values in tags.items():
+            latest = latest_data_versions(self.instance, key, DagsterEventType.ASSET_MATERIALIZATION)
+            versions, ids = {}, {}
+            for partition, (storage_id, version) in latest.items():
                 title, language = _split(partition)
                 if title in self.titles and (language is None or language in self.languages):
-                    versions[partition] = values.get(DATA_VERSION_TAG)
-            self.versions[key] = versions
+                    versions[partition], ids[partition] = version, storage_id
+            self.versions[key], self.ids[key] = versions, ids
         return self.versions[key]
 
     def partitions_of_title(self, key: AssetKey, title: str) -> list[str]:
@@ -140,20 +140,17 @@ class _Search:
     def replaced_files(self, key: AssetKey, source: AssetKey) -> set[str]:
         """Partitions of ``key`` whose landing-zone file was replaced since they were materialised."""
         versions = self.data_versions(key)
-        materialised = self.storage.get_latest_storage_id_by_partition(key, DagsterEventType.ASSET_MATERIALIZATION)
-        observed = self.storage.get_latest_storage_id_by_partition(source, DagsterEventType.ASSET_OBSERVATION)
-        observed_versions = self.storage.get_latest_tags_by_partition(
-            source, DagsterEventType.ASSET_OBSERVATION, [DATA_VERSION_TAG]
-        )
+        materialised = self.ids[key]
+        observed = latest_data_versions(self.instance, source, DagsterEventType.ASSET_OBSERVATION)
         candidates = []
         now: dict[str, str] = {}
         for partition in versions:
-            seen = observed_versions.get(partition, {}).get(DATA_VERSION_TAG)
             current = self._file_version(partition)
             if current is None:
                 continue
             now[partition] = current
-            if partition not in observed or current != seen or observed[partition] > materialised.get(partition, -1):
+            observation, seen = observed.get(partition, (None, None))
+            if observation is None or current != seen or observation > materialised[partition]:
                 candidates.append(materialised[partition])
         replaced = set()
         for partition, record in self.read(key, sorted(candidates)).items():
@@ -216,11 +213,9 @@ class _Search:
         if not unexplained:
             return {}
         node = self.graph.get(key)
-        ids = self.storage.get_latest_storage_id_by_partition(
-            key, DagsterEventType.ASSET_MATERIALIZATION, set(unexplained)
-        )
+        ids = self.ids[key]
         reasons = {}
-        for partition, record in self.read(key, sorted(ids.values())).items():
+        for partition, record in self.read(key, sorted(ids[p] for p in unexplained)).items():
             tags = record.asset_materialization.tags or {}
             causes = []
             recorded_code = tags.get(_CODE_VERSION_TAG)
