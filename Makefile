@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEBIAN_PACKAGES := espeak-ng sonic-pi-samples chromium chromium-driver
 DEMO_DIR := demo
 
-.PHONY: install system-deps demo test ui clean-demo bench-audio bench-video bench-lipsync bench-lipsync-titles
+.PHONY: install system-deps demo test ui clean-demo bench-audio bench-video bench-lipsync bench-lipsync-titles bench-scale
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,3 +65,8 @@ bench-lipsync: install
 # talking heads over music), each track's error and the title's offset by each combination rule.
 bench-lipsync-titles: install
 	$(BIN)/python -m benchmarks.lipsync_titles
+
+# Catalogue scale: sensor ticks, the stale search and the UI's partition page on synthetic catalogues of
+# 1,000, 5,000 and 20,000 titles x 30 languages on PostgreSQL (DUBSYNC_TEST_POSTGRES); see benchmarks/scale.py.
+bench-scale: install
+	$(BIN)/python -m benchmarks.scale

@@ -20,23 +20,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from dagster import AssetCheckSeverity, AssetKey, AssetRecordsFilter, DagsterInstance, Definitions
-from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
+from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, Definitions
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
-from dagster._core.definitions.data_version import (
-    CachingStaleStatusResolver,
-    StaleStatus,
-)
 from dagster._core.definitions.events import AssetKeyPartitionKey
 from dagster._core.definitions.partitions.context import partition_loading_context
 from dagster._core.execution.backfill import PartitionBackfill
 from dagster._core.utils import make_new_backfill_id
-from dagster._time import get_current_datetime, get_current_timestamp
+from dagster._time import get_current_timestamp
 
 from assets.audio_sync import CHECK_WITHIN_TOLERANCE
-from assets.media import SOURCE_VERSION
 from orchestration.partitions import title_and_language
-from resources.media_store import MediaStore, TitleListing
+from orchestration.stale_search import stale_partitions
+from resources.media_store import MediaStore
 
 __all__ = [
     "StalePartition", "find_stale", "submit_backfill", "run_in_process", "run_outcome", "out_of_tolerance",
@@ -71,83 +66,19 @@ class StalePartition:
         return AssetKeyPartitionKey(AssetKey(self.asset), self.partition)
 
 
-def _current_file_version(listings: dict[str, TitleListing], partition: str) -> str | None:
-    """Content version, in the landing zone now, of the file behind ``partition``."""
-    title, language = title_and_language(partition)
-    listing = listings.get(title)
-    if listing is None:
-        return None
-    track = listing.original if language is None else listing.dubs.get(language)
-    return track.version if track else None
-
-
-def _latest_source_version(instance: DagsterInstance, key: AssetKey, partition: str) -> str | None:
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
-    ).records
-    if not records or records[0].asset_materialization is None:
-        return None
-    value = records[0].asset_materialization.metadata.get(SOURCE_VERSION)
-    return None if value is None else str(value.value)
-
-
 def find_stale(defs: Definitions, instance: DagsterInstance, store: MediaStore | None = None) -> list[StalePartition]:
     """Every stale asset partition of ``defs`` on ``instance``, with what it depends on downstream.
 
     ``store`` is the landing zone, for the replaced-file check (skipped when ``None``). Partitions
-    never materialised are not stale (the sensor or ``dubsync check`` makes them); the result is in
-    dependency order.
+    never materialised are not stale (the sensor or ``dubsync check`` makes them) and are never
+    visited: the search asks a few queries per asset, whatever the catalogue's size
+    (:mod:`orchestration.stale_search`); the result is in dependency order.
     """
-    asset_graph = defs.resolve_asset_graph()
-    listings = store.scan()[0] if store is not None else {}
-    view = AssetGraphView(
-        temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
-        instance=instance,
-        asset_graph=asset_graph,
-    )
-    resolver = CachingStaleStatusResolver(instance, asset_graph, loading_context=view)
-    order = [key for level in asset_graph.toposorted_asset_keys_by_level for key in sorted(level)]
-    found: dict[AssetKeyPartitionKey, str] = {}
-    with partition_loading_context(dynamic_partitions_store=instance):
-        for key in order:
-            node = asset_graph.get(key)
-            if not node.is_materializable or not node.is_partitioned:
-                continue
-            # only assets that read a landing-zone file record its version (their parent is a source
-            # asset); an asset reading one through its input (face_tracks) follows as downstream
-            reads_file = store is not None and any(asset_graph.get(parent).is_external for parent in node.parent_keys)
-            for partition in node.partitions_def.get_partition_keys():
-                partition = str(partition)
-                ap = AssetKeyPartitionKey(key, partition)
-                status = resolver.get_status(key, partition)
-                if status == StaleStatus.MISSING:
-                    continue
-                if status == StaleStatus.STALE:
-                    causes = resolver.get_stale_root_causes(key, partition)
-                    found.setdefault(ap, "; ".join(sorted({_describe(c) for c in causes})) or "stale")
-                if reads_file:
-                    recorded = _latest_source_version(instance, key, partition)
-                    now = _current_file_version(listings, partition)
-                    if recorded is not None and now is not None and recorded != now:
-                        found.setdefault(ap, "file replaced")
-                if ap in found:
-                    for child in asset_graph.get_children_partitions(key, partition):
-                        if child not in found and resolver.get_status(
-                            child.asset_key, child.partition_key
-                        ) != StaleStatus.MISSING:
-                            found[child] = f"downstream of {key.to_user_string()}[{partition}]"
-    rank = {key: i for i, key in enumerate(order)}
+    listings = store.scan()[0] if store is not None else None
     return [
-        StalePartition(ap.asset_key.to_user_string(), ap.partition_key, reason)
-        for ap, reason in sorted(found.items(), key=lambda item: (rank[item[0].asset_key], item[0].partition_key or ""))
+        StalePartition(key.to_user_string(), partition, reason)
+        for key, partition, reason in stale_partitions(instance, defs.resolve_asset_graph(), listings)
     ]
-
-
-def _describe(cause) -> str:
-    where = cause.key.asset_key.to_user_string()
-    if cause.key.partition_key:
-        where += f"[{cause.key.partition_key}]"
-    return f"{where} {cause.reason}"
 
 
 def _subset(defs: Definitions, stale: Iterable[StalePartition]) -> AssetGraphSubset:

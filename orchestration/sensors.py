@@ -26,15 +26,30 @@ that it is taken as new if it comes back.
 Run keys carry the file versions, so a tick is idempotent; the cursor is JSON. A sensor starting with
 an empty cursor on an instance that already holds results (from ``dubsync check`` or an earlier
 deployment) skips files whose current version was observed and processed.
+
+What a tick costs grows with the work, not with the catalogue (issue 24). The version of every file
+taken is kept per title in the instance's key-value store, not in the cursor: the cursor holds what
+is in flight (the dubs waiting, the titles whose state the tick changed, written to the store by the
+next tick, once this tick's runs are submitted, so a tick whose runs were never submitted loses
+nothing) and a digest of the scan. A tick whose scan matches the digest, with nothing waiting, asks
+the instance nothing; otherwise the sensor asks in batches: the stored state of the listed titles,
+the known partitions, whether files never seen were already done, the reference times and failed
+reference runs of the titles with waiting dubs (a few queries, one more per 5,000 titles asked
+about). The state of a cursor is tied to it (a ``generation`` id): a reset cursor starts afresh.
+A landing zone that cannot be listed (an error or a time-out of the share) skips the tick with the
+error and changes nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+import uuid
 
 from dagster import (
     AssetRecordsFilter,
+    DagsterEventType,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -46,8 +61,9 @@ from dagster import (
 )
 
 from assets.audio_sync import FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
-from assets.media import DATA_VERSION_TAG, DUB_MEDIA, ORIGINAL_MEDIA, track_observation
+from assets.media import DUB_MEDIA, ORIGINAL_MEDIA, track_observation
 from assets.picture import LIP_SYNC_OFFSETS
+from orchestration.event_queries import latest_data_versions
 from orchestration.jobs import dub_job, reference_job
 from orchestration.partitions import (
     dub_partition_key,
@@ -63,43 +79,139 @@ SENSOR_NAME = "landing_zone_sensor"
 _MISSING = "missing"
 
 
-def _already_done(context: SensorEvaluationContext, source, downstream, partition: str, version: str) -> bool:
-    """Whether this file version was already observed and its downstream materialised after that
-    (by an earlier deployment of the sensor, ``dubsync check`` or the UI): then a sensor starting
-    with an empty cursor takes the instance over without redoing the work."""
-    observed = context.instance.fetch_observations(
-        AssetRecordsFilter(asset_key=source, asset_partitions=[partition]), limit=1
-    ).records
-    if not observed or observed[0].asset_observation.tags.get(DATA_VERSION_TAG) != version:
-        return False
-    made = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=downstream, asset_partitions=[partition]), limit=1
-    ).records
-    return bool(made) and made[0].storage_id > observed[0].storage_id
+_CHUNK = 5_000
+"""Partitions per query when the sensor asks about many at once (the first tick over a zone)."""
+_PROBLEMS_PER_FOLDER = 10
+"""Problems of one title folder reported one by one; more are counted in one line."""
+_STATE_PREFIX = f"dubsync/{SENSOR_NAME}/"
+"""Key prefix of the sensor's per-title state in the instance's key-value store."""
 
 
-def _reference_time(context: SensorEvaluationContext, title: str) -> float | None:
-    """When the title-level inputs of its dubs' verdicts were last all made: the older of the latest
-    reference_signature and lip_sync_offsets materializations of ``title`` (None while one is
-    missing)."""
-    times = []
+def _chunks(items: list[str]) -> list[list[str]]:
+    return [items[start : start + _CHUNK] for start in range(0, len(items), _CHUNK)]
+
+
+def _already_done(context: SensorEvaluationContext, source, downstream, partitions: list[str]) -> dict[str, str]:
+    """Which of ``partitions`` already have their file's current version observed and their
+    ``downstream`` materialised after that (by an earlier deployment of the sensor, ``dubsync check``
+    or the UI), as partition -> the observed version: a sensor starting with an empty cursor takes
+    the instance over without redoing that work. Three queries per 5,000 partitions."""
+    storage = context.instance.event_log_storage
+    done: dict[str, str] = {}
+    for chunk in _chunks(partitions):
+        observed = latest_data_versions(context.instance, source, DagsterEventType.ASSET_OBSERVATION, chunk)
+        made = storage.get_latest_storage_id_by_partition(
+            downstream, DagsterEventType.ASSET_MATERIALIZATION, set(chunk)
+        )
+        for partition, (observation, version) in observed.items():
+            if version is not None and made.get(partition, -1) > observation:
+                done[partition] = version
+    return done
+
+
+def _reference_times(context: SensorEvaluationContext, titles: set[str]) -> dict[str, float]:
+    """When the title-level inputs of each title's dubs' verdicts were last all made: the older of the
+    latest reference_signature and lip_sync_offsets materializations (titles missing one are left
+    out). Two queries per asset and 5,000 titles."""
+    storage = context.instance.event_log_storage
+    times: dict[str, list[float]] = {}
     for key in (REFERENCE_SIGNATURE, LIP_SYNC_OFFSETS):
-        result = context.instance.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[title]), limit=1)
-        if not result.records:
-            return None
-        times.append(result.records[0].timestamp)
-    return min(times)
+        for chunk in _chunks(sorted(titles)):
+            ids = storage.get_latest_storage_id_by_partition(key, DagsterEventType.ASSET_MATERIALIZATION, set(chunk))
+            if not ids:
+                continue
+            records = context.instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=key, storage_ids=list(ids.values())), limit=len(ids)
+            ).records
+            for record in records:
+                times.setdefault(record.partition_key, []).append(record.timestamp)
+    return {title: min(made) for title, made in times.items() if len(made) == 2}
 
 
-def _failed_reference_run(context: SensorEvaluationContext, title: str) -> str | None:
-    """Id of the latest ``reference_job`` run of ``title`` when it failed (a run launched by the
-    sensor, or its re-execution from the UI: both carry the ``dubsync/title`` tag), else None."""
-    records = context.instance.get_run_records(
-        RunsFilter(job_name=reference_job.name, tags={"dubsync/title": title}), limit=1
-    )
-    if records and records[0].dagster_run.status == DagsterRunStatus.FAILURE:
-        return records[0].dagster_run.run_id
-    return None
+def _failed_reference_runs(context: SensorEvaluationContext, titles: set[str]) -> dict[str, str]:
+    """Id of the latest ``reference_job`` run of each of ``titles`` whose latest run failed (a run
+    launched by the sensor, or its re-execution from the UI: both carry the ``dubsync/title`` tag);
+    one query per 5,000 titles."""
+    failed: dict[str, str] = {}
+    for chunk in _chunks(sorted(titles)):
+        seen: set[str] = set()
+        records = context.instance.get_run_records(
+            RunsFilter(job_name=reference_job.name, tags={"dubsync/title": chunk})
+        )
+        for record in records:  # newest first
+            title = record.dagster_run.tags.get("dubsync/title")
+            if title in seen:
+                continue
+            seen.add(title)
+            if record.dagster_run.status == DagsterRunStatus.FAILURE:
+                failed[title] = record.dagster_run.run_id
+    return failed
+
+
+def _folder_problems(listing) -> list[str]:
+    """The problems of a title folder to report: the first few, and how many more (a folder of
+    thousands of stray files is reported in a few lines, and the cursor keeps a few)."""
+    if len(listing.problems) <= _PROBLEMS_PER_FOLDER:
+        return listing.problems
+    shown = listing.problems[: _PROBLEMS_PER_FOLDER - 1]
+    return shown + [f"{listing.folder}: {len(listing.problems) - len(shown)} more problem(s) like these"]
+
+
+def _state_key(generation: str, title: str) -> str:
+    return f"{_STATE_PREFIX}{generation}/{title}"
+
+
+def state_size(instance, cursor: str | None, titles: list[str]) -> int:
+    """Characters of the per-title state the sensor with ``cursor`` keeps for ``titles`` in the
+    instance's key-value store (for the scale benchmark)."""
+    generation = json.loads(cursor).get("generation") if cursor else None
+    if not generation:
+        return 0
+    values = instance.run_storage.get_cursor_values({_state_key(generation, t) for t in titles})
+    return sum(len(k) + len(v) for k, v in values.items())
+
+
+def _scan_digest(titles: dict, problems: list[str]) -> str:
+    """A digest of everything a scan found (every file's name and version, every problem)."""
+    digest = hashlib.sha256()
+    for title, listing in sorted(titles.items()):
+        tracks = ([listing.original] if listing.original else []) + [listing.dubs[k] for k in sorted(listing.dubs)]
+        digest.update(title.encode())
+        for track in tracks:
+            digest.update(f"\0{track.name}\0{track.version}".encode())
+        for problem in listing.problems:
+            digest.update(f"\1{problem}".encode())
+    for problem in problems:
+        digest.update(f"\2{problem}".encode())
+    return digest.hexdigest()
+
+
+def _load_state(context: SensorEvaluationContext, cursor: dict, titles) -> tuple[str, dict[str, dict]]:
+    """The cursor's state generation and the per-title state (``{"original", "seen", "dubs"}``) of
+    ``titles``: the instance's key-value store overlaid with the cursor's ``pending`` (the state the
+    last committed tick changed, written to the store now that its runs are submitted). A cursor of
+    the earlier form (every version in the cursor) is converted."""
+    generation = cursor.get("generation") or uuid.uuid4().hex[:12]
+    pending: dict[str, dict] = dict(cursor.get("pending", {}))
+    for key, version in cursor.get("versions", {}).items():  # the earlier cursor form
+        title, _, rest = key.partition("/")
+        state = pending.setdefault(title, {"original": None, "seen": 0.0, "dubs": {}})
+        if rest == "original":
+            state["original"] = version
+            state["seen"] = cursor.get("originals_seen", {}).get(title, 0.0)
+        else:
+            state["dubs"][rest.split("/", 1)[1]] = version
+    if pending:
+        context.instance.run_storage.set_cursor_values(
+            {_state_key(generation, title): json.dumps(state, sort_keys=True) for title, state in pending.items()}
+        )
+    states: dict[str, dict] = {}
+    if cursor.get("generation") and titles:
+        stored = context.instance.run_storage.get_cursor_values({_state_key(generation, t) for t in titles})
+        prefix = len(_state_key(generation, ""))
+        states = {key[prefix:]: json.loads(value) for key, value in stored.items()}
+    states.update(pending)
+    return generation, states
 
 
 def build_landing_zone_sensor(interval_s: int = Settings.sensor_interval_s, settle_s: int = Settings.settle_s):
@@ -123,22 +235,47 @@ def build_landing_zone_sensor(interval_s: int = Settings.sensor_interval_s, sett
 def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: float = 0.0) -> SensorResult:
     """One evaluation of the sensor (see the module's description)."""
     cursor = json.loads(context.cursor) if context.cursor else {}
-    versions: dict[str, str] = cursor.get("versions", {})
-    originals_seen: dict[str, float] = cursor.get("originals_seen", {})
     waiting: dict[str, dict] = cursor.get("waiting", {})
     reported: set[str] = set(cursor.get("reported", []))
+    files_seen = cursor.get("files", len(cursor.get("versions", {})))
 
-    titles, problems = media_store.scan()
-    if not titles and versions:
+    try:
+        titles, problems = media_store.scan()
+    except (OSError, TimeoutError) as exc:
+        # a landing zone that cannot be listed (a share that times out): nothing changes, and the
+        # tick says why
+        return SensorResult(
+            skip_reason=SkipReason(
+                f"the landing zone {media_store.describe_root()} could not be listed ({type(exc).__name__}: {exc}): "
+                "nothing changed; the next tick tries again"
+            ),
+            cursor=context.cursor,
+        )
+    if not titles and files_seen:
         # a landing zone that held files and now lists none is more likely unmounted than emptied:
         # the cursor is kept as it is, so that nothing waiting is forgotten
         return SensorResult(
             skip_reason=SkipReason(
-                f"the landing zone {media_store.describe_root()} lists no title, where {len(versions)} file(s) were "
+                f"the landing zone {media_store.describe_root()} lists no title, where {files_seen} file(s) were "
                 "seen before: unavailable? (nothing changed; files that come back unchanged are not re-run)"
             ),
             cursor=context.cursor,
         )
+    digest = _scan_digest(titles, problems)
+    if digest == cursor.get("digest") and not waiting and not cursor.get("pending"):
+        # nothing in the landing zone changed since a tick that took every file: no query at all
+        return SensorResult(skip_reason=SkipReason("no new or replaced files"), cursor=context.cursor)
+
+    generation, states = _load_state(context, cursor, titles)
+    versions: dict[str, str] = {}
+    originals_seen: dict[str, float] = {}
+    for title, state in states.items():
+        if state.get("original") is not None:
+            versions[f"{title}/original"] = state["original"]
+            originals_seen[title] = state.get("seen", 0.0)
+        for language, version in state.get("dubs", {}).items():
+            versions[f"{title}/dubs/{language}"] = version
+    changed: set[str] = set()  # titles whose state this tick changes
     known_titles = set(context.instance.get_dynamic_partitions(titles_partitions.name))
     known_languages = set(context.instance.get_dynamic_partitions(languages_partitions.name))
     new_titles: set[str] = set()
@@ -154,23 +291,37 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
         settling.append(track.name)
         return False
 
-    for problem in problems + [p for listing in titles.values() for p in listing.problems]:
+    reported_now: set[str] = set()  # what is still the case: logged once while it lasts, kept in the cursor
+    for problem in problems + [p for listing in titles.values() for p in _folder_problems(listing)]:
         if problem not in reported:
             context.log.warning(f"landing zone: {problem}")
-            reported.add(problem)
+        reported_now.add(problem)
+
+    # files never seen under this cursor: already done by an earlier deployment? (asked in batches)
+    unseen_originals = [t for t in titles if f"{t}/original" not in versions]
+    unseen_dubs = [
+        str(dub_partition_key(t, language))
+        for t, listing in titles.items()
+        for language in listing.dubs
+        if f"{t}/dubs/{language}" not in versions
+    ]
+    done_originals = _already_done(context, ORIGINAL_MEDIA, REFERENCE_SIGNATURE, unseen_originals)
+    done_dubs = _already_done(context, DUB_MEDIA, TITLE_VERDICTS, unseen_dubs)
 
     for title, listing in sorted(titles.items()):
         if title not in known_titles:
             new_titles.add(title)
         key = f"{title}/original"
         version = listing.original.version if listing.original else _MISSING
-        if key not in versions and _already_done(context, ORIGINAL_MEDIA, REFERENCE_SIGNATURE, title, version):
+        if key not in versions and done_originals.get(title) == version:
             versions[key] = version
             originals_seen[title] = 0.0
+            changed.add(title)
         if versions.get(key) != version and settled(listing.original):
             replaced = key in versions
             versions[key] = version
             originals_seen[title] = now
+            changed.add(title)
             run_requests.append(
                 RunRequest(
                     job_name=reference_job.name,
@@ -192,38 +343,41 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
                 new_languages.add(language)
             dub_key = f"{title}/dubs/{language}"
             partition = str(dub_partition_key(title, language))
-            if dub_key not in versions and _already_done(context, DUB_MEDIA, TITLE_VERDICTS, partition, track.version):
+            if dub_key not in versions and done_dubs.get(partition) == track.version:
                 versions[dub_key] = track.version
+                changed.add(title)
             if versions.get(dub_key) != track.version and settled(track):
                 versions[dub_key] = track.version
+                changed.add(title)
                 waiting[dub_key] = {"version": track.version, "match_only": False}
                 observations.append(track_observation(track, media_store.describe(track)))
 
-    failed_runs: dict[str, str | None] = {}  # title -> its failed reference run, asked once per tick
     for dub_key in sorted(waiting):
         title, _, language = dub_key.split("/", 2)
-        entry = waiting[dub_key]
-        listing = titles.get(title)
-        if listing is None or language not in listing.dubs:
-            # the file is gone: forgotten, so that it is taken as new if it comes back (its run was
-            # never requested)
-            del waiting[dub_key]
-            versions.pop(dub_key, None)
+        if title in titles and language in titles[title].dubs:
             continue
-        made = _reference_time(context, title)
-        if made is None or made < originals_seen.get(title, 0.0):
+        # the file is gone: forgotten, so that it is taken as new if it comes back (its run was
+        # never requested)
+        del waiting[dub_key]
+        if versions.pop(dub_key, None) is not None:
+            changed.add(title)
+    waiting_titles = {dub_key.split("/", 1)[0] for dub_key in waiting}
+    made = _reference_times(context, waiting_titles) if waiting_titles else {}
+    blocked_titles = {t for t in waiting_titles if made.get(t) is None or made[t] < originals_seen.get(t, 0.0)}
+    failed_runs = _failed_reference_runs(context, blocked_titles) if blocked_titles else {}
+    for title, failed in sorted(failed_runs.items()):
+        notice = f"reference run {failed} of {title} failed"
+        if notice not in reported:
+            context.log.warning(
+                f"{notice}: its dubs wait until that run is re-executed successfully or the original is replaced"
+            )
+        reported_now.add(notice)
+    for dub_key in sorted(waiting):
+        title, _, language = dub_key.split("/", 2)
+        if title in blocked_titles:
             # the reference signature or lip-sync offset of the current original is not there yet
-            if title not in failed_runs:
-                failed_runs[title] = _failed_reference_run(context, title)
-            failed = failed_runs[title]
-            if failed:
-                notice = f"reference run {failed} of {title} failed"
-                if notice not in reported:
-                    context.log.warning(
-                        f"{notice}: its dubs wait until that run is re-executed successfully or the original is replaced"
-                    )
-                    reported.add(notice)
             continue
+        entry = waiting[dub_key]
         selection = [FRAME_MATCH_OFFSETS, TITLE_VERDICTS] if entry["match_only"] else None
         run_requests.append(
             RunRequest(
@@ -236,12 +390,23 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
         )
         del waiting[dub_key]
 
+    changed_states = {
+        title: {"original": versions.get(f"{title}/original"), "seen": originals_seen.get(title, 0.0), "dubs": {}}
+        for title in changed
+    }
+    for key, version in versions.items():
+        title, _, rest = key.partition("/")
+        if title in changed_states and rest.startswith("dubs/"):
+            changed_states[title]["dubs"][rest[len("dubs/") :]] = version
     new_cursor = json.dumps(
         {
-            "versions": versions,
-            "originals_seen": originals_seen,
+            "generation": generation,
+            "pending": changed_states,
             "waiting": waiting,
-            "reported": sorted(reported),
+            "reported": sorted(reported_now),
+            "files": sum((1 if listing.original else 0) + len(listing.dubs) for listing in titles.values()),
+            # a tick that left nothing settling, waiting or pending lets the next one skip an unchanged scan
+            "digest": None if settling else digest,
         },
         sort_keys=True,
     )
@@ -252,7 +417,7 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
         partition_requests.append(languages_partitions.build_add_request(sorted(new_languages)))
     if not run_requests and not partition_requests and not observations:
         pending = f"; {len(waiting)} dub(s) wait for their title's reference signature and lip-sync offset" if waiting else ""
-        blocked = sorted((title, run_id) for title, run_id in failed_runs.items() if run_id)
+        blocked = sorted(failed_runs.items())
         if blocked:
             runs = ", ".join(f"{title} (run {run_id})" for title, run_id in blocked)
             pending += f"; the reference run failed for {runs}: re-execute it or replace the original"

@@ -94,6 +94,10 @@ class MediaStore(ConfigurableResource):
         :attr:`Track.modified_s`)."""
         return None
 
+    def _version_and_modified(self, relpath: str) -> tuple[str, float | None]:
+        """:meth:`_version` and :meth:`_modified` of a file (a store may ask for both at once)."""
+        return self._version(relpath), self._modified(relpath)
+
     @abstractmethod
     def _read_bytes(self, relpath: str) -> bytes:
         """Whole content of a small file."""
@@ -147,7 +151,7 @@ class MediaStore(ConfigurableResource):
                 originals.append(entry.name)
         if len(originals) == 1:
             name = f"{folder}/{originals[0]}"
-            listing.original = Track(title, None, name, self._version(name), self._modified(name))
+            listing.original = Track(title, None, name, *self._version_and_modified(name))
         elif len(originals) > 1:
             listing.problems.append(
                 f"{folder}: several original files {sorted(originals)}: keep exactly one"
@@ -169,7 +173,7 @@ class MediaStore(ConfigurableResource):
                     )
                     continue
                 name = f"{folder}/dubs/{entry.name}"
-                listing.dubs[language] = Track(title, language, name, self._version(name), self._modified(name))
+                listing.dubs[language] = Track(title, language, name, *self._version_and_modified(name))
         return listing
 
     def _original_language(self, folder: str, listing: TitleListing) -> str | None:
@@ -242,14 +246,21 @@ class LocalMediaStore(MediaStore):
         return Path(self.root) / relpath if relpath else Path(self.root)
 
     def _list(self, relpath: str) -> list[_Entry]:
-        path = self._path(relpath)
-        if not path.is_dir():
+        path = os.path.join(self.root, relpath) if relpath else self.root
+        if not os.path.isdir(path):
             return []
-        return [_Entry(p.name, p.is_dir()) for p in path.iterdir()]
+        # os.scandir knows directories from the listing itself: no stat per entry (a scan of a
+        # catalogue of 20,000 titles lists 40,000 folders)
+        with os.scandir(path) as entries:
+            return [_Entry(entry.name, entry.is_dir()) for entry in entries]
 
     def _version(self, relpath: str) -> str:
         stat = self._path(relpath).stat()
         return _stat_version(stat.st_size, stat.st_mtime_ns)
+
+    def _version_and_modified(self, relpath: str) -> tuple[str, float | None]:
+        stat = os.stat(os.path.join(self.root, relpath))  # one stat for both
+        return _stat_version(stat.st_size, stat.st_mtime_ns), stat.st_mtime
 
     def _modified(self, relpath: str) -> float | None:
         return self._path(relpath).stat().st_mtime

@@ -1,0 +1,610 @@
+"""Catalogue scale: what the sensor, the stale search and the UI cost as the catalogue grows.
+
+Run with ``make bench-scale`` (or ``python -m benchmarks.scale [--titles 1000 5000] [--quick]``
+from the repository's root). Needs the PostgreSQL server of the tests
+(``$DUBSYNC_TEST_POSTGRES``, default ``postgresql://postgres@127.0.0.1:5432/postgres``); each size
+gets a database of its own, dropped afterwards.
+
+For each number of titles N, a synthetic catalogue:
+
+- a landing zone on disk: N title folders, each with an original and 1-5 dubs (3 on average) out of
+  30 languages, the common languages more often (so about 3 N delivered dubs); the files hold a few
+  bytes, since nothing is decoded;
+- a production instance (``deploy/dagster.yaml``, PostgreSQL) where every title and dub is already
+  checked: the observations of every file and the materialisations of every asset partition,
+  recorded in batches as Dagster would record them (code versions, data versions and input data
+  versions, ``source_version``), without running anything.
+
+Measured on it:
+
+- partitions per dub-level asset (the title × language cross product) and delivered dubs;
+- the UI's partition page of ``title_verdicts``: the partition-status query the UI makes (first
+  call, uncached);
+- sensor ticks of ``landing_zone_sensor``: the first tick over the whole zone with an empty cursor,
+  the second (nothing new), a steady tick (the third, nothing new), a tick that finds 100 new dubs
+  and the one after it; each with its SQL query count
+  (every statement sent to the database) and the size of its cursor (and of the state kept in the
+  instance's key-value store, where the sensor keeps one);
+- ``dubsync backfill --stale --dry-run`` (:func:`orchestration.backfill.find_stale`), each in a
+  process of its own for its peak memory: after a tolerance change (every verdict stale) and after
+  one replaced dub file (its three dub-level partitions).
+
+Results: printed as a table, and ``benchmarks/results/scale.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks._common import RESULTS, ROOT
+
+DEPLOY_CONFIG = ROOT / "deploy" / "dagster.yaml"
+POSTGRES_ADMIN_URL = os.environ.get("DUBSYNC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+LANGUAGES = (
+    "es",
+    "fr",
+    "de",
+    "it",
+    "pt",
+    "ja",
+    "ko",
+    "zh",
+    "ru",
+    "pl",
+    "nl",
+    "sv",
+    "tr",
+    "ar",
+    "hi",
+    "da",
+    "fi",
+    "no",
+    "cs",
+    "hu",
+    "ro",
+    "el",
+    "he",
+    "th",
+    "vi",
+    "id",
+    "ms",
+    "uk",
+    "bg",
+    "hr",
+)
+"""30 dub languages, the most often delivered first."""
+SIZES = (1_000, 5_000, 20_000)
+QUICK_SIZE = 60
+NEW_DUBS = 100
+BATCH = 2_000
+"""Events stored per batch when recording the catalogue."""
+
+
+# -- the synthetic catalogue ------------------------------------------------------------------
+
+
+def build_landing_zone(root: Path, n_titles: int, *, seed: int = 24) -> dict[str, list[str]]:
+    """Writes ``n_titles`` title folders under ``root``; the delivered languages of each title.
+
+    Parameters
+    ----------
+    root : Path
+        Folder of the landing zone (created).
+    n_titles : int
+        Number of titles.
+    seed : int
+        Seed of the draw of the languages each title is dubbed in.
+
+    Returns
+    -------
+    dict[str, list[str]]
+        Title id -> its dubs' languages (1-5 of :data:`LANGUAGES`, 3 on average, weighted towards
+        the common ones).
+    """
+    rng = np.random.default_rng(seed)
+    weights = 1.0 / np.arange(1, len(LANGUAGES) + 1) ** 0.8
+    weights /= weights.sum()
+    delivered = {}
+    for index in range(n_titles):
+        title = f"title_{index:05d}"
+        count = 1 + int(rng.binomial(4, 0.5))
+        languages = sorted(rng.choice(LANGUAGES, size=count, replace=False, p=weights).tolist())
+        dubs = root / title / "dubs"
+        dubs.mkdir(parents=True)
+        (root / title / "original.flac").write_bytes(b"original " + title.encode())
+        for language in languages:
+            (dubs / f"{language}.flac").write_bytes(f"dub {title} {language}".encode())
+        delivered[title] = languages
+    return delivered
+
+
+def _event(kind: str, event):
+    """A run-less event log entry, as ``DagsterInstance.report_runless_asset_event`` makes it."""
+    from dagster._core.events import (
+        AssetObservationData,
+        DagsterEvent,
+        DagsterEventType,
+        StepMaterializationData,
+    )
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.instance.utils import RUNLESS_JOB_NAME, RUNLESS_RUN_ID
+
+    if kind == "materialization":
+        event_type, data = DagsterEventType.ASSET_MATERIALIZATION, StepMaterializationData(event)
+    else:
+        event_type, data = DagsterEventType.ASSET_OBSERVATION, AssetObservationData(event)
+    return EventLogEntry(
+        user_message="",
+        level=logging.INFO,
+        job_name=RUNLESS_JOB_NAME,
+        run_id=RUNLESS_RUN_ID,
+        error_info=None,
+        timestamp=time.time(),
+        step_key=None,
+        dagster_event=DagsterEvent(
+            event_type_value=event_type.value, event_specific_data=data, job_name=RUNLESS_JOB_NAME
+        ),
+    )
+
+
+def _store(instance, entries: list) -> None:
+    for start in range(0, len(entries), BATCH):
+        instance.event_log_storage.store_event_batch(entries[start : start + BATCH])
+
+
+def _dub_level(node) -> bool:
+    from dagster import MultiPartitionsDefinition
+
+    return isinstance(node.partitions_def, MultiPartitionsDefinition)
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def record_catalogue(instance, defs, store) -> int:
+    """Records, on ``instance``, every file of ``store`` as observed and every asset partition of
+    ``defs`` as materialised from it, with the tags Dagster's own runs write (code version, data
+    version, input data versions) and the ``source_version`` metadata; the number of events.
+
+    A partitioned input's data version is the SHA-256 of its partition's data version, an observed
+    source's that of nothing (Dagster 1.13 hashes materialisations only), and an asset's data version
+    :func:`dagster.compute_logical_data_version` of its code version and inputs.
+    """
+    from dagster import AssetMaterialization, DataVersion
+    from dagster._core.definitions.data_version import compute_logical_data_version
+
+    from assets.media import DATA_VERSION_TAG, SOURCE_VERSION, track_observation
+    from orchestration.partitions import dub_partition_key
+
+    titles, _ = store.scan()
+    instance.add_dynamic_partitions("titles", sorted(titles))
+    instance.add_dynamic_partitions("languages", sorted({lang for listing in titles.values() for lang in listing.dubs}))
+    observed = _hash("")
+    tracks = [t for listing in titles.values() for t in [listing.original, *listing.dubs.values()] if t]
+    count = 0
+    for kind in ("original", "dub"):
+        batch = [_event("observation", track_observation(t, store.describe(t))) for t in tracks if t.kind == kind]
+        _store(instance, batch)
+        count += len(batch)
+
+    graph = defs.resolve_asset_graph()
+    order = [key for level in graph.toposorted_asset_keys_by_level for key in sorted(level)]
+    data_versions: dict = {}
+    for key in order:
+        node = graph.get(key)
+        if not node.is_materializable:
+            continue
+        dub_level = _dub_level(node)
+        partitions = (
+            [
+                (str(dub_partition_key(t, lang)), t, track)
+                for t, listing in titles.items()
+                for lang, track in listing.dubs.items()
+            ]
+            if dub_level
+            else [(t, t, listing.original) for t, listing in titles.items()]
+        )
+        batch = []
+        pointer = str(instance.event_log_storage.get_maximum_record_id())  # every input is recorded by now
+        for partition, title, track in partitions:
+            inputs, tags = {}, {"dagster/code_version": node.code_version}
+            for parent in sorted(node.parent_keys):
+                if graph.get(parent).is_external:
+                    version = observed
+                else:
+                    version = _hash(data_versions[parent][partition if _dub_level(graph.get(parent)) else title])
+                inputs[parent] = DataVersion(version)
+                tags[f"dagster/input_data_version/{parent.to_user_string()}"] = version
+                tags[f"dagster/input_event_pointer/{parent.to_user_string()}"] = pointer
+            version = compute_logical_data_version(node.code_version, inputs).value
+            tags[DATA_VERSION_TAG] = version
+            data_versions.setdefault(key, {})[partition] = version
+            if dub_level:
+                tags["dagster/partition/language"], tags["dagster/partition/title"] = partition.split("|")
+            reads_file = any(graph.get(parent).is_external for parent in node.parent_keys)
+            metadata = {SOURCE_VERSION: track.version} if reads_file else {}
+            batch.append(
+                _event("materialization", AssetMaterialization(key, partition=partition, tags=tags, metadata=metadata))
+            )
+        _store(instance, batch)
+        count += len(batch)
+    return count
+
+
+# -- measuring --------------------------------------------------------------------------------
+
+
+class QueryCounter:
+    """Counts the SQL statements every SQLAlchemy engine of this process sends while it is open."""
+
+    def __init__(self):
+        self.count = 0
+
+    def _hear(self, *_args, **_kwargs):
+        self.count += 1
+
+    def __enter__(self) -> QueryCounter:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.listen(Engine, "before_cursor_execute", self._hear)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.remove(Engine, "before_cursor_execute", self._hear)
+
+
+def sensor_tick(instance, store, cursor: str | None, *, apply: bool = True) -> dict:
+    """One evaluation of the landing-zone sensor (settle time 0): its time, SQL statements, cursor
+    and requests; with ``apply``, what the daemon does with the result afterwards (partitions
+    added, observations stored; runs are not launched), untimed."""
+    from dagster import build_sensor_context
+
+    from orchestration.sensors import build_landing_zone_sensor
+
+    sensor = build_landing_zone_sensor(settle_s=0)
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"media_store": store})
+    with QueryCounter() as queries:
+        start = time.perf_counter()
+        result = sensor(context)
+        seconds = time.perf_counter() - start
+    if apply:
+        for request in result.dynamic_partitions_requests or []:
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        for event in result.asset_events or []:
+            instance.report_runless_asset_event(event)
+    return {
+        "s": seconds,
+        "queries": queries.count,
+        "cursor_kb": len(result.cursor or "") / 1024,
+        "runs": len(result.run_requests or []),
+        "cursor": result.cursor,
+    }
+
+
+def _kv_state_kb(instance, cursor: str | None, titles: list[str]) -> float:
+    """Size of the landing-zone sensor's state in the instance's key-value store (0 when it keeps
+    none there, as before issue 24)."""
+    try:
+        from orchestration.sensors import state_size
+    except ImportError:
+        return 0.0
+    return state_size(instance, cursor, titles) / 1024
+
+
+def partition_page(instance, defs) -> dict:
+    """The UI's partition page of ``title_verdicts``: its partition count and the partition-status
+    query the UI makes for it (uncached)."""
+    from dagster import AssetKey
+    from dagster._core.definitions.partitions.context import partition_loading_context
+    from dagster._core.storage.partition_status_cache import (
+        get_and_update_asset_status_cache_value,
+    )
+
+    key = AssetKey("title_verdicts")
+    partitions_def = defs.resolve_asset_graph().get(key).partitions_def
+    start = time.perf_counter()
+    with QueryCounter() as queries:
+        with partition_loading_context(dynamic_partitions_store=instance):
+            cache = get_and_update_asset_status_cache_value(instance, key, partitions_def)
+            materialised = list(cache.deserialize_materialized_partition_subsets(partitions_def).get_partition_keys())
+            cache.deserialize_failed_partition_subsets(partitions_def)
+            cache.deserialize_in_progress_partition_subsets(partitions_def)
+            count = partitions_def.get_num_partitions()
+    return {
+        "s": time.perf_counter() - start,
+        "queries": queries.count,
+        "partitions": count,
+        "materialised": len(materialised),
+    }
+
+
+def delivered_only_partition_page(n_titles: int) -> dict:
+    """Item 3's alternative, measured on its own: a dub-level asset partitioned by one dynamic
+    partitioning of delivered dubs (key ``<title>.<language>``, about 3 per title) instead of the
+    title × language product; its partition count and the UI's partition-status query, with every
+    partition materialised."""
+    from dagster import (
+        AssetKey,
+        AssetMaterialization,
+        DagsterInstance,
+        DynamicPartitionsDefinition,
+    )
+
+    dubs = DynamicPartitionsDefinition(name="dubs")
+    key = AssetKey("title_verdicts_by_dub")
+    work = Path(tempfile.mkdtemp(prefix="dubsync_scale_"))
+    try:
+        with postgres_home() as env:
+            saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "DUBSYNC_POSTGRES_URL")}
+            os.environ.update({k: env[k] for k in saved})
+            try:
+                delivered = build_landing_zone(work / "landing", n_titles)
+                keys = [f"{title}.{language}" for title, languages in delivered.items() for language in languages]
+                instance = DagsterInstance.get()
+                instance.add_dynamic_partitions(dubs.name, keys)
+                _store(instance, [_event("materialization", AssetMaterialization(key, partition=k)) for k in keys])
+                from dagster._core.definitions.partitions.context import (
+                    partition_loading_context,
+                )
+                from dagster._core.storage.partition_status_cache import (
+                    get_and_update_asset_status_cache_value,
+                )
+
+                with QueryCounter() as queries:
+                    start = time.perf_counter()
+                    with partition_loading_context(dynamic_partitions_store=instance):
+                        cache = get_and_update_asset_status_cache_value(instance, key, dubs)
+                        materialised = list(cache.deserialize_materialized_partition_subsets(dubs).get_partition_keys())
+                        count = dubs.get_num_partitions()
+                    seconds = time.perf_counter() - start
+                instance.dispose()
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "titles": n_titles,
+        "partitions": count,
+        "materialised": len(materialised),
+        "s": seconds,
+        "queries": queries.count,
+    }
+
+
+def stale_probe(root: Path, artifacts: Path, policy: Path | None) -> dict:
+    """``dubsync backfill --stale --dry-run`` in this process: time, result size, peak memory."""
+    from dagster import DagsterInstance
+
+    from orchestration.backfill import find_stale
+    from orchestration.definitions import build_definitions
+    from orchestration.settings import Settings
+
+    settings = Settings(media_root=str(root), artifact_root=str(artifacts), policy_path=str(policy or ""))
+    instance = DagsterInstance.get()
+    try:
+        start = time.perf_counter()
+        defs = build_definitions(settings)
+        stale = find_stale(defs, instance, defs.resources["media_store"])
+        seconds = time.perf_counter() - start
+    finally:
+        instance.dispose()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assets = sorted({s.asset for s in stale})
+    return {"s": seconds, "peak_mb": peak_mb, "stale": len(stale), "assets": assets}
+
+
+def _probe_in_subprocess(root: Path, artifacts: Path, policy: Path | None, env: dict, timeout_s: float) -> dict:
+    command = [sys.executable, "-m", "benchmarks.scale", "--probe-stale", str(root), str(artifacts)]
+    if policy:
+        command += ["--policy", str(policy)]
+    try:
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"s": None, "timeout_s": timeout_s}
+    if done.returncode:
+        raise RuntimeError(f"stale probe failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def postgres_home():
+    """A ``DAGSTER_HOME`` with ``deploy/dagster.yaml`` on a fresh PostgreSQL database; its
+    environment (``DAGSTER_HOME``, ``DUBSYNC_POSTGRES_URL``). The database is dropped afterwards."""
+    import sqlalchemy as sa
+
+    name = f"dubsync_scale_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    home = Path(tempfile.mkdtemp(prefix="dubsync_scale_home_"))
+    shutil.copy(DEPLOY_CONFIG, home / "dagster.yaml")
+    env = dict(
+        os.environ,
+        DAGSTER_HOME=str(home),
+        DUBSYNC_POSTGRES_URL=str(sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name)),
+    )
+    try:
+        yield env
+    finally:
+        with admin.connect() as connection:
+            connection.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def measure(n_titles: int, *, stale_timeout_s: float = 600.0, emit=print) -> dict:
+    """Every measurement for a catalogue of ``n_titles`` titles (see the module's description)."""
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import build_definitions
+    from orchestration.settings import Settings
+    from resources.media_store import LocalMediaStore
+
+    row: dict = {"titles": n_titles}
+    work = Path(tempfile.mkdtemp(prefix="dubsync_scale_"))
+    try:
+        with postgres_home() as env:
+            saved = {k: os.environ.get(k) for k in env if k in ("DAGSTER_HOME", "DUBSYNC_POSTGRES_URL")}
+            os.environ.update({k: env[k] for k in saved})
+            try:
+                root, artifacts = work / "landing", work / "artifacts"
+                start = time.perf_counter()
+                delivered = build_landing_zone(root, n_titles)
+                row["dubs"] = sum(len(v) for v in delivered.values())
+                row["languages"] = sorted({lang for langs in delivered.values() for lang in langs})
+                settings = Settings(media_root=str(root), artifact_root=str(artifacts))
+                defs = build_definitions(settings)
+                store = LocalMediaStore(root=str(root))
+                instance = DagsterInstance.get()
+                row["events"] = record_catalogue(instance, defs, store)
+                emit(
+                    f"  {n_titles} titles: {row['dubs']} dubs, {row['events']} events recorded in "
+                    f"{time.perf_counter() - start:.0f} s"
+                )
+                row["ui"] = {k: v for k, v in partition_page(instance, defs).items()}
+                emit(f"  partition page: {row['ui']}")
+
+                first = sensor_tick(instance, store, None)
+                second = sensor_tick(instance, store, first["cursor"])  # nothing new (stores the first's state)
+                steady = sensor_tick(instance, store, second["cursor"])  # nothing new, state settled
+                for index, title in enumerate(sorted(delivered)[:NEW_DUBS]):
+                    missing = next(lang for lang in LANGUAGES if lang not in delivered[title])
+                    (root / title / "dubs" / f"{missing}.flac").write_bytes(f"new dub {index}".encode())
+                new = sensor_tick(instance, store, steady["cursor"])
+                after_new = sensor_tick(instance, store, new["cursor"])
+                row["sensor"] = {
+                    name: {k: v for k, v in tick.items() if k != "cursor"}
+                    for name, tick in (
+                        ("first", first),
+                        ("second", second),
+                        ("steady", steady),
+                        ("new_100", new),
+                        ("after_new", after_new),
+                    )
+                }
+                row["sensor_state_kb"] = _kv_state_kb(instance, after_new["cursor"], sorted(delivered))
+                emit(f"  sensor: {row['sensor']} (state kept in the instance: {row['sensor_state_kb']:.0f} KB)")
+                instance.dispose()
+
+                policy = work / "tolerance.toml"
+                policy.write_text("[verdict]\nout_of_sync_s = 0.25\n")
+                row["stale_tolerance"] = _probe_in_subprocess(root, artifacts, policy, env, stale_timeout_s)
+                emit(f"  stale after a tolerance change: {row['stale_tolerance']}")
+                title = sorted(delivered)[-1]
+                replaced = root / title / "dubs" / f"{delivered[title][0]}.flac"
+                replaced.write_bytes(replaced.read_bytes() + b" replaced")
+                later = time.time() + 5
+                os.utime(replaced, (later, later))
+                row["stale_replaced"] = _probe_in_subprocess(root, artifacts, None, env, stale_timeout_s)
+                emit(f"  stale after one replaced file: {row['stale_replaced']}")
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return row
+
+
+def _fmt(value, unit: str = "s") -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1f} {unit}" if unit else f"{value}"
+
+
+def table(rows: list[dict]) -> str:
+    """The results as a Markdown table, one row per size."""
+    lines = [
+        "| titles | dubs | partitions per dub-level asset | UI partition page | first tick | steady tick "
+        "| tick with 100 new dubs | cursor (+ state in the instance) | stale: tolerance change | stale: one replaced file |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        s = row["sensor"]
+
+        def tick(name):
+            return f"{s[name]['s']:.1f} s, {s[name]['queries']} queries"
+
+        def stale(probe):
+            if probe.get("s") is None:
+                return f"not done in {probe['timeout_s']:.0f} s"
+            return f"{probe['s']:.1f} s, {probe['peak_mb']:.0f} MB, {probe['stale']} stale"
+
+        lines.append(
+            f"| {row['titles']:,} | {row['dubs']:,} | {row['ui']['partitions']:,} | {row['ui']['s']:.1f} s "
+            f"| {tick('first')} | {tick('steady')} | {tick('new_100')} "
+            f"| {s['steady']['cursor_kb']:.0f} KB (+ {row['sensor_state_kb']:.0f} KB) "
+            f"| {stale(row['stale_tolerance'])} | {stale(row['stale_replaced'])} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--titles", type=int, nargs="+", default=list(SIZES), help="catalogue sizes (titles)")
+    parser.add_argument("--quick", action="store_true", help=f"one small catalogue ({QUICK_SIZE} titles), for tests")
+    parser.add_argument("--stale-timeout", type=float, default=600.0, help="give up a stale search after this long (s)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "scale.json", help="where to write the results (JSON)")
+    parser.add_argument(
+        "--delivered-only", action="store_true", help="measure only the UI page of a delivered-dubs partitioning"
+    )
+    parser.add_argument("--probe-stale", nargs=2, metavar=("ROOT", "ARTIFACTS"), help=argparse.SUPPRESS)
+    parser.add_argument("--policy", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.probe_stale:
+        print(json.dumps(stale_probe(Path(args.probe_stale[0]), Path(args.probe_stale[1]), args.policy)))
+        return 0
+    sizes = [QUICK_SIZE] if args.quick else args.titles
+    if args.delivered_only:
+        for n in sizes:
+            print(json.dumps(delivered_only_partition_page(n)))
+        return 0
+    if any(n < NEW_DUBS for n in sizes) and not args.quick:
+        parser.error(f"--titles: at least {NEW_DUBS} (the tick with new dubs adds one to {NEW_DUBS} titles)")
+    rows = []
+    for n in sizes:
+        start = time.perf_counter()
+        rows.append(measure(n, stale_timeout_s=args.stale_timeout))
+        rows[-1]["bench_s"] = time.perf_counter() - start
+        print(f"  ({n} titles measured in {rows[-1]['bench_s']:.0f} s)")
+    print(table(rows))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"machine": platform.node(), "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

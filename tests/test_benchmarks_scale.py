@@ -1,0 +1,27 @@
+"""The catalogue-scale benchmark (benchmarks/scale.py) runs end to end on its quick size, and its
+cheaply recorded catalogue is what Dagster's own runs would leave: nothing stale, by Dagster's staleness
+as well as dubsync's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.scale import QUICK_SIZE, main
+
+
+@pytest.mark.slow
+def test_quick_run_measures_every_figure(tmp_path, capsys):
+    out = tmp_path / "scale.json"
+    assert main(["--quick", "--out", str(out)]) == 0
+    [row] = json.loads(out.read_text())["rows"]
+    assert row["titles"] == QUICK_SIZE and QUICK_SIZE <= row["dubs"] <= 5 * QUICK_SIZE
+    assert row["ui"]["partitions"] == QUICK_SIZE * len(row["languages"])
+    assert row["ui"]["materialised"] == row["dubs"]
+    assert row["sensor"]["first"]["runs"] == 0, "a checked catalogue: the first tick takes it over"
+    assert row["sensor"]["new_100"]["runs"] == min(QUICK_SIZE, 100)
+    assert row["stale_tolerance"]["stale"] == row["dubs"]
+    assert row["stale_tolerance"]["assets"] == ["title_verdicts"]
+    assert row["stale_replaced"]["stale"] == 3
+    assert "| titles |" in capsys.readouterr().out

@@ -1,0 +1,149 @@
+"""Catalogue scale (issue 24): what a sensor tick and the stale search ask the instance does not grow
+with the catalogue. Synthetic catalogues from ``benchmarks/scale.py`` (files of a few bytes, every
+asset partition recorded as materialised, as Dagster's runs record it) on PostgreSQL databases of
+their own; queries counted as the SQL statements sent."""
+
+import json
+
+import pytest
+from dagster import DagsterInstance
+
+from benchmarks.scale import LANGUAGES, QueryCounter, build_landing_zone, postgres_home, record_catalogue, sensor_tick
+from orchestration.backfill import find_stale
+from orchestration.definitions import build_definitions
+from orchestration.settings import Settings
+from resources.media_store import LocalMediaStore
+
+
+def _instance(env, monkeypatch) -> DagsterInstance:
+    """The production instance (``deploy/dagster.yaml``) on the database of ``env``."""
+    monkeypatch.setenv("DUBSYNC_POSTGRES_URL", env["DUBSYNC_POSTGRES_URL"])
+    return DagsterInstance.from_config(env["DAGSTER_HOME"])
+
+
+def _catalogue(tmp_path, n_titles: int):
+    """Landing zone, delivered languages per title, definitions and store of ``n_titles`` titles."""
+    root = tmp_path / f"landing_{n_titles}"
+    delivered = build_landing_zone(root, n_titles)
+    defs = build_definitions(Settings(media_root=str(root), artifact_root=str(tmp_path / f"artifacts_{n_titles}")))
+    return root, delivered, defs, LocalMediaStore(root=str(root))
+
+
+def _steady_queries(tmp_path, monkeypatch, n_titles: int, *, recorded: bool) -> tuple[int, dict]:
+    """SQL statements of a tick after the first, over ``n_titles`` titles all checked (``recorded``)
+    or none; and the ticks."""
+    _, delivered, defs, store = _catalogue(tmp_path, n_titles)
+    with postgres_home() as env:
+        instance = _instance(env, monkeypatch)
+        try:
+            if recorded:
+                record_catalogue(instance, defs, store)
+            first = sensor_tick(instance, store, None)
+            steady = sensor_tick(instance, store, first["cursor"])
+            again = sensor_tick(instance, store, steady["cursor"])
+        finally:
+            instance.dispose()
+    return steady["queries"], {"first": first, "steady": steady, "again": again, "dubs": sum(map(len, delivered.values()))}
+
+
+@pytest.mark.slow
+def test_steady_tick_query_count_does_not_grow_with_the_titles(tmp_path, monkeypatch):
+    # a checked catalogue: the first tick takes the instance over, then nothing is new
+    small, small_ticks = _steady_queries(tmp_path, monkeypatch, 20, recorded=True)
+    large, large_ticks = _steady_queries(tmp_path, monkeypatch, 120, recorded=True)
+    assert small_ticks["first"]["runs"] == large_ticks["first"]["runs"] == 0, "everything was already checked"
+    assert small == large
+    # once the state the first tick changed is stored, an unchanged scan asks the instance nothing
+    assert small_ticks["again"]["queries"] == large_ticks["again"]["queries"] == 0
+    # the cursor holds what is in flight, not every file (the first tick's held all 120 titles' state)
+    assert large_ticks["first"]["cursor_kb"] > 5 * small_ticks["first"]["cursor_kb"] / 2
+    assert large_ticks["steady"]["cursor_kb"] < 0.5 and small_ticks["steady"]["cursor_kb"] < 0.5
+
+
+@pytest.mark.slow
+def test_tick_with_every_dub_waiting_query_count_does_not_grow_with_the_titles(tmp_path, monkeypatch):
+    # nothing checked yet: the first tick requests every reference run and every dub waits for its
+    # title's reference; the next ticks ask about all of them
+    small, small_ticks = _steady_queries(tmp_path, monkeypatch, 20, recorded=False)
+    large, large_ticks = _steady_queries(tmp_path, monkeypatch, 120, recorded=False)
+    assert small_ticks["first"]["runs"] == 20 and large_ticks["first"]["runs"] == 120  # reference runs
+    assert small_ticks["steady"]["runs"] == large_ticks["steady"]["runs"] == 0
+    waiting = json.loads(large_ticks["steady"]["cursor"])["waiting"]
+    assert len(waiting) == large_ticks["dubs"]
+    assert small == large
+
+
+@pytest.mark.slow
+def test_stale_search_visits_no_undelivered_partition(tmp_path, monkeypatch):
+    root, delivered, defs, store = _catalogue(tmp_path, 12)
+    with postgres_home() as env:
+        instance = _instance(env, monkeypatch)
+        try:
+            record_catalogue(instance, defs, store)
+            with QueryCounter() as queries:
+                assert find_stale(defs, instance, store) == [], "nothing changed, nothing stale"
+            # 3,000 more titles and every language known, none delivered: 90,000 more partitions of
+            # the title × language product, not one of them visited
+            instance.add_dynamic_partitions("titles", [f"undelivered_{i:04d}" for i in range(3000)])
+            instance.add_dynamic_partitions("languages", list(LANGUAGES))
+            with QueryCounter() as more:
+                assert find_stale(defs, instance, store) == []
+            assert more.count == queries.count
+
+            # and what changed is still found: one replaced dub, its three dub-level partitions
+            title = sorted(delivered)[0]
+            language = delivered[title][0]
+            path = root / title / "dubs" / f"{language}.flac"
+            path.write_bytes(path.read_bytes() + b" replaced")
+            stale = find_stale(defs, instance, store)
+            assert [(s.asset, s.partition) for s in stale] == [
+                (asset, f"{language}|{title}") for asset in ("dub_signature", "frame_match_offsets", "title_verdicts")
+            ]
+            assert stale[0].reason == "file replaced"
+        finally:
+            instance.dispose()
+
+
+def test_a_title_folder_of_thousands_of_stray_files_is_reported_in_a_few_lines(tmp_path):
+    from dagster import instance_for_test
+
+    root, delivered, _, store = _catalogue(tmp_path, 3)
+    stray = root / "title_00001" / "dubs"
+    for index in range(3000):
+        (stray / f"junk_{index:04d}.flac").write_bytes(b"?")
+    with instance_for_test() as instance:
+        tick = sensor_tick(instance, store, None)
+        reported = json.loads(tick["cursor"])["reported"]
+        assert len(reported) == 10 and reported[-1].startswith("title_00001: 2991 more problem(s)")
+        assert tick["runs"] == 3, "every title's reference run is requested all the same"
+        waiting = json.loads(tick["cursor"])["waiting"]
+        assert {k for k in waiting if k.startswith("title_00001/")} == {
+            f"title_00001/dubs/{language}" for language in delivered["title_00001"]
+        }
+        # the strays cleared: nothing left to report, the cursor forgets them
+        for path in stray.glob("junk_*"):
+            path.unlink()
+        assert json.loads(sensor_tick(instance, store, tick["cursor"])["cursor"])["reported"] == []
+
+
+def test_a_landing_zone_that_cannot_be_listed_changes_nothing(tmp_path):
+    from dagster import build_sensor_context, instance_for_test
+
+    from orchestration.sensors import build_landing_zone_sensor
+
+    root, delivered, _, store = _catalogue(tmp_path, 3)
+    with instance_for_test() as instance:
+        first = sensor_tick(instance, store, None)
+        assert first["runs"] == 3
+        # a file the share cannot stat (a link to nothing, as a share that went away mid-listing)
+        language = next(lang for lang in LANGUAGES if lang not in delivered["title_00002"])
+        broken = root / "title_00002" / "dubs" / f"{language}.flac"
+        broken.symlink_to(tmp_path / "gone.flac")
+        context = build_sensor_context(instance=instance, cursor=first["cursor"], resources={"media_store": store})
+        result = build_landing_zone_sensor(settle_s=0)(context)
+        assert not result.run_requests and not result.asset_events
+        assert "could not be listed (FileNotFoundError" in result.skip_reason.skip_message
+        assert result.cursor == first["cursor"], "nothing recorded is lost: every waiting dub still waits"
+        broken.unlink()
+        again = sensor_tick(instance, store, first["cursor"])
+        assert len(json.loads(again["cursor"])["waiting"]) == sum(map(len, delivered.values()))
