@@ -31,6 +31,7 @@ demo: install
 	DAGSTER_HOME=$(CURDIR)/$(DEMO_DIR)/dagster_home $(BIN)/dubsync demo --dir $(DEMO_DIR)
 
 test: install
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # The demo's results in the Dagster UI (http://127.0.0.1:3000), after `make demo`.

@@ -97,7 +97,10 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
         with failures(context), media_store.local_path(track, fetching(context, location)) as path:
             if not has_video(path):
                 context.log.info(f"{location} has no video stream: no shots")
-                return Output(Shots.no_picture(checked.shots), metadata={"file": location, SOURCE_VERSION: track.version, "picture": "none (audio only)", "shots": 0})
+                return Output(
+                    Shots.no_picture(checked.shots),
+                    metadata={"file": location, SOURCE_VERSION: track.version, "picture": "none (audio only)", "shots": 0},
+                )
             shots = shots_from_file(path, checked.shots, progress=progress_logger(context, f"shots of {location}"))
         rows = shots.table()
         return Output(
@@ -135,7 +138,10 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
             track = media_store.original(context.partition_key)
         location = media_store.describe(track)
         if shots.n_frames == 0:
-            return Output(FaceTracks.no_picture(checked.faces), metadata={"file": location, SOURCE_VERSION: track.version, "picture": "none (audio only)", "tracks": 0})
+            return Output(
+                FaceTracks.no_picture(checked.faces),
+                metadata={"file": location, SOURCE_VERSION: track.version, "picture": "none (audio only)", "tracks": 0},
+            )
         with failures(context), media_store.local_path(track, fetching(context, location)) as path:
             tracks = track_faces(path, shots, checked.faces, progress=progress_logger(context, f"face tracks of {location}"))
             sheet = contact_sheet(path, tracks) if tracks.n_tracks else None

@@ -6,7 +6,7 @@ same rows (:func:`catalogue_rows`). Refreshed by an automation condition wheneve
 conform is materialised.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dagster import (
     AssetExecutionContext,
@@ -70,7 +70,7 @@ def _ms(seconds: float | None) -> float | None:
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="seconds")
 
 
 def catalogue_rows(instance: DagsterInstance, store: MediaStore) -> list[dict]:

@@ -125,19 +125,28 @@ def build_rows(*, quick: bool, long_minutes: float) -> list[Row]:
         Row("gain", "dub mix gain −6, −3, +3, +6 dB",
             _titles("gain", [DubSpec("xx", offset_s=o, gain_db=g) for o, g in ((0.0, -6), (0.5, -3), (-1.0, 3), (0.05, 6))],
                     n_titles=n, duration_s=short, seed=1100)),
-        Row("loudness", "dub normalised 9 dB quieter (−27 vs −18 LUFS-like)", _titles("loudness", varied(gain_db=-9.0), n_titles=n, duration_s=short, seed=1200)),
+        Row("loudness", "dub normalised 9 dB quieter (−27 vs −18 LUFS-like)",
+            _titles("loudness", varied(gain_db=-9.0), n_titles=n, duration_s=short, seed=1200)),
         Row("aac", "AAC 128 kbit/s", _titles("aac", varied(codec="aac", bitrate=128000), n_titles=n, duration_s=short, seed=1300)),
-        Row("ac3", "AC-3 128 kbit/s, 48 kHz", _titles("ac3", varied(codec="ac3", bitrate=128000, sample_rate=48000), n_titles=n, duration_s=short, seed=1400)),
-        Row("48k", "dub at 48 kHz, original at 44.1 kHz", _titles("rate48", varied(sample_rate=48000), n_titles=n, duration_s=short, seed=1500)),
+        Row("ac3", "AC-3 128 kbit/s, 48 kHz",
+            _titles("ac3", varied(codec="ac3", bitrate=128000, sample_rate=48000), n_titles=n, duration_s=short, seed=1400)),
+        Row("48k", "dub at 48 kHz, original at 44.1 kHz",
+            _titles("rate48", varied(sample_rate=48000), n_titles=n, duration_s=short, seed=1500)),
         Row("5.1", "dub 5.1, original stereo", _titles("surround", varied(channels=6), n_titles=n, duration_s=short, seed=1600)),
-        Row("dialogue", "dialogue-heavy title (music and effects at −25 dB)", _titles("dialogue", mixed, n_titles=n, duration_s=short, seed=1700, me_level_db=-25.0)),
-        Row("opening", "localised opening: the first 45 s of the dub's M&E differ", _titles("opening", varied(localized_opening_s=45.0), n_titles=n, duration_s=short, seed=1800)),
+        Row("dialogue", "dialogue-heavy title (music and effects at −25 dB)",
+            _titles("dialogue", mixed, n_titles=n, duration_s=short, seed=1700, me_level_db=-25.0)),
+        Row("opening", "localised opening: the first 45 s of the dub's M&E differ",
+            _titles("opening", varied(localized_opening_s=45.0), n_titles=n, duration_s=short, seed=1800)),
         Row("big", "constant offsets ±60, ±180, ±600 s (15-min titles)",
-            _titles("big", [DubSpec("xx", offset_s=o) for o in (60.0, -60.0, 180.0, -180.0, 600.0, -600.0)], n_titles=1, duration_s=900.0, seed=1900)),
+            _titles("big", [DubSpec("xx", offset_s=o) for o in (60.0, -60.0, 180.0, -180.0, 600.0, -600.0)],
+                    n_titles=1, duration_s=900.0, seed=1900)),
         Row("drift", "linear drift: speed ratios 25/24, 24/23.976, 1.001, 1.0001 (20-min titles)",
-            _titles("drift", [DubSpec("xx", offset_s=-0.1, speed_ratio=r) for r in (25 / 24, 24 / 23.976, 1.001, 1.0001)], n_titles=1, duration_s=1200.0, seed=2000)),
+            _titles("drift", [DubSpec("xx", offset_s=-0.1, speed_ratio=r) for r in (25 / 24, 24 / 23.976, 1.001, 1.0001)],
+                    n_titles=1, duration_s=1200.0, seed=2000)),
         Row("jump", "intermittent: a jump at a reel change",
-            _titles("jump", [DubSpec("xx", offset_s=a, jumps=((short * f, b),)) for a, b, f in ((0.0, 0.5, 0.5), (-0.3, 0.2, 0.4), (0.0, -1.0, 0.6))], n_titles=n, duration_s=short, seed=2100)),
+            _titles("jump", [DubSpec("xx", offset_s=a, jumps=((short * f, b),))
+                             for a, b, f in ((0.0, 0.5, 0.5), (-0.3, 0.2, 0.4), (0.0, -1.0, 0.6))],
+                    n_titles=n, duration_s=short, seed=2100)),
         # issue 22: deliveries built by another recipe than the rows above (continuous real speech,
         # beds well under the dialogue, short programmes, remixed M&E, pitch-kept tempo changes)
         Row("short", "24-s programmes (ads, trailers, promos): 9 dubs, offsets 0 … ±5 s",
@@ -145,22 +154,29 @@ def build_rows(*, quick: bool, long_minutes: float) -> list[Row]:
         Row("talking", "32-36-s talking heads: continuous real speech (en original; de, es, ru dubs) over a bed 6 dB under it",
             _talking_heads(n_titles=4 if quick else 8, seed=2500)),
         Row("remix", "M&E remixed in the dub (EQ ±4-6 dB, 4:1 compression, 60-ms echo, 8-kHz low-pass); one 12 dB quieter",
-            _titles("remix", [DubSpec("xx", offset_s=o, me_remix=REMIX_ALL, me_gain_db=g) for o, g in ((-2.0, 0.0), (0.5, 0.0), (-0.12, -12.0), (0.0, -12.0))],
+            _titles("remix", [DubSpec("xx", offset_s=o, me_remix=REMIX_ALL, me_gain_db=g)
+                              for o, g in ((-2.0, 0.0), (0.5, 0.0), (-0.12, -12.0), (0.0, -12.0))],
                     n_titles=n, duration_s=90.0, seed=2600)),
         Row("tempo", "time-stretched with the pitch kept: 25/24, 24/25, 1001/1000, 24/23.976 (120-s titles)",
             _titles("tempo", [DubSpec("xx", offset_s=-0.1, speed_ratio=r, pitch_kept=True) for r in (25 / 24, 24 / 25, 1.001, 24 / 23.976)],
                     n_titles=n, duration_s=120.0, seed=2700)),
         Row("combined", "drift 1.001 + 1.5 s in AC-3 5.1 48 kHz; EQ + 8-kHz low-pass in AAC 5.1; remix + 24/23.976 in MP3",
             _titles("combined", [DubSpec("xx", offset_s=1.5, speed_ratio=1.001, channels=6, codec="ac3", bitrate=192000, sample_rate=48000),
-                                 DubSpec("xx", offset_s=0.3, me_remix=("eq", "lowpass"), channels=6, codec="aac", bitrate=128000, sample_rate=48000),
-                                 DubSpec("xx", offset_s=-0.5, speed_ratio=24 / 23.976, me_remix=("eq", "compress"), codec="mp3", bitrate=192000)],
+                                 DubSpec("xx", offset_s=0.3, me_remix=("eq", "lowpass"), channels=6,
+                                         codec="aac", bitrate=128000, sample_rate=48000),
+                                 DubSpec("xx", offset_s=-0.5, speed_ratio=24 / 23.976, me_remix=("eq", "compress"),
+                                         codec="mp3", bitrate=192000)],
                     n_titles=n, duration_s=120.0, seed=2800)),
         Row("outback", "out of sync and back: +0.5 s from 30 % to 70 % of the programme",
-            _titles("outback", [DubSpec("xx", offset_s=0.0, jumps=((0.3 * 90.0, 0.5), (0.7 * 90.0, 0.0)))] * 3, n_titles=n, duration_s=90.0, seed=2900)),
+            _titles("outback", [DubSpec("xx", offset_s=0.0, jumps=((0.3 * 90.0, 0.5), (0.7 * 90.0, 0.0)))] * 3,
+                    n_titles=n, duration_s=90.0, seed=2900)),
         Row("credits", "20 s of localised end credits appended (in sync and 0.5 s late); the completeness check must fail",
-            _titles("credits", [DubSpec("xx", offset_s=o, appended_credits_s=20.0) for o in (0.0, -0.05, 0.5)], n_titles=n, duration_s=90.0, seed=3000)),
+            _titles("credits", [DubSpec("xx", offset_s=o, appended_credits_s=20.0) for o in (0.0, -0.05, 0.5)],
+                    n_titles=n, duration_s=90.0, seed=3000)),
         Row("long", f"{long_minutes:.0f}-minute title: offsets +0.5 s and −30 s",
-            (TitleSpec("long_0", duration_s=long_minutes * 60, dubs=_dubs([DubSpec("xx", offset_s=0.5), DubSpec("xx", offset_s=-30.0, codec="aac", bitrate=128000)]), seed=2200),),
+            (TitleSpec("long_0", duration_s=long_minutes * 60,
+                       dubs=_dubs([DubSpec("xx", offset_s=0.5), DubSpec("xx", offset_s=-30.0, codec="aac", bitrate=128000)]),
+                       seed=2200),),
             long=True),
     ]  # fmt: skip
     return rows
@@ -408,17 +424,26 @@ def markdown(report: dict) -> str:
             f"## Per hour of audio ({per_hour['title_minutes']:.0f}-minute title, {per_hour['tracks']} tracks)", "",
             "| measure | value | ratio |", "|---|---|---|",
             f"| decode-only (PyAV → mono 44.1 kHz) | {per_hour['decode_s_per_h']:.1f} s/h | 1.00 × |",
-            f"| fingerprint (decode + signature), dub | {per_hour['fingerprint_dub_s_per_h']:.1f} s/h | {per_hour['fingerprint_dub_ratio']:.2f} × decode |",
-            f"| decode-only, the dub {per_hour['pcm_dub']} as 16-bit PCM WAV (median of {TIMING_RUNS}) | {per_hour['decode_pcm_s_per_h']:.2f} s/h | 1.00 × |",
-            f"| fingerprint, the same PCM dub (median of {TIMING_RUNS}, alternating) | {per_hour['fingerprint_dub_pcm_s_per_h']:.2f} s/h | {per_hour['fingerprint_dub_pcm_ratio']:.2f} × its decode |",
-            f"| fingerprint, original ({report['policy']['signature']['reference_oversampling']}× oversampled; median of {TIMING_RUNS}, alternating with its decode-only) | {per_hour['fingerprint_reference_s_per_h']:.1f} s/h | {per_hour['fingerprint_reference_ratio']:.2f} × decode |",
+            f"| fingerprint (decode + signature), dub | {per_hour['fingerprint_dub_s_per_h']:.1f} s/h | "
+            f"{per_hour['fingerprint_dub_ratio']:.2f} × decode |",
+            f"| decode-only, the dub {per_hour['pcm_dub']} as 16-bit PCM WAV (median of {TIMING_RUNS}) | "
+            f"{per_hour['decode_pcm_s_per_h']:.2f} s/h | 1.00 × |",
+            f"| fingerprint, the same PCM dub (median of {TIMING_RUNS}, alternating) | {per_hour['fingerprint_dub_pcm_s_per_h']:.2f} s/h | "
+            f"{per_hour['fingerprint_dub_pcm_ratio']:.2f} × its decode |",
+            f"| fingerprint, original ({report['policy']['signature']['reference_oversampling']}× oversampled; "
+            f"median of {TIMING_RUNS}, alternating with its decode-only) | "
+            f"{per_hour['fingerprint_reference_s_per_h']:.1f} s/h | {per_hour['fingerprint_reference_ratio']:.2f} × decode |",
             f"| matching, coarse-to-fine (±600 s) | {per_hour['match_s_per_h']:.2f} s/h | |",
-            f"| matching, paper's exhaustive search (±30 s), same pair | {_fmt(per_hour.get('match_exhaustive_s_per_h'), '.2f')} s/h | {_fmt(per_hour.get('match_speedup'), '.1f')} × slower |",
+            f"| matching, paper's exhaustive search (±30 s), same pair | {_fmt(per_hour.get('match_exhaustive_s_per_h'), '.2f')} s/h | "
+            f"{_fmt(per_hour.get('match_speedup'), '.1f')} × slower |",
             f"| signature size, dub | {per_hour['signature_mb_per_h']:.2f} MB/h | |",
             f"| signature size, original | {per_hour['reference_mb_per_h']:.2f} MB/h | |",
         ]  # fmt: skip
         if report.get("peak_memory_mb") is not None:
-            lines.append(f"| peak memory, {report['memory_title_minutes']:.0f}-min title (fingerprint both + match) | {report['peak_memory_mb']:.0f} MB | |")
+            lines.append(
+                f"| peak memory, {report['memory_title_minutes']:.0f}-min title (fingerprint both + match) | "
+                f"{report['peak_memory_mb']:.0f} MB | |"
+            )
         else:
             lines.append("| peak memory | not measured (`--memory-minutes 0`) | |")
         lines.append("")
@@ -428,7 +453,10 @@ def markdown(report: dict) -> str:
               "`kind`: share of pairs reported as the right kind (in sync / constant / drift / intermittent). "
               "Time: sum of each system's wall time over the row's pairs, as a ratio to decode-only of the same tracks. "
               "`undetermined`: share of pairs without an answer (dubsync's undetermined, a peer's missing offset).", ""]
-    header = "| row | system | pairs | F1 | precision | recall | undetermined | median ms | mean ms | p95 ms | ≤ 50 ms | kind | drift rate err | time × decode |"
+    header = (
+        "| row | system | pairs | F1 | precision | recall | undetermined | median ms | mean ms | p95 ms | ≤ 50 ms | kind | "
+        "drift rate err | time × decode |"
+    )
     lines += [header, "|" + "---|" * 14]
     for row in report["rows"]:
         for system in systems:
@@ -437,7 +465,8 @@ def markdown(report: dict) -> str:
                 continue
             ratio = s["seconds"] / row["decode_s"] if row["decode_s"] else None
             lines.append(
-                f"| {row['name']} | {system} | {s['pairs']} | {s['f1']:.3f} | {s['precision']:.3f} | {s['recall']:.3f} | {s.get('undetermined', 0.0):.2f} | "
+                f"| {row['name']} | {system} | {s['pairs']} | {s['f1']:.3f} | {s['precision']:.3f} | {s['recall']:.3f} | "
+                f"{s.get('undetermined', 0.0):.2f} | "
                 f"{_fmt(s['median_abs_error_ms'], '.1f')} | {_fmt(s['mean_abs_error_ms'], '.1f')} | {_fmt(s['p95_abs_error_ms'], '.1f')} | "
                 f"{s['within_50ms']:.2f} | {s['kind_correct']:.2f} | {_fmt(s['drift_rate_max_rel_error'], '.1%')} | {_fmt(ratio, '.2f')} |"
             )

@@ -185,7 +185,8 @@ def markdown(report: dict) -> str:
         "[−125, +45] ms. Confident: confidence ≥ min_confidence (their count, and their shares). "
         "Speed × decode-only: decode time / estimator time (estimator = shots + face tracks + lip sync).",
         "",
-        "| estimator | shift method | n | within ±1 frame | ITU undetectable | median abs. error (ms) | confident (n) | confident within ±1 frame | confident ITU | frames/s | speed × decode-only |",
+        "| estimator | shift method | n | within ±1 frame | ITU undetectable | median abs. error (ms) | confident (n) | "
+        "confident within ±1 frame | confident ITU | frames/s | speed × decode-only |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in report["summary"]:
@@ -200,13 +201,21 @@ def markdown(report: dict) -> str:
     for name, table in report["per_shift"].items():
         for method, values in table.items():
             lines.append(f"| {name} | {method} | " + " | ".join(f"{values[k]:.2f}" for k in shifts) + " |")
-    lines += ["", "## Unshifted clips (samples copy, shift 0): error in frames", "", "| clip | " + " | ".join(estimator_names()) + " |", "|---|" + "---|" * len(estimator_names())]
+    lines += [
+        "",
+        "## Unshifted clips (samples copy, shift 0): error in frames",
+        "",
+        "| clip | " + " | ".join(estimator_names()) + " |",
+        "|---|" + "---|" * len(estimator_names()),
+    ]
     for r in report["rows"]:
         if r["method"] == "samples" and r["shift_frames"] == 0:
             cells = []
             for name in estimator_names():
                 e = r["estimates"][name]
-                cells.append("no track" if e is None else f"{(e['offset_s'] - r['true_s']) / r['frame_s']:+.1f} (conf {e['confidence']:.1f})")
+                cells.append(
+                    "no track" if e is None else f"{(e['offset_s'] - r['true_s']) / r['frame_s']:+.1f} (conf {e['confidence']:.1f})"
+                )
             lines.append(f"| {r['clip']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -245,7 +254,8 @@ def main(argv=None) -> int:
                 row = {"clip": clip.name, "method": method, "shift_frames": k, "true_s": true_s, "frame_s": frame_s, **run_copy(copy)}
                 rows.append(row)
                 print(f"[{i + 1}/{len(paths)}] {clip.name} {method} {k:+d}: " + "; ".join(
-                    f"{name} " + ("no estimate" if e is None else f"error {(e['offset_s'] - true_s) * 1000:+.0f} ms, confidence {e['confidence']:.2f}")
+                    f"{name} " + ("no estimate" if e is None
+                                  else f"error {(e['offset_s'] - true_s) * 1000:+.0f} ms, confidence {e['confidence']:.2f}")
                     for name, e in row["estimates"].items()), flush=True)  # fmt: skip
 
     report = {

@@ -555,7 +555,7 @@ def table(rows: list[dict]) -> str:
     for row in rows:
         s = row["sensor"]
 
-        def tick(name):
+        def tick(name, s=s):
             return f"{s[name]['s']:.1f} s, {s[name]['queries']} queries"
 
         def stale(probe):

@@ -36,11 +36,11 @@ def main(argv=None) -> int:
 
     for path in clips:
         runs = {
-            "one decoder": lambda: decode_only(path),
-            "in spans": lambda: decode_only_in_spans(path),
-            "one decoder, no deblocking": lambda: decode_only(path, deblock=False),
-            "in spans, no deblocking": lambda: decode_only_in_spans(path, deblock=False),
-            "shots": lambda: shots_from_file(path),
+            "one decoder": lambda path=path: decode_only(path),
+            "in spans": lambda path=path: decode_only_in_spans(path),
+            "one decoder, no deblocking": lambda path=path: decode_only(path, deblock=False),
+            "in spans, no deblocking": lambda path=path: decode_only_in_spans(path, deblock=False),
+            "shots": lambda path=path: shots_from_file(path),
         }
         best = {name: (float("inf"), float("inf")) for name in runs}
         for _ in range(args.repeats):
@@ -53,9 +53,12 @@ def main(argv=None) -> int:
         ours_s, ours_cpu = best["shots"]
         cuts, fades = (shots.nominal_frame_numbers(shots.boundaries(kind)).tolist() for kind in ("cut", "fade"))
         print(f"{path.name:24s} decode {best['one decoder'][0]:6.3f} s / in spans {best['in spans'][0]:6.3f} s  shots {ours_s:6.3f} s"
-              f"  speed × decode-only {decode_s / ours_s:4.2f}  (CPU {decode_cpu:6.3f} s / {ours_cpu:6.3f} s = {decode_cpu / ours_cpu:4.2f})"
-              f"  × decode-only without deblocking {min(best['one decoder, no deblocking'][0], best['in spans, no deblocking'][0]) / ours_s:4.2f}"
-              f"  cuts {cuts if len(cuts) <= 6 else f'{len(cuts)} cuts'}  fades {fades if len(fades) <= 6 else f'{len(fades)} fades'}", flush=True)
+              f"  speed × decode-only {decode_s / ours_s:4.2f}"
+              f"  (CPU {decode_cpu:6.3f} s / {ours_cpu:6.3f} s = {decode_cpu / ours_cpu:4.2f})"
+              f"  × decode-only without deblocking "
+              f"{min(best['one decoder, no deblocking'][0], best['in spans, no deblocking'][0]) / ours_s:4.2f}"
+              f"  cuts {cuts if len(cuts) <= 6 else f'{len(cuts)} cuts'}"
+              f"  fades {fades if len(fades) <= 6 else f'{len(fades)} fades'}", flush=True)
     return 0
 
 

@@ -36,14 +36,17 @@ def main(argv=None) -> int:
     policy = Policy()
     started = time.perf_counter()
     tracks = track_faces(title, shots_from_file(title, policy.shots), policy.faces)
-    print(f"{title.name}: {tracks.n_tracks} face tracks, {tracks.n_frames} frames (found in {time.perf_counter() - started:.0f} s)", flush=True)
+    print(
+        f"{title.name}: {tracks.n_tracks} face tracks, {tracks.n_frames} frames (found in {time.perf_counter() - started:.0f} s)",
+        flush=True,
+    )
     chosen = np.unique(np.linspace(0, tracks.n_tracks - 1, min(args.tracks, tracks.n_tracks)).round().astype(int))
     total_full = total_span = 0.0
     for track in chosen:
         rows = tracks.rows(int(track))
         wanted = set(tracks.frame[rows].tolist())
         started = time.perf_counter()
-        full = [frame for frame in iter_frames(title, keep=lambda i: i in wanted)]
+        full = [frame for frame in iter_frames(title, keep=lambda i, wanted=wanted: i in wanted)]
         full_s = time.perf_counter() - started
         started = time.perf_counter()
         span = [frame for _, frame in track_frames(title, tracks, int(track))]

@@ -290,7 +290,9 @@ def markdown(report: dict) -> str:
     lines = [f"# Picture benchmark ({report['date']}, {report['machine']})", ""]
     if report.get("edits"):
         lines += ["## Real edits: hard cuts (±1 frame), dissolves, face tracks", "",
-                  "| edit | frames | cuts | dubsync P / R / F1 | Content P / R / F1 | Adaptive P / R / F1 | dissolves found (dubsync) | dissolves as cuts (dubsync / Content / Adaptive) | tracks | tracks across a cut / a dissolve | talking heads with a track / with one |",
+                  "| edit | frames | cuts | dubsync P / R / F1 | Content P / R / F1 | Adaptive P / R / F1 | dissolves found (dubsync) "
+                  "| dissolves as cuts (dubsync / Content / Adaptive) | tracks | tracks across a cut / a dissolve "
+                  "| talking heads with a track / with one |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         totals = {system: {"tp": 0, "fp": 0, "fn": 0} for system in ("dubsync", "pyscenedetect_content", "pyscenedetect_adaptive")}
         for row in report["edits"]:
@@ -302,10 +304,12 @@ def markdown(report: dict) -> str:
                     totals[system][key] += s[key]
             d, t = row["dissolves"], row["tracks"]
             as_cuts = " / ".join(str(d["as_cuts"][system]) for system in totals)
-            lines.append(f"| {row['clip']} | {row['frames']} | {len(row['truth'])} | {' | '.join(cells)} | {d['found']} of {d['truth']} ({d['reported']} reported) "
-                         f"| {as_cuts} | {t['tracks']} | {t['crossing_a_cut']} / {t['crossing_a_dissolve']} | {t['heads_with_a_track']} / {t['heads_with_one_track']} of {t['talking_head_clips']} |")  # fmt: skip
+            lines.append(f"| {row['clip']} | {row['frames']} | {len(row['truth'])} | {' | '.join(cells)} "
+                         f"| {d['found']} of {d['truth']} ({d['reported']} reported) "
+                         f"| {as_cuts} | {t['tracks']} | {t['crossing_a_cut']} / {t['crossing_a_dissolve']} "
+                         f"| {t['heads_with_a_track']} / {t['heads_with_one_track']} of {t['talking_head_clips']} |")  # fmt: skip
         cells = []
-        for system, c in totals.items():
+        for c in totals.values():
             p = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
             r = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
             cells.append(f"{p:.3f} / {r:.3f} / {2 * p * r / (p + r) if p + r else 0:.3f}")
@@ -314,16 +318,22 @@ def markdown(report: dict) -> str:
     if not report["shots"]:  # --edits-only
         return "\n".join(lines) + "\n"
     lines += ["## Hard cuts (±1 frame)", "",
-             "| clip | frames | truth | system | cuts found | P | R | F1 | seconds | speed × decode-only |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| clip | frames | truth | system | cuts found | P | R | F1 | seconds | speed × decode-only |",
+             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in report["shots"]:
         for system in ("dubsync", "pyscenedetect", "pyscenedetect_adaptive"):
             s = row[system]
             cuts = s["cuts"] if len(s["cuts"]) <= 8 else f"{len(s['cuts'])} cuts"
             truth = row["truth"] if len(row["truth"]) <= 8 else f"{len(row['truth'])} cuts"
-            lines.append(f"| {row['clip']} | {row['frames']} | {truth} | {system} | {cuts} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['seconds']:.3f} | {s['speed_vs_decode']:.2f} |")
-    lines += ["", "Speed × decode-only: decode-only time / detector time (1.0 = as fast as decoding alone; the detector includes its own decoding). "
+            lines.append(
+                f"| {row['clip']} | {row['frames']} | {truth} | {system} | {cuts} | {s['precision']:.3f} | {s['recall']:.3f} | "
+                f"{s['f1']:.3f} | {s['seconds']:.3f} | {s['speed_vs_decode']:.2f} |"
+            )
+    lines += ["", "Speed × decode-only: decode-only time / detector time (1.0 = as fast as decoding alone; "
+              "the detector includes its own decoding). "
               "Decode-only is the faster of one 2-thread decoder and the detector's key-frame spans on 2 threads:", "",
-              "| clip | spans | decode-only, one decoder (s) | decode-only, in spans (s) | decode-only without deblocking (s) | dubsync × that |",
+              "| clip | spans | decode-only, one decoder (s) | decode-only, in spans (s) | decode-only without deblocking (s) "
+              "| dubsync × that |",
               "|---|---|---|---|---|---|"]  # fmt: skip
     for row in report["shots"]:
         lines.append(f"| {row['clip']} | {row['spans']} | {row['decode_threaded_s']:.3f} | {row['decode_in_spans_s']:.3f} "
@@ -332,9 +342,15 @@ def markdown(report: dict) -> str:
               "H.264 and HEVC decoding, same cuts); the last two columns are its ratio to a decode-only that skips the filter too, "
               "that is its own cost beyond decoding."]
     lines += ["",
-              "## Face tracks", "", "| clip | size | frames | tracks (expected) | face on screen | frames/s | × real time | speed × decode-only |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+              "## Face tracks", "",
+              "| clip | size | frames | tracks (expected) | face on screen | frames/s | × real time | speed × decode-only |",
+              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in report["faces"]:
-        lines.append(f"| {row['clip']} | {row['size']} | {row['frames']} | {row['tracks']} ({row['expected_tracks'] if row['expected_tracks'] is not None else '-'}) | {row['face_on_screen']:.2f} | {row['fps']:.0f} | {row['times_real_time']:.1f} | {row['speed_vs_decode']:.2f} |")
+        lines.append(
+            f"| {row['clip']} | {row['size']} | {row['frames']} | "
+            f"{row['tracks']} ({row['expected_tracks'] if row['expected_tracks'] is not None else '-'}) | "
+            f"{row['face_on_screen']:.2f} | {row['fps']:.0f} | {row['times_real_time']:.1f} | {row['speed_vs_decode']:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 

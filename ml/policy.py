@@ -26,11 +26,11 @@ import hashlib
 import json
 import math
 import tomllib
-
-import numpy as np
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ml.errors import ParameterError
 
@@ -546,7 +546,7 @@ class Policy:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, source: str = "policy") -> "Policy":
+    def from_dict(cls, data: dict[str, Any], *, source: str = "policy") -> Policy:
         """Build a policy from plain data; unknown sections or keys are errors, missing ones default."""
         groups = {f.name: f.type for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - set(groups))

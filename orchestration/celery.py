@@ -69,7 +69,7 @@ class CelerySettings:
     queue: str = DEFAULT_QUEUE
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "CelerySettings":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> CelerySettings:
         broker = environ.get("DUBSYNC_CELERY_BROKER") or DEFAULT_BROKER
         default_backend = broker if broker.startswith(("redis://", "rediss://")) else "rpc://"
         return cls(

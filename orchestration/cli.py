@@ -370,7 +370,9 @@ def _cmd_check(args) -> int:
     # a temporary folder, removed however the check ends, when no artifact root is given
     temporary = contextlib.nullcontext(artifact_root) if artifact_root else tempfile.TemporaryDirectory(prefix="dubsync-artifacts-")
     with temporary as artifact_root:
-        rows = run_check(args.media_root, artifact_root=artifact_root, policy_path=args.policy or env.policy_path, media_cache=env.media_cache)
+        rows = run_check(
+            args.media_root, artifact_root=artifact_root, policy_path=args.policy or env.policy_path, media_cache=env.media_cache
+        )
     print()
     print(format_table(rows))
     if args.json:

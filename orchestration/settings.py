@@ -51,7 +51,7 @@ class Settings:
     media_cache: str = ""
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         defaults = cls()
         return cls(
             media_root=environ.get("DUBSYNC_MEDIA_ROOT") or defaults.media_root,

@@ -188,7 +188,7 @@ class _Search:
                 inputs[parent] = _hash(version)
             else:
 
-                def matches(code_version: str) -> bool:
+                def matches(code_version: str, inputs=inputs, recorded=recorded) -> bool:
                     for value in source_values:
                         full = {**inputs, **{s: value for s in sources}} if value is not None else inputs
                         if compute_logical_data_version(code_version, full).value == recorded:

@@ -21,7 +21,7 @@ TOLERANCE_S = 0.1
 
 SEED = 5
 """Generator seed of the test pairs.  Chosen because its 30-s titles carry no DC offset:
-``shared/media/music/glacier-bay-humpback.hq.ogg`` has a DC offset of 0.36 FS, and the
+``media/music/glacier-bay-humpback.hq.ogg`` has a DC offset of 0.36 FS, and the
 titles whose music bed draws an excerpt of it (seeds 1, 3, 4, 6, 7 at 30 s) carry a
 constant ~0.055 FS offset for tens of seconds.  syncstart correlates raw waveforms
 without removing DC, so on such a pair (seed 1, 30 s) the DC triangle outweighs the

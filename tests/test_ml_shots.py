@@ -86,8 +86,13 @@ def test_shot_table_covers_every_frame_once(shot_clips):
 
 def test_a_uniform_fade_moves_the_soft_histogram_smoothly():
     params = ShotParams()
-    grey = lambda v: np.full((72, 128, 3), v, np.uint8)  # noqa: E731
-    steps = [0.5 * np.abs(soft_hsv_histogram(grey(v + 8), params)[0] - soft_hsv_histogram(grey(v), params)[0]).sum() for v in range(0, 240, 8)]
+
+    def grey(v):
+        return np.full((72, 128, 3), v, np.uint8)
+
+    steps = [
+        0.5 * np.abs(soft_hsv_histogram(grey(v + 8), params)[0] - soft_hsv_histogram(grey(v), params)[0]).sum() for v in range(0, 240, 8)
+    ]
     assert max(steps) < 0.2  # a hard (unsoftened) histogram jumps to 1.0 at every bin boundary
     black, white = soft_hsv_histogram(grey(0), params)[0], soft_hsv_histogram(grey(255), params)[0]
     assert 0.5 * np.abs(black - white).sum() > 0.9

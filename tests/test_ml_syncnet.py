@@ -78,7 +78,10 @@ def _save(path, state):
     [
         (lambda s: s.pop("netfclip.3.weight"), r"1 missing keys \(netfclip.3.weight\)"),
         (lambda s: s.__setitem__("netfclip.4.weight", torch.zeros(3)), r"1 unexpected keys \(netfclip.4.weight\)"),
-        (lambda s: s.__setitem__("netcnnaud.18.weight", torch.zeros(512, 256, 4, 4)), r"netcnnaud.18.weight \(512, 256, 4, 4\) \(expected \(512, 256, 5, 4\)\)"),
+        (
+            lambda s: s.__setitem__("netcnnaud.18.weight", torch.zeros(512, 256, 4, 4)),
+            r"netcnnaud.18.weight \(512, 256, 4, 4\) \(expected \(512, 256, 5, 4\)\)",
+        ),
     ],
 )
 def test_a_wrong_state_dict_fails_clearly(tmp_path, change, message):

@@ -64,7 +64,8 @@ def test_decoding_without_deblocking_changes_pixels_a_little_and_frames_not_at_a
     # H.264 has an in-loop deblocking filter: skipping it changes the pixels, by little
     path = real_media / "shots" / "testvideo.mp4"
     lumas = {
-        deblock: [(time_s, frame.pts, frame.to_ndarray(format="gray").astype(np.int16)) for _, time_s, frame in decoded_frames(path, deblock=deblock)]
+        deblock: [(time_s, frame.pts, frame.to_ndarray(format="gray").astype(np.int16))
+                  for _, time_s, frame in decoded_frames(path, deblock=deblock)]
         for deblock in (True, False)
     }  # fmt: skip
     assert [t for t, _, _ in lumas[False]] == [t for t, _, _ in lumas[True]]

@@ -14,7 +14,8 @@ from orchestration.settings import Settings
 from resources.media_store import LocalMediaStore
 from tests.support.helpers import copy_landing_zone
 
-landing_zone_sensor = build_landing_zone_sensor(settle_s=0)  # files taken at once (tests/test_orchestration_sensor.py tests the settle time)
+# files taken at once (tests/test_orchestration_sensor.py tests the settle time)
+landing_zone_sensor = build_landing_zone_sensor(settle_s=0)
 
 AUDIO_ASSETS = ("reference_signature", "dub_signature", "frame_match_offsets", "title_verdicts")
 

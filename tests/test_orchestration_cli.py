@@ -104,7 +104,9 @@ def test_check_runs_on_object_storage(landing_zone, tmp_path, monkeypatch, capsy
         assets = ["dub_signature", "frame_match_offsets", "title_verdicts"]
         per_title = ["face_tracks", "lip_sync_offsets", "reference_signature", "shot_boundaries"]
         sheets = [f"deliverables/sheets/alpha/{lang}.html" for lang in ("de", "fr")]  # the vendor's sheets (issue 25)
-        assert stored == sorted([f"{a}/{lang}/alpha.npz" for a in assets for lang in ("de", "fr")] + [f"{a}/alpha.npz" for a in per_title] + sheets)
+        assert stored == sorted(
+            [f"{a}/{lang}/alpha.npz" for a in assets for lang in ("de", "fr")] + [f"{a}/alpha.npz" for a in per_title] + sheets
+        )
         # the tracks were decoded from copies in DUBSYNC_MEDIA_CACHE, one per track
         cached = sorted(path.name.rsplit("-", 1)[0] for path in (tmp_path / "media-cache").iterdir())
         assert cached == ["alpha-de", "alpha-fr", "alpha-original"]

@@ -119,7 +119,7 @@ def test_object_store_copies_a_file_fetched_by_several_steps_at_once(tmp_path):
             leftover.unlink()
         start, results = threading.Barrier(4), []
 
-        def fetch():
+        def fetch(start=start, results=results):
             start.wait()
             try:
                 with store.local_path(track) as path:

@@ -70,7 +70,7 @@ class EnvelopeStretches:
     accepted: np.ndarray
 
     @classmethod
-    def empty(cls) -> "EnvelopeStretches":
+    def empty(cls) -> EnvelopeStretches:
         zeros = np.zeros(0, dtype=np.float64)
         return cls(zeros, zeros, zeros, zeros, zeros, np.zeros(0, dtype=bool))
 
@@ -208,7 +208,7 @@ def _refine(block: np.ndarray, r: np.ndarray, f0: int, lag: int, s: int, reach: 
     for n, k in enumerate(ks):
         # dub frames i whose original frame s·(f0 + i) + k exists: a strided view, no gather
         first = s * f0 + int(k)
-        i0 = max(0, -(-(-first) // s))  # the first i with first + s·i >= 0
+        i0 = max(0, -(first // s))  # the first i with first + s·i >= 0: ceil(-first / s)
         i1 = min(width, (len(r) - 1 - first) // s + 1)  # one past the last with first + s·i < len(r)
         if i1 - i0 < 4:
             continue

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml.errors import ParameterError
-from ml.policy import MatchParams, params_version
 from ml.audio_sync.envelope import EnvelopeStretches, match_envelopes
 from ml.audio_sync.signatures import Signature, time_warped
+from ml.errors import ParameterError
+from ml.policy import MatchParams, params_version
 
 __all__ = [
     "ALGORITHM",

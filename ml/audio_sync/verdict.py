@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-
-import numpy as np
 from dataclasses import dataclass
 
+import numpy as np
+
 from ml.audio_sync.matching import FrameMatches
-from ml.policy import MatchParams, VerdictParams, params_version
 from ml.audio_sync.timeline import Segment, TimelineFit, fit_timeline
+from ml.policy import MatchParams, VerdictParams, params_version
 
 __all__ = ["ALGORITHM", "KINDS", "BANDS", "Verdict", "itu_band", "decide", "verdict_version"]
 

@@ -232,8 +232,7 @@ def iter_audio_blocks(
         def frames():
             try:
                 for packet in container.demux(stream):
-                    for frame in packet.decode():
-                        yield frame
+                    yield from packet.decode()
             except av.FFmpegError as exc:
                 raise MediaError(
                     path,

@@ -311,8 +311,12 @@ def _sampled_planes(frame, max_height: int) -> tuple[np.ndarray, np.ndarray, np.
     chroma_cols = 2 if frame.format.name.endswith(("420p", "422p")) else 1
     planes = frame.planes
     y = np.frombuffer(planes[0], np.uint8).reshape(-1, planes[0].line_size)[:h:step, :w:step]
-    u = np.frombuffer(planes[1], np.uint8).reshape(-1, planes[1].line_size)[: h // chroma_rows : step // chroma_rows, : w // chroma_cols : step // chroma_cols]
-    v = np.frombuffer(planes[2], np.uint8).reshape(-1, planes[2].line_size)[: h // chroma_rows : step // chroma_rows, : w // chroma_cols : step // chroma_cols]
+    u = np.frombuffer(planes[1], np.uint8).reshape(-1, planes[1].line_size)[
+        : h // chroma_rows : step // chroma_rows, : w // chroma_cols : step // chroma_cols
+    ]
+    v = np.frombuffer(planes[2], np.uint8).reshape(-1, planes[2].line_size)[
+        : h // chroma_rows : step // chroma_rows, : w // chroma_cols : step // chroma_cols
+    ]
     rows, cols = min(len(y), len(u)), min(y.shape[1], u.shape[1])
     return y[:rows, :cols], u[:rows, :cols], v[:rows, :cols]
 

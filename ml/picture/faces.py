@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from ml.decoding.audio import prefetched
-from ml.errors import ParameterError
-from ml.policy import FaceParams, params_version
-from ml.picture.shots import Shots
 from ml.decoding.video import TIME_TOLERANCE_S, VideoFrame, iter_frames, probe_video
+from ml.errors import ParameterError
+from ml.picture.shots import Shots
+from ml.policy import FaceParams, params_version
 
 __all__ = [
     "ALGORITHM",
@@ -95,7 +95,7 @@ class FaceTracks:
     version: str
 
     @classmethod
-    def no_picture(cls, params: FaceParams) -> "FaceTracks":
+    def no_picture(cls, params: FaceParams) -> FaceTracks:
         """The face tracks of a title whose original has no video stream: none."""
         ints = np.zeros(0, np.int64)
         return cls(ints, ints, np.zeros(0), np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32),
@@ -321,7 +321,9 @@ def track_faces(
         batch_frames.clear()
 
     # decoding (FFmpeg) runs a batch ahead in a thread while RetinaFace (onnxruntime) works
-    decoded = prefetched(iter_frames(path, max_height=params.max_height, threads=threads, keep=lambda i: i in keep), depth=params.batch_size)
+    decoded = prefetched(
+        iter_frames(path, max_height=params.max_height, threads=threads, keep=lambda i: i in keep), depth=params.batch_size
+    )
     for video_frame in decoded:
         if scale is None:
             scale = np.float32(info.height / video_frame.image.shape[0])

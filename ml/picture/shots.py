@@ -50,9 +50,9 @@ from pathlib import Path
 import numpy as np
 
 from ml.decoding.audio import prefetched
+from ml.decoding.video import SampledFrames, SeekError, Span, VideoFrame, VideoInfo, iter_sampled, key_frame_spans, probe_video
 from ml.errors import MediaError, ParameterError
 from ml.policy import ShotParams, params_version
-from ml.decoding.video import SampledFrames, SeekError, Span, VideoFrame, VideoInfo, iter_sampled, key_frame_spans, probe_video
 
 __all__ = [
     "ALGORITHM",
@@ -132,7 +132,7 @@ class Shots:
     dissolve_span: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
 
     @classmethod
-    def no_picture(cls, params: ShotParams) -> "Shots":
+    def no_picture(cls, params: ShotParams) -> Shots:
         """The shots of a title whose original has no video stream: none."""
         ints, floats = np.zeros(0, np.int64), np.zeros(0, np.float64)
         return cls(ints, ints, floats, floats, np.zeros(0, np.int8), floats, np.zeros(0, np.float32),
@@ -731,7 +731,9 @@ def shots_from_file(
     return _shots(times, changes, brightness, thumbs, boxes, params, info.frame_rate or Fraction(25))
 
 
-def _reporting(batches: Iterable[SampledFrames], progress: Callable[[float, float | None], None], duration_s: float | None) -> Iterator[SampledFrames]:
+def _reporting(
+    batches: Iterable[SampledFrames], progress: Callable[[float, float | None], None], duration_s: float | None
+) -> Iterator[SampledFrames]:
     for batch in batches:
         yield batch
         progress(float(batch.times_s[-1]), duration_s)

@@ -494,7 +494,9 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
         unique, where = np.unique(starts[None, :] + shifts[:, None] * step, return_inverse=True)
         windows = _timed_audio_windows(mfcc, unique)
         with torch.no_grad():
-            audio_emb = np.concatenate([model.forward_audio(torch.from_numpy(windows[i : i + batch])).numpy() for i in range(0, len(windows), batch)])
+            audio_emb = np.concatenate(
+                [model.forward_audio(torch.from_numpy(windows[i : i + batch])).numpy() for i in range(0, len(windows), batch)]
+            )
         pairs = where.reshape(len(shifts), len(starts))
         complete = ((unique >= 0) & (unique + MFCC_STEPS <= mfcc.shape[1]))[pairs]  # [shift, window]
         distances = shift_distances(lip_emb, audio_emb, pairs, complete)

@@ -83,9 +83,9 @@ def build_training_set(
     """
     from ml.decoding.audio import AudioStream, iter_audio_blocks
     from ml.picture.faces import mouth_crops, track_faces
-    from ml.policy import Policy
     from ml.picture.shots import shots_from_file
     from ml.picture.syncnet import AUDIO_RATE, CROP_SIZE, FACE_CROP_SCALE, WINDOW_FRAMES, _timed_audio_windows, lip_windows, mfcc_features
+    from ml.policy import Policy
 
     if max_shift <= MIN_NEGATIVE_SHIFT:
         raise ParameterError(f"max_shift={max_shift} must exceed {MIN_NEGATIVE_SHIFT}")

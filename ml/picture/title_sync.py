@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ml.errors import ParameterError
 from ml.audio_sync.matching import FrameMatches
-from ml.policy import LipSyncParams, MatchParams, VerdictParams
 from ml.audio_sync.verdict import Verdict, decide
+from ml.errors import ParameterError
+from ml.policy import LipSyncParams, MatchParams, VerdictParams
 
 if TYPE_CHECKING:
     from ml.picture.lipsync import TrackSync
@@ -128,7 +128,7 @@ def _consensus(offsets: np.ndarray, weights: np.ndarray, agreement_s: float) -> 
 
 
 def picture_sync(
-    track_offsets: "list[TrackSync]",
+    track_offsets: list[TrackSync],
     *,
     min_confidence: float,
     estimator: str,

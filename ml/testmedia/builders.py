@@ -18,11 +18,10 @@ import numpy as np
 
 from ml.testmedia.material import MediaSources
 from ml.testmedia.remix import Remix
-from ml.testmedia.specs import CODEC_EXTENSIONS, CROSSFADE_S, DubSpec, MARGIN_S, TitleSpec, _check_codec_rate
+from ml.testmedia.specs import CODEC_EXTENSIONS, CROSSFADE_S, MARGIN_S, DubSpec, TitleSpec, _check_codec_rate
 from ml.testmedia.stems import _ChannelMapper, _iter_mapped, _render_bed, _render_dialogue
 from ml.testmedia.truth import dialogue_intervals, dub_segments
 from ml.testmedia.writers import AudioWriter
-
 
 # --------------------------------------------------------------------------- building
 

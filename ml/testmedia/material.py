@@ -17,7 +17,7 @@ import soundfile as sf
 import soxr
 from scipy import signal
 
-from ml.testmedia.specs import MIN_MUSIC_FILE_S, SONIC_PI_SAMPLES, _SENTENCES, _check_language, _check_rate
+from ml.testmedia.specs import _SENTENCES, MIN_MUSIC_FILE_S, SONIC_PI_SAMPLES, _check_language, _check_rate
 from ml.testmedia.truth import _rng
 
 REAL_MEDIA = Path(__file__).resolve().parents[2] / "media"
@@ -104,7 +104,7 @@ def _load_file(path: str, sr: int, mono: bool) -> np.ndarray:
         data = data[:, :2]
     if file_sr != sr:
         data = soxr.resample(np.ascontiguousarray(data), file_sr, sr, quality="HQ")
-    # a 20-Hz high-pass removes DC: shared/media/music/glacier-bay-humpback.hq.ogg carries a DC
+    # a 20-Hz high-pass removes DC: media/music/glacier-bay-humpback.hq.ogg carries a DC
     # offset of 0.36 full scale, which no delivered M&E would and which misleads waveform peers
     data = signal.sosfiltfilt(_DC_BLOCK(sr), data - data.mean(axis=0), axis=0)
     out = np.ascontiguousarray(data.T, dtype=np.float32)

@@ -154,7 +154,7 @@ def build_picture_title(root: Path, spec: PictureTitleSpec, *, real_media: Path 
     # original dialogue: each clip's own sound where its lips move, moved earlier by the offset
     original_dia = np.zeros(n, dtype=np.float32)
     lines = []
-    for (images, times, sound, sound_start), start in zip(clips, starts):
+    for (_images, times, sound, sound_start), start in zip(clips, starts):
         gain = target / (_active_rms(sound, sr) or 1.0)
         # the clip's first frame is shown at ``start``; its sound at start + (sound_start - times[0])
         at = start + (sound_start - times[0]) - spec.picture_offset_s

@@ -15,8 +15,6 @@ import av
 import numpy as np
 from av.codec.codec import UnknownCodecError
 
-
-
 # --------------------------------------------------------------------------- constants
 
 #: codec name (as accepted in specs) -> file extension of the landing-zone file

@@ -12,9 +12,17 @@ import soxr
 from scipy import signal
 
 from ml.testmedia.material import MediaSources, _active_rms, _load_file, _rms, _synthetic_effect, _synthetic_music, speech_pool
-from ml.testmedia.specs import BED_RMS_DBFS, BLOCK_S, CROSSFADE_S, DIALOGUE_REL_DB, EFFECTS_PER_BLOCK, ROOM_TONE_REL_DB, _CHUNK, _FRAC_HALF_TAPS
+from ml.testmedia.specs import (
+    _CHUNK,
+    _FRAC_HALF_TAPS,
+    BED_RMS_DBFS,
+    BLOCK_S,
+    CROSSFADE_S,
+    DIALOGUE_REL_DB,
+    EFFECTS_PER_BLOCK,
+    ROOM_TONE_REL_DB,
+)
 from ml.testmedia.truth import _dialogue_lines, _rng
-
 
 # --------------------------------------------------------------------------- stems
 

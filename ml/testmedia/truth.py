@@ -12,7 +12,6 @@ import numpy as np
 
 from ml.testmedia.specs import DubSpec
 
-
 # --------------------------------------------------------------------------- ground-truth helpers
 
 

@@ -11,8 +11,21 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ml.testmedia.specs import CODEC_EXTENSIONS, LAYOUTS, LOSSY_CODECS, _CHUNK, _CODEC_EXTENSION_SETS, _ENCODER_NAMES, _ENCODER_OPTIONS, _EXTENSION_CODECS, _RAW_PRIMING_SAMPLES, _check_channels, _check_codec, _check_codec_rate, _check_rate
-
+from ml.testmedia.specs import (
+    _CHUNK,
+    _CODEC_EXTENSION_SETS,
+    _ENCODER_NAMES,
+    _ENCODER_OPTIONS,
+    _EXTENSION_CODECS,
+    _RAW_PRIMING_SAMPLES,
+    CODEC_EXTENSIONS,
+    LAYOUTS,
+    LOSSY_CODECS,
+    _check_channels,
+    _check_codec,
+    _check_codec_rate,
+    _check_rate,
+)
 
 # --------------------------------------------------------------------------- audio I/O
 
