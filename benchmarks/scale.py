@@ -209,8 +209,8 @@ def record_catalogue(instance, defs, store) -> int:
     data_versions: dict = {}
     for key in order:
         node = graph.get(key)
-        if not node.is_materializable:
-            continue
+        if not node.is_materializable or not node.is_partitioned:
+            continue  # the unpartitioned catalogue report reads everything; the search adds it when it was made
         dub_level = _dub_level(node)
         partitions = (
             [

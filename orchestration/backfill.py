@@ -50,15 +50,16 @@ class StalePartition:
     ----------
     asset : str
         Asset key as a string (``frame_match_offsets``).
-    partition : str
-        Partition key (``alpha`` or ``fr|alpha``).
+    partition : str or None
+        Partition key (``alpha`` or ``fr|alpha``); None for an unpartitioned asset (the catalogue
+        report).
     reason : str
         What made it stale, in words (``has a new code version``, ``file replaced``, ``downstream of
         reference_signature[alpha]``).
     """
 
     asset: str
-    partition: str
+    partition: str | None
     reason: str
 
     @property

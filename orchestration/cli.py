@@ -596,9 +596,10 @@ def _cmd_backfill(args) -> int:
     if not stale:
         print("nothing is stale")
         return 0
-    width = max(len(f"{s.asset}[{s.partition}]") for s in stale)
-    for item in stale:
-        print(f"  {f'{item.asset}[{item.partition}]':<{width}}  {item.reason}")
+    names = [item.asset if item.partition is None else f"{item.asset}[{item.partition}]" for item in stale]
+    width = max(map(len, names))
+    for name, item in zip(names, stale):
+        print(f"  {name:<{width}}  {item.reason}")
     counts = collections.Counter(item.asset for item in stale)
     summary = ", ".join(f"{asset} × {n}" for asset, n in counts.items())
     print(f"{len(stale)} stale asset partition(s): {summary}")

@@ -233,7 +233,7 @@ class _Search:
 
 def stale_partitions(
     instance: DagsterInstance, asset_graph, listings: dict[str, TitleListing] | None
-) -> list[tuple[AssetKey, str, str]]:
+) -> list[tuple[AssetKey, str | None, str]]:
     """Every stale materialised asset partition and why, in dependency order, with every materialised
     partition downstream of one (see the module's description).
 
@@ -250,8 +250,9 @@ def stale_partitions(
 
     Returns
     -------
-    list[tuple[AssetKey, str, str]]
-        ``(asset, partition, reason)``, assets in dependency order, partitions sorted.
+    list[tuple[AssetKey, str | None, str]]
+        ``(asset, partition, reason)``, assets in dependency order, partitions sorted; the partition of
+        an unpartitioned asset (the catalogue report, recomputed after what it reads) is ``None``.
     """
     search = _Search(instance, asset_graph, listings)
     order = [key for level in asset_graph.toposorted_asset_keys_by_level for key in sorted(level)]
@@ -269,5 +270,19 @@ def stale_partitions(
         for _, partition in [k for k in found if k[0] == key]:
             for child in search.children(key, partition):
                 found.setdefault(child, f"downstream of {key.to_user_string()}[{partition}]")
+    # an unpartitioned asset (the catalogue report) that was materialised and reads a stale partition
+    # is recomputed after it, once: one query per such asset
+    stale_assets = {k for k, _ in found}
+    for key in order:
+        node = asset_graph.get(key)
+        if not node.is_materializable or node.is_partitioned:
+            continue
+        upstream = sorted(str(parent.to_user_string()) for parent in node.parent_keys if parent in stale_assets)
+        if upstream and instance.get_latest_materialization_event(key) is not None:
+            found[(key, None)] = f"downstream of {', '.join(upstream)}"
+            stale_assets.add(key)
     rank = {key: i for i, key in enumerate(order)}
-    return [(k, p, reason) for (k, p), reason in sorted(found.items(), key=lambda item: (rank[item[0][0]], item[0][1]))]
+    return [
+        (k, p, reason)
+        for (k, p), reason in sorted(found.items(), key=lambda item: (rank[item[0][0]], item[0][1] or ""))
+    ]

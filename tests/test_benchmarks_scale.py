@@ -21,7 +21,8 @@ def test_quick_run_measures_every_figure(tmp_path, capsys):
     assert row["ui"]["materialised"] == row["dubs"]
     assert row["sensor"]["first"]["runs"] == 0, "a checked catalogue: the first tick takes it over"
     assert row["sensor"]["new_100"]["runs"] == min(QUICK_SIZE, 100)
-    assert row["stale_tolerance"]["stale"] == row["dubs"]
-    assert row["stale_tolerance"]["assets"] == ["title_verdicts"]
-    assert row["stale_replaced"]["stale"] == 3
+    # a verdict tolerance is read by the verdicts and by the conforms (whose re-check decides with it)
+    assert row["stale_tolerance"]["stale"] == 2 * row["dubs"]
+    assert row["stale_tolerance"]["assets"] == ["conformed_dubs", "title_verdicts"]
+    assert row["stale_replaced"]["stale"] == 4  # the dub's signature, matches, verdict and conform
     assert "| titles |" in capsys.readouterr().out

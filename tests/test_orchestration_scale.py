@@ -90,14 +90,15 @@ def test_stale_search_visits_no_undelivered_partition(tmp_path, monkeypatch):
                 assert find_stale(defs, instance, store) == []
             assert more.count == queries.count
 
-            # and what changed is still found: one replaced dub, its three dub-level partitions
+            # and what changed is still found: one replaced dub, its four dub-level partitions
             title = sorted(delivered)[0]
             language = delivered[title][0]
             path = root / title / "dubs" / f"{language}.flac"
             path.write_bytes(path.read_bytes() + b" replaced")
             stale = find_stale(defs, instance, store)
             assert [(s.asset, s.partition) for s in stale] == [
-                (asset, f"{language}|{title}") for asset in ("dub_signature", "frame_match_offsets", "title_verdicts")
+                (asset, f"{language}|{title}")
+                for asset in ("dub_signature", "frame_match_offsets", "title_verdicts", "conformed_dubs")
             ]
             assert stale[0].reason == "file replaced"
         finally:
