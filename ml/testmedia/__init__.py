@@ -6,6 +6,7 @@ Modules (each a section of what was one file; the public names are re-exported h
 - :mod:`~ml.testmedia.truth`: the true offset at a time, a dub's segments, where dialogue lies.
 - :mod:`~ml.testmedia.material`: real music and speech from ``media/``, effects, synthetic fallbacks.
 - :mod:`~ml.testmedia.stems`: the M&E bed and dialogue stems, mapped to a dub's own time.
+- :mod:`~ml.testmedia.remix`: a dub's M&E remixed (EQ, compression, echo, low-pass).
 - :mod:`~ml.testmedia.writers`: encoding to any codec PyAV writes, and reading back.
 - :mod:`~ml.testmedia.builders`: a title, a landing zone, the demo's titles, the command line.
 - :mod:`~ml.testmedia.picture`: titles with a picture (real talking heads cut together).
