@@ -79,7 +79,10 @@ def _signature(context, store: MediaStore, track: Track, policy: Policy, role: s
             policy.signature,
             progress=progress_logger(context, f"decoding {track.name}"),
             role=role,
+            allow_silent=role == "dub",  # a silent dub is judged undetermined; a silent original is an error
         )
+    if len(signature.frames) == 0:
+        context.log.warning(f"{location}: silent: no frame loud enough to match; its verdict will be undetermined")
     hours = signature.duration_s / 3600
     return Output(
         signature,

@@ -280,8 +280,8 @@ def match_with_speed_search(
     conversions with pitch correction do); keep the result with the most matched frames."""
     best = match_signatures(dub, reference, params, progress=progress)
     enough = max(min_matched_frames, SPEED_SEARCH_BELOW * len(best.dub_times))
-    if best.n_matched >= enough or not params.speed_candidates:
-        return best
+    if best.n_matched >= enough or not params.speed_candidates or len(dub.frames) == 0:
+        return best  # (a silent dub has nothing to find at another speed either)
     if log is not None:
         log(
             f"only {best.n_matched} frames match at the dub's own speed: trying it "

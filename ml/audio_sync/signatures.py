@@ -548,6 +548,7 @@ def signature_from_file(
     progress: Callable[[float, float | None], None] | None = None,
     role: str = "dub",
     speed: float = 1.0,
+    allow_silent: bool = False,
 ) -> Signature:
     """Decode a track and compute its signature in one streaming pass.
 
@@ -560,7 +561,9 @@ def signature_from_file(
     MediaError
         The file cannot be decoded (see :func:`ml.decoding.audio.iter_audio_blocks`).
     SilentMediaError
-        No frame of the track is loud enough to keep: the track is silent.
+        No frame of the track is loud enough to keep: the track is silent (unless ``allow_silent``,
+        which returns the signature with no frame: a silent dub is a QC finding, judged
+        "undetermined: the dub is silent" by the verdict, not a broken file).
     """
     params = params or SignatureParams()
     stats = AudioStream(info=None)  # type: ignore[arg-type]
@@ -581,7 +584,7 @@ def signature_from_file(
     signature = builder.finish(start_time_s=stats.start_time_s * speed)
     if speed != 1.0:
         signature = dataclasses.replace(signature, speed=float(speed))
-    if len(signature.frames) == 0:
+    if len(signature.frames) == 0 and not allow_silent:
         peak_db = 20 * np.log10(stats.peak) if stats.peak > 0 else float("-inf")
         raise SilentMediaError(
             path,
