@@ -49,6 +49,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
@@ -355,36 +356,27 @@ def delivered_only_partition_page(n_titles: int) -> dict:
     key = AssetKey("title_verdicts_by_dub")
     work = Path(tempfile.mkdtemp(prefix="dubsync_scale_"))
     try:
-        with postgres_home() as env:
-            saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "DUBSYNC_POSTGRES_URL")}
-            os.environ.update({k: env[k] for k in saved})
-            try:
-                delivered = build_landing_zone(work / "landing", n_titles)
-                keys = [f"{title}.{language}" for title, languages in delivered.items() for language in languages]
-                instance = DagsterInstance.get()
-                instance.add_dynamic_partitions(dubs.name, keys)
-                _store(instance, [_event("materialization", AssetMaterialization(key, partition=k)) for k in keys])
-                from dagster._core.definitions.partitions.context import (
-                    partition_loading_context,
-                )
-                from dagster._core.storage.partition_status_cache import (
-                    get_and_update_asset_status_cache_value,
-                )
+        with postgres_home():
+            delivered = build_landing_zone(work / "landing", n_titles)
+            keys = [f"{title}.{language}" for title, languages in delivered.items() for language in languages]
+            instance = DagsterInstance.get()
+            instance.add_dynamic_partitions(dubs.name, keys)
+            _store(instance, [_event("materialization", AssetMaterialization(key, partition=k)) for k in keys])
+            from dagster._core.definitions.partitions.context import (
+                partition_loading_context,
+            )
+            from dagster._core.storage.partition_status_cache import (
+                get_and_update_asset_status_cache_value,
+            )
 
-                with QueryCounter() as queries:
-                    start = time.perf_counter()
-                    with partition_loading_context(dynamic_partitions_store=instance):
-                        cache = get_and_update_asset_status_cache_value(instance, key, dubs)
-                        materialised = list(cache.deserialize_materialized_partition_subsets(dubs).get_partition_keys())
-                        count = dubs.get_num_partitions()
-                    seconds = time.perf_counter() - start
-                instance.dispose()
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
+            with QueryCounter() as queries:
+                start = time.perf_counter()
+                with partition_loading_context(dynamic_partitions_store=instance):
+                    cache = get_and_update_asset_status_cache_value(instance, key, dubs)
+                    materialised = list(cache.deserialize_materialized_partition_subsets(dubs).get_partition_keys())
+                    count = dubs.get_num_partitions()
+                seconds = time.perf_counter() - start
+            instance.dispose()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {
@@ -434,7 +426,8 @@ def _probe_in_subprocess(root: Path, artifacts: Path, policy: Path | None, env: 
 @contextlib.contextmanager
 def postgres_home():
     """A ``DAGSTER_HOME`` with ``deploy/dagster.yaml`` on a fresh PostgreSQL database; its
-    environment (``DAGSTER_HOME``, ``DUBSYNC_POSTGRES_URL``). The database is dropped afterwards."""
+    environment (``DAGSTER_HOME``, ``DUBSYNC_POSTGRES_URL``), also set in this process while the
+    context lasts. The database is dropped afterwards."""
     import sqlalchemy as sa
 
     name = f"dubsync_scale_{uuid.uuid4().hex[:12]}"
@@ -449,7 +442,9 @@ def postgres_home():
         DUBSYNC_POSTGRES_URL=str(sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name)),
     )
     try:
-        yield env
+        # this process's instance and settings read them too, until the home is gone
+        with mock.patch.dict(os.environ, {k: env[k] for k in ("DAGSTER_HOME", "DUBSYNC_POSTGRES_URL")}):
+            yield env
     finally:
         with admin.connect() as connection:
             connection.execute(
@@ -475,65 +470,56 @@ def measure(n_titles: int, *, stale_timeout_s: float = 600.0, emit=print) -> dic
     work = Path(tempfile.mkdtemp(prefix="dubsync_scale_"))
     try:
         with postgres_home() as env:
-            saved = {k: os.environ.get(k) for k in env if k in ("DAGSTER_HOME", "DUBSYNC_POSTGRES_URL")}
-            os.environ.update({k: env[k] for k in saved})
-            try:
-                root, artifacts = work / "landing", work / "artifacts"
-                start = time.perf_counter()
-                delivered = build_landing_zone(root, n_titles)
-                row["dubs"] = sum(len(v) for v in delivered.values())
-                row["languages"] = sorted({lang for langs in delivered.values() for lang in langs})
-                settings = Settings(media_root=str(root), artifact_root=str(artifacts))
-                defs = build_definitions(settings)
-                store = LocalMediaStore(root=str(root))
-                instance = DagsterInstance.get()
-                row["events"] = record_catalogue(instance, defs, store)
-                emit(
-                    f"  {n_titles} titles: {row['dubs']} dubs, {row['events']} events recorded in "
-                    f"{time.perf_counter() - start:.0f} s"
+            root, artifacts = work / "landing", work / "artifacts"
+            start = time.perf_counter()
+            delivered = build_landing_zone(root, n_titles)
+            row["dubs"] = sum(len(v) for v in delivered.values())
+            row["languages"] = sorted({lang for langs in delivered.values() for lang in langs})
+            settings = Settings(media_root=str(root), artifact_root=str(artifacts))
+            defs = build_definitions(settings)
+            store = LocalMediaStore(root=str(root))
+            instance = DagsterInstance.get()
+            row["events"] = record_catalogue(instance, defs, store)
+            emit(
+                f"  {n_titles} titles: {row['dubs']} dubs, {row['events']} events recorded in "
+                f"{time.perf_counter() - start:.0f} s"
+            )
+            row["ui"] = {k: v for k, v in partition_page(instance, defs).items()}
+            emit(f"  partition page: {row['ui']}")
+
+            first = sensor_tick(instance, store, None)
+            second = sensor_tick(instance, store, first["cursor"])  # nothing new (stores the first's state)
+            steady = sensor_tick(instance, store, second["cursor"])  # nothing new, state settled
+            for index, title in enumerate(sorted(delivered)[:NEW_DUBS]):
+                missing = next(lang for lang in LANGUAGES if lang not in delivered[title])
+                (root / title / "dubs" / f"{missing}.flac").write_bytes(f"new dub {index}".encode())
+            new = sensor_tick(instance, store, steady["cursor"])
+            after_new = sensor_tick(instance, store, new["cursor"])
+            row["sensor"] = {
+                name: {k: v for k, v in tick.items() if k != "cursor"}
+                for name, tick in (
+                    ("first", first),
+                    ("second", second),
+                    ("steady", steady),
+                    ("new_100", new),
+                    ("after_new", after_new),
                 )
-                row["ui"] = {k: v for k, v in partition_page(instance, defs).items()}
-                emit(f"  partition page: {row['ui']}")
+            }
+            row["sensor_state_kb"] = _kv_state_kb(instance, after_new["cursor"], sorted(delivered))
+            emit(f"  sensor: {row['sensor']} (state kept in the instance: {row['sensor_state_kb']:.0f} KB)")
+            instance.dispose()
 
-                first = sensor_tick(instance, store, None)
-                second = sensor_tick(instance, store, first["cursor"])  # nothing new (stores the first's state)
-                steady = sensor_tick(instance, store, second["cursor"])  # nothing new, state settled
-                for index, title in enumerate(sorted(delivered)[:NEW_DUBS]):
-                    missing = next(lang for lang in LANGUAGES if lang not in delivered[title])
-                    (root / title / "dubs" / f"{missing}.flac").write_bytes(f"new dub {index}".encode())
-                new = sensor_tick(instance, store, steady["cursor"])
-                after_new = sensor_tick(instance, store, new["cursor"])
-                row["sensor"] = {
-                    name: {k: v for k, v in tick.items() if k != "cursor"}
-                    for name, tick in (
-                        ("first", first),
-                        ("second", second),
-                        ("steady", steady),
-                        ("new_100", new),
-                        ("after_new", after_new),
-                    )
-                }
-                row["sensor_state_kb"] = _kv_state_kb(instance, after_new["cursor"], sorted(delivered))
-                emit(f"  sensor: {row['sensor']} (state kept in the instance: {row['sensor_state_kb']:.0f} KB)")
-                instance.dispose()
-
-                policy = work / "tolerance.toml"
-                policy.write_text("[verdict]\nout_of_sync_s = 0.25\n")
-                row["stale_tolerance"] = _probe_in_subprocess(root, artifacts, policy, env, stale_timeout_s)
-                emit(f"  stale after a tolerance change: {row['stale_tolerance']}")
-                title = sorted(delivered)[-1]
-                replaced = root / title / "dubs" / f"{delivered[title][0]}.flac"
-                replaced.write_bytes(replaced.read_bytes() + b" replaced")
-                later = time.time() + 5
-                os.utime(replaced, (later, later))
-                row["stale_replaced"] = _probe_in_subprocess(root, artifacts, None, env, stale_timeout_s)
-                emit(f"  stale after one replaced file: {row['stale_replaced']}")
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
+            policy = work / "tolerance.toml"
+            policy.write_text("[verdict]\nout_of_sync_s = 0.25\n")
+            row["stale_tolerance"] = _probe_in_subprocess(root, artifacts, policy, env, stale_timeout_s)
+            emit(f"  stale after a tolerance change: {row['stale_tolerance']}")
+            title = sorted(delivered)[-1]
+            replaced = root / title / "dubs" / f"{delivered[title][0]}.flac"
+            replaced.write_bytes(replaced.read_bytes() + b" replaced")
+            later = time.time() + 5
+            os.utime(replaced, (later, later))
+            row["stale_replaced"] = _probe_in_subprocess(root, artifacts, None, env, stale_timeout_s)
+            emit(f"  stale after one replaced file: {row['stale_replaced']}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return row
