@@ -49,11 +49,13 @@ from ml.audio_sync.signatures import signature_from_file
 from ml.audio_sync.verdict import decide
 from ml.policy import MatchParams, Policy, load_policy, named_policy
 from ml.testmedia import GENERATOR_VERSION, DubSpec, TitleSpec, build_title, offset_at
+from orchestration.cli import expected_kind as truth_kind
 
 warnings.filterwarnings("ignore")
 
 CACHE = CACHE_ROOT / "audio_sync"
-OUT_OF_SYNC_S = 0.2
+OUT_OF_SYNC_S = named_policy("paper").verdict.out_of_sync_s
+"""The rows' truth: out of sync = |offset| > 0.2 s (the published protocol)."""
 TIMING_RUNS = 3  # alternating decode-only and fingerprint runs of the original and the PCM dub, medians reported
 PROTOCOL_OFFSETS = (0.0, 0.05, -0.05, 0.5, -0.5, 1.0, -1.0, 5.0, -5.0, 30.0, -30.0)
 LANGUAGES = ("fr", "de", "es", "ru", "it", "pt", "nl", "pl", "sv", "ja", "tr", "cs")
@@ -233,11 +235,8 @@ def ensure_title(spec: TitleSpec, row: str) -> tuple[Path, dict]:
 
 
 def expected_kind(truth_dub: dict, duration_s: float) -> str:
-    if truth_dub.get("jumps"):
-        return "intermittent"
-    if abs(truth_dub.get("speed_ratio", 1.0) - 1.0) * duration_s >= 0.04:
-        return "drift"
-    return "in_sync" if abs(truth_dub["offset_s"]) <= OUT_OF_SYNC_S else "constant"
+    """The kind a pair's truth calls for under the rows' protocol (the named policy ``paper``)."""
+    return truth_kind(truth_dub, duration_s, named_policy("paper").verdict)
 
 
 def truth_out_of_sync(truth_dub: dict, duration_s: float) -> bool:
