@@ -3,8 +3,10 @@ constant offset, drift and reel-change jump are corrected, re-checked with the p
 signature, matching and verdict code, and kept only when they re-check in sync within 5 ms."""
 
 import dataclasses
+import hashlib
 import re
 
+import numpy as np
 import pytest
 
 from ml.audio_sync.conform import conform_dub, plan_conform, refusal
@@ -122,5 +124,51 @@ def test_a_conform_that_does_not_recheck_in_sync_leaves_nothing(title, tmp_path)
     wrong = dataclasses.replace(verdict, offset_s=verdict.offset_s - 0.04)
     with pytest.raises(ConformError, match=r"discarded: re-check: in_sync, \+(39|40)\.\d ms at the start"):
         conform_dub(path, tmp_path / "de", wrong, reference=reference, picture=None, policy=policy,
+                    original_duration_s=reference.duration_s, matches=matches)  # fmt: skip
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("language", ["de", "es", "en", "fr"])
+def test_the_recheck_judges_the_samples_the_written_file_decodes_to(title, tmp_path, language, monkeypatch):
+    """The re-check computes the conformed dub's signature from its samples as they are written, not
+    by decoding the file again: the file decodes to exactly those samples, and their signature is
+    the one the file's own decode gives, bit for bit (FLAC stereo, a drift, MP3 with a jump, AAC 5.1
+    at 48 kHz)."""
+    from ml.audio_sync import conform
+
+    reference, dubs, policy = title
+    path, verdict, matches = dubs[language]
+    checked, signatures = [], []
+    push, finish = conform._RecheckSignature.push, conform._RecheckSignature.finish
+    monkeypatch.setattr(conform._RecheckSignature, "push", lambda self, block: (checked.append(block.copy()), push(self, block))[1])
+    monkeypatch.setattr(conform._RecheckSignature, "finish", lambda self: signatures.append(finish(self)) or signatures[-1])
+    result = conform_dub(
+        path, tmp_path / language, verdict, reference=reference, picture=None, policy=policy,
+        original_duration_s=reference.duration_s, matches=matches,
+    )  # fmt: skip
+    assert result.status == "conformed", result.reason
+    native, blocks, container = conform._native_blocks(result.path)
+    try:
+        decoded = np.concatenate(list(blocks))
+    finally:
+        container.close()
+    assert np.array_equal(decoded, np.concatenate(checked))
+    assert conform.written_md5(result.path, "flac") == hashlib.md5(conform._pcm_bytes(decoded)).hexdigest()
+    in_memory, from_file = signatures[0], signature_from_file(result.path, policy.signature)
+    for field in ("kept_mask", "packed_codes", "envelope_codes"):
+        assert np.array_equal(getattr(in_memory, field), getattr(from_file, field)), field
+    assert (in_memory.scale, in_memory.n_samples, in_memory.start_time_s) == (
+        from_file.scale, from_file.n_samples, from_file.start_time_s,
+    )  # fmt: skip
+
+
+def test_a_written_file_without_the_samples_checked_is_discarded(title, tmp_path, monkeypatch):
+    from ml.audio_sync import conform
+
+    reference, dubs, policy = title
+    path, verdict, matches = dubs["de"]
+    monkeypatch.setattr(conform, "written_md5", lambda path, codec: "0" * 32)  # as if the file were damaged
+    with pytest.raises(ConformError, match="are not those re-checked"):
+        conform_dub(path, tmp_path / "de", verdict, reference=reference, picture=None, policy=policy,
                     original_duration_s=reference.duration_s, matches=matches)  # fmt: skip
     assert not list(tmp_path.iterdir())

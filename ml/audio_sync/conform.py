@@ -26,6 +26,7 @@ they become seconds only in the report.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import math
 import os
@@ -37,8 +38,9 @@ from pathlib import Path
 import numpy as np
 
 from ml.audio_sync.matching import FrameMatches, match_with_speed_search
-from ml.audio_sync.signatures import Signature, signature_from_file
+from ml.audio_sync.signatures import Signature, SignatureBuilder, signature_from_file
 from ml.audio_sync.verdict import Verdict
+from ml.decoding.audio import prefetched
 from ml.errors import ConformError, DubsyncError, MediaError, ParameterError
 from ml.policy import Policy, params_version
 
@@ -58,6 +60,7 @@ __all__ = [
     "recheck",
     "conform_dub",
     "output_format",
+    "written_md5",
 ]
 
 ALGORITHM = "conform/1"
@@ -69,6 +72,11 @@ whose re-check failed ("conformed dub discarded: ...")."""
 _LOSSLESS = {"flac": ("flac", ".flac"), "pcm_s16le": ("wav", ".wav"), "pcm_s24le": ("wav", ".wav")}
 _BLOCK = 1 << 18
 """Output samples rendered at a time (≈ 6 s at 44.1 kHz)."""
+_FRAME = 1 << 16
+"""Samples per block decoded from the dub (≈ 1.5 s at 44.1 kHz)."""
+FLAC_LEVEL = 0
+"""FFmpeg's FLAC compression level of a conformed dub: 0 (fixed predictors, no LPC search) encodes
+faster than the default 5 for files about a fifth larger (benchmarks/conform_speed.py)."""
 
 
 def conform_version(policy: Policy) -> str:
@@ -292,14 +300,32 @@ class _Native:
     channels: int
     layout: str
     codec: str
-    bits: int
+    sample_format: str
+    """``s16`` or ``s32``: the packed integer samples the conformed dub holds (``s32`` holds 24-bit
+    samples in its upper three bytes, as FLAC and 24-bit PCM store them)."""
     start_s: float
     duration_s: float | None
 
+    @property
+    def dtype(self) -> type:
+        return np.int16 if self.sample_format == "s16" else np.int32
+
+
+def _sample_format(codec: str, bits: int) -> str:
+    """The output's integer samples: 16 bits for a dub of 16 bits or fewer (unless it is 24-bit
+    PCM), else 24 bits (in ``s32``)."""
+    out_codec, _, _ = output_format(codec)
+    return "s16" if bits <= 16 and out_codec != "pcm_s24le" else "s32"
+
+
+_S24_MASK = np.int32(-256)
+"""Clears the low byte of an ``s32`` sample: the 24 bits a FLAC or 24-bit PCM file keeps."""
+
 
 def _native_blocks(path: Path):
-    """The first audio stream at its own rate and layout: ``(native, blocks, container)``, the blocks
-    float32 [shape=(channels, n)]; the caller closes the container."""
+    """The first audio stream at its own rate and layout: ``(native, blocks, container)``; the blocks
+    are packed integer samples in the output's format [shape=(n, channels), dtype=native.dtype]
+    (an ``s32`` block holds 24-bit samples: its low byte is 0). The caller closes the container."""
     import av
 
     from ml.decoding.audio import probe_audio
@@ -309,7 +335,9 @@ def _native_blocks(path: Path):
     stream = container.streams.audio[0]
     ctx = stream.codec_context
     layout = ctx.layout.name
-    resampler = av.AudioResampler(format="fltp", layout=layout, rate=ctx.sample_rate, frame_size=1 << 14)
+    bits = int(ctx.format.bits) if ctx.format is not None else 16
+    sample_format = _sample_format(ctx.name, bits)
+    resampler = av.AudioResampler(format=sample_format, layout=layout, rate=ctx.sample_rate, frame_size=_FRAME)
     origin = container.start_time / 1_000_000 if container.start_time is not None else 0.0
 
     def frames():
@@ -332,44 +360,52 @@ def _native_blocks(path: Path):
     start = float(Fraction(first.pts) * first.time_base) - origin if first.pts is not None else info.start_time_s
     native = _Native(
         rate=int(ctx.sample_rate), channels=int(ctx.channels), layout=layout, codec=ctx.name,
-        bits=int(ctx.format.bits) if ctx.format is not None else 16, start_s=start, duration_s=info.duration_s,
+        sample_format=sample_format, start_s=start, duration_s=info.duration_s,
     )  # fmt: skip
 
     def blocks() -> Iterator[np.ndarray]:
         for frame in itertools.chain((first,), decoded):
             for out in resampler.resample(frame):
-                yield out.to_ndarray().astype(np.float32, copy=False)
+                block = out.to_ndarray().reshape(-1, native.channels)
+                yield block if sample_format == "s16" else block & _S24_MASK
 
     return native, blocks(), container
 
 
 def _stretched(blocks: Iterator[np.ndarray], rate: int, channels: int, stretch: float) -> Iterator[np.ndarray]:
-    """The blocks resampled by soxr (streaming) to ``stretch`` times as many samples."""
+    """The blocks [shape=(n, channels)] resampled by soxr (streaming) to ``stretch`` times as many
+    samples, float32 on the blocks' own scale."""
     import soxr
 
     resampler = soxr.ResampleStream(rate, rate * stretch, channels, dtype="float32", quality="HQ")
     for block in blocks:
-        out = resampler.resample_chunk(np.ascontiguousarray(block.T))
+        out = resampler.resample_chunk(block.astype(np.float32))
         if len(out):
-            yield out.T
+            yield out
     out = resampler.resample_chunk(np.zeros((0, channels), dtype=np.float32), last=True)
     if len(out):
-        yield out.T
+        yield out
 
 
 class _Source:
-    """Random access to a stream of blocks within a sliding window; zeros past either end."""
+    """Random access to a stream of blocks [shape=(n, channels)] within a sliding window; zeros past
+    either end."""
 
     def __init__(self, blocks: Iterator[np.ndarray], channels: int):
         self._blocks, self._channels = blocks, channels
-        self._buffer = np.zeros((channels, 0), dtype=np.float32)
+        self._buffer: np.ndarray | None = None
         self._base = 0
         self.ended = False
         self.n_read = 0
 
+    @property
+    def dtype(self) -> np.dtype:
+        self._fill(1)
+        return self._buffer.dtype if self._buffer is not None else np.dtype(np.float32)
+
     def _fill(self, stop: int) -> None:
-        parts = [self._buffer]
-        end = self._base + self._buffer.shape[1]
+        parts = [] if self._buffer is None else [self._buffer]
+        end = self._base + (0 if self._buffer is None else len(self._buffer))
         while end < stop and not self.ended:
             try:
                 block = next(self._blocks)
@@ -377,26 +413,41 @@ class _Source:
                 self.ended = True
                 break
             parts.append(block)
-            end += block.shape[1]
-            self.n_read += block.shape[1]
+            end += len(block)
+            self.n_read += len(block)
         if len(parts) > 1:
-            self._buffer = np.concatenate(parts, axis=1)
+            self._buffer = np.concatenate(parts, axis=0)
+        elif parts:
+            self._buffer = parts[0]
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        out = np.zeros((self._channels, stop - start), dtype=np.float32)
         self._fill(stop)
-        lo, hi = max(start, self._base), min(stop, self._base + self._buffer.shape[1])
+        buffer = self._buffer if self._buffer is not None else np.zeros((0, self._channels), np.float32)
+        lo, hi = max(start, self._base), min(stop, self._base + len(buffer))
         if start < self._base and lo < hi:
             raise AssertionError(f"source sample {start} was already discarded (window starts at {self._base})")
+        if lo == start and hi == stop:
+            return buffer[lo - self._base : hi - self._base]
+        out = np.zeros((stop - start, self._channels), dtype=buffer.dtype)
         if hi > lo:
-            out[:, lo - start : hi - start] = self._buffer[:, lo - self._base : hi - self._base]
+            out[lo - start : hi - start] = buffer[lo - self._base : hi - self._base]
         return out
 
     def discard_before(self, index: int) -> None:
-        drop = min(max(0, index - self._base), self._buffer.shape[1])
+        if self._buffer is None:
+            return
+        drop = min(max(0, index - self._base), len(self._buffer))
         if drop:
-            self._buffer = self._buffer[:, drop:]
+            self._buffer = self._buffer[drop:]
             self._base += drop
+
+
+def _quantised(y: np.ndarray, sample_format: str) -> np.ndarray:
+    """Float samples on the integer scale [shape=(n, channels)] rounded to ``sample_format``
+    (``s32``: to 24 bits, in the upper three bytes), clipped."""
+    if sample_format == "s16":
+        return np.clip(np.rint(y), -(1 << 15), (1 << 15) - 1).astype(np.int16)
+    return np.clip(np.rint(y * np.float32(1 / 256)), -(1 << 23), (1 << 23) - 1).astype(np.int32) << 8
 
 
 def render_conform(
@@ -405,15 +456,22 @@ def render_conform(
     *,
     channels: int,
     crossfade_s: float,
+    sample_format: str,
     write: Callable[[np.ndarray], None],
 ) -> None:
-    """Render ``plan`` from the source ``blocks`` [shape=(channels, n), float32, the source's own
-    grid] and hand the output to ``write`` block by block [shape=(channels, m), float32]."""
+    """Render ``plan`` from the source ``blocks`` [shape=(n, channels), the source's own grid:
+    packed integer samples of ``sample_format``, or float32 on their scale] and hand the output to
+    ``write`` block by block [shape=(m, channels), int16 for ``s16``, int32 for ``s32``].
+
+    Where no crossfade applies, integer samples are copied unchanged (a constant shift moves the
+    dub's samples bit for bit); float sources and crossfades are rounded back at the end."""
     half = int(round(crossfade_s * plan.sample_rate / 2))
     source = _Source(blocks, channels)
+    dtype = np.int16 if sample_format == "s16" else np.int32
+    exact = np.issubdtype(source.dtype, np.integer) and not (half and any(p.fade_in or p.fade_out for p in plan.pieces))
     for q0 in range(0, plan.n_out, _BLOCK):
         q1 = min(plan.n_out, q0 + _BLOCK)
-        out = np.zeros((channels, q1 - q0), dtype=np.float32)
+        out = np.zeros((q1 - q0, channels), dtype=dtype if exact else np.float32)
         for piece in plan.pieces:
             lo = piece.start - half if piece.fade_in else piece.start
             hi = piece.stop + half if piece.fade_out else piece.stop
@@ -421,17 +479,22 @@ def render_conform(
             if hi <= lo:
                 continue
             samples = source.read(lo - piece.delay, hi - piece.delay)
+            fading_in = half and piece.fade_in and lo < piece.start + half
+            fading_out = half and piece.fade_out and hi > piece.stop - half
+            if not (fading_in or fading_out):
+                out[lo - q0 : hi - q0] += samples
+                continue
             q = np.arange(lo, hi, dtype=np.float64) + 0.5
             gain = np.ones(hi - lo, dtype=np.float32)
-            if half and piece.fade_in:
+            if fading_in:
                 gain *= np.clip((q - (piece.start - half)) / (2 * half), 0.0, 1.0).astype(np.float32)
-            if half and piece.fade_out:
+            if fading_out:
                 gain *= np.clip(1.0 - (q - (piece.stop - half)) / (2 * half), 0.0, 1.0).astype(np.float32)
-            out[:, lo - q0 : hi - q0] += samples * gain
+            out[lo - q0 : hi - q0] += samples * gain[:, None]
         # keep what a piece not yet finished may still read (its crossfade reaches back by ``half``)
         needed = [max(q1, p.start - half) - p.delay for p in plan.pieces if p.stop + half > q1]
         source.discard_before(min(needed) - half if needed else q1)
-        write(out)
+        write(out if exact else _quantised(out, sample_format))
 
 
 def output_format(codec: str) -> tuple[str, str, str]:
@@ -442,34 +505,160 @@ def output_format(codec: str) -> tuple[str, str, str]:
     return name, container, extension
 
 
+def _pcm_bytes(block: np.ndarray) -> bytes:
+    """The bytes a FLAC's MD5 and a PCM WAV's data hold for ``block`` [shape=(n, channels)]:
+    interleaved little-endian samples, 2 bytes each for int16, 3 (the upper ones) for 24-bit in int32."""
+    if block.dtype == np.int16:
+        return np.ascontiguousarray(block, dtype="<i2").tobytes()
+    return np.ascontiguousarray(block, dtype="<i4").view(np.uint8).reshape(-1, 4)[:, 1:].tobytes()
+
+
 class _Writer:
+    """Encodes packed integer blocks [shape=(n, channels)] and keeps the MD5 of the samples it was
+    given (what a FLAC's STREAMINFO records and a WAV's data chunk holds)."""
+
     def __init__(self, path: Path, native: _Native):
         import av
 
         codec, container_format, _ = output_format(native.codec)
         self._container = av.open(str(path), "w", format=container_format)
         self._stream = self._container.add_stream(codec, rate=native.rate, layout=native.layout)
-        sample_format = "s16" if native.bits <= 16 and codec != "pcm_s24le" else "s32"
-        self._stream.format = sample_format
-        self._resampler = av.AudioResampler(format=sample_format, layout=native.layout, rate=native.rate)
-        self._layout, self._rate, self._pts = native.layout, native.rate, 0
+        self._stream.format = native.sample_format
+        if codec == "flac":
+            self._stream.codec_context.options = {"compression_level": str(FLAC_LEVEL)}
+        self._native, self._pts = native, 0
+        self._md5 = hashlib.md5()
         self.codec = codec
+        self.closed = False
 
-    def write(self, y: np.ndarray) -> None:
+    def write(self, block: np.ndarray) -> None:
         import av
 
-        samples = np.ascontiguousarray(np.clip(y, -1.0, 1.0))
-        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout=self._layout)
-        frame.sample_rate, frame.pts, frame.time_base = self._rate, self._pts, Fraction(1, self._rate)
-        self._pts += y.shape[1]
-        for out in self._resampler.resample(frame):
-            self._container.mux(self._stream.encode(out))
+        self._md5.update(_pcm_bytes(block))
+        native = self._native
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(block).reshape(1, -1), format=native.sample_format, layout=native.layout
+        )
+        frame.sample_rate, frame.pts, frame.time_base = native.rate, self._pts, Fraction(1, native.rate)
+        self._pts += len(block)
+        self._container.mux(self._stream.encode(frame))
+
+    @property
+    def md5(self) -> str:
+        return self._md5.hexdigest()
 
     def close(self) -> None:
-        for out in self._resampler.resample(None):
-            self._container.mux(self._stream.encode(out))
-        self._container.mux(self._stream.encode(None))
-        self._container.close()
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._container.mux(self._stream.encode(None))
+        finally:
+            self._container.close()
+
+
+def written_md5(path: str | Path, codec: str) -> str:
+    """MD5 of the samples a conformed dub holds: a FLAC's STREAMINFO checksum (its encoder's, of the
+    samples it was given), or the hash of a WAV's data chunk, hex.
+
+    Raises
+    ------
+    MediaError
+        The file has no such checksum or data.
+    """
+    path = Path(path)
+    with open(path, "rb") as f:
+        if codec == "flac":
+            head = f.read(42)  # "fLaC", a metadata block header, 34 bytes of STREAMINFO: MD5 last
+            if head[:4] != b"fLaC" or head[4] & 0x7F != 0 or head[26:42] == bytes(16):
+                raise MediaError(path, "the FLAC's STREAMINFO holds no MD5 of its samples")
+            return head[26:42].hex()
+        if f.read(4) != b"RIFF" or (f.seek(8), f.read(4))[1] != b"WAVE":
+            raise MediaError(path, "not a RIFF WAVE file")
+        while len(header := f.read(8)) == 8:
+            size = int.from_bytes(header[4:], "little")
+            if header[:4] == b"data":
+                digest = hashlib.md5()
+                while size > 0 and (chunk := f.read(min(size, 1 << 24))):
+                    digest.update(chunk)
+                    size -= len(chunk)
+                return digest.hexdigest()
+            f.seek(size + (size & 1), os.SEEK_CUR)
+    raise MediaError(path, "the WAV holds no data chunk")
+
+
+class _Background:
+    """Runs ``consume`` on every item put, in a thread, in order; its error is raised by the next
+    ``put`` or by ``finish``."""
+
+    _DONE = object()
+
+    def __init__(self, consume: Callable[[np.ndarray], None], *, depth: int = 2):
+        import queue
+        import threading
+
+        self._items: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._consume = consume
+        self._thread = threading.Thread(target=self._run, name="dubsync-conform-write", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._items.get()) is not self._DONE:
+            if self._error is None:
+                try:
+                    self._consume(item)
+                except BaseException as exc:  # raised in the caller's thread
+                    self._error = exc
+
+    def put(self, item: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        self._items.put(item)
+
+    def finish(self) -> None:
+        """Wait for every item to be consumed; raise the consumer's error."""
+        if self._thread.is_alive():
+            self._items.put(self._DONE)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+class _RecheckSignature:
+    """The re-check's signature of the samples written, computed as they are written: down-mixed to
+    mono at the signature's rate by libswresample exactly as :func:`ml.decoding.audio.iter_audio_blocks`
+    decodes the written file, and framed by the same :class:`SignatureBuilder`."""
+
+    def __init__(self, native: _Native, params):
+        import av
+
+        from ml.decoding.audio import _RESAMPLED_FRAME  # the frames iter_audio_blocks resamples in
+
+        self._native, self._pts = native, 0
+        self._resampler = av.AudioResampler(
+            format="flt", layout="mono", rate=params.sample_rate, frame_size=_RESAMPLED_FRAME
+        )
+        self._builder = SignatureBuilder(params, role="dub")
+
+    def push(self, block: np.ndarray) -> None:
+        import av
+
+        native = self._native
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(block).reshape(1, -1), format=native.sample_format, layout=native.layout
+        )
+        frame.sample_rate, frame.pts, frame.time_base = native.rate, self._pts, Fraction(1, native.rate)
+        self._pts += len(block)
+        self._add(frame)
+
+    def _add(self, frame) -> None:
+        for out in self._resampler.resample(frame):
+            self._builder.push(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+
+    def finish(self) -> Signature:
+        self._add(None)
+        return self._builder.finish(start_time_s=0.0)
 
 
 @dataclass(frozen=True)
@@ -500,14 +689,20 @@ def recheck(
     reference: Signature,
     picture,
     policy: Policy,
+    *,
+    signature: Signature | None = None,
 ) -> Residual:
     """Judge a conformed dub as the dub itself was judged: its signature, matched against the
     original's, and the verdict against the picture (``picture``: the title's
-    :class:`ml.picture.title_sync.PictureSync`, or None for the original audio)."""
+    :class:`ml.picture.title_sync.PictureSync`, or None for the original audio).
+
+    ``signature``: the conformed dub's, when it was computed from its samples as they were written
+    (:func:`conform_dub`); otherwise it is computed from ``path``, which a speed search re-reads."""
     from ml.picture.title_sync import decide_against_picture
 
     path = Path(path)
-    signature = signature_from_file(path, policy.signature, role="dub")
+    if signature is None:
+        signature = signature_from_file(path, policy.signature, role="dub")
     matches = match_with_speed_search(
         signature,
         reference,
@@ -633,6 +828,8 @@ def conform_dub(
     MediaError
         The dub cannot be decoded.
     """
+    from threadpoolctl import threadpool_limits
+
     say = progress or (lambda _message: None)
     if (reason := refusal(verdict)) is not None:
         return ConformResult(status="not_conformed", reason=reason, kind=verdict.kind)
@@ -661,19 +858,41 @@ def conform_dub(
         temporary = final.with_name(f".{final.stem}.{os.getpid()}.conforming{extension}")
         say(f"conforming {dub_path.name}: {plan.describe()}")
         source = blocks if plan.stretch == 1.0 else _stretched(blocks, native.rate, native.channels, plan.stretch)
+        # three threads on two cores: decoding (and a drift's resampling) ahead, the FLAC encoder
+        # behind, the re-check's signature of the same samples in between
+        source = prefetched(source)
         try:
+            checked = _RecheckSignature(native, policy.signature)
             writer = _Writer(temporary, native)
+            background = _Background(writer.write)
             try:
-                render_conform(plan, source, channels=native.channels, crossfade_s=policy.conform.crossfade_s,
-                               write=writer.write)  # fmt: skip
+
+                def emit(block: np.ndarray) -> None:
+                    background.put(block)
+                    checked.push(block)
+
+                with threadpool_limits(limits=1):
+                    render_conform(plan, source, channels=native.channels, crossfade_s=policy.conform.crossfade_s,
+                                   sample_format=native.sample_format, write=emit)  # fmt: skip
+                    signature = checked.finish()
             finally:
-                writer.close()
+                try:
+                    background.finish()
+                finally:
+                    writer.close()
+            # the file holds the samples the signature was computed from (FLAC and PCM are lossless)
+            if (held := written_md5(temporary, writer.codec)) != writer.md5:
+                raise ConformError(
+                    f"conformed dub discarded: the written file's samples (MD5 {held}) are not those "
+                    f"re-checked (MD5 {writer.md5})"
+                )
             say(f"re-checking {final.name}")
-            residual = recheck(temporary, reference, picture, policy)
+            residual = recheck(temporary, reference, picture, policy, signature=signature)
             if not residual.in_sync:
                 raise ConformError(f"conformed dub discarded: {residual.reason}")
             os.replace(temporary, final)
         finally:
+            source.close()
             temporary.unlink(missing_ok=True)
     finally:
         blocks.close()
