@@ -21,6 +21,7 @@ from assets.audio_sync import (
     REFERENCE_SIGNATURE,
     TITLE_VERDICTS,
 )
+from assets.conform import CONFORMED_DUBS
 from orchestration.backfill import out_of_tolerance
 from orchestration.definitions import build_assets, build_definitions, build_resources
 from orchestration.partitions import dub_partition_key
@@ -162,14 +163,22 @@ def test_bad_input_fails_on_the_asset_that_met_it_without_artifacts(bad_landing_
 
         # a silent dub is a QC finding, not a broken file (issue 22): its verdict is undetermined, so said
         silent = _run(
-            settings, instance, [DUB_SIGNATURE, FRAME_MATCH_OFFSETS, TITLE_VERDICTS], dub_partition_key("alpha", "de")
-        )
+            settings, instance, [DUB_SIGNATURE, FRAME_MATCH_OFFSETS, TITLE_VERDICTS, CONFORMED_DUBS],
+            dub_partition_key("alpha", "de"),
+        )  # fmt: skip
         assert silent.success
         verdict_meta = silent.asset_materializations_for_node("title_verdicts")[0].metadata
         assert verdict_meta["kind"].value == "undetermined"
         assert "the dub is silent" in verdict_meta["reason"].value
         checks = {e.check_name: e for e in silent.get_asset_check_evaluations()}
         assert not checks[CHECK_WITHIN_TOLERANCE].passed  # never "in sync" without evidence
+        # and it is not conformed, with the reason (issue 25's bad input): no file is written
+        conform_meta = silent.asset_materializations_for_node("conformed_dubs")[0].metadata
+        assert conform_meta["status"].value == "not_conformed"
+        assert conform_meta["reason"].value.startswith("undetermined, no offset to correct")
+        assert "the dub is silent" in conform_meta["reason"].value
+        conformed = artifacts / "deliverables/conformed/alpha/dubs"
+        assert not conformed.exists() or not any(conformed.iterdir())
 
         orphan = _run(settings, instance, [REFERENCE_SIGNATURE], "orphan")
         assert not orphan.success
