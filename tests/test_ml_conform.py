@@ -172,3 +172,36 @@ def test_a_written_file_without_the_samples_checked_is_discarded(title, tmp_path
         conform_dub(path, tmp_path / "de", verdict, reference=reference, picture=None, policy=policy,
                     original_duration_s=reference.duration_s, matches=matches)  # fmt: skip
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("codec", "layout", "sample_format"),
+    [("flac", "stereo", "s16"), ("flac", "mono", "s32"), ("flac", "5.1", "s16"), ("pcm_s16le", "stereo", "s16"),
+     ("pcm_s24le", "5.1", "s32")],
+)  # fmt: skip
+def test_every_output_format_holds_the_samples_given_and_their_checksum(tmp_path, codec, layout, sample_format):
+    """FLAC (libFLAC for mono and stereo, FFmpeg for 5.1) and PCM WAV: the file decodes to exactly
+    the samples written, and its checksum (STREAMINFO MD5, hash of the WAV's data) is theirs."""
+    from ml.audio_sync import conform
+
+    channels = {"mono": 1, "stereo": 2, "5.1": 6}[layout]
+    native = conform._Native(rate=48000, channels=channels, layout=layout, codec=codec,
+                             sample_format=sample_format, start_s=0.0, duration_s=None)  # fmt: skip
+    rng = np.random.default_rng(25)
+    top = 1 << (15 if sample_format == "s16" else 23)
+    blocks = [rng.integers(-top, top, size=(n, channels)).astype(native.dtype) for n in (70000, 1, 33333)]
+    if sample_format == "s32":
+        blocks = [b << 8 for b in blocks]  # 24-bit samples in the upper three bytes
+    path = tmp_path / f"out{conform.output_format(codec)[2]}"
+    writer = conform._Writer(path, native)
+    for block in blocks:
+        writer.write(block)
+    writer.close()
+    decoded_native, decoded, container = conform._native_blocks(path)
+    try:
+        samples = np.concatenate(list(decoded))
+    finally:
+        container.close()
+    assert (decoded_native.channels, decoded_native.rate, decoded_native.sample_format) == (channels, 48000, sample_format)
+    assert np.array_equal(samples, np.concatenate(blocks))
+    assert conform.written_md5(path, writer.codec) == writer.md5

@@ -21,6 +21,13 @@ against the original's signature (and the title's lip-sync offset when the verdi
 picture), and renamed only when the residual is within ``residual_limit_s`` at its start and its end;
 otherwise it is removed and :class:`ml.errors.ConformError` says why. Sample indices stay integers;
 they become seconds only in the report.
+
+The samples themselves stay packed integers in the output's format from decoder to encoder. The
+re-check's signature is computed from them as they are written (down-mixed by libswresample and
+framed by :class:`~ml.audio_sync.signatures.SignatureBuilder` exactly as a decode of the file
+would be), not by decoding the file again; the file's own checksum (FLAC's STREAMINFO MD5, or the
+hash of a WAV's data) must equal that of the samples checked. Decoding runs ahead in one thread, the
+encoder behind in another.
 """
 
 from __future__ import annotations
@@ -75,8 +82,8 @@ _BLOCK = 1 << 18
 _FRAME = 1 << 16
 """Samples per block decoded from the dub (≈ 1.5 s at 44.1 kHz)."""
 FLAC_LEVEL = 0
-"""FFmpeg's FLAC compression level of a conformed dub: 0 (fixed predictors, no LPC search) encodes
-faster than the default 5 for files about a fifth larger (benchmarks/conform_speed.py)."""
+"""FLAC compression level of a conformed dub (0-8, libFLAC's scale; FFmpeg's for the layouts it
+encodes): 0 (fixed predictors, no LPC search), the cheapest to encode (benchmarks/conform_speed.py)."""
 
 
 def conform_version(policy: Policy) -> str:
@@ -513,32 +520,52 @@ def _pcm_bytes(block: np.ndarray) -> bytes:
     return np.ascontiguousarray(block, dtype="<i4").view(np.uint8).reshape(-1, 4)[:, 1:].tobytes()
 
 
+_SOUNDFILE_LAYOUTS = ("mono", "stereo")
+"""Layouts a FLAC holds without a channel-mask tag, which libsndfile does not write: a FLAC dub in
+one of them is encoded by libFLAC through soundfile, others by FFmpeg through PyAV."""
+
+
 class _Writer:
     """Encodes packed integer blocks [shape=(n, channels)] and keeps the MD5 of the samples it was
-    given (what a FLAC's STREAMINFO records and a WAV's data chunk holds)."""
+    given (what a FLAC's STREAMINFO records and a WAV's data chunk holds).
+
+    FLAC in mono or stereo is encoded by libFLAC (soundfile), which took 30-40 % less CPU than
+    FFmpeg's encoder at level 0 on the benchmark's dub (benchmarks/conform_speed.py); other layouts
+    and PCM WAV by FFmpeg (PyAV), which writes their channel layout."""
 
     def __init__(self, path: Path, native: _Native):
+        codec, container_format, _ = output_format(native.codec)
+        self._native, self._pts = native, 0
+        self._md5 = hashlib.md5()
+        self.codec = codec
+        self.closed = False
+        self._sound = None
+        if codec == "flac" and native.layout in _SOUNDFILE_LAYOUTS:
+            import soundfile
+
+            self._sound = soundfile.SoundFile(
+                str(path), "w", samplerate=native.rate, channels=native.channels, format="FLAC",
+                subtype="PCM_16" if native.sample_format == "s16" else "PCM_24", compression_level=FLAC_LEVEL / 8,
+            )  # fmt: skip
+            return
         import av
 
-        codec, container_format, _ = output_format(native.codec)
         self._container = av.open(str(path), "w", format=container_format)
         self._stream = self._container.add_stream(codec, rate=native.rate, layout=native.layout)
         self._stream.format = native.sample_format
         if codec == "flac":
             self._stream.codec_context.options = {"compression_level": str(FLAC_LEVEL)}
-        self._native, self._pts = native, 0
-        self._md5 = hashlib.md5()
-        self.codec = codec
-        self.closed = False
 
     def write(self, block: np.ndarray) -> None:
+        block = np.ascontiguousarray(block)
+        self._md5.update(_pcm_bytes(block))
+        if self._sound is not None:
+            self._sound.write(block)  # int32 is written as its upper 24 bits
+            return
         import av
 
-        self._md5.update(_pcm_bytes(block))
         native = self._native
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(block).reshape(1, -1), format=native.sample_format, layout=native.layout
-        )
+        frame = av.AudioFrame.from_ndarray(block.reshape(1, -1), format=native.sample_format, layout=native.layout)
         frame.sample_rate, frame.pts, frame.time_base = native.rate, self._pts, Fraction(1, native.rate)
         self._pts += len(block)
         self._container.mux(self._stream.encode(frame))
@@ -551,6 +578,9 @@ class _Writer:
         if self.closed:
             return
         self.closed = True
+        if self._sound is not None:
+            self._sound.close()
+            return
         try:
             self._container.mux(self._stream.encode(None))
         finally:
