@@ -29,6 +29,16 @@ def _fmt_ms(value) -> str:
     return "-" if value is None else f"{value * 1000:+.1f}"
 
 
+def _status(entry: dict) -> str:
+    """What the conform did, in a few words."""
+    if entry["status"] == "not_conformed":
+        return f"not conformed ({entry['kind'].replace('_', ' ')})"
+    if entry["status"] == "conformed":
+        return "conformed"
+    reason = entry["reason"].split(": ", 1)[-1]
+    return f"{entry['status']}: {reason[:100]}"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the audio benchmark's quick rows (fewer, shorter titles)")
@@ -104,7 +114,7 @@ def main(argv=None) -> int:
                     print(
                         f"  {name} {spec.title_id}/{dub.stem}: {verdict.kind} {_fmt_ms(verdict.offset_s)} ms → {status}"
                         + (f", residual {_fmt_ms(entry['residual_start_s'])} / {_fmt_ms(entry['residual_end_s'])} ms, "
-                           f"{entry['time_ratio']:.2f} × decode-only" if conformed else f" ({reason})"),
+                           f"{entry['time_ratio']:.2f} × decode-only" if conformed else f" ({_status(entry)})"),
                         flush=True,
                     )  # fmt: skip
     conformed = [r for r in results if r["status"] == "conformed"]
@@ -126,7 +136,7 @@ def main(argv=None) -> int:
     for r in results:
         in_sync = "-" if r["in_sync"] is None else ("yes" if r["in_sync"] else "no")
         ratio = "-" if r["time_ratio"] is None else f"{r['time_ratio']:.2f}"
-        status = r["status"] if r["status"] == "conformed" else f"{r['status']}: {r['reason']}"
+        status = _status(r)
         lines.append(
             f"| {r['row']} | {r['title']}/{r['language']} ({r['codec']}) | {r['kind']} | {_fmt_ms(r['offset_s'])} | "
             f"{status} | {_fmt_ms(r['residual_start_s'])} | {_fmt_ms(r['residual_end_s'])} | {in_sync} | {ratio} |"
