@@ -529,9 +529,10 @@ class _Writer:
     """Encodes packed integer blocks [shape=(n, channels)] and keeps the MD5 of the samples it was
     given (what a FLAC's STREAMINFO records and a WAV's data chunk holds).
 
-    FLAC in mono or stereo is encoded by libFLAC (soundfile), which took 30-40 % less CPU than
-    FFmpeg's encoder at level 0 on the benchmark's dub (benchmarks/conform_speed.py); other layouts
-    and PCM WAV by FFmpeg (PyAV), which writes their channel layout."""
+    FLAC in mono or stereo is encoded by libFLAC (soundfile), which took 1.0-1.3 s of CPU against
+    FFmpeg's 1.7-1.8 s at level 0 for the 15 minutes of benchmarks/conform_speed.py's dub (see
+    benchmarks/README.md); other layouts and PCM WAV by FFmpeg (PyAV), which writes their channel
+    layout."""
 
     def __init__(self, path: Path, native: _Native):
         codec, container_format, _ = output_format(native.codec)
