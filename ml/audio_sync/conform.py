@@ -854,8 +854,9 @@ def conform_dub(
     Raises
     ------
     ConformError
-        The conform would pad more than ``max_length_mismatch_s``, or its re-check is not in sync
-        within ``residual_limit_s`` (nothing is left at ``out_path`` then).
+        The conform would pad more than ``max_length_mismatch_s``, its re-check is not in sync
+        within ``residual_limit_s``, or the written file's checksum is not that of the samples
+        re-checked (nothing is left at ``out_path`` then).
     MediaError
         The dub cannot be decoded.
     """
