@@ -628,19 +628,19 @@ class LipSyncParams:
     """offsets up to ±this many frames (of the track's own frame rate) are reported (SyncNet's ±15)."""
     search_margin_frames: int = 8
     """the search reaches this many frames beyond ±max_shift_frames, so that a maximum at the limit
-    is recognised as one (an offset beyond the limit is never confident). Tuned on the GRID clips:
-    with 2 frames, 22 of 209 copies (shifts up to ±25 frames) peaked beyond the limit, with 8, 56 of
-    209, and the wrong estimates left inside the window fell from 46 to 12 (benchmarks/README.md,
-    2026-12-06)."""
+    is recognised as one (an offset beyond the limit is never confident). Tuned on the GRID clips,
+    their curves translated by shifts of 0 to ±25 frames (209 cases): with 2 frames, 22 peaked beyond
+    the limit and 46 wrong estimates (> 200 ms off, or the truth beyond the window) stayed inside it;
+    with 8, 56 and 12 (benchmarks/README.md, 2026-12-06)."""
     lag_step_s: float = 0.01
     """seconds between candidate offsets; audio features are interpolated, so the grid is finer
     than a frame (the peak is then refined by a parabola)."""
     min_confidence: float = 0.5
-    """a track's offset counts as evidence when its curve's peak stands this many standard
-    deviations above the curve's median. On the shared talking heads the confidence does not
-    separate right from wrong offsets (wrong ones are confident: a clip whose peak sits 3 frames off
-    keeps it under every shift); 2.0 drops a flat curve and nothing else there (see
-    benchmarks/lipsync.py, "confident" columns)."""
+    """a track's offset counts as evidence when its confidence (peak prominence × agreement of the
+    feature families, :mod:`ml.picture.lipsync`) reaches this. Calibrated on the GRID clips only (the
+    news-style clips held out): on their curves translated by shifts of 0 to ±25 frames, no estimate
+    more than 200 ms off (or with the truth beyond the window) reached 0.32, and 117 of the 143
+    within ±40 ms reached 0.5 (benchmarks/README.md, 2026-12-06, with the measured held-out figures)."""
     agreement_s: float = 0.04
     """seconds; the title's offset is taken from the speaking tracks that agree within twice this
     (the bandwidth of the mode of their offsets, :func:`ml.picture.title_sync.picture_sync`; about one
