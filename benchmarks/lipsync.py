@@ -79,13 +79,20 @@ ESTIMATORS = {
 
 
 def as_before(result: TrackSync) -> TrackSync:
-    """``avcorr/2``'s confidence of an estimate made with ``search_margin_frames=2`` (its offset is
-    ``avcorr/2``'s already: the same curve and argmax): the curve's peak above its median, in
-    standard deviations of the curve."""
-    scores = np.asarray(result.scores)
+    """``avcorr/2``'s reading of an estimate made with ``search_margin_frames=2`` (the same curve):
+    the argmax over the whole curve (±17 frames), refined by the same parabola, and its confidence,
+    the curve's peak above its median in standard deviations of the curve."""
+    shifts, scores = np.asarray(result.shifts_s), np.asarray(result.scores)
+    i = int(np.argmax(scores))
+    offset = float(shifts[i])
+    if 0 < i < len(scores) - 1:
+        left, mid, right = scores[i - 1 : i + 2]
+        denom = left - 2 * mid + right
+        if denom < 0:
+            offset += float(np.clip(0.5 * (left - right) / denom, -0.5, 0.5)) * float(shifts[1] - shifts[0])
     sd = scores.std()
-    confidence = float((scores.max() - np.median(scores)) / sd) if sd > 0 else 0.0
-    return dataclasses.replace(result, confidence=confidence, at_edge=False)
+    confidence = float((scores[i] - np.median(scores)) / sd) if sd > 0 else 0.0
+    return dataclasses.replace(result, offset_s=offset, confidence=confidence, at_edge=False)
 
 
 def clips() -> list[Path]:
@@ -213,7 +220,7 @@ def bias(rows: list[dict], name: str) -> list[dict]:
     """Median signed error (ms) of the unshifted copies, per source and shift method."""
     out = []
     for source in sorted({r["source"] for r in rows}):
-        for method in SHIFT_METHODS:
+        for method in [m for m in SHIFT_METHODS if any(r["method"] == m for r in rows)]:
             errors = [
                 r["estimates"][name]["offset_s"] - r["true_s"]
                 for r in rows
@@ -231,7 +238,7 @@ def per_shift(rows: list[dict], name: str) -> dict[str, dict[int, float]]:
     """Share within ±1 frame per shift method and shift (beyond the window too: there a reading
     near the truth is outside ±max_shift_frames, hence never confident)."""
     out: dict[str, dict[int, float]] = {}
-    for method in SHIFT_METHODS:
+    for method in [m for m in SHIFT_METHODS if any(r["method"] == m for r in rows)]:
         table = {}
         for k in sorted({r["shift_frames"] for r in rows}):
             hits = [
@@ -248,7 +255,7 @@ def markdown(report: dict) -> str:
     lines = [
         f"# Lip-sync benchmark ({report['date']}, {report['machine']})",
         "",
-        f"{report['n_clips']} clips × shifts {report['shifts_frames']} frames × {len(SHIFT_METHODS)} shift methods; "
+        f"{report['n_clips']} clips × shifts {report['shifts_frames']} frames × shift methods {', '.join(report['methods'])}; "
         f"tuning sources {', '.join(TUNING_SOURCES)}, the others held out. "
         "Within ±1 frame: |estimated − true| ≤ one frame of the clip's own rate; ITU: estimated − true in "
         "[−125, +45] ms. Confident: confidence ≥ the estimator's min_confidence; wrong: > 200 ms off; right: "
@@ -300,11 +307,13 @@ def markdown(report: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"shifts {QUICK_SHIFTS} only")
+    parser.add_argument("--shifts", type=int, nargs="+", metavar="FRAMES", help="only these shifts (frames), instead of --quick's or all")
+    parser.add_argument("--methods", nargs="+", choices=SHIFT_METHODS, default=list(SHIFT_METHODS), help="shift methods (default both)")
     parser.add_argument("--checkpoint", type=Path, action="append", default=[], help="a SyncNet v2 checkpoint to compare (repeatable)")
     parser.add_argument("--clips", nargs="+", metavar="NAME", help="only these clips (file names, e.g. bbaf2n.mpg)")
     parser.add_argument("--name", default="lipsync", help="results file stem under benchmarks/results (default: lipsync)")
     args = parser.parse_args(argv)
-    shifts = QUICK_SHIFTS if args.quick else SHIFTS_FRAMES
+    shifts = tuple(args.shifts) if args.shifts else QUICK_SHIFTS if args.quick else SHIFTS_FRAMES
     from ml.picture.faces import detect_faces_batch
 
     detect_faces_batch(np.zeros((1, 288, 352, 3), np.uint8), 0.9)  # load the model outside the timings
@@ -322,7 +331,7 @@ def main(argv=None) -> int:
         paths = [p for p in paths if p.name in args.clips]
     for i, clip in enumerate(paths):
         frame_s = frame_seconds(clip)
-        for method in SHIFT_METHODS:
+        for method in args.methods:
             for k in shifts:
                 true_s = k * frame_s
                 copy = CACHE / f"{clip.stem}_{method}_{k:+d}.mkv"
@@ -344,6 +353,7 @@ def main(argv=None) -> int:
         "machine": machine(),
         "n_clips": len(paths),
         "shifts_frames": list(shifts),
+        "methods": list(args.methods),
         "shifts_frames_sorted": sorted(shifts),
         "estimators": {name: {"identity": estimator_identity(p), **dataclasses.asdict(p)} for name, p in ESTIMATORS.items()},
         "checkpoints": {name: str(path) for name, path in checkpoint_paths.items()},
@@ -351,7 +361,7 @@ def main(argv=None) -> int:
             summarise(rows, name, method, split)
             for name in estimator_names()
             for split in ("tuning", "held-out")
-            for method in SHIFT_METHODS
+            for method in args.methods
         ],
         "bias": [b for name in estimator_names() for b in bias(rows, name)],
         "per_shift": {name: per_shift(rows, name) for name in estimator_names()},

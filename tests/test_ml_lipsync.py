@@ -196,15 +196,24 @@ def test_confidence_is_prominence_times_agreement():
 
 @pytest.mark.parametrize("peak_s", [0.64, -0.72, 0.92, -0.92])
 def test_a_peak_at_or_beyond_the_window_edge_is_never_confident(peak_s):
-    """±15 frames are reported; the search reaches 8 frames further, so a maximum at 16-23 frames is
-    a peak beyond the window and one at the end of the search an edge, not an estimate: both have
-    confidence 0 however clean the peak."""
-    offset, confidence, _, agreement, at_edge = _confidence({k: _bump(peak_s) for k in ("dark", "dark_sign", "pca")})
-    assert at_edge and confidence == 0.0 and agreement == 1.0
-    # a monotonic curve peaks at the end of the search
+    """±15 frames are reported; the curve reaches 8 frames further, so a maximum at 16-23 frames is
+    recognised as beyond the window: the best offset inside it sits at the limit with the curve still
+    rising, an edge and not a peak, with confidence 0 however clean the peak beyond."""
+    offset, confidence, _, _, at_edge = _confidence({k: _bump(peak_s) for k in ("dark", "dark_sign", "pca")})
+    assert at_edge and confidence == 0.0
+    assert 14.5 * FRAME_S <= abs(offset) <= 15.5 * FRAME_S + 0.005  # at the limit (half a frame), never beyond
+    # a monotonic curve: the limit again
     assert _confidence({"dark": _SHIFTS.copy()})[4]
-    # at the window's limit (15 frames) it is still a peak with neighbours on both sides
+    # at the window's limit (15 frames) a peak with neighbours on both sides is still a peak
     assert not _confidence({k: _bump(0.6) for k in ("dark", "pca")})[4]
+
+
+def test_a_higher_peak_beyond_the_window_takes_the_confidence():
+    # the truth inside the window, a higher side peak 20 frames away beyond it: reported, not confident
+    curve = _bump(0.0) + _bump(-0.8, 1.2)
+    offset, confidence, prominence, _, at_edge = _confidence({k: curve for k in ("dark", "dark_sign", "pca")})
+    assert offset == pytest.approx(0.0, abs=0.005) and not at_edge
+    assert prominence < 0 and confidence == 0.0
 
 
 def test_params_and_identity():

@@ -29,19 +29,19 @@ is the track's offset.
 - **Mouth position**: face tracks detect every k-th frame and interpolate; with ``refine_landmarks``
   the landmarks are detected again on every frame of the track, in a small square around its box
   (the mouth moves between detections and a crop that lags it mixes head motion into the features).
-- **Offset**: the argmax over ±(``max_shift_frames`` + ``search_margin_frames``) frames (of the
-  track's own frame rate), refined by a parabola through the peak and its neighbours. The search
-  reaches beyond the reported window so that a maximum at the window's limit is recognisable: an
-  offset beyond ±``max_shift_frames`` (by more than half a frame) or at the end of the search is
-  ``at_edge`` and never confident (the truth may lie outside the window; the curve's maximum there
-  is no estimate).
+- **Offset**: the argmax within ±``max_shift_frames`` frames (of the track's own frame rate; half a
+  frame more), refined by a parabola through the peak and its neighbours. The curve reaches
+  ``search_margin_frames`` further so that a maximum at the window's limit is recognisable: a best
+  candidate at the limit that the curve beyond still exceeds is ``at_edge`` (the truth may lie
+  outside the window) and never confident, and a higher value beyond the window counts against the
+  peak's prominence.
 - **Confidence** (0 = no evidence): the peak's prominence times the feature families' agreement.
   Prominence: the averaged curve's peak minus its highest value at least ``GAP_FRAMES`` frames away,
   in standard deviations of the curve (a side peak as high as the main one gives 0). Agreement: the
   share of the feature families (darkness, signed darkness ~ loudness, principal components) whose
-  own curve peaks within one frame of the averaged curve's peak. Calibrated on the GRID clips only
-  (tuning source) against wrong estimates (truth beyond the window; a mouth paired with another
-  clip's audio); the news-style clips are held out (benchmarks/README.md, 2026-12-06).
+  own curve peaks (anywhere in the search) within one frame of the offset. ``min_confidence``
+  was calibrated on the GRID clips only, against wrong readings of copies shifted by up to 25 frames
+  (beyond the window too); the news-style clips are held out (benchmarks/README.md, 2026-12-06).
 
 Times are the streams' presentation times (:mod:`ml.decoding.video`, :mod:`ml.decoding.audio`): a variable frame rate
 and an audio stream that starts later or earlier than the picture are honoured.
@@ -142,7 +142,7 @@ class TrackSync:
     agreement : float
         Share of the feature families whose own curve peaks within ``AGREE_FRAMES`` of the offset.
     at_edge : bool
-        The offset lies beyond ±``max_shift_frames`` or at the end of the search.
+        The best offset within ±``max_shift_frames`` is at the limit and the curve rises beyond it.
     """
 
     track: int
@@ -350,20 +350,26 @@ def _peak(
     shifts: np.ndarray, scores: np.ndarray, families: dict[str, np.ndarray], frame_s: float, max_shift_s: float
 ) -> tuple[float, float, float, float, bool]:
     """(refined offset, confidence, prominence, agreement, at_edge) of an averaged score curve and
-    its families' curves (see the module's docstring)."""
-    i = int(np.argmax(scores))
+    its families' curves (see the module's docstring).
+
+    The offset is the best candidate within ±``max_shift_s`` (and half a frame); the curve beyond is
+    evidence against it: a higher value there, ``GAP_FRAMES`` or more away, makes the prominence
+    negative, and a best candidate at the window's limit that the curve beyond still exceeds is no
+    peak but an edge (``at_edge``)."""
+    inside = np.flatnonzero(np.abs(shifts) <= max_shift_s + 0.5 * frame_s + 1e-9)
+    i = int(inside[np.argmax(scores[inside])])
     offset = float(shifts[i])
     if 0 < i < len(scores) - 1:
         left, mid, right = scores[i - 1 : i + 2]
         denom = left - 2 * mid + right
         if denom < 0:
             offset += float(np.clip(0.5 * (left - right) / denom, -0.5, 0.5)) * float(shifts[1] - shifts[0])
+    at_edge = bool(i in (0, len(scores) - 1) or scores[i - 1] > scores[i] or scores[i + 1] > scores[i])
     sd = scores.std()
     far = np.abs(shifts - shifts[i]) >= GAP_FRAMES * frame_s - 1e-9
     prominence = float((scores[i] - scores[far].max()) / sd) if sd > 0 and far.any() else 0.0
     agree = [abs(float(shifts[int(np.argmax(c))]) - float(shifts[i])) <= AGREE_FRAMES * frame_s + 1e-9 for c in families.values()]
     agreement = float(np.mean(agree)) if agree else 0.0
-    at_edge = bool(i in (0, len(scores) - 1) or abs(offset) > max_shift_s + 0.5 * frame_s)
     confidence = 0.0 if at_edge else max(0.0, prominence) * agreement
     return offset, confidence, prominence, agreement, at_edge
 
