@@ -628,10 +628,10 @@ class LipSyncParams:
     """offsets up to ±this many frames (of the track's own frame rate) are reported (SyncNet's ±15)."""
     search_margin_frames: int = 8
     """the search reaches this many frames beyond ±max_shift_frames, so that a maximum at the limit
-    is recognised as one (an offset beyond the limit is never confident). Tuned on the GRID clips,
-    their curves translated by shifts of 0 to ±25 frames (209 cases): with 2 frames, 22 peaked beyond
-    the limit and 46 wrong estimates (> 200 ms off, or the truth beyond the window) stayed inside it;
-    with 8, 56 and 12 (benchmarks/README.md, 2026-12-06)."""
+    is recognised as one (a reading at the limit, or below a higher value beyond it, is never
+    confident). Tuned on the GRID clips, their curves translated by shifts of 0 to ±25 frames (209
+    cases, 66 of them wrong: > 200 ms off or the truth beyond the window): with a 2-frame margin 13
+    wrong readings reached min_confidence, with 8 none (benchmarks/README.md, 2026-12-06)."""
     lag_step_s: float = 0.01
     """seconds between candidate offsets; audio features are interpolated, so the grid is finer
     than a frame (the peak is then refined by a parabola)."""
