@@ -39,7 +39,8 @@ def test_unshifted_clips_floor(unshifted):
     within = [name for name, r in unshifted.items() if abs(r.offset_s) <= _frame_s(r) + 1e-9]
     itu = [name for name, off in errors.items() if -0.125 <= off <= 0.045]
     # measured (lipsync-avcorr/2): 7 of 8 within ±1 frame (face_1 -105 ms = -3.2 frames; lbax4n
-    # +38 ms = 0.95 frame is on the edge, hence 6), 8 of 8 in the ITU band
+    # +38 ms = 0.95 frame is on the edge, hence 6), 8 of 8 in the ITU band; avcorr/3 reads the
+    # benchmark's unshifted copies within 0.3 frame of avcorr/2 (face_1 -2.9 frames)
     assert len(within) >= 6, errors
     assert len(itu) >= 8, errors
     # bbaf2n opens the mouth half a second before speaking: squared correlations alone put its sound
