@@ -640,7 +640,9 @@ class LipSyncParams:
     feature families, :mod:`ml.picture.lipsync`) reaches this. Calibrated on the GRID clips only (the
     news-style clips held out): on their curves translated by shifts of 0 to ±25 frames, no estimate
     more than 200 ms off (or with the truth beyond the window) reached 0.32, and 117 of the 143
-    within ±40 ms reached 0.5 (benchmarks/README.md, 2026-12-06, with the measured held-out figures)."""
+    within ±40 ms reached 0.5 (benchmarks/README.md, 2026-12-06, with the measured held-out figures).
+    A SyncNet checkpoint's confidence (median − min distance) is on another scale and was not
+    recalibrated with it (it was 2.0 for both before)."""
     agreement_s: float = 0.04
     """seconds; the title's offset is taken from the speaking tracks that agree within twice this
     (the bandwidth of the mode of their offsets, :func:`ml.picture.title_sync.picture_sync`; about one

@@ -100,11 +100,6 @@ frames away (a side peak, not the shoulder of the same peak)."""
 AGREE_FRAMES = 1.0
 """A feature family agrees with the averaged curve when its own peak is within this many frames."""
 
-FAMILIES = ("dark", "dark_sign", "pca")
-"""Feature families, each one curve (:func:`score_curves`): squared correlations of the mouth's
-darkness and of its principal components with the speech features, and the signed correlation of
-the darkness with the loudness."""
-
 DARK_SHARES = (0.2, 0.1, 0.05, 0.025)
 """Shares of the darkest mouth pixels whose mean darkness is a feature."""
 
