@@ -625,16 +625,24 @@ class LipSyncParams:
     correlation of mouth-region features with speech features across candidate offsets."""
 
     max_shift_frames: int = 15
-    """offsets up to ±this many frames (of the track's own frame rate) are searched (SyncNet's ±15)."""
+    """offsets up to ±this many frames (of the track's own frame rate) are reported (SyncNet's ±15)."""
+    search_margin_frames: int = 8
+    """the search reaches this many frames beyond ±max_shift_frames, so that a maximum at the limit
+    is recognised as one (a reading at the limit, or below a higher value beyond it, is never
+    confident). Tuned on the GRID clips, their curves translated by shifts of 0 to ±25 frames (209
+    cases, 66 of them wrong: > 200 ms off or the truth beyond the window): with a 2-frame margin 13
+    wrong readings reached min_confidence, with 8 none (benchmarks/README.md, 2026-12-06)."""
     lag_step_s: float = 0.01
     """seconds between candidate offsets; audio features are interpolated, so the grid is finer
     than a frame (the peak is then refined by a parabola)."""
-    min_confidence: float = 2.0
-    """a track's offset counts as evidence when its curve's peak stands this many standard
-    deviations above the curve's median. On the shared talking heads the confidence does not
-    separate right from wrong offsets (wrong ones are confident: a clip whose peak sits 3 frames off
-    keeps it under every shift); 2.0 drops a flat curve and nothing else there (see
-    benchmarks/lipsync.py, "confident" columns)."""
+    min_confidence: float = 0.5
+    """a track's offset counts as evidence when its confidence (peak prominence × agreement of the
+    feature families, :mod:`ml.picture.lipsync`) reaches this. Calibrated on the GRID clips only (the
+    news-style clips held out): on their curves translated by shifts of 0 to ±25 frames, no estimate
+    more than 200 ms off (or with the truth beyond the window) reached 0.32, and 117 of the 143
+    within ±40 ms reached 0.5 (benchmarks/README.md, 2026-12-06, with the measured held-out figures).
+    A SyncNet checkpoint's confidence (median − min distance) is on another scale and was not
+    recalibrated with it (it was 2.0 for both before)."""
     agreement_s: float = 0.04
     """seconds; the title's offset is taken from the speaking tracks that agree within twice this
     (the bandwidth of the mode of their offsets, :func:`ml.picture.title_sync.picture_sync`; about one
@@ -673,6 +681,7 @@ class LipSyncParams:
 
     def __post_init__(self) -> None:
         _require(1 <= self.max_shift_frames <= 250, f"max_shift_frames={self.max_shift_frames} must be in 1..250")
+        _require(1 <= self.search_margin_frames <= 50, f"search_margin_frames={self.search_margin_frames} must be in 1..50")
         _require(0 < self.lag_step_s <= 0.02, f"lag_step_s={self.lag_step_s} must be in (0, 0.02] seconds")
         _require(math.isfinite(self.min_confidence), f"min_confidence={self.min_confidence} must be finite")
         _require(0.005 <= self.agreement_s <= 0.5, f"agreement_s={self.agreement_s} must be in [0.005, 0.5] seconds")

@@ -16,8 +16,9 @@ from ml.audio_sync.matching import match_signatures
 from ml.audio_sync.signatures import signature_from_audio, signature_from_file
 from ml.decoding.audio import load_audio
 from ml.errors import ParameterError
+from ml.picture.lipsync import TrackSync, _peak
 from ml.picture.title_sync import decide_against_picture, picture_sync
-from ml.policy import Policy, named_policy
+from ml.policy import LipSyncParams, Policy, named_policy
 from ml.testmedia import DubSpec, TitleSpec, build_title
 
 POLICY = Policy()
@@ -88,6 +89,48 @@ def test_an_unconfident_title_offset_leaves_the_verdict_against_the_original_aud
     assert verdict.kind == "in_sync" and verdict.in_sync
     assert verdict.offset_s == pytest.approx(_decide(kinds["fr"], None).offset_s)
     assert "relative to the original audio, not the picture: not verified: 1 of 1 speaking tracks agree on +240 ms" in verdict.reason
+
+
+def _estimated_track(track: int, peak_s: float) -> TrackSync:
+    """A track as the estimator reports it, its offset and confidence from a curve that peaks at
+    ``peak_s`` in every feature family (25 fps, ±15 frames reported, searched to ±23)."""
+    shifts = np.round(np.arange(-0.92, 0.92 + 1e-9, 0.01), 4)
+    curve = np.exp(-0.5 * ((shifts - peak_s) / 0.03) ** 2)
+    offset, confidence, prominence, agreement, at_edge = _peak(shifts, curve, {"dark": curve, "pca": curve}, 0.04, 0.6)
+    return TrackSync(
+        track, offset, confidence, 0.0, 3.0, 75, 25.0, shifts, curve, prominence=prominence, agreement=agreement, at_edge=at_edge
+    )
+
+
+@pytest.mark.parametrize("reading_s", [0.64, -0.8])
+def test_agreeing_tracks_beyond_the_window_leave_the_verdict_against_the_original_audio(kinds, reading_s):
+    """Two speakers agree on a reading beyond ±15 frames (a peak at the window's edge, or past it):
+    the estimator gives them no confidence, so the title has no speaker to go by and the in-sync
+    French dub is judged against the original audio, saying so; summed, it would have been off by the
+    reading."""
+    params = LipSyncParams()
+    tracks = [_estimated_track(0, reading_s), _estimated_track(1, reading_s)]
+    assert all(t.at_edge and t.confidence == 0.0 for t in tracks)
+    picture = picture_sync(tracks, min_confidence=params.min_confidence, estimator="test")
+    assert picture.status == "no_speaker" and picture.offset_s is None
+    verdict = _decide(kinds["fr"], picture)
+    assert verdict.reference == "original_audio" and verdict.original_to_picture_s is None
+    assert verdict.kind == "in_sync" and verdict.offset_s == pytest.approx(_decide(kinds["fr"], None).offset_s)
+    assert "relative to the original audio, not the picture: no face track looks like a speaker" in verdict.reason
+    # the same two readings inside the window are confident and move the verdict
+    inside = picture_sync([_estimated_track(0, 0.24), _estimated_track(1, 0.24)], min_confidence=params.min_confidence, estimator="test")
+    assert inside.determined and _decide(kinds["fr"], inside).reference == "picture"
+
+
+def test_unconfident_agreeing_tracks_leave_the_verdict_against_the_original_audio(kinds):
+    """Three speakers agree on +240 ms, each below min_confidence: no speaker, no sum."""
+    params = LipSyncParams()
+    weak = [_Track(k, 0.24, params.min_confidence * 0.9) for k in range(3)]
+    picture = picture_sync(weak, min_confidence=params.min_confidence, estimator="test")
+    assert picture.status == "no_speaker"
+    verdict = _decide(kinds["fr"], picture)
+    assert verdict.reference == "original_audio" and verdict.kind == "in_sync"
+    assert f"not the picture: no face track looks like a speaker: best confidence {params.min_confidence * 0.9:.3f}" in verdict.reason
 
 
 @pytest.mark.parametrize(

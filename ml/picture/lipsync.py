@@ -29,10 +29,19 @@ is the track's offset.
 - **Mouth position**: face tracks detect every k-th frame and interpolate; with ``refine_landmarks``
   the landmarks are detected again on every frame of the track, in a small square around its box
   (the mouth moves between detections and a crop that lags it mixes head motion into the features).
-- **Offset**: the argmax over ±``max_shift_frames`` frames (of the track's own frame rate; the curve
-  reaches ``EDGE_FRAMES`` further so that a peak at the limit is a peak), refined
-  by a parabola through the peak and its neighbours. **Confidence**: the averaged curve's peak minus
-  its median, in standard deviations of the curve (0 = no preferred offset).
+- **Offset**: the argmax within ±``max_shift_frames`` frames (of the track's own frame rate; half a
+  frame more), refined by a parabola through the peak and its neighbours. The curve reaches
+  ``search_margin_frames`` further so that a maximum at the window's limit is recognisable: a best
+  candidate at the limit that the curve beyond still exceeds is ``at_edge`` (the truth may lie
+  outside the window) and never confident, and a higher value beyond the window counts against the
+  peak's prominence.
+- **Confidence** (0 = no evidence): the peak's prominence times the feature families' agreement.
+  Prominence: the averaged curve's peak minus its highest value at least ``GAP_FRAMES`` frames away,
+  in standard deviations of the curve (a side peak as high as the main one gives 0). Agreement: the
+  share of the feature families (darkness, signed darkness ~ loudness, principal components) whose
+  own curve peaks (anywhere in the search) within one frame of the offset. ``min_confidence``
+  was calibrated on the GRID clips only, against wrong readings of copies shifted by up to 25 frames
+  (beyond the window too); the news-style clips are held out (benchmarks/README.md, 2026-12-06).
 
 Times are the streams' presentation times (:mod:`ml.decoding.video`, :mod:`ml.decoding.audio`): a variable frame rate
 and an audio stream that starts later or earlier than the picture are honoured.
@@ -64,13 +73,16 @@ __all__ = [
     "mouth_features",
     "speech_features",
     "score_curve",
+    "score_curves",
     "refined_landmarks",
     "track_offsets",
     "clip_offset",
 ]
 
-ALGORITHM = "lipsync-avcorr/2"
-"""Bump when the estimator changes in a way the parameters do not capture."""
+ALGORITHM = "lipsync-avcorr/3"
+"""Bump when the estimator changes in a way the parameters do not capture (/3: the confidence is
+prominence × agreement of the feature families, and an offset at the edge is never confident; /2 was
+the peak over the curve's median)."""
 
 HOP_S = 0.005
 """Hop of the speech features, seconds (they are interpolated at any instant)."""
@@ -81,9 +93,12 @@ CROP_SIDE = 96
 REFINE_SIDE = 160
 """Side of the square around a face box (1.6 × its size) in which landmarks are re-detected."""
 
-EDGE_FRAMES = 2
-"""Candidate offsets reach this many frames beyond ``max_shift_frames``, so that an offset at the
-limit is a peak with neighbours on both sides rather than an edge of the curve."""
+GAP_FRAMES = 3
+"""The prominence of a peak is measured against the curve's highest value at least this many
+frames away (a side peak, not the shoulder of the same peak)."""
+
+AGREE_FRAMES = 1.0
+"""A feature family agrees with the averaged curve when its own peak is within this many frames."""
 
 DARK_SHARES = (0.2, 0.1, 0.05, 0.025)
 """Shares of the darkest mouth pixels whose mean darkness is a feature."""
@@ -105,7 +120,7 @@ class TrackSync:
     offset_s : float
         Original audio relative to the picture, seconds; positive = audio leads.
     confidence : float
-        Peak of the score curve above its median, in standard deviations of the curve.
+        Prominence × agreement (0 when ``at_edge``); see the module's docstring.
     start_s, end_s : float
         Presentation times of the track's first and last frame.
     n_frames : int
@@ -116,6 +131,13 @@ class TrackSync:
         Candidate offsets, seconds (positive = audio leads).
     scores : np.ndarray [shape=(n_shifts,), dtype=float64]
         Score of each candidate (higher = better; averaged standardised curves).
+    prominence : float
+        Peak minus the curve's highest value ``GAP_FRAMES`` or more frames away, in standard
+        deviations of the curve (NaN from an estimator that does not measure it).
+    agreement : float
+        Share of the feature families whose own curve peaks within ``AGREE_FRAMES`` of the offset.
+    at_edge : bool
+        The best offset within ±``max_shift_frames`` is at the limit and the curve rises beyond it.
     """
 
     track: int
@@ -127,6 +149,9 @@ class TrackSync:
     frame_rate: float
     shifts_s: np.ndarray
     scores: np.ndarray
+    prominence: float = float("nan")
+    agreement: float = float("nan")
+    at_edge: bool = False
 
     def reliable(self, params: LipSyncParams) -> bool:
         """Whether the confidence reaches ``params.min_confidence``."""
@@ -142,6 +167,9 @@ class TrackSync:
             "end_s": self.end_s,
             "n_frames": self.n_frames,
             "frame_rate": self.frame_rate,
+            "prominence": self.prominence,
+            "agreement": self.agreement,
+            "at_edge": self.at_edge,
         }
 
 
@@ -247,15 +275,15 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return x / np.where(sd > 1e-12, sd, 1.0)
 
 
-def score_curve(
+def score_curves(
     mouth: dict[str, np.ndarray],
     speech: dict[tuple[int, float], np.ndarray],
     speech_start_s: float,
     times: np.ndarray,
     shifts_s: np.ndarray,
     params: LipSyncParams,
-) -> np.ndarray:
-    """Averaged standardised correlation curve over the candidate offsets.
+) -> dict[str, np.ndarray]:
+    """One standardised correlation curve per feature family over the candidate offsets.
 
     Parameters
     ----------
@@ -268,20 +296,23 @@ def score_curve(
 
     Returns
     -------
-    scores : np.ndarray [shape=(m,)], higher = better
+    {family: np.ndarray [shape=(m,)]}, higher = better: ``"<name>"`` per mouth feature set (the
+    mean squared correlation) and ``"dark_sign"`` (the darkness's signed correlation with the
+    loudness) when ``"dark"`` is a set; each the mean of its curves over the high-pass lengths and
+    speech feature sets, every curve standardised over the offsets first.
     """
     times = np.asarray(times, dtype=np.float64)
     frame_s = float(np.median(np.diff(times))) if len(times) > 1 else 0.04
     n = len(times)
-    total = np.zeros(len(shifts_s))
     names = list(mouth)
-    n_curves = len(names) + ("dark" in mouth)
+    families = names + (["dark_sign"] if "dark" in mouth else [])
+    totals = {name: np.zeros(len(shifts_s)) for name in families}
     for highpass in params.highpass_s:
         width = int(round(highpass / frame_s)) | 1
         visual = [_standardise(_highpass(mouth[name], width)).T / n for name in names]
         for feats in speech.values():
             fill = feats[int(np.argmin(feats[:, 0]))]  # the quietest frame: silence
-            curves = np.empty((n_curves, len(shifts_s)))
+            curves = np.empty((len(families), len(shifts_s)))
             for j, offset in enumerate(shifts_s):
                 audio = _standardise(_highpass(_sample(feats, speech_start_s, times - offset, fill), width))
                 for i, v in enumerate(visual):
@@ -289,25 +320,53 @@ def score_curve(
                     curves[i, j] = np.mean(correlations**2)
                     if names[i] == "dark":  # open mouth, louder speech: the sign is known
                         curves[-1, j] = np.mean(correlations[:, 0])
-            for curve in curves:
+            for name, curve in zip(families, curves):
                 sd = curve.std()
                 if sd > 0:
-                    total += (curve - curve.mean()) / sd
-    return total / (len(params.highpass_s) * len(speech) * n_curves)
+                    totals[name] += (curve - curve.mean()) / sd
+    n_sets = len(params.highpass_s) * len(speech)
+    return {name: total / n_sets for name, total in totals.items()}
 
 
-def _peak(shifts: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
-    """(refined offset, confidence) of a score curve."""
-    i = int(np.argmax(scores))
+def score_curve(
+    mouth: dict[str, np.ndarray],
+    speech: dict[tuple[int, float], np.ndarray],
+    speech_start_s: float,
+    times: np.ndarray,
+    shifts_s: np.ndarray,
+    params: LipSyncParams,
+) -> np.ndarray:
+    """The families' curves (:func:`score_curves`) averaged: the curve whose peak is the offset."""
+    curves = score_curves(mouth, speech, speech_start_s, times, shifts_s, params)
+    return np.mean(list(curves.values()), axis=0)
+
+
+def _peak(
+    shifts: np.ndarray, scores: np.ndarray, families: dict[str, np.ndarray], frame_s: float, max_shift_s: float
+) -> tuple[float, float, float, float, bool]:
+    """(refined offset, confidence, prominence, agreement, at_edge) of an averaged score curve and
+    its families' curves (see the module's docstring).
+
+    The offset is the best candidate within ±``max_shift_s`` (and half a frame); the curve beyond is
+    evidence against it: a higher value there, ``GAP_FRAMES`` or more away, makes the prominence
+    negative, and a best candidate at the window's limit that the curve beyond still exceeds is no
+    peak but an edge (``at_edge``)."""
+    inside = np.flatnonzero(np.abs(shifts) <= max_shift_s + 0.5 * frame_s + 1e-9)
+    i = int(inside[np.argmax(scores[inside])])
     offset = float(shifts[i])
     if 0 < i < len(scores) - 1:
         left, mid, right = scores[i - 1 : i + 2]
         denom = left - 2 * mid + right
         if denom < 0:
             offset += float(np.clip(0.5 * (left - right) / denom, -0.5, 0.5)) * float(shifts[1] - shifts[0])
+    at_edge = bool(i in (0, len(scores) - 1) or scores[i - 1] > scores[i] or scores[i + 1] > scores[i])
     sd = scores.std()
-    confidence = float((scores[i] - np.median(scores)) / sd) if sd > 0 else 0.0
-    return offset, confidence
+    far = np.abs(shifts - shifts[i]) >= GAP_FRAMES * frame_s - 1e-9
+    prominence = float((scores[i] - scores[far].max()) / sd) if sd > 0 and far.any() else 0.0
+    agree = [abs(float(shifts[int(np.argmax(c))]) - float(shifts[i])) <= AGREE_FRAMES * frame_s + 1e-9 for c in families.values()]
+    agreement = float(np.mean(agree)) if agree else 0.0
+    confidence = 0.0 if at_edge else max(0.0, prominence) * agreement
+    return offset, confidence, prominence, agreement, at_edge
 
 
 # ---------------------------------------------------------------------------------------------
@@ -419,14 +478,18 @@ def track_offsets(
         times = np.array([f[1] for f in frames], dtype=np.float64)
         crops = np.stack([f[2] for f in frames])
         frame_rate = 1.0 / float(np.median(np.diff(times)))
-        reach = (params.max_shift_frames + EDGE_FRAMES) / frame_rate
+        reach = (params.max_shift_frames + params.search_margin_frames) / frame_rate
         shifts = np.arange(-reach, reach + params.lag_step_s / 2, params.lag_step_s)
-        scores = score_curve(mouth_features(crops, params), speech, speech_start, times, shifts, params)
-        offset, confidence = _peak(shifts, scores)
+        families = score_curves(mouth_features(crops, params), speech, speech_start, times, shifts, params)
+        scores = np.mean(list(families.values()), axis=0)
+        offset, confidence, prominence, agreement, at_edge = _peak(
+            shifts, scores, families, 1.0 / frame_rate, params.max_shift_frames / frame_rate
+        )
         out.append(
             TrackSync(
                 track=t, offset_s=offset, confidence=confidence, start_s=float(times[0]), end_s=float(times[-1]),
                 n_frames=len(times), frame_rate=frame_rate, shifts_s=shifts, scores=scores,
+                prominence=prominence, agreement=agreement, at_edge=at_edge,
             )  # fmt: skip
         )
         if progress is not None:
