@@ -80,15 +80,23 @@ def test_stale_search_visits_no_undelivered_partition(tmp_path, monkeypatch):
         instance = _instance(env, monkeypatch)
         try:
             record_catalogue(instance, defs, store)
+            assert find_stale(defs, instance, store) == [], "nothing changed, nothing stale"
+            # a search without the checkpoint of the one before (every materialised partition read)
+            # and one from it
             with QueryCounter() as queries:
-                assert find_stale(defs, instance, store) == [], "nothing changed, nothing stale"
+                assert _full_search(defs, instance, store) == []
+            with QueryCounter() as from_checkpoint:
+                assert find_stale(defs, instance, store) == []
             # 3,000 more titles and every language known, none delivered: 90,000 more partitions of
             # the title × language product, not one of them visited
             instance.add_dynamic_partitions("titles", [f"undelivered_{i:04d}" for i in range(3000)])
             instance.add_dynamic_partitions("languages", list(LANGUAGES))
             with QueryCounter() as more:
-                assert find_stale(defs, instance, store) == []
+                assert _full_search(defs, instance, store) == []
             assert more.count == queries.count
+            with QueryCounter() as more_from_checkpoint:
+                assert find_stale(defs, instance, store) == []
+            assert more_from_checkpoint.count == from_checkpoint.count
 
             # and what changed is still found: one replaced dub, its four dub-level partitions
             title = sorted(delivered)[0]
@@ -148,3 +156,107 @@ def test_a_landing_zone_that_cannot_be_listed_changes_nothing(tmp_path):
         broken.unlink()
         again = sensor_tick(instance, store, first["cursor"])
         assert len(json.loads(again["cursor"])["waiting"]) == sum(map(len, delivered.values()))
+
+
+def _full_search(defs, instance, store):
+    """``find_stale`` as on an instance without the search's checkpoint (the checkpoint is put back)."""
+    from orchestration.stale_search import CHECKPOINT_KEY
+
+    saved = instance.run_storage.get_cursor_values({CHECKPOINT_KEY}).get(CHECKPOINT_KEY, "")
+    instance.run_storage.set_cursor_values({CHECKPOINT_KEY: ""})
+    try:
+        return find_stale(defs, instance, store)
+    finally:
+        instance.run_storage.set_cursor_values({CHECKPOINT_KEY: saved})
+
+
+def _rerecord(instance, key, partition, **changes):
+    """Records ``key[partition]`` again as a run would: its latest materialisation's tags and
+    metadata, with ``changes`` (``source_version``, ``data_version``) applied."""
+    from dagster import AssetKey, AssetMaterialization, AssetRecordsFilter
+
+    from assets.media import DATA_VERSION_TAG, SOURCE_VERSION
+    from benchmarks.scale import _event, _store
+
+    [record] = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey(key), asset_partitions=[partition]), limit=1
+    ).records
+    old = record.asset_materialization
+    tags = dict(old.tags or {})
+    metadata = {k: v.value for k, v in old.metadata.items()}
+    if "source_version" in changes:
+        metadata[SOURCE_VERSION] = changes["source_version"]
+    if "data_version" in changes:
+        tags[DATA_VERSION_TAG] = changes["data_version"]
+    _store(instance, [_event("materialization", AssetMaterialization(AssetKey(key), partition=partition, tags=tags, metadata=metadata))])
+
+
+def _pairs(stale):
+    return [(s.asset, s.partition, s.reason) for s in stale]
+
+
+@pytest.mark.slow
+def test_stale_search_from_its_checkpoint_finds_exactly_what_a_full_search_finds(tmp_path, monkeypatch):
+    from orchestration import stale_search
+    from orchestration.partitions import dub_partition_key
+
+    root, delivered, defs, store = _catalogue(tmp_path, 30)
+    asked = []
+    latest = stale_search.latest_data_versions
+
+    def spy(instance, key, event_type, partitions=None):
+        asked.append((key.to_user_string(), None if partitions is None else len(partitions)))
+        return latest(instance, key, event_type, partitions)
+
+    # the whole catalogue is fewer events than the margin the search reads again before its checkpoint
+    monkeypatch.setattr(stale_search, "_EVENT_MARGIN", 0)
+    with postgres_home() as env:
+        instance = _instance(env, monkeypatch)
+        try:
+            record_catalogue(instance, defs, store)
+            assert find_stale(defs, instance, store) == []  # no checkpoint yet: every partition read
+
+            # one replaced dub: its partitions and their downstream, nothing else, reading only those
+            title = sorted(delivered)[3]
+            language = delivered[title][0]
+            dub = str(dub_partition_key(title, language))
+            path = root / title / "dubs" / f"{language}.flac"
+            path.write_bytes(path.read_bytes() + b" replaced")
+            monkeypatch.setattr(stale_search, "latest_data_versions", spy)
+            stale = find_stale(defs, instance, store)
+            monkeypatch.setattr(stale_search, "latest_data_versions", latest)
+            assert [(s.asset, s.partition) for s in stale] == [
+                (asset, dub) for asset in ("dub_signature", "frame_match_offsets", "title_verdicts", "conformed_dubs")
+            ]
+            assert stale[0].reason == "file replaced"
+            assert all(n is not None and n <= 1 for _, n in asked), f"only the dub's partitions are read: {asked}"
+            assert _pairs(stale) == _pairs(_full_search(defs, instance, store))
+            assert _pairs(find_stale(defs, instance, store)) == _pairs(stale), "still stale until re-run"
+
+            # the dub re-run (same data versions, the new file): nothing stale again
+            for asset in ("dub_signature", "frame_match_offsets", "title_verdicts", "conformed_dubs"):
+                changes = {"source_version": store.dub(title, language).version} if asset == "dub_signature" else {}
+                _rerecord(instance, asset, dub, **changes)
+            assert find_stale(defs, instance, store) == [] == _full_search(defs, instance, store)
+
+            # a title's reference signature with a new data version: the title's dubs downstream of it
+            other = sorted(delivered)[7]
+            _rerecord(instance, "reference_signature", other, data_version="0" * 64)
+            stale = find_stale(defs, instance, store)
+            assert {s.partition for s in stale if s.asset == "frame_match_offsets"} == {
+                str(dub_partition_key(other, lang)) for lang in delivered[other]
+            }
+            assert _pairs(stale) == _pairs(_full_search(defs, instance, store))
+
+            # a tolerance change, and back: the checkpoint keeps each code version's result
+            policy = tmp_path / "tolerance.toml"
+            policy.write_text("[verdict]\nout_of_sync_s = 0.25\n")
+            tolerant = build_definitions(
+                Settings(media_root=str(root), artifact_root=str(tmp_path / "artifacts"), policy_path=str(policy))
+            )
+            changed = find_stale(tolerant, instance, store)
+            assert len(changed) > len(stale)
+            assert _pairs(changed) == _pairs(_full_search(tolerant, instance, store))
+            assert _pairs(find_stale(defs, instance, store)) == _pairs(stale)
+        finally:
+            instance.dispose()
