@@ -246,20 +246,21 @@ class LocalMediaStore(MediaStore):
         return Path(self.root) / relpath if relpath else Path(self.root)
 
     def _list(self, relpath: str) -> list[_Entry]:
-        path = os.path.join(self.root, relpath) if relpath else self.root
-        if not os.path.isdir(path):
-            return []
+        path = f"{self.root}/{relpath}" if relpath else self.root
         # os.scandir knows directories from the listing itself: no stat per entry (a scan of a
-        # catalogue of 20,000 titles lists 40,000 folders)
-        with os.scandir(path) as entries:
-            return [_Entry(entry.name, entry.is_dir()) for entry in entries]
+        # catalogue of 20,000 titles lists 40,000 folders); a folder that is not there lists nothing
+        try:
+            with os.scandir(path) as entries:
+                return [_Entry(entry.name, entry.is_dir()) for entry in entries]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
 
     def _version(self, relpath: str) -> str:
         stat = self._path(relpath).stat()
         return _stat_version(stat.st_size, stat.st_mtime_ns)
 
     def _version_and_modified(self, relpath: str) -> tuple[str, float | None]:
-        stat = os.stat(os.path.join(self.root, relpath))  # one stat for both
+        stat = os.stat(f"{self.root}/{relpath}")  # one stat for both
         return _stat_version(stat.st_size, stat.st_mtime_ns), stat.st_mtime
 
     def _modified(self, relpath: str) -> float | None:
