@@ -260,3 +260,129 @@ def test_stale_search_from_its_checkpoint_finds_exactly_what_a_full_search_finds
             assert _pairs(find_stale(defs, instance, store)) == _pairs(stale)
         finally:
             instance.dispose()
+
+
+def _tick_result(instance, store, cursor):
+    """One sensor evaluation's SensorResult (settle time 0)."""
+    from dagster import build_sensor_context
+
+    from orchestration.sensors import build_landing_zone_sensor
+
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"media_store": store})
+    return build_landing_zone_sensor(settle_s=0)(context)
+
+
+def test_a_dubs_folder_of_thousands_of_non_media_files_is_one_problem_line(tmp_path):
+    from dagster import instance_for_test
+
+    root, delivered, _, store = _catalogue(tmp_path, 3)
+    dubs = root / "title_00001" / "dubs"
+    for index in range(3000):
+        (dubs / f"notes_{index:04d}.txt").write_bytes(b"?")
+    with instance_for_test() as instance:
+        tick = sensor_tick(instance, store, None)
+        reported = json.loads(tick["cursor"])["reported"]
+        assert reported == [
+            "title_00001/dubs: 3000 entries that are not media files ignored (notes_0000.txt, notes_0001.txt, "
+            "notes_0002.txt, ...): dubs/ holds <language>.<ext> files only"
+        ]
+        waiting = json.loads(tick["cursor"])["waiting"]
+        assert {k for k in waiting if k.startswith("title_00001/")} == {
+            f"title_00001/dubs/{language}" for language in delivered["title_00001"]
+        }, "the title's dubs are taken all the same"
+        # the next ticks request nothing new, and say what is still wrong
+        result = _tick_result(instance, store, tick["cursor"])
+        assert "1 problem(s) still in the landing zone" in result.skip_reason.skip_message
+        assert "3000 entries that are not media files" in result.skip_reason.skip_message
+
+
+def test_a_landing_zone_that_lists_too_slowly_is_reported_and_the_next_tick_recovers(tmp_path, monkeypatch):
+    from dagster import instance_for_test
+
+    from orchestration import sensors
+
+    class SlowStore(LocalMediaStore):
+        """A share whose every listing takes ``delay_s``."""
+
+        delay_s: float = 0.0
+
+        def _list(self, relpath):
+            import time
+
+            time.sleep(self.delay_s)
+            return super()._list(relpath)
+
+    root, delivered, _, _ = _catalogue(tmp_path, 6)
+    store = SlowStore(root=str(root))
+    with instance_for_test() as instance:
+        first = sensor_tick(instance, store, None)
+        assert first["runs"] == 6
+        language = next(lang for lang in LANGUAGES if lang not in delivered["title_00002"])
+        (root / "title_00002" / "dubs" / f"{language}.flac").write_bytes(b"new dub")
+        monkeypatch.setattr(sensors, "SCAN_TIMEOUT_S", 0.05)
+        slow = SlowStore(root=str(root), delay_s=0.02)
+        result = _tick_result(instance, slow, first["cursor"])
+        assert not result.run_requests and not result.asset_events
+        message = result.skip_reason.skip_message
+        assert "could not be listed (TimeoutError: listing took longer than 0.05 s" in message
+        assert "nothing changed; the next tick tries again" in message
+        assert result.cursor == first["cursor"], "the cursor is kept: nothing waiting is forgotten"
+        monkeypatch.setattr(sensors, "SCAN_TIMEOUT_S", 45.0)
+        again = sensor_tick(instance, store, result.cursor)
+        waiting = json.loads(again["cursor"])["waiting"]
+        assert f"title_00002/dubs/{language}" in waiting, "the new dub is found once the listing is back"
+        assert len(waiting) == sum(map(len, delivered.values())) + 1
+
+
+def test_a_title_renamed_while_its_run_is_queued(tmp_path):
+    from dagster import AssetKey, DagsterEventType, instance_for_test
+
+    from orchestration.partitions import dub_partition_key
+    from orchestration.sensors import _state_key
+
+    root, delivered, defs, store = _catalogue(tmp_path, 3)
+    old, new = "title_00001", "title_renamed"
+    language = delivered[old][0]
+    with instance_for_test() as instance:
+        record_catalogue(instance, defs, store)  # every title checked
+        first = sensor_tick(instance, store, None)
+        steady = sensor_tick(instance, store, first["cursor"])
+        assert first["runs"] == steady["runs"] == 0
+        # a dub of the title re-delivered: its run is requested (and waits in the queue) ...
+        path = root / old / "dubs" / f"{language}.flac"
+        path.write_bytes(path.read_bytes() + b" redelivered")
+        queued = _tick_result(instance, store, steady["cursor"])
+        for event in queued.asset_events:
+            instance.report_runless_asset_event(event)
+        [request] = queued.run_requests
+        assert request.partition_key == str(dub_partition_key(old, language))
+        # ... when the title's folder is renamed
+        (root / old).rename(root / new)
+        renamed = _tick_result(instance, store, queued.cursor)
+        for add in renamed.dynamic_partitions_requests:
+            instance.add_dynamic_partitions(add.partitions_def_name, list(add.partition_keys))
+        cursor = json.loads(renamed.cursor)
+        [gone] = [p for p in cursor["reported"] if "no folder in the landing zone" in p]
+        assert gone.startswith(f"1 title(s) checked before have no folder in the landing zone now (renamed or removed?): {old};")
+        assert [(r.job_name, r.partition_key) for r in renamed.run_requests] == [("reference_job", new)], (
+            "the renamed folder is a new title"
+        )
+        assert set(cursor["waiting"]) == {f"{new}/dubs/{lang}" for lang in delivered[old]}
+
+        # the queued run, dequeued now, fails saying the folder is gone
+        result = defs.resolve_job_def("dub_job").execute_in_process(
+            partition_key=request.partition_key, instance=instance, raise_on_error=False
+        )
+        assert not result.success
+        [failure] = [e for e in result.all_events if e.is_step_failure]
+        assert "no such title folder (renamed or removed from the landing zone" in str(failure.step_failure_data.error)
+
+        # nothing recorded is lost: the old title's results and the sensor's state of it stay
+        verdict = instance.get_latest_materialization_event(AssetKey("title_verdicts"))
+        assert verdict is not None
+        done = instance.fetch_materializations(AssetKey("title_verdicts"), limit=1000).records
+        assert str(dub_partition_key(old, language)) in {r.partition_key for r in done}
+        generation = cursor["generation"]
+        assert instance.run_storage.get_cursor_values({_state_key(generation, old)}), "the old title's state is kept"
+        failed = [e for e in instance.get_records_for_run(result.run_id, of_type=DagsterEventType.RUN_FAILURE).records]
+        assert failed
