@@ -75,28 +75,45 @@ def test_tick_with_every_dub_waiting_query_count_does_not_grow_with_the_titles(t
 
 @pytest.mark.slow
 def test_stale_search_visits_no_undelivered_partition(tmp_path, monkeypatch):
+    from orchestration import stale_search
+
     root, delivered, defs, store = _catalogue(tmp_path, 12)
+    visits = [0]
+    hash_of = stale_search.compute_logical_data_version
+
+    def counting(*args, **kwargs):
+        visits[0] += 1
+        return hash_of(*args, **kwargs)
+
+    # the whole catalogue is fewer events than the margin the search reads again before its checkpoint
+    monkeypatch.setattr(stale_search, "_EVENT_MARGIN", 0)
     with postgres_home() as env:
         instance = _instance(env, monkeypatch)
         try:
             record_catalogue(instance, defs, store)
             assert find_stale(defs, instance, store) == [], "nothing changed, nothing stale"
             # a search without the checkpoint of the one before (every materialised partition read)
-            # and one from it
+            # and one from it; a partition visited is a partition whose data version is checked
+            monkeypatch.setattr(stale_search, "compute_logical_data_version", counting)
             with QueryCounter() as queries:
                 assert _full_search(defs, instance, store) == []
+            full_visits, visits[0] = visits[0], 0
+            assert full_visits >= len(delivered) + sum(map(len, delivered.values())), "every title and dub checked"
             with QueryCounter() as from_checkpoint:
                 assert find_stale(defs, instance, store) == []
+            assert visits[0] == 0, "from the checkpoint, with nothing changed, no partition is visited"
             # 3,000 more titles and every language known, none delivered: 90,000 more partitions of
             # the title × language product, not one of them visited
             instance.add_dynamic_partitions("titles", [f"undelivered_{i:04d}" for i in range(3000)])
             instance.add_dynamic_partitions("languages", list(LANGUAGES))
             with QueryCounter() as more:
                 assert _full_search(defs, instance, store) == []
-            assert more.count == queries.count
+            assert more.count == queries.count and visits[0] == full_visits
+            visits[0] = 0
             with QueryCounter() as more_from_checkpoint:
                 assert find_stale(defs, instance, store) == []
-            assert more_from_checkpoint.count == from_checkpoint.count
+            assert more_from_checkpoint.count == from_checkpoint.count and visits[0] == 0
+            monkeypatch.setattr(stale_search, "compute_logical_data_version", hash_of)
 
             # and what changed is still found: one replaced dub, its four dub-level partitions
             title = sorted(delivered)[0]
@@ -386,3 +403,35 @@ def test_a_title_renamed_while_its_run_is_queued(tmp_path):
         assert instance.run_storage.get_cursor_values({_state_key(generation, old)}), "the old title's state is kept"
         failed = [e for e in instance.get_records_for_run(result.run_id, of_type=DagsterEventType.RUN_FAILURE).records]
         assert failed
+
+
+def test_an_existing_instance_with_the_earlier_cursor_form_is_taken_over_without_reruns(tmp_path):
+    """Migration: a sensor cursor of the form before issue 24 (every file's version in the cursor)
+    on an instance whose titles are all checked: the new code converts it, requests nothing, and keeps
+    every title's state in the key-value store from the next tick on."""
+    from dagster import instance_for_test
+
+    from orchestration.partitions import dub_partition_key
+    from orchestration.sensors import state_size
+
+    root, delivered, defs, store = _catalogue(tmp_path, 5)
+    titles, _ = store.scan()
+    versions = {f"{t}/original": listing.original.version for t, listing in titles.items()}
+    versions.update(
+        {f"{t}/dubs/{language}": track.version for t, listing in titles.items() for language, track in listing.dubs.items()}
+    )
+    earlier = json.dumps({"versions": versions, "originals_seen": dict.fromkeys(titles, 0.0), "waiting": {}, "reported": []})
+    with instance_for_test() as instance:
+        record_catalogue(instance, defs, store)  # what the earlier sensor's runs recorded
+        first = sensor_tick(instance, store, earlier)
+        assert first["runs"] == 0, "nothing is re-run"
+        second = sensor_tick(instance, store, first["cursor"])
+        assert second["runs"] == 0 and "versions" not in json.loads(second["cursor"])
+        assert state_size(instance, second["cursor"], sorted(delivered)) > 0, "every title's state is in the instance"
+        assert sensor_tick(instance, store, second["cursor"])["queries"] == 0, "and a steady tick asks nothing"
+        # a file replaced after the migration is found as before
+        title = sorted(delivered)[2]
+        path = root / title / "dubs" / f"{delivered[title][0]}.flac"
+        path.write_bytes(path.read_bytes() + b" replaced")
+        result = _tick_result(instance, store, second["cursor"])
+        assert [r.partition_key for r in result.run_requests] == [str(dub_partition_key(title, delivered[title][0]))]
