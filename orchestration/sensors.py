@@ -36,8 +36,11 @@ the instance nothing; otherwise the sensor asks in batches: the stored state of 
 the known partitions, whether files never seen were already done, the reference times and failed
 reference runs of the titles with waiting dubs (a few queries, one more per 5,000 titles asked
 about). The state of a cursor is tied to it (a ``generation`` id): a reset cursor starts afresh.
-A landing zone that cannot be listed (an error or a time-out of the share) skips the tick with the
-error and changes nothing.
+A landing zone that cannot be listed (an error or a time-out of the share, or a listing longer than
+:data:`SCAN_TIMEOUT_S`) skips the tick with the error and changes nothing. Titles the instance knows
+whose folder is gone (renamed or removed) are reported, once while it lasts; their results and state
+are kept, a renamed folder is a new title, and a run still queued for the old one fails naming the
+missing folder. Problems still in the landing zone are named in every skip reason.
 """
 
 from __future__ import annotations

@@ -24,6 +24,19 @@ file's version in the landing zone now. It is read only for partitions whose fil
 since: the version there now is not the version last observed, or the file was observed after the
 partition was materialised (the sensor observes a new or replaced file before its run), or never.
 
+**From a checkpoint, what changed only.** Each search leaves a checkpoint in the instance's key-value
+store (``kvs``, key :data:`CHECKPOINT_KEY`): the event log's largest storage id when it began (its
+high-water mark), per asset and code version the partitions Dagster took for stale with the reason
+(the last three code versions of each asset), and the landing zone's file versions with the
+partitions whose file was replaced. The next search reads the materialisations recorded since the
+mark (one query on the event log's primary key, reading again the last 200 events before it, in case
+one committed late) and re-checks only the partitions materialised since, the partitions reading
+one, and the partitions whose file version differs from the checkpoint's; the rest keep the
+checkpoint's answer. An asset whose code version has no checkpoint entry (a new policy) is checked
+whole, as is everything on an instance with no checkpoint or where an asset was wiped since. So
+the search after one replaced file reads that file's partitions, not the catalogue; the listing of
+the landing zone is still whole (a replaced file is seen only by its new version).
+
 The result is what :class:`orchestration.backfill.StalePartition` holds; downstream partitions are
 added by the caller's rule (every materialised partition downstream of a stale one).
 """
