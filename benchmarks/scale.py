@@ -26,8 +26,12 @@ Measured on it:
   (every statement sent to the database) and the size of its cursor (and of the state kept in the
   instance's key-value store, where the sensor keeps one);
 - ``dubsync backfill --stale --dry-run`` (:func:`orchestration.backfill.find_stale`), each in a
-  process of its own for its peak memory: after a tolerance change (every verdict stale) and after
-  one replaced dub file (its three dub-level partitions).
+  process of its own for its peak memory: the first search (nothing changed, no checkpoint), after a
+  tolerance change (every verdict and conform stale), after one replaced dub file (its four
+  dub-level partitions) from the checkpoint the searches before left, and the same without it;
+- the daemon's run queue, at the first size: 1,000 queued ``dub_job`` runs dequeued by the queue
+  daemon's iterations under ``deploy/dagster.yaml``'s limits, with a stand-in launcher
+  (:func:`queue_throughput`).
 
 Results: printed as a table, and ``benchmarks/results/scale.json``.
 """
