@@ -67,7 +67,7 @@ bench-lipsync: install
 bench-lipsync-titles: install
 	$(BIN)/python -m benchmarks.lipsync_titles
 
-# Catalogue scale: sensor ticks, the stale search and the UI's partition page on synthetic catalogues of
+# Catalogue scale: sensor ticks, the stale search, the UI's partition page and the run queue on synthetic catalogues of
 # 1,000, 5,000 and 20,000 titles x 30 languages on PostgreSQL (DUBSYNC_TEST_POSTGRES); see benchmarks/scale.py.
 bench-scale: install
 	$(BIN)/python -m benchmarks.scale

@@ -26,8 +26,12 @@ Measured on it:
   (every statement sent to the database) and the size of its cursor (and of the state kept in the
   instance's key-value store, where the sensor keeps one);
 - ``dubsync backfill --stale --dry-run`` (:func:`orchestration.backfill.find_stale`), each in a
-  process of its own for its peak memory: after a tolerance change (every verdict stale) and after
-  one replaced dub file (its three dub-level partitions).
+  process of its own for its peak memory: the first search (nothing changed, no checkpoint), after a
+  tolerance change (every verdict and conform stale), after one replaced dub file (its four
+  dub-level partitions) from the checkpoint the searches before left, and the same without it;
+- the daemon's run queue, at the first size: 1,000 queued ``dub_job`` runs dequeued by the queue
+  daemon's iterations under ``deploy/dagster.yaml``'s limits, with a stand-in launcher
+  (:func:`queue_throughput`).
 
 Results: printed as a table, and ``benchmarks/results/scale.json``.
 """
@@ -93,6 +97,9 @@ LANGUAGES = (
 SIZES = (1_000, 5_000, 20_000)
 QUICK_SIZE = 60
 NEW_DUBS = 100
+QUEUE_RUNS = 1_000
+"""Runs queued for the run-queue measurement."""
+QUICK_QUEUE_RUNS = 20
 BATCH = 2_000
 """Events stored per batch when recording the catalogue."""
 
@@ -388,32 +395,155 @@ def delivered_only_partition_page(n_titles: int) -> dict:
     }
 
 
-def stale_probe(root: Path, artifacts: Path, policy: Path | None) -> dict:
-    """``dubsync backfill --stale --dry-run`` in this process: time, result size, peak memory."""
+class _InstantLauncher:
+    """A stand-in run launcher: a launched run starts and succeeds at once (its start and success
+    events written, nothing executed), so the queue's own cost is what is timed."""
+
+    def __init__(self, instance):
+        self.instance = instance
+        self.launched = 0
+
+    def launch_run(self, context) -> None:
+        from dagster._core.events import DagsterEvent, DagsterEventType
+
+        run = context.dagster_run
+        for kind in (DagsterEventType.RUN_START, DagsterEventType.RUN_SUCCESS):
+            self.instance.report_dagster_event(
+                DagsterEvent(event_type_value=kind.value, job_name=run.job_name), run_id=run.run_id
+            )
+        self.launched += 1
+
+    def dispose(self) -> None:
+        pass
+
+
+class _Workspace:
+    """What the queue daemon's iteration asks of its workspace: the instance (runs hold no code
+    location, and the stand-in launcher needs none)."""
+
+    def __init__(self, instance):
+        self.instance = instance
+
+    def create_request_context(self):
+        return None
+
+
+def queue_throughput(instance, defs, delivered: dict[str, list[str]], n_runs: int) -> dict:
+    """The daemon's run queue (``QueuedRunCoordinator`` under ``deploy/dagster.yaml``'s limits:
+    4 runs at once, one per partition) with ``n_runs`` queued ``dub_job`` runs of distinct dubs, as a
+    backfill or the sensor queues them: the time to submit them, and the daemon's dequeue iterations
+    run back to back until the queue is empty, with a stand-in launcher whose runs succeed the moment
+    they are launched (:class:`_InstantLauncher`; nothing is executed, so what is timed is the queue,
+    not the work). Also the launch rate the daemon's wait between iterations allows
+    (``dequeue_interval_seconds``)."""
+    from dagster import DagsterRunStatus, RunsFilter
+    from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+    from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
+    from dagster._core.storage.tags import PARTITION_NAME_TAG
+    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
+
+    from orchestration.partitions import dub_partition_key
+
+    coordinator = instance.run_coordinator
+    assert isinstance(coordinator, QueuedRunCoordinator), "the production instance queues its runs"
+    job = defs.resolve_job_def("dub_job")
+    origin = RemoteJobOrigin(
+        repository_origin=RemoteRepositoryOrigin(
+            code_location_origin=RegisteredCodeLocationOrigin(location_name="orchestration.definitions"),
+            repository_name="__repository__",
+        ),
+        job_name=job.name,
+    )
+    dubs = [str(dub_partition_key(t, lang)) for t, langs in sorted(delivered.items()) for lang in langs][:n_runs]
+    start = time.perf_counter()
+    for partition in dubs:
+        run = instance.create_run_for_job(
+            job, tags={PARTITION_NAME_TAG: partition, "dubsync/trigger": "bench"}, remote_job_origin=origin
+        )
+        # what instance.submit_run hands the coordinator (it needs a loaded code location)
+        coordinator.submit_run(SubmitRunContext(run, workspace=None))
+    submit_s = time.perf_counter() - start
+    queued = instance.get_runs_count(RunsFilter(statuses=[DagsterRunStatus.QUEUED]))
+    launcher = _InstantLauncher(instance)
+    instance._run_launcher = launcher  # this process's instance only, disposed afterwards
+    daemon = QueuedRunCoordinatorDaemon(interval_seconds=coordinator.dequeue_interval_seconds)
+    workspace = _Workspace(instance)
+    iterations, busy = 0, []
+    with QueryCounter() as queries:
+        start = time.perf_counter()
+        while launcher.launched < len(dubs) and iterations < 10 * len(dubs):
+            began = time.perf_counter()
+            for _ in daemon.run_iteration(workspace):
+                pass
+            busy.append(time.perf_counter() - began)
+            iterations += 1
+        dequeue_s = time.perf_counter() - start
+    daemon.__exit__(None, None, None)
+    per_iteration = launcher.launched / max(iterations, 1)
+    interval = coordinator.dequeue_interval_seconds
+    return {
+        "runs": len(dubs),
+        "queued": queued,
+        "launched": launcher.launched,
+        "submit_s": submit_s,
+        "dequeue_s": dequeue_s,
+        "iterations": iterations,
+        "iteration_s": float(np.median(busy)) if busy else None,
+        "queries": queries.count,
+        "runs_per_min": 60 * launcher.launched / dequeue_s if dequeue_s else None,
+        "interval_s": interval,
+        "runs_per_min_at_interval": 60 * per_iteration / (interval + float(np.median(busy))) if busy else None,
+    }
+
+
+def stale_probe(root: Path, artifacts: Path, policy: Path | None, *, forget_checkpoint: bool = False) -> dict:
+    """``dubsync backfill --stale --dry-run`` in this process: time, result size, peak memory; with
+    ``forget_checkpoint``, as on an instance where no search ran before (the checkpoint of the last
+    one is dropped first, untimed)."""
     from dagster import DagsterInstance
 
     from orchestration.backfill import find_stale
     from orchestration.definitions import build_definitions
     from orchestration.settings import Settings
+    from orchestration.stale_search import CHECKPOINT_KEY
 
     settings = Settings(media_root=str(root), artifact_root=str(artifacts), policy_path=str(policy or ""))
     instance = DagsterInstance.get()
     try:
+        if forget_checkpoint:
+            instance.run_storage.set_cursor_values({CHECKPOINT_KEY: ""})
         start = time.perf_counter()
         defs = build_definitions(settings)
         stale = find_stale(defs, instance, defs.resources["media_store"])
         seconds = time.perf_counter() - start
     finally:
         instance.dispose()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_rss_mb()
     assets = sorted({s.asset for s in stale})
     return {"s": seconds, "peak_mb": peak_mb, "stale": len(stale), "assets": assets}
 
 
-def _probe_in_subprocess(root: Path, artifacts: Path, policy: Path | None, env: dict, timeout_s: float) -> dict:
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (MB): ``VmHWM``, which starts afresh at ``exec`` (the
+    ``ru_maxrss`` of a process started by ``subprocess`` keeps the peak of the process that forked
+    it: the benchmark's own, hundreds of MB at 20,000 titles)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _probe_in_subprocess(
+    root: Path, artifacts: Path, policy: Path | None, env: dict, timeout_s: float, *, forget_checkpoint: bool = False
+) -> dict:
     command = [sys.executable, "-m", "benchmarks.scale", "--probe-stale", str(root), str(artifacts)]
     if policy:
         command += ["--policy", str(policy)]
+    if forget_checkpoint:
+        command += ["--forget-checkpoint"]
     try:
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -458,7 +588,7 @@ def postgres_home():
         shutil.rmtree(home, ignore_errors=True)
 
 
-def measure(n_titles: int, *, stale_timeout_s: float = 600.0, emit=print) -> dict:
+def measure(n_titles: int, *, stale_timeout_s: float = 600.0, queue_runs: int = QUEUE_RUNS, emit=print) -> dict:
     """Every measurement for a catalogue of ``n_titles`` titles (see the module's description)."""
     from dagster import DagsterInstance
 
@@ -507,8 +637,15 @@ def measure(n_titles: int, *, stale_timeout_s: float = 600.0, emit=print) -> dic
             }
             row["sensor_state_kb"] = _kv_state_kb(instance, after_new["cursor"], sorted(delivered))
             emit(f"  sensor: {row['sensor']} (state kept in the instance: {row['sensor_state_kb']:.0f} KB)")
+            if queue_runs:
+                row["queue"] = queue_throughput(instance, defs, delivered, queue_runs)
+                emit(f"  run queue: {row['queue']}")
             instance.dispose()
 
+            # the first search on the instance (nothing changed since it was recorded): every
+            # materialised partition read; it leaves the checkpoint the later searches start from
+            row["stale_first"] = _probe_in_subprocess(root, artifacts, None, env, stale_timeout_s)
+            emit(f"  stale, first search (nothing changed, no checkpoint): {row['stale_first']}")
             policy = work / "tolerance.toml"
             policy.write_text("[verdict]\nout_of_sync_s = 0.25\n")
             row["stale_tolerance"] = _probe_in_subprocess(root, artifacts, policy, env, stale_timeout_s)
@@ -520,6 +657,11 @@ def measure(n_titles: int, *, stale_timeout_s: float = 600.0, emit=print) -> dic
             os.utime(replaced, (later, later))
             row["stale_replaced"] = _probe_in_subprocess(root, artifacts, None, env, stale_timeout_s)
             emit(f"  stale after one replaced file: {row['stale_replaced']}")
+            # the same search without a checkpoint (as before the checkpoint existed), for the ratio
+            row["stale_replaced_full"] = _probe_in_subprocess(
+                root, artifacts, None, env, stale_timeout_s, forget_checkpoint=True
+            )
+            emit(f"  stale after one replaced file, no checkpoint: {row['stale_replaced_full']}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return row
@@ -535,14 +677,23 @@ def table(rows: list[dict]) -> str:
     """The results as a Markdown table, one row per size."""
     lines = [
         "| titles | dubs | partitions per dub-level asset | UI partition page | first tick | steady tick "
-        "| tick with 100 new dubs | cursor (+ state in the instance) | stale: tolerance change | stale: one replaced file |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| tick with 100 new dubs | cursor (+ state in the instance) | stale: first search | stale: tolerance change "
+        "| stale: one replaced file | same, no checkpoint | run queue |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         s = row["sensor"]
 
         def tick(name, s=s):
             return f"{s[name]['s']:.1f} s, {s[name]['queries']} queries"
+
+        def queue(q):
+            if not q:
+                return "—"
+            return (
+                f"{q['runs']:,} runs: {q['runs_per_min']:,.0f}/min back to back, "
+                f"{q['runs_per_min_at_interval']:.0f}/min at the {q['interval_s']} s interval"
+            )
 
         def stale(probe):
             if probe.get("s") is None:
@@ -553,7 +704,8 @@ def table(rows: list[dict]) -> str:
             f"| {row['titles']:,} | {row['dubs']:,} | {row['ui']['partitions']:,} | {row['ui']['s']:.1f} s "
             f"| {tick('first')} | {tick('steady')} | {tick('new_100')} "
             f"| {s['steady']['cursor_kb']:.0f} KB (+ {row['sensor_state_kb']:.0f} KB) "
-            f"| {stale(row['stale_tolerance'])} | {stale(row['stale_replaced'])} |"
+            f"| {stale(row['stale_first'])} | {stale(row['stale_tolerance'])} | {stale(row['stale_replaced'])} "
+            f"| {stale(row['stale_replaced_full'])} | {queue(row.get('queue'))} |"
         )
     return "\n".join(lines)
 
@@ -569,9 +721,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--probe-stale", nargs=2, metavar=("ROOT", "ARTIFACTS"), help=argparse.SUPPRESS)
     parser.add_argument("--policy", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--forget-checkpoint", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--queue-runs",
+        type=int,
+        default=None,
+        help=f"runs queued for the run-queue measurement, at the first size ({QUEUE_RUNS}; 0: skip it)",
+    )
     args = parser.parse_args(argv)
     if args.probe_stale:
-        print(json.dumps(stale_probe(Path(args.probe_stale[0]), Path(args.probe_stale[1]), args.policy)))
+        probe = stale_probe(
+            Path(args.probe_stale[0]), Path(args.probe_stale[1]), args.policy, forget_checkpoint=args.forget_checkpoint
+        )
+        print(json.dumps(probe))
         return 0
     sizes = [QUICK_SIZE] if args.quick else args.titles
     if args.delivered_only:
@@ -581,9 +743,11 @@ def main(argv: list[str] | None = None) -> int:
     if any(n < NEW_DUBS for n in sizes) and not args.quick:
         parser.error(f"--titles: at least {NEW_DUBS} (the tick with new dubs adds one to {NEW_DUBS} titles)")
     rows = []
-    for n in sizes:
+    queue_runs = args.queue_runs if args.queue_runs is not None else (QUICK_QUEUE_RUNS if args.quick else QUEUE_RUNS)
+    for index, n in enumerate(sizes):
         start = time.perf_counter()
-        rows.append(measure(n, stale_timeout_s=args.stale_timeout))
+        # the run queue once, at the first size: the runs table holds only its own runs
+        rows.append(measure(n, stale_timeout_s=args.stale_timeout, queue_runs=queue_runs if index == 0 else 0))
         rows[-1]["bench_s"] = time.perf_counter() - start
         print(f"  ({n} titles measured in {rows[-1]['bench_s']:.0f} s)")
     print(table(rows))

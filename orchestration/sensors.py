@@ -36,8 +36,11 @@ the instance nothing; otherwise the sensor asks in batches: the stored state of 
 the known partitions, whether files never seen were already done, the reference times and failed
 reference runs of the titles with waiting dubs (a few queries, one more per 5,000 titles asked
 about). The state of a cursor is tied to it (a ``generation`` id): a reset cursor starts afresh.
-A landing zone that cannot be listed (an error or a time-out of the share) skips the tick with the
-error and changes nothing.
+A landing zone that cannot be listed (an error or a time-out of the share, or a listing longer than
+:data:`SCAN_TIMEOUT_S`) skips the tick with the error and changes nothing. Titles the instance knows
+whose folder is gone (renamed or removed) are reported, once while it lasts; their results and state
+are kept, a renamed folder is a new title, and a run still queued for the old one fails naming the
+missing folder. Problems still in the landing zone are named in every skip reason.
 """
 
 from __future__ import annotations
@@ -81,6 +84,11 @@ _MISSING = "missing"
 
 _CHUNK = 5_000
 """Partitions per query when the sensor asks about many at once (the first tick over a zone)."""
+SCAN_TIMEOUT_S = 45.0
+"""A listing of the landing zone that takes longer is abandoned and the tick says so (under Dagster's
+60-s limit on a sensor evaluation, which would fail the tick with no reason of ours)."""
+_MISSING_SHOWN = 10
+"""Titles gone from the landing zone named in one report; more are counted."""
 _PROBLEMS_PER_FOLDER = 10
 """Problems of one title folder reported one by one; more are counted in one line."""
 _STATE_PREFIX = f"dubsync/{SENSOR_NAME}/"
@@ -155,6 +163,15 @@ def _folder_problems(listing) -> list[str]:
         return listing.problems
     shown = listing.problems[: _PROBLEMS_PER_FOLDER - 1]
     return shown + [f"{listing.folder}: {len(listing.problems) - len(shown)} more problem(s) like these"]
+
+
+def _unresolved(reported: set[str]) -> str:
+    """The part of a skip reason that says what is still wrong in the landing zone (logged once when
+    first seen)."""
+    if not reported:
+        return ""
+    first = sorted(reported)[0]
+    return f"; {len(reported)} problem(s) still in the landing zone (logged when first seen), e.g. {first}"
 
 
 def _state_key(generation: str, title: str) -> str:
@@ -240,7 +257,7 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
     files_seen = cursor.get("files", len(cursor.get("versions", {})))
 
     try:
-        titles, problems = media_store.scan()
+        titles, problems = media_store.scan(timeout_s=SCAN_TIMEOUT_S)
     except (OSError, TimeoutError) as exc:
         # a landing zone that cannot be listed (a share that times out): nothing changes, and the
         # tick says why
@@ -264,7 +281,9 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
     digest = _scan_digest(titles, problems)
     if digest == cursor.get("digest") and not waiting and not cursor.get("pending"):
         # nothing in the landing zone changed since a tick that took every file: no query at all
-        return SensorResult(skip_reason=SkipReason("no new or replaced files"), cursor=context.cursor)
+        return SensorResult(
+            skip_reason=SkipReason(f"no new or replaced files{_unresolved(reported)}"), cursor=context.cursor
+        )
 
     generation, states = _load_state(context, cursor, titles)
     versions: dict[str, str] = {}
@@ -296,6 +315,19 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
         if problem not in reported:
             context.log.warning(f"landing zone: {problem}")
         reported_now.add(problem)
+
+    # titles the instance knows whose folder is gone (renamed or removed): reported, nothing forgotten
+    gone = sorted(known_titles - set(titles))
+    if gone:
+        names = ", ".join(gone[:_MISSING_SHOWN]) + (f" and {len(gone) - _MISSING_SHOWN} more" if len(gone) > _MISSING_SHOWN else "")
+        notice = (
+            f"{len(gone)} title(s) checked before have no folder in the landing zone now (renamed or removed?): {names}; "
+            "their results are kept, runs still queued for them fail with the folder missing, and a renamed "
+            "folder is a new title"
+        )
+        if notice not in reported:
+            context.log.warning(notice)
+        reported_now.add(notice)
 
     # files never seen under this cursor: already done by an earlier deployment? (asked in batches)
     unseen_originals = [t for t in titles if f"{t}/original" not in versions]
@@ -426,7 +458,9 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
                 f"; {len(settling)} file(s) written less than {settle_s:g} s ago, taken once unchanged that long "
                 f"(perhaps still being copied in): {', '.join(settling)}"
             )
-        return SensorResult(skip_reason=SkipReason(f"no new or replaced files{pending}"), cursor=new_cursor)
+        return SensorResult(
+            skip_reason=SkipReason(f"no new or replaced files{pending}{_unresolved(reported_now)}"), cursor=new_cursor
+        )
     return SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=partition_requests,

@@ -13,6 +13,7 @@ in ``pt-BR`` or ``es-419``) and normalised to lower case.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -41,6 +42,7 @@ class LandingZoneError(ValueError):
     """A name in the landing zone breaks the contract; the message says which and why."""
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def slug_title(name: str) -> str:
     """Partition-key slug of a title folder name.
 
@@ -59,6 +61,7 @@ def slug_title(name: str) -> str:
     return slug
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_language(tag: str) -> str:
     """Validate a language tag and return its partition key.
 

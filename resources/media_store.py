@@ -117,11 +117,24 @@ class MediaStore(ConfigurableResource):
         bytes_total)`` hears of a copy it takes to get there (object storage)."""
 
     # -- the contract, shared by every store ------------------------------------------------
-    def scan(self) -> tuple[dict[str, TitleListing], list[str]]:
-        """Every title of the landing zone, keyed by title id, and problems found at the root."""
+    def scan(self, timeout_s: float | None = None) -> tuple[dict[str, TitleListing], list[str]]:
+        """Every title of the landing zone, keyed by title id, and problems found at the root.
+
+        Raises
+        ------
+        TimeoutError
+            If listing takes longer than ``timeout_s`` (checked after each title folder: a single
+            listing that hangs is not interrupted).
+        """
         titles: dict[str, TitleListing] = {}
         problems: list[str] = []
-        for entry in sorted(self._list(""), key=lambda e: e.name):
+        start = time.monotonic()
+        entries = sorted(self._list(""), key=lambda e: e.name)
+        for done, entry in enumerate(entries):
+            if timeout_s is not None and time.monotonic() - start > timeout_s:
+                raise TimeoutError(
+                    f"listing took longer than {timeout_s:g} s ({done} of {len(entries)} entries of the root listed)"
+                )
             if not entry.is_dir or entry.name.startswith((".", "_")):
                 continue
             try:
@@ -157,8 +170,11 @@ class MediaStore(ConfigurableResource):
                 f"{folder}: several original files {sorted(originals)}: keep exactly one"
             )
         if has_dubs_folder:
+            ignored = []
             for entry in sorted(self._list(f"{folder}/dubs"), key=lambda e: e.name):
                 if entry.is_dir or not is_media_file(entry.name):
+                    if not entry.name.startswith("."):
+                        ignored.append(entry.name)
                     continue
                 stem = entry.name.rsplit(".", 1)[0]
                 try:
@@ -174,6 +190,13 @@ class MediaStore(ConfigurableResource):
                     continue
                 name = f"{folder}/dubs/{entry.name}"
                 listing.dubs[language] = Track(title, language, name, *self._version_and_modified(name))
+            if ignored:
+                # one line for the lot: a folder of thousands of stray files is one problem
+                shown = ", ".join(ignored[:_IGNORED_SHOWN]) + (", ..." if len(ignored) > _IGNORED_SHOWN else "")
+                listing.problems.append(
+                    f"{folder}/dubs: {len(ignored)} entr{'y' if len(ignored) == 1 else 'ies'} that are not media "
+                    f"files ignored ({shown}): dubs/ holds <language>.<ext> files only"
+                )
         return listing
 
     def _original_language(self, folder: str, listing: TitleListing) -> str | None:
@@ -186,17 +209,27 @@ class MediaStore(ConfigurableResource):
             return None
 
     def title(self, title: str) -> TitleListing:
-        """The listing of one title.
+        """The listing of one title: the root is listed, and the title's folder only (a run reads one
+        title of a catalogue of thousands).
 
         Raises
         ------
         MissingMediaError
-            If the landing zone has no folder for the title.
+            If the landing zone has no folder for the title (a title renamed or removed since its run
+            was queued).
         """
-        titles, _ = self.scan()
-        if title not in titles:
-            raise MissingMediaError(self.describe(Track(title, None, title, "")), "no such title folder")
-        return titles[title]
+        for entry in sorted(self._list(""), key=lambda e: e.name):
+            if not entry.is_dir or entry.name.startswith((".", "_")):
+                continue
+            try:
+                if slug_title(entry.name) == title:  # the first folder of that id, as scan() takes it
+                    return self._scan_title(title, entry.name)
+            except LandingZoneError:
+                continue
+        raise MissingMediaError(
+            self.describe(Track(title, None, title, "")),
+            "no such title folder (renamed or removed from the landing zone since the run was requested?)",
+        )
 
     def original(self, title: str) -> Track:
         """The title's original track.
@@ -233,6 +266,10 @@ class MediaStore(ConfigurableResource):
         return listing.dubs[language]
 
 
+_IGNORED_SHOWN = 3
+"""Names of ignored entries of a dubs folder shown in its problem line."""
+
+
 def _stat_version(size: int, stamp: object) -> str:
     return hashlib.sha256(f"{size}:{stamp}".encode()).hexdigest()[:16]
 
@@ -246,20 +283,21 @@ class LocalMediaStore(MediaStore):
         return Path(self.root) / relpath if relpath else Path(self.root)
 
     def _list(self, relpath: str) -> list[_Entry]:
-        path = os.path.join(self.root, relpath) if relpath else self.root
-        if not os.path.isdir(path):
-            return []
+        path = f"{self.root}/{relpath}" if relpath else self.root
         # os.scandir knows directories from the listing itself: no stat per entry (a scan of a
-        # catalogue of 20,000 titles lists 40,000 folders)
-        with os.scandir(path) as entries:
-            return [_Entry(entry.name, entry.is_dir()) for entry in entries]
+        # catalogue of 20,000 titles lists 40,000 folders); a folder that is not there lists nothing
+        try:
+            with os.scandir(path) as entries:
+                return [_Entry(entry.name, entry.is_dir()) for entry in entries]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
 
     def _version(self, relpath: str) -> str:
         stat = self._path(relpath).stat()
         return _stat_version(stat.st_size, stat.st_mtime_ns)
 
     def _version_and_modified(self, relpath: str) -> tuple[str, float | None]:
-        stat = os.stat(os.path.join(self.root, relpath))  # one stat for both
+        stat = os.stat(f"{self.root}/{relpath}")  # one stat for both
         return _stat_version(stat.st_size, stat.st_mtime_ns), stat.st_mtime
 
     def _modified(self, relpath: str) -> float | None:

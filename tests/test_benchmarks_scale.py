@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from benchmarks.scale import QUICK_SIZE, main
+from benchmarks.scale import QUICK_QUEUE_RUNS, QUICK_SIZE, main
 
 
 @pytest.mark.slow
@@ -24,5 +24,11 @@ def test_quick_run_measures_every_figure(tmp_path, capsys):
     # a verdict tolerance is read by the verdicts and by the conforms (whose re-check decides with it)
     assert row["stale_tolerance"]["stale"] == 2 * row["dubs"]
     assert row["stale_tolerance"]["assets"] == ["conformed_dubs", "title_verdicts"]
+    assert row["stale_first"]["stale"] == 0, "nothing changed since the catalogue was recorded"
     assert row["stale_replaced"]["stale"] == 4  # the dub's signature, matches, verdict and conform
+    assert row["stale_replaced_full"]["stale"] == 4, "the same without the search's checkpoint"
+    # the run queue: every queued run dequeued and launched within the deployment's limits
+    queue = row["queue"]
+    assert queue["queued"] == queue["launched"] == queue["runs"] == QUICK_QUEUE_RUNS
+    assert queue["iterations"] >= QUICK_QUEUE_RUNS / 4, "at most 4 runs at once (deploy/dagster.yaml)"
     assert "| titles |" in capsys.readouterr().out
