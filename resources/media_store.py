@@ -419,8 +419,3 @@ def _prune_cache(current: Path) -> None:
                 os.unlink(entry.path)
         except FileNotFoundError:  # removed meanwhile by another step
             continue
-        try:
-            if now - entry.stat().st_mtime > CACHE_UNUSED_S:
-                os.unlink(entry.path)
-        except FileNotFoundError:  # removed meanwhile by another step
-            continue
