@@ -7,6 +7,8 @@ the decoder's scaler, which is far cheaper than decoding at full size and resizi
 Statistics that need no scaler (colour histograms) take every s-th pixel of the decoded planes
 instead, in batches of frames (:func:`iter_sampled`). A stream can also be cut at key frames into
 spans that decode on their own (:func:`key_frame_spans`), for work that runs one span per thread.
+Pictures a model looks at (:func:`iter_frames`) are turned upright by the stream's display matrix,
+as players do; statistics of sampled planes are taken as stored.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ cannot read, with the clip's own sound.
 Kinds (:data:`BAD_PICTURES`):
 
 - ``"black"``: every frame black.
-- ``"still"``: the first frame, held for the clip's length (a still image over speech).
+- ``"still"``: one frame (the first at or after ``at_s``), held for the clip's length (a still image
+  over speech).
 - ``"faceless"``: a synthetic scene (a colour gradient and moving discs; no face) instead of the picture.
 - ``"tiny"``: the picture scaled by ``scale`` into the middle of a black frame of its own size
   (faces too small to read).
@@ -32,7 +33,9 @@ __all__ = ["BAD_PICTURES", "bad_picture_copy"]
 BAD_PICTURES = ("black", "still", "faceless", "tiny", "rotated")
 
 
-def bad_picture_copy(src: str | Path, dst: str | Path, kind: str, *, scale: float = 0.1, degrees: int = 90, seed: int = 0) -> Path:
+def bad_picture_copy(
+    src: str | Path, dst: str | Path, kind: str, *, scale: float = 0.1, degrees: int = 90, seed: int = 0, at_s: float = 0.0
+) -> Path:
     """Write ``dst`` (Matroska): the sound of ``src`` under a picture of kind ``kind``.
 
     Parameters
@@ -45,6 +48,8 @@ def bad_picture_copy(src: str | Path, dst: str | Path, kind: str, *, scale: floa
         turned the other way).
     seed : int
         ``"faceless"``: the scene's seed.
+    at_s : float
+        ``"still"``: seconds from the first frame to the frame held.
     """
     import av
     import cv2
@@ -65,6 +70,7 @@ def bad_picture_copy(src: str | Path, dst: str | Path, kind: str, *, scale: floa
     interval = float(np.median(np.diff([f.time_s for f in frames]))) if len(frames) > 1 else 0.04
     rate = Fraction(1 / interval).limit_denominator(1001)
     height, width = frames[0].image.shape[:2]
+    held = next((f.image for f in frames if f.time_s - frames[0].time_s >= at_s - 1e-6), frames[-1].image)
     scene = _scene(np.random.default_rng(seed), width, height)
     sample_rate = probe_audio(src).sample_rate
     sound, sound_start = load_audio(src, sample_rate=sample_rate)
@@ -74,7 +80,7 @@ def bad_picture_copy(src: str | Path, dst: str | Path, kind: str, *, scale: floa
         if kind == "black":
             return np.zeros_like(image)
         if kind == "still":
-            return frames[0].image
+            return held
         if kind == "faceless":
             return scene(k)
         if kind == "tiny":
