@@ -108,3 +108,11 @@ def test_a_picture_turned_by_its_display_matrix_is_read_upright(speaker, tmp_pat
     assert np.abs(crop - source).mean() < 20
     picture = _title(path, tracks)
     assert "turned 90° by its display matrix" in picture.reason
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_every_quarter_turn_of_the_display_matrix_is_undone(speaker, tmp_path, degrees):
+    path = bad_picture_copy(speaker, tmp_path / f"rotated_{degrees}.mkv", "rotated", degrees=degrees)
+    shown, upright = next(iter_frames(path)), next(iter_frames(speaker))
+    assert shown.rotation == degrees and shown.image.shape == upright.image.shape
+    assert np.abs(shown.image.astype(np.float32) - upright.image).mean() < 5  # coding noise only
