@@ -28,6 +28,7 @@ from assets._common import (
 )
 from assets.media import ORIGINAL_MEDIA, SOURCE_VERSION
 from ml.decoding.video import has_video
+from ml.picture.bad_input import lip_sync_blocked, with_picture_problem
 from ml.picture.faces import FaceTracks, contact_sheet, faces_version, track_faces
 from ml.picture.shots import Shots, shots_from_file, shots_version
 from ml.picture.title_sync import PictureSync, picture_sync, picture_sync_version
@@ -128,7 +129,10 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
         retry_policy=TRANSIENT_RETRY,
         pool=VIDEO_POOL,
         kinds={"python", "numpy"},
-        description="Face tracks (RetinaFace, linked by IoU within shots) of the title's picture.",
+        description=(
+            "Face tracks (RetinaFace, linked by IoU and identity within shots) of the title's picture, turned upright by its "
+            "display matrix; a picture lip sync cannot read (black, still, no face, faces too small) says so."
+        ),
     )
     def face_tracks(
         context: AssetExecutionContext, shots: Shots, media_store: MediaStore, policy_resource: PolicyResource
@@ -152,6 +156,10 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
             "tracks": tracks.n_tracks,
             "face_on_screen_share": round(tracks.face_on_screen_fraction, 4),
             "shots_with_faces": int(len(set(tracks.track_shot.tolist()))),
+            "picture_problem": tracks.problem or "none",
+            "picture_reason": tracks.problem_reason,
+            "rotation": tracks.rotation,
+            "faces_found": int(tracks.picture_stats.get("faces_found", 0)),
             "track_table": MetadataValue.md(_markdown_table(tracks.table())),
         }
         if sheet is not None:
@@ -189,7 +197,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
             track = media_store.original(context.partition_key)
         location = media_store.describe(track)
         estimates = []
-        if tracks.n_frames:
+        if tracks.n_frames and lip_sync_blocked(tracks) is None:
             with failures(context), media_store.local_path(track, fetching(context, location)) as path:
                 estimates = lip_sync.track_offsets(
                     path, tracks, checked.lipsync,
@@ -200,6 +208,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
             has_picture=tracks.n_frames > 0, agreement_s=checked.lipsync.agreement_s,
             min_agreeing_tracks=checked.lipsync.min_agreeing_tracks, min_agreeing_share=checked.lipsync.min_agreeing_share,
         )  # fmt: skip
+        picture = with_picture_problem(picture, tracks)
         context.log.info(f"{context.partition_key}: {picture.reason}")
         metadata = {
             "file": location,

@@ -162,12 +162,41 @@ def shot_row(name: str, path: Path, truth: list[int], *, nominal: bool) -> dict:
     }
 
 
-def face_row(name: str, path: Path, expected_tracks: int | None) -> dict:
+def track_spans(tracks) -> list[tuple[int, int]]:
+    """(first, last) frame of every face track."""
+    return [(int(tracks.frame[tracks.rows(t)[0]]), int(tracks.frame[tracks.rows(t)[-1]])) for t in range(tracks.n_tracks)]
+
+
+def shots_with_a_track(spans: list[tuple[int, int]], shot_frames: list[tuple[int, int]]) -> list[bool]:
+    """Whether each shot (first, last frame) holds a track over at least half of it."""
+    return [any(first <= b and last >= a and (min(last, b) - max(first, a)) >= 0.5 * (b - a) for first, last in spans)
+            for a, b in shot_frames]  # fmt: skip
+
+
+def title_speaking_shots(truth: dict) -> list[tuple[int, int]]:
+    """(first, last) frame of each talking-head shot of a generated title (``VideoTruth.face_shots``,
+    numbered in the order of all its boundaries; a fade's six black frames belong to neither shot)."""
+    starts = [0] + sorted([(c, c) for c in truth["cuts"]] + [(f - 3, f + 3) for f in truth["fades"]])
+    bounds, previous = [], 0
+    for start, end in starts[1:]:
+        bounds.append((previous, start - 1))
+        previous = end
+    bounds.append((previous, truth["n_frames"] - 1))
+    return [bounds[k] for k in truth["face_shots"]]
+
+
+def face_row(name: str, path: Path, expected_tracks: int | None, truth: dict | None = None) -> dict:
     decode_s, n_frames = min(decode_only(path) for _ in range(REPEATS))
     info = probe_video(path)
     shots = shots_from_file(path)
     faces_s, tracks = best_of(lambda: track_faces(path, shots), 2)
     duration = float(shots.frame_times_s[-1] - shots.frame_times_s[0]) + 1.0 / float(shots.frame_rate)
+    coverage = {}
+    if truth is not None:  # a generated title: its speaking shots and cuts are known
+        spans = track_spans(tracks)
+        covered = shots_with_a_track(spans, title_speaking_shots(truth))
+        coverage = {"speaking_shots": len(covered), "speaking_shots_with_a_track": sum(covered),
+                    "crossing_a_cut": sum(any(first < c <= last for c in truth["cuts"]) for first, last in spans)}  # fmt: skip
     return {
         "clip": name,
         "size": f"{info.width}x{info.height}",
@@ -181,6 +210,7 @@ def face_row(name: str, path: Path, expected_tracks: int | None) -> dict:
         "tracks": tracks.n_tracks,
         "expected_tracks": expected_tracks,
         "face_on_screen": tracks.face_on_screen_fraction,
+        **coverage,
     }
 
 
@@ -269,7 +299,7 @@ def edit_row(path: Path, truth: dict) -> dict:
     tracks = track_faces(path, shots)
     middles = [(a + b) // 2 for a, b in truth["dissolves"]]
     per_head = []
-    spans = [(int(tracks.frame[tracks.rows(t)[0]]), int(tracks.frame[tracks.rows(t)[-1]])) for t in range(tracks.n_tracks)]
+    spans = track_spans(tracks)
     across_cut = sum(any(first < c <= last for c in cuts) for first, last in spans)
     across_dissolve = sum(any(first < c <= last for c in middles) for first, last in spans)
     for (a, b), clip in zip(truth["segments"], truth["clips"]):
@@ -314,7 +344,12 @@ def markdown(report: dict) -> str:
             r = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
             cells.append(f"{p:.3f} / {r:.3f} / {2 * p * r / (p + r) if p + r else 0:.3f}")
         n_cuts = sum(len(row["truth"]) for row in report["edits"])
-        lines += [f"| all | | {n_cuts} | {' | '.join(cells)} | | | | | |", ""]
+        heads = sum(row["tracks"]["talking_head_clips"] for row in report["edits"])
+        with_track = sum(row["tracks"]["heads_with_a_track"] for row in report["edits"])
+        with_one = sum(row["tracks"]["heads_with_one_track"] for row in report["edits"])
+        crossing = sum(row["tracks"]["crossing_a_cut"] for row in report["edits"])
+        lines += [f"| all | | {n_cuts} | {' | '.join(cells)} | | | | {crossing} across a cut "
+                  f"| {with_track} / {with_one} of {heads} ({with_track / max(heads, 1):.0%} with a track) |", ""]  # fmt: skip
     if not report["shots"]:  # --edits-only
         return "\n".join(lines) + "\n"
     lines += ["## Hard cuts (±1 frame)", "",
@@ -343,12 +378,18 @@ def markdown(report: dict) -> str:
               "that is its own cost beyond decoding."]
     lines += ["",
               "## Face tracks", "",
-              "| clip | size | frames | tracks (expected) | face on screen | frames/s | × real time | speed × decode-only |",
-              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+              "| clip | size | frames | tracks (expected) | speaking shots with a track | tracks across a cut | face on screen "
+              "| frames/s | × real time | speed × decode-only |",
+              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in report["faces"]:
+        speaking = "-"
+        if "speaking_shots" in row:
+            n, covered = row["speaking_shots"], row["speaking_shots_with_a_track"]
+            speaking = f"{covered} of {n} ({covered / max(n, 1):.0%})"
         lines.append(
             f"| {row['clip']} | {row['size']} | {row['frames']} | "
             f"{row['tracks']} ({row['expected_tracks'] if row['expected_tracks'] is not None else '-'}) | "
+            f"{speaking} | {row.get('crossing_a_cut', '-')} | "
             f"{row['face_on_screen']:.2f} | {row['fps']:.0f} | {row['times_real_time']:.1f} | {row['speed_vs_decode']:.2f} |"
         )
     return "\n".join(lines) + "\n"
@@ -393,7 +434,7 @@ def main(argv=None) -> int:
         print(f"[faces] {path.name}", flush=True)
         report["faces"].append(face_row(path.name, path, 1))
     print(f"[faces] {title.name}", flush=True)
-    row = face_row(title.name, title, len(truth["face_shots"]))
+    row = face_row(title.name, title, len(truth["face_shots"]), truth)
     report["faces"].append(row)
 
     text = markdown(report)

@@ -513,6 +513,22 @@ class FaceParams:
     more than ``max_scale_change``, since the track's last detection (a face does not jump within a shot)."""
     max_scale_change: float = 1.5
     """the largest ratio of two consecutive detections' box widths within one track."""
+    min_face_px: float = 20.0
+    """faces narrower than this (pixels of the displayed frame) are not tracked: too small to read
+    lips from; when these are the only faces, the picture's problem is ``small_faces``. A floor at
+    the detector's own limit, not a guarantee (measured with ``clip_offset`` on copies shrunk into
+    the frame: a GRID speaker read within 2 ms of its full-size reading down to 23 px wide and was not
+    found at 15 px; a retalking speaker read right at 73 px but 165 ms off its full-size reading at 47 px, confidence 2.75,
+    so width alone does not make a face readable)."""
+    black_level: float = 16.0
+    """a picture none of whose searched frames has a 99th-percentile grey level above this (of 255)
+    is black (measured: 0 on a black picture, 160-241 on the 16 shared talking heads)."""
+    still_change: float = 6.0
+    """a picture none of whose searched frames differs from the one searched before by more than
+    this anywhere (the largest absolute grey difference after a 5 × 5 Gaussian blur, at the
+    detector's size, of 255) is a still image (measured: 2.5 on a GRID speaker's first frame held
+    for 3 s, H.264 CRF 23; 10.3-209 on the 16 shared talking heads and on copies of two of them
+    shrunk to faces of 15-150 px)."""
 
     def __post_init__(self) -> None:
         _require(0 < self.max_colour_change <= 1, f"max_colour_change={self.max_colour_change} must be in (0, 1]")
@@ -527,6 +543,9 @@ class FaceParams:
         _require(self.max_gap >= 0, f"max_gap={self.max_gap} must be >= 0")
         _require(self.min_track_s >= 0, f"min_track_s={self.min_track_s} must be >= 0")
         _require(self.smoothing_frames >= 1, f"smoothing_frames={self.smoothing_frames} must be >= 1")
+        _require(self.min_face_px >= 0, f"min_face_px={self.min_face_px} must be >= 0")
+        _require(0 <= self.black_level < 255, f"black_level={self.black_level} must be in [0, 255)")
+        _require(0 <= self.still_change < 255, f"still_change={self.still_change} must be in [0, 255)")
 
 
 @dataclass(frozen=True)

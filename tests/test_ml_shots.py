@@ -337,3 +337,20 @@ def test_a_flash_is_not_a_cut(tmp_path, real_media):
     shots = shots_from_file(path)
     assert shots.n_frames == 60 and shots.n_shots == 1, shots.table()
     assert shots.luma_change[30] >= ShotParams().similar_min_luma  # a step the size of a cut's, and not one
+
+
+@pytest.mark.parametrize(("first", "second"), [("bbaf2n.mpg", "lwbsza.mpg"), ("lwbsza.mpg", "brbk7n.mpg")])
+def test_a_pillarboxed_cut_that_whole_frame_histograms_miss_is_found(real_media, tmp_path, first, second):
+    # two GRID speakers (one set, one light), scaled to 160 lines and pillarboxed into 640 × 360: the
+    # histogram change of the whole frame alone (the detector before issue 23) misses the cut
+    from ml.testmedia.video import EditSegment, edit_video
+
+    grid = real_media / "talking_heads" / "grid"
+    path = tmp_path / "cut.mp4"
+    segments = [EditSegment(grid / first, duration_s=2.0, source_height=160), EditSegment(grid / second, duration_s=2.0, source_height=160)]
+    truth = edit_video(segments, path, width=640, height=360)
+    whole_frame_histograms = ShotParams(min_active_fraction=1.0, similar_min_luma=1.0)  # no bars, no similar-shot rule
+    assert shots_from_file(path, whole_frame_histograms).boundaries("cut").tolist() != truth.cuts
+    assert shots_from_file(path).boundaries("cut").tolist() == truth.cuts
+    if first == "lwbsza.mpg":  # this one the histograms find once they are measured inside the bars
+        assert shots_from_file(path, ShotParams(similar_min_luma=1.0)).boundaries("cut").tolist() == truth.cuts

@@ -123,3 +123,42 @@ def test_dub_verdicts_are_against_the_picture(picture_title, tmp_path):
         assert de_meta["reference"].value == "picture" and de_meta["kind"].value == "in_sync"
         assert abs(de_meta["offset_ms"].value - expected["de"] * 1000) <= 45
         assert de_meta["timeline"].value.startswith("![offset timeline](data:image/png;base64,")
+
+
+def test_a_still_picture_reaches_the_verdict_as_not_verified_and_the_run_is_green(tmp_path, real_media):
+    # a title whose picture is one frame of its first speaker held over the whole programme: the face
+    # is tracked, its lips never move, so lip sync is not run, and the dub is judged against the
+    # original audio, its reason saying why the picture was not verified
+    from ml.testmedia.bad_picture import bad_picture_copy
+    from ml.testmedia.picture import GAP_S, TALKING_HEADS
+
+    root = tmp_path / "landing"
+    spec = PictureTitleSpec("still", clips=TALKING_HEADS[:2], seed=3, dubs=(DubSpec("fr", offset_s=0.0),))
+    build_picture_title(root, spec, real_media=real_media)
+    original = root / "still" / "original.mkv"
+    bad_picture_copy(original, tmp_path / "still.mkv", "still", at_s=GAP_S + 1.0).replace(original)
+    settings = Settings(media_root=str(root), artifact_root=str(tmp_path / "artifacts"), policy_path="")
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("titles", ["still"])
+        instance.add_dynamic_partitions("languages", ["fr"])
+        title = materialize(
+            build_assets(settings), selection=TITLE_CHAIN, partition_key="still", instance=instance,
+            resources=build_resources(settings),
+        )  # fmt: skip
+        assert title.success
+        faces = title.asset_materializations_for_node("face_tracks")[0].metadata
+        assert faces["tracks"].value >= 1 and faces["picture_problem"].value == "still"
+        lip = title.asset_materializations_for_node("lip_sync_offsets")[0].metadata
+        assert lip["status"].value == "no_speaker" and lip["offset_ms"].value is None
+        assert "the picture is a still image" in lip["reason"].value
+        dub = materialize(
+            build_assets(settings), selection=DUB_CHAIN, partition_key=dub_partition_key("still", "fr"),
+            instance=instance, resources=build_resources(settings), raise_on_error=False,
+        )  # fmt: skip
+        assert dub.success
+        verdict = dub.asset_materializations_for_node("title_verdicts")[0].metadata
+        assert verdict["reference"].value == "original_audio"
+        reason = verdict["reason"].value
+        assert "relative to the original audio, not the picture: no face track can show a speaker" in reason
+        assert "the picture is a still image" in reason
+        assert verdict["kind"].value == "in_sync"  # the dub itself is in sync with the original audio

@@ -7,6 +7,8 @@ the decoder's scaler, which is far cheaper than decoding at full size and resizi
 Statistics that need no scaler (colour histograms) take every s-th pixel of the decoded planes
 instead, in batches of frames (:func:`iter_sampled`). A stream can also be cut at key frames into
 spans that decode on their own (:func:`key_frame_spans`), for work that runs one span per thread.
+Pictures a model looks at (:func:`iter_frames`) are turned upright by the stream's display matrix,
+as players do; statistics of sampled planes are taken as stored.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "key_frame_spans",
     "decoded_frames",
     "frames_between",
+    "display_rotation",
     "TIME_TOLERANCE_S",
 ]
 
@@ -77,11 +80,15 @@ class VideoFrame:
     time_s : float
         Presentation time relative to the container's start, seconds.
     image : np.ndarray [shape=(h, w, 3) uint8 RGB, or (h, w) uint8 grey]
+    rotation : int
+        Degrees (0, 90, 180 or 270, counter-clockwise) the stored picture was turned by to give
+        ``image``, as the stream's display matrix asks (see :func:`iter_frames`).
     """
 
     index: int
     time_s: float
     image: np.ndarray
+    rotation: int = 0
 
 
 @dataclass(frozen=True)
@@ -340,6 +347,14 @@ def _subsampled_rgb(frame, max_height: int) -> np.ndarray | None:
     return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB)
 
 
+def display_rotation(frame) -> int:
+    """Degrees (0, 90, 180 or 270, counter-clockwise) a decoded ``av.VideoFrame`` is to be turned by
+    for display: its display matrix (side data that phones and some cameras write instead of
+    turning the pixels), rounded to a quarter turn; 0 without one. Mirroring is ignored."""
+    degrees = float(getattr(frame, "rotation", 0) or 0)
+    return int(round(degrees / 90.0)) % 4 * 90
+
+
 def _check_decoding(max_height: int | None, threads: int) -> None:
     if max_height is not None and max_height < 16:
         raise ParameterError(f"max_height={max_height} must be at least 16 pixels")
@@ -505,8 +520,9 @@ def iter_frames(
     subsample: bool = False,
     between: tuple[float, float] | None = None,
     deblock: bool = True,
+    rotate: bool = True,
 ) -> Iterator[VideoFrame]:
-    """Decode the first video stream frame by frame.
+    """Decode the first video stream frame by frame, turned as its display matrix says.
 
     Parameters
     ----------
@@ -530,6 +546,10 @@ def iter_frames(
     deblock : bool
         False: skip the codec's in-loop deblocking filter (see :func:`decoded_frames`), as the shot
         detector decodes.
+    rotate : bool
+        Turn every frame by the rotation of the stream's display matrix (:func:`display_rotation`,
+        read on the first frame), as FFmpeg's players do, so that faces are upright; the image is
+        then ``max_height`` lines tall before turning (its width after). False: the stored pixels.
 
     Yields
     ------
@@ -548,12 +568,15 @@ def iter_frames(
     _check_decoding(max_height, threads)
     fast = subsample and max_height is not None and pixel_format == "rgb24"
     size = None  # of the first frame, for all: every image the same shape
+    turns = None  # quarter turns, likewise
     if between is None:
         frames = decoded_frames(path, threads, deblock=deblock)
     else:
         frames = frames_between(path, *between, threads=threads, deblock=deblock)
     for index, time_s, frame in frames:
         size = size or _target_size(frame.width, frame.height, max_height)
+        if turns is None:
+            turns = display_rotation(frame) // 90 if rotate else 0
         if keep is not None and not keep(index):
             continue
         image = _subsampled_rgb(frame, max_height) if fast else None
@@ -563,7 +586,9 @@ def iter_frames(
                 image = frame.reformat(width=width, height=height, format=pixel_format).to_ndarray()
             except av.FFmpegError as exc:
                 raise MediaError(path, f"frame {index} cannot be converted ({exc.strerror or exc})") from None
-        yield VideoFrame(index=index, time_s=time_s, image=image)
+        if turns:
+            image = np.ascontiguousarray(np.rot90(image, turns))
+        yield VideoFrame(index=index, time_s=time_s, image=image, rotation=90 * turns)
 
 
 def iter_sampled(

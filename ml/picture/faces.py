@@ -21,7 +21,7 @@ landmarks in RetinaFace's order: right eye, left eye, nose, right mouth corner, 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ from ml.policy import FaceParams, params_version
 
 __all__ = [
     "ALGORITHM",
+    "PICTURE_PROBLEMS",
     "FaceTracks",
     "faces_version",
     "detect_faces_batch",
@@ -43,8 +44,14 @@ __all__ = [
     "contact_sheet",
 ]
 
-ALGORITHM = "retinaface-iou-identity-tracks/2"
-"""Bump when tracking changes in a way the parameters do not capture (/1: linked by IoU alone)."""
+ALGORITHM = "retinaface-iou-identity-tracks/3"
+"""Bump when tracking changes in a way the parameters do not capture (/1: linked by IoU alone; /2
+did not turn the picture by its display matrix nor say why a picture cannot be read)."""
+
+PICTURE_PROBLEMS = ("black", "still", "no_face", "small_faces")
+"""Why lip sync cannot read a picture (:attr:`FaceTracks.problem`): every frame searched is black;
+no frame differs from the one searched before it (a still image: lips that do not move carry no
+timing); no face was found; or the only faces found are narrower than ``FaceParams.min_face_px``."""
 
 MOUTH_LEFT, MOUTH_RIGHT = 4, 3
 
@@ -77,8 +84,22 @@ class FaceTracks:
     track_shot : np.ndarray [shape=(n_tracks,), dtype=int64]
         Shot index of each track.
     frame_width, frame_height, n_frames : int
-        Stored frame size and the title's frame count.
+        Frame size as displayed (the stored size, turned by ``rotation``) and the title's frame count.
     version : str
+    rotation : int
+        Degrees (counter-clockwise) the stored frames were turned by, as the stream's display
+        matrix asks (:func:`ml.decoding.video.display_rotation`), before faces were sought; boxes
+        and landmarks are in pixels of the turned frames, and every reader of the frames here
+        (:func:`track_frames`, :func:`mouth_crops`) turns them the same way.
+    problem : str
+        Why lip sync cannot read this picture, one of :data:`PICTURE_PROBLEMS`; ``""`` when
+        nothing was seen to stop it (it may still find no speaker).
+    problem_reason : str
+        The same in words, with the measurements behind it.
+    picture_stats : dict
+        What the tracker measured on the frames it searched (``frames_searched``, ``brightest``,
+        ``largest_change``, ``faces_found``, ``small_faces``, ``widest_face_px``,
+        ``full_size_faces``); see :func:`track_faces`.
     """
 
     track: np.ndarray
@@ -93,6 +114,10 @@ class FaceTracks:
     frame_height: int
     n_frames: int
     version: str
+    rotation: int = 0
+    problem: str = ""
+    problem_reason: str = ""
+    picture_stats: dict = field(default_factory=dict)
 
     @classmethod
     def no_picture(cls, params: FaceParams) -> FaceTracks:
@@ -309,12 +334,20 @@ def track_faces(
     detections: dict[int, list] = {}
     batch, batch_frames = [], []
     scale = None
+    display = (info.width, info.height)  # turned by the display matrix, once the first frame says
+    seen = _PictureStats()
 
     duration_s = float(shots.frame_times_s[-1]) if shots.n_frames else None
 
     def flush():
         for frame, image, faces in zip(batch_frames, batch, detect_faces_batch(np.stack(batch), params.score_threshold)):
-            detections[frame] = [(b * scale, p * scale, s, _look(image, b, p)) for b, p, s in faces]
+            seen.add_frame(image)
+            kept = []
+            for b, p, s in faces:
+                seen.add_face(float(b[2] - b[0]) * float(scale), params.min_face_px)
+                if float(b[2] - b[0]) * float(scale) >= params.min_face_px:
+                    kept.append((b * scale, p * scale, s, _look(image, b, p)))
+            detections[frame] = kept
         if progress is not None and shots.n_frames:
             progress(float(shots.frame_times_s[min(batch_frames[-1], shots.n_frames - 1)]), duration_s)
         batch.clear()
@@ -326,13 +359,18 @@ def track_faces(
     )
     for video_frame in decoded:
         if scale is None:
-            scale = np.float32(info.height / video_frame.image.shape[0])
+            if video_frame.rotation in (90, 270):
+                display = (info.height, info.width)
+            scale = np.float32(display[1] / video_frame.image.shape[0])
+            seen.rotation = video_frame.rotation
         batch.append(video_frame.image)
         batch_frames.append(video_frame.index)
         if len(batch) == params.batch_size:
             flush()
     if batch:
         flush()
+    if not any(detections.values()) and seen.brightest > params.black_level and display[1] > params.max_height:
+        seen.look_at_full_size(path, sorted(detections), params)
 
     tracks = _link(detections, shots, params)
     rows = {k: [] for k in ("track", "frame", "box", "landmarks", "score", "detected")}
@@ -368,6 +406,7 @@ def track_faces(
         return np.concatenate(rows[key]).astype(dtype) if rows[key] else np.zeros(shape, dtype)
 
     frame = cat("frame", np.int64, (0,))
+    problem, reason = seen.problem(len(track_shot), params)
     return FaceTracks(
         track=cat("track", np.int64, (0,)),
         frame=frame,
@@ -377,11 +416,95 @@ def track_faces(
         score=cat("score", np.float32, (0,)),
         detected=cat("detected", bool, (0,)),
         track_shot=np.asarray(track_shot, dtype=np.int64),
-        frame_width=info.width,
-        frame_height=info.height,
+        frame_width=display[0],
+        frame_height=display[1],
         n_frames=shots.n_frames,
         version=faces_version(params),
+        rotation=seen.rotation,
+        problem=problem,
+        problem_reason=reason,
+        picture_stats=seen.as_dict(),
     )
+
+
+@dataclass
+class _PictureStats:
+    """What :func:`track_faces` sees of the picture besides faces, to say why it cannot be read."""
+
+    frames_searched: int = 0
+    brightest: float = 0.0
+    """highest 99th percentile of a searched frame's grey levels (0-255)"""
+    largest_change: float = 0.0
+    """highest absolute grey difference between a searched frame and the one searched before it,
+    after a 5 × 5 Gaussian blur (against coding noise), at the detector's size (0-255)"""
+    faces_found: int = 0
+    small_faces: int = 0
+    widest_face_px: float = 0.0
+    full_size_frames: int = 0
+    full_size_faces: int = 0
+    rotation: int = 0
+    _previous: np.ndarray | None = None
+
+    def add_frame(self, image: np.ndarray) -> None:
+        import cv2
+
+        self.frames_searched += 1
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        self.brightest = max(self.brightest, float(np.percentile(grey[::4, ::4], 99)))
+        blurred = cv2.GaussianBlur(grey, (5, 5), 0).astype(np.int16)
+        if self._previous is not None and self._previous.shape == blurred.shape:
+            self.largest_change = max(self.largest_change, float(np.abs(blurred - self._previous).max()))
+        self._previous = blurred
+
+    def add_face(self, width_px: float, min_face_px: float) -> None:
+        self.faces_found += 1
+        self.small_faces += width_px < min_face_px
+        self.widest_face_px = max(self.widest_face_px, width_px)
+
+    def look_at_full_size(self, path: str | Path, frames: list[int], params: FaceParams, n: int = 8) -> None:
+        """No face at the detector's height: look for faces on ``n`` of the searched ``frames`` at the
+        stored size, to tell faces too small to find from no face at all (nothing is tracked from
+        them)."""
+        chosen = {frames[int(i)] for i in np.linspace(0, len(frames) - 1, min(n, len(frames))).round()} if frames else set()
+        for video_frame in iter_frames(path, keep=lambda i: i in chosen):
+            self.full_size_frames += 1
+            for box, _, _ in detect_faces_batch(video_frame.image[None], params.score_threshold)[0]:
+                self.full_size_faces += 1
+                self.widest_face_px = max(self.widest_face_px, float(box[2] - box[0]))
+
+    def problem(self, n_tracks: int, params: FaceParams) -> tuple[str, str]:
+        """(one of :data:`PICTURE_PROBLEMS` or ``""``, the reason in words)."""
+        searched = f"{self.frames_searched} frames searched"
+        if self.frames_searched and self.brightest <= params.black_level:
+            return "black", (
+                f"the picture is black: no frame of the {searched} is brighter than grey level {self.brightest:.0f} of 255 "
+                f"(the 99th percentile; black is at most {params.black_level:g})"
+            )
+        if self.frames_searched >= 2 and self.largest_change < params.still_change:
+            return "still", (
+                f"the picture is a still image: no frame of the {searched} differs from the one before by more than "
+                f"{self.largest_change:.1f} grey levels (a moving picture changes by at least {params.still_change:g}); "
+                "lips that do not move carry no timing"
+            )
+        if n_tracks:
+            return "", ""
+        if self.small_faces:
+            return "small_faces", (
+                f"faces too small to read: {self.small_faces} found on the {searched}, the widest "
+                f"{self.widest_face_px:.0f} px (lip sync needs at least {params.min_face_px:g} px)"
+            )
+        if self.full_size_faces:
+            return "small_faces", (
+                f"faces too small to find: none on the {searched} at the detector's {params.max_height} lines, "
+                f"{self.full_size_faces} on {self.full_size_frames} of them at full size (the widest {self.widest_face_px:.0f} px)"
+            )
+        if self.faces_found == 0:
+            return "no_face", f"no face in the picture: none found on the {searched}"
+        return "", f"{self.faces_found} faces found on the {searched}, none held for {params.min_track_s:g} s"
+
+    def as_dict(self) -> dict:
+        out = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        return {k: round(v, 2) if isinstance(v, float) else v for k, v in out.items()}
 
 
 def mouth_crops(
