@@ -304,11 +304,12 @@ envelope stretches of whichever trial's accepted stretches hold the most of the 
             best = candidate
         tried.append(candidate)
     # the envelope stretches are on the dub's own timeline whatever the speed they were matched
-    # at: the verdict gets those of the trial whose accepted stretches hold most of the dub (a
-    # pitch-kept 24/25 stretch: its signatures matched best time-warped, 113 scattered frames, its
-    # envelopes resampled, 4 stretches of 4 on one drift)
+    # at: the verdict gets those of the trial whose accepted stretches hold the largest share of
+    # the dub (a pitch-kept 24/25 stretch: its signatures matched best time-warped, 113 scattered
+    # frames, its envelopes resampled, 4 stretches of 4 on one drift); on a tie (within a hundredth:
+    # a 6-s promo's one stretch ends 10 ms later resampled) the chosen trial's own
     strongest = max(tried, key=_envelope_held)
-    if _envelope_held(strongest) > _envelope_held(best):
+    if _envelope_held(strongest) > _envelope_held(best) + 0.01:
         best = dataclasses.replace(best, **{f: getattr(strongest, f) for f in _ENVELOPE_FIELDS})
     return best
 
@@ -318,9 +319,10 @@ _ENVELOPE_FIELDS = ("envelope_starts", "envelope_ends", "envelope_offsets", "env
 
 
 def _envelope_held(matches: FrameMatches) -> float:
-    """Seconds of the dub that the envelope matcher's accepted stretches hold."""
-    accepted = matches.envelope_accepted.astype(bool)
-    return float(np.sum(matches.envelope_ends[accepted] - matches.envelope_starts[accepted]))
+    """Share of the envelope matcher's stretches (by their length) that its accepted ones hold."""
+    spans = matches.envelope_ends - matches.envelope_starts
+    total = float(np.sum(spans))
+    return float(np.sum(spans[matches.envelope_accepted.astype(bool)])) / total if total > 0 else 0.0
 
 
 def _dense(signature: Signature, step: int) -> np.ndarray:
