@@ -93,6 +93,7 @@ def _signature(context, store: MediaStore, track: Track, policy: Policy, role: s
             "frames": signature.n_frames,
             "kept_frames": len(signature.frames),
             "kept_share": round(signature.kept_fraction, 4),
+            # the whole signature, band envelopes included; and the envelopes' part of it
             "signature_mb_per_hour": round(signature.nbytes / 1e6 / hours, 3) if hours else 0.0,
             "envelope_mb_per_hour": round(signature.envelope_nbytes / 1e6 / hours, 3) if hours else 0.0,
             "start_time_s": signature.start_time_s,

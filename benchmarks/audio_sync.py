@@ -44,6 +44,7 @@ from benchmarks._common import (
     machine,
     write_report,
 )
+from benchmarks.outside_mix import OutsideDub, OutsideTitle, build_outside_title
 from ml.audio_sync.matching import match_signatures, match_with_speed_search
 from ml.audio_sync.signatures import signature_from_file
 from ml.audio_sync.verdict import decide
@@ -70,7 +71,7 @@ class Row:
 
     name: str
     description: str
-    titles: tuple[TitleSpec, ...]
+    titles: tuple[TitleSpec | OutsideTitle, ...]
     long: bool = False
 
 
@@ -175,12 +176,68 @@ def build_rows(*, quick: bool, long_minutes: float) -> list[Row]:
         Row("credits", "20 s of localised end credits appended (in sync and 0.5 s late); the completeness check must fail",
             _titles("credits", [DubSpec("xx", offset_s=o, appended_credits_s=20.0) for o in (0.0, -0.05, 0.5)],
                     n_titles=n, duration_s=90.0, seed=3000)),
+        *outside_rows(quick=quick),
         Row("long", f"{long_minutes:.0f}-minute title: offsets +0.5 s and −30 s",
             (TitleSpec("long_0", duration_s=long_minutes * 60,
                        dubs=_dubs([DubSpec("xx", offset_s=0.5), DubSpec("xx", offset_s=-30.0, codec="aac", bitrate=128000)]),
                        seed=2200),),
             long=True),
     ]  # fmt: skip
+    return rows
+
+
+def _outside(name: str, plans, *, seed: int, **title_kw) -> tuple[OutsideTitle, ...]:
+    """Titles of the outside recipe: ``plans`` is one (duration_s, dubs, title keywords) per title;
+    the dubs are ``OutsideDub`` keywords for de, es and ru in turn."""
+    return tuple(
+        OutsideTitle(f"{name}_{i}", duration_s=duration, seed=seed + i,
+                     dubs=tuple(OutsideDub(lang, **kw) for lang, kw in zip(("de", "es", "ru"), dubs)), **{**title_kw, **extra})
+        for i, (duration, dubs, extra) in enumerate(plans)
+    )  # fmt: skip
+
+
+def outside_rows(*, quick: bool) -> list[Row]:
+    """Issue 22's rows built by :mod:`benchmarks.outside_mix` (a recipe apart from ``ml.testmedia``):
+    one row per condition of the issue's items 1-5 (``quick``: the first title of each)."""
+    o = lambda v, **kw: {"offset_s": v, **kw}  # noqa: E731 (a row table reads best with a short maker)
+    talking_offsets = (0.0, -1.3, 0.7, -0.12, 2.0, -0.5, 0.3, -3.0, 0.09, -0.2, 1.1, 0.0)
+    codecs = ("aac", "mp3", "flac")
+    rows = [
+        Row("x-short", "outside recipe: 6-, 12-, 20-, 28-s programmes with pauses in the dialogue, bed 6 dB under it, offsets 0 … ±5 s",
+            _outside("xshort", [(d, [o(v, codec=codecs[k]) for k, v in enumerate(offs)], {})
+                                for d, offs in ((6.0, (0.0, 0.3, -0.5)), (12.0, (1.0, -1.0, 0.12)),
+                                                (20.0, (2.5, -2.5, -0.15)), (28.0, (5.0, -5.0, 0.05)))],
+                     seed=4000, bed_db=-6.0, continuous=False)),
+        Row("x-talking", "outside recipe: 35-90-s continuous dialogue (recordings + espeak-ng voices) over a bed 6, 8, 10, 12 dB under it",
+            _outside("xtalking", [(d, [o(talking_offsets[3 * i + k], codec=codecs[k]) for k in range(3)], {"bed_db": b})
+                                  for i, (d, b) in enumerate(((35.0, -6.0), (50.0, -8.0), (70.0, -10.0), (90.0, -12.0)))],
+                     seed=4100)),
+        Row("x-remix", "outside recipe: M&E remixed (3-band EQ + compressor; reverb + 8 kHz, mono; all four, 5.1 AC-3 −6 dB)",
+            _outside("xremix", [(60.0, [o(a, remix=("eq", "compress")), o(b, remix=("reverb", "band8k"), layout="mono", codec="mp3"),
+                                        o(c, remix=("eq", "compress", "reverb", "band8k"), layout="5.1", codec="ac3", gain_db=-6.0)],
+                                 {"continuous": i != 1})
+                                for i, (a, b, c) in enumerate(((-2.0, 0.5, -0.12), (0.0, -0.3, 1.5), (0.7, 0.0, -1.0)))],
+                     seed=4200, bed_db=-8.0)),
+        Row("x-tempo", "outside recipe: time-stretched with the pitch kept (FFmpeg atempo): 25/24, 24/25, 1001/1000, 24/23.976 (120 s)",
+            _outside("xtempo", [(120.0, [o(-0.1, speed_ratio=r, tempo="kept") for r in ratios], {})
+                                for ratios in ((25 / 24, 24 / 25, 1.001), (24 / 23.976, 25 / 24, 24 / 25))],
+                     seed=4300, bed_db=-8.0)),
+        Row("x-combined", "outside: 1.001 + 1.5 s, 5.1 AC-3; pitch-kept 24/23.976 + EQ + 8k, 5.1 AAC; 25/24 + comp. + reverb, MP3 mono",
+            _outside("xcombined", [(120.0, [o(1.5, speed_ratio=1.001, layout="5.1", codec="ac3"),
+                                            o(-0.5, speed_ratio=24 / 23.976, tempo="kept", remix=("eq", "band8k"), layout="5.1"),
+                                            o(0.3, speed_ratio=25 / 24, remix=("compress", "reverb"), layout="mono",
+                                              codec="mp3")], {})] * 2,
+                     seed=4400, bed_db=-8.0)),
+        Row("x-outback", "outside recipe: out of sync and back (hard cuts): 0 → +0.5 → 0 s, 0 → −0.4 → 0 s, −0.05 → +0.8 → −0.05 s (90 s)",
+            _outside("xoutback", [(90.0, [o(0.0, jumps=((27.0, 0.5), (63.0, 0.0))), o(0.0, jumps=((27.0, -0.4), (63.0, 0.0))),
+                                          o(-0.05, jumps=((30.0, 0.8), (60.0, -0.05)))], {"continuous": i % 2 == 0})
+                                  for i in range(3)],
+                     seed=4500, bed_db=-8.0)),
+        Row("x-credits", "outside recipe: 20 s of localised credits appended (offsets 0, −0.05, +0.5 s); the completeness check must fail",
+            _outside("xcredits", [(90.0, [o(v, credits_s=20.0) for v in (0.0, -0.05, 0.5)], {})] * 2, seed=4600, bed_db=-8.0)),
+    ]  # fmt: skip
+    if quick:
+        rows = [dataclasses.replace(row, titles=row.titles[:1]) for row in rows]
     return rows
 
 
@@ -216,7 +273,8 @@ def _spec_text(spec: TitleSpec) -> str:
 
 def ensure_title(spec: TitleSpec, row: str) -> tuple[Path, dict]:
     """Generate a title into the cache unless the same spec is there already."""
-    key = hashlib.sha256(f"{GENERATOR_VERSION}:{_spec_text(spec)}".encode()).hexdigest()[:16]
+    outside = isinstance(spec, OutsideTitle)
+    key = spec.key() if outside else hashlib.sha256(f"{GENERATOR_VERSION}:{_spec_text(spec)}".encode()).hexdigest()[:16]
     root = CACHE / row
     stamp = root / spec.title_id / ".spec"
     truth_file = root / spec.title_id / ".truth.json"
@@ -224,7 +282,7 @@ def ensure_title(spec: TitleSpec, row: str) -> tuple[Path, dict]:
         return root / spec.title_id, json.loads(truth_file.read_text())
     started = time.monotonic()
     print(f"  generating {row}/{spec.title_id} ({spec.duration_s / 60:.0f} min, {len(spec.dubs)} dubs) ...", flush=True)
-    truth = build_title(root, spec)
+    truth = build_outside_title(root, spec, CACHE / "outside_material") if outside else build_title(root, spec)
     truth_file.write_text(json.dumps(truth))
     stamp.write_text(key)
     print(f"    done in {time.monotonic() - started:.0f} s", flush=True)
@@ -309,8 +367,10 @@ def run_dubsync(original: Path, dub: Path, policy: Policy, reference_cache: dict
     timing["match_s"] = time.perf_counter() - started
     timing["speed_searched"] = matches.speed
     verdict = decide(matches, match=policy.match, params=policy.verdict)
-    timing["signature_bytes"] = signature.nbytes
+    timing["signature_bytes"] = signature.nbytes  # band envelopes included
     timing["reference_bytes"] = reference.nbytes
+    timing["envelope_bytes"] = signature.envelope_nbytes
+    timing["reference_envelope_bytes"] = reference.envelope_nbytes
     result = {
         "offset_s": verdict.offset_s,
         "kind": verdict.kind,
@@ -435,8 +495,16 @@ def markdown(report: dict) -> str:
             f"| matching, coarse-to-fine (±600 s) | {per_hour['match_s_per_h']:.2f} s/h | |",
             f"| matching, paper's exhaustive search (±30 s), same pair | {_fmt(per_hour.get('match_exhaustive_s_per_h'), '.2f')} s/h | "
             f"{_fmt(per_hour.get('match_speedup'), '.1f')} × slower |",
-            f"| signature size, dub | {per_hour['signature_mb_per_h']:.2f} MB/h | |",
-            f"| signature size, original | {per_hour['reference_mb_per_h']:.2f} MB/h | |",
+            f"| fingerprint, the compressed dub {per_hour['compressed_dub']} (median of {TIMING_RUNS}, alternating "
+            f"with its decode-only) | {per_hour['fingerprint_compressed_s_per_h']:.1f} s/h | "
+            f"{per_hour['fingerprint_compressed_ratio']:.2f} × its decode (target ≤ 1.3: "
+            f"{'met' if per_hour['fingerprint_compressed_ratio'] <= 1.3 else 'NOT met'}) |",
+            f"| matching, per hour of dub (target ≤ 0.5 s/h) | {per_hour['match_s_per_h']:.2f} s/h | "
+            f"{'met' if per_hour['match_s_per_h'] <= 0.5 else 'NOT met'} |",
+            f"| signature size, dub (band envelopes included) | {per_hour['signature_mb_per_h']:.2f} MB/h | "
+            f"envelopes {_fmt(per_hour.get('envelope_mb_per_h'), '.2f')} MB/h of it |",
+            f"| signature size, original (band envelopes included) | {per_hour['reference_mb_per_h']:.2f} MB/h | "
+            f"envelopes {_fmt(per_hour.get('reference_envelope_mb_per_h'), '.2f')} MB/h of it |",
         ]  # fmt: skip
         if report.get("peak_memory_mb") is not None:
             lines.append(
@@ -619,6 +687,10 @@ def _per_hour(folder: Path, original: Path, truth: dict, policy: Policy, pairs: 
     started = time.perf_counter()
     match_signatures(dub, reference, MatchParams(strategy="exhaustive", search_window_s=30.0))
     exhaustive = time.perf_counter() - started
+    # the target for compressed deliveries (≤ 1.3 × decode-only) on the lossy dub, timed as the PCM one
+    lossy = next((folder / d["file"] for d in truth["dubs"].values() if Path(d["file"]).suffix in (".m4a", ".mp3", ".ac3")), dub_path)
+    decode_lossy_runs, fingerprint_lossy_runs, _ = _alternating(lossy, policy.signature)
+    decode_lossy, fingerprint_lossy = float(np.median(decode_lossy_runs)), float(np.median(fingerprint_lossy_runs))
     pcm = pcm_copy(dub_path)
     decode_pcm_runs, fingerprint_pcm_runs, _ = _alternating(pcm, policy.signature)
     decode_pcm, fingerprint_pcm = float(np.median(decode_pcm_runs)), float(np.median(fingerprint_pcm_runs))
@@ -641,6 +713,12 @@ def _per_hour(folder: Path, original: Path, truth: dict, policy: Policy, pairs: 
         "match_speedup": exhaustive / match if match else None,
         "signature_mb_per_h": float(np.mean([r["signature_bytes"] for r in ours])) / 1e6 / hours,
         "reference_mb_per_h": ours[0]["reference_bytes"] / 1e6 / hours,
+        "envelope_mb_per_h": float(np.mean([r["envelope_bytes"] for r in ours])) / 1e6 / hours,
+        "reference_envelope_mb_per_h": ours[0]["reference_envelope_bytes"] / 1e6 / hours,
+        "compressed_dub": lossy.name,
+        "fingerprint_compressed_s_per_h": fingerprint_lossy / hours,
+        "fingerprint_compressed_ratio": fingerprint_lossy / decode_lossy,
+        "compressed_runs_s": {"decode": decode_lossy_runs, "fingerprint": fingerprint_lossy_runs},
     }
 
 

@@ -81,5 +81,6 @@ def test_band_onsets_are_standardised_rises_per_band(rng):
     # one byte a band and frame, beside the signature; without bands, no envelope and no stretches
     assert signature.envelope_codes.dtype == np.uint8
     without = signature_from_audio(y, sample_rate=44100, params=dataclasses.replace(SignatureParams(), envelope_bands=0))
-    assert without.envelope_codes is None and without.nbytes == signature.nbytes
+    assert without.envelope_codes is None and without.envelope_nbytes == 0
+    assert without.nbytes == without.codes_nbytes == signature.codes_nbytes == signature.nbytes - signature.envelope_nbytes
     assert len(match_envelopes(without, without, POLICY.match).offsets) == 0

@@ -181,7 +181,10 @@ def test_signature_is_compact_and_quantisation_is_fine(rng):
     n = len(sig.frames)
     m, bits = sig.codes.shape[1], SignatureParams().code_bits
     assert (m, bits) == (32, 7)
-    assert sig.nbytes <= -(-n * m * bits // 8) + sig.n_frames // 8 + 1  # 28 bytes a kept frame
+    assert sig.codes_nbytes <= -(-n * m * bits // 8) + sig.n_frames // 8 + 1  # 28 bytes a kept frame
+    # the envelope matcher's band envelopes count in the signature's size: one byte a band and frame
+    assert sig.envelope_nbytes == sig.n_frames * SignatureParams().envelope_bands
+    assert sig.nbytes == sig.codes_nbytes + sig.envelope_nbytes
     builder = SignatureBuilder(SignatureParams())
     builder.push(y)
     builder.finish()  # computes the last, shorter step

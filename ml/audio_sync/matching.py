@@ -35,11 +35,13 @@ __all__ = [
     "match_with_speed_search",
 ]
 
-ALGORITHM = "linf-match/6"
+ALGORITHM = "linf-match/7"
 """Changes when matches of the same signatures can change (4: the sub-step refinement no longer
 takes the next kept original frame past a dropped one as a neighbour; 5: matches keep the
 original's length, which the verdict compares with the dub's; 6: a dub shorter than one coarse
-stretch is aligned whole)."""
+stretch is aligned whole; 7: the speed search keeps the envelope stretches of the trial that holds
+most of the dub, and the envelope matcher (``band-onset-xcorr/2``) accepts a drift's weak stretches
+and aligns a programme shorter than two stretches whole)."""
 COVERAGE_STRETCH_S = 10.0
 """Coverage counts the share of the dub's stretches of this many seconds that hold a matched frame."""
 SPEED_SEARCH_BELOW = 0.05
@@ -277,7 +279,8 @@ def match_with_speed_search(
     ways: resampled (``resignature(speed)`` gives the dub's signature resampled that many times
     slower, undoing a speed-up that shifted the pitch) and time-warped with its pitch kept
     (:func:`ml.audio_sync.signatures.time_warped`, undoing a time-stretch that kept it, as PAL
-    conversions with pitch correction do); keep the result with the most matched frames."""
+    conversions with pitch correction do); keep the result with the most matched frames, with the
+envelope stretches of whichever trial's accepted stretches hold the most of the dub."""
     best = match_signatures(dub, reference, params, progress=progress)
     enough = max(min_matched_frames, SPEED_SEARCH_BELOW * len(best.dub_times))
     if best.n_matched >= enough or not params.speed_candidates or len(dub.frames) == 0:
@@ -288,6 +291,7 @@ def match_with_speed_search(
             f"{', '.join(f'{s:.6g}' for s in params.speed_candidates)} times slower"
         )
     trials = [(speed, how) for speed in params.speed_candidates for how in ("resampled", "pitch kept")]
+    tried = [best]
     for speed, how in trials:
         warped = resignature(speed) if how == "resampled" else time_warped(dub, speed)
         candidate = match_signatures(warped, reference, params)
@@ -298,7 +302,27 @@ def match_with_speed_search(
             candidate.n_matched >= min_matched_frames or not best.envelope_accepted.any()
         ):
             best = candidate
+        tried.append(candidate)
+    # the envelope stretches are on the dub's own timeline whatever the speed they were matched
+    # at: the verdict gets those of the trial whose accepted stretches hold the largest share of
+    # the dub (a pitch-kept 24/25 stretch: its signatures matched best time-warped, 113 scattered
+    # frames, its envelopes resampled, 4 stretches of 4 on one drift); on a tie (within a hundredth:
+    # a 6-s promo's one stretch ends 10 ms later resampled) the chosen trial's own
+    strongest = max(tried, key=_envelope_held)
+    if _envelope_held(strongest) > _envelope_held(best) + 0.01:
+        best = dataclasses.replace(best, **{f: getattr(strongest, f) for f in _ENVELOPE_FIELDS})
     return best
+
+
+_ENVELOPE_FIELDS = ("envelope_starts", "envelope_ends", "envelope_offsets", "envelope_scores",
+                    "envelope_contrasts", "envelope_accepted")  # fmt: skip
+
+
+def _envelope_held(matches: FrameMatches) -> float:
+    """Share of the envelope matcher's stretches (by their length) that its accepted ones hold."""
+    spans = matches.envelope_ends - matches.envelope_starts
+    total = float(np.sum(spans))
+    return float(np.sum(spans[matches.envelope_accepted.astype(bool)])) / total if total > 0 else 0.0
 
 
 def _dense(signature: Signature, step: int) -> np.ndarray:

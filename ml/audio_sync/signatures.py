@@ -162,12 +162,19 @@ class Signature:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the signature's arrays (its size in storage, without headers)."""
+        """Bytes held by the signature's arrays (its size in storage, without headers): the kept
+        frames' codes, the kept-frame mask and the envelope matcher's band envelopes
+        (:attr:`envelope_nbytes`; :attr:`codes_nbytes` is the paper's signature without them)."""
+        return self.codes_nbytes + self.envelope_nbytes
+
+    @property
+    def codes_nbytes(self) -> int:
+        """Bytes of the paper's signature alone: the kept frames' codes and the kept-frame mask."""
         return int(self.kept_mask.nbytes + self.packed_codes.nbytes)
 
     @property
     def envelope_nbytes(self) -> int:
-        """Bytes held by the band envelopes (beside the signature, one byte a band and frame)."""
+        """Bytes held by the band envelopes (one byte a band and frame), counted in :attr:`nbytes`."""
         return 0 if self.envelope_codes is None else int(self.envelope_codes.nbytes)
 
 

@@ -1,0 +1,75 @@
+"""The outside recipe's rows (benchmarks/outside_mix.py) and the defects they found in ml/audio_sync.
+
+Each failing case is rebuilt by the same recipe with the failing row's parameters (one dub), and
+must now get the verdict its truth calls for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.outside_mix import SONIC_PI, OutsideDub, OutsideTitle, build_outside_title
+from ml.audio_sync.envelope import _on_the_line
+from ml.audio_sync.matching import match_with_speed_search
+from ml.audio_sync.signatures import signature_from_file
+from ml.audio_sync.verdict import decide
+from ml.policy import named_policy
+
+POLICY = named_policy("paper")  # the benchmark rows' policy
+
+pytestmark = pytest.mark.skipif(not SONIC_PI.is_dir(), reason="needs the Debian package sonic-pi-samples (make system-deps)")
+
+
+def _verdict(tmp_path, spec: OutsideTitle):
+    truth = build_outside_title(tmp_path, spec, tmp_path / "material")
+    folder = tmp_path / spec.title_id
+    (language, record), = truth["dubs"].items()
+    path = folder / record["file"]
+    reference = signature_from_file(next(folder.glob("original.*")), POLICY.signature, role="reference")
+    matches = match_with_speed_search(
+        signature_from_file(path, POLICY.signature), reference, POLICY.match,
+        resignature=lambda speed: signature_from_file(path, POLICY.signature, speed=speed),
+        min_matched_frames=POLICY.verdict.min_matched_frames,
+    )  # fmt: skip
+    return decide(matches, match=POLICY.match, params=POLICY.verdict), record
+
+
+def test_a_pitch_kept_24_25_stretch_is_a_drift_from_the_envelopes_of_the_best_trial(tmp_path):
+    # x-tempo: FFmpeg's atempo at 24/25 under continuous dialogue; the time-warped trial matched
+    # the most signature frames (scattered), the resampled one held the drift in all its stretches
+    spec = OutsideTitle("tempo", 120.0, (OutsideDub("es", offset_s=-0.1, speed_ratio=24 / 25, tempo="kept"),), seed=4300, bed_db=-8.0)
+    verdict, record = _verdict(tmp_path, spec)
+    assert verdict.kind == "drift", verdict.reason
+    truth_ppm = (record["speed_ratio"] - 1) * 1e6
+    assert abs(verdict.drift_ppm - truth_ppm) <= 0.05 * abs(truth_ppm), (verdict.drift_ppm, truth_ppm)
+    assert abs(verdict.offset_s - record["offset_s"]) <= 0.03  # atempo's start holds to about ±12 ms
+
+
+def test_a_60_s_reverberant_band_limited_mono_remix_is_aligned_whole(tmp_path):
+    # x-remix: reverb + 8-kHz band limit, mono MP3, +0.5 s; in two 30-s stretches only the second
+    # stood out, so the envelopes held half the dub; aligned whole the programme stands out
+    dub = OutsideDub("es", offset_s=0.5, remix=("reverb", "band8k"), layout="mono", codec="mp3")
+    verdict, record = _verdict(tmp_path, OutsideTitle("remix", 60.0, (dub,), seed=4200, bed_db=-8.0))
+    assert verdict.kind == "constant", verdict.reason
+    assert abs(verdict.offset_s - record["offset_s"]) <= 0.005, (verdict.offset_s, record["offset_s"])
+
+
+def test_a_weak_stretch_on_the_line_of_a_drift_is_accepted():
+    # x-combined: pitch-kept 24/23.976 + EQ + 8 kHz in 5.1 AAC, the first stretch at contrast 1.09
+    starts, ends = np.array([0.0, 30.0, 60.0, 90.0]), np.array([30.0, 60.0, 90.0, 119.8])
+    accepted = np.array([False, True, True, True])
+    on_line = _on_the_line(starts, ends, np.array([-0.482, -0.453, -0.415, -0.386]), accepted, 0.046)
+    assert on_line.tolist() == [True, False, False, False]
+    # a stretch far from the line is not, nor is any stretch beside fewer than two accepted ones
+    assert not _on_the_line(starts, ends, np.array([3.854, -0.453, -0.415, -0.386]), accepted, 0.046).any()
+    assert not _on_the_line(starts, ends, np.array([-0.482, -0.453, 3.0, 4.0]), np.array([False, True, False, False]), 0.046).any()
+
+
+def test_a_6_s_promo_keeps_its_own_envelope_stretch_against_a_chance_one_at_another_speed(tmp_path):
+    # x-short: its own stretch +5 ms at contrast 5.0; resampled 0.96 × slower the same stretch
+    # found +252 ms at 1.48 and, 10 ms longer on the dub's timeline, must not replace it
+    spec = OutsideTitle("promo", 6.0, (OutsideDub("de", offset_s=0.0),), seed=4000, bed_db=-6.0, continuous=False)
+    verdict, record = _verdict(tmp_path, spec)
+    assert verdict.kind == "in_sync", verdict.reason
+    assert abs(verdict.offset_s - record["offset_s"]) <= 0.01, (verdict.offset_s, record["offset_s"])
