@@ -39,9 +39,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ALGORITHM", "PICTURE_STATUSES", "PictureSync", "picture_sync", "picture_sync_version", "decide_against_picture"]
 
-ALGORITHM = "picture-consensus/3"
+ALGORITHM = "picture-consensus/4"
 """How track offsets become the title's offset; bump when that changes (/1 was the weighted median
-of all speaking tracks; /2 used the consensus of any number of agreeing tracks, one included)."""
+of all speaking tracks; /2 used the consensus of any number of agreeing tracks, one included; /3
+needed two; /4 takes the plain median of the agreeing tracks, not the confidence-weighted one)."""
 
 PICTURE_STATUSES = ("determined", "no_picture", "no_faces", "no_speaker", "unverified")
 """``determined``: the offset is known; otherwise why it is not (no video stream, no face track,
@@ -110,21 +111,16 @@ def picture_sync_version(params: LipSyncParams) -> str:
     )
 
 
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    order = np.argsort(values)
-    cumulative = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
-
-
 def _consensus(offsets: np.ndarray, weights: np.ndarray, agreement_s: float) -> tuple[float, np.ndarray]:
     """(offset, members): the mode of the weighted Gaussian kernel density of ``offsets``
-    (bandwidth ``agreement_s``, on a 1-ms grid), then the weighted median of the offsets within
-    ``2 × agreement_s`` of it (``members``, a boolean mask)."""
+    (bandwidth ``agreement_s``, on a 1-ms grid), then the median of the offsets within
+    ``2 × agreement_s`` of it (``members``, a boolean mask), one vote each: the weights say which
+    offset the evidence gathers at, not how precise each estimate is."""
     grid = np.arange(offsets.min() - agreement_s, offsets.max() + agreement_s + 5e-4, 1e-3)
     density = (weights[None, :] * np.exp(-0.5 * ((grid[:, None] - offsets[None, :]) / agreement_s) ** 2)).sum(axis=1)
     mode = float(grid[int(np.argmax(density))])
     members = np.abs(offsets - mode) <= 2 * agreement_s
-    return _weighted_median(offsets[members], weights[members]), members
+    return float(np.median(offsets[members])), members
 
 
 def picture_sync(
@@ -203,12 +199,15 @@ def picture_sync(
             curves=table,
         )
     offsets = np.array([r["offset_s"] for r in used])
-    # each speaking track is one vote, weighted by its confidence but not by its length: the
-    # estimator's errors are per clip and the same under every shift (benchmarks/lipsync.py), so
-    # more frames of one speaker do not make its offset more trustworthy
+    # the speakers' confidence (not their length: the estimator's errors are per clip and the same
+    # under every shift, benchmarks/lipsync.py) weighs where the consensus is and whether it is
+    # strong enough; the offset is the plain median of the agreeing tracks, since a confidence (a
+    # peak's prominence) says whether a track has an offset, not how precise it is: weighted, one
+    # speaker with a -54 ms bias and the highest confidence outvoted two agreeing ones in the demo's
+    # talk_show (picture-consensus/3; benchmarks/README.md, 2026-12-06)
     weights = np.array([max(r["confidence"], 1e-6) for r in used])
     offset, members = _consensus(offsets, weights, agreement_s)
-    spread = _weighted_median(np.abs(offsets[members] - offset), weights[members])
+    spread = float(np.median(np.abs(offsets[members] - offset)))
     for r, member in zip(used, members):
         r["agrees"] = bool(member)
     lead = "leads" if offset > 0 else "lags"
