@@ -111,3 +111,13 @@ def test_dub_audio_before_the_original_begins_does_not_count_against_the_stretch
     # the same stretches on a programme that starts with the dub: the bar holds
     shifted = _envelope_only(starts, ends, [18.854, 0.456, 0.423, 0.400], accepted, dub_s=119.9, original_s=120.0)
     assert decide(shifted, match=POLICY.match, params=POLICY.verdict).kind == "undetermined"
+
+
+def test_a_weak_envelope_stretch_the_signatures_confirm_counts(tmp_path):
+    # x-outback xoutback_1/es: 0 → −0.4 s at 27 s → 0 at 63 s; the middle stretch reads −0.40 s at
+    # contrast 1.2-1.3, under envelope_min_contrast, and agrees with no other stretch; the signature
+    # frames in its span do (most of them within 50 ms)
+    dub = OutsideDub("es", jumps=((27.0, -0.4), (63.0, 0.0)))
+    verdict, _ = _verdict(tmp_path, OutsideTitle("outback", 90.0, (dub,), seed=4501, bed_db=-8.0, continuous=False))
+    assert verdict.kind == "intermittent", verdict.reason
+    assert [round(s["offset_s"], 2) for s in verdict.segments] == pytest.approx([0.0, -0.4, 0.0], abs=0.03), verdict.segments

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ml.audio_sync.envelope import _WEAK_CONTRAST
 from ml.audio_sync.matching import FrameMatches
 from ml.audio_sync.timeline import Segment, TimelineFit, fit_timeline
 from ml.policy import MatchParams, VerdictParams, params_version
@@ -31,7 +32,8 @@ __all__ = ["ALGORITHM", "KINDS", "BANDS", "Verdict", "itu_band", "decide", "verd
 ALGORITHM = "verdict/7"
 """Changes when the same evidence can give another verdict (6: a length mismatch no longer refuses
 the verdict, the completeness fields say it; dubs under ``min_dub_s`` are undetermined; 7: the
-envelope stretches' share counts only dub audio on the original's programme at its offset)."""
+envelope stretches' share counts only dub audio on the original's programme at its offset, and a
+weak envelope stretch that the signatures' matched frames confirm counts as evidence)."""
 KINDS = ("in_sync", "constant", "drift", "intermittent", "undetermined")
 BANDS = ("undetectable", "acceptable", "unacceptable", "unknown")
 
@@ -289,6 +291,24 @@ def _fit(
     )
 
 
+def _corroborated(matches: FrameMatches, params: VerdictParams) -> np.ndarray:
+    """The envelope stretches not accepted on their own (contrast from 1.1 up to
+    ``envelope_min_contrast``) that the signatures' matched frames in their span confirm: at least
+    ``min_matched_frames`` // 2 of them, and most of them, within max(``timeline_tolerance_s``,
+    50 ms) of the stretch's offset. Two matchers agreeing is evidence, as two stretches agreeing is
+    (:mod:`ml.audio_sync.envelope`): the middle stretch of a dub out of sync and back (0 → −0.4 →
+    0 s) read −402 ms at contrast 1.29, and 43 of the 69 matched frames in it lay within 50 ms."""
+    env = matches.envelope
+    out = np.zeros(len(env.offsets), dtype=bool)
+    times, offsets = matches.matched_times, matches.matched_offsets
+    tolerance = max(params.timeline_tolerance_s, 0.05)
+    for i in np.flatnonzero(~env.accepted & (env.contrasts >= _WEAK_CONTRAST)):
+        inside = (times >= env.starts[i]) & (times <= env.ends[i])
+        near = int(np.count_nonzero(np.abs(offsets[inside] - env.offsets[i]) <= tolerance))
+        out[i] = near >= max(1, params.min_matched_frames // 2) and 2 * near > int(np.count_nonzero(inside))
+    return out
+
+
 def _on_programme_share(env, original_s: float) -> float:
     """The share of the dub's stretches that the accepted stretches hold, both counted only where
     they lie on the original's programme (0 … ``original_s``) at their offsets.
@@ -319,7 +339,8 @@ def _envelope_fit(matches: FrameMatches, params: VerdictParams) -> tuple[Timelin
     env = matches.envelope
     if len(env.offsets) == 0:
         return None, "no envelopes to match (signatures without band envelopes, or a dub shorter than four frames)"
-    accepted = env.accepted
+    accepted = env.accepted | _corroborated(matches, params)
+    env = dataclasses.replace(env, accepted=accepted)
     n, k = len(env.offsets), int(np.count_nonzero(accepted))
     if k == 0:
         return None, (
