@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.outside_mix import SONIC_PI, OutsideDub, OutsideTitle, build_outside_title
 from ml.audio_sync.envelope import _on_the_line
-from ml.audio_sync.matching import match_with_speed_search
+from ml.audio_sync.matching import FrameMatches, match_with_speed_search
 from ml.audio_sync.signatures import signature_from_file
 from ml.audio_sync.verdict import decide
 from ml.policy import named_policy
@@ -73,3 +73,51 @@ def test_a_6_s_promo_keeps_its_own_envelope_stretch_against_a_chance_one_at_anot
     verdict, record = _verdict(tmp_path, spec)
     assert verdict.kind == "in_sync", verdict.reason
     assert abs(verdict.offset_s - record["offset_s"]) <= 0.01, (verdict.offset_s, record["offset_s"])
+
+
+def test_appended_credits_do_not_count_against_the_sync_verdict(tmp_path):
+    # x-credits: credits after the programme have nothing to match on the original; counted, 30 s
+    # of them left the two stretches that stand out holding 67 % of a 60-s dub's 90 s
+    dub = OutsideDub("ru", offset_s=0.5, credits_s=30.0)
+    verdict, record = _verdict(tmp_path, OutsideTitle("credits", 60.0, (dub,), seed=4600, bed_db=-8.0))
+    assert verdict.kind == "constant", verdict.reason
+    assert abs(verdict.offset_s - record["offset_s"]) <= 0.02, (verdict.offset_s, record["offset_s"])
+    assert verdict.complete is False and verdict.tail_s < -29.0, verdict.completeness
+
+
+def _envelope_only(starts, ends, offsets, accepted, *, dub_s: float, original_s: float) -> FrameMatches:
+    """Evidence of a dub whose signature frames all miss and whose envelope stretches are given."""
+    n = int(dub_s / 0.2)
+    return FrameMatches(
+        dub_times=np.arange(n) * 0.2, offsets=np.zeros(n), distances=np.full(n, 1e9),
+        rival_distances=np.full(n, 1e9), theta_min_dist=1.0, dub_duration_s=dub_s, frame_seconds=0.2,
+        reference_duration_s=original_s, envelope_starts=np.asarray(starts, float),
+        envelope_ends=np.asarray(ends, float), envelope_offsets=np.asarray(offsets, float),
+        envelope_scores=np.full(len(starts), 0.5), envelope_contrasts=np.where(accepted, 2.0, 1.0),
+        envelope_accepted=np.asarray(accepted, bool),
+    )  # fmt: skip
+
+
+def test_dub_audio_before_the_original_begins_does_not_count_against_the_stretches():
+    # x-combined xcombined_1/es as measured: truth −500 ms, the first stretch (+18.9 s at contrast
+    # 1.02) not accepted; its first 0.46 s play before the original's start, and the three others
+    # held 74.96 % of the dub's stretches counted whole
+    starts, ends = [0.0, 30.0, 60.0, 90.0], [30.0, 60.0, 90.0, 119.8]
+    accepted = [False, True, True, True]
+    matches = _envelope_only(starts, ends, [18.854, -0.456, -0.423, -0.400], accepted, dub_s=119.9, original_s=120.0)
+    verdict = decide(matches, match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind != "undetermined", verdict.reason
+    assert verdict.source == "envelope" and abs(verdict.offset_s + 0.5) <= 0.02, verdict.reason
+    # the same stretches on a programme that starts with the dub: the bar holds
+    shifted = _envelope_only(starts, ends, [18.854, 0.456, 0.423, 0.400], accepted, dub_s=119.9, original_s=120.0)
+    assert decide(shifted, match=POLICY.match, params=POLICY.verdict).kind == "undetermined"
+
+
+def test_a_weak_envelope_stretch_the_signatures_confirm_counts(tmp_path):
+    # x-outback xoutback_1/es: 0 → −0.4 s at 27 s → 0 at 63 s; the middle stretch reads −0.40 s at
+    # contrast 1.2-1.3, under envelope_min_contrast, and agrees with no other stretch; the signature
+    # frames in its span do (most of them within 50 ms)
+    dub = OutsideDub("es", jumps=((27.0, -0.4), (63.0, 0.0)))
+    verdict, _ = _verdict(tmp_path, OutsideTitle("outback", 90.0, (dub,), seed=4501, bed_db=-8.0, continuous=False))
+    assert verdict.kind == "intermittent", verdict.reason
+    assert [round(s["offset_s"], 2) for s in verdict.segments] == pytest.approx([0.0, -0.4, 0.0], abs=0.03), verdict.segments

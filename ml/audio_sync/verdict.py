@@ -22,15 +22,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ml.audio_sync.envelope import _WEAK_CONTRAST
 from ml.audio_sync.matching import FrameMatches
 from ml.audio_sync.timeline import Segment, TimelineFit, fit_timeline
 from ml.policy import MatchParams, VerdictParams, params_version
 
 __all__ = ["ALGORITHM", "KINDS", "BANDS", "Verdict", "itu_band", "decide", "verdict_version"]
 
-ALGORITHM = "verdict/6"
+ALGORITHM = "verdict/7"
 """Changes when the same evidence can give another verdict (6: a length mismatch no longer refuses
-the verdict, the completeness fields say it; dubs under ``min_dub_s`` are undetermined)."""
+the verdict, the completeness fields say it; dubs under ``min_dub_s`` are undetermined; 7: the
+envelope stretches' share counts only dub audio on the original's programme at its offset, and a
+weak envelope stretch that the signatures' matched frames confirm counts as evidence)."""
 KINDS = ("in_sync", "constant", "drift", "intermittent", "undetermined")
 BANDS = ("undetectable", "acceptable", "unacceptable", "unknown")
 
@@ -288,13 +291,56 @@ def _fit(
     )
 
 
+def _corroborated(matches: FrameMatches, params: VerdictParams) -> np.ndarray:
+    """The envelope stretches not accepted on their own (contrast from 1.1 up to
+    ``envelope_min_contrast``) that the signatures' matched frames in their span confirm: at least
+    ``min_matched_frames`` // 2 of them, and most of them, within max(``timeline_tolerance_s``,
+    50 ms) of the stretch's offset. Two matchers agreeing is evidence, as two stretches agreeing is
+    (:mod:`ml.audio_sync.envelope`): the middle stretch of a dub out of sync and back (0 → −0.4 →
+    0 s) read −402 ms at contrast 1.29, and 43 of the 69 matched frames in it lay within 50 ms."""
+    env = matches.envelope
+    out = np.zeros(len(env.offsets), dtype=bool)
+    times, offsets = matches.matched_times, matches.matched_offsets
+    tolerance = max(params.timeline_tolerance_s, 0.05)
+    for i in np.flatnonzero(~env.accepted & (env.contrasts >= _WEAK_CONTRAST)):
+        inside = (times >= env.starts[i]) & (times <= env.ends[i])
+        near = int(np.count_nonzero(np.abs(offsets[inside] - env.offsets[i]) <= tolerance))
+        out[i] = near >= max(1, params.min_matched_frames // 2) and 2 * near > int(np.count_nonzero(inside))
+    return out
+
+
+def _on_programme_share(env, original_s: float) -> float:
+    """The share of the dub's stretches that the accepted stretches hold, both counted only where
+    they lie on the original's programme (0 … ``original_s``) at their offsets.
+
+    Sync and completeness are two questions: dub audio before the original begins or after it
+    ends (appended credits, a head of silence) has nothing to match, so it does not count against
+    the sync verdict; ``complete_delivery`` reports it. A stretch not accepted takes the offset of
+    the accepted stretches around it (interpolated over their centres, held beyond the first and
+    last): 20 s of credits after a 90-s programme then leave 89.5 s to judge, not 110 s.
+    """
+    accepted = env.accepted
+    centres = (env.starts + env.ends) / 2
+    offsets = np.where(
+        accepted, env.offsets, np.interp(centres, centres[accepted], env.offsets[accepted])
+    )
+    lo = np.maximum(env.starts + offsets, 0.0)
+    hi = env.ends + offsets if not math.isfinite(original_s) else np.minimum(env.ends + offsets, original_s)
+    on = np.clip(hi - lo, 0.0, None)
+    total = float(np.sum(on))
+    if total <= 0.0:  # no stretch on the programme at its offset: judge the dub's stretches whole
+        on, total = env.ends - env.starts, float(np.sum(env.ends - env.starts))
+    return float(np.sum(on[accepted])) / max(total, 1e-9)
+
+
 def _envelope_fit(matches: FrameMatches, params: VerdictParams) -> tuple[TimelineFit | None, str]:
     """The timeline of the envelope matcher's accepted stretches (each a constant offset over its
     span), or None; and what the envelope matcher found, in words."""
     env = matches.envelope
     if len(env.offsets) == 0:
         return None, "no envelopes to match (signatures without band envelopes, or a dub shorter than four frames)"
-    accepted = env.accepted
+    accepted = env.accepted | _corroborated(matches, params)
+    env = dataclasses.replace(env, accepted=accepted)
     n, k = len(env.offsets), int(np.count_nonzero(accepted))
     if k == 0:
         return None, (
@@ -306,9 +352,12 @@ def _envelope_fit(matches: FrameMatches, params: VerdictParams) -> tuple[Timelin
     words = f"{k} of {n} stretches stand out ({where})"
     # the stretches that stand out must hold most of the dub: a third of it at one offset may be
     # one stretch of a drift too fast for a stretch to hold one offset
-    covered = float(np.sum(ends - starts)) / max(float(np.sum(env.ends - env.starts)), 1e-9)
+    covered = _on_programme_share(env, float(matches.reference_duration_s))
     if covered < params.min_explained:
-        return None, f"{words}, holding {covered:.0%} of the dub's stretches (need {params.min_explained:.0%})"
+        return None, (
+            f"{words}, holding {covered:.0%} of the dub's stretches on the original's programme "
+            f"(need {params.min_explained:.0%})"
+        )
     centres = (starts + ends) / 2  # each stretch's offset is its centre's
     if k == 1:
         only = Segment(float(starts[0]), float(ends[0]), float(offsets[0]), 1)
