@@ -54,7 +54,7 @@ import numpy as np
 from benchmarks._common import CACHE as CACHE_ROOT
 from benchmarks._common import MEDIA, decode_video_seconds, machine, write_report
 from ml.picture.faces import track_faces
-from ml.picture.lipsync import TrackSync, estimator_identity, track_offsets
+from ml.picture.lipsync import TrackSync, estimator_identity, refined_offset, track_offsets
 from ml.picture.shots import shots_from_file
 from ml.policy import LipSyncParams
 from ml.testmedia.shift import SHIFT_METHODS, shifted_copy
@@ -84,12 +84,7 @@ def as_before(result: TrackSync) -> TrackSync:
     the curve's peak above its median in standard deviations of the curve."""
     shifts, scores = np.asarray(result.shifts_s), np.asarray(result.scores)
     i = int(np.argmax(scores))
-    offset = float(shifts[i])
-    if 0 < i < len(scores) - 1:
-        left, mid, right = scores[i - 1 : i + 2]
-        denom = left - 2 * mid + right
-        if denom < 0:
-            offset += float(np.clip(0.5 * (left - right) / denom, -0.5, 0.5)) * float(shifts[1] - shifts[0])
+    offset = refined_offset(shifts, scores, i)
     sd = scores.std()
     confidence = float((scores[i] - np.median(scores)) / sd) if sd > 0 else 0.0
     return dataclasses.replace(result, offset_s=offset, confidence=confidence, at_edge=False)

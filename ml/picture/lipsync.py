@@ -341,6 +341,18 @@ def score_curve(
     return np.mean(list(curves.values()), axis=0)
 
 
+def refined_offset(shifts: np.ndarray, scores: np.ndarray, i: int) -> float:
+    """The candidate offset ``shifts[i]`` refined by a parabola through ``scores[i]`` and its two
+    neighbours (by at most half a step; unrefined at either end or where the curve is not convex)."""
+    offset = float(shifts[i])
+    if 0 < i < len(scores) - 1:
+        left, mid, right = scores[i - 1 : i + 2]
+        denom = left - 2 * mid + right
+        if denom < 0:
+            offset += float(np.clip(0.5 * (left - right) / denom, -0.5, 0.5)) * float(shifts[1] - shifts[0])
+    return offset
+
+
 def _peak(
     shifts: np.ndarray, scores: np.ndarray, families: dict[str, np.ndarray], frame_s: float, max_shift_s: float
 ) -> tuple[float, float, float, float, bool]:
@@ -353,12 +365,7 @@ def _peak(
     peak but an edge (``at_edge``)."""
     inside = np.flatnonzero(np.abs(shifts) <= max_shift_s + 0.5 * frame_s + 1e-9)
     i = int(inside[np.argmax(scores[inside])])
-    offset = float(shifts[i])
-    if 0 < i < len(scores) - 1:
-        left, mid, right = scores[i - 1 : i + 2]
-        denom = left - 2 * mid + right
-        if denom < 0:
-            offset += float(np.clip(0.5 * (left - right) / denom, -0.5, 0.5)) * float(shifts[1] - shifts[0])
+    offset = refined_offset(shifts, scores, i)
     at_edge = bool(i in (0, len(scores) - 1) or scores[i - 1] > scores[i] or scores[i + 1] > scores[i])
     sd = scores.std()
     far = np.abs(shifts - shifts[i]) >= GAP_FRAMES * frame_s - 1e-9
