@@ -662,14 +662,10 @@ class _RecheckSignature:
     decodes the written file, and framed by the same :class:`SignatureBuilder`."""
 
     def __init__(self, native: _Native, params):
-        import av
-
-        from ml.decoding.audio import _RESAMPLED_FRAME  # the frames iter_audio_blocks resamples in
+        from ml.decoding.audio import mono_resampler
 
         self._native, self._pts = native, 0
-        self._resampler = av.AudioResampler(
-            format="flt", layout="mono", rate=params.sample_rate, frame_size=_RESAMPLED_FRAME
-        )
+        self._resampler = mono_resampler(params.sample_rate)
         self._builder = SignatureBuilder(params, role="dub")
 
     def push(self, block: np.ndarray) -> None:

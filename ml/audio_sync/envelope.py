@@ -41,7 +41,7 @@ MAX_RISE_DB = 20.0
 would otherwise outweigh every other onset)."""
 _RIVAL_S = 1.0
 """The rival of a stretch's best lag is its best lag more than this far away, seconds."""
-_WEAK_CONTRAST = 1.1
+WEAK_CONTRAST = 1.1
 """Stretches below this contrast are never accepted, up to ``envelope_min_contrast`` only when an
 accepted stretch agrees with their offset."""
 
@@ -189,7 +189,7 @@ def match_envelopes(dub: Signature, reference: Signature, params: MatchParams) -
         return EnvelopeStretches.empty()
     starts, ends, offsets, scores, contrasts = (np.array(col, dtype=np.float64) for col in zip(*rows))
     accepted = contrasts >= params.envelope_min_contrast
-    weak = (contrasts >= _WEAK_CONTRAST) & ~accepted
+    weak = (contrasts >= WEAK_CONTRAST) & ~accepted
     for i in np.flatnonzero(weak):  # agreement is evidence too
         if np.any(accepted & (np.abs(offsets - offsets[i]) <= 2 * cell_s)):
             accepted[i] = True

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml.audio_sync.envelope import _WEAK_CONTRAST
+from ml.audio_sync.envelope import WEAK_CONTRAST
 from ml.audio_sync.matching import FrameMatches
 from ml.audio_sync.timeline import Segment, TimelineFit, fit_timeline
 from ml.policy import MatchParams, VerdictParams, params_version
@@ -302,7 +302,7 @@ def _corroborated(matches: FrameMatches, params: VerdictParams) -> np.ndarray:
     out = np.zeros(len(env.offsets), dtype=bool)
     times, offsets = matches.matched_times, matches.matched_offsets
     tolerance = max(params.timeline_tolerance_s, 0.05)
-    for i in np.flatnonzero(~env.accepted & (env.contrasts >= _WEAK_CONTRAST)):
+    for i in np.flatnonzero(~env.accepted & (env.contrasts >= WEAK_CONTRAST)):
         inside = (times >= env.starts[i]) & (times <= env.ends[i])
         near = int(np.count_nonzero(np.abs(offsets[inside] - env.offsets[i]) <= tolerance))
         out[i] = near >= max(1, params.min_matched_frames // 2) and 2 * near > int(np.count_nonzero(inside))

@@ -22,7 +22,7 @@ import numpy as np
 
 from ml.errors import MediaError, ParameterError
 
-__all__ = ["AudioInfo", "probe_audio", "AudioStream", "iter_audio_blocks", "prefetched", "load_audio"]
+__all__ = ["AudioInfo", "probe_audio", "AudioStream", "iter_audio_blocks", "mono_resampler", "prefetched", "load_audio"]
 
 MAX_DURATION_S = 24 * 3600.0
 """Longer declared durations are absurd for a title (a corrupt header) and refused."""
@@ -161,6 +161,17 @@ _RESAMPLED_FRAME = 1 << 16
 """Samples per frame out of the resampler (about 1.5 s at 44.1 kHz)."""
 
 
+def mono_resampler(sample_rate: int):
+    """The libswresample down-mix to mono float at ``sample_rate`` that :func:`iter_audio_blocks`
+    decodes through, handing out frames of ``_RESAMPLED_FRAME`` samples, not one per decoded frame
+    (an AAC hour is 155,000 frames of 1024 samples, and converting each to numpy cost more than
+    decoding it; same samples, bit for bit). Whoever must reproduce a decode's samples exactly (the
+    conform's re-check) resamples through the same."""
+    import av
+
+    return av.AudioResampler(format="flt", layout="mono", rate=sample_rate, frame_size=_RESAMPLED_FRAME)
+
+
 def iter_audio_blocks(
     path: str | Path,
     *,
@@ -219,10 +230,7 @@ def iter_audio_blocks(
             stream.thread_type = "AUTO"
         else:
             stream.thread_count = decoder_threads
-        # the resampler hands out frames of _RESAMPLED_FRAME samples, not one per decoded frame: an
-        # AAC hour is 155,000 frames of 1024 samples, and converting each to numpy cost more than
-        # decoding it (same samples, bit for bit)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate, frame_size=_RESAMPLED_FRAME)
+        resampler = mono_resampler(sample_rate)
         origin_s = container.start_time / 1_000_000 if container.start_time is not None else 0.0
         pending: list[np.ndarray] = []
         n_pending = 0

@@ -72,7 +72,6 @@ __all__ = [
     "estimator_identity",
     "mouth_features",
     "speech_features",
-    "score_curve",
     "score_curves",
     "refined_landmarks",
     "track_offsets",
@@ -326,19 +325,6 @@ def score_curves(
                     totals[name] += (curve - curve.mean()) / sd
     n_sets = len(params.highpass_s) * len(speech)
     return {name: total / n_sets for name, total in totals.items()}
-
-
-def score_curve(
-    mouth: dict[str, np.ndarray],
-    speech: dict[tuple[int, float], np.ndarray],
-    speech_start_s: float,
-    times: np.ndarray,
-    shifts_s: np.ndarray,
-    params: LipSyncParams,
-) -> np.ndarray:
-    """The families' curves (:func:`score_curves`) averaged: the curve whose peak is the offset."""
-    curves = score_curves(mouth, speech, speech_start_s, times, shifts_s, params)
-    return np.mean(list(curves.values()), axis=0)
 
 
 def refined_offset(shifts: np.ndarray, scores: np.ndarray, i: int) -> float:
