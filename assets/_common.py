@@ -2,22 +2,43 @@
 and the reason, progress logging for long decodes and copies, the check that the policy in use is
 the one the code versions were derived from, and the retry policy for transient I/O errors."""
 
+import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
-from dagster import AssetExecutionContext, Backoff, Failure, Jitter, RetryPolicy
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    AssetKey,
+    AssetRecordsFilter,
+    Backoff,
+    DataVersion,
+    Failure,
+    Jitter,
+    MetadataValue,
+    RetryPolicy,
+    SpecificPartitionsPartitionMapping,
+)
+from dagster._core.definitions.data_version import compute_logical_data_version
 
 from ml.errors import DubsyncError, MediaError
 from ml.policy import Policy
-from orchestration.partitions import LANGUAGE_DIMENSION, TITLE_DIMENSION
+from orchestration.partitions import title_and_language
+from resources.artifacts import ArtifactIOManager
 from resources.policy import PolicyResource
 
 __all__ = [
     "PROGRESS_STEP",
     "TRANSIENT_RETRY",
+    "TitleInput",
     "checked_policy",
+    "dub_lineage",
     "dub_partition",
+    "title_dep",
+    "title_inputs",
     "failures",
     "fetching",
     "progress_logger",
@@ -90,5 +111,111 @@ def checked_policy(policy_resource: PolicyResource, baked: Policy) -> Policy:
 
 def dub_partition(context: AssetExecutionContext) -> tuple[str, str]:
     """The (title, language) of a dub-level asset's partition."""
-    keys = context.partition_key.keys_by_dimension
-    return keys[TITLE_DIMENSION], keys[LANGUAGE_DIMENSION]
+    title, language = title_and_language(context.partition_key)
+    if language is None:
+        raise Failure(description=f"{context.partition_key!r} is not a dub's partition key", allow_retries=False)
+    return title, language
+
+
+# A dub-level asset reads its title's assets (the reference signature, the lip-sync offset) by title,
+# through the artifact IO manager, not as Dagster inputs: Dagster 1.13 has no partition mapping from a
+# ``dubs`` key to its title, and custom mappings are unsupported. The edge stays in the asset graph as a
+# dep that maps to no upstream partition (``title_dep``), and the per-partition lineage travels with the
+# dub's materialisation: the input's partition and data version in its metadata and in Dagster's own
+# input tags, and a data version that hashes them as Dagster hashes an input's, so it is the one the
+# earlier title × language partitioning recorded (``dubsync backfill --stale`` compares it).
+
+_INPUT_VERSION_TAG = "dagster/input_data_version/"
+_INPUT_POINTER_TAG = "dagster/input_event_pointer/"
+_DATA_VERSION_TAG = "dagster/data_version"
+
+
+def title_dep(key: AssetKey) -> AssetDep:
+    """The graph edge from a title-level asset to a dub-level one; it claims no upstream partition
+    (which would be wrong for every dub but the title's own), so Dagster never calls a dub's
+    partition "upstream missing"."""
+    return AssetDep(key, partition_mapping=SpecificPartitionsPartitionMapping([]))
+
+
+@dataclass(frozen=True)
+class TitleInput:
+    """One title-level asset as a dub-level asset read it: the value, and the materialisation it came
+    from (partition, storage id, data version)."""
+
+    key: AssetKey
+    partition: str
+    storage_id: int
+    data_version: str
+    value: Any
+
+
+def _latest(context: AssetExecutionContext, key: AssetKey, partition: str):
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    ).records
+    return records[0] if records else None
+
+
+def title_inputs(
+    context: AssetExecutionContext, io_manager: ArtifactIOManager, keys: Mapping[str, AssetKey]
+) -> dict[str, TitleInput]:
+    """The dub's title's assets, by name (``{"reference_signature": REFERENCE_SIGNATURE}``): their
+    latest materialisation of the title's partition, read through the artifact IO manager (the
+    ``io_manager`` resource). One never materialised fails the step with what to do."""
+    title, _ = dub_partition(context)
+    loaded = {}
+    for name, key in keys.items():
+        record = _latest(context, key, title)
+        if record is None:
+            raise Failure(
+                description=f"{key.to_user_string()}[{title}] was never materialised: run reference_job for {title} first",
+                allow_retries=False,
+            )
+        version = (record.asset_materialization.tags or {}).get(_DATA_VERSION_TAG, "")
+        value = io_manager.load_partition(key, title)
+        loaded[name] = TitleInput(key, title, record.storage_id, version, value)
+    return loaded
+
+
+@dataclass(frozen=True)
+class DubLineage:
+    """What a dub-level materialisation carries of its title-level inputs: ``data_version`` and
+    ``tags`` for Dagster, ``metadata`` for a person (an asset link, the partition, the data version)."""
+
+    data_version: DataVersion
+    tags: dict[str, str]
+    metadata: dict[str, Any]
+
+
+def _input_version(version: str) -> DataVersion:
+    """An input partition's data version as Dagster counts it in a logical data version."""
+    return DataVersion(hashlib.sha256(version.encode()).hexdigest())
+
+
+def dub_lineage(
+    context: AssetExecutionContext, titles: Mapping[str, TitleInput], inputs: Sequence[AssetKey]
+) -> DubLineage:
+    """The lineage of a dub-level materialisation reading ``titles`` and the dub-level ``inputs``
+    (Dagster inputs of the same partition): a data version hashing the code version and every
+    input's version as Dagster hashes them, Dagster's input tags for the title-level ones, metadata."""
+    versions: dict[AssetKey, DataVersion] = {}
+    for key in inputs:
+        record = _latest(context, key, context.partition_key)
+        recorded = (record.asset_materialization.tags or {}).get(_DATA_VERSION_TAG) if record else None
+        if recorded is None:
+            raise Failure(
+                description=f"{key.to_user_string()}[{context.partition_key}] has no recorded data version",
+                allow_retries=False,
+            )
+        versions[key] = _input_version(recorded)
+    tags: dict[str, str] = {}
+    metadata: dict[str, Any] = {}
+    for name, loaded in titles.items():
+        versions[loaded.key] = _input_version(loaded.data_version)
+        tags[_INPUT_VERSION_TAG + loaded.key.to_user_string()] = versions[loaded.key].value
+        tags[_INPUT_POINTER_TAG + loaded.key.to_user_string()] = str(loaded.storage_id)
+        metadata[name] = MetadataValue.asset(loaded.key)
+        metadata[f"{name}_partition"] = loaded.partition
+        metadata[f"{name}_data_version"] = loaded.data_version
+    code_version = context.assets_def.code_versions_by_key[context.asset_key]
+    return DubLineage(compute_logical_data_version(code_version, versions), tags, metadata)

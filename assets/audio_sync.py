@@ -16,8 +16,8 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     MaterializeResult,
+    ResourceParam,
     MetadataValue,
-    MultiToSingleDimensionPartitionMapping,
     Output,
     asset,
 )
@@ -26,10 +26,13 @@ from assets._common import (
     PROGRESS_STEP,
     TRANSIENT_RETRY,
     checked_policy,
+    dub_lineage,
     dub_partition,
     failures,
     fetching,
     progress_logger,
+    title_dep,
+    title_inputs,
 )
 from assets.media import DUB_MEDIA, ORIGINAL_MEDIA, SOURCE_VERSION
 from assets.picture import LIP_SYNC_OFFSETS
@@ -40,11 +43,8 @@ from ml.picture.title_sync import PictureSync, decide_against_picture
 from ml.policy import Policy
 from ml.report import offset_timeline_png, png_markdown, verdict_model_lines
 from ml.vendor_sheet import vendor_sheet_html
-from orchestration.partitions import (
-    TITLE_DIMENSION,
-    title_language_partitions,
-    titles_partitions,
-)
+from orchestration.partitions import dubs_partitions, titles_partitions
+from resources.artifacts import ArtifactIOManager
 from resources.deliverables import DeliverablesStore
 from resources.media_store import MediaStore, Track
 from resources.policy import PolicyResource
@@ -124,7 +124,7 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
 
     @asset(
         key=DUB_SIGNATURE,
-        partitions_def=title_language_partitions,
+        partitions_def=dubs_partitions,
         deps=[DUB_MEDIA],
         code_version=signature_version(policy.signature),
         group_name=GROUP,
@@ -143,16 +143,9 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
 
     @asset(
         key=FRAME_MATCH_OFFSETS,
-        partitions_def=title_language_partitions,
-        ins={
-            "dub_signature": AssetIn(DUB_SIGNATURE),
-            "reference_signature": AssetIn(
-                REFERENCE_SIGNATURE,
-                partition_mapping=MultiToSingleDimensionPartitionMapping(
-                    partition_dimension_name=TITLE_DIMENSION
-                ),
-            ),
-        },
+        partitions_def=dubs_partitions,
+        ins={"dub_signature": AssetIn(DUB_SIGNATURE)},
+        deps=[title_dep(REFERENCE_SIGNATURE)],  # read by title (assets._common.title_inputs)
         code_version=match_version(policy.match, policy.verdict.min_matched_frames),
         group_name=GROUP,
         retry_policy=TRANSIENT_RETRY,
@@ -170,11 +163,14 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
         context: AssetExecutionContext,
         media_store: MediaStore,
         policy_resource: PolicyResource,
+        io_manager: ResourceParam[ArtifactIOManager],
         dub_signature: Signature,
-        reference_signature: Signature,
     ):
         checked = checked_policy(policy_resource, policy)
         title, language = dub_partition(context)
+        with failures(context):
+            titles = title_inputs(context, io_manager, {"reference_signature": REFERENCE_SIGNATURE})
+        reference_signature: Signature = titles["reference_signature"].value
         step = {"next": PROGRESS_STEP}
 
         def progress(share: float) -> None:
@@ -202,9 +198,13 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
             matches, title=f"{title} / {language}: dub vs original", track_offset_s=matches.offset_s
         )
         matched = matches.n_matched
+        lineage = dub_lineage(context, titles, [DUB_SIGNATURE])
         return MaterializeResult(
             value=matches,
+            data_version=lineage.data_version,
+            tags=lineage.tags,
             metadata={
+                **lineage.metadata,
                 "offset_ms": round(matches.offset_s * 1000, 1) if matched else None,
                 "matched_frames": matched,
                 "dub_frames": int(len(matches.dub_times)),
@@ -227,16 +227,9 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
 
     @asset(
         key=TITLE_VERDICTS,
-        partitions_def=title_language_partitions,
-        ins={
-            "frame_match_offsets": AssetIn(FRAME_MATCH_OFFSETS),
-            "lip_sync_offsets": AssetIn(
-                LIP_SYNC_OFFSETS,
-                partition_mapping=MultiToSingleDimensionPartitionMapping(
-                    partition_dimension_name=TITLE_DIMENSION
-                ),
-            ),
-        },
+        partitions_def=dubs_partitions,
+        ins={"frame_match_offsets": AssetIn(FRAME_MATCH_OFFSETS)},
+        deps=[title_dep(LIP_SYNC_OFFSETS)],  # read by title (assets._common.title_inputs)
         code_version=verdict_version(policy.match, policy.verdict),
         group_name=GROUP,
         retry_policy=TRANSIENT_RETRY,
@@ -271,11 +264,14 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
         context: AssetExecutionContext,
         policy_resource: PolicyResource,
         deliverables: DeliverablesStore,
+        io_manager: ResourceParam[ArtifactIOManager],
         frame_match_offsets: FrameMatches,
-        lip_sync_offsets: PictureSync,
     ):
         checked = checked_policy(policy_resource, policy)
         title, language = dub_partition(context)
+        with failures(context):
+            titles = title_inputs(context, io_manager, {"lip_sync_offsets": LIP_SYNC_OFFSETS})
+        lip_sync_offsets: PictureSync = titles["lip_sync_offsets"].value
         with failures(context):
             verdict = decide_against_picture(
                 frame_match_offsets, lip_sync_offsets, match=checked.match, params=checked.verdict
@@ -293,9 +289,12 @@ def build_audio_sync_assets(policy: Policy) -> list[AssetsDefinition]:
         # the vendor's sheet: verdict, correction, plot; no run id in it, so the same verdict writes the same bytes
         sheet_html = vendor_sheet_html(title, language, verdict, plot)
         sheet = deliverables.write_bytes(f"sheets/{title}/{language}.html", sheet_html.encode())
+        lineage = dub_lineage(context, titles, [FRAME_MATCH_OFFSETS])
         return MaterializeResult(
             value=verdict,
-            metadata={**_verdict_metadata(verdict, plot), "vendor_sheet": MetadataValue.path(sheet)},
+            data_version=lineage.data_version,
+            tags=lineage.tags,
+            metadata={**lineage.metadata, **_verdict_metadata(verdict, plot), "vendor_sheet": MetadataValue.path(sheet)},
             check_results=[
                 AssetCheckResult(
                     check_name=CHECK_WITHIN_TOLERANCE,

@@ -15,11 +15,19 @@ from dagster import (
     AssetsDefinition,
     AutomationCondition,
     MaterializeResult,
-    MultiToSingleDimensionPartitionMapping,
+    ResourceParam,
     asset,
 )
 
-from assets._common import TRANSIENT_RETRY, checked_policy, dub_partition, failures
+from assets._common import (
+    TRANSIENT_RETRY,
+    checked_policy,
+    dub_lineage,
+    dub_partition,
+    failures,
+    title_dep,
+    title_inputs,
+)
 from assets.audio_sync import FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
 from assets.picture import LIP_SYNC_OFFSETS
 from ml.audio_sync.conform import ConformResult, conform_dub, conform_version
@@ -28,7 +36,8 @@ from ml.audio_sync.signatures import Signature
 from ml.audio_sync.verdict import Verdict
 from ml.picture.title_sync import PictureSync
 from ml.policy import Policy
-from orchestration.partitions import TITLE_DIMENSION, title_language_partitions
+from orchestration.partitions import dubs_partitions
+from resources.artifacts import ArtifactIOManager
 from resources.deliverables import DeliverablesStore
 from resources.media_store import MediaStore
 from resources.policy import PolicyResource
@@ -44,23 +53,18 @@ def conformed_relative(title: str) -> str:
     return f"conformed/{title}/dubs"
 
 
-def _by_title() -> MultiToSingleDimensionPartitionMapping:
-    return MultiToSingleDimensionPartitionMapping(partition_dimension_name=TITLE_DIMENSION)
-
-
 def build_conform_assets(policy: Policy) -> list[AssetsDefinition]:
     """``conformed_dubs``, versioned by the parameters of ``policy`` it uses (its own and those of
     the re-check)."""
 
     @asset(
         key=CONFORMED_DUBS,
-        partitions_def=title_language_partitions,
+        partitions_def=dubs_partitions,
         ins={
             "title_verdicts": AssetIn(TITLE_VERDICTS),
             "frame_match_offsets": AssetIn(FRAME_MATCH_OFFSETS),
-            "reference_signature": AssetIn(REFERENCE_SIGNATURE, partition_mapping=_by_title()),
-            "lip_sync_offsets": AssetIn(LIP_SYNC_OFFSETS, partition_mapping=_by_title()),
         },
+        deps=[title_dep(REFERENCE_SIGNATURE), title_dep(LIP_SYNC_OFFSETS)],  # read by title (title_inputs)
         code_version=conform_version(policy),
         group_name=GROUP,
         retry_policy=TRANSIENT_RETRY,
@@ -79,14 +83,18 @@ def build_conform_assets(policy: Policy) -> list[AssetsDefinition]:
         media_store: MediaStore,
         policy_resource: PolicyResource,
         deliverables: DeliverablesStore,
+        io_manager: ResourceParam[ArtifactIOManager],
         title_verdicts: Verdict,
         frame_match_offsets: FrameMatches,
-        reference_signature: Signature,
-        lip_sync_offsets: PictureSync,
     ) -> MaterializeResult:
         checked = checked_policy(policy_resource, policy)
         title, language = dub_partition(context)
         with failures(context):
+            titles = title_inputs(
+                context, io_manager, {"reference_signature": REFERENCE_SIGNATURE, "lip_sync_offsets": LIP_SYNC_OFFSETS}
+            )
+            reference_signature: Signature = titles["reference_signature"].value
+            lip_sync_offsets: PictureSync = titles["lip_sync_offsets"].value
             track = media_store.dub(title, language)
             with (
                 media_store.local_path(track) as path,
@@ -107,7 +115,13 @@ def build_conform_assets(policy: Policy) -> list[AssetsDefinition]:
             name = result.path.rsplit("/", 1)[-1]
             result = dataclasses.replace(result, path=deliverables.location(f"{conformed_relative(title)}/{name}"))
         context.log.info(f"{title}/{language}: {result.status}: {result.reason}")
-        return MaterializeResult(value=result, metadata=conform_metadata(result))
+        lineage = dub_lineage(context, titles, [FRAME_MATCH_OFFSETS, TITLE_VERDICTS])
+        return MaterializeResult(
+            value=result,
+            data_version=lineage.data_version,
+            tags=lineage.tags,
+            metadata={**lineage.metadata, **conform_metadata(result)},
+        )
 
     return [conformed_dubs]
 

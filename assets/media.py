@@ -1,6 +1,6 @@
 """The landing zone as observable source assets: a content version per original and per dub.
 
-``original_media[title]`` and ``dub_media[title × language]`` carry the content version of each
+``original_media[title]`` and ``dub_media[dub]`` carry the content version of each
 file as their data version, so replacing a file makes exactly its downstream stale. The
 landing-zone sensor reports these versions as observations when it sees a new or replaced file;
 observing the assets (UI or job) reports them for every file.
@@ -14,11 +14,7 @@ from dagster import (
     observable_source_asset,
 )
 
-from orchestration.partitions import (
-    dub_partition_key,
-    title_language_partitions,
-    titles_partitions,
-)
+from orchestration.partitions import dub_partition_key, dubs_partitions, titles_partitions
 from resources.media_store import MediaStore, TitleListing, Track
 
 ORIGINAL_MEDIA = AssetKey("original_media")
@@ -51,22 +47,19 @@ def original_media(context, media_store: MediaStore) -> DataVersionsByPartition:
 
 @observable_source_asset(
     key=DUB_MEDIA,
-    partitions_def=title_language_partitions,
+    partitions_def=dubs_partitions,
     group_name=GROUP,
     description="Each dubbed track of each title in the landing zone (its content version).",
 )
 def dub_media(context, media_store: MediaStore) -> DataVersionsByPartition:
     titles, _ = media_store.scan()
-    known_titles = set(context.instance.get_dynamic_partitions("titles"))
-    known_languages = set(context.instance.get_dynamic_partitions("languages"))
-    return DataVersionsByPartition(
-        {
-            str(dub_partition_key(title, language)): track.version
-            for title, listing in titles.items()
-            for language, track in listing.dubs.items()
-            if title in known_titles and language in known_languages
-        }
-    )
+    known = set(context.instance.get_dynamic_partitions(dubs_partitions.name))
+    versions = {
+        dub_partition_key(title, language): track.version
+        for title, listing in titles.items()
+        for language, track in listing.dubs.items()
+    }
+    return DataVersionsByPartition({partition: version for partition, version in versions.items() if partition in known})
 
 
 def track_observation(track: Track, location: str) -> AssetObservation:
@@ -74,7 +67,7 @@ def track_observation(track: Track, location: str) -> AssetObservation:
     if track.language is None:
         key, partition = ORIGINAL_MEDIA, track.title
     else:
-        key, partition = DUB_MEDIA, str(dub_partition_key(track.title, track.language))
+        key, partition = DUB_MEDIA, dub_partition_key(track.title, track.language)
     return AssetObservation(
         asset_key=key,
         partition=partition,

@@ -79,7 +79,7 @@ def catalogue_rows(instance: DagsterInstance, store: MediaStore) -> list[dict]:
     rows = []
     for title, listing in sorted(listings.items()):
         for language in sorted(listing.dubs):
-            partition = str(dub_partition_key(title, language))
+            partition = dub_partition_key(title, language)
             row = {"title": title, "language": language, "kind": "undetermined", "in_sync": False, "band": "unknown",
                    "conformed": "no", "reason": "no verdict yet"}  # fmt: skip
             verdict_record = _latest(instance, TITLE_VERDICTS, partition)

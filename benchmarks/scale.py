@@ -222,7 +222,7 @@ def record_catalogue(instance, defs, store) -> int:
         dub_level = _dub_level(node)
         partitions = (
             [
-                (str(dub_partition_key(t, lang)), t, track)
+                (dub_partition_key(t, lang), t, track)
                 for t, listing in titles.items()
                 for lang, track in listing.dubs.items()
             ]
@@ -454,7 +454,7 @@ def queue_throughput(instance, defs, delivered: dict[str, list[str]], n_runs: in
         ),
         job_name=job.name,
     )
-    dubs = [str(dub_partition_key(t, lang)) for t, langs in sorted(delivered.items()) for lang in langs][:n_runs]
+    dubs = [dub_partition_key(t, lang) for t, langs in sorted(delivered.items()) for lang in langs][:n_runs]
     start = time.perf_counter()
     for partition in dubs:
         run = instance.create_run_for_job(

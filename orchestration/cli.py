@@ -148,11 +148,7 @@ def run_check(
     from assets.media import listing_observations
     from orchestration.backfill import run_outcome
     from orchestration.definitions import build_definitions
-    from orchestration.partitions import (
-        dub_partition_key,
-        languages_partitions,
-        titles_partitions,
-    )
+    from orchestration.partitions import dub_partition_key, dubs_partitions, titles_partitions
     from orchestration.settings import Settings
 
     settings = Settings(media_root=media_root, artifact_root=artifact_root, policy_path=policy_path, media_cache=media_cache)
@@ -167,9 +163,9 @@ def run_check(
         emit(f"no titles found under {media_root}")
         return []
     instance.add_dynamic_partitions(titles_partitions.name, sorted(titles))
-    languages = sorted({language for listing in titles.values() for language in listing.dubs})
-    if languages:
-        instance.add_dynamic_partitions(languages_partitions.name, languages)
+    dubs = sorted(dub_partition_key(title, language) for title, listing in titles.items() for language in listing.dubs)
+    if dubs:
+        instance.add_dynamic_partitions(dubs_partitions.name, dubs)
 
     reference_job = defs.resolve_job_def("reference_job")
     dub_job = defs.resolve_job_def("dub_job")
@@ -211,7 +207,7 @@ def run_check(
         if not listing.dubs:
             rows.append(_row(title, "", None, reference_error or "title has no dubs"))
         for language in sorted(listing.dubs):
-            key = str(dub_partition_key(title, language))
+            key = dub_partition_key(title, language)
             errors = []
             verdict = None
             for asset_key, label in _STAGES[1:]:

@@ -16,13 +16,13 @@ reference_job = define_asset_job(
 dub_job = define_asset_job(
     "dub_job",
     selection=AssetSelection.assets(DUB_SIGNATURE, FRAME_MATCH_OFFSETS, TITLE_VERDICTS),
-    description="Signature, frame matches and verdict of one dub (title × language).",
+    description="Signature, frame matches and verdict of one dub (its ``dubs`` partition).",
 )
 
 conform_job = define_asset_job(
     "conform_job",
     selection=AssetSelection.assets(CONFORMED_DUBS),
-    description="The conformed dub of one title × language, from its verdict (re-checked).",
+    description="The conformed dub of one dub, from its verdict (re-checked).",
 )
 
 report_job = define_asset_job(

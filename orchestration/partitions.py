@@ -1,38 +1,50 @@
 """The project's partitions, defined here and nowhere else.
 
-``titles`` and ``languages`` are dynamic: the landing-zone sensor (or ``dubsync check``) adds a key
-when a title or a dubbed language first appears. Dub-level assets use their product; its keys sort
-the dimensions by name, so the key of title ``film_a`` in French is ``"fr|film_a"``.
+Both are dynamic, and their keys are added by the landing-zone sensor (or ``dubsync check``) when a
+file first appears:
+
+- ``titles``: one key per title (its slugged id, ``"film_a"``), for the title-level assets;
+- ``dubs``: one key per delivered dub, ``"<language>|<title>"`` (``"fr|film_a"``), for every
+  dub-level asset. Only delivered dubs have a key: no cross product of titles and languages (issue 24).
+
+The ``dubs`` key is the string the earlier ``titles × languages`` multi-partition gave the same dub
+(Dagster sorts the dimensions by name and joins them with ``|``), so materialisations recorded under
+that partitioning, run tags and artifact paths (``<language>/<title>.npz``) carry over unchanged.
+This module is the only place that knows the format: :func:`dub_partition_key` and
+:func:`title_and_language`.
 """
 
-from dagster import (
-    DynamicPartitionsDefinition,
-    MultiPartitionKey,
-    MultiPartitionsDefinition,
-)
+from dagster import DynamicPartitionsDefinition, PartitionsDefinition
+
+__all__ = [
+    "titles_partitions",
+    "dubs_partitions",
+    "dub_partition_key",
+    "title_and_language",
+    "is_dub_level",
+]
 
 titles_partitions = DynamicPartitionsDefinition(name="titles")
-languages_partitions = DynamicPartitionsDefinition(name="languages")
-title_language_partitions = MultiPartitionsDefinition(
-    {"title": titles_partitions, "language": languages_partitions}
-)
+dubs_partitions = DynamicPartitionsDefinition(name="dubs")
 
-TITLE_DIMENSION = "title"
-LANGUAGE_DIMENSION = "language"
-MULTI_SEPARATOR = "|"
-"""Dagster's separator of the dimensions in a multi-partition key (``"fr|film_a"``)."""
+_SEPARATOR = "|"
+"""Between the language and the title of a dub's key; slugged title ids and language codes hold none."""
 
 
-def dub_partition_key(title: str, language: str) -> MultiPartitionKey:
-    """The title × language partition key of a dub (``"fr|film_a"``)."""
-    return MultiPartitionKey({TITLE_DIMENSION: title, LANGUAGE_DIMENSION: language})
+def dub_partition_key(title: str, language: str) -> str:
+    """The ``dubs`` partition key of a dub: ``"fr|film_a"`` for title ``film_a`` in French."""
+    return f"{language}{_SEPARATOR}{title}"
 
 
 def title_and_language(partition: str) -> tuple[str, str | None]:
     """The title and language of a partition key of either partitioning: ``("film_a", "fr")`` for
-    ``"fr|film_a"``, ``("film_a", None)`` for the title partition ``"film_a"`` (slugged title ids
-    hold no ``|``)."""
-    if MULTI_SEPARATOR not in partition:
+    the dub ``"fr|film_a"``, ``("film_a", None)`` for the title partition ``"film_a"``."""
+    if _SEPARATOR not in partition:
         return partition, None
-    keys = title_language_partitions.get_partition_key_from_str(partition).keys_by_dimension
-    return keys[TITLE_DIMENSION], keys[LANGUAGE_DIMENSION]
+    language, title = partition.split(_SEPARATOR, 1)
+    return title, language
+
+
+def is_dub_level(partitions_def: PartitionsDefinition | None) -> bool:
+    """Whether an asset with ``partitions_def`` is partitioned by dub (not by title, or not at all)."""
+    return isinstance(partitions_def, DynamicPartitionsDefinition) and partitions_def.name == dubs_partitions.name

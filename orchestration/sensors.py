@@ -5,8 +5,8 @@ Each tick scans the media store and compares every file's content version with t
 - a new or replaced original: its title partition is added and one run of ``reference_job`` is
   requested for the title; the title's existing dubs are re-matched once the new reference
   signature exists;
-- a new or replaced dub: its title and language partitions are added and one run of ``dub_job``
-  is requested for exactly its title × language partition, as soon as the title's reference
+- a new or replaced dub: its title and dub partitions are added and one run of ``dub_job``
+  is requested for exactly its dub partition, as soon as the title's reference
   signature and lip-sync offset exist (the dub waits in the cursor until then, so a dub never
   matches against a missing or outdated reference);
 - a title without an original still gets its reference run, which fails with the reason, so the
@@ -63,16 +63,14 @@ from dagster import (
     sensor,
 )
 
-from assets.audio_sync import FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
+from assets.audio_sync import DUB_SIGNATURE, FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
+from assets.conform import CONFORMED_DUBS
 from assets.media import DUB_MEDIA, ORIGINAL_MEDIA, track_observation
 from assets.picture import LIP_SYNC_OFFSETS
 from orchestration.event_queries import latest_data_versions
 from orchestration.jobs import dub_job, reference_job
-from orchestration.partitions import (
-    dub_partition_key,
-    languages_partitions,
-    titles_partitions,
-)
+from orchestration.migration import register_recorded_dubs
+from orchestration.partitions import dub_partition_key, dubs_partitions, titles_partitions
 from orchestration.settings import Settings
 from resources.media_store import MediaStore
 
@@ -91,6 +89,11 @@ _MISSING_SHOWN = 10
 """Titles gone from the landing zone named in one report; more are counted."""
 _PROBLEMS_PER_FOLDER = 10
 """Problems of one title folder reported one by one; more are counted in one line."""
+DUB_LEVEL_ASSETS = (DUB_MEDIA, DUB_SIGNATURE, FRAME_MATCH_OFFSETS, TITLE_VERDICTS, CONFORMED_DUBS)
+"""The assets partitioned by ``dubs``, whose recorded partitions a first tick registers."""
+_PARTITIONING = "dubs"
+"""Part of the scan digest: a cursor of the earlier partitioning (titles × languages) never matches,
+so the first tick after the upgrade is a whole one and registers the dubs' keys."""
 _STATE_PREFIX = f"dubsync/{SENSOR_NAME}/"
 """Key prefix of the sensor's per-title state in the instance's key-value store."""
 
@@ -190,7 +193,7 @@ def state_size(instance, cursor: str | None, titles: list[str]) -> int:
 
 def _scan_digest(titles: dict, problems: list[str]) -> str:
     """A digest of everything a scan found (every file's name and version, every problem)."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(_PARTITIONING.encode())
     for title, listing in sorted(titles.items()):
         tracks = ([listing.original] if listing.original else []) + [listing.dubs[k] for k in sorted(listing.dubs)]
         digest.update(title.encode())
@@ -296,9 +299,11 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
             versions[f"{title}/dubs/{language}"] = version
     changed: set[str] = set()  # titles whose state this tick changes
     known_titles = set(context.instance.get_dynamic_partitions(titles_partitions.name))
-    known_languages = set(context.instance.get_dynamic_partitions(languages_partitions.name))
+    # an instance partitioned by titles × languages before: its recorded dubs become dubs keys (once)
+    register_recorded_dubs(context.instance, DUB_LEVEL_ASSETS)
+    known_dubs = set(context.instance.get_dynamic_partitions(dubs_partitions.name))
     new_titles: set[str] = set()
-    new_languages: set[str] = set()
+    new_dubs: set[str] = set()
     run_requests: list[RunRequest] = []
     observations = []
     now = time.time()
@@ -332,7 +337,7 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
     # files never seen under this cursor: already done by an earlier deployment? (asked in batches)
     unseen_originals = [t for t in titles if f"{t}/original" not in versions]
     unseen_dubs = [
-        str(dub_partition_key(t, language))
+        dub_partition_key(t, language)
         for t, listing in titles.items()
         for language in listing.dubs
         if f"{t}/dubs/{language}" not in versions
@@ -371,10 +376,10 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
                     if dub_key in versions and dub_key not in waiting:
                         waiting[dub_key] = {"version": versions[dub_key], "match_only": True}
         for language, track in sorted(listing.dubs.items()):
-            if language not in known_languages:
-                new_languages.add(language)
             dub_key = f"{title}/dubs/{language}"
-            partition = str(dub_partition_key(title, language))
+            partition = dub_partition_key(title, language)
+            if partition not in known_dubs:
+                new_dubs.add(partition)
             if dub_key not in versions and done_dubs.get(partition) == track.version:
                 versions[dub_key] = track.version
                 changed.add(title)
@@ -414,7 +419,7 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
         run_requests.append(
             RunRequest(
                 job_name=dub_job.name,
-                partition_key=str(dub_partition_key(title, language)),
+                partition_key=dub_partition_key(title, language),
                 run_key=f"{dub_key}@{entry['version']}@ref{versions.get(f'{title}/original')}",
                 asset_selection=selection,
                 tags={"dubsync/title": title, "dubsync/language": language},
@@ -445,8 +450,8 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
     partition_requests = []
     if new_titles:
         partition_requests.append(titles_partitions.build_add_request(sorted(new_titles)))
-    if new_languages:
-        partition_requests.append(languages_partitions.build_add_request(sorted(new_languages)))
+    if new_dubs:
+        partition_requests.append(dubs_partitions.build_add_request(sorted(new_dubs)))
     if not run_requests and not partition_requests and not observations:
         pending = f"; {len(waiting)} dub(s) wait for their title's reference signature and lip-sync offset" if waiting else ""
         blocked = sorted(failed_runs.items())

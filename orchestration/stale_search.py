@@ -2,7 +2,7 @@
 
 :func:`orchestration.backfill.find_stale` asks this module which materialised asset partitions are
 stale. It visits only partitions that were materialised (delivered dubs and their titles, never the
-rest of the title × language product) and asks the instance a fixed number of questions per asset,
+rest of the title × language product, which has no partitions) and asks the instance a fixed number of questions per asset,
 whatever the size of the catalogue:
 
 - the storage id and data version of every materialised partition's latest materialisation (two
@@ -56,7 +56,6 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     DataVersion,
-    MultiPartitionsDefinition,
 )
 from dagster._core.definitions.data_version import compute_logical_data_version
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
@@ -64,7 +63,14 @@ from dagster._core.storage.sqlalchemy_compat import db_select
 
 from assets.media import SOURCE_VERSION
 from orchestration.event_queries import latest_data_versions
-from orchestration.partitions import MULTI_SEPARATOR, dub_partition_key, languages_partitions, titles_partitions
+from orchestration.migration import register_recorded_dubs
+from orchestration.partitions import (
+    dub_partition_key,
+    dubs_partitions,
+    is_dub_level,
+    title_and_language,
+    titles_partitions,
+)
 from resources.media_store import TitleListing
 
 __all__ = ["stale_partitions"]
@@ -93,15 +99,11 @@ missed."""
 
 
 def _dub_level(node) -> bool:
-    return isinstance(node.partitions_def, MultiPartitionsDefinition)
+    return is_dub_level(node.partitions_def)
 
 
-def _split(partition: str) -> tuple[str, str | None]:
-    """(title, language) of a partition key; Dagster sorts dimensions by name: ``language|title``."""
-    if MULTI_SEPARATOR not in partition:
-        return partition, None
-    language, title = partition.split(MULTI_SEPARATOR, 1)
-    return title, language
+_split = title_and_language
+"""(title, language) of a partition key; language ``None`` for a title's."""
 
 
 def _hash(version: str) -> DataVersion:
@@ -117,7 +119,8 @@ class _Search:
         self.graph = asset_graph
         self.listings = listings
         self.titles = set(instance.get_dynamic_partitions(titles_partitions.name))
-        self.languages = set(instance.get_dynamic_partitions(languages_partitions.name))
+        self.dubs = set(instance.get_dynamic_partitions(dubs_partitions.name))
+        self.dubs_of_title: dict[str, list[str]] | None = None
         self.versions: dict[AssetKey, dict[str, str]] = {}
         self.ids: dict[AssetKey, dict[str, int]] = {}
         self.by_title: dict[AssetKey, dict[str, list[str]]] = {}
@@ -127,7 +130,15 @@ class _Search:
 
     def exists(self, partition: str) -> bool:
         title, language = _split(partition)
-        return title in self.titles and (language is None or language in self.languages)
+        return title in self.titles and (language is None or partition in self.dubs)
+
+    def delivered(self, title: str) -> list[str]:
+        """The ``dubs`` keys of ``title`` (its delivered dubs)."""
+        if self.dubs_of_title is None:
+            self.dubs_of_title = {}
+            for partition in sorted(self.dubs):
+                self.dubs_of_title.setdefault(_split(partition)[0], []).append(partition)
+        return self.dubs_of_title.get(title, [])
 
     def data_versions(self, key: AssetKey) -> dict[str, str]:
         """Partition -> data version of the latest materialisation, for the partitions that exist."""
@@ -173,9 +184,9 @@ class _Search:
 
     def partitions_of_titles(self, key: AssetKey, titles: Collection[str]) -> list[str]:
         """The materialised dub-level partitions of ``key`` of ``titles``."""
-        if key in self.versions or len(titles) * len(self.languages) > _WHOLE_ASSET:
+        candidates = [p for title in sorted(titles) for p in self.delivered(title)]
+        if key in self.versions or len(candidates) > _WHOLE_ASSET:
             return [p for title in sorted(titles) for p in self.partitions_of_title(key, title)]
-        candidates = [str(dub_partition_key(t, lang)) for t in sorted(titles) for lang in sorted(self.languages)]
         return sorted(self.lookup(key, candidates))
 
     def parent_partition(self, node, parent, partition: str) -> str:
@@ -216,7 +227,7 @@ class _Search:
         for title, listing in self.listings.items():
             if dub_level:
                 for language, track in listing.dubs.items():
-                    now[str(dub_partition_key(title, language))] = track.version
+                    now[dub_partition_key(title, language)] = track.version
             elif listing.original is not None:
                 now[title] = listing.original.version
         return now
@@ -455,6 +466,8 @@ def stale_partitions(
     """
     hwm = instance.event_log_storage.get_maximum_record_id() or 0  # before anything is read
     started = time.time()
+    # an instance partitioned by titles × languages before: its recorded dubs become dubs keys (once)
+    register_recorded_dubs(instance, [k for k in sorted(asset_graph.get_all_asset_keys()) if _dub_level(asset_graph.get(k))])
     search = _Search(instance, asset_graph, listings)
     order = [key for level in asset_graph.toposorted_asset_keys_by_level for key in sorted(level)]
     partitioned = [k for k in order if asset_graph.get(k).is_materializable and asset_graph.get(k).is_partitioned]

@@ -21,7 +21,7 @@ import uuid
 from typing import Any
 
 import numpy as np
-from dagster import ConfigurableIOManagerFactory, Failure, InputContext, OutputContext, UPathIOManager
+from dagster import AssetKey, ConfigurableIOManagerFactory, Failure, InputContext, OutputContext, UPathIOManager
 from upath import UPath
 
 __all__ = [
@@ -118,10 +118,28 @@ class MissingArtifactError(Failure, FileNotFoundError):
 
 
 class ArtifactIOManager(UPathIOManager):
-    """Stores values as ``<root>/<asset key>/<partition key>.npz``; a title × language partition
-    is ``<root>/<asset key>/<language>/<title>.npz`` (dimensions in name order)."""
+    """Stores values as ``<root>/<asset key>/<partition key>.npz``; the ``|`` of a key is a folder,
+    so a dub (``"fr|film_a"``) is ``<root>/<asset key>/fr/film_a.npz``, where the earlier
+    title × language multi-partition put it."""
 
     extension: str = ".npz"
+
+    def get_path_for_partition(self, context, path: UPath, partition: str) -> UPath:
+        return super().get_path_for_partition(context, path, partition.replace("|", "/"))
+
+    def partition_path(self, key: AssetKey, partition: str) -> UPath:
+        """Where the artifact of ``key[partition]`` is stored."""
+        return self._with_extension(self.get_path_for_partition(None, self._base_path.joinpath(*key.path), partition))
+
+    def load_partition(self, key: AssetKey, partition: str) -> Any:
+        """The stored value of ``key[partition]``, outside of a Dagster input: what a dub-level asset
+        reads of its title's assets (Dagster has no partition mapping from a dub to its title)."""
+        path = self.partition_path(key, partition)
+        if not path.exists():
+            raise MissingArtifactError(
+                f"artifact {path} does not exist: materialise {key.to_user_string()}[{partition}] first"
+            )
+        return decode_artifact(path.read_bytes())
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
         data = encode_artifact(obj)

@@ -33,12 +33,7 @@ from assets.audio_sync import (
     FRAME_MATCH_OFFSETS,
     TITLE_VERDICTS,
 )
-from orchestration.partitions import (
-    dub_partition_key,
-    languages_partitions,
-    title_language_partitions,
-    titles_partitions,
-)
+from orchestration.partitions import dub_partition_key, dubs_partitions, titles_partitions
 from resources.artifacts import decode_artifact
 from tests.support.dagster_dev import stop_process_group
 from tests.support.helpers import TITLE_CHAIN_NAMES, title_chain
@@ -192,7 +187,7 @@ def test_partition_assets_run_on_a_celery_worker(deployment, celery_worker):
     instance, tmp_path, truth = deployment
     worker, node, log_path = celery_worker
     instance.add_dynamic_partitions(titles_partitions.name, ["alpha"])
-    instance.add_dynamic_partitions(languages_partitions.name, ["de"])
+    instance.add_dynamic_partitions(dubs_partitions.name, [dub_partition_key("alpha", "de")])
 
     reference = execute_job(
         _celery_job("reference_job"),
@@ -206,7 +201,7 @@ def test_partition_assets_run_on_a_celery_worker(deployment, celery_worker):
     # de is in sync (fr, 800 ms ahead, would fail its within_tolerance check)
     key = dub_partition_key("alpha", "de")
     dub = execute_job(
-        _celery_job("dub_job"), instance=instance, tags=title_language_partitions.get_tags_for_partition_key(key)
+        _celery_job("dub_job"), instance=instance, tags=dubs_partitions.get_tags_for_partition_key(key)
     )
     assert dub.success, log_path.read_text()[-4000:]
     assert _steps_on_worker(dub, worker, node) == {

@@ -74,12 +74,12 @@ def test_sensor_with_the_daemon_new_replaced_and_unreadable_dubs(landing_zone, t
             # the original and the German dub: partitions added, reference then dub chain run
             _wait("de|alpha's verdict", lambda: _count(instance, "title_verdicts", "de|alpha") == 1, server, instance)
             assert set(instance.get_dynamic_partitions("titles")) == {"alpha"}
-            assert set(instance.get_dynamic_partitions("languages")) == {"de"}
+            assert set(instance.get_dynamic_partitions("dubs")) == {"de|alpha"}
 
-            # a new French dub is dropped in: its language partition appears and its verdict follows
+            # a new French dub is dropped in: its dub partition appears and its verdict follows
             shutil.copy(held / "fr.flac", root / "alpha" / "dubs" / "fr.flac")
             _wait("fr|alpha's verdict", lambda: _count(instance, "title_verdicts", "fr|alpha") == 1, server, instance)
-            assert set(instance.get_dynamic_partitions("languages")) == {"de", "fr"}
+            assert set(instance.get_dynamic_partitions("dubs")) == {"de|alpha", "fr|alpha"}
             record = instance.fetch_materializations(
                 AssetRecordsFilter(asset_key=AssetKey("title_verdicts"), asset_partitions=["fr|alpha"]), limit=1
             ).records[0]

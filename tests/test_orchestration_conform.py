@@ -12,7 +12,7 @@ from orchestration.cli import main, refresh_report, run_check
 from orchestration.definitions import build_assets, build_definitions, build_resources
 from orchestration.partitions import dub_partition_key
 from orchestration.settings import Settings
-from tests.support.helpers import title_chain
+from tests.support.helpers import add_partitions, title_chain
 
 
 def test_an_out_of_sync_dub_is_conformed_after_a_green_verdict_run(landing_zone, tmp_path):
@@ -20,8 +20,7 @@ def test_an_out_of_sync_dub_is_conformed_after_a_green_verdict_run(landing_zone,
     artifacts = tmp_path / "artifacts"
     settings = Settings(media_root=str(root), artifact_root=str(artifacts))
     with instance_for_test() as instance:
-        instance.add_dynamic_partitions("titles", ["alpha"])
-        instance.add_dynamic_partitions("languages", ["fr", "de"])
+        add_partitions(instance, ["alpha"], ["fr", "de"])
         assert materialize(build_assets(settings), selection=title_chain(), partition_key="alpha",
                            instance=instance, resources=build_resources(settings)).success  # fmt: skip
         results = {}
@@ -106,10 +105,9 @@ def test_conforms_and_the_report_follow_new_verdicts_by_automation(tmp_path):
 
     settings = Settings(media_root=str(tmp_path / "lz"), artifact_root=str(tmp_path / "artifacts"))
     assets = build_definitions(settings)
-    key = str(dub_partition_key("alpha", "fr"))
+    key = dub_partition_key("alpha", "fr")
     with instance_for_test() as instance:
-        instance.add_dynamic_partitions("titles", ["alpha"])
-        instance.add_dynamic_partitions("languages", ["fr"])
+        add_partitions(instance, ["alpha"], ["fr"])
         first = evaluate_automation_conditions(defs=assets, instance=instance)
         assert first.total_requested == 0
         for asset_key, partition in [("reference_signature", "alpha"), ("lip_sync_offsets", "alpha"),

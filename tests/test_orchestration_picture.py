@@ -20,6 +20,7 @@ from orchestration.definitions import build_assets, build_resources
 from orchestration.partitions import dub_partition_key
 from orchestration.settings import Settings
 from resources.artifacts import decode_artifact
+from tests.support.helpers import add_partitions
 
 TITLE_CHAIN = [REFERENCE_SIGNATURE, SHOT_BOUNDARIES, FACE_TRACKS, LIP_SYNC_OFFSETS]
 DUB_CHAIN = [DUB_SIGNATURE, FRAME_MATCH_OFFSETS, TITLE_VERDICTS]
@@ -84,8 +85,7 @@ def test_dub_verdicts_are_against_the_picture(picture_title, tmp_path):
     root, truth = picture_title
     settings = Settings(media_root=str(root), artifact_root=str(tmp_path / "artifacts"), policy_path="")
     with instance_for_test() as instance:
-        instance.add_dynamic_partitions("titles", ["news"])
-        instance.add_dynamic_partitions("languages", ["fr", "de"])
+        add_partitions(instance, ["news"], ["fr", "de"])
         title = materialize(
             build_assets(settings), selection=TITLE_CHAIN, partition_key="news", instance=instance,
             resources=build_resources(settings),
@@ -139,8 +139,7 @@ def test_a_still_picture_reaches_the_verdict_as_not_verified_and_the_run_is_gree
     bad_picture_copy(original, tmp_path / "still.mkv", "still", at_s=GAP_S + 1.0).replace(original)
     settings = Settings(media_root=str(root), artifact_root=str(tmp_path / "artifacts"), policy_path="")
     with instance_for_test() as instance:
-        instance.add_dynamic_partitions("titles", ["still"])
-        instance.add_dynamic_partitions("languages", ["fr"])
+        add_partitions(instance, ["still"], ["fr"])
         title = materialize(
             build_assets(settings), selection=TITLE_CHAIN, partition_key="still", instance=instance,
             resources=build_resources(settings),

@@ -85,7 +85,7 @@ def test_transient_read_errors_are_retried_with_backoff(landing_zone, tmp_path):
         # nor is an upstream artifact that was never written: the step fails at once, naming it
         missing = materialize(
             build_assets(settings), selection=[FRAME_MATCH_OFFSETS],
-            partition_key=str(dub_partition_key("alpha", "fr")), instance=instance,
+            partition_key=dub_partition_key("alpha", "fr"), instance=instance,
             resources=build_resources(settings), raise_on_error=False,
         )  # fmt: skip
         assert not missing.success

@@ -34,7 +34,7 @@ def test_sensor_interval_is_the_deployment_setting(tmp_path):
 def test_partition_keys_read_back_as_title_and_language():
     from orchestration.partitions import dub_partition_key, title_and_language
 
-    assert title_and_language(str(dub_partition_key("film_a", "pt-br"))) == ("film_a", "pt-br")
+    assert title_and_language(dub_partition_key("film_a", "pt-br")) == ("film_a", "pt-br")
     assert title_and_language("film_a") == ("film_a", None)
 
 
@@ -70,7 +70,7 @@ def test_sensor_requests_one_run_per_new_or_replaced_file(landing_zone, tmp_path
         # tick 1: a new title: partitions added, the original's run requested, dubs wait for it
         result, cursor = _tick(instance, root, None)
         added = {r.partitions_def_name: sorted(r.partition_keys) for r in result.dynamic_partitions_requests}
-        assert added == {"titles": ["alpha"], "languages": ["de", "fr"]}
+        assert added == {"titles": ["alpha"], "dubs": ["de|alpha", "fr|alpha"]}
         assert [(r.job_name, r.partition_key) for r in result.run_requests] == [("reference_job", "alpha")]
         assert len(result.asset_events) == 3  # content versions of the original and both dubs
         assert set(json.loads(cursor)["waiting"]) == {"alpha/dubs/fr", "alpha/dubs/de"}
@@ -189,7 +189,7 @@ def test_sensor_reports_bad_names_and_requests_a_run_for_a_title_without_origina
     with instance_for_test() as instance:
         result, cursor = _tick(instance, root, None)
         added = {r.partitions_def_name: sorted(r.partition_keys) for r in result.dynamic_partitions_requests}
-        assert added == {"titles": ["alpha", "orphan"], "languages": ["de", "es", "fr"]}
+        assert added == {"titles": ["alpha", "orphan"], "dubs": ["de|alpha", "es|orphan", "fr|alpha"]}
         runs = sorted((r.job_name, r.partition_key) for r in result.run_requests)
         assert runs == [("reference_job", "alpha"), ("reference_job", "orphan")]
         assert "orphan/original@missing" in {r.run_key for r in result.run_requests}

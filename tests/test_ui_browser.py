@@ -169,7 +169,7 @@ def test_asset_graph_and_verdict_partition_in_the_browser(browser, instance_with
     home, env, rows = instance_with_results
     verdict = rows[("alpha", "fr")]
     assert verdict["error"] is None and verdict["kind"] == "constant", verdict
-    partition = str(dub_partition_key("alpha", "fr"))
+    partition = dub_partition_key("alpha", "fr")
     assert partition == "fr|alpha"
 
     for stale in ARTEFACTS.glob("*") if ARTEFACTS.is_dir() else ():

@@ -39,9 +39,13 @@ def copy_landing_zone(source: Path, target: Path) -> Path:
 
 
 def add_partitions(instance, titles: Iterable[str], languages: Iterable[str]) -> None:
-    """Register titles and languages as dynamic partitions of ``instance``."""
-    instance.add_dynamic_partitions("titles", list(titles))
-    instance.add_dynamic_partitions("languages", list(languages))
+    """Register titles and their dubs in ``languages`` (every title delivered in each) as dynamic
+    partitions of ``instance``."""
+    from orchestration.partitions import dub_partition_key
+
+    titles, languages = list(titles), list(languages)
+    instance.add_dynamic_partitions("titles", titles)
+    instance.add_dynamic_partitions("dubs", [dub_partition_key(t, lang) for t in titles for lang in languages])
 
 
 def replace_file(path: Path, data: bytes | None = None) -> None:
