@@ -16,9 +16,9 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     MaterializeResult,
-    ResourceParam,
     MetadataValue,
     Output,
+    ResourceParam,
     asset,
 )
 

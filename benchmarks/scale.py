@@ -17,9 +17,10 @@ For each number of titles N, a synthetic catalogue:
 
 Measured on it:
 
-- partitions per dub-level asset (the title × language cross product) and delivered dubs;
+- partitions per dub-level asset (the ``dubs`` partitioning: one per delivered dub) against the
+  title × language product it replaced (``product`` in the results, not a partitioning any more);
 - the UI's partition page of ``title_verdicts``: the partition-status query the UI makes (first
-  call, uncached);
+  call, uncached), and whether it lists only delivered dubs;
 - sensor ticks of ``landing_zone_sensor``: the first tick over the whole zone with an empty cursor,
   the second (nothing new), a steady tick (the third, nothing new), a tick that finds 100 new dubs
   and the one after it; each with its SQL query count
@@ -177,9 +178,9 @@ def _store(instance, entries: list) -> None:
 
 
 def _dub_level(node) -> bool:
-    from dagster import MultiPartitionsDefinition
+    from orchestration.partitions import is_dub_level
 
-    return isinstance(node.partitions_def, MultiPartitionsDefinition)
+    return is_dub_level(node.partitions_def)
 
 
 def _hash(text: str) -> str:
@@ -193,7 +194,9 @@ def record_catalogue(instance, defs, store) -> int:
 
     A partitioned input's data version is the SHA-256 of its partition's data version, an observed
     source's that of nothing (Dagster 1.13 hashes materialisations only), and an asset's data version
-    :func:`dagster.compute_logical_data_version` of its code version and inputs.
+    :func:`dagster.compute_logical_data_version` of its code version and inputs; a dub-level asset's
+    title-level inputs (read by title, :func:`assets._common.dub_lineage`) count as inputs of the
+    title's partition, as the assets record them.
     """
     from dagster import AssetMaterialization, DataVersion
     from dagster._core.definitions.data_version import compute_logical_data_version
@@ -203,7 +206,9 @@ def record_catalogue(instance, defs, store) -> int:
 
     titles, _ = store.scan()
     instance.add_dynamic_partitions("titles", sorted(titles))
-    instance.add_dynamic_partitions("languages", sorted({lang for listing in titles.values() for lang in listing.dubs}))
+    instance.add_dynamic_partitions(
+        "dubs", sorted(dub_partition_key(t, lang) for t, listing in titles.items() for lang in listing.dubs)
+    )
     observed = _hash("")
     tracks = [t for listing in titles.values() for t in [listing.original, *listing.dubs.values()] if t]
     count = 0
@@ -244,8 +249,6 @@ def record_catalogue(instance, defs, store) -> int:
             version = compute_logical_data_version(node.code_version, inputs).value
             tags[DATA_VERSION_TAG] = version
             data_versions.setdefault(key, {})[partition] = version
-            if dub_level:
-                tags["dagster/partition/language"], tags["dagster/partition/title"] = partition.split("|")
             reads_file = any(graph.get(parent).is_external for parent in node.parent_keys)
             metadata = {SOURCE_VERSION: track.version} if reads_file else {}
             batch.append(
@@ -344,54 +347,7 @@ def partition_page(instance, defs) -> dict:
         "queries": queries.count,
         "partitions": count,
         "materialised": len(materialised),
-    }
-
-
-def delivered_only_partition_page(n_titles: int) -> dict:
-    """Item 3's alternative, measured on its own: a dub-level asset partitioned by one dynamic
-    partitioning of delivered dubs (key ``<title>.<language>``, about 3 per title) instead of the
-    title × language product; its partition count and the UI's partition-status query, with every
-    partition materialised."""
-    from dagster import (
-        AssetKey,
-        AssetMaterialization,
-        DagsterInstance,
-        DynamicPartitionsDefinition,
-    )
-
-    dubs = DynamicPartitionsDefinition(name="dubs")
-    key = AssetKey("title_verdicts_by_dub")
-    work = Path(tempfile.mkdtemp(prefix="dubsync_scale_"))
-    try:
-        with postgres_home():
-            delivered = build_landing_zone(work / "landing", n_titles)
-            keys = [f"{title}.{language}" for title, languages in delivered.items() for language in languages]
-            instance = DagsterInstance.get()
-            instance.add_dynamic_partitions(dubs.name, keys)
-            _store(instance, [_event("materialization", AssetMaterialization(key, partition=k)) for k in keys])
-            from dagster._core.definitions.partitions.context import (
-                partition_loading_context,
-            )
-            from dagster._core.storage.partition_status_cache import (
-                get_and_update_asset_status_cache_value,
-            )
-
-            with QueryCounter() as queries:
-                start = time.perf_counter()
-                with partition_loading_context(dynamic_partitions_store=instance):
-                    cache = get_and_update_asset_status_cache_value(instance, key, dubs)
-                    materialised = list(cache.deserialize_materialized_partition_subsets(dubs).get_partition_keys())
-                    count = dubs.get_num_partitions()
-                seconds = time.perf_counter() - start
-            instance.dispose()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return {
-        "titles": n_titles,
-        "partitions": count,
-        "materialised": len(materialised),
-        "s": seconds,
-        "queries": queries.count,
+        "delivered_only": count == len(materialised),
     }
 
 
@@ -605,6 +561,7 @@ def measure(n_titles: int, *, stale_timeout_s: float = 600.0, queue_runs: int = 
             delivered = build_landing_zone(root, n_titles)
             row["dubs"] = sum(len(v) for v in delivered.values())
             row["languages"] = sorted({lang for langs in delivered.values() for lang in langs})
+            row["product"] = n_titles * len(LANGUAGES)  # the title × language partitions it replaced
             settings = Settings(media_root=str(root), artifact_root=str(artifacts))
             defs = build_definitions(settings)
             store = LocalMediaStore(root=str(root))
@@ -676,7 +633,7 @@ def _fmt(value, unit: str = "s") -> str:
 def table(rows: list[dict]) -> str:
     """The results as a Markdown table, one row per size."""
     lines = [
-        "| titles | dubs | partitions per dub-level asset | UI partition page | first tick | steady tick "
+        "| titles | dubs | partitions per dub-level asset (product) | UI partition page | first tick | steady tick "
         "| tick with 100 new dubs | cursor (+ state in the instance) | stale: first search | stale: tolerance change "
         "| stale: one replaced file | same, no checkpoint | run queue |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -701,7 +658,8 @@ def table(rows: list[dict]) -> str:
             return f"{probe['s']:.1f} s, {probe['peak_mb']:.0f} MB, {probe['stale']} stale"
 
         lines.append(
-            f"| {row['titles']:,} | {row['dubs']:,} | {row['ui']['partitions']:,} | {row['ui']['s']:.1f} s "
+            f"| {row['titles']:,} | {row['dubs']:,} | {row['ui']['partitions']:,} ({row['product']:,}) "
+            f"| {row['ui']['s']:.1f} s{'' if row['ui']['delivered_only'] else ', not only delivered'} "
             f"| {tick('first')} | {tick('steady')} | {tick('new_100')} "
             f"| {s['steady']['cursor_kb']:.0f} KB (+ {row['sensor_state_kb']:.0f} KB) "
             f"| {stale(row['stale_first'])} | {stale(row['stale_tolerance'])} | {stale(row['stale_replaced'])} "
@@ -716,9 +674,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"one small catalogue ({QUICK_SIZE} titles), for tests")
     parser.add_argument("--stale-timeout", type=float, default=600.0, help="give up a stale search after this long (s)")
     parser.add_argument("--out", type=Path, default=RESULTS / "scale.json", help="where to write the results (JSON)")
-    parser.add_argument(
-        "--delivered-only", action="store_true", help="measure only the UI page of a delivered-dubs partitioning"
-    )
     parser.add_argument("--probe-stale", nargs=2, metavar=("ROOT", "ARTIFACTS"), help=argparse.SUPPRESS)
     parser.add_argument("--policy", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--forget-checkpoint", action="store_true", help=argparse.SUPPRESS)
@@ -736,10 +691,6 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(probe))
         return 0
     sizes = [QUICK_SIZE] if args.quick else args.titles
-    if args.delivered_only:
-        for n in sizes:
-            print(json.dumps(delivered_only_partition_page(n)))
-        return 0
     if any(n < NEW_DUBS for n in sizes) and not args.quick:
         parser.error(f"--titles: at least {NEW_DUBS} (the tick with new dubs adds one to {NEW_DUBS} titles)")
     rows = []
