@@ -86,8 +86,28 @@ def _subset(defs: Definitions, stale: Iterable[StalePartition]) -> AssetGraphSub
     return AssetGraphSubset.from_asset_partition_set({s.key for s in stale}, defs.resolve_asset_graph())
 
 
+def ordered_now(stale: list[StalePartition]) -> tuple[list[StalePartition], list[StalePartition]]:
+    """``stale`` split into what one daemon backfill can run in the right order, and what must wait for
+    it: the partitions of the dubs whose title has stale partitions too (and the catalogue report,
+    when anything waits).
+
+    A dub-level asset reads its title's assets by title, not through a partition mapping (Dagster
+    1.13 has none from a ``dubs`` key to its title), so an asset backfill would not hold a dub back
+    until its title's partitions are done. What waits stays stale (the title-level data version it
+    recorded is not the new one) and the next ``dubsync backfill --stale`` finds it; ``--in-process``
+    runs titles first and needs no split."""
+    titles = {title_and_language(s.partition)[0] for s in stale if s.partition is not None and title_and_language(s.partition)[1] is None}
+    later = [s for s in stale if s.partition is not None and title_and_language(s.partition)[1] is not None
+             and title_and_language(s.partition)[0] in titles]  # fmt: skip
+    if later:
+        later += [s for s in stale if s.partition is None]
+    waiting = {s.key for s in later}
+    return [s for s in stale if s.key not in waiting], later
+
+
 def submit_backfill(defs: Definitions, instance: DagsterInstance, stale: list[StalePartition], *, title: str) -> str:
-    """Adds an asset backfill of exactly ``stale`` to ``instance`` (the daemon runs it); its id."""
+    """Adds an asset backfill of exactly ``stale`` to ``instance`` (the daemon runs it); its id.
+    ``stale`` must not hold a dub with its title (:func:`ordered_now`)."""
     backfill_id = make_new_backfill_id()
     with partition_loading_context(dynamic_partitions_store=instance):
         backfill = PartitionBackfill.from_asset_graph_subset(

@@ -572,7 +572,7 @@ def _cmd_report(args) -> int:
 def _cmd_backfill(args) -> int:
     from dagster import DagsterInstance
 
-    from orchestration.backfill import find_stale, run_in_process, submit_backfill
+    from orchestration.backfill import find_stale, ordered_now, run_in_process, submit_backfill
     from orchestration.definitions import build_definitions
     from orchestration.settings import Settings
 
@@ -607,9 +607,16 @@ def _cmd_backfill(args) -> int:
         print(f"{len(results) - len(failed)} of {len(results)} run(s) succeeded"
               + (f"; failed: {', '.join(failed)}" if failed else ""))
         return 1 if failed else 0
-    backfill_id = submit_backfill(defs, instance, stale, title=f"stale: {summary}")
-    print(f"submitted backfill {backfill_id}; the daemon runs it (UI: Overview → Backfills, "
-          f"/runs/b/{backfill_id})")
+    now, later = ordered_now(stale)
+    if later:
+        counts = collections.Counter(item.asset for item in now)
+        summary = ", ".join(f"{asset} × {n}" for asset, n in counts.items())
+    backfill_id = submit_backfill(defs, instance, now, title=f"stale: {summary}")
+    print(f"submitted backfill {backfill_id} of {len(now)} partition(s); the daemon runs it (UI: Overview → "
+          f"Backfills, /runs/b/{backfill_id})")
+    if later:
+        print(f"{len(later)} partition(s) of dubs whose title is in that backfill wait for it (Dagster cannot order "
+              "a dub after its title): run `dubsync backfill --stale` again once it has completed")
     return 0
 
 

@@ -6,7 +6,7 @@ import time
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, build_sensor_context
 
-from orchestration.backfill import find_stale, run_in_process
+from orchestration.backfill import StalePartition, find_stale, ordered_now, run_in_process
 from orchestration.cli import main, run_check
 from orchestration.definitions import build_definitions
 from orchestration.sensors import build_landing_zone_sensor
@@ -163,3 +163,18 @@ def test_replaced_dub_recomputes_only_its_partitions_chain(landing_zone, tmp_pat
     assert all(ok for _, ok in run_in_process(defs, instance, stale, emit=lambda _: None))
     assert _delta(_counts(instance), before) == {"dub_signature": 1, "frame_match_offsets": 1, "title_verdicts": 1}
     assert _stale(root, artifacts, instance)[1] == []
+
+
+def test_a_daemon_backfill_holds_no_dub_with_its_title():
+    # a dub reads its title's assets by title (no partition mapping), so Dagster's backfill would not
+    # order them: the dubs of a title in the backfill wait for the next `backfill --stale`
+    stale = [
+        StalePartition("reference_signature", "alpha", "file replaced"),
+        StalePartition("frame_match_offsets", "fr|alpha", "downstream of reference_signature[alpha]"),
+        StalePartition("title_verdicts", "fr|beta", "has a new code version"),
+        StalePartition("catalogue_report", None, "downstream of title_verdicts"),
+    ]
+    now, later = ordered_now(stale)
+    assert [(s.asset, s.partition) for s in now] == [("reference_signature", "alpha"), ("title_verdicts", "fr|beta")]
+    assert [(s.asset, s.partition) for s in later] == [("frame_match_offsets", "fr|alpha"), ("catalogue_report", None)]
+    assert ordered_now(stale[2:]) == (stale[2:], [])
