@@ -188,3 +188,21 @@ def test_an_instance_partitioned_by_titles_x_languages_is_taken_over(landing_zon
         lip = _latest(instance, LIP_SYNC_OFFSETS, "alpha").asset_materialization.tags["dagster/data_version"]
         assert metadata["lip_sync_offsets_data_version"].value == lip
         assert find_stale(defs, instance, store) == []
+
+
+def test_the_sensors_first_tick_registers_recorded_dubs_gone_from_the_landing_zone(landing_zone, tmp_path):
+    from dagster import AssetMaterialization, build_sensor_context
+
+    from orchestration.migration import register_recorded_dubs
+    from orchestration.sensors import DUB_LEVEL_ASSETS, build_landing_zone_sensor
+
+    root = copy_landing_zone(landing_zone[0], tmp_path / "lz")
+    sensor = build_landing_zone_sensor(settle_s=0)
+    with instance_for_test() as instance:
+        # recorded under the earlier partitioning: the verdict of a dub no longer delivered
+        instance.report_runless_asset_event(AssetMaterialization(TITLE_VERDICTS, partition="fr|gone"))
+        result = sensor(build_sensor_context(instance=instance, resources={"media_store": LocalMediaStore(root=str(root))}))
+        assert instance.get_dynamic_partitions(dubs_partitions.name) == ["fr|gone"], "registered by the first tick"
+        added = {r.partitions_def_name: sorted(r.partition_keys) for r in result.dynamic_partitions_requests}
+        assert added["dubs"] == ["de|alpha", "fr|alpha"], "the listed dubs, as on any instance"
+        assert register_recorded_dubs(instance, DUB_LEVEL_ASSETS) == 0, "once per instance"
