@@ -1,8 +1,8 @@
 """The stale search of ``dubsync backfill --stale``, in queries per asset rather than per partition.
 
 :func:`orchestration.backfill.find_stale` asks this module which materialised asset partitions are
-stale. It visits only partitions that were materialised (delivered dubs and their titles, never the
-rest of the title × language product, which has no partitions) and asks the instance a fixed number of questions per asset,
+stale. It visits only partitions that were materialised (delivered dubs and their titles; a dub
+never delivered has no partition) and asks the instance a fixed number of questions per asset,
 whatever the size of the catalogue:
 
 - the storage id and data version of every materialised partition's latest materialisation (two
@@ -467,7 +467,8 @@ def stale_partitions(
     hwm = instance.event_log_storage.get_maximum_record_id() or 0  # before anything is read
     started = time.time()
     # an instance partitioned by titles × languages before: its recorded dubs become dubs keys (once)
-    register_recorded_dubs(instance, [k for k in sorted(asset_graph.get_all_asset_keys()) if _dub_level(asset_graph.get(k))])
+    dub_level = [k for k in sorted(asset_graph.get_all_asset_keys()) if _dub_level(asset_graph.get(k))]
+    register_recorded_dubs(instance, dub_level)
     search = _Search(instance, asset_graph, listings)
     order = [key for level in asset_graph.toposorted_asset_keys_by_level for key in sorted(level)]
     partitioned = [k for k in order if asset_graph.get(k).is_materializable and asset_graph.get(k).is_partitioned]
