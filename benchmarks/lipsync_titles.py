@@ -11,11 +11,11 @@ so the titles are the same in every run. Built titles are cached under
 
 For each title, in one pass: shots, face tracks and every track's estimate by each estimator of
 :data:`benchmarks.lipsync.ESTIMATORS` (the weight-free estimator with :class:`ml.policy.LipSyncParams`
-defaults, ``avcorr/3``, and as it was before issue 23, ``avcorr/2 (before)``), then the title's offset
+defaults, ``avcorr/4``, and as it was before issue 23, ``avcorr/2 (before)``), then the title's offset
 by each rule that combines the tracks:
 
 - ``consensus`` (:func:`ml.picture.title_sync.picture_sync`, what the asset uses): the mode of the
-  speaking tracks' offsets, then the weighted median of the tracks that agree with it;
+  speaking tracks' offsets, then the median of the tracks that agree with it (``picture-consensus/4``);
 - ``median``: the confidence-weighted median of all speaking tracks (the rule before
   ``picture-consensus/2``).
 
