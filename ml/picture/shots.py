@@ -700,10 +700,10 @@ def shots_from_file(
     ``threads`` ≥ 2) it is instead cut at key frames into spans (:func:`ml.decoding.video.key_frame_spans`)
     that ``threads`` Python threads decode, each with a one-thread decoder, and measure; a file that
     cannot be cut (no index, no timestamps, seeks that miss) is then decoded in one pass. Both give
-    the same result, frame for frame, at the same CPU time; on a machine whose cores are shared
-    (``benchmarks/shots_speed.py``, benchmarks/README.md 2026-12-06) the one pass took less wall
-    time on every clip measured, since FFmpeg's threads decode without Python's lock, so it is the
-    default.
+    the same result, frame for frame, at the same CPU time; on a machine whose cores are busy with
+    other work (``benchmarks/shots_speed.py``, benchmarks/README.md 2026-12-06: load 8-17 on 2 cores)
+    the one pass took less wall time in 13 of 14 runs, up to half, since FFmpeg's threads decode
+    without Python's lock, and with less else running the two were level; so it is the default.
 
     ``progress(seconds_done, duration_s)`` is called as the work goes on: after each span (seconds
     done: the spans finished), or after each batch of frames in one pass (``duration_s`` is the
