@@ -15,10 +15,11 @@ estimate can be right there, and none may be confident; they are counted apart.
 For every copy, in the same run: decode-only (every video frame and the whole audio track decoded,
 2 threads) and each estimator (shots, face tracks, and the lip-sync offset of the longest track; the
 shots and face tracks are computed once per copy and their time is added to every estimator).
-Estimators: ``avcorr/3`` (the defaults) and ``avcorr/2 (before)``, the estimator as it was before
-issue 23 (a search 2 frames beyond the window and the confidence = the curve's peak over its median,
-in standard deviations, with ``min_confidence`` 2.0), reproduced from the same code with
-``search_margin_frames=2`` and that confidence recomputed from the curve (:func:`as_before`).
+Estimators: ``avcorr/4`` (the defaults; ``avcorr/3`` with its speech features centred) and
+``avcorr/2 (before)``, the estimator as it was before issue 23 (a search 2 frames beyond the
+window and the confidence = the curve's peak over its median, in standard deviations, with
+``min_confidence`` 2.0), reproduced from the same code with ``search_margin_frames=2`` and that
+confidence recomputed from the curve (:func:`as_before`; its speech features are centred too).
 
 Reported per estimator, shift method and split (``tuning``: the GRID clips, on which the confidence
 and the search margin were calibrated; ``held-out``: the five news-style clips, never used to choose
@@ -73,7 +74,7 @@ ITU_LAG_S, ITU_LEAD_S = -0.125, 0.045
 DECODE_THREADS = 2
 
 ESTIMATORS = {
-    "avcorr/3": LipSyncParams(),
+    "avcorr/4": LipSyncParams(),
     BEFORE: LipSyncParams(search_margin_frames=2, min_confidence=2.0),
 }
 

@@ -11,11 +11,11 @@ so the titles are the same in every run. Built titles are cached under
 
 For each title, in one pass: shots, face tracks and every track's estimate by each estimator of
 :data:`benchmarks.lipsync.ESTIMATORS` (the weight-free estimator with :class:`ml.policy.LipSyncParams`
-defaults, ``avcorr/3``, and as it was before issue 23, ``avcorr/2 (before)``), then the title's offset
+defaults, ``avcorr/4``, and as it was before issue 23, ``avcorr/2 (before)``), then the title's offset
 by each rule that combines the tracks:
 
 - ``consensus`` (:func:`ml.picture.title_sync.picture_sync`, what the asset uses): the mode of the
-  speaking tracks' offsets, then the weighted median of the tracks that agree with it;
+  speaking tracks' offsets, then the median of the tracks that agree with it (``picture-consensus/4``);
 - ``median``: the confidence-weighted median of all speaking tracks (the rule before
   ``picture-consensus/2``).
 
@@ -45,7 +45,7 @@ from benchmarks.lipsync import BEFORE, ESTIMATORS, as_before
 from ml.picture.faces import track_faces
 from ml.picture.lipsync import estimator_identity, track_offsets
 from ml.picture.shots import shots_from_file
-from ml.picture.title_sync import ALGORITHM, _weighted_median, picture_sync
+from ml.picture.title_sync import ALGORITHM, picture_sync
 from ml.policy import LipSyncParams
 from ml.testmedia.picture import (
     TALKING_HEADS,
@@ -76,11 +76,19 @@ def specs(n_random: int) -> list[PictureTitleSpec]:
     return out
 
 
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    """The ``median`` rule's weighted median (``ml.picture.title_sync`` used it until
+    ``picture-consensus/4``, which takes the plain median of the agreeing tracks)."""
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+
+
 def _combine(estimates: list, params: LipSyncParams, truth: float) -> dict:
     consensus = picture_sync(estimates, min_confidence=params.min_confidence, estimator="bench", agreement_s=params.agreement_s)
     used = [e for e in estimates if e.confidence >= params.min_confidence]
     median = (
-        _weighted_median(np.array([e.offset_s for e in used]), np.array([e.confidence for e in used])) if used else None
+        weighted_median(np.array([e.offset_s for e in used]), np.array([e.confidence for e in used])) if used else None
     )
     return {
         "tracks": [

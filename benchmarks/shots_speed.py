@@ -2,7 +2,9 @@
 work on ``ml.picture.shots``, with the same baselines (no conversion; one 2-thread decoder, and the
 detector's key-frame spans on 2 threads with a one-thread decoder each; the faster is decode-only;
 beside it, the faster of both without the in-loop deblocking filter, as the detector decodes) and
-the same method (best of ``--repeats`` runs, decode-only and detector alternating).
+the same method (best of ``--repeats`` runs, decode-only and detector alternating). The detector
+is timed twice: as it runs (one pass, one decoder with FFmpeg's threads) and with ``in_spans`` (the
+key-frame spans, one Python thread each), the way it ran before.
 
 ``.venv/bin/python -m benchmarks.shots_speed [--repeats 3] [clip ...]``
 
@@ -41,6 +43,7 @@ def main(argv=None) -> int:
             "one decoder, no deblocking": lambda path=path: decode_only(path, deblock=False),
             "in spans, no deblocking": lambda path=path: decode_only_in_spans(path, deblock=False),
             "shots": lambda path=path: shots_from_file(path),
+            "shots in spans": lambda path=path: shots_from_file(path, in_spans=True),
         }
         best = {name: (float("inf"), float("inf")) for name in runs}
         for _ in range(args.repeats):
@@ -57,6 +60,8 @@ def main(argv=None) -> int:
               f"  (CPU {decode_cpu:6.3f} s / {ours_cpu:6.3f} s = {decode_cpu / ours_cpu:4.2f})"
               f"  × decode-only without deblocking "
               f"{min(best['one decoder, no deblocking'][0], best['in spans, no deblocking'][0]) / ours_s:4.2f}"
+              f"  | shots in spans {best['shots in spans'][0]:6.3f} s × decode-only {decode_s / best['shots in spans'][0]:4.2f}"
+              f" (CPU {best['shots in spans'][1]:6.3f} s = {decode_cpu / best['shots in spans'][1]:4.2f})"
               f"  cuts {cuts if len(cuts) <= 6 else f'{len(cuts)} cuts'}"
               f"  fades {fades if len(fades) <= 6 else f'{len(fades)} fades'}", flush=True)
     return 0

@@ -7,9 +7,10 @@ On the same clips, in the same run:
 - decode-only: every frame decoded, no conversion, the floor of any picture work. For shots it is
   the faster of two ways of decoding on 2 cores: one decoder with 2 FFmpeg threads, and the file cut
   at key frames into spans that 2 threads decode with a one-thread decoder each (as the shot
-  detector decodes; ``ml.picture.shots.shot_spans``), so that the detector's ratio is its own cost, not a
-  better way of decoding. The detector also skips the codec's in-loop deblocking filter
-  (``ShotParams.deblock``); its ratio to a decode-only that skips it too is reported beside;
+  detector can, with ``in_spans=True``; ``ml.picture.shots.shot_spans``; by default it decodes as the
+  first), so that the detector's ratio is its own cost, not a better way of decoding. The detector
+  also skips the codec's in-loop deblocking filter (``ShotParams.deblock``); its ratio to a
+  decode-only that skips it too is reported beside;
 - dubsync's shot detector (``ml.picture.shots``) and PySceneDetect's ContentDetector (default settings,
   PyAV backend): hard cuts found within ±1 frame of the truth, precision / recall / F1, and
   speed as a share of decode-only speed (1.0 = as fast as decoding alone);
@@ -69,7 +70,7 @@ def decode_only(path: Path, deblock: bool = True) -> tuple[float, int]:
 
 
 def decode_only_in_spans(path: Path, deblock: bool = True) -> tuple[float, int]:
-    """Seconds to decode every frame as the shot detector does: the spans of
+    """Seconds to decode every frame as the shot detector does with ``in_spans=True``: the spans of
     :func:`ml.picture.shots.shot_spans`, ``DECODE_THREADS`` at a time, a one-thread decoder each (no
     conversion)."""
     from concurrent.futures import ThreadPoolExecutor

@@ -9,7 +9,7 @@ import pytest
 
 from ml.errors import MediaError, ParameterError
 from ml.picture.faces import FaceTracks
-from ml.picture.lipsync import GAP_FRAMES, TrackSync, _peak, clip_offset, estimator_identity, track_offsets
+from ml.picture.lipsync import GAP_FRAMES, HOP_S, TrackSync, _peak, clip_offset, estimator_identity, speech_features, track_offsets
 from ml.policy import FaceParams, LipSyncParams
 from ml.testmedia.shift import shifted_copy
 
@@ -226,7 +226,7 @@ def test_params_and_identity():
     # the estimate changes with the search margin (and changed with the confidence rule, avcorr/3):
     # stored offsets made otherwise go stale
     assert estimator_identity(LipSyncParams()) != estimator_identity(LipSyncParams(search_margin_frames=2))
-    assert estimator_identity(LipSyncParams()).startswith("lipsync-avcorr/3:")
+    assert estimator_identity(LipSyncParams()).startswith("lipsync-avcorr/4:")
     assert lip_sync_identity("", LipSyncParams()) == estimator_identity(LipSyncParams())
     assert LipSyncParams(n_mfcc=[13]).n_mfcc == (13,)
     for bad in (
@@ -239,3 +239,17 @@ def test_params_and_identity():
     ):
         with pytest.raises(ParameterError, match=next(iter(bad))):
             LipSyncParams(**bad)
+
+
+@pytest.mark.parametrize("window", [0.04, 0.045, 0.08])
+def test_speech_features_are_centred_on_their_instant(window):
+    # a click on the 5-ms grid: every window's loudness is symmetric about it. An even number of hops
+    # (0.04 s = 8) was averaged half a hop late before lipsync-avcorr/4: 2.5 ms of lag on every clip
+    rate = 16000
+    y = np.zeros(rate, np.float32)
+    click = 100
+    y[click * int(HOP_S * rate)] = 1.0
+    loudness = speech_features(y, rate, LipSyncParams(windows_s=(window,), n_mfcc=(13,)))[(13, window)][:, 0]
+    weights = np.clip(loudness - np.median(loudness), 0, None)
+    rows = np.arange(len(loudness))
+    assert float((rows * weights).sum() / weights.sum()) == pytest.approx(click, abs=0.05)

@@ -198,7 +198,7 @@ def test_shots_in_key_frame_spans_are_the_shots_of_one_pass(shot_clips, name):
 
     path = shot_clips / name
     assert len(shot_spans(path, 2)) > 1  # these clips are cut, so the parallel path is what runs
-    one_pass, in_spans = shots_from_file(path, threads=1), shots_from_file(path, threads=2)
+    one_pass, in_spans = shots_from_file(path, threads=2), shots_from_file(path, threads=2, in_spans=True)
     for field in ("frame_times_s", "change", "brightness", "start_frame", "end_frame", "boundary"):
         assert np.array_equal(getattr(in_spans, field), getattr(one_pass, field)), field
 
@@ -264,16 +264,18 @@ def test_shots_are_the_same_in_other_containers(shot_clips, tmp_path, container)
 
     if container == "mkv":
         assert len(shot_spans(path, 2)) > 1
-    one_pass, in_spans = shots_from_file(path, threads=1), shots_from_file(path, threads=2)
+    one_pass, in_spans = shots_from_file(path, threads=1), shots_from_file(path, threads=2, in_spans=True)
     assert one_pass.boundaries("cut").tolist() == [30, 180, 394]
     for field in ("frame_times_s", "change", "brightness", "start_frame", "boundary"):
         assert np.array_equal(getattr(in_spans, field), getattr(one_pass, field)), field
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_progress_is_reported_up_to_the_end(shot_clips, threads):
+@pytest.mark.parametrize(("threads", "in_spans"), [(1, False), (2, False), (2, True)])
+def test_progress_is_reported_up_to_the_end(shot_clips, threads, in_spans):
     heard = []
-    shots = shots_from_file(shot_clips / "testvideo.mp4", threads=threads, progress=lambda done, total: heard.append((done, total)))
+    shots = shots_from_file(
+        shot_clips / "testvideo.mp4", threads=threads, in_spans=in_spans, progress=lambda done, total: heard.append((done, total))
+    )
     duration = probe_video(shot_clips / "testvideo.mp4").duration_s
     assert len(heard) >= 3 and all(total == duration for _, total in heard)
     done = [d for d, _ in heard]

@@ -78,10 +78,11 @@ __all__ = [
     "clip_offset",
 ]
 
-ALGORITHM = "lipsync-avcorr/3"
-"""Bump when the estimator changes in a way the parameters do not capture (/3: the confidence is
-prominence × agreement of the feature families, and an offset at the edge is never confident; /2 was
-the peak over the curve's median)."""
+ALGORITHM = "lipsync-avcorr/4"
+"""Bump when the estimator changes in a way the parameters do not capture (/4: the speech features'
+mean over an even number of hops is centred on its instant, it was half a hop (2.5 ms) late; /3: the
+confidence is prominence × agreement of the feature families, and an offset at the edge is never
+confident; /2 was the peak over the curve's median)."""
 
 HOP_S = 0.005
 """Hop of the speech features, seconds (they are interpolated at any instant)."""
@@ -224,7 +225,8 @@ def speech_features(y: np.ndarray, sample_rate: int, params: LipSyncParams) -> d
 
     Returns
     -------
-    {(n_mfcc, window_s): [shape=(n_hops, n_mfcc)]}; row j is centred on sample j × hop.
+    {(n_mfcc, window_s): [shape=(n_hops, n_mfcc)]}; row j is centred on sample j × hop (the mel
+    frames are centred, and so is the mean over each window, whatever its length in hops).
     """
     import librosa
     from scipy.ndimage import uniform_filter1d
@@ -242,7 +244,12 @@ def speech_features(y: np.ndarray, sample_rate: int, params: LipSyncParams) -> d
     )  # fmt: skip
     out = {}
     for window in params.windows_s:
-        smooth = uniform_filter1d(mel, max(1, int(round(window / HOP_S))), axis=1, mode="nearest")
+        size = max(1, int(round(window / HOP_S)))
+        smooth = uniform_filter1d(mel, size, axis=1, mode="nearest")
+        if size % 2 == 0:
+            # an even moving average is centred half a hop late (row j averages j − size/2 … j + size/2 − 1);
+            # with the one a hop earlier it is centred on row j (end rows at half weight)
+            smooth = 0.5 * (smooth + uniform_filter1d(mel, size, axis=1, mode="nearest", origin=-1))
         log_mel = np.log(smooth + 1e-10 + 1e-5 * smooth.max())
         for n_mfcc in params.n_mfcc:
             out[(n_mfcc, window)] = librosa.feature.mfcc(S=log_mel, n_mfcc=n_mfcc).T.astype(np.float64)

@@ -663,16 +663,17 @@ def _joined(parts: list[_Part | None]) -> tuple[np.ndarray, ...]:
 
 
 SPANS_PER_THREAD = 4
-"""With several threads, the picture is cut at key frames into about this many spans per thread, so
-that a thread that drew a short span takes another (key frames are seldom evenly spaced)."""
+"""With ``in_spans`` and several threads, the picture is cut at key frames into about this many
+spans per thread, so that a thread that drew a short span takes another (key frames are seldom
+evenly spaced)."""
 
 MIN_SPAN_S = 2.0
 """... but spans are no shorter than about this: each one opens the file and seeks."""
 
 
 def shot_spans(path: str | Path, threads: int, info: VideoInfo | None = None) -> list[Span]:
-    """The spans :func:`shots_from_file` decodes in parallel with ``threads`` threads (one span, the
-    whole stream, with one thread or when the file cannot be cut)."""
+    """The spans :func:`shots_from_file` decodes in parallel with ``threads`` threads and ``in_spans``
+    (one span, the whole stream, with one thread or when the file cannot be cut)."""
     info = info or probe_video(path)
     if threads < 2 or not info.duration_s:
         return [Span()]
@@ -688,17 +689,21 @@ def shots_from_file(
     params: ShotParams | None = None,
     *,
     threads: int = 2,
+    in_spans: bool = False,
     progress: Callable[[float, float | None], None] | None = None,
 ) -> Shots:
     """Shots of the first video stream of ``path`` (decoded on stream timestamps, every s-th pixel
     kept so that at most about ``params.max_height`` lines remain).
 
-    With ``threads`` ≥ 2 the stream is cut at key frames into spans (:func:`ml.decoding.video.key_frame_spans`)
-    that ``threads`` threads decode, each with a one-thread decoder, and measure: less CPU than
-    FFmpeg's frame threads feeding the histograms (``benchmarks/shots_speed.py`` compares both), and
-    the same result frame for frame. A file that cannot be cut
-    (no index, no timestamps, seeks that miss) is decoded whole, FFmpeg's threads decoding ahead in
-    a thread while the histograms are computed.
+    The stream is decoded in one pass by one decoder with ``threads`` FFmpeg threads, which runs
+    ahead in a thread of its own while the histograms are computed. With ``in_spans`` (and
+    ``threads`` ≥ 2) it is instead cut at key frames into spans (:func:`ml.decoding.video.key_frame_spans`)
+    that ``threads`` Python threads decode, each with a one-thread decoder, and measure; a file that
+    cannot be cut (no index, no timestamps, seeks that miss) is then decoded in one pass. Both give
+    the same result, frame for frame, at the same CPU time; on a machine whose cores are busy with
+    other work (``benchmarks/shots_speed.py``, benchmarks/README.md 2026-12-06: load 8-17 on 2 cores)
+    the one pass took less wall time in 13 of 14 runs, up to half, since FFmpeg's threads decode
+    without Python's lock, and with less else running the two were level; so it is the default.
 
     ``progress(seconds_done, duration_s)`` is called as the work goes on: after each span (seconds
     done: the spans finished), or after each batch of frames in one pass (``duration_s`` is the
@@ -716,7 +721,7 @@ def shots_from_file(
     parts = None
     # BLAS threads would spin for each small product and fight the decoder for the cores (1.3× slower)
     with _threadpools().limit(limits=1, user_api="blas"):
-        spans = shot_spans(path, threads, info)
+        spans = shot_spans(path, threads, info) if in_spans else [Span()]
         if len(spans) > 1:
             parts = _in_spans(path, spans, params, threads, progress, info.duration_s)
         if parts is None:
