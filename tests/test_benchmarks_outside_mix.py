@@ -121,3 +121,26 @@ def test_a_weak_envelope_stretch_the_signatures_confirm_counts(tmp_path):
     verdict, _ = _verdict(tmp_path, OutsideTitle("outback", 90.0, (dub,), seed=4501, bed_db=-8.0, continuous=False))
     assert verdict.kind == "intermittent", verdict.reason
     assert [round(s["offset_s"], 2) for s in verdict.segments] == pytest.approx([0.0, -0.4, 0.0], abs=0.03), verdict.segments
+
+
+def test_the_measured_rate_of_a_stretch_is_the_rate_its_audio_plays_at(rng):
+    # a pitch-kept dub's truth holds the rate its M&E plays at (FFmpeg's WSOLA wanders ±10 ms,
+    # which moved a 1.001 stretch's rate by 2-9 % over 120 s); a resampled piece plays at its
+    # nominal rate exactly, and the measurement finds it
+    from benchmarks.audio_sync import truth_drift_ppm
+    from benchmarks.outside_mix import SR, _measured_drift_ppm, _resampled
+
+    from scipy import signal
+
+    n = 40 * SR  # noise under 400 Hz in bursts (a 0.2-s window of white noise decorrelates over the
+    # 10 samples a 1.001 stretch moves it, as a bed's lower partials do not)
+    noise = signal.sosfilt(signal.butter(4, 400, fs=SR, output="sos"), rng.standard_normal((2, n)), axis=1)
+    source = (noise * np.repeat(rng.uniform(0.05, 1.0, (1, n // 2400)), 2400, axis=1)).astype(np.float32)
+    first, ratio = SR // 2, 1.001
+    stretched = _resampled(source[:, first:], ratio)
+    measured = _measured_drift_ppm(source, stretched, first, ratio)
+    assert measured == pytest.approx(1000.0, abs=5.0)
+    record = {"speed_ratio": ratio, "drift_ppm_measured": measured + 30.0}
+    assert truth_drift_ppm(record) == measured + 30.0
+    assert truth_drift_ppm(record, nominal=True) == pytest.approx(1000.0)
+    assert truth_drift_ppm({"speed_ratio": ratio}) == pytest.approx(1000.0)
