@@ -127,10 +127,10 @@ def test_the_measured_rate_of_a_stretch_is_the_rate_its_audio_plays_at(rng):
     # a pitch-kept dub's truth holds the rate its M&E plays at (FFmpeg's WSOLA wanders ±10 ms,
     # which moved a 1.001 stretch's rate by 2-9 % over 120 s); a resampled piece plays at its
     # nominal rate exactly, and the measurement finds it
+    from scipy import signal
+
     from benchmarks.audio_sync import truth_drift_ppm
     from benchmarks.outside_mix import SR, _measured_drift_ppm, _resampled
-
-    from scipy import signal
 
     n = 40 * SR  # noise under 400 Hz in bursts (a 0.2-s window of white noise decorrelates over the
     # 10 samples a 1.001 stretch moves it, as a bed's lower partials do not)
