@@ -121,3 +121,68 @@ def test_a_weak_envelope_stretch_the_signatures_confirm_counts(tmp_path):
     verdict, _ = _verdict(tmp_path, OutsideTitle("outback", 90.0, (dub,), seed=4501, bed_db=-8.0, continuous=False))
     assert verdict.kind == "intermittent", verdict.reason
     assert [round(s["offset_s"], 2) for s in verdict.segments] == pytest.approx([0.0, -0.4, 0.0], abs=0.03), verdict.segments
+
+
+def test_the_measured_rate_of_a_stretch_is_the_rate_its_audio_plays_at(rng):
+    # a pitch-kept dub's truth holds the rate its M&E plays at (FFmpeg's WSOLA wanders ±10 ms,
+    # which moved a 1.001 stretch's rate by 2-9 % over 120 s); a resampled piece plays at its
+    # nominal rate exactly, and the measurement finds it
+    from scipy import signal
+
+    from benchmarks.audio_sync import truth_drift_ppm
+    from benchmarks.outside_mix import SR, _measured_drift_ppm, _resampled
+
+    n = 40 * SR  # noise under 400 Hz in bursts (a 0.2-s window of white noise decorrelates over the
+    # 10 samples a 1.001 stretch moves it, as a bed's lower partials do not)
+    noise = signal.sosfilt(signal.butter(4, 400, fs=SR, output="sos"), rng.standard_normal((2, n)), axis=1)
+    source = (noise * np.repeat(rng.uniform(0.05, 1.0, (1, n // 2400)), 2400, axis=1)).astype(np.float32)
+    first, ratio = SR // 2, 1.001
+    stretched = _resampled(source[:, first:], ratio)
+    measured = _measured_drift_ppm(source, stretched, first, ratio)
+    assert measured == pytest.approx(1000.0, abs=5.0)
+    record = {"speed_ratio": ratio, "drift_ppm_measured": measured + 30.0}
+    assert truth_drift_ppm(record) == measured + 30.0
+    assert truth_drift_ppm(record, nominal=True) == pytest.approx(1000.0)
+    assert truth_drift_ppm({"speed_ratio": ratio}) == pytest.approx(1000.0)
+
+
+def test_a_stretch_whose_true_lag_stands_out_less_than_a_chance_one_is_tested_there(tmp_path):
+    # x-credits xcredits_0/ru (+0.5 s, 20 s of credits), the benchmark's own title: its 60-90-s
+    # stretch scored 0.085 at +0.5 s (3.8 deviations above its median) and 0.102 at −3.5 s
+    # (contrast 0.83), so two stretches of three on the programme stood out (67 %, need 75 %);
+    # tested at the accepted stretches' +0.5 s it counts, and the dub is judged
+    from benchmarks.audio_sync import outside_rows
+
+    spec, = next(row for row in outside_rows(quick=True) if row.name == "x-credits").titles
+    truth = build_outside_title(tmp_path, spec, tmp_path / "material")
+    record = truth["dubs"]["ru"]
+    folder = tmp_path / spec.title_id
+    reference = signature_from_file(next(folder.glob("original.*")), POLICY.signature, role="reference")
+    path = folder / record["file"]
+    matches = match_with_speed_search(
+        signature_from_file(path, POLICY.signature), reference, POLICY.match,
+        resignature=lambda speed: signature_from_file(path, POLICY.signature, speed=speed),
+        min_matched_frames=POLICY.verdict.min_matched_frames,
+    )  # fmt: skip
+    verdict = decide(matches, match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == "constant", verdict.reason
+    assert abs(verdict.offset_s - record["offset_s"]) <= 0.005, (verdict.offset_s, record["offset_s"])
+    assert verdict.complete is False
+
+
+def test_a_lag_is_tested_only_where_it_stands_out_and_is_its_surroundings_peak(rng):
+    from ml.audio_sync.envelope import TESTED_MIN_Z, _tested
+
+    lags = np.arange(-800, 801)
+    score = rng.normal(0.0, 0.01, len(lags))
+    score[lags == 300] = 0.08  # a chance peak, 8 deviations
+    score[lags == 11] = 0.045  # the lag named in advance: 4.5 deviations, its surroundings' peak
+    assert TESTED_MIN_Z < 4.5
+    assert _tested(lags, score, np.array([10.0]), 2, 22) == 11
+    assert _tested(lags, score, np.array([100.0]), 2, 22) is None  # nothing there
+    flank = score.copy()
+    flank[lags == 25] = 0.2  # a stronger peak 14 cells away: the tested lag is its flank
+    assert _tested(lags, flank, np.array([10.0]), 2, 22) is None
+    weak = score.copy()
+    weak[lags == 11] = 0.02  # 2 deviations: not evidence
+    assert _tested(lags, weak, np.array([10.0]), 2, 22) is None
