@@ -13,7 +13,7 @@ what the re-check cost before it judged the samples as they were written). ``--b
 times ``conform_dub`` as ``ml/audio_sync/conform.py`` was at git ref REF (loaded from ``git show``,
 the rest of ``ml`` as checked out), each conform between two decode-only runs; ``--level N`` also
 times the conform with FLAC compression level N instead of ``FLAC_LEVEL``. Wall and CPU seconds
-(of the whole process, every thread) are both reported, each as a ratio to the decode-only next
+(of the whole process, every thread, and of its child processes) are both reported, each as a ratio to the decode-only next
 to it. The original's signature and the dub's verdict are computed first, untimed (the asset gets
 them as inputs), and cached for the files and the policy.
 """
@@ -21,6 +21,7 @@ them as inputs), and cached for the files and the policy.
 import argparse
 import importlib.util
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -44,11 +45,18 @@ def conform_module_at(ref: str):
     return module
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process (every thread) and of its children that ended (the conform's
+    rendering process)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def timed(run) -> tuple[float, float, object]:
-    """``(wall s, CPU s of the process, result)`` of ``run()``."""
-    wall, cpu = time.perf_counter(), time.process_time()
+    """``(wall s, CPU s of the process and its children, result)`` of ``run()``."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
     result = run()
-    return time.perf_counter() - wall, time.process_time() - cpu, result
+    return time.perf_counter() - wall, cpu_seconds() - cpu, result
 
 
 def _native(path: Path) -> tuple[np.ndarray, int]:
