@@ -81,7 +81,8 @@ _LOSSLESS = {"flac": ("flac", ".flac"), "pcm_s16le": ("wav", ".wav"), "pcm_s24le
 _BLOCK = 1 << 18
 """Output samples rendered at a time (≈ 6 s at 44.1 kHz)."""
 _FRAME = 1 << 16
-"""Samples per block decoded from the dub (≈ 1.5 s at 44.1 kHz)."""
+"""Samples per block libswresample converts from a dub whose decoder does not hand out the output's
+packed integers (≈ 1.5 s at 44.1 kHz)."""
 FLAC_LEVEL = 0
 """FLAC compression level of a conformed dub (0-8, libFLAC's scale; FFmpeg's for the layouts it
 encodes): 0 (fixed predictors, no LPC search), the cheapest to encode (benchmarks/conform_speed.py)."""
@@ -332,8 +333,9 @@ _S24_MASK = np.int32(-256)
 
 def _native_blocks(path: Path):
     """The first audio stream at its own rate and layout: ``(native, blocks, container)``; the blocks
-    are packed integer samples in the output's format [shape=(n, channels), dtype=native.dtype]
-    (an ``s32`` block holds 24-bit samples: its low byte is 0). The caller closes the container."""
+    (a decoded frame each, or ``_FRAME`` samples where libswresample converts them) are packed
+    integer samples in the output's format [shape=(n, channels), dtype=native.dtype] (an ``s32``
+    block holds 24-bit samples: its low byte is 0). The caller closes the container."""
     import av
 
     from ml.decoding.audio import probe_audio
@@ -381,8 +383,8 @@ def _native_blocks(path: Path):
     direct = [as_is(first)]
 
     def converted(frame) -> Iterator[np.ndarray]:
-        if direct[0] and frame is not None and as_is(frame):
-            yield frame.to_ndarray().reshape(-1, native.channels)
+        if direct[0] and frame is not None and as_is(frame):  # a view of the frame (to_ndarray copies)
+            yield np.frombuffer(frame.planes[0], native.dtype, frame.samples * native.channels).reshape(-1, native.channels)
             return
         if frame is not None:
             direct[0] = False
@@ -390,15 +392,10 @@ def _native_blocks(path: Path):
             yield out.to_ndarray().reshape(-1, native.channels)
 
     def blocks() -> Iterator[np.ndarray]:
-        pending, n_pending = [], 0
+        # as decoded: the renderer joins them once, into its own blocks
         for frame in itertools.chain((first,), decoded):
             for part in converted(frame):
-                pending.append(part)
-                n_pending += len(part)
-            if n_pending >= _FRAME or (frame is None and n_pending):
-                block = pending[0] if len(pending) == 1 else np.concatenate(pending)
-                pending, n_pending = [], 0
-                yield block if sample_format == "s16" else block & _S24_MASK
+                yield part if sample_format == "s16" else part & _S24_MASK
 
     return native, blocks(), container
 
