@@ -831,8 +831,8 @@ class _RecheckSignature:
         self._add(frame)
 
     def _add(self, frame) -> None:
-        for out in self._resampler.resample(frame):
-            self._builder.push(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+        for out in self._resampler.resample(frame):  # a view of the mono frame (to_ndarray copies it)
+            self._builder.push(np.frombuffer(out.planes[0], np.float32, out.samples))
 
     def finish(self) -> Signature:
         self._add(None)
