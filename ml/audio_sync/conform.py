@@ -537,11 +537,11 @@ def output_format(codec: str) -> tuple[str, str, str]:
     return name, container, extension
 
 
-def _pcm_bytes(block: np.ndarray) -> bytes:
+def _pcm_bytes(block: np.ndarray) -> bytes | memoryview:
     """The bytes a FLAC's MD5 and a PCM WAV's data hold for ``block`` [shape=(n, channels)]:
     interleaved little-endian samples, 2 bytes each for int16, 3 (the upper ones) for 24-bit in int32."""
     if block.dtype == np.int16:
-        return np.ascontiguousarray(block, dtype="<i2").tobytes()
+        return memoryview(np.ascontiguousarray(block, dtype="<i2")).cast("B")  # no copy
     return np.ascontiguousarray(block, dtype="<i4").view(np.uint8).reshape(-1, 4)[:, 1:].tobytes()
 
 
