@@ -1,7 +1,7 @@
 """Conforming a long dub against decoding it: ``conform_dub`` (decode, shift, FLAC encode, and the
 re-check's signature and matching) as a ratio to decode-only of the same file, in the same run.
 
-``python -m benchmarks.conform_speed [--hours 2] [--base-minutes 15] [--before REF] [--level N]``
+``python -m benchmarks.conform_speed [--hours 2] [--base-minutes 15] [--before REF] [--level N] [--repeat N]``
 
 The long pair is built from one generated title (``ml.testmedia``, ``--base-minutes`` long, cached
 under ``benchmarks/.cache/conform``): its original and a dub leading by 0.5 s are each repeated end
@@ -12,9 +12,10 @@ dub as the project decodes (PyAV → mono float32 at 44.1 kHz, ``iter_audio_bloc
 what the re-check cost before it judged the samples as they were written). ``--before REF`` also
 times ``conform_dub`` as ``ml/audio_sync/conform.py`` was at git ref REF (loaded from ``git show``,
 the rest of ``ml`` as checked out), each conform between two decode-only runs; ``--level N`` also
-times the conform with FLAC compression level N instead of ``FLAC_LEVEL``. Wall and CPU seconds
-(of the whole process, every thread, and of the child processes that ended: the conform's
-rendering process) are both reported, each as a ratio to the decode-only next to it. The
+times the conform with FLAC compression level N instead of ``FLAC_LEVEL``; ``--repeat N`` times
+the conforms N times over, in turn. Wall and CPU seconds (of the whole process, every thread, and
+of the child processes that ended: the conform's rendering process) are both reported, each as a
+ratio to the decode-only next to it. The
 original's signature and the dub's verdict are computed first, untimed (the asset gets them as
 inputs), and cached for the files and the policy; the verdict is decided once more before the timed
 runs, so that the modules it imports on first use are loaded for every conform alike.
@@ -139,6 +140,7 @@ def main(argv=None) -> int:
     parser.add_argument("--base-minutes", type=float, default=15.0, help="generated title repeated (default 15)")
     parser.add_argument("--before", metavar="REF", help="also time conform_dub as it was at this git ref")
     parser.add_argument("--level", type=int, help="also time the conform at this FLAC compression level")
+    parser.add_argument("--repeat", type=int, default=1, help="time the conforms this many times, alternating")
     args = parser.parse_args(argv)
     if args.base_minutes <= 10:
         parser.error("--base-minutes must exceed 10: a shorter repeat falls inside the ±600 s search window")
@@ -191,7 +193,9 @@ def main(argv=None) -> int:
     print(f"decode-only (mono 44.1 kHz, {n / 44100:.0f} s): {wall:.1f} s wall ({wall / hours:.1f} s/h), "
           f"{cpu:.1f} s CPU", flush=True)
     results = {}
-    for name, run in runs:
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    for name, run in runs * args.repeat:
         wall, cpu, result = timed(run)
         d_wall, d_cpu, _ = timed(decode)
         decodes.append((d_wall, d_cpu))
