@@ -14,7 +14,7 @@ from ml.audio_sync.matching import match_with_speed_search
 from ml.audio_sync.signatures import signature_from_file
 from ml.audio_sync.verdict import decide
 from ml.decoding.audio import load_audio, probe_audio
-from ml.errors import ConformError
+from ml.errors import ConformError, MediaError
 from ml.policy import Policy, VerdictParams
 
 DURATION_S = 60.0
@@ -205,3 +205,29 @@ def test_every_output_format_holds_the_samples_given_and_their_checksum(tmp_path
     assert (decoded_native.channels, decoded_native.rate, decoded_native.sample_format) == (channels, 48000, sample_format)
     assert np.array_equal(samples, np.concatenate(blocks))
     assert conform.written_md5(path, writer.codec) == writer.md5
+
+
+def test_the_rendering_process_reports_why_it_stopped(tmp_path):
+    """The dub is decoded and rendered in a process of its own: a dub it cannot read is a
+    MediaError naming the file and the reason, a process that ended early a ConformError."""
+    from ml.audio_sync import conform
+
+    native = conform._Native(rate=44100, channels=2, layout="stereo", codec="flac", sample_format="s16",
+                             start_s=0.0, duration_s=10.0)  # fmt: skip
+    plan = conform.ConformPlan(kind="constant", sample_rate=44100, n_out=441000, stretch=1.0,
+                               pieces=(conform.Piece(0, 441000, 0),), padding_s=0.0, trimmed_s=0.0, shifts_s=(0.0,))  # fmt: skip
+    missing = tmp_path / "gone.flac"
+    rendered = conform._RenderProcess(missing, native, plan, crossfade_s=0.01)
+    try:
+        with pytest.raises(MediaError, match="does not exist") as error:
+            list(rendered.blocks())
+        assert error.value.path == str(missing)
+    finally:
+        rendered.close()
+    rendered = conform._RenderProcess(missing, native, plan, crossfade_s=0.01)
+    try:
+        rendered.stop()
+        with pytest.raises((ConformError, MediaError)):
+            list(rendered.blocks())
+    finally:
+        rendered.close()

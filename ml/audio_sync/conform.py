@@ -26,8 +26,9 @@ The samples themselves stay packed integers in the output's format from decoder 
 re-check's signature is computed from them as they are written (down-mixed by libswresample and
 framed by :class:`~ml.audio_sync.signatures.SignatureBuilder` exactly as a decode of the file
 would be), not by decoding the file again; the file's own checksum (FLAC's STREAMINFO MD5, or the
-hash of a WAV's data) must equal that of the samples checked. Decoding runs ahead in one thread, the
-encoder behind in another.
+hash of a WAV's data) must equal that of the samples checked. Decoding and rendering run in a
+process of their own (its GIL apart from this one's), which hands the rendered blocks over a pipe;
+here one thread reads them, the main thread computes the re-check's signature, and another encodes.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ _LOSSLESS = {"flac": ("flac", ".flac"), "pcm_s16le": ("wav", ".wav"), "pcm_s24le
 _BLOCK = 1 << 18
 """Output samples rendered at a time (≈ 6 s at 44.1 kHz)."""
 _FRAME = 1 << 16
-"""Samples per block decoded from the dub (≈ 1.5 s at 44.1 kHz)."""
+"""Samples per block libswresample converts from a dub whose decoder does not hand out the output's
+packed integers (≈ 1.5 s at 44.1 kHz)."""
 FLAC_LEVEL = 0
 """FLAC compression level of a conformed dub (0-8, libFLAC's scale; FFmpeg's for the layouts it
 encodes): 0 (fixed predictors, no LPC search), the cheapest to encode (benchmarks/conform_speed.py)."""
@@ -331,8 +333,9 @@ _S24_MASK = np.int32(-256)
 
 def _native_blocks(path: Path):
     """The first audio stream at its own rate and layout: ``(native, blocks, container)``; the blocks
-    are packed integer samples in the output's format [shape=(n, channels), dtype=native.dtype]
-    (an ``s32`` block holds 24-bit samples: its low byte is 0). The caller closes the container."""
+    (a decoded frame each, or ``_FRAME`` samples where libswresample converts them) are packed
+    integer samples in the output's format [shape=(n, channels), dtype=native.dtype] (an ``s32``
+    block holds 24-bit samples: its low byte is 0). The caller closes the container."""
     import av
 
     from ml.decoding.audio import probe_audio
@@ -370,11 +373,29 @@ def _native_blocks(path: Path):
         sample_format=sample_format, start_s=start, duration_s=info.duration_s,
     )  # fmt: skip
 
+    # a decoder that already hands out the output's packed integers (FLAC, 16- and 24-bit PCM) is
+    # read as it is: a pass through libswresample's filter graph, frame by frame, cost a sixth of
+    # the decode's CPU and held the GIL; other formats (and a stream that changes format, from the
+    # first frame that does) are converted by libswresample
+    def as_is(frame) -> bool:
+        return frame.format.name == sample_format and frame.layout.name == layout and frame.sample_rate == native.rate
+
+    direct = [as_is(first)]
+
+    def converted(frame) -> Iterator[np.ndarray]:
+        if direct[0] and frame is not None and as_is(frame):  # a view of the frame (to_ndarray copies)
+            yield np.frombuffer(frame.planes[0], native.dtype, frame.samples * native.channels).reshape(-1, native.channels)
+            return
+        if frame is not None:
+            direct[0] = False
+        for out in resampler.resample(frame):
+            yield out.to_ndarray().reshape(-1, native.channels)
+
     def blocks() -> Iterator[np.ndarray]:
+        # as decoded: the renderer joins them once, into its own blocks
         for frame in itertools.chain((first,), decoded):
-            for out in resampler.resample(frame):
-                block = out.to_ndarray().reshape(-1, native.channels)
-                yield block if sample_format == "s16" else block & _S24_MASK
+            for part in converted(frame):
+                yield part if sample_format == "s16" else part & _S24_MASK
 
     return native, blocks(), container
 
@@ -478,8 +499,12 @@ def render_conform(
     exact = np.issubdtype(source.dtype, np.integer) and not (half and any(p.fade_in or p.fade_out for p in plan.pieces))
     for q0 in range(0, plan.n_out, _BLOCK):
         q1 = min(plan.n_out, q0 + _BLOCK)
-        out = np.zeros((q1 - q0, channels), dtype=dtype if exact else np.float32)
-        for piece in plan.pieces:
+        inside = [p for p in plan.pieces if p.start <= q0 and q1 <= p.stop] if exact else []
+        if inside:  # most blocks of a conform: the piece's samples as they are, not added to zeros
+            out = source.read(q0 - inside[0].delay, q1 - inside[0].delay)
+        else:
+            out = np.zeros((q1 - q0, channels), dtype=dtype if exact else np.float32)
+        for piece in plan.pieces if not inside else ():
             lo = piece.start - half if piece.fade_in else piece.start
             hi = piece.stop + half if piece.fade_out else piece.stop
             lo, hi = max(lo, q0, piece.delay), min(hi, q1)
@@ -512,11 +537,11 @@ def output_format(codec: str) -> tuple[str, str, str]:
     return name, container, extension
 
 
-def _pcm_bytes(block: np.ndarray) -> bytes:
+def _pcm_bytes(block: np.ndarray) -> bytes | memoryview:
     """The bytes a FLAC's MD5 and a PCM WAV's data hold for ``block`` [shape=(n, channels)]:
     interleaved little-endian samples, 2 bytes each for int16, 3 (the upper ones) for 24-bit in int32."""
     if block.dtype == np.int16:
-        return np.ascontiguousarray(block, dtype="<i2").tobytes()
+        return memoryview(np.ascontiguousarray(block, dtype="<i2")).cast("B")  # no copy
     return np.ascontiguousarray(block, dtype="<i4").view(np.uint8).reshape(-1, 4)[:, 1:].tobytes()
 
 
@@ -618,6 +643,132 @@ def written_md5(path: str | Path, codec: str) -> str:
     raise MediaError(path, "the WAV holds no data chunk")
 
 
+class _RenderProcess:
+    """Decodes the dub and renders ``plan`` in a process of its own (:func:`_render_main`), whose
+    output blocks this one reads from a pipe [shape=(n, channels), ``native.dtype``], ``_BLOCK``
+    output samples at a time as :func:`render_conform` hands them out.
+
+    Decoding runs frame by frame through PyAV, taking and releasing the GIL tens of thousands of
+    times an hour; in a thread beside the re-check's signature and the encoder, each hand-over of
+    the GIL stalled the other threads (on two cores a conform used 1.5 of them). In a process the
+    decoder holds a GIL of its own, and this process receives a megabyte of samples per read.
+    ``stop`` ends a process that has not finished, ``close`` its pipes."""
+
+    def __init__(self, dub_path: Path, native: _Native, plan: ConformPlan, *, crossfade_s: float):
+        import json
+        import subprocess
+        import sys
+        import tempfile
+
+        import ml
+
+        self._native, self._plan, self._path = native, plan, dub_path
+        job = {
+            "path": str(dub_path), "native": dataclasses.asdict(native), "plan": dataclasses.asdict(plan),
+            "crossfade_s": crossfade_s,
+        }  # fmt: skip
+        env = dict(os.environ)
+        root = str(Path(ml.__file__).resolve().parent.parent)  # the ml package this process runs
+        env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        self._errors = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "from ml.audio_sync.conform import _render_main; _render_main()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, env=env, bufsize=0,
+        )  # fmt: skip
+        try:
+            import fcntl
+
+            fcntl.fcntl(self._process.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)  # a block in the pipe
+        except (ImportError, AttributeError, OSError):
+            pass
+        try:
+            self._process.stdin.write(json.dumps(job).encode())
+            self._process.stdin.close()
+        except BrokenPipeError:
+            pass  # it failed at once: blocks() reports why
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+
+    def close(self) -> None:
+        self.stop()
+        self._process.stdout.close()
+        self._errors.close()
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """The rendered blocks, in order; raises the process's error when it stops short."""
+        native, plan = self._native, self._plan
+        pipe = self._process.stdout
+        for q0 in range(0, plan.n_out, _BLOCK):
+            block = np.empty((min(_BLOCK, plan.n_out - q0), native.channels), dtype=native.dtype)
+            view, filled = memoryview(block).cast("B"), 0
+            while filled < len(view):
+                got = pipe.readinto(view[filled:])
+                if not got:
+                    self._raise_failure()
+                filled += got
+            yield block
+        if pipe.read(1):
+            raise ConformError("rendering the conformed dub gave more samples than planned")
+        if self._process.wait() != 0:
+            self._raise_failure()
+
+    def _raise_failure(self):
+        import json
+
+        status = self._process.wait()
+        self._errors.seek(0)
+        lines = self._errors.read().decode(errors="replace").strip().splitlines()
+        last = lines[-1] if lines else ""
+        if last.startswith("{"):
+            error = json.loads(last)
+            raise MediaError(error["path"], error["reason"])
+        detail = "\n".join(lines[-20:]) or "no message"
+        raise ConformError(f"rendering the conformed dub of {self._path} failed (exit status {status}): {detail}")
+
+
+def _render_main() -> None:
+    """The rendering process of :class:`_RenderProcess`: its job as JSON on stdin (the dub, its
+    format as the parent read it, the plan, the crossfade); the rendered samples, raw, on stdout; on
+    a :class:`MediaError` one JSON line on stderr, and exit status 1 on any failure."""
+    import json
+    import sys
+
+    data = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)  # whatever a library prints goes to stderr, never among the samples
+    job = json.loads(sys.stdin.buffer.read())
+    plan = job["plan"]
+    plan = ConformPlan(**{**plan, "pieces": tuple(Piece(**p) for p in plan["pieces"]),
+                          "shifts_s": tuple(plan["shifts_s"])})  # fmt: skip
+    try:
+        native, blocks, container = _native_blocks(Path(job["path"]))
+        try:
+            if dataclasses.asdict(native) != job["native"]:
+                raise MediaError(job["path"], "the dub changed while it was being conformed")
+            source = blocks
+            if plan.stretch != 1.0:
+                source = _stretched(blocks, native.rate, native.channels, plan.stretch)
+
+            def send(block: np.ndarray) -> None:
+                view = memoryview(np.ascontiguousarray(block)).cast("B")
+                while view:
+                    view = view[data.write(view) :]
+
+            render_conform(plan, source, channels=native.channels, crossfade_s=job["crossfade_s"],
+                           sample_format=native.sample_format, write=send)  # fmt: skip
+        finally:
+            blocks.close()
+            container.close()
+        data.close()
+    except MediaError as exc:
+        print(json.dumps({"path": exc.path, "reason": exc.reason}), file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    except BrokenPipeError:  # the conform stopped reading: it failed or was cancelled
+        raise SystemExit(1) from None
+
+
 class _Background:
     """Runs ``consume`` on every item put, in a thread, in order; its error is raised by the next
     ``put`` or by ``finish``."""
@@ -680,8 +831,8 @@ class _RecheckSignature:
         self._add(frame)
 
     def _add(self, frame) -> None:
-        for out in self._resampler.resample(frame):
-            self._builder.push(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+        for out in self._resampler.resample(frame):  # a view of the mono frame (to_ndarray copies it)
+            self._builder.push(np.frombuffer(out.planes[0], np.float32, out.samples))
 
     def finish(self) -> Signature:
         self._add(None)
@@ -862,69 +1013,65 @@ def conform_dub(
     if (reason := refusal(verdict)) is not None:
         return ConformResult(status="not_conformed", reason=reason, kind=verdict.kind)
     dub_path = Path(dub_path)
-    native, blocks, container = _native_blocks(dub_path)
+    native, blocks, container = _native_blocks(dub_path)  # its format: the rendering process decodes it
+    blocks.close()
+    container.close()
+    duration = native.duration_s
+    if matches is not None and math.isfinite(matches.dub_duration_s):
+        duration = matches.dub_duration_s
+    if duration is None:
+        raise MediaError(dub_path, "the dub's duration is unknown: re-encode it")
+    cuts = None
+    if verdict.kind == "intermittent":
+        cuts = refine_cuts(verdict, matches, tolerance_s=policy.verdict.timeline_tolerance_s)
+    plan = plan_conform(
+        verdict,
+        sample_rate=native.rate,
+        dub_samples=int(round(duration * native.rate)),
+        dub_start_s=native.start_s,
+        original_duration_s=original_duration_s,
+        cuts_s=cuts,
+        max_padding_s=policy.verdict.max_length_mismatch_s,
+    )
+    _, _, extension = output_format(native.codec)
+    final = Path(out_path).with_suffix(extension)
+    temporary = final.with_name(f".{final.stem}.{os.getpid()}.conforming{extension}")
+    say(f"conforming {dub_path.name}: {plan.describe()}")
+    # decoding and rendering (and a drift's resampling) in a process of their own, the blocks read
+    # from it in a thread; here the re-check's signature of each block while a thread encodes it
+    rendered = _RenderProcess(dub_path, native, plan, crossfade_s=policy.conform.crossfade_s)
+    source = prefetched(rendered.blocks())
     try:
-        duration = native.duration_s
-        if matches is not None and math.isfinite(matches.dub_duration_s):
-            duration = matches.dub_duration_s
-        if duration is None:
-            raise MediaError(dub_path, "the dub's duration is unknown: re-encode it")
-        cuts = None
-        if verdict.kind == "intermittent":
-            cuts = refine_cuts(verdict, matches, tolerance_s=policy.verdict.timeline_tolerance_s)
-        plan = plan_conform(
-            verdict,
-            sample_rate=native.rate,
-            dub_samples=int(round(duration * native.rate)),
-            dub_start_s=native.start_s,
-            original_duration_s=original_duration_s,
-            cuts_s=cuts,
-            max_padding_s=policy.verdict.max_length_mismatch_s,
-        )
-        _, _, extension = output_format(native.codec)
-        final = Path(out_path).with_suffix(extension)
-        temporary = final.with_name(f".{final.stem}.{os.getpid()}.conforming{extension}")
-        say(f"conforming {dub_path.name}: {plan.describe()}")
-        source = blocks if plan.stretch == 1.0 else _stretched(blocks, native.rate, native.channels, plan.stretch)
-        # three threads on two cores: decoding (and a drift's resampling) ahead, the FLAC encoder
-        # behind, the re-check's signature of the same samples in between
-        source = prefetched(source)
+        checked = _RecheckSignature(native, policy.signature)
+        writer = _Writer(temporary, native)
+        background = _Background(writer.write)
         try:
-            checked = _RecheckSignature(native, policy.signature)
-            writer = _Writer(temporary, native)
-            background = _Background(writer.write)
-            try:
-
-                def emit(block: np.ndarray) -> None:
+            with threadpool_limits(limits=1):
+                for block in source:
                     background.put(block)
                     checked.push(block)
-
-                with threadpool_limits(limits=1):
-                    render_conform(plan, source, channels=native.channels, crossfade_s=policy.conform.crossfade_s,
-                                   sample_format=native.sample_format, write=emit)  # fmt: skip
-                    signature = checked.finish()
-            finally:
-                try:
-                    background.finish()
-                finally:
-                    writer.close()
-            # the file holds the samples the signature was computed from (FLAC and PCM are lossless)
-            if (held := written_md5(temporary, writer.codec)) != writer.md5:
-                raise ConformError(
-                    f"conformed dub discarded: the written file's samples (MD5 {held}) are not those "
-                    f"re-checked (MD5 {writer.md5})"
-                )
-            say(f"re-checking {final.name}")
-            residual = recheck(temporary, reference, picture, policy, signature=signature)
-            if not residual.in_sync:
-                raise ConformError(f"conformed dub discarded: {residual.reason}")
-            os.replace(temporary, final)
+                signature = checked.finish()
         finally:
-            source.close()
-            temporary.unlink(missing_ok=True)
+            try:
+                background.finish()
+            finally:
+                writer.close()
+        # the file holds the samples the signature was computed from (FLAC and PCM are lossless)
+        if (held := written_md5(temporary, writer.codec)) != writer.md5:
+            raise ConformError(
+                f"conformed dub discarded: the written file's samples (MD5 {held}) are not those "
+                f"re-checked (MD5 {writer.md5})"
+            )
+        say(f"re-checking {final.name}")
+        residual = recheck(temporary, reference, picture, policy, signature=signature)
+        if not residual.in_sync:
+            raise ConformError(f"conformed dub discarded: {residual.reason}")
+        os.replace(temporary, final)
     finally:
-        blocks.close()
-        container.close()
+        rendered.stop()
+        source.close()
+        rendered.close()
+        temporary.unlink(missing_ok=True)
     return ConformResult(
         status="conformed",
         reason=residual.reason,
