@@ -35,14 +35,16 @@ __all__ = [
     "match_with_speed_search",
 ]
 
-ALGORITHM = "linf-match/8"
+ALGORITHM = "linf-match/9"
 """Changes when matches of the same signatures can change (4: the sub-step refinement no longer
 takes the next kept original frame past a dropped one as a neighbour; 5: matches keep the
 original's length, which the verdict compares with the dub's; 6: a dub shorter than one coarse
 stretch is aligned whole; 7: the speed search keeps the envelope stretches of the trial that holds
 most of the dub, and the envelope matcher (``band-onset-xcorr/2``) accepts a drift's weak stretches
 and aligns a programme shorter than two stretches whole; 8: the envelope matcher,
-``band-onset-xcorr/3``, tests a stretch that does not count at the offsets of those that do)."""
+``band-onset-xcorr/3``, tests a stretch that does not count at the offsets of those that do; 9:
+``band-onset-xcorr/4``, a weak stretch whose halves agree counts, and so does a tested lag that
+ties with a lag nearby)."""
 COVERAGE_STRETCH_S = 10.0
 """Coverage counts the share of the dub's stretches of this many seconds that hold a matched frame."""
 SPEED_SEARCH_BELOW = 0.05
