@@ -244,3 +244,45 @@ def test_a_weak_stretch_counts_when_its_halves_peak_at_its_lag(rng):
     assert not _halves_agree(correlate, apart, c0, window, len(reference), lag)
     noise = rng.standard_normal((width, 8)).astype(np.float32)  # no counterpart
     assert not _halves_agree(correlate, noise, c0, window, len(reference), lag)
+
+
+def test_a_drifts_rate_comes_from_its_pieces_when_enough_count():
+    # x-combined xcombined_1/es as measured: three stretches read 939 ppm (991 measured); ten
+    # pieces of 10 s on a 991-ppm line (±3 ms) give the rate, the stretches' offset at their middle
+    import dataclasses
+
+    from ml.audio_sync.verdict import MIN_DRIFT_PIECES
+
+    starts, ends = [0.0, 30.0, 60.0, 90.0], [30.0, 60.0, 90.0, 119.8]
+    matches = _envelope_only(starts, ends, [18.854, -0.456, -0.423, -0.400], [False, True, True, True], dub_s=119.9, original_s=120.0)
+    alone = decide(matches, match=POLICY.match, params=POLICY.verdict)
+    assert alone.kind == "drift" and abs(alone.drift_ppm - 991) > 0.05 * 991, alone.drift_ppm
+    times = np.arange(5.0, 120.0, 10.0)
+    offsets = -0.4995 + 991e-6 * times + np.resize([0.003, -0.002, 0.0, -0.003, 0.002], len(times))
+    with_pieces = dataclasses.replace(matches, envelope_piece_times=times, envelope_piece_offsets=offsets)
+    verdict = decide(with_pieces, match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == "drift" and abs(verdict.drift_ppm - 991) <= 0.02 * 991, verdict.drift_ppm
+    assert abs(verdict.offset_s + 0.5) <= 0.01 and "pieces" in verdict.reason, verdict.reason
+    few = dataclasses.replace(matches, envelope_piece_times=times[: MIN_DRIFT_PIECES - 1],
+                              envelope_piece_offsets=offsets[: MIN_DRIFT_PIECES - 1])  # fmt: skip
+    assert decide(few, match=POLICY.match, params=POLICY.verdict).drift_ppm == pytest.approx(alone.drift_ppm)
+
+
+def test_the_pieces_of_a_drift_count_at_its_line_and_nowhere_else(rng):
+    from ml.audio_sync.envelope import _pieces_on_the_line
+    from ml.policy import MatchParams
+
+    step, n, slope = 0.05, 2400, 0.002  # 120 s of cells of 50 ms; 2000 ppm: +0.24 s over the dub
+    reference = rng.standard_normal((n + 200, 8)).astype(np.float32)
+    lags = np.round(slope * np.arange(n) * step / step).astype(int)  # cells, growing with time
+    dub = reference[np.arange(n) + lags] + rng.standard_normal((n, 8)).astype(np.float32)
+    starts, ends = np.array([0.0, 30.0, 60.0, 90.0]), np.array([30.0, 60.0, 90.0, 120.0])
+    stretches = (starts, ends, slope * (starts + ends) / 2, np.array([True, True, True, True]))
+    params = MatchParams()
+    times, offsets = _pieces_on_the_line(dub, reference, 1, stretches, (-200, 200), (0.0, step, 0.0, step), params)
+    assert len(times) >= 10
+    assert np.all(np.abs(offsets - slope * times) <= step), offsets - slope * times
+    constant = (starts, ends, np.zeros(4), stretches[3])  # no drift: no pieces
+    assert len(_pieces_on_the_line(dub, reference, 1, constant, (-200, 200), (0.0, step, 0.0, step), params)[0]) == 0
+    noise = rng.standard_normal((n, 8)).astype(np.float32)  # no counterpart: no piece counts
+    assert len(_pieces_on_the_line(noise, reference, 1, stretches, (-200, 200), (0.0, step, 0.0, step), params)[0]) <= 1
