@@ -186,3 +186,103 @@ def test_a_lag_is_tested_only_where_it_stands_out_and_is_its_surroundings_peak(r
     weak = score.copy()
     weak[lags == 11] = 0.02  # 2 deviations: not evidence
     assert _tested(lags, weak, np.array([10.0]), 2, 22) is None
+
+
+def test_an_out_and_back_dub_whose_first_two_stretches_stand_out_alone_is_intermittent(tmp_path):
+    # x-outback xoutback_1/ru (−0.05 → +0.8 → −0.05 s at 30 and 60 s), the benchmark's own title:
+    # no signature frame matched in 0-60 s; only the last stretch stood out (33 % of the dub). The
+    # middle (+0.8 s at contrast 1.35, a steady beat) now counts because its halves peak there, and
+    # the first, tested at −0.05 s, scores 4.75 deviations there and 5.3 at a lone lag 0.23 s away
+    from benchmarks.audio_sync import outside_rows
+
+    spec = next(row for row in outside_rows(quick=False) if row.name == "x-outback").titles[1]
+    truth = build_outside_title(tmp_path, spec, tmp_path / "material")
+    record = truth["dubs"]["ru"]
+    folder = tmp_path / spec.title_id
+    reference = signature_from_file(next(folder.glob("original.*")), POLICY.signature, role="reference")
+    path = folder / record["file"]
+    matches = match_with_speed_search(
+        signature_from_file(path, POLICY.signature), reference, POLICY.match,
+        resignature=lambda speed: signature_from_file(path, POLICY.signature, speed=speed),
+        min_matched_frames=POLICY.verdict.min_matched_frames,
+    )  # fmt: skip
+    verdict = decide(matches, match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == "intermittent", verdict.reason
+    offsets = [segment["offset_s"] for segment in verdict.segments]
+    assert np.allclose(offsets, [-0.05, 0.8, -0.05], atol=0.01), offsets
+    assert [int(s["start_s"] // 30) for s in verdict.segments] == [0, 1, 2]  # one a stretch
+
+
+def test_a_tested_lag_counts_beside_a_lone_lag_that_scores_less_than_a_deviation_more(rng):
+    from ml.audio_sync.envelope import TESTED_TIE_Z, _tested
+
+    lags = np.arange(-800, 801)
+    score = rng.normal(0.0, 0.01, len(lags))
+    score[lags == 11] = 0.0475  # the lag named in advance, 4.75 deviations
+    tie = score.copy()
+    tie[lags == 16] = 0.053  # a lone lag 5 cells away, 5.3 deviations: the two cannot be ranked
+    assert TESTED_TIE_Z <= 1.0
+    assert _tested(lags, tie, np.array([10.0]), 2, 22) == 11
+    above = score.copy()
+    above[lags == 16] = 0.07  # 7 deviations: a peak of its own, the tested lag is not evidence
+    assert _tested(lags, above, np.array([10.0]), 2, 22) is None
+
+
+def test_a_weak_stretch_counts_when_its_halves_peak_at_its_lag(rng):
+    from ml.audio_sync.envelope import _halves_agree
+    from ml.audio_sync.matching import _Correlator
+
+    reference = rng.standard_normal((3000, 8)).astype(np.float32)
+    width, c0, lag = 600, 1000, 17  # the stretch's cells 1000-1599 lie on the original's 1017-1616
+    agree = reference[c0 + lag : c0 + lag + width] + rng.standard_normal((width, 8)).astype(np.float32) * 3
+    correlate = _Correlator(reference, width)
+    window = (-200, 200)
+    assert _halves_agree(correlate, agree, c0, window, len(reference), lag)
+    assert not _halves_agree(correlate, agree, c0, window, len(reference), lag + 40)  # not where they peak
+    apart = agree.copy()  # the second half at another lag: the halves do not agree
+    apart[width // 2 :] = reference[c0 + width // 2 - 60 : c0 + width - 60] + rng.standard_normal((width // 2, 8)).astype(np.float32) * 3
+    assert not _halves_agree(correlate, apart, c0, window, len(reference), lag)
+    noise = rng.standard_normal((width, 8)).astype(np.float32)  # no counterpart
+    assert not _halves_agree(correlate, noise, c0, window, len(reference), lag)
+
+
+def test_a_drifts_rate_comes_from_its_pieces_when_enough_count():
+    # x-combined xcombined_1/es as measured: three stretches read 939 ppm (991 measured); ten
+    # pieces of 10 s on a 991-ppm line (±3 ms) give the rate, the stretches' offset at their middle
+    import dataclasses
+
+    from ml.audio_sync.verdict import MIN_DRIFT_PIECES
+
+    starts, ends = [0.0, 30.0, 60.0, 90.0], [30.0, 60.0, 90.0, 119.8]
+    matches = _envelope_only(starts, ends, [18.854, -0.456, -0.423, -0.400], [False, True, True, True], dub_s=119.9, original_s=120.0)
+    alone = decide(matches, match=POLICY.match, params=POLICY.verdict)
+    assert alone.kind == "drift" and abs(alone.drift_ppm - 991) > 0.05 * 991, alone.drift_ppm
+    times = np.arange(5.0, 120.0, 10.0)
+    offsets = -0.4995 + 991e-6 * times + np.resize([0.003, -0.002, 0.0, -0.003, 0.002], len(times))
+    with_pieces = dataclasses.replace(matches, envelope_piece_times=times, envelope_piece_offsets=offsets)
+    verdict = decide(with_pieces, match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == "drift" and abs(verdict.drift_ppm - 991) <= 0.02 * 991, verdict.drift_ppm
+    assert abs(verdict.offset_s + 0.5) <= 0.01 and "pieces" in verdict.reason, verdict.reason
+    few = dataclasses.replace(matches, envelope_piece_times=times[: MIN_DRIFT_PIECES - 1],
+                              envelope_piece_offsets=offsets[: MIN_DRIFT_PIECES - 1])  # fmt: skip
+    assert decide(few, match=POLICY.match, params=POLICY.verdict).drift_ppm == pytest.approx(alone.drift_ppm)
+
+
+def test_the_pieces_of_a_drift_count_at_its_line_and_nowhere_else(rng):
+    from ml.audio_sync.envelope import _pieces_on_the_line
+    from ml.policy import MatchParams
+
+    step, n, slope = 0.05, 2400, 0.002  # 120 s of cells of 50 ms; 2000 ppm: +0.24 s over the dub
+    reference = rng.standard_normal((n + 200, 8)).astype(np.float32)
+    lags = np.round(slope * np.arange(n) * step / step).astype(int)  # cells, growing with time
+    dub = reference[np.arange(n) + lags] + rng.standard_normal((n, 8)).astype(np.float32)
+    starts, ends = np.array([0.0, 30.0, 60.0, 90.0]), np.array([30.0, 60.0, 90.0, 120.0])
+    stretches = (starts, ends, slope * (starts + ends) / 2, np.array([True, True, True, True]))
+    params = MatchParams()
+    times, offsets = _pieces_on_the_line(dub, reference, 1, stretches, (-200, 200), (0.0, step, 0.0, step), params)
+    assert len(times) >= 10
+    assert np.all(np.abs(offsets - slope * times) <= step), offsets - slope * times
+    constant = (starts, ends, np.zeros(4), stretches[3])  # no drift: no pieces
+    assert len(_pieces_on_the_line(dub, reference, 1, constant, (-200, 200), (0.0, step, 0.0, step), params)[0]) == 0
+    noise = rng.standard_normal((n, 8)).astype(np.float32)  # no counterpart: no piece counts
+    assert len(_pieces_on_the_line(noise, reference, 1, stretches, (-200, 200), (0.0, step, 0.0, step), params)[0]) <= 1

@@ -35,14 +35,16 @@ __all__ = [
     "match_with_speed_search",
 ]
 
-ALGORITHM = "linf-match/8"
+ALGORITHM = "linf-match/9"
 """Changes when matches of the same signatures can change (4: the sub-step refinement no longer
 takes the next kept original frame past a dropped one as a neighbour; 5: matches keep the
 original's length, which the verdict compares with the dub's; 6: a dub shorter than one coarse
 stretch is aligned whole; 7: the speed search keeps the envelope stretches of the trial that holds
 most of the dub, and the envelope matcher (``band-onset-xcorr/2``) accepts a drift's weak stretches
 and aligns a programme shorter than two stretches whole; 8: the envelope matcher,
-``band-onset-xcorr/3``, tests a stretch that does not count at the offsets of those that do)."""
+``band-onset-xcorr/3``, tests a stretch that does not count at the offsets of those that do; 9:
+``band-onset-xcorr/4``, a weak stretch whose halves agree counts, and so does a tested lag that
+ties with a lag nearby; a drift's pieces that count on its line are kept for its rate)."""
 COVERAGE_STRETCH_S = 10.0
 """Coverage counts the share of the dub's stretches of this many seconds that hold a matched frame."""
 SPEED_SEARCH_BELOW = 0.05
@@ -117,6 +119,10 @@ class FrameMatches:
     envelope_contrasts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     envelope_accepted: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=bool))
     """The envelope stretches that count as evidence."""
+    envelope_piece_times: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    envelope_piece_offsets: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    """A drift's pieces that count at its offset (dub time and offset, seconds; see
+    :func:`ml.audio_sync.envelope._pieces_on_the_line`)."""
 
     @property
     def envelope(self) -> EnvelopeStretches:
@@ -124,6 +130,7 @@ class FrameMatches:
         return EnvelopeStretches(
             self.envelope_starts, self.envelope_ends, self.envelope_offsets, self.envelope_scores,
             self.envelope_contrasts, self.envelope_accepted.astype(bool),
+            self.envelope_piece_times, self.envelope_piece_offsets,
         )  # fmt: skip
 
     @property
@@ -252,6 +259,8 @@ def match_signatures(
         envelope_scores=envelope.scores,
         envelope_contrasts=envelope.contrasts,
         envelope_accepted=envelope.accepted,
+        envelope_piece_times=envelope.piece_times,
+        envelope_piece_offsets=envelope.piece_offsets,
         dub_times=times,
         offsets=offsets,
         distances=distances,
@@ -316,7 +325,8 @@ envelope stretches of whichever trial's accepted stretches hold the most of the 
 
 
 _ENVELOPE_FIELDS = ("envelope_starts", "envelope_ends", "envelope_offsets", "envelope_scores",
-                    "envelope_contrasts", "envelope_accepted")  # fmt: skip
+                    "envelope_contrasts", "envelope_accepted", "envelope_piece_times",
+                    "envelope_piece_offsets")  # fmt: skip
 
 
 def _envelope_held(matches: FrameMatches) -> float:

@@ -29,11 +29,12 @@ from ml.policy import MatchParams, VerdictParams, params_version
 
 __all__ = ["ALGORITHM", "KINDS", "BANDS", "Verdict", "itu_band", "decide", "verdict_version"]
 
-ALGORITHM = "verdict/7"
+ALGORITHM = "verdict/8"
 """Changes when the same evidence can give another verdict (6: a length mismatch no longer refuses
 the verdict, the completeness fields say it; dubs under ``min_dub_s`` are undetermined; 7: the
 envelope stretches' share counts only dub audio on the original's programme at its offset, and a
-weak envelope stretch that the signatures' matched frames confirm counts as evidence)."""
+weak envelope stretch that the signatures' matched frames confirm counts as evidence; 8: an
+envelope drift's rate comes from its pieces when enough count)."""
 KINDS = ("in_sync", "constant", "drift", "intermittent", "undetermined")
 BANDS = ("undetectable", "acceptable", "unacceptable", "unknown")
 
@@ -366,7 +367,37 @@ def _envelope_fit(matches: FrameMatches, params: VerdictParams) -> tuple[Timelin
         fit = _fit(centres, offsets, params, min_segment_frames=1, min_segment_s=0.0, max_recurring_s=0.0)
     if fit.kind == "scattered":
         return None, f"{words}, but no timeline model explains {params.min_explained:.0%} of them"
+    if fit.kind == "drift":
+        fit, words = _drift_from_pieces(fit, env, words)
     return fit, words
+
+
+MIN_DRIFT_PIECES = 6
+"""A drift's rate comes from its pieces (:func:`_drift_from_pieces`) when at least this many count."""
+
+
+def _drift_from_pieces(fit: TimelineFit, env, words: str) -> tuple[TimelineFit, str]:
+    """The drift's line through the pieces that count at its offset (the envelope matcher's pieces
+    of a third of a stretch, each tested on the stretches' line), by Theil-Sen, when at least
+    ``MIN_DRIFT_PIECES`` count; else ``fit`` as it is.
+
+    Three stretch centres 30 s apart, each located to a few ms, leave a 1,000-ppm rate ±5-20 %
+    (xcombined_1/es: 939 ppm for 991 measured, its first stretch not counting); ten 10-s pieces
+    over the programme read 1015 there (2.5 %)."""
+    times, offsets = env.piece_times, env.piece_offsets
+    if len(times) < MIN_DRIFT_PIECES:
+        return fit, words
+    from scipy.stats import theilslopes
+
+    # the pieces give the rate; the stretches' line keeps its offset at the pieces' middle (so
+    # the offsets at start and end move by the rate's change only)
+    slope = float(theilslopes(offsets, times)[0])
+    pivot = float(np.median(times))
+    intercept = float(fit.offset_at(pivot)) - slope * pivot
+    span = fit.segments[0]
+    line = (Segment(span.start_s, span.end_s, intercept + slope * span.start_s, span.frames),)
+    fit = dataclasses.replace(fit, intercept_s=intercept, slope=slope, segments=line)
+    return fit, f"{words}; its rate from {len(times)} pieces of {np.ptp(times) / (len(times) - 1):.0f} s"
 
 
 def _envelope_agreement(matches: FrameMatches, fit: TimelineFit, params: VerdictParams, words: str) -> str:

@@ -256,6 +256,7 @@ def decide_against_picture(
         matches,
         offsets=matches.offsets + picture.offset_s,
         envelope_offsets=matches.envelope_offsets + picture.offset_s,
+        envelope_piece_offsets=matches.envelope_piece_offsets + picture.offset_s,
     )
     verdict = decide(moved, match=match, params=params, reference="picture")
     return dataclasses.replace(
