@@ -342,13 +342,32 @@ def _dense(signature: Signature, step: int) -> np.ndarray:
 
 
 def _mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``x.mean(axis=0)`` and ``x.std(axis=0)`` bit for bit, the sum of ``x`` taken once (NumPy's
-    ``std`` takes it again), as NumPy's ``_methods._var`` computes them."""
+    """``x.mean(axis=0)`` and ``x.std(axis=0)`` [shape=(M,)] bit for bit as NumPy's
+    ``_methods._var`` computes them (its sums over axis 0 add row after row), with the sum of ``x``
+    taken once (``std`` takes it again) and the squared deviations summed a block of rows at a
+    time, each block's sum carried into the next as its first row, instead of in one array as
+    large as ``x`` (40 MB for an hour of the original)."""
     n = len(x)
     mean = np.true_divide(np.add.reduce(x, axis=0, keepdims=True), n)
-    centred = x - mean
-    np.multiply(centred, centred, out=centred)
-    return mean[0], np.sqrt(np.true_divide(np.add.reduce(centred, axis=0), n))
+    rows = _MEAN_STD_ROWS
+    scratch = np.empty((min(rows, n) + 1, x.shape[1]), dtype=x.dtype)
+    total = None
+    for first in range(0, n, rows):
+        part = x[first : first + rows]
+        at = 0 if total is None else 1
+        block = scratch[: at + len(part)]
+        if total is not None:
+            block[0] = total
+        np.subtract(part, mean, out=block[at:])
+        np.multiply(block[at:], block[at:], out=block[at:])
+        total = np.add.reduce(block, axis=0)
+    if total is None:  # no rows: NumPy's NaNs
+        total = np.add.reduce(x - mean, axis=0)
+    return mean[0], np.sqrt(np.true_divide(total, n))
+
+
+_MEAN_STD_ROWS = 4096
+"""Rows per block of :func:`_mean_std` (512 kB of float32 at 32 measurements)."""
 
 
 def _whitened(signature: Signature, step: int, pool: int) -> np.ndarray:
