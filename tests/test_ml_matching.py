@@ -56,6 +56,25 @@ def test_matching_recovers_known_offsets_to_a_few_ms(offset_title, language):
         assert verdict.band == "acceptable" and verdict.correction == "delay the dub audio by 50 ms"
 
 
+def test_matches_against_one_original_object_equal_those_against_fresh_copies(offset_title):
+    # the original's layouts are made once per signature object (Signature.derived) and shared by
+    # every dub matched against it: a dub's matches must not depend on the dubs matched before it,
+    # whatever their lengths (a 20-s cut, first, is aligned whole: narrower stretches, other transforms)
+    folder, reference = offset_title
+    sr = POLICY.signature.sample_rate
+    y, _ = load_audio(next(folder.glob("dubs/ru.*")), sample_rate=sr)
+    dubs = [signature_from_file(next(folder.glob(f"dubs/{lang}.*"))) for lang in ("fr", "pt", "ja")]
+    dubs.insert(0, signature_from_audio(y[: 20 * sr], sample_rate=sr))
+    shared = dataclasses.replace(reference)  # a new object, no layouts made yet
+    for dub in dubs:
+        once = match_signatures(dub, shared, POLICY.match)
+        fresh = match_signatures(dub, dataclasses.replace(reference), POLICY.match)
+        for field in dataclasses.fields(once):
+            np.testing.assert_array_equal(getattr(once, field.name), getattr(fresh, field.name), err_msg=field.name)
+    assert once.n_matched >= POLICY.verdict.min_matched_frames
+    assert len(shared.__dict__["_derived"]) >= 5  # made once, kept with the object
+
+
 def test_offsets_beyond_the_search_window_are_not_guessed(offset_title):
     folder, reference = offset_title
     dub = signature_from_file(next(folder.glob("dubs/ja.*")))  # +30 s

@@ -156,14 +156,16 @@ def match_envelopes(dub: Signature, reference: Signature, params: MatchParams) -
         )
     s = dub.hop_length // reference.hop_length
     d = band_onsets(dub, 1)
-    r = band_onsets(reference, s)
+    # the original's onsets, and its layouts below, are the same for every dub and trial speed
+    r = reference.derived(("band-onsets", s), lambda: band_onsets(reference, s))
+    r_phases = reference.derived(("band-onset-phases", s), lambda: [np.ascontiguousarray(r[p::s]) for p in range(s)])
     # the search runs on cells of ``pool`` dub frames, the lag then on the original's own grid
     # within a cell of the best. One frame a cell: pooling 2 or 4 frames halves or quarters the
     # search, but onsets smear and real speech over a quiet bed then found a wrong lag (+188 ms for
     # -120 ms, contrast 2.1) where single frames found the right one
     pool = 1
     d_cells = _pool(d, pool)
-    r_cells = _pool(np.ascontiguousarray(r[::s]), pool)  # the original's phase 0, on the dub's grid
+    r_cells = _pool(r_phases[0], pool)  # the original's phase 0, on the dub's grid
     step_s = dub.frame_seconds
     cell_s = step_s * pool
     ref_step_s = reference.hop_length / reference.sample_rate
@@ -179,7 +181,7 @@ def match_envelopes(dub: Signature, reference: Signature, params: MatchParams) -
         # at 2.13 in two 30-s stretches; +503 ms at 2.14 aligned whole)
         chunk = min(len(d_cells), len(r_cells))
     whole = chunk == len(d_cells)
-    correlate = _Correlator(r_cells, chunk)
+    correlate = reference.derived(("band-onset-correlator", s, pool, chunk), lambda: _Correlator(r_cells, chunk))
     lag_lo = int(np.ceil((-params.search_window_s - origin) / cell_s))
     lag_hi = int(np.floor((params.search_window_s - origin) / cell_s))
     rows, curves = [], []
@@ -207,7 +209,7 @@ def match_envelopes(dub: Signature, reference: Signature, params: MatchParams) -
         rival = np.where(np.abs(q - q[best]) * cell_s > _RIVAL_S, score, -np.inf).max()
         contrast = float(score[best] / max(rival, 1e-3)) if np.isfinite(score[best]) else 0.0
         f0, f1 = c0 * pool, min(len(d), c1 * pool)  # the stretch's dub frames
-        offset, fine_score = _refine(d[f0:f1], r, f0, (int(q[best]) - c0) * pool, s, pool)
+        offset, fine_score = _refine(d[f0:f1], r_phases, f0, (int(q[best]) - c0) * pool, s, pool)
         rows.append((dub.frame_times(np.array([f0]))[0], dub.frame_times(np.array([f1 - 1]))[0],
                      origin + offset * ref_step_s, fine_score, contrast))  # fmt: skip
     if not rows:
@@ -229,7 +231,7 @@ def match_envelopes(dub: Signature, reference: Signature, params: MatchParams) -
         tested = _tested(q - c0, score, found, 2, int(np.ceil(_RIVAL_S / cell_s)))
         if tested is not None:
             f0, f1 = c0 * pool, min(len(d), c1 * pool)
-            offset, scores[i] = _refine(d[f0:f1], r, f0, tested * pool, s, pool)
+            offset, scores[i] = _refine(d[f0:f1], r_phases, f0, tested * pool, s, pool)
             offsets[i] = origin + offset * ref_step_s
             rival = np.where(np.abs(q - c0 - tested) * cell_s > _RIVAL_S, score, -np.inf).max()
             contrasts[i] = float(score[q - c0 == tested][0] / max(rival, 1e-3))
@@ -411,21 +413,24 @@ def _pool(x: np.ndarray, factor: int) -> np.ndarray:
     return x[: n * factor].reshape(n, factor, -1).mean(axis=1)
 
 
-def _refine(block: np.ndarray, r: np.ndarray, f0: int, lag: int, s: int, reach: int) -> tuple[float, float]:
+def _refine(block: np.ndarray, r_phases: list[np.ndarray], f0: int, lag: int, s: int, reach: int) -> tuple[float, float]:
     """The best offset of ``block`` (dub frames f0…) on the original's own grid within ``reach``
     dub frames of ``lag``, in original frames k (dub frame i ↔ original frame s·i + k), refined by
-    a parabola through its neighbours; and the correlation there."""
+    a parabola through its neighbours; and the correlation there. ``r_phases[p]`` holds the
+    original's onsets of frames s·j + p."""
     width = len(block)
+    n_r = sum(len(phase) for phase in r_phases)
     ks = np.arange(s * (lag - reach), s * (lag + reach) + 1)
     scores = np.full(len(ks), -np.inf)
     for n, k in enumerate(ks):
-        # dub frames i whose original frame s·(f0 + i) + k exists: a strided view, no gather
+        # dub frames i whose original frame s·(f0 + i) + k exists: a slice of that frame's phase
         first = s * f0 + int(k)
         i0 = max(0, -(first // s))  # the first i with first + s·i >= 0: ceil(-first / s)
-        i1 = min(width, (len(r) - 1 - first) // s + 1)  # one past the last with first + s·i < len(r)
+        i1 = min(width, (n_r - 1 - first) // s + 1)  # one past the last with first + s·i < len(r)
         if i1 - i0 < 4:
             continue
-        a, b = block[i0:i1], r[first + s * i0 : first + s * (i1 - 1) + 1 : s]
+        j = first // s + i0  # original frame first + s·i0 = s·j + first % s
+        a, b = block[i0:i1], r_phases[first % s][j : j + i1 - i0]
         scores[n] = float(np.vdot(a, b) / (np.sqrt(np.vdot(a, a) * np.vdot(b, b)) + 1e-9))
     best = int(np.argmax(scores))
     delta = 0.0

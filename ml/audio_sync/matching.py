@@ -343,12 +343,46 @@ def _dense(signature: Signature, step: int) -> np.ndarray:
     if len(signature.frames) == 0:
         return grid
     frames, vectors = signature.frames, signature.vectors
-    mean, std = vectors.mean(axis=0), vectors.std(axis=0)  # of all kept frames
+    mean, std = _mean_std(vectors)  # of all kept frames
     if step > 1:  # z-scores of the frames on the grid only
         on_grid = frames % step == 0
         frames, vectors = frames[on_grid], vectors[on_grid]
     grid[frames // step] = (vectors - mean) / (std + 1e-6)
     return grid
+
+
+def _mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x.mean(axis=0)`` and ``x.std(axis=0)`` [shape=(M,)] bit for bit as NumPy's
+    ``_methods._var`` computes them (its sums over axis 0 add row after row), with the sum of ``x``
+    taken once (``std`` takes it again) and the squared deviations summed a block of rows at a
+    time, each block's sum carried into the next as its first row, instead of in one array as
+    large as ``x`` (40 MB for an hour of the original)."""
+    n = len(x)
+    mean = np.true_divide(np.add.reduce(x, axis=0, keepdims=True), n)
+    rows = _MEAN_STD_ROWS
+    scratch = np.empty((min(rows, n) + 1, x.shape[1]), dtype=x.dtype)
+    total = None
+    for first in range(0, n, rows):
+        part = x[first : first + rows]
+        at = 0 if total is None else 1
+        block = scratch[: at + len(part)]
+        if total is not None:
+            block[0] = total
+        np.subtract(part, mean, out=block[at:])
+        np.multiply(block[at:], block[at:], out=block[at:])
+        total = np.add.reduce(block, axis=0)
+    if total is None:  # no rows: NumPy's NaNs
+        total = np.add.reduce(x - mean, axis=0)
+    return mean[0], np.sqrt(np.true_divide(total, n))
+
+
+_MEAN_STD_ROWS = 4096
+"""Rows per block of :func:`_mean_std` (512 kB of float32 at 32 measurements)."""
+
+
+def _whitened(signature: Signature, step: int, pool: int) -> np.ndarray:
+    """The coarse stage's cells: :func:`_dense` pooled by ``pool`` and differenced in time."""
+    return np.diff(_pool(_dense(signature, step), pool), axis=0, prepend=np.float32(0.0))
 
 
 def _pool(x: np.ndarray, factor: int) -> np.ndarray:
@@ -368,8 +402,9 @@ def coarse_alignment(
     pool = params.coarse_pool
     # time differences whiten the pooled signatures: slow trends (loudness, key) correlate at
     # every lag, changes (onsets, cuts, effects) only at the right one; single precision throughout
-    d = np.diff(_pool(_dense(dub, 1), pool), axis=0, prepend=np.float32(0.0))
-    r = np.diff(_pool(_dense(reference, step), pool), axis=0, prepend=np.float32(0.0))
+    d = _whitened(dub, 1, pool)
+    # the original's cells and their transforms are the same for every dub and trial speed
+    r = reference.derived(("coarse", step, pool), lambda: _whitened(reference, step, pool))
     cell_s = dub.frame_seconds * pool
     # grid cell k of either track starts at its own start time + k * cell_s
     origin = reference.start_time_s - dub.start_time_s
@@ -382,7 +417,7 @@ def coarse_alignment(
     # cosine); a programme aligned whole may overhang by up to half (a 15-s promo 5 s late)
     whole = chunk == len(d)
     overlap = (1, 2) if whole else (3, 4)
-    correlate = _Correlator(r, chunk)
+    correlate = reference.derived(("coarse-correlator", step, pool, chunk), lambda: _Correlator(r, chunk))
     # reference cells q whose lag q - c0 lies within the search window
     lag_lo = int(np.ceil((-params.search_window_s - cell_s - origin) / cell_s))
     lag_hi = int(np.floor((params.search_window_s + cell_s - origin) / cell_s))
@@ -464,8 +499,7 @@ class _Correlator:
         product = (self.spectra[p0 : p1 + 1] * spectrum).sum(axis=1)  # 3 × faster than einsum here
         corr = scipy.fft.irfft(product, n=self.size, axis=1)[:, : self.hop].reshape(-1)
         raw = corr[a - p0 * self.hop : b - p0 * self.hop + 1]
-        positions = np.arange(a, b + 1)
-        energy = self._energy[positions + width] - self._energy[positions]
+        energy = self._energy[a + width : b + width + 1] - self._energy[a : b + 1]
         return raw, energy
 
 
@@ -549,6 +583,9 @@ class _FineMatcher:
     def phases(self) -> np.ndarray:
         """The original's frames by phase, measurement-major: ``[p, m, j]`` is measurement m of
         frame s·j + p [shape=(s, M, ceil(n_frames / s)), dtype=float32]."""
+        return self.reference.derived(("fine-phases", self.step), self._make_phases)
+
+    def _make_phases(self) -> np.ndarray:
         ref, s = self.reference, self.step
         phases = np.full((s, ref.vectors.shape[1], -(-ref.n_frames // s)), _DROPPED, dtype=np.float32)
         for p in range(s):
@@ -612,14 +649,19 @@ class _FineMatcher:
         else:
             table = self._by_frame(start, stop, k_min, k_max)
         lags = np.arange(k_min, k_max)[:, None]
-        table[(lags < lo) | (lags >= hi) | (table >= _DROPPED / 2)] = np.inf
+        outside = lags < lo
+        outside |= lags >= hi
+        outside |= table >= _DROPPED / 2
+        np.copyto(table, np.inf, where=outside)
         best = np.argmin(table, axis=0)  # the first of equal distances: the earliest original frame
         columns = np.arange(len(frames))
         best_lag = best + k_min
         self.distances[start:stop] = table[best, columns]
         at = np.clip(s * frames + best_lag, 0, len(self.ref_times) - 1)  # off the original only when no frame was in reach
         self.offsets[start:stop] = self.ref_times[at] - t_dub + self.ref_step * _vertex(table.T, best, columns)
-        table[np.abs(lags - best_lag) <= self.rival_lags] = np.inf
+        apart = lags - best_lag
+        np.abs(apart, out=apart)
+        np.copyto(table, np.inf, where=apart <= self.rival_lags)
         self.rivals[start:stop] = table.min(axis=0)
 
     def _by_lag(self, frames: np.ndarray, k_min: int, k_max: int) -> np.ndarray:

@@ -121,6 +121,16 @@ class Signature:
             return None
         return self.envelope_codes.astype(np.float32) * np.float32(0.5) + np.float32(ENVELOPE_FLOOR_DB)
 
+    def derived(self, key: tuple, make: Callable[[], object]) -> object:
+        """``make()``, made once per signature object and ``key``, as :attr:`frames`,
+        :attr:`codes` and :attr:`vectors` are: the layouts of the original that every match against
+        it reads (each trial of the speed search, each dub of a title matched in one process). Held
+        in memory with the object, never stored with it."""
+        cache = self.__dict__.setdefault("_derived", {})
+        if key not in cache:
+            cache[key] = make()
+        return cache[key]
+
     @functools.cached_property
     def frames(self) -> np.ndarray:
         """STFT frame index of each kept frame [shape=(n,), dtype=int64]."""
