@@ -274,15 +274,16 @@ def test_the_pieces_of_a_drift_count_at_its_line_and_nowhere_else(rng):
 
     step, n, slope = 0.05, 2400, 0.002  # 120 s of cells of 50 ms; 2000 ppm: +0.24 s over the dub
     reference = rng.standard_normal((n + 200, 8)).astype(np.float32)
+    # the original as its phases (one, as s = 1), the way match_envelopes hands it over
     lags = np.round(slope * np.arange(n) * step / step).astype(int)  # cells, growing with time
     dub = reference[np.arange(n) + lags] + rng.standard_normal((n, 8)).astype(np.float32)
     starts, ends = np.array([0.0, 30.0, 60.0, 90.0]), np.array([30.0, 60.0, 90.0, 120.0])
     stretches = (starts, ends, slope * (starts + ends) / 2, np.array([True, True, True, True]))
     params = MatchParams()
-    times, offsets = _pieces_on_the_line(dub, reference, 1, stretches, (-200, 200), (0.0, step, 0.0, step), params)
+    times, offsets = _pieces_on_the_line(dub, [reference], 1, stretches, (-200, 200), (0.0, step, 0.0, step), params)
     assert len(times) >= 10
     assert np.all(np.abs(offsets - slope * times) <= step), offsets - slope * times
     constant = (starts, ends, np.zeros(4), stretches[3])  # no drift: no pieces
-    assert len(_pieces_on_the_line(dub, reference, 1, constant, (-200, 200), (0.0, step, 0.0, step), params)[0]) == 0
+    assert len(_pieces_on_the_line(dub, [reference], 1, constant, (-200, 200), (0.0, step, 0.0, step), params)[0]) == 0
     noise = rng.standard_normal((n, 8)).astype(np.float32)  # no counterpart: no piece counts
-    assert len(_pieces_on_the_line(noise, reference, 1, stretches, (-200, 200), (0.0, step, 0.0, step), params)[0]) <= 1
+    assert len(_pieces_on_the_line(noise, [reference], 1, stretches, (-200, 200), (0.0, step, 0.0, step), params)[0]) <= 1

@@ -237,7 +237,7 @@ def match_envelopes(dub: Signature, reference: Signature, params: MatchParams) -
             contrasts[i] = float(score[q - c0 == tested][0] / max(rival, 1e-3))
             accepted[i] = True
     piece_times, piece_offsets = _pieces_on_the_line(
-        d, r, s, (starts, ends, offsets, accepted), (lag_lo, lag_hi),
+        d, r_phases, s, (starts, ends, offsets, accepted), (lag_lo, lag_hi),
         (dub.frame_times(np.array([0]))[0], step_s, origin, ref_step_s), params,
     )  # fmt: skip
     if dub.speed != 1.0:  # back to the dub's own timeline (see ml.audio_sync.matching)
@@ -256,7 +256,7 @@ PIECES_PER_STRETCH = 3
 
 def _pieces_on_the_line(
     d: np.ndarray,
-    r: np.ndarray,
+    r_phases: list[np.ndarray],
     s: int,
     stretches: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     window: tuple[int, int],
@@ -290,7 +290,7 @@ def _pieces_on_the_line(
     width = max(4, int(round(params.chunk_s / PIECES_PER_STRETCH / step_s)))
     if len(d) < 2 * width:
         return empty
-    r_cells = np.ascontiguousarray(r[::s])
+    r_cells = r_phases[0]  # the original's phase 0: its frames on the dub's grid
     correlate = _Correlator(r_cells, width)
     reach_cells = int(np.ceil(_RIVAL_S / step_s))
     times, found = [], []
@@ -309,7 +309,7 @@ def _pieces_on_the_line(
         lag = _tested(q - c0, score, line, 2, reach_cells)
         if lag is None:
             continue
-        offset, _ = _refine(block, r, c0, lag, s, 1)
+        offset, _ = _refine(block, r_phases, c0, lag, s, 1)
         times.append(centre)
         found.append(origin + offset * ref_step_s)
     return np.array(times, dtype=np.float64), np.array(found, dtype=np.float64)
