@@ -199,7 +199,7 @@ def quantise(vectors: np.ndarray, bits: int = 8) -> tuple[np.ndarray, float]:
     return codes, scale
 
 
-_PACK_ROWS = 1 << 16  # rows per step of (un)packing: bounds the 8-bytes-per-code bit temporaries
+_PACK_ROWS = 1 << 16  # rows per step of packing: bounds its byte-per-bit temporaries
 
 
 def pack_codes(codes: np.ndarray, bits: int) -> np.ndarray:
@@ -234,26 +234,27 @@ def unpack_codes(packed: np.ndarray, n: int, m: int, bits: int) -> np.ndarray:
         raise ParameterError(f"{packed.size} packed bytes do not hold {n} × {m} codes of {bits} bits")
     if bits == 8:
         return (packed.astype(np.int16) - top).astype(np.int8).reshape(n, m)
-    # 8 codes of ``bits`` bits fill exactly ``bits`` bytes: read each such group as one big-endian
-    # integer and shift the 8 codes out of it
-    out = np.empty(n * m, dtype=np.int8)
-    shifts = np.arange(7, -1, -1, dtype=np.uint64) * np.uint64(bits)
-    mask = np.uint64((1 << bits) - 1)
-    codes_per_step = _PACK_ROWS * m  # a multiple of 8: every step starts on a group
-    for first in range(0, n * m, codes_per_step):
-        count = min(codes_per_step, n * m - first)
-        groups = -(-count // 8)
-        raw = np.zeros(groups * bits, dtype=np.uint8)
-        chunk = packed[first * bits // 8 : (first * bits // 8) + groups * bits]
-        raw[: chunk.size] = chunk
-        raw = raw.reshape(groups, bits)
-        value = np.zeros(groups, dtype=np.uint64)
-        for j in range(bits):
-            value <<= np.uint64(8)
-            value |= raw[:, j]
-        codes = (value[:, None] >> shifts) & mask
-        out[first : first + count] = (codes.reshape(-1)[:count].astype(np.int16) - top).astype(np.int8)
-    return out.reshape(n, m)
+    # 8 codes of ``bits`` bits fill exactly ``bits`` bytes (a group): code k of every group lies in
+    # its bytes k·bits // 8 and the next, so it is shifted out of those two as one 16-bit word,
+    # a column of groups at a time, straight into the int8 output (no 64-bit temporaries)
+    groups = -(-n * m // 8)
+    raw = np.zeros(groups * bits, dtype=np.uint8)
+    raw[: packed.size] = packed
+    rows = raw.reshape(groups, bits)
+    out = np.empty((groups, 8), dtype=np.int8)
+    word = np.empty(groups, dtype=np.uint16)
+    low = np.empty(groups, dtype=np.uint16)
+    mask = np.uint16((1 << bits) - 1)
+    for k in range(8):
+        first, skip = divmod(k * bits, 8)
+        np.left_shift(rows[:, first], 8, out=word, dtype=np.uint16)
+        if first + 1 < bits:
+            np.copyto(low, rows[:, first + 1])
+            np.bitwise_or(word, low, out=word)
+        np.right_shift(word, 16 - skip - bits, out=word)
+        np.bitwise_and(word, mask, out=word)
+        np.subtract(word.view(np.int16), top, out=out[:, k], casting="unsafe")  # ±top fits int8
+    return out.reshape(-1)[: n * m].reshape(n, m)
 
 
 def sensing_matrix(params: SignatureParams) -> np.ndarray:
