@@ -689,21 +689,24 @@ def shots_from_file(
     params: ShotParams | None = None,
     *,
     threads: int = 2,
-    in_spans: bool = False,
+    in_spans: bool = True,
     progress: Callable[[float, float | None], None] | None = None,
 ) -> Shots:
     """Shots of the first video stream of ``path`` (decoded on stream timestamps, every s-th pixel
     kept so that at most about ``params.max_height`` lines remain).
 
-    The stream is decoded in one pass by one decoder with ``threads`` FFmpeg threads, which runs
-    ahead in a thread of its own while the histograms are computed. With ``in_spans`` (and
-    ``threads`` ≥ 2) it is instead cut at key frames into spans (:func:`ml.decoding.video.key_frame_spans`)
-    that ``threads`` Python threads decode, each with a one-thread decoder, and measure; a file that
-    cannot be cut (no index, no timestamps, seeks that miss) is then decoded in one pass. Both give
-    the same result, frame for frame, at the same CPU time; on a machine whose cores are busy with
-    other work (``benchmarks/shots_speed.py``, benchmarks/README.md 2026-12-06: load 8-17 on 2 cores)
-    the one pass took less wall time in 13 of 14 runs, up to half, since FFmpeg's threads decode
-    without Python's lock, and with less else running the two were level; so it is the default.
+    With ``in_spans`` (the default) and ``threads`` ≥ 2 the stream is cut at key frames into spans
+    (:func:`ml.decoding.video.key_frame_spans`) that ``threads`` Python threads decode, each with a
+    one-thread decoder, and measure; a file that cannot be cut (no index, no timestamps, seeks that
+    miss) is decoded in one pass. Without ``in_spans`` it is decoded in one pass by one decoder with
+    ``threads`` FFmpeg threads, which runs ahead in a thread of its own while the histograms are
+    computed. Both give the same result, frame for frame, at about the same CPU time. Wall time
+    (``benchmarks/shots_speed.py``, benchmarks/README.md 2026-12-06): on this 2-core machine with
+    nothing else running (load 1-1.5) the spans ran at 0.95-1.01 × decode-only on 720p edits and a
+    delivery-like title against 0.73-0.87 for the one pass, and still ahead at load 5-7; only with
+    both cores busy with other work (load 8-17) did the one pass win (FFmpeg's threads decode without
+    Python's lock). So the spans are the default; ``in_spans=False`` suits a machine whose cores are
+    taken by other work.
 
     ``progress(seconds_done, duration_s)`` is called as the work goes on: after each span (seconds
     done: the spans finished), or after each batch of frames in one pass (``duration_s`` is the
