@@ -191,19 +191,10 @@ def match_envelopes(dub: Signature, reference: Signature, params: MatchParams) -
         width = c1 - c0
         if width < 4 or not block.any():
             continue
-        q0, q1 = max(c0 + lag_lo, -width), min(c0 + lag_hi, len(r_cells))
-        if q1 < q0:
+        curve = _cosines(correlate, block, c0, (lag_lo, lag_hi), len(r_cells), whole=whole)
+        if curve is None:
             continue
-        raw, energy = correlate(block, q0, q1)
-        score = raw / (np.sqrt(np.maximum(energy, 1e-9)) * (np.linalg.norm(block) + 1e-9))
-        q = np.arange(q0, q1 + 1)
-        on_reference = np.minimum(q + width, len(r_cells)) - np.maximum(q, 0)
-        allowed = (energy > 1e-6) & ((2 if whole else 4) * on_reference > (1 if whole else 3) * width)
-        if not allowed.any():
-            continue
-        if whole:  # a cosine over fewer cells scores higher by chance
-            score = score * np.sqrt(np.clip(on_reference, 0, None) / width)
-        score = np.where(allowed, score, -np.inf)
+        q, score = curve
         curves.append((q, score, c0, c1))
         best = int(np.argmax(score))
         rival = np.where(np.abs(q - q[best]) * cell_s > _RIVAL_S, score, -np.inf).max()
@@ -296,14 +287,10 @@ def _pieces_on_the_line(
     times, found = [], []
     for c0 in range(0, len(d) - width + 1, width):
         block = d[c0 : c0 + width]
-        q0, q1 = max(c0 + window[0], -width), min(c0 + window[1], len(r_cells))
-        if q1 < q0 or not block.any():
+        curve = _cosines(correlate, block, c0, window, len(r_cells)) if block.any() else None
+        if curve is None:
             continue
-        raw, energy = correlate(block, q0, q1)
-        score = raw / (np.sqrt(np.maximum(energy, 1e-9)) * (np.linalg.norm(block) + 1e-9))
-        q = np.arange(q0, q1 + 1)
-        on_reference = np.minimum(q + width, len(r_cells)) - np.maximum(q, 0)
-        score = np.where((energy > 1e-6) & (4 * on_reference > 3 * width), score, -np.inf)
+        q, score = curve
         centre = t0 + (c0 + (width - 1) / 2) * step_s
         line = np.array([np.round((intercept + slope * centre - origin) / step_s)])
         lag = _tested(q - c0, score, line, 2, reach_cells)
@@ -330,9 +317,7 @@ def _tested(lags: np.ndarray, score: np.ndarray, candidates: np.ndarray, reach: 
     finite = np.isfinite(score)
     if not finite.any() or len(candidates) == 0:
         return None
-    values = score[finite]
-    median = float(np.median(values))
-    sigma = 1.4826 * float(np.median(np.abs(values - median)))
+    median, sigma = _median_and_sigma(score[finite])
     if sigma <= 0:
         return None
     near = finite & np.any(np.abs(lags[:, None] - candidates[None, :]) <= reach, axis=1)
@@ -372,23 +357,50 @@ def _halves_agree(correlate, block: np.ndarray, c0: int, window: tuple[int, int]
         if not half.any():
             return False
         start = c0 + h0
-        q0, q1 = max(start + window[0], -width), min(start + window[1], n_ref)
-        if q1 < q0:
+        curve = _cosines(correlate, half, start, window, n_ref)
+        if curve is None:
             return False
-        raw, energy = correlate(half, q0, q1)
-        score = raw / (np.sqrt(np.maximum(energy, 1e-9)) * (np.linalg.norm(half) + 1e-9))
-        q = np.arange(q0, q1 + 1)
-        on_reference = np.minimum(q + width, n_ref) - np.maximum(q, 0)
-        allowed = (energy > 1e-6) & (4 * on_reference > 3 * width)
+        q, score = curve
+        allowed = np.isfinite(score)
         if np.count_nonzero(allowed) < 8:
             return False
-        values = score[allowed]
-        median = float(np.median(values))
-        sigma = 1.4826 * float(np.median(np.abs(values - median)))
-        k = int(np.argmax(np.where(allowed, score, -np.inf)))
+        median, sigma = _median_and_sigma(score[allowed])
+        k = int(np.argmax(score))
         if sigma <= 0 or abs(int(q[k]) - start - lag) > 2 or (score[k] - median) / sigma < HALVES_MIN_Z:
             return False
     return True
+
+
+def _cosines(
+    correlate, block: np.ndarray, start: int, window: tuple[int, int], n_ref: int, *, whole: bool = False
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cosine of ``block`` (cells from ``start``) with the original's cells at each offset of
+    ``window`` (the lowest and highest, cells, relative to ``start``): the original cells ``q`` where
+    the block would begin, and the score there, ``-inf`` where the original is silent or holds less
+    than three quarters of the block (half of it, scaled by the share it holds, when the programme
+    is aligned ``whole``: a cosine over fewer cells scores higher by chance); None when no offset
+    is left. ``correlate`` is the original's :class:`ml.audio_sync.matching._Correlator`."""
+    width = len(block)
+    q0, q1 = max(start + window[0], -width), min(start + window[1], n_ref)
+    if q1 < q0:
+        return None
+    raw, energy = correlate(block, q0, q1)
+    score = raw / (np.sqrt(np.maximum(energy, 1e-9)) * (np.linalg.norm(block) + 1e-9))
+    q = np.arange(q0, q1 + 1)
+    on_reference = np.minimum(q + width, n_ref) - np.maximum(q, 0)
+    allowed = (energy > 1e-6) & ((2 if whole else 4) * on_reference > (1 if whole else 3) * width)
+    if not allowed.any():
+        return None
+    if whole:
+        score = score * np.sqrt(np.clip(on_reference, 0, None) / width)
+    return q, np.where(allowed, score, -np.inf)
+
+
+def _median_and_sigma(values: np.ndarray) -> tuple[float, float]:
+    """The median of ``values`` and their robust standard deviation (1.4826 × the median absolute
+    deviation)."""
+    median = float(np.median(values))
+    return median, 1.4826 * float(np.median(np.abs(values - median)))
 
 
 def _on_the_line(starts: np.ndarray, ends: np.ndarray, offsets: np.ndarray, accepted: np.ndarray, tolerance: float) -> np.ndarray:
