@@ -6,7 +6,7 @@
 ``audio_sync --rows long`` times matching inside a run that also fingerprints every track and
 times the paper's exhaustive search (minutes). This times only :func:`match_with_speed_search`
 (as ``audio_sync`` calls it, with the ``paper`` policy) on the title's original and every dub,
-from signatures made once and kept as ``.npz`` files (``--signatures``, default
+from signatures made once and kept as ``.npz`` files as the artifact IO manager stores them (``--signatures``, default
 ``<title>/.signatures``). Each run starts from freshly loaded signatures (so it pays unpacking
 the codes, as a match after loading them from storage does) and matches every dub against one
 original, as ``audio_sync`` does (``--fresh-reference``: the original loaded anew for each dub,
@@ -33,9 +33,6 @@ from pathlib import Path
 
 import numpy as np
 
-_FIELDS = ("kept_mask", "packed_codes", "n_measurements", "code_bits", "scale", "n_frames", "n_samples",
-           "start_time_s", "sample_rate", "n_fft", "hop_length", "version", "speed", "envelope_codes")  # fmt: skip
-
 
 def _default_title() -> Path:
     return Path(__file__).resolve().parent / ".cache" / "audio_sync" / "long" / "long_0"
@@ -47,27 +44,19 @@ def _tracks(title: Path) -> tuple[Path, list[Path]]:
 
 
 def _save(signature, path: Path) -> None:
-    arrays = {}
-    for name in _FIELDS:
-        value = getattr(signature, name)
-        if value is not None:
-            arrays[name] = np.asarray(value)
-    partial = path.with_name(path.name + ".partial.npz")
-    np.savez(partial, **arrays)
+    """``signature`` as the artifact IO manager stores it (:func:`resources.artifacts.encode_artifact`)."""
+    from resources.artifacts import encode_artifact
+
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(encode_artifact(signature))
     partial.rename(path)
 
 
 def _load(path: Path):
-    from ml.audio_sync.signatures import Signature
+    """A signature as the ``frame_match_offsets`` asset loads it (:func:`resources.artifacts.decode_artifact`)."""
+    from resources.artifacts import decode_artifact
 
-    with np.load(path) as data:
-        values = {name: data[name] for name in data.files}
-    for name in ("n_measurements", "code_bits", "n_frames", "n_samples", "sample_rate", "n_fft", "hop_length"):
-        values[name] = int(values[name])
-    for name in ("scale", "start_time_s", "speed"):
-        values[name] = float(values[name])
-    values["version"] = str(values["version"])
-    return Signature(**values)
+    return decode_artifact(path.read_bytes())
 
 
 def make_signatures(title: Path, folder: Path) -> tuple[Path, list[Path]]:
@@ -81,7 +70,7 @@ def make_signatures(title: Path, folder: Path) -> tuple[Path, list[Path]]:
     original, dubs = _tracks(title)
     out = []
     for path, role in [(original, "reference")] + [(d, "dub") for d in dubs]:
-        target = folder / f"{path.stem}-{role}-{tag}.npz"
+        target = folder / f"{path.stem}-{role}-{tag}.artifact.npz"  # as the IO manager stores it
         if not target.exists():
             print(f"signature of {path.name} ({role}) ...", file=sys.stderr)
             _save(signature_from_file(path, params, role=role), target)
