@@ -96,9 +96,9 @@ def ordered_now(stale: list[StalePartition]) -> tuple[list[StalePartition], list
     until its title's partitions are done. What waits stays stale (the title-level data version it
     recorded is not the new one) and the next ``dubsync backfill --stale`` finds it; ``--in-process``
     runs titles first and needs no split."""
-    titles = {title_and_language(s.partition)[0] for s in stale if s.partition is not None and title_and_language(s.partition)[1] is None}
-    later = [s for s in stale if s.partition is not None and title_and_language(s.partition)[1] is not None
-             and title_and_language(s.partition)[0] in titles]  # fmt: skip
+    split = [(s, *title_and_language(s.partition)) for s in stale if s.partition is not None]
+    titles = {title for _, title, language in split if language is None}
+    later = [s for s, title, language in split if language is not None and title in titles]
     if later:
         later += [s for s in stale if s.partition is None]
     waiting = {s.key for s in later}

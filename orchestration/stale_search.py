@@ -102,10 +102,6 @@ def _dub_level(node) -> bool:
     return is_dub_level(node.partitions_def)
 
 
-_split = title_and_language
-"""(title, language) of a partition key; language ``None`` for a title's."""
-
-
 def _hash(version: str) -> DataVersion:
     return DataVersion(hashlib.sha256(version.encode()).hexdigest())
 
@@ -129,7 +125,7 @@ class _Search:
         data version), ``None`` when not materialised."""
 
     def exists(self, partition: str) -> bool:
-        title, language = _split(partition)
+        title, language = title_and_language(partition)
         return title in self.titles and (language is None or partition in self.dubs)
 
     def delivered(self, title: str) -> list[str]:
@@ -137,7 +133,7 @@ class _Search:
         if self.dubs_of_title is None:
             self.dubs_of_title = {}
             for partition in sorted(self.dubs):
-                self.dubs_of_title.setdefault(_split(partition)[0], []).append(partition)
+                self.dubs_of_title.setdefault(title_and_language(partition)[0], []).append(partition)
         return self.dubs_of_title.get(title, [])
 
     def data_versions(self, key: AssetKey) -> dict[str, str]:
@@ -178,7 +174,7 @@ class _Search:
         if key not in self.by_title:
             index: dict[str, list[str]] = {}
             for partition in self.data_versions(key):
-                index.setdefault(_split(partition)[0], []).append(partition)
+                index.setdefault(title_and_language(partition)[0], []).append(partition)
             self.by_title[key] = index
         return self.by_title[key].get(title, [])
 
@@ -191,7 +187,7 @@ class _Search:
 
     def parent_partition(self, node, parent, partition: str) -> str:
         if _dub_level(node) and not _dub_level(parent):
-            return _split(partition)[0]
+            return title_and_language(partition)[0]
         return partition
 
     def children(self, key: AssetKey, partitions: Collection[str]) -> Iterable[tuple[AssetKey, str, str]]:
@@ -204,7 +200,7 @@ class _Search:
                 continue
             if _dub_level(child) and not _dub_level(node):
                 for partition in self.partitions_of_titles(child_key, partitions):
-                    yield child_key, partition, _split(partition)[0]
+                    yield child_key, partition, title_and_language(partition)[0]
             else:
                 made = self.lookup(child_key, partitions)
                 yield from ((child_key, p, p) for p in sorted(made))
@@ -263,7 +259,7 @@ class _Search:
         return self.replaced_among(key, candidates, now)
 
     def _file_version(self, partition: str) -> str | None:
-        title, language = _split(partition)
+        title, language = title_and_language(partition)
         listing = self.listings.get(title)
         if listing is None:
             return None
