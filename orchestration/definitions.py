@@ -13,6 +13,7 @@ from assets.picture import build_picture_assets
 from assets.report import build_report_assets
 from ml.policy import load_policy
 from orchestration.jobs import conform_job, dub_job, reference_job, report_job
+from orchestration.partitions import dub_level_keys
 from orchestration.sensors import build_landing_zone_sensor
 from orchestration.settings import Settings
 from resources.artifacts import ArtifactIOManagerFactory
@@ -66,10 +67,12 @@ def build_definitions(settings: Settings, *, loggers: dict | None = None) -> Def
 
     ``loggers`` adds logger definitions (the command line uses one for its progress lines).
     """
+    assets = build_assets(settings)
+    sensor = build_landing_zone_sensor(settings.sensor_interval_s, settings.settle_s, dub_level_keys(assets))
     return Definitions(
-        assets=build_assets(settings),
+        assets=assets,
         jobs=[reference_job, dub_job, conform_job, report_job],
-        sensors=[build_landing_zone_sensor(settings.sensor_interval_s, settings.settle_s)],
+        sensors=[sensor],
         resources=build_resources(settings),
         loggers=loggers,
     )

@@ -14,7 +14,9 @@ This module is the only place that knows the format: :func:`dub_partition_key` a
 :func:`title_and_language`.
 """
 
-from dagster import DynamicPartitionsDefinition, PartitionsDefinition
+from collections.abc import Iterable
+
+from dagster import AssetKey, AssetsDefinition, DynamicPartitionsDefinition, PartitionsDefinition, SourceAsset
 
 __all__ = [
     "titles_partitions",
@@ -22,6 +24,7 @@ __all__ = [
     "dub_partition_key",
     "title_and_language",
     "is_dub_level",
+    "dub_level_keys",
 ]
 
 titles_partitions = DynamicPartitionsDefinition(name="titles")
@@ -48,3 +51,13 @@ def title_and_language(partition: str) -> tuple[str, str | None]:
 def is_dub_level(partitions_def: PartitionsDefinition | None) -> bool:
     """Whether an asset with ``partitions_def`` is partitioned by dub (not by title, or not at all)."""
     return isinstance(partitions_def, DynamicPartitionsDefinition) and partitions_def.name == dubs_partitions.name
+
+
+def dub_level_keys(assets: Iterable[AssetsDefinition | SourceAsset]) -> tuple[AssetKey, ...]:
+    """The keys of the dub-level assets among ``assets`` (the definitions' list), sorted: derived
+    from their partitioning, so a new dub-level asset needs no list of its own anywhere."""
+    keys = set()
+    for asset in assets:
+        if is_dub_level(asset.partitions_def):
+            keys.update([asset.key] if isinstance(asset, SourceAsset) else asset.keys)
+    return tuple(sorted(keys))

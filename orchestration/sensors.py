@@ -49,8 +49,10 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Sequence
 
 from dagster import (
+    AssetKey,
     AssetRecordsFilter,
     DagsterEventType,
     DagsterRunStatus,
@@ -63,14 +65,13 @@ from dagster import (
     sensor,
 )
 
-from assets.audio_sync import DUB_SIGNATURE, FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
-from assets.conform import CONFORMED_DUBS
+from assets.audio_sync import FRAME_MATCH_OFFSETS, REFERENCE_SIGNATURE, TITLE_VERDICTS
 from assets.media import DUB_MEDIA, ORIGINAL_MEDIA, track_observation
 from assets.picture import LIP_SYNC_OFFSETS
 from orchestration.event_queries import latest_data_versions
 from orchestration.jobs import dub_job, reference_job
 from orchestration.migration import register_recorded_dubs
-from orchestration.partitions import dub_partition_key, dubs_partitions, titles_partitions
+from orchestration.partitions import dub_level_keys, dub_partition_key, dubs_partitions, titles_partitions
 from orchestration.settings import Settings
 from resources.media_store import MediaStore
 
@@ -89,8 +90,6 @@ _MISSING_SHOWN = 10
 """Titles gone from the landing zone named in one report; more are counted."""
 _PROBLEMS_PER_FOLDER = 10
 """Problems of one title folder reported one by one; more are counted in one line."""
-DUB_LEVEL_ASSETS = (DUB_MEDIA, DUB_SIGNATURE, FRAME_MATCH_OFFSETS, TITLE_VERDICTS, CONFORMED_DUBS)
-"""The assets partitioned by ``dubs``, whose recorded partitions a first tick registers."""
 _PARTITIONING = "dubs"
 """Part of the scan digest: a cursor of the earlier partitioning (titles × languages) never matches,
 so the first tick after the upgrade is a whole one and registers the dubs' keys."""
@@ -234,10 +233,22 @@ def _load_state(context: SensorEvaluationContext, cursor: dict, titles) -> tuple
     return generation, states
 
 
-def build_landing_zone_sensor(interval_s: int = Settings.sensor_interval_s, settle_s: int = Settings.settle_s):
+def build_landing_zone_sensor(
+    interval_s: int = Settings.sensor_interval_s,
+    settle_s: int = Settings.settle_s,
+    dub_level_assets: Sequence[AssetKey] | None = None,
+):
     """The landing-zone sensor, scanning at most every ``interval_s`` seconds and taking a new or
     replaced file of a folder once unchanged for ``settle_s`` seconds (the deployment's
-    ``Settings``, given by :func:`orchestration.definitions.build_definitions`)."""
+    ``Settings``, given by :func:`orchestration.definitions.build_definitions`).
+
+    ``dub_level_assets`` are the assets partitioned by ``dubs``, whose recorded partitions the first
+    tick on an instance of the earlier partitioning registers: ``build_definitions`` derives them
+    from its assets; by default, from the assets of the environment's settings."""
+    if dub_level_assets is None:
+        from orchestration.definitions import build_assets  # here: the definitions import this module
+
+        dub_level_assets = dub_level_keys(build_assets(Settings.from_env()))
 
     @sensor(
         name=SENSOR_NAME,
@@ -247,12 +258,14 @@ def build_landing_zone_sensor(interval_s: int = Settings.sensor_interval_s, sett
         description="Adds partitions and requests runs for new or replaced files in the landing zone.",
     )
     def landing_zone_sensor(context: SensorEvaluationContext, media_store: MediaStore):
-        return _tick(context, media_store, settle_s)
+        return _tick(context, media_store, settle_s, dub_level_assets)
 
     return landing_zone_sensor
 
 
-def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: float = 0.0) -> SensorResult:
+def _tick(
+    context: SensorEvaluationContext, media_store: MediaStore, settle_s: float, dub_level_assets: Sequence[AssetKey]
+) -> SensorResult:
     """One evaluation of the sensor (see the module's description)."""
     cursor = json.loads(context.cursor) if context.cursor else {}
     waiting: dict[str, dict] = cursor.get("waiting", {})
@@ -300,7 +313,7 @@ def _tick(context: SensorEvaluationContext, media_store: MediaStore, settle_s: f
     changed: set[str] = set()  # titles whose state this tick changes
     known_titles = set(context.instance.get_dynamic_partitions(titles_partitions.name))
     # an instance partitioned by titles × languages before: its recorded dubs become dubs keys (once)
-    register_recorded_dubs(context.instance, DUB_LEVEL_ASSETS)
+    register_recorded_dubs(context.instance, dub_level_assets)
     known_dubs = set(context.instance.get_dynamic_partitions(dubs_partitions.name))
     new_titles: set[str] = set()
     new_dubs: set[str] = set()

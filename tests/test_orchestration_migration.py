@@ -190,11 +190,19 @@ def test_an_instance_partitioned_by_titles_x_languages_is_taken_over(landing_zon
         assert find_stale(defs, instance, store) == []
 
 
+def test_the_dub_level_assets_are_derived_from_their_partitioning():
+    from orchestration.partitions import dub_level_keys
+
+    keys = dub_level_keys(build_assets(Settings()))
+    assert set(keys) == {DUB_MEDIA, DUB_SIGNATURE, FRAME_MATCH_OFFSETS, TITLE_VERDICTS, CONFORMED_DUBS}
+
+
 def test_the_sensors_first_tick_registers_recorded_dubs_gone_from_the_landing_zone(landing_zone, tmp_path):
     from dagster import AssetMaterialization, build_sensor_context
 
     from orchestration.migration import register_recorded_dubs
-    from orchestration.sensors import DUB_LEVEL_ASSETS, build_landing_zone_sensor
+    from orchestration.partitions import dub_level_keys
+    from orchestration.sensors import build_landing_zone_sensor
 
     root = copy_landing_zone(landing_zone[0], tmp_path / "lz")
     sensor = build_landing_zone_sensor(settle_s=0)
@@ -205,4 +213,4 @@ def test_the_sensors_first_tick_registers_recorded_dubs_gone_from_the_landing_zo
         assert instance.get_dynamic_partitions(dubs_partitions.name) == ["fr|gone"], "registered by the first tick"
         added = {r.partitions_def_name: sorted(r.partition_keys) for r in result.dynamic_partitions_requests}
         assert added["dubs"] == ["de|alpha", "fr|alpha"], "the listed dubs, as on any instance"
-        assert register_recorded_dubs(instance, DUB_LEVEL_ASSETS) == 0, "once per instance"
+        assert register_recorded_dubs(instance, dub_level_keys(build_assets(Settings()))) == 0, "once per instance"
