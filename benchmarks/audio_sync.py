@@ -55,6 +55,9 @@ from orchestration.cli import expected_kind as truth_kind
 warnings.filterwarnings("ignore")
 
 CACHE = CACHE_ROOT / "audio_sync"
+PEER_ANSWERS = CACHE_ROOT / "peer_answers.jsonl"
+"""The peers' answers kept between runs (:class:`benchmarks.peers.AnswerCache`): a rerun after a change
+to dubsync runs only dubsync, and a run cut off resumes; ``--fresh-peers`` runs the peers again."""
 OUT_OF_SYNC_S = named_policy("paper").verdict.out_of_sync_s
 """The rows' truth: out of sync = |offset| > 0.2 s (the published protocol)."""
 TIMING_RUNS = 3  # alternating decode-only and fingerprint runs of the original and the PCM dub, medians reported
@@ -387,12 +390,12 @@ def run_dubsync(original: Path, dub: Path, policy: Policy, reference_cache: dict
     return result, timing
 
 
-def run_peers(peers, original: Path, dub: Path, timeout_s: float) -> dict:
+def run_peers(peers, original: Path, dub: Path, timeout_s: float, cache=None) -> dict:
     from benchmarks.peers import run_peer
 
     out = {}
     for peer in peers:
-        res = run_peer(peer, original, dub, timeout_s=timeout_s)
+        res = run_peer(peer, original, dub, timeout_s=timeout_s, cache=cache)
         offset = res.offset_s
         out[peer] = {
             "offset_s": offset,
@@ -402,6 +405,7 @@ def run_peers(peers, original: Path, dub: Path, timeout_s: float) -> dict:
             "segments": None,
             "seconds": res.seconds,
             "error": res.error,
+            "cached": res.cached,
         }
     return out
 
@@ -564,7 +568,16 @@ def markdown(report: dict) -> str:
         lines += ["", "## Published protocol, all protocol rows pooled", "", "| system | F1 | median ms | p95 ms |", "|---|---|---|---|"]
         for system, s in overall.items():
             lines.append(f"| {system} | {s['f1']:.3f} | {_fmt(s['median_abs_error_ms'], '.1f')} | {_fmt(s['p95_abs_error_ms'], '.1f')} |")
-    lines += ["", "Peers: " + (", ".join(f"{k} {v}" for k, v in report.get("peer_versions", {}).items()) or "not run"), ""]
+    lines += ["", "Peers: " + (", ".join(f"{k} {v}" for k, v in report.get("peer_versions", {}).items()) or "not run")]
+    cached = [r["cached"] for row in report["rows"] for p in row["pairs"] for name, r in p["systems"].items()
+              if name != "dubsync" and r.get("cached")]  # fmt: skip
+    answered = sum(1 for row in report["rows"] for p in row["pairs"] for name in p["systems"] if name != "dubsync")
+    if answered:
+        lines.append(
+            f"Peer answers: {answered - len(cached)} measured in this run, {len(cached)} read back from earlier runs"
+            + (f" (measured {min(cached)} … {max(cached)}; their times are from those runs)" if cached else "")
+        )
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -579,6 +592,10 @@ def main(argv=None) -> int:
     parser.add_argument("--long-minutes", type=float, default=60.0, help="length of the long title (default 60)")
     parser.add_argument("--memory-minutes", type=float, default=150.0, help="title length for peak memory (0: skip)")
     parser.add_argument("--peer-timeout", type=float, default=300.0, help="seconds per peer and pair")
+    parser.add_argument(
+        "--fresh-peers", action="store_true",
+        help="run every peer on every pair, not reading the answers kept from earlier runs (benchmarks/.cache/peer_answers.jsonl)",
+    )  # fmt: skip
     parser.add_argument(
         "--policy", type=Path, default=None,
         help="policy TOML over the defaults (default: the named policy 'paper', whose |offset| > 0.2 s is the rows' truth)",
@@ -597,13 +614,15 @@ def main(argv=None) -> int:
         rows = [r for r in rows if r.name in wanted]
     peers: tuple[str, ...] = ()
     peer_versions: dict = {}
+    answers = None
     if not args.no_peers:
-        from benchmarks.peers import PEERS, prepare_peer
+        from benchmarks.peers import PEERS, AnswerCache, prepare_peer
         from benchmarks.peers import peer_versions as versions
 
         for peer in PEERS:
             prepare_peer(peer)
         peers, peer_versions = PEERS, versions()
+        answers = AnswerCache(PEER_ANSWERS, read=not args.fresh_peers)
     systems = ("dubsync", *peers)
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
@@ -615,6 +634,8 @@ def main(argv=None) -> int:
     }
     all_pairs: list[PairResult] = []
     per_hour = None
+    total = sum(len(spec.dubs) for row in rows for spec in row.titles)
+    started_all = time.perf_counter()
     for row in rows:
         print(f"[{row.name}] {row.description}", flush=True)
         pairs: list[PairResult] = []
@@ -634,13 +655,17 @@ def main(argv=None) -> int:
                 result, timing = run_dubsync(original, dub, policy, reference_cache)
                 pair.systems["dubsync"] = {**result, **timing}
                 if peers:
-                    pair.systems.update(run_peers(peers, original, dub, args.peer_timeout * (4 if row.long else 1)))
+                    pair.systems.update(
+                        run_peers(peers, original, dub, args.peer_timeout * (4 if row.long else 1), cache=answers)
+                    )
                 pairs.append(pair)
                 shown = "  ".join(
                     f"{name}={_fmt(r['offset_s'], '+.3f', 'none')}" + (f"/{r['kind']}" if name == "dubsync" else "")
                     for name, r in pair.systems.items()
                 )
-                print(f"  {spec.title_id}/{language}: truth {truth_dub['offset_s']:+.3f} {pair.truth_kind}: {shown}", flush=True)
+                done = len(all_pairs) + len(pairs)
+                progress = f"[{done}/{total}, {(time.perf_counter() - started_all) / 60:.0f} min]"
+                print(f"  {progress} {spec.title_id}/{language}: truth {truth_dub['offset_s']:+.3f} {pair.truth_kind}: {shown}", flush=True)
             if row.long:
                 per_hour = _per_hour(folder, original, truth, policy, pairs)
         all_pairs += pairs

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -59,6 +60,7 @@ from pathlib import Path
 __all__ = [
     "PEERS",
     "PEER_SPECS",
+    "AnswerCache",
     "PeerResult",
     "PeerSpec",
     "peer_versions",
@@ -174,12 +176,16 @@ class PeerResult:
         package import excluded).  On a timeout or crash: the wall time until then.
     error : str or None
         Set when the peer failed, timed out or produced no answer.
+    cached : str or None
+        When the answer was measured, if it was read back from an :class:`AnswerCache`
+        (its ``seconds`` are from that run); None when measured now.
     """
 
     peer: str
     offset_s: float | None
     seconds: float
     error: str | None = None
+    cached: str | None = None
 
 
 def _spec(name: str) -> PeerSpec:
@@ -434,20 +440,99 @@ def run_peer_detailed(
     return _run_runner(py, name, original, dub, timeout_s=timeout_s, cwd=Path(root) / name)
 
 
-def run_peer(name: str, original: Path, dub: Path, *, timeout_s: float = 600.0, root: Path = DEFAULT_ROOT) -> PeerResult:
+def run_peer(
+    name: str,
+    original: Path,
+    dub: Path,
+    *,
+    timeout_s: float = 600.0,
+    root: Path = DEFAULT_ROOT,
+    cache: AnswerCache | None = None,
+) -> PeerResult:
     """Estimate the offset of ``dub`` against ``original`` with peer ``name``.
 
     Prepares the peer's venv first if needed (see :func:`prepare_peer`; that time
-    is not counted).  ``timeout_s`` bounds the runner subprocess.
+    is not counted).  ``timeout_s`` bounds the runner subprocess.  With ``cache``,
+    an answer measured before on the same files and the same install is read back
+    (``cached`` set to when it was measured) instead of running the peer again, and
+    a new answer is kept.
     """
-    answer = run_peer_detailed(name, original, dub, timeout_s=timeout_s, root=root)
+    answer = cache.get(name, original, dub) if cache is not None else None
+    if answer is None:
+        answer = run_peer_detailed(name, original, dub, timeout_s=timeout_s, root=root)
+        if cache is not None:
+            cache.put(name, original, dub, answer)
+        cached = None
+    else:
+        cached = answer.get("measured", "earlier")
     offset = answer.get("offset_s")
     return PeerResult(
         peer=name,
         offset_s=None if offset is None else float(offset),
         seconds=float(answer.get("seconds") or 0.0),
         error=answer.get("error"),
+        cached=cached,
     )
+
+
+class AnswerCache:
+    """Peers' answers kept between runs of a benchmark, one JSON line per answer (append-only, so a
+    run cut off keeps what it measured and the next run resumes there).
+
+    An answer is keyed by the peer, what is installed in its venv (``freeze.txt``), its runner
+    (``peer_runners/<name>.py`` and ``_common.py``) and the bytes of both files: the same key can
+    only give the same offset, so only the time differs between runs. A timed-out answer is not kept
+    (it depends on the machine's load). An answer read back carries ``cached`` (when it was
+    measured): its ``seconds`` are from that run, not this one.
+    """
+
+    def __init__(self, path: Path, *, root: Path = DEFAULT_ROOT, read: bool = True):
+        self.path = Path(path)
+        self.root = Path(root)
+        self.answers: dict[str, dict] = {}
+        self._digests: dict[tuple, str] = {}
+        self._setups: dict[str, str] = {}
+        if read and self.path.is_file():
+            for line in self.path.read_text().splitlines():
+                with contextlib.suppress(ValueError, KeyError):
+                    entry = json.loads(line)
+                    self.answers[entry["key"]] = entry["answer"]
+
+    def _file_digest(self, path: Path) -> str:
+        stat = path.stat()
+        token = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if token not in self._digests:
+            digest = hashlib.sha256()
+            with path.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            self._digests[token] = digest.hexdigest()
+        return self._digests[token]
+
+    def _setup(self, name: str) -> str:
+        if name not in self._setups:
+            digest = hashlib.sha256(name.encode())
+            for path in (self.root / name / "freeze.txt", RUNNERS / f"{name}.py", RUNNERS / "_common.py"):
+                digest.update(path.read_bytes() if path.is_file() else b"-")
+            self._setups[name] = digest.hexdigest()
+        return self._setups[name]
+
+    def key(self, name: str, original: Path, dub: Path) -> str:
+        parts = (self._setup(name), self._file_digest(Path(original)), self._file_digest(Path(dub)))
+        return hashlib.sha256("/".join(parts).encode()).hexdigest()
+
+    def get(self, name: str, original: Path, dub: Path) -> dict | None:
+        return self.answers.get(self.key(name, original, dub))
+
+    def put(self, name: str, original: Path, dub: Path, answer: dict) -> None:
+        if "timed out" in (answer.get("error") or ""):
+            return
+        answer = {**answer, "measured": time.strftime("%Y-%m-%d %H:%M")}
+        key = self.key(name, original, dub)
+        self.answers[key] = answer
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as f:
+            f.write(json.dumps({"key": key, "peer": name, "original": str(original), "dub": str(dub), "answer": answer}) + "\n")
 
 
 def peer_versions(root: Path = DEFAULT_ROOT) -> dict[str, str]:
