@@ -25,7 +25,9 @@ small talking-head corpora are) and pillarboxed or letterboxed into a 16:9 or 4:
 clips or, twice per edit, a dissolve of 0.4-0.8 s. Reported: hard cuts found within ±1 frame by
 dubsync and by PySceneDetect's ContentDetector and AdaptiveDetector (defaults), dissolves found
 (dubsync's dissolve boundary within the mixed frames), dissolves reported as cuts, and dubsync's
-face tracks per talking-head clip and tracks that cross a cut.
+face tracks per talking-head clip and tracks that cross a cut. Then (unless ``--no-lipsync``) the title's
+lip-sync offset of each edit given its clips' own sound moved by a known offset, read as the assets
+read it, and its error (:mod:`benchmarks.edit_lipsync`).
 
 Clips: the published cut lists of ``media/shots`` (PySceneDetect's regression
 expectations: testvideo.mp4 30/180/394, goldeneye-vfr-drop3.mp4 90/210, fades.mp4 no hard cut),
@@ -243,17 +245,12 @@ EDIT_FRAMES = [(1280, 720, 25), (960, 720, 30), (1280, 720, 24), (960, 540, 25),
 frames letterbox the wide shots."""
 
 
-def real_edit(k: int) -> tuple[Path, dict]:
-    """The k-th real edit (cached) and its truth (``EditTruth`` as a dict, with each clip's name and
-    whether it shows a talking head)."""
-    from ml.testmedia.video import EditSegment, edit_video
+def edit_plan(k: int) -> tuple[list, list[dict]]:
+    """The k-th real edit's clips (``EditSegment`` each, drawn from seed ``100 + k``) and what its
+    truth says of each: its name, whether it shows a talking head, the height it was scaled down to."""
+    from ml.testmedia.video import EditSegment
 
-    CACHE.mkdir(parents=True, exist_ok=True)
-    width, height, fps = EDIT_FRAMES[k % len(EDIT_FRAMES)]
-    path = CACHE / f"edit_{k}_{width}x{height}_{fps}.mp4"
-    truth_path = path.with_suffix(".json")
-    if path.exists() and truth_path.exists():
-        return path, json.loads(truth_path.read_text())
+    fps = EDIT_FRAMES[k % len(EDIT_FRAMES)][2]
     rng = np.random.default_rng(100 + k)
     heads = sorted((MEDIA / "talking_heads").rglob("*.mp*"))
     parts = [(h, 0.0, None, True) for h in heads]
@@ -267,6 +264,21 @@ def real_edit(k: int) -> tuple[Path, dict]:
         segments.append(EditSegment(clip, start_s=start, duration_s=length, source_height=None if small is None else int(small),
                                     dissolve_frames=int(rng.uniform(0.4, 0.8) * fps) if j in dissolves else 0))  # fmt: skip
         clips.append({"clip": clip.name, "talking_head": head, "source_height": None if small is None else int(small)})
+    return segments, clips
+
+
+def real_edit(k: int) -> tuple[Path, dict]:
+    """The k-th real edit (cached) and its truth (``EditTruth`` as a dict, with each clip's name and
+    whether it shows a talking head)."""
+    from ml.testmedia.video import edit_video
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    width, height, fps = EDIT_FRAMES[k % len(EDIT_FRAMES)]
+    path = CACHE / f"edit_{k}_{width}x{height}_{fps}.mp4"
+    truth_path = path.with_suffix(".json")
+    if path.exists() and truth_path.exists():
+        return path, json.loads(truth_path.read_text())
+    segments, clips = edit_plan(k)
     print(f"building {path.name} ...", flush=True)
     truth = edit_video(segments, path, width=width, height=height, fps=fps)
     data = {**truth.__dict__, "clips": clips, "width": width, "height": height}
@@ -351,6 +363,10 @@ def markdown(report: dict) -> str:
         crossing = sum(row["tracks"]["crossing_a_cut"] for row in report["edits"])
         lines += [f"| all | | {n_cuts} | {' | '.join(cells)} | | | | {crossing} across a cut "
                   f"| {with_track} / {with_one} of {heads} ({with_track / max(heads, 1):.0%} with a track) |", ""]  # fmt: skip
+    if report.get("edit_lipsync"):
+        from benchmarks.edit_lipsync import markdown as lipsync_markdown
+
+        lines += lipsync_markdown(report["edit_lipsync"])
     if not report["shots"]:  # --edits-only
         return "\n".join(lines) + "\n"
     lines += ["## Hard cuts (±1 frame)", "",
@@ -406,14 +422,25 @@ def main(argv=None) -> int:
     )  # fmt: skip
     parser.add_argument("--edits", type=int, default=6, help="real edits (default 6)")
     parser.add_argument("--edits-only", action="store_true", help="only the real edits")
+    parser.add_argument(
+        "--no-lipsync", action="store_true",
+        help="skip the title lip sync on the real edits given their clips' sound (benchmarks.edit_lipsync)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     minutes = 1.0 if args.quick else args.minutes
-    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "edits": [], "shots": [], "faces": []}
+    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "edits": [], "edit_lipsync": [], "shots": [], "faces": []}
 
     for k in range(args.edits):
         path, truth = real_edit(k)
         print(f"[edits] {path.name}", flush=True)
         report["edits"].append(edit_row(path, truth))
+    if not args.no_lipsync:
+        from benchmarks.edit_lipsync import edit_row as lipsync_row
+
+        for k in range(args.edits):
+            report["edit_lipsync"].append(lipsync_row(k))
+            r = report["edit_lipsync"][-1]
+            print(f"[lip sync] {r['edit']}: truth {r['truth_s'] * 1000:+.0f} ms, {r['status']}, error {r['error_ms']} ms", flush=True)
     if args.edits_only:
         text = markdown(report)
         write_report("video_edits", report, text)
