@@ -19,6 +19,7 @@ clearly beats the constant (half the typical residual), else the constant, else 
 from __future__ import annotations
 
 import dataclasses
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,21 +175,7 @@ def _segments(
         else:
             runs.append([int(label), position, position])
 
-    def size(run: list[int]) -> tuple[int, float]:
-        return run[2] - run[1] + 1, float(times[order[run[2]]] - times[order[run[1]]])
-
-    while runs:
-        small = [i for i, run in enumerate(runs) if size(run)[0] < min_frames or size(run)[1] < min_span_s]
-        if not small:
-            break
-        runs.pop(min(small, key=lambda i: size(runs[i])))
-        merged: list[list[int]] = []
-        for run in runs:  # neighbours of one cluster join (positions between them were other labels)
-            if merged and merged[-1][0] == run[0]:
-                merged[-1][2] = run[2]
-            else:
-                merged.append(run)
-        runs = merged
+    runs = _without_small_runs(runs, times[order], min_frames, min_span_s)
     segments, member_masks = [], []
     for label, first, last in runs:
         picked = order[first : last + 1]
@@ -199,6 +186,47 @@ def _segments(
         segments.append(Segment(float(t.min()), float(t.max()), float(np.median(offsets[picked])), int(mask.sum())))
         member_masks.append(mask)
     return segments, member_masks
+
+
+def _without_small_runs(runs: list[list[int]], times: np.ndarray, min_frames: int, min_span_s: float) -> list[list[int]]:
+    """``runs`` (``[label, first, last]``, positions in ``times``, in time order; neighbours of
+    different labels) without those too small to count, dropped smallest (fewest frames, then
+    shortest, then earliest) first; when a dropped run leaves two runs of one label side by side,
+    they join (the positions between them were other labels) and the joined run is judged again.
+    A heap and a linked list: each drop costs log R, not a pass over every run."""
+    n = len(runs)
+    label = [run[0] for run in runs]
+    first = [run[1] for run in runs]
+    last = [run[2] for run in runs]
+    before, after = list(range(-1, n - 1)), list(range(1, n + 1))
+    alive, version = [True] * n, [0] * n
+    heap: list[tuple[int, float, int, int, int]] = []
+
+    def judge(i: int) -> None:
+        count, span = last[i] - first[i] + 1, float(times[last[i]] - times[first[i]])
+        if count < min_frames or span < min_span_s:
+            heapq.heappush(heap, (count, span, first[i], version[i], i))
+
+    for i in range(n):
+        judge(i)
+    while heap:
+        *_, seen, i = heapq.heappop(heap)
+        if not alive[i] or seen != version[i]:
+            continue  # dropped already, or joined since it was judged
+        alive[i] = False
+        p, q = before[i], after[i]
+        if p >= 0:
+            after[p] = q
+        if q < n:
+            before[q] = p
+        if p >= 0 and q < n and label[p] == label[q]:
+            last[p], alive[q] = last[q], False
+            after[p] = after[q]
+            if after[q] < n:
+                before[after[q]] = p
+            version[p] += 1
+            judge(p)
+    return [[label[i], first[i], last[i]] for i in range(n) if alive[i]]
 
 
 def _in_order(segments: list[Segment], backstep_s: float) -> set[int]:
