@@ -152,6 +152,20 @@ def edit_row(k: int) -> dict:
     )  # fmt: skip
     picture = with_picture_problem(picture, tracks)
     read = picture.offset_s if picture.status == "determined" else picture.estimate_s
+    fps = truth["fps"]
+
+    def clip_of(e) -> dict:  # the clip shown at the track's middle
+        middle = (e.start_s + e.end_s) / 2 * fps
+        return truth["clips"][max([j for j, (a, _) in enumerate(truth["segments"]) if a <= middle] or [0])]
+
+    tracks_out = []
+    for e in estimates:
+        clip = clip_of(e)
+        tracks_out.append({
+            "clip": clip["clip"] + (f"@{clip['source_height']}" if clip["source_height"] else ""),
+            "talking_head": clip["talking_head"], "error_ms": round((e.offset_s - offset) * 1000),
+            "confidence": round(e.confidence, 2), "frames": int(e.n_frames),
+        })  # fmt: skip
     return {
         "edit": path.name,
         "truth_s": offset,
@@ -163,7 +177,8 @@ def edit_row(k: int) -> dict:
         "offset_s": picture.offset_s,
         "estimate_s": picture.estimate_s,
         "error_ms": None if read is None else round((read - offset) * 1000, 1),
-        "track_errors_ms": [[round((e.offset_s - offset) * 1000), round(e.confidence, 2)] for e in estimates],
+        "tracks_read": tracks_out,
+        "confident_and_wrong": [t for t in tracks_out if t["confidence"] >= params.min_confidence and abs(t["error_ms"]) > 200],
         "seconds": time.perf_counter() - started,
     }
 
@@ -177,6 +192,9 @@ def summary(rows: list[dict]) -> dict:
         "determined": len(determined),
         "determined_and_wrong": len(determined) - len(right),
         "not_determined": len(rows) - len(determined),
+        "tracks": sum(len(r["tracks_read"]) for r in rows),
+        "confident_tracks": sum(r["confident_tracks"] for r in rows),
+        "confident_and_wrong": [dict(t, edit=r["edit"]) for r in rows for t in r["confident_and_wrong"]],
     }
 
 
@@ -186,7 +204,12 @@ def markdown(rows: list[dict]) -> list[str]:
         "## Real edits: the title's lip-sync offset (each edit with its clips' own sound, moved by a known offset)", "",
         f"Within ±40 ms (determined): **{s['within_40ms']} of {s['edits']}** edits; determined {s['determined']}, of which "
         f"more than 40 ms off {s['determined_and_wrong']}; not determined {s['not_determined']} (their dubs are judged "
-        "against the original audio, the picture said unverified).", "",
+        "against the original audio, the picture said unverified). "
+        f"Tracks: {s['tracks']}, confident {s['confident_tracks']}; confident and more than 200 ms off: "
+        f"{len(s['confident_and_wrong'])}"
+        + "".join(f"; {t['edit']} {t['clip']} {t['error_ms']:+d} ms ({t['confidence']:.2f}, {t['frames']} frames"
+                  + ("" if t["talking_head"] else ", a face in a shot clip, whose sound is not its speech") + ")"
+                  for t in s["confident_and_wrong"]) + ".", "",
         "| edit | truth ms | talking heads | tracks (confident) | status | error ms | track errors ms (confidence) |",
         "|---|---|---|---|---|---|---|",
     ]  # fmt: skip
@@ -194,7 +217,7 @@ def markdown(rows: list[dict]) -> list[str]:
         error = "-" if r["error_ms"] is None else f"{r['error_ms']:+.1f}"
         if r["status"] != "determined" and r["error_ms"] is not None:
             error = f"({error})"
-        tracks = ", ".join(f"{e:+d} ({c:.2f})" for e, c in r["track_errors_ms"])
+        tracks = ", ".join(f"{t['error_ms']:+d} ({t['confidence']:.2f})" for t in r["tracks_read"])
         lines.append(
             f"| {r['edit']} | {r['truth_s'] * 1000:+.0f} | {r['talking_heads']} | {r['tracks']} ({r['confident_tracks']}) "
             f"| {r['status']} | {error} | {tracks} |"
