@@ -258,30 +258,42 @@ def _coarse(by_value: np.ndarray, params: ShotParams) -> np.ndarray:
     return hist / hist.sum(axis=1, keepdims=True)
 
 
-def _active_box(value: np.ndarray, params: ShotParams) -> tuple[int, int, int, int]:
-    """The active picture of one frame: ``y0, y1, x0, x1`` (sampled pixels, end exclusive) inside its
+def _active_boxes(value: np.ndarray, params: ShotParams) -> np.ndarray:
+    """The active picture of each frame: ``y0, y1, x0, x1`` (sampled pixels, end exclusive) inside its
     letterbox and pillarbox bars, or the whole frame when its lit part is a sliver or nothing.
 
     Parameters
     ----------
-    value : np.ndarray [shape=(h, w), dtype=uint8]
-        The frame's V (HSV value) channel.
+    value : np.ndarray [shape=(k, h, w), dtype=uint8]
+        The frames' V (HSV value) channel.
+
+    Returns
+    -------
+    np.ndarray [shape=(k, 4), dtype=int64]
     """
-    h, w = value.shape
-    rows = np.flatnonzero(value.max(axis=1) > params.bar_level)
-    cols = np.flatnonzero(value.max(axis=0) > params.bar_level)
-    if rows.size and cols.size:
-        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-        if y1 - y0 >= params.min_active_fraction * h and x1 - x0 >= params.min_active_fraction * w:
-            return y0, y1, x0, x1
-    return 0, h, 0, w
+    k, h, w = value.shape
+    rows = value.max(axis=2) > params.bar_level  # (k, h): a lit pixel in the row
+    cols = value.max(axis=1) > params.bar_level
+    # first and last lit row and column (argmax: the first True)
+    y0, y1 = rows.argmax(axis=1), h - rows[:, ::-1].argmax(axis=1)
+    x0, x1 = cols.argmax(axis=1), w - cols[:, ::-1].argmax(axis=1)
+    boxed = rows.any(axis=1) & (y1 - y0 >= params.min_active_fraction * h) & (x1 - x0 >= params.min_active_fraction * w)
+    return np.where(boxed[:, None], np.stack([y0, y1, x0, x1], axis=1), np.array([0, h, 0, w]))
 
 
-def _thumbnail(value: np.ndarray) -> np.ndarray:
-    """16 × 16 luma thumbnail of a whole frame's V channel [shape=(h, w), uint8], uint8."""
+def _thumbnails(value: np.ndarray) -> np.ndarray:
+    """16 × 16 luma thumbnails of whole frames' V channel [shape=(k, h, w), uint8, C-contiguous],
+    [shape=(k, 256), uint8]."""
     import cv2
 
-    return cv2.resize(np.ascontiguousarray(value), (THUMB_SIDE, THUMB_SIDE), interpolation=cv2.INTER_AREA)
+    k, h, w = value.shape
+    side = THUMB_SIDE
+    # one call for all the frames, stacked: OpenCV's area weights of each output row depend on h / 16
+    # alone, and stacked frames get the same ones when h and w shrink and h / 16 is exact (16 / h
+    # inverted, as OpenCV computes it); otherwise rows at the frames' edges would mix
+    if h >= side and w >= side and 1 / (side / h) == h / side:
+        return cv2.resize(value.reshape(k * h, w), (side, side * k), interpolation=cv2.INTER_AREA).reshape(k, side * side)
+    return np.stack([cv2.resize(frame, (side, side), interpolation=cv2.INTER_AREA).reshape(-1) for frame in value])
 
 
 @dataclass
@@ -294,17 +306,30 @@ class _Features:
     boxes: np.ndarray  # (k, 4) float32, active picture x0 y0 x1 y1 as fractions of the frame
 
 
-def _frame_measures(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
-    """Fine-bin counts of a frame's active picture (into ``out`` if given), its mean brightness, the
-    frame's luma thumbnail and the active box (fractions): what both the per-frame and the batched
-    paths compute, the same way."""
-    value = hsv[..., 2]
-    h, w = value.shape
-    y0, y1, x0, x1 = _active_box(value, params)
-    counts = _fine_histogram(hsv[y0:y1, x0:x1], params, out=out)
-    brightness = float(value[y0:y1, x0:x1].sum(dtype=np.int64)) / ((y1 - y0) * (x1 - x0))
-    box = np.array([x0 / w, y0 / h, x1 / w, y1 / h], dtype=np.float32)
-    return counts, brightness, _thumbnail(value).reshape(-1), box
+def _frame_measures(
+    hsv: np.ndarray, params: ShotParams, out: list[np.ndarray] | None = None, value: np.ndarray | None = None
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Fine-bin counts of each frame's active picture (into ``out[j]`` if given, see
+    :func:`_fine_histogram`), its mean brightness, the frame's luma thumbnail and the active box
+    (fractions), of k frames [shape=(k, h, w, 3), OpenCV HSV]: what both the per-frame and the
+    batched paths compute, the same way. Only the counts take a call per frame (the boxes differ);
+    the rest is done for all the frames at once. ``value`` [shape=(k, h, w), uint8] is working space.
+    """
+    k, h, w, _ = hsv.shape
+    if value is None:
+        value = np.empty((k, h, w), np.uint8)
+    np.copyto(value, hsv[..., 2])
+    boxes = _active_boxes(value, params)
+    y0, y1, x0, x1 = boxes.T
+    counts = [
+        _fine_histogram(image[a:b, c:d], params, out=None if out is None else out[j])
+        for j, (image, a, b, c, d) in enumerate(zip(hsv, y0.tolist(), y1.tolist(), x0.tolist(), x1.tolist()))
+    ]
+    inside = ((np.arange(h) >= y0[:, None]) & (np.arange(h) < y1[:, None]))[:, :, None]
+    inside = inside & ((np.arange(w) >= x0[:, None]) & (np.arange(w) < x1[:, None]))[:, None, :]
+    brightness = (value * inside).sum(axis=(1, 2), dtype=np.int64) / ((y1 - y0) * (x1 - x0))
+    fractions = np.stack([x0 / w, y0 / h, x1 / w, y1 / h], axis=1).astype(np.float32)
+    return counts, brightness, _thumbnails(value), fractions
 
 
 def soft_hsv_histogram(image: np.ndarray, params: ShotParams) -> tuple[np.ndarray, float]:
@@ -329,8 +354,8 @@ def _image_features(image: np.ndarray, params: ShotParams) -> tuple[np.ndarray, 
     import cv2
 
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
-    counts, brightness, thumb, box = _frame_measures(hsv, params)
-    return _coarse(_spread_value(counts, params)[None], params)[0], brightness, thumb, box
+    (counts,), (brightness,), (thumb,), (box,) = _frame_measures(hsv[None], params)
+    return _coarse(_spread_value(counts, params)[None], params)[0], float(brightness), thumb, box
 
 
 def sampled_histograms(frames: SampledFrames, params: ShotParams) -> tuple[np.ndarray, np.ndarray]:
@@ -384,11 +409,7 @@ class _SampledHistograms:
         hsv = frames.hsv(out=self._buffer("hsv", (*shape, 3), np.uint8), scratch=self._buffer("scratch", (3, *shape), np.uint8))
         k = hsv.shape[0]
         counts, views = self._fine_counts(k)
-        brightness = np.empty(k)
-        thumbs = np.empty((k, THUMB_SIDE * THUMB_SIDE), np.uint8)
-        boxes = np.empty((k, 4), np.float32)
-        for j, (image, out) in enumerate(zip(hsv, views)):  # the one call per frame; the products below are per batch
-            _, brightness[j], thumbs[j], boxes[j] = _frame_measures(image, params, out=out)
+        _, brightness, thumbs, boxes = _frame_measures(hsv, params, out=views, value=self._buffer("value", shape, np.uint8))
         nv = params.value_bins
         by_value = _spread_value(counts, params, out=self._buffer("by_value", (counts.size // (nv * _FINE_V), nv), np.float32))
         return _Features(_coarse(by_value.reshape(k, -1, nv), params), brightness, thumbs, boxes)
@@ -491,24 +512,33 @@ def _dissolves(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[i
     hard_before = np.cumsum(hard_marks)  # hard boundaries at frames <= i
     best = np.zeros(n)  # per middle frame: the largest change of a span that passes
     best_w = np.zeros(n, np.int64)
-    for w in widths:
-        if 2 * w >= n:
-            break
-        for a in range(w, n - w, 8192):
-            m = np.arange(a, min(n - w, a + 8192))
-            first, mid, last = (thumbs[m + d].astype(np.float32) / 255.0 for d in (-w, 0, w))
+    for a in range(0, n, 8192):  # middle frames a..b - 1, in blocks: a film's thumbnails as float32 would take 100s of MB
+        b = min(n, a + 8192)
+        low = max(0, a - widths[-1])
+        scaled = thumbs[low : min(n, b + widths[-1])].astype(np.float32) / 255.0  # once for all the widths
+        for w in widths:
+            if 2 * w >= n:
+                break
+            m0, m1 = max(a, w), min(b, n - w)
+            if m0 >= m1:
+                continue
+            m = np.arange(m0, m1)
+            first, mid, last = (scaled[m0 + d - low : m1 + d - low] for d in (-w, 0, w))
             change = np.abs(last - first).mean(axis=1)
-            off_line = np.abs(mid - 0.5 * (first + last)).mean(axis=1)
             path = cumulative[m + w] - cumulative[m - w]
             no_hard = hard_before[m + w] - hard_before[m - w] == 0
-            ok = (change >= params.dissolve_min_change) & (off_line <= params.dissolve_linearity * change)
-            ok &= change >= params.dissolve_monotony * path
-            # not one picture at two gains (a fade in or out, or a slow change of exposure): the end
-            # frames are not proportional, within the linearity tolerance
-            for x, y in ((first, last), (last, first)):
-                gain = (x * y).sum(axis=1) / np.maximum((x * x).sum(axis=1), 1e-9)
-                ok &= np.abs(y - gain[:, None] * x).mean(axis=1) > params.dissolve_linearity * change
-            ok &= no_hard
+            ok = (change >= params.dissolve_min_change) & (change >= params.dissolve_monotony * path) & no_hard
+            # the costlier tests only where these pass (few frames): row by row, the same values
+            kept = np.flatnonzero(ok)
+            if kept.size:
+                first, mid, last, strong = first[kept], mid[kept], last[kept], change[kept]
+                passes = np.abs(mid - 0.5 * (first + last)).mean(axis=1) <= params.dissolve_linearity * strong
+                # not one picture at two gains (a fade in or out, or a slow change of exposure): the
+                # end frames are not proportional, within the linearity tolerance
+                for x, y in ((first, last), (last, first)):
+                    gain = (x * y).sum(axis=1) / np.maximum((x * x).sum(axis=1), 1e-9)
+                    passes &= np.abs(y - gain[:, None] * x).mean(axis=1) > params.dissolve_linearity * strong
+                ok[kept] = passes
             better = ok & (change > best[m])
             best[m[better]] = change[better]
             best_w[m[better]] = w
