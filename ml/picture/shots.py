@@ -203,19 +203,19 @@ def _spread(n: int, fine: int, circular: bool) -> np.ndarray:
 
 
 def _fine_histogram(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> np.ndarray:
-    """Fine-bin counts of an 8-bit OpenCV HSV image (hue 0..179), float32, into ``out`` if given
-    (a 3-d ``cv2.Mat``, see :meth:`_SampledHistograms._fine_counts`).
+    """Fine-bin counts of an 8-bit OpenCV HSV image (hue 0..179), float32, value first, into ``out``
+    if given (a 3-d ``cv2.Mat``, see :class:`_FineCounts`).
 
     Returns
     -------
-    np.ndarray [shape=(hue_bins * 4, saturation_bins * 4, value_bins * 8), dtype=float32]
+    np.ndarray [shape=(value_bins * 8, hue_bins * 4, saturation_bins * 4), dtype=float32]
     """
     import cv2
 
     sizes = list(_fine_shape(params))
     # OpenCV's 8-bit hue is 0..179 (degrees / 2); hue wraps around, saturation and value do not
-    ranges = [0, 180, 0, 256, 0, 256]
-    counted = cv2.calcHist([hsv], [0, 1, 2], None, sizes, ranges, hist=out)
+    ranges = [0, 256, 0, 180, 0, 256]
+    counted = cv2.calcHist([hsv], [2, 0, 1], None, sizes, ranges, hist=out)
     if out is not None and counted is not out:  # OpenCV allocated its own
         out[...] = counted.reshape(out.shape)
         return out
@@ -223,28 +223,54 @@ def _fine_histogram(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None 
 
 
 def _fine_shape(params: ShotParams) -> tuple[int, int, int]:
-    return (params.hue_bins * _FINE_H, params.saturation_bins * _FINE_S, params.value_bins * _FINE_V)
+    """Fine bins of value, hue and saturation, in the order they are counted: value first, so that
+    spreading it (the largest of the three products) multiplies whole rows."""
+    return (params.value_bins * _FINE_V, params.hue_bins * _FINE_H, params.saturation_bins * _FINE_S)
+
+
+class _FineCounts:
+    """One frame's fine-bin counts, in a buffer allocated once that OpenCV fills in place (a 3-d
+    ``cv2.Mat`` view: a plain 3-d array would be read as a 2-d image with channels, and replaced).
+    One frame at a time, spread over the value bins at once: 128 KiB that stay in the core's cache,
+    where a batch's counts (2 MiB) would go out to memory and back."""
+
+    def __init__(self, params: ShotParams) -> None:
+        import cv2
+
+        self.counts = np.empty(_fine_shape(params), np.float32)
+        self.view = cv2.Mat(self.counts, wrap_channels=False)
 
 
 def _spread_value(fine: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> np.ndarray:
-    """Fine-bin counts (of one frame or many) spread over the value bins: the largest of the three
-    products, done first (a quarter of the work of spreading hue first).
+    """One frame's fine-bin counts (:func:`_fine_histogram`) spread over the value bins: the largest
+    of the three products, done first (a quarter of the work of spreading hue first).
 
     Returns
     -------
-    np.ndarray [shape=(frames * hue_bins * 4 * saturation_bins * 4, value_bins), dtype=float32]
+    np.ndarray [shape=(value_bins, hue_bins * 4 * saturation_bins * 4), dtype=float32]
     """
     nv = params.value_bins
-    return np.matmul(fine.reshape(-1, nv * _FINE_V), _spread(nv, _FINE_V, False), out=out)
+    return np.matmul(_spread(nv, _FINE_V, False).T, fine.reshape(nv * _FINE_V, -1), out=out)
+
+
+@functools.lru_cache(maxsize=16)
+def _spread_hue_saturation(nh: int, ns: int) -> np.ndarray:
+    """(nh · 4 · ns · 4, nh · ns) weights: fine (hue, saturation) bins spread over both coarse ones at
+    once (products of their weights)."""
+    return np.kron(_spread(nh, _FINE_H, True), _spread(ns, _FINE_S, False))
 
 
 def _coarse(by_value: np.ndarray, params: ShotParams) -> np.ndarray:
     """Soft histograms from fine-bin counts spread over value bins (:func:`_spread_value`), spread
-    over saturation and hue bins in turn.
+    over hue and saturation bins.
+
+    Every weight is a multiple of 1/8 (1/16 for value) and every count a whole number, so each
+    product and partial sum is exact in float32 (below 2**24 / 1024 sampled pixels a frame): the
+    histograms do not depend on the order of the products.
 
     Parameters
     ----------
-    by_value : np.ndarray [shape=(k, hue_bins * 4 * saturation_bins * 4, value_bins), dtype=float32]
+    by_value : np.ndarray [shape=(k, value_bins, hue_bins * 4 * saturation_bins * 4), dtype=float32]
 
     Returns
     -------
@@ -252,9 +278,8 @@ def _coarse(by_value: np.ndarray, params: ShotParams) -> np.ndarray:
     """
     nh, ns, nv = params.hue_bins, params.saturation_bins, params.value_bins
     k = len(by_value)
-    spread = _spread(ns, _FINE_S, False).T @ by_value.reshape(k * nh * _FINE_H, ns * _FINE_S, nv)
-    spread = _spread(nh, _FINE_H, True).T @ spread.reshape(k, nh * _FINE_H, ns * nv)
-    hist = spread.reshape(k, -1).astype(np.float64)
+    spread = by_value.reshape(k * nv, -1) @ _spread_hue_saturation(nh, ns)  # (k · value, hue · saturation)
+    hist = spread.reshape(k, nv, nh * ns).transpose(0, 2, 1).reshape(k, -1).astype(np.float64)
     return hist / hist.sum(axis=1, keepdims=True)
 
 
@@ -307,29 +332,32 @@ class _Features:
 
 
 def _frame_measures(
-    hsv: np.ndarray, params: ShotParams, out: list[np.ndarray] | None = None, value: np.ndarray | None = None
-) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-    """Fine-bin counts of each frame's active picture (into ``out[j]`` if given, see
-    :func:`_fine_histogram`), its mean brightness, the frame's luma thumbnail and the active box
-    (fractions), of k frames [shape=(k, h, w, 3), OpenCV HSV]: what both the per-frame and the
-    batched paths compute, the same way. Only the counts take a call per frame (the boxes differ);
-    the rest is done for all the frames at once. ``value`` [shape=(k, h, w), uint8] is working space.
+    hsv: np.ndarray, params: ShotParams, by_value: np.ndarray | None = None, value: np.ndarray | None = None,
+    fine: _FineCounts | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fine-bin counts of each frame's active picture spread over the value bins (into ``by_value``
+    if given, see :func:`_spread_value`), its mean brightness, the frame's luma thumbnail and the
+    active box (fractions), of k frames [shape=(k, h, w, 3), OpenCV HSV]: what both the per-frame and
+    the batched paths compute, the same way. Only the counts take calls per frame (the boxes
+    differ); the rest is done for all the frames at once. ``value`` [shape=(k, h, w), uint8] and
+    ``fine`` are working space.
     """
     k, h, w, _ = hsv.shape
     if value is None:
         value = np.empty((k, h, w), np.uint8)
+    if by_value is None:
+        by_value = np.empty((k, params.value_bins, params.hue_bins * _FINE_H * params.saturation_bins * _FINE_S), np.float32)
+    fine = _FineCounts(params) if fine is None else fine
     np.copyto(value, hsv[..., 2])
     boxes = _active_boxes(value, params)
     y0, y1, x0, x1 = boxes.T
-    counts = [
-        _fine_histogram(image[a:b, c:d], params, out=None if out is None else out[j])
-        for j, (image, a, b, c, d) in enumerate(zip(hsv, y0.tolist(), y1.tolist(), x0.tolist(), x1.tolist()))
-    ]
+    for j, (image, a, b, c, d) in enumerate(zip(hsv, y0.tolist(), y1.tolist(), x0.tolist(), x1.tolist())):
+        _spread_value(_fine_histogram(image[a:b, c:d], params, out=fine.view), params, out=by_value[j])
     inside = ((np.arange(h) >= y0[:, None]) & (np.arange(h) < y1[:, None]))[:, :, None]
     inside = inside & ((np.arange(w) >= x0[:, None]) & (np.arange(w) < x1[:, None]))[:, None, :]
     brightness = (value * inside).sum(axis=(1, 2), dtype=np.int64) / ((y1 - y0) * (x1 - x0))
     fractions = np.stack([x0 / w, y0 / h, x1 / w, y1 / h], axis=1).astype(np.float32)
-    return counts, brightness, _thumbnails(value), fractions
+    return by_value, brightness, _thumbnails(value), fractions
 
 
 def soft_hsv_histogram(image: np.ndarray, params: ShotParams) -> tuple[np.ndarray, float]:
@@ -354,8 +382,8 @@ def _image_features(image: np.ndarray, params: ShotParams) -> tuple[np.ndarray, 
     import cv2
 
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
-    (counts,), (brightness,), (thumb,), (box,) = _frame_measures(hsv[None], params)
-    return _coarse(_spread_value(counts, params)[None], params)[0], float(brightness), thumb, box
+    by_value, (brightness,), (thumb,), (box,) = _frame_measures(hsv[None], params)
+    return _coarse(by_value, params)[0], float(brightness), thumb, box
 
 
 def sampled_histograms(frames: SampledFrames, params: ShotParams) -> tuple[np.ndarray, np.ndarray]:
@@ -382,10 +410,7 @@ class _SampledHistograms:
     def __init__(self, params: ShotParams) -> None:
         self.params = params
         self._buffers: dict[str, np.ndarray] = {}
-        self._counts = np.empty(0, np.float32)  # fine-bin counts of a batch's frames
-        # per frame, a 3-d cv2.Mat view of them that OpenCV fills in place (a plain 3-d array would be
-        # read as a 2-d image with channels, and replaced)
-        self._views: list[np.ndarray] = []
+        self._fine = _FineCounts(params)
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
         size = int(np.prod(shape))
@@ -394,25 +419,15 @@ class _SampledHistograms:
             buffer = self._buffers[name] = np.empty(size, dtype)
         return buffer[:size].reshape(shape)
 
-    def _fine_counts(self, k: int) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Fine-bin counts of k frames, and the per-frame views of them that OpenCV counts into."""
-        import cv2
-
-        if len(self._views) < k:
-            self._counts = np.empty((k, *_fine_shape(self.params)), np.float32)
-            self._views = [cv2.Mat(frame, wrap_channels=False) for frame in self._counts]
-        return self._counts[:k], self._views[:k]
-
     def __call__(self, frames: SampledFrames) -> _Features:
         params = self.params
         shape = frames.planes[0].shape[:3]
         hsv = frames.hsv(out=self._buffer("hsv", (*shape, 3), np.uint8), scratch=self._buffer("scratch", (3, *shape), np.uint8))
         k = hsv.shape[0]
-        counts, views = self._fine_counts(k)
-        _, brightness, thumbs, boxes = _frame_measures(hsv, params, out=views, value=self._buffer("value", shape, np.uint8))
-        nv = params.value_bins
-        by_value = _spread_value(counts, params, out=self._buffer("by_value", (counts.size // (nv * _FINE_V), nv), np.float32))
-        return _Features(_coarse(by_value.reshape(k, -1, nv), params), brightness, thumbs, boxes)
+        fine_hs = params.hue_bins * _FINE_H * params.saturation_bins * _FINE_S
+        by_value = self._buffer("by_value", (k, params.value_bins, fine_hs), np.float32)
+        _, brightness, thumbs, boxes = _frame_measures(hsv, params, by_value, self._buffer("value", shape, np.uint8), self._fine)
+        return _Features(_coarse(by_value, params), brightness, thumbs, boxes)
 
 
 def _fade_boundaries(brightness: np.ndarray, dark_level: float) -> list[int]:
