@@ -6,7 +6,11 @@ the same method (best of ``--repeats`` runs, decode-only and detector alternatin
 is timed twice: in one pass (``in_spans=False``, one decoder with FFmpeg's threads) and as it runs
 by default, ``in_spans`` (the key-frame spans, one Python thread each).
 
-``.venv/bin/python -m benchmarks.shots_speed [--repeats 3] [clip ...]``
+``.venv/bin/python -m benchmarks.shots_speed [--repeats 3] [--sd] [clip ...]``
+
+``--sd`` adds standard-definition encodes (generated and cached if missing): the 3-minute generated
+title at 720 × 576 (PAL SD, x264 ``medium``) and at 854 × 480 (x264 ``veryfast``), where decoding
+is cheap and the detector's per-frame measures are a larger share of its time.
 
 It also prints the CPU time of both (all threads of the process): when other work keeps a core
 busy, each run gets about one core and the wall-time ratio follows the CPU ratio.
@@ -20,15 +24,21 @@ import time
 from pathlib import Path
 
 from benchmarks._common import MEDIA
-from benchmarks.video import CACHE, PUBLISHED, decode_only, decode_only_in_spans
+from benchmarks.video import CACHE, PUBLISHED, decode_only, decode_only_in_spans, generated_title
+
+SD_TITLES = (((720, 576), "medium"), ((854, 480), "veryfast"))
+"""Frame size and x264 preset of the standard-definition titles of ``--sd`` (3 minutes each)."""
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sd", action="store_true", help="also the standard-definition titles (generated if missing)")
     parser.add_argument("clips", nargs="*", type=Path, help="default: the published clips and the cached generated titles")
     args = parser.parse_args(argv)
+    sd = [generated_title(3, preset, size)[0] for size, preset in SD_TITLES] if args.sd else []
     clips = args.clips or [MEDIA / "shots" / name for name in PUBLISHED] + sorted(CACHE.glob("title_*.mp4"))
+    clips += [path for path in sd if path not in clips]
     from ml.picture.shots import shots_from_file
 
     def timed(fn):

@@ -217,16 +217,21 @@ def face_row(name: str, path: Path, expected_tracks: int | None, truth: dict | N
     }
 
 
-def generated_title(minutes: float, preset: str = "ultrafast") -> tuple[Path, dict]:
-    """The generated title (cached), encoded with x264 ``preset`` (see ``synthetic_title_video``)."""
+def generated_title(minutes: float, preset: str = "ultrafast", size: tuple[int, int] = (1280, 720)) -> tuple[Path, dict]:
+    """The generated title (cached), ``size`` (width, height; 720p unless given) at 25 fps, encoded
+    with x264 ``preset`` (see ``synthetic_title_video``)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / (f"title_{minutes:g}min_720p25.mp4" if preset == "ultrafast" else f"title_{minutes:g}min_720p25_{preset}.mp4")
+    width, height = size
+    lines = f"{height}p25" if size == (1280, 720) else f"{width}x{height}p25"  # 720p keeps its old name
+    path = CACHE / (f"title_{minutes:g}min_{lines}.mp4" if preset == "ultrafast" else f"title_{minutes:g}min_{lines}_{preset}.mp4")
     truth_path = path.with_suffix(".json")
     if not (path.exists() and truth_path.exists()):
         heads = sorted((MEDIA / "talking_heads" / "retalking").glob("*.mp4")) + sorted((MEDIA / "talking_heads" / "grid").glob("*.mpg"))[:3]
-        print(f"generating a {minutes:g}-minute 720p title (x264 {preset}) ...", flush=True)
+        print(f"generating a {minutes:g}-minute {width} × {height} title (x264 {preset}) ...", flush=True)
         started = time.perf_counter()
-        truth = synthetic_title_video(path, duration_s=minutes * 60, talking_heads=heads, seed=11, preset=preset)
+        truth = synthetic_title_video(
+            path, duration_s=minutes * 60, talking_heads=heads, width=width, height=height, seed=11, preset=preset
+        )
         truth_path.write_text(json.dumps(truth.__dict__))
         print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
     return path, json.loads(truth_path.read_text())

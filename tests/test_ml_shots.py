@@ -356,3 +356,27 @@ def test_a_pillarboxed_cut_that_whole_frame_histograms_miss_is_found(real_media,
     assert shots_from_file(path).boundaries("cut").tolist() == truth.cuts
     if first == "lwbsza.mpg":  # this one the histograms find once they are measured inside the bars
         assert shots_from_file(path, ShotParams(similar_min_luma=1.0)).boundaries("cut").tolist() == truth.cuts
+
+
+@pytest.mark.parametrize("height, width", [(45, 80), (48, 86), (48, 60), (49, 87), (12, 20), (20, 12)])
+def test_thumbnails_of_stacked_frames_are_each_frames_own(height, width):
+    # the thumbnails of a batch are one resize of the frames stacked; rows must not mix across frames
+    import cv2
+
+    from ml.picture.shots import THUMB_SIDE, _thumbnails
+
+    value = np.random.default_rng(height * width).integers(0, 256, (5, height, width), dtype=np.uint8)
+    one_by_one = [cv2.resize(frame, (THUMB_SIDE, THUMB_SIDE), interpolation=cv2.INTER_AREA).reshape(-1) for frame in value]
+    assert np.array_equal(_thumbnails(value), one_by_one)
+
+
+def test_active_boxes_of_a_batch_are_each_frames_own():
+    from ml.picture.shots import _active_boxes
+
+    params = ShotParams()
+    value = np.zeros((4, 40, 60), np.uint8)
+    value[0, 5:35, 10:50] = 200  # letterboxed and pillarboxed
+    value[1] = 150  # full frame
+    value[2, 20:22, :] = 200  # a lit strip 2 lines high: measured whole
+    # value[3] black: measured whole
+    assert _active_boxes(value, params).tolist() == [[5, 35, 10, 50], [0, 40, 0, 60], [0, 40, 0, 60], [0, 40, 0, 60]]

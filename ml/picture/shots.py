@@ -203,19 +203,19 @@ def _spread(n: int, fine: int, circular: bool) -> np.ndarray:
 
 
 def _fine_histogram(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> np.ndarray:
-    """Fine-bin counts of an 8-bit OpenCV HSV image (hue 0..179), float32, into ``out`` if given
-    (a 3-d ``cv2.Mat``, see :meth:`_SampledHistograms._fine_counts`).
+    """Fine-bin counts of an 8-bit OpenCV HSV image (hue 0..179), float32, value first, into ``out``
+    if given (a 3-d ``cv2.Mat``, see :class:`_FineCounts`).
 
     Returns
     -------
-    np.ndarray [shape=(hue_bins * 4, saturation_bins * 4, value_bins * 8), dtype=float32]
+    np.ndarray [shape=(value_bins * 8, hue_bins * 4, saturation_bins * 4), dtype=float32]
     """
     import cv2
 
     sizes = list(_fine_shape(params))
     # OpenCV's 8-bit hue is 0..179 (degrees / 2); hue wraps around, saturation and value do not
-    ranges = [0, 180, 0, 256, 0, 256]
-    counted = cv2.calcHist([hsv], [0, 1, 2], None, sizes, ranges, hist=out)
+    ranges = [0, 256, 0, 180, 0, 256]
+    counted = cv2.calcHist([hsv], [2, 0, 1], None, sizes, ranges, hist=out)
     if out is not None and counted is not out:  # OpenCV allocated its own
         out[...] = counted.reshape(out.shape)
         return out
@@ -223,28 +223,54 @@ def _fine_histogram(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None 
 
 
 def _fine_shape(params: ShotParams) -> tuple[int, int, int]:
-    return (params.hue_bins * _FINE_H, params.saturation_bins * _FINE_S, params.value_bins * _FINE_V)
+    """Fine bins of value, hue and saturation, in the order they are counted: value first, so that
+    spreading it (the largest of the three products) multiplies whole rows."""
+    return (params.value_bins * _FINE_V, params.hue_bins * _FINE_H, params.saturation_bins * _FINE_S)
+
+
+class _FineCounts:
+    """One frame's fine-bin counts, in a buffer allocated once that OpenCV fills in place (a 3-d
+    ``cv2.Mat`` view: a plain 3-d array would be read as a 2-d image with channels, and replaced).
+    One frame at a time, spread over the value bins at once: 128 KiB that stay in the core's cache,
+    where a batch's counts (2 MiB) would go out to memory and back."""
+
+    def __init__(self, params: ShotParams) -> None:
+        import cv2
+
+        self.counts = np.empty(_fine_shape(params), np.float32)
+        self.view = cv2.Mat(self.counts, wrap_channels=False)
 
 
 def _spread_value(fine: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> np.ndarray:
-    """Fine-bin counts (of one frame or many) spread over the value bins: the largest of the three
-    products, done first (a quarter of the work of spreading hue first).
+    """One frame's fine-bin counts (:func:`_fine_histogram`) spread over the value bins: the largest
+    of the three products, done first (a quarter of the work of spreading hue first).
 
     Returns
     -------
-    np.ndarray [shape=(frames * hue_bins * 4 * saturation_bins * 4, value_bins), dtype=float32]
+    np.ndarray [shape=(value_bins, hue_bins * 4 * saturation_bins * 4), dtype=float32]
     """
     nv = params.value_bins
-    return np.matmul(fine.reshape(-1, nv * _FINE_V), _spread(nv, _FINE_V, False), out=out)
+    return np.matmul(_spread(nv, _FINE_V, False).T, fine.reshape(nv * _FINE_V, -1), out=out)
+
+
+@functools.lru_cache(maxsize=16)
+def _spread_hue_saturation(nh: int, ns: int) -> np.ndarray:
+    """(nh · 4 · ns · 4, nh · ns) weights: fine (hue, saturation) bins spread over both coarse ones at
+    once (products of their weights)."""
+    return np.kron(_spread(nh, _FINE_H, True), _spread(ns, _FINE_S, False))
 
 
 def _coarse(by_value: np.ndarray, params: ShotParams) -> np.ndarray:
     """Soft histograms from fine-bin counts spread over value bins (:func:`_spread_value`), spread
-    over saturation and hue bins in turn.
+    over hue and saturation bins.
+
+    Every weight is a multiple of 1/8 (1/16 for value) and every count a whole number, so each
+    product and partial sum is exact in float32 (below 2**24 / 1024 sampled pixels a frame): the
+    histograms do not depend on the order of the products.
 
     Parameters
     ----------
-    by_value : np.ndarray [shape=(k, hue_bins * 4 * saturation_bins * 4, value_bins), dtype=float32]
+    by_value : np.ndarray [shape=(k, value_bins, hue_bins * 4 * saturation_bins * 4), dtype=float32]
 
     Returns
     -------
@@ -252,36 +278,47 @@ def _coarse(by_value: np.ndarray, params: ShotParams) -> np.ndarray:
     """
     nh, ns, nv = params.hue_bins, params.saturation_bins, params.value_bins
     k = len(by_value)
-    spread = _spread(ns, _FINE_S, False).T @ by_value.reshape(k * nh * _FINE_H, ns * _FINE_S, nv)
-    spread = _spread(nh, _FINE_H, True).T @ spread.reshape(k, nh * _FINE_H, ns * nv)
-    hist = spread.reshape(k, -1).astype(np.float64)
+    spread = by_value.reshape(k * nv, -1) @ _spread_hue_saturation(nh, ns)  # (k · value, hue · saturation)
+    hist = spread.reshape(k, nv, nh * ns).transpose(0, 2, 1).reshape(k, -1).astype(np.float64)
     return hist / hist.sum(axis=1, keepdims=True)
 
 
-def _active_box(value: np.ndarray, params: ShotParams) -> tuple[int, int, int, int]:
-    """The active picture of one frame: ``y0, y1, x0, x1`` (sampled pixels, end exclusive) inside its
+def _active_boxes(value: np.ndarray, params: ShotParams) -> np.ndarray:
+    """The active picture of each frame: ``y0, y1, x0, x1`` (sampled pixels, end exclusive) inside its
     letterbox and pillarbox bars, or the whole frame when its lit part is a sliver or nothing.
 
     Parameters
     ----------
-    value : np.ndarray [shape=(h, w), dtype=uint8]
-        The frame's V (HSV value) channel.
+    value : np.ndarray [shape=(k, h, w), dtype=uint8]
+        The frames' V (HSV value) channel.
+
+    Returns
+    -------
+    np.ndarray [shape=(k, 4), dtype=int64]
     """
-    h, w = value.shape
-    rows = np.flatnonzero(value.max(axis=1) > params.bar_level)
-    cols = np.flatnonzero(value.max(axis=0) > params.bar_level)
-    if rows.size and cols.size:
-        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-        if y1 - y0 >= params.min_active_fraction * h and x1 - x0 >= params.min_active_fraction * w:
-            return y0, y1, x0, x1
-    return 0, h, 0, w
+    k, h, w = value.shape
+    rows = value.max(axis=2) > params.bar_level  # (k, h): a lit pixel in the row
+    cols = value.max(axis=1) > params.bar_level
+    # first and last lit row and column (argmax: the first True)
+    y0, y1 = rows.argmax(axis=1), h - rows[:, ::-1].argmax(axis=1)
+    x0, x1 = cols.argmax(axis=1), w - cols[:, ::-1].argmax(axis=1)
+    boxed = rows.any(axis=1) & (y1 - y0 >= params.min_active_fraction * h) & (x1 - x0 >= params.min_active_fraction * w)
+    return np.where(boxed[:, None], np.stack([y0, y1, x0, x1], axis=1), np.array([0, h, 0, w]))
 
 
-def _thumbnail(value: np.ndarray) -> np.ndarray:
-    """16 × 16 luma thumbnail of a whole frame's V channel [shape=(h, w), uint8], uint8."""
+def _thumbnails(value: np.ndarray) -> np.ndarray:
+    """16 × 16 luma thumbnails of whole frames' V channel [shape=(k, h, w), uint8, C-contiguous],
+    [shape=(k, 256), uint8]."""
     import cv2
 
-    return cv2.resize(np.ascontiguousarray(value), (THUMB_SIDE, THUMB_SIDE), interpolation=cv2.INTER_AREA)
+    k, h, w = value.shape
+    side = THUMB_SIDE
+    # one call for all the frames, stacked: OpenCV's area weights of each output row depend on h / 16
+    # alone, and stacked frames get the same ones when h and w shrink and h / 16 is exact (16 / h
+    # inverted, as OpenCV computes it); otherwise rows at the frames' edges would mix
+    if h >= side and w >= side and 1 / (side / h) == h / side:
+        return cv2.resize(value.reshape(k * h, w), (side, side * k), interpolation=cv2.INTER_AREA).reshape(k, side * side)
+    return np.stack([cv2.resize(frame, (side, side), interpolation=cv2.INTER_AREA).reshape(-1) for frame in value])
 
 
 @dataclass
@@ -294,17 +331,33 @@ class _Features:
     boxes: np.ndarray  # (k, 4) float32, active picture x0 y0 x1 y1 as fractions of the frame
 
 
-def _frame_measures(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
-    """Fine-bin counts of a frame's active picture (into ``out`` if given), its mean brightness, the
-    frame's luma thumbnail and the active box (fractions): what both the per-frame and the batched
-    paths compute, the same way."""
-    value = hsv[..., 2]
-    h, w = value.shape
-    y0, y1, x0, x1 = _active_box(value, params)
-    counts = _fine_histogram(hsv[y0:y1, x0:x1], params, out=out)
-    brightness = float(value[y0:y1, x0:x1].sum(dtype=np.int64)) / ((y1 - y0) * (x1 - x0))
-    box = np.array([x0 / w, y0 / h, x1 / w, y1 / h], dtype=np.float32)
-    return counts, brightness, _thumbnail(value).reshape(-1), box
+def _frame_measures(
+    hsv: np.ndarray, params: ShotParams, by_value: np.ndarray | None = None, value: np.ndarray | None = None,
+    fine: _FineCounts | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fine-bin counts of each frame's active picture spread over the value bins (into ``by_value``
+    if given, see :func:`_spread_value`), its mean brightness, the frame's luma thumbnail and the
+    active box (fractions), of k frames [shape=(k, h, w, 3), OpenCV HSV]: what both the per-frame and
+    the batched paths compute, the same way. Only the counts take calls per frame (the boxes
+    differ); the rest is done for all the frames at once. ``value`` [shape=(k, h, w), uint8] and
+    ``fine`` are working space.
+    """
+    k, h, w, _ = hsv.shape
+    if value is None:
+        value = np.empty((k, h, w), np.uint8)
+    if by_value is None:
+        by_value = np.empty((k, params.value_bins, params.hue_bins * _FINE_H * params.saturation_bins * _FINE_S), np.float32)
+    fine = _FineCounts(params) if fine is None else fine
+    np.copyto(value, hsv[..., 2])
+    boxes = _active_boxes(value, params)
+    y0, y1, x0, x1 = boxes.T
+    for j, (image, a, b, c, d) in enumerate(zip(hsv, y0.tolist(), y1.tolist(), x0.tolist(), x1.tolist())):
+        _spread_value(_fine_histogram(image[a:b, c:d], params, out=fine.view), params, out=by_value[j])
+    inside = ((np.arange(h) >= y0[:, None]) & (np.arange(h) < y1[:, None]))[:, :, None]
+    inside = inside & ((np.arange(w) >= x0[:, None]) & (np.arange(w) < x1[:, None]))[:, None, :]
+    brightness = (value * inside).sum(axis=(1, 2), dtype=np.int64) / ((y1 - y0) * (x1 - x0))
+    fractions = np.stack([x0 / w, y0 / h, x1 / w, y1 / h], axis=1).astype(np.float32)
+    return by_value, brightness, _thumbnails(value), fractions
 
 
 def soft_hsv_histogram(image: np.ndarray, params: ShotParams) -> tuple[np.ndarray, float]:
@@ -329,8 +382,8 @@ def _image_features(image: np.ndarray, params: ShotParams) -> tuple[np.ndarray, 
     import cv2
 
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
-    counts, brightness, thumb, box = _frame_measures(hsv, params)
-    return _coarse(_spread_value(counts, params)[None], params)[0], brightness, thumb, box
+    by_value, (brightness,), (thumb,), (box,) = _frame_measures(hsv[None], params)
+    return _coarse(by_value, params)[0], float(brightness), thumb, box
 
 
 def sampled_histograms(frames: SampledFrames, params: ShotParams) -> tuple[np.ndarray, np.ndarray]:
@@ -357,10 +410,7 @@ class _SampledHistograms:
     def __init__(self, params: ShotParams) -> None:
         self.params = params
         self._buffers: dict[str, np.ndarray] = {}
-        self._counts = np.empty(0, np.float32)  # fine-bin counts of a batch's frames
-        # per frame, a 3-d cv2.Mat view of them that OpenCV fills in place (a plain 3-d array would be
-        # read as a 2-d image with channels, and replaced)
-        self._views: list[np.ndarray] = []
+        self._fine = _FineCounts(params)
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
         size = int(np.prod(shape))
@@ -369,29 +419,15 @@ class _SampledHistograms:
             buffer = self._buffers[name] = np.empty(size, dtype)
         return buffer[:size].reshape(shape)
 
-    def _fine_counts(self, k: int) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Fine-bin counts of k frames, and the per-frame views of them that OpenCV counts into."""
-        import cv2
-
-        if len(self._views) < k:
-            self._counts = np.empty((k, *_fine_shape(self.params)), np.float32)
-            self._views = [cv2.Mat(frame, wrap_channels=False) for frame in self._counts]
-        return self._counts[:k], self._views[:k]
-
     def __call__(self, frames: SampledFrames) -> _Features:
         params = self.params
         shape = frames.planes[0].shape[:3]
         hsv = frames.hsv(out=self._buffer("hsv", (*shape, 3), np.uint8), scratch=self._buffer("scratch", (3, *shape), np.uint8))
         k = hsv.shape[0]
-        counts, views = self._fine_counts(k)
-        brightness = np.empty(k)
-        thumbs = np.empty((k, THUMB_SIDE * THUMB_SIDE), np.uint8)
-        boxes = np.empty((k, 4), np.float32)
-        for j, (image, out) in enumerate(zip(hsv, views)):  # the one call per frame; the products below are per batch
-            _, brightness[j], thumbs[j], boxes[j] = _frame_measures(image, params, out=out)
-        nv = params.value_bins
-        by_value = _spread_value(counts, params, out=self._buffer("by_value", (counts.size // (nv * _FINE_V), nv), np.float32))
-        return _Features(_coarse(by_value.reshape(k, -1, nv), params), brightness, thumbs, boxes)
+        fine_hs = params.hue_bins * _FINE_H * params.saturation_bins * _FINE_S
+        by_value = self._buffer("by_value", (k, params.value_bins, fine_hs), np.float32)
+        _, brightness, thumbs, boxes = _frame_measures(hsv, params, by_value, self._buffer("value", shape, np.uint8), self._fine)
+        return _Features(_coarse(by_value, params), brightness, thumbs, boxes)
 
 
 def _fade_boundaries(brightness: np.ndarray, dark_level: float) -> list[int]:
@@ -491,24 +527,33 @@ def _dissolves(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[i
     hard_before = np.cumsum(hard_marks)  # hard boundaries at frames <= i
     best = np.zeros(n)  # per middle frame: the largest change of a span that passes
     best_w = np.zeros(n, np.int64)
-    for w in widths:
-        if 2 * w >= n:
-            break
-        for a in range(w, n - w, 8192):
-            m = np.arange(a, min(n - w, a + 8192))
-            first, mid, last = (thumbs[m + d].astype(np.float32) / 255.0 for d in (-w, 0, w))
+    for a in range(0, n, 8192):  # middle frames a..b - 1, in blocks: a film's thumbnails as float32 would take 100s of MB
+        b = min(n, a + 8192)
+        low = max(0, a - widths[-1])
+        scaled = thumbs[low : min(n, b + widths[-1])].astype(np.float32) / 255.0  # once for all the widths
+        for w in widths:
+            if 2 * w >= n:
+                break
+            m0, m1 = max(a, w), min(b, n - w)
+            if m0 >= m1:
+                continue
+            m = np.arange(m0, m1)
+            first, mid, last = (scaled[m0 + d - low : m1 + d - low] for d in (-w, 0, w))
             change = np.abs(last - first).mean(axis=1)
-            off_line = np.abs(mid - 0.5 * (first + last)).mean(axis=1)
             path = cumulative[m + w] - cumulative[m - w]
             no_hard = hard_before[m + w] - hard_before[m - w] == 0
-            ok = (change >= params.dissolve_min_change) & (off_line <= params.dissolve_linearity * change)
-            ok &= change >= params.dissolve_monotony * path
-            # not one picture at two gains (a fade in or out, or a slow change of exposure): the end
-            # frames are not proportional, within the linearity tolerance
-            for x, y in ((first, last), (last, first)):
-                gain = (x * y).sum(axis=1) / np.maximum((x * x).sum(axis=1), 1e-9)
-                ok &= np.abs(y - gain[:, None] * x).mean(axis=1) > params.dissolve_linearity * change
-            ok &= no_hard
+            ok = (change >= params.dissolve_min_change) & (change >= params.dissolve_monotony * path) & no_hard
+            # the costlier tests only where these pass (few frames): row by row, the same values
+            kept = np.flatnonzero(ok)
+            if kept.size:
+                first, mid, last, strong = first[kept], mid[kept], last[kept], change[kept]
+                passes = np.abs(mid - 0.5 * (first + last)).mean(axis=1) <= params.dissolve_linearity * strong
+                # not one picture at two gains (a fade in or out, or a slow change of exposure): the
+                # end frames are not proportional, within the linearity tolerance
+                for x, y in ((first, last), (last, first)):
+                    gain = (x * y).sum(axis=1) / np.maximum((x * x).sum(axis=1), 1e-9)
+                    passes &= np.abs(y - gain[:, None] * x).mean(axis=1) > params.dissolve_linearity * strong
+                ok[kept] = passes
             better = ok & (change > best[m])
             best[m[better]] = change[better]
             best_w[m[better]] = w
