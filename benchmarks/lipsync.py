@@ -34,6 +34,13 @@ median signed error of the unshifted copies (the clips were published in sync).
 Caveat: ``avcorr/2``'s design and defaults were chosen on all 16 clips; only ``avcorr/3``'s new parts
 (confidence, search margin) respect the split.
 
+Beside those errors against "published in sync" (the truth, unchanged), the same measures against
+each clip's sync as measured by hand from its bilabial releases (:mod:`benchmarks.lipsync_truth`,
+``benchmarks/lipsync_truth.csv``): "vs bilabial sync" columns in the tables, GRID clips the controls
+(0 by construction), a held-out clip with too few usable events left out of them. Each row is also
+appended to ``benchmarks/results/<name>.rows.jsonl`` as it is measured, and ``--from-rows`` makes the
+report from such files (a run split by ``--clips``, or cut short).
+
 ``--checkpoint FILE`` adds a SyncNet v2 checkpoint (:mod:`ml.picture.syncnet`, e.g. one written by
 ``dubsync train-lipsync``) as one more estimator on the same copies; ``--clips NAME ...`` keeps only
 the named clips (file names), e.g. those a checkpoint was not trained on, so that both are compared
