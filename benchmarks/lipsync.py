@@ -34,6 +34,13 @@ median signed error of the unshifted copies (the clips were published in sync).
 Caveat: ``avcorr/2``'s design and defaults were chosen on all 16 clips; only ``avcorr/3``'s new parts
 (confidence, search margin) respect the split.
 
+Beside those errors against "published in sync" (the truth, unchanged), the same measures against
+each clip's sync as measured by hand from its bilabial releases (:mod:`benchmarks.lipsync_truth`,
+``benchmarks/lipsync_truth.csv``): "vs bilabial sync" columns in the tables, GRID clips the controls
+(0 by construction), a held-out clip with too few usable events left out of them. Each row is also
+appended to ``benchmarks/results/<name>.rows.jsonl`` as it is measured, and ``--from-rows`` makes the
+report from such files (a run split by ``--clips``, or cut short).
+
 ``--checkpoint FILE`` adds a SyncNet v2 checkpoint (:mod:`ml.picture.syncnet`, e.g. one written by
 ``dubsync train-lipsync``) as one more estimator on the same copies; ``--clips NAME ...`` keeps only
 the named clips (file names), e.g. those a checkpoint was not trained on, so that both are compared
@@ -46,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
@@ -53,7 +61,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._common import CACHE as CACHE_ROOT
-from benchmarks._common import MEDIA, decode_video_seconds, machine, write_report
+from benchmarks._common import MEDIA, RESULTS, decode_video_seconds, machine, write_report
+from benchmarks.lipsync_truth import CONTROLS, TRUTH_CSV, measured_sync
 from ml.picture.faces import track_faces
 from ml.picture.lipsync import TrackSync, estimator_identity, refined_offset, track_offsets
 from ml.picture.shots import shots_from_file
@@ -72,6 +81,14 @@ were calibrated; the others are held out."""
 BEFORE = "avcorr/2 (before)"
 ITU_LAG_S, ITU_LEAD_S = -0.125, 0.045
 DECODE_THREADS = 2
+
+BILABIAL_NOTE = (
+    '**vs bilabial sync** (extra; the truth above stays "published in sync"): the error against each clip\'s own '
+    "audio ↔ picture offset measured by hand from its bilabial releases (`benchmarks/lipsync_truth.csv`, "
+    "`benchmarks/lipsync_truth.py`: the median of acoustic release − visual release over ≥ 4 events, less the "
+    "GRID controls' pooled median), plus the copy's shift; GRID clips are the controls (0 by construction); "
+    "a clip with fewer usable events is left out of these columns (n)."
+)
 
 ESTIMATORS = {
     "avcorr/4": LipSyncParams(),
@@ -166,16 +183,25 @@ def summarise(rows: list[dict], name: str, method: str, split: str) -> dict:
     chosen = [r for r in rows if r["method"] == method and r["split"] == split and _in_window(r, name)]
     params = estimator_params(name)
     errors, within, itu, confident, wrong, right, right_kept = [], [], [], [], 0, 0, 0
+    bilabial_errors, bilabial_within = [], []
     seconds = frames = decode = 0.0
     for r in chosen:
         e = r["estimates"][name]
         frames += r["frames"]
         decode += r["decode_s"]
+        measured = r.get("bilabial_s") is not None
         if e is None:
             errors.append(np.inf)
             within.append(False)
             itu.append(False)
+            if measured:
+                bilabial_errors.append(np.inf)
+                bilabial_within.append(False)
             continue
+        if measured:
+            err_b = e["offset_s"] - (r["true_s"] + r["bilabial_s"])
+            bilabial_errors.append(abs(err_b))
+            bilabial_within.append(abs(err_b) <= r["frame_s"] + 1e-9)
         seconds += e["seconds"]
         err = e["offset_s"] - r["true_s"]
         errors.append(abs(err))
@@ -209,6 +235,9 @@ def summarise(rows: list[dict], name: str, method: str, split: str) -> dict:
         "beyond_window_confident": beyond_confident,
         "fps": frames / seconds if seconds else 0.0,
         "speed_vs_decode": decode / seconds if seconds else 0.0,
+        "n_bilabial": len(bilabial_within),
+        "within_1_frame_bilabial": float(np.mean(bilabial_within)) if bilabial_within else float("nan"),
+        "median_abs_error_bilabial_ms": float(np.median(bilabial_errors) * 1000) if bilabial_errors else float("nan"),
     }
 
 
@@ -217,15 +246,21 @@ def bias(rows: list[dict], name: str) -> list[dict]:
     out = []
     for source in sorted({r["source"] for r in rows}):
         for method in [m for m in SHIFT_METHODS if any(r["method"] == m for r in rows)]:
-            errors = [
-                r["estimates"][name]["offset_s"] - r["true_s"]
-                for r in rows
+            unshifted = [
+                r for r in rows
                 if r["source"] == source and r["method"] == method and r["shift_frames"] == 0 and r["estimates"][name] is not None
+            ]  # fmt: skip
+            errors = [r["estimates"][name]["offset_s"] - r["true_s"] for r in unshifted]
+            against = [
+                r["estimates"][name]["offset_s"] - r["true_s"] - r["bilabial_s"] for r in unshifted if r.get("bilabial_s") is not None
             ]
             out.append({
                 "estimator": name, "source": source, "method": method, "clips": len(errors),
                 "bias_ms": float(np.median(errors) * 1000) if errors else float("nan"),
                 "spread_ms": [round(float(min(errors)) * 1000), round(float(max(errors)) * 1000)] if errors else None,
+                "clips_bilabial": len(against),
+                "bias_bilabial_ms": float(np.median(against) * 1000) if against else float("nan"),
+                "spread_bilabial_ms": [round(float(min(against)) * 1000), round(float(max(against)) * 1000)] if against else None,
             })  # fmt: skip
     return out
 
@@ -260,21 +295,32 @@ def markdown(report: dict) -> str:
         "",
         "| estimator | split | shift method | n | within ±1 frame | ITU undetectable | median abs. error (ms) | "
         "share confident | confident and wrong | within ±40 ms among confident | right ones confident | "
-        "beyond ±15: confident | frames/s | speed × decode-only |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "beyond ±15: confident | frames/s | speed × decode-only | **vs bilabial sync**: n | within ±1 frame | "
+        "median abs. error (ms) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in report["summary"]:
         lines.append(
             f"| {s['estimator']} | {s['split']} | {s['method']} | {s['n']} | {s['within_1_frame']:.3f} | "
             f"{s['itu_undetectable']:.3f} | {s['median_abs_error_ms']:.0f} | {s['confident_share']:.3f} | "
             f"{s['confident_wrong']} | {s['confident_within_40ms']:.3f} | {s['right_confident']} of {s['right']} | "
-            f"{s['beyond_window_confident']} of {s['beyond_window']} | {s['fps']:.0f} | {s['speed_vs_decode']:.3f} |"
-        )
+            f"{s['beyond_window_confident']} of {s['beyond_window']} | {s['fps']:.0f} | {s['speed_vs_decode']:.3f} | "
+            + (f"{s['n_bilabial']} | {s['within_1_frame_bilabial']:.3f} | {s['median_abs_error_bilabial_ms']:.0f} |"
+               if s.get("n_bilabial") else "0 | - | - |")
+        )  # fmt: skip
+    lines += ["", BILABIAL_NOTE]
     lines += ["", "## Bias: median signed error of the unshifted copies (ms; positive = read as leading)", ""]
-    lines += ["| estimator | source | shift method | clips | bias ms | range ms |", "|---|---|---|---|---|---|"]
+    lines += [
+        "| estimator | source | shift method | clips | bias ms | range ms | vs bilabial sync: clips | bias ms | range ms |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for b in report["bias"]:
         spread = "-" if b["spread_ms"] is None else f"{b['spread_ms'][0]:+d} … {b['spread_ms'][1]:+d}"
-        lines.append(f"| {b['estimator']} | {b['source']} | {b['method']} | {b['clips']} | {b['bias_ms']:+.0f} | {spread} |")
+        against = (
+            f"{b['clips_bilabial']} | {b['bias_bilabial_ms']:+.0f} | {b['spread_bilabial_ms'][0]:+d} … {b['spread_bilabial_ms'][1]:+d}"
+            if b.get("clips_bilabial") else "0 | - | -"
+        )  # fmt: skip
+        lines.append(f"| {b['estimator']} | {b['source']} | {b['method']} | {b['clips']} | {b['bias_ms']:+.0f} | {spread} | {against} |")
     lines += ["", "## Within ±1 frame by shift (frames, positive = audio leads)", ""]
     shifts = report["shifts_frames_sorted"]
     lines += ["| estimator | method | " + " | ".join(f"{k:+d}" for k in shifts) + " |", "|---|---|" + "---|" * len(shifts)]
@@ -283,19 +329,22 @@ def markdown(report: dict) -> str:
             lines.append(f"| {name} | {method} | " + " | ".join(f"{values[k]:.2f}" for k in shifts) + " |")
     lines += [
         "",
-        "## Unshifted clips (samples copy, shift 0): error in frames (confidence)",
+        "## Unshifted clips (samples copy, shift 0): error in frames (confidence), against published sync and "
+        "against the clip's bilabial sync",
         "",
-        "| clip | " + " | ".join(estimator_names()) + " |",
-        "|---|" + "---|" * len(estimator_names()),
+        "| clip | bilabial sync (ms) | " + " | ".join(f"{n} | {n} vs bilabial" for n in estimator_names()) + " |",
+        "|---|---|" + "---|---|" * len(estimator_names()),
     ]
     for r in report["rows"]:
         if r["method"] == "samples" and r["shift_frames"] == 0:
-            cells = []
+            own = r.get("bilabial_s")
+            cells = ["not measured" if own is None else "control (0)" if r["source"] in TUNING_SOURCES else f"{own * 1000:+.0f}"]
             for name in estimator_names():
                 e = r["estimates"][name]
                 cells.append(
                     "no track" if e is None else f"{(e['offset_s'] - r['true_s']) / r['frame_s']:+.1f} (conf {e['confidence']:.2f})"
                 )
+                cells.append("-" if e is None or own is None else f"{(e['offset_s'] - r['true_s'] - own) / r['frame_s']:+.1f}")
             lines.append(f"| {r['source']}/{r['clip']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -308,7 +357,16 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", type=Path, action="append", default=[], help="a SyncNet v2 checkpoint to compare (repeatable)")
     parser.add_argument("--clips", nargs="+", metavar="NAME", help="only these clips (file names, e.g. bbaf2n.mpg)")
     parser.add_argument("--name", default="lipsync", help="results file stem under benchmarks/results (default: lipsync)")
+    parser.add_argument(
+        "--from-rows", type=Path, nargs="+", metavar="JSONL",
+        help="no run: the report from the rows earlier runs saved (<name>.rows.jsonl; a run split by --clips, or cut short)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.from_rows:
+        rows = [json.loads(line) for path in args.from_rows for line in path.read_text().splitlines() if line.strip()]
+        text = report_and_write(args.name, rows, {})
+        print(text)
+        return 0
     shifts = tuple(args.shifts) if args.shifts else QUICK_SHIFTS if args.quick else SHIFTS_FRAMES
     from ml.picture.faces import detect_faces_batch
 
@@ -319,6 +377,9 @@ def main(argv=None) -> int:
 
         CHECKPOINTS.update({name: load_syncnet(path) for name, path in checkpoint_paths.items()})
     rows = []
+    saved = RESULTS / f"{args.name}.rows.jsonl"  # every row as it is measured: a run cut short still has them
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text("")
     paths = clips()
     if args.clips:
         unknown = sorted(set(args.clips) - {p.name for p in paths})
@@ -339,34 +400,44 @@ def main(argv=None) -> int:
                     "method": method, "shift_frames": k, "true_s": true_s, "frame_s": frame_s, **run_copy(copy),
                 }  # fmt: skip
                 rows.append(row)
+                with saved.open("a") as f:
+                    f.write(json.dumps(row) + "\n")
                 print(f"[{i + 1}/{len(paths)}] {clip.name} {method} {k:+d}: " + "; ".join(
                     f"{name} " + ("no estimate" if e is None
                                   else f"error {(e['offset_s'] - true_s) * 1000:+.0f} ms, confidence {e['confidence']:.2f}")
                     for name, e in row["estimates"].items()), flush=True)  # fmt: skip
 
+    text = report_and_write(args.name, rows, checkpoint_paths)
+    print(text)
+    return 0
+
+
+def report_and_write(name: str, rows: list[dict], checkpoint_paths: dict) -> str:
+    """The report of measured rows (with each clip's bilabial sync from the annotation CSV as it
+    is now), written to ``benchmarks/results/<name>.{json,md}``; returns the markdown."""
+    sync = measured_sync()
+    for r in rows:
+        r["bilabial_s"] = 0.0 if r["source"] in CONTROLS else sync.get(Path(r["clip"]).stem)
+    shifts = sorted({r["shift_frames"] for r in rows}, key=lambda k: (abs(k), -k))
+    methods = [m for m in SHIFT_METHODS if any(r["method"] == m for r in rows)]
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": machine(),
-        "n_clips": len(paths),
-        "shifts_frames": list(shifts),
-        "methods": list(args.methods),
+        "n_clips": len({r["clip"] for r in rows}),
+        "shifts_frames": shifts,
+        "methods": methods,
         "shifts_frames_sorted": sorted(shifts),
-        "estimators": {name: {"identity": estimator_identity(p), **dataclasses.asdict(p)} for name, p in ESTIMATORS.items()},
-        "checkpoints": {name: str(path) for name, path in checkpoint_paths.items()},
-        "summary": [
-            summarise(rows, name, method, split)
-            for name in estimator_names()
-            for split in ("tuning", "held-out")
-            for method in args.methods
-        ],
-        "bias": [b for name in estimator_names() for b in bias(rows, name)],
-        "per_shift": {name: per_shift(rows, name) for name in estimator_names()},
+        "estimators": {n: {"identity": estimator_identity(p), **dataclasses.asdict(p)} for n, p in ESTIMATORS.items()},
+        "checkpoints": {n: str(path) for n, path in checkpoint_paths.items()},
+        "bilabial_truth": str(TRUTH_CSV.relative_to(TRUTH_CSV.parents[1])),
+        "summary": [summarise(rows, n, method, split) for n in estimator_names() for split in ("tuning", "held-out") for method in methods],
+        "bias": [b for n in estimator_names() for b in bias(rows, n)],
+        "per_shift": {n: per_shift(rows, n) for n in estimator_names()},
         "rows": rows,
     }
     text = markdown(report)
-    write_report(args.name, report, text)
-    print(text)
-    return 0
+    write_report(name, report, text)
+    return text
 
 
 if __name__ == "__main__":
