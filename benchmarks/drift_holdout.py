@@ -8,9 +8,10 @@ Usage::
 Ten titles, seeds 5100-5109, 90-600 s, three dubs each (de, es, ru): speed ratios 1.001,
 24/23.976, 1000/1001, 25/24 and 24/25, most with the pitch kept (FFmpeg ``atempo``), some resampled
 (pitch shifted); beds 6-12 dB under the dialogue; some M&E remixed (EQ, compressor, reverb, 8 kHz),
-some in 5.1 or mono, AAC, AC-3, MP3 or FLAC. Two halves: ``dev`` (seeds 5100-5104), on which the
+some in 5.1 or mono, AAC, AC-3, MP3 or FLAC. Halves: ``dev`` (seeds 5100-5104), on which the
 matcher may be studied, and ``final`` (seeds 5105-5109), to be run once, at the end, on the code
-that is kept. Titles are cached in ``benchmarks/.cache/audio_sync/drift_holdout`` (the
+that is kept; the final half having been seen, ``fresh`` (seeds 5110-5114, 90-300 s, the same kinds
+of plans) was added as a clean test in its turn. Titles are cached in ``benchmarks/.cache/audio_sync/drift_holdout`` (the
 ``audio_sync`` benchmark's cache and title builder).
 
 Per dub: dubsync's kind (under the named policy ``paper``, as ``audio_sync`` runs it), its drift
