@@ -3,14 +3,15 @@
 
 Usage::
 
-    .venv/bin/python -m benchmarks.drift_holdout [--half dev|final|all] [--build-only] [--out FILE]
+    .venv/bin/python -m benchmarks.drift_holdout [--half dev|final|fresh|all] [--build-only] [--out FILE]
 
 Ten titles, seeds 5100-5109, 90-600 s, three dubs each (de, es, ru): speed ratios 1.001,
 24/23.976, 1000/1001, 25/24 and 24/25, most with the pitch kept (FFmpeg ``atempo``), some resampled
 (pitch shifted); beds 6-12 dB under the dialogue; some M&E remixed (EQ, compressor, reverb, 8 kHz),
-some in 5.1 or mono, AAC, AC-3, MP3 or FLAC. Two halves: ``dev`` (seeds 5100-5104), on which the
+some in 5.1 or mono, AAC, AC-3, MP3 or FLAC. Halves: ``dev`` (seeds 5100-5104), on which the
 matcher may be studied, and ``final`` (seeds 5105-5109), to be run once, at the end, on the code
-that is kept. Titles are cached in ``benchmarks/.cache/audio_sync/drift_holdout`` (the
+that is kept; the final half having been seen, ``fresh`` (seeds 5110-5114, 90-300 s, the same kinds
+of plans) was added as a clean test in its turn. Titles are cached in ``benchmarks/.cache/audio_sync/drift_holdout`` (the
 ``audio_sync`` benchmark's cache and title builder).
 
 Per dub: dubsync's kind (under the named policy ``paper``, as ``audio_sync`` runs it), its drift
@@ -76,8 +77,25 @@ PLANS = (
                                  {"offset_s": 0.8, "speed_ratio": R_NTSC, "tempo": "kept",
                                   "remix": ("eq", "compress"), "layout": "mono", "codec": "mp3"},
                                  {"offset_s": -0.3, "speed_ratio": R_PAL_UP})),
+    # fresh half (added after the final half had been seen)
+    (5110, 90.0, -8.0, False, ({"offset_s": 0.3, "speed_ratio": R_NTSC, "tempo": "kept", "remix": ("eq",)},
+                               {"offset_s": -0.6, "speed_ratio": R_PULLDOWN, "tempo": "kept", "layout": "5.1", "codec": "ac3"},
+                               {"offset_s": 0.0, "speed_ratio": R_PAL_DOWN, "tempo": "kept"})),
+    (5111, 120.0, -11.0, True, ({"offset_s": -0.2, "speed_ratio": R_FILM, "tempo": "kept", "codec": "mp3"},
+                                {"offset_s": 0.7, "speed_ratio": R_NTSC, "tempo": "kept",
+                                 "remix": ("eq", "band8k"), "layout": "5.1"},
+                                {"offset_s": 0.1, "speed_ratio": R_NTSC})),
+    (5112, 150.0, -7.0, True, ({"offset_s": 0.0, "speed_ratio": R_PULLDOWN, "tempo": "kept", "remix": ("reverb",), "codec": "flac"},
+                               {"offset_s": 0.4, "speed_ratio": R_PAL_UP, "tempo": "kept", "layout": "mono"},
+                               {"offset_s": -1.0, "speed_ratio": R_FILM, "tempo": "kept", "remix": ("compress",)})),
+    (5113, 210.0, -10.0, False, ({"offset_s": 1.1, "speed_ratio": R_NTSC, "tempo": "kept", "remix": ("compress",), "codec": "ac3"},
+                                 {"offset_s": -0.4, "speed_ratio": R_PULLDOWN, "tempo": "kept", "remix": ("eq", "band8k")},
+                                 {"offset_s": 0.0, "speed_ratio": R_PAL_UP})),
+    (5114, 300.0, -9.0, True, ({"offset_s": -0.3, "speed_ratio": R_FILM, "tempo": "kept", "layout": "5.1", "codec": "ac3"},
+                               {"offset_s": 0.2, "speed_ratio": R_PAL_DOWN, "remix": ("reverb",), "codec": "mp3"},
+                               {"offset_s": 0.5, "speed_ratio": R_PULLDOWN, "tempo": "kept", "remix": ("eq",), "layout": "mono"})),
 )  # fmt: skip
-HALVES = {"dev": range(5100, 5105), "final": range(5105, 5110)}
+HALVES = {"dev": range(5100, 5105), "final": range(5105, 5110), "fresh": range(5110, 5115)}
 
 
 def titles(half: str) -> list[OutsideTitle]:
@@ -142,7 +160,7 @@ def table(records: list[dict]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--half", choices=("dev", "final", "all"), default="dev")
+    parser.add_argument("--half", choices=("dev", "final", "fresh", "all"), default="dev")
     parser.add_argument("--build-only", action="store_true", help="build (or find cached) the titles, measure nothing")
     parser.add_argument("--out", type=Path, default=None, help="write the records as JSON here")
     args = parser.parse_args(argv)
