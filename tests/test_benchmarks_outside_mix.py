@@ -272,3 +272,40 @@ def test_the_pieces_of_a_drift_count_at_its_line_and_nowhere_else(rng):
     assert len(_pieces_on_the_line(dub, [reference], 1, constant, (-200, 200), (0.0, step, 0.0, step), params)[0]) == 0
     noise = rng.standard_normal((n, 8)).astype(np.float32)  # no counterpart: no piece counts
     assert len(_pieces_on_the_line(noise, [reference], 1, stretches, (-200, 200), (0.0, step, 0.0, step), params)[0]) <= 1
+
+
+def test_a_drifts_rate_joins_the_matched_frames_on_its_line(rng):
+    # drift_holdout drift_5101/de as measured: a 1000/1001 pitch-kept dub, 120 s; eleven pieces
+    # read −944 ppm (−983 measured), 4 % off, while 215 of its scattered matched frames lay within
+    # 12 ms of the line and read −976. Here: pieces on a line 4 % slow, 200 frames on the true one
+    # (on the original's 11.6-ms grid) among as many chance matches
+    import dataclasses
+
+    starts, ends = [0.0, 30.0, 60.0, 90.0], [30.0, 60.0, 90.0, 119.8]
+    true_rate = 1000e-6
+    centres = (np.array(starts) + np.array(ends)) / 2
+    matches = _envelope_only(starts, ends, list(-0.5 + true_rate * centres), [True] * 4, dub_s=119.9, original_s=120.0)
+    times = np.arange(5.0, 115.0, 10.0)
+    pieces = -0.5 + 0.96 * true_rate * times + np.resize([0.002, -0.001, 0.0, -0.002, 0.001], len(times))
+    matches = dataclasses.replace(matches, envelope_piece_times=times, envelope_piece_offsets=pieces)
+    alone = decide(matches, match=POLICY.match, params=POLICY.verdict)
+    assert alone.kind == "drift" and abs(alone.drift_ppm - 1000) > 0.03 * 1000, alone.drift_ppm
+    n = len(matches.dub_times)
+    on_line = rng.choice(n, 200, replace=False)
+    chance = rng.choice(np.setdiff1d(np.arange(n), on_line), 200, replace=False)
+    offsets = np.zeros(n)
+    grid = 512 / 44100
+    offsets[on_line] = np.round((-0.5 + true_rate * matches.dub_times[on_line] + rng.uniform(-0.004, 0.004, 200)) / grid) * grid
+    offsets[chance] = rng.uniform(-5.0, 5.0, 200)
+    distances = np.full(n, 1e9)
+    distances[np.concatenate([on_line, chance])] = 0.0
+    joined = dataclasses.replace(matches, offsets=offsets, distances=distances)
+    verdict = decide(joined, match=POLICY.match, params=POLICY.verdict)
+    assert verdict.source == "envelope" and verdict.kind == "drift", verdict.reason  # the frames alone are scattered
+    assert abs(verdict.drift_ppm - 1000) <= 0.02 * 1000, verdict.drift_ppm
+    assert "matched frames on their line" in verdict.reason and abs(verdict.offset_s + 0.5) <= 0.01, verdict.reason
+    # a few frames on the line (under min_matched_frames // 2) leave the pieces' rate as it was
+    few = distances.copy()
+    few[on_line[10:]] = 1e9
+    sparse = decide(dataclasses.replace(joined, distances=few), match=POLICY.match, params=POLICY.verdict)
+    assert sparse.drift_ppm == pytest.approx(alone.drift_ppm), (sparse.drift_ppm, alone.drift_ppm)
