@@ -37,7 +37,7 @@ from ml.audio_sync.signatures import Signature
 from ml.errors import ParameterError
 from ml.policy import MatchParams
 
-__all__ = ["ALGORITHM", "EnvelopeStretches", "band_onsets", "match_envelopes"]
+__all__ = ["ALGORITHM", "EnvelopeStretches", "band_onsets", "match_envelopes", "median_and_sigma"]
 
 ALGORITHM = "band-onset-xcorr/4"
 """Changes when the envelope matcher can find other offsets from the same envelopes (3: a stretch
@@ -317,7 +317,7 @@ def _tested(lags: np.ndarray, score: np.ndarray, candidates: np.ndarray, reach: 
     finite = np.isfinite(score)
     if not finite.any() or len(candidates) == 0:
         return None
-    median, sigma = _median_and_sigma(score[finite])
+    median, sigma = median_and_sigma(score[finite])
     if sigma <= 0:
         return None
     near = finite & np.any(np.abs(lags[:, None] - candidates[None, :]) <= reach, axis=1)
@@ -364,7 +364,7 @@ def _halves_agree(correlate, block: np.ndarray, c0: int, window: tuple[int, int]
         allowed = np.isfinite(score)
         if np.count_nonzero(allowed) < 8:
             return False
-        median, sigma = _median_and_sigma(score[allowed])
+        median, sigma = median_and_sigma(score[allowed])
         k = int(np.argmax(score))
         if sigma <= 0 or abs(int(q[k]) - start - lag) > 2 or (score[k] - median) / sigma < HALVES_MIN_Z:
             return False
@@ -396,7 +396,7 @@ def _cosines(
     return q, np.where(allowed, score, -np.inf)
 
 
-def _median_and_sigma(values: np.ndarray) -> tuple[float, float]:
+def median_and_sigma(values: np.ndarray) -> tuple[float, float]:
     """The median of ``values`` and their robust standard deviation (1.4826 × the median absolute
     deviation)."""
     median = float(np.median(values))

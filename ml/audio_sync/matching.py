@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml.audio_sync.envelope import EnvelopeStretches, match_envelopes
+from ml.audio_sync.envelope import EnvelopeStretches, match_envelopes, median_and_sigma
 from ml.audio_sync.signatures import Signature, time_warped
 from ml.errors import ParameterError
 from ml.policy import MatchParams, params_version
@@ -174,7 +174,7 @@ class FrameMatches:
         offsets = self.matched_offsets
         if offsets.size == 0:
             return float("nan")
-        return float(1.4826 * np.median(np.abs(offsets - np.median(offsets))))
+        return median_and_sigma(offsets)[1]
 
     @property
     def agreement(self) -> float:

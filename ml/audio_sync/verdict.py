@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml.audio_sync.envelope import WEAK_CONTRAST
+from ml.audio_sync.envelope import WEAK_CONTRAST, median_and_sigma
 from ml.audio_sync.matching import FrameMatches
 from ml.audio_sync.timeline import Segment, TimelineFit, fit_timeline
 from ml.policy import MatchParams, VerdictParams, params_version
@@ -460,8 +460,7 @@ def _slope_variance(times: np.ndarray, offsets: np.ndarray, slope: float) -> flo
     of their times (inf with fewer than three points or no spread in time)."""
     if len(times) < 3:
         return float("inf")
-    resid = offsets - slope * times
-    sigma = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+    _, sigma = median_and_sigma(offsets - slope * times)
     spread = float(np.sum((times - np.mean(times)) ** 2))
     return max(sigma, 1e-4) ** 2 / spread if spread > 0 else float("inf")
 
