@@ -20,6 +20,7 @@ __all__ = [
     "decode_audio_seconds",
     "decode_video_seconds",
     "machine",
+    "talking_head",
     "write_report",
 ]
 
@@ -33,6 +34,15 @@ RESULTS = ROOT / "benchmarks" / "results"
 DECODE_THREADS = 2
 """Decoder threads of the video baseline, as the detectors decode (on 2 cores FFmpeg's automatic
 count, 3, decodes about 1.35× slower than 2 and would flatter every ratio)."""
+
+
+def talking_head(name: str) -> Path:
+    """The shared talking head called ``name`` (its file name or stem: ``face_1.mp4``, ``lbax4n``),
+    in any source folder of ``MEDIA/talking_heads``."""
+    for path in (MEDIA / "talking_heads").glob("*/*"):
+        if path.stem == name or path.name == name:
+            return path
+    raise SystemExit(f"no talking head {name!r}")
 
 
 def machine() -> str:

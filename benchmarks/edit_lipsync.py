@@ -37,22 +37,13 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._common import MEDIA, machine, write_report
+from benchmarks._common import MEDIA, machine, talking_head, write_report
 
 OFFSETS_S = (0.0, 0.12, -0.16, 0.24, -0.12, 0.0, 0.08, -0.3, 0.4, -0.04, 0.16, -0.2)
 """The k-th edit's sound ↔ picture offset (positive = the sound leads), in turn; the issue's own
 values (0, ±120, −160, +240 ms) first."""
 BAR_S = 0.040
 SAMPLE_RATE = 16_000
-
-
-def _clip_path(name: str, talking_head: bool) -> Path:
-    if not talking_head:
-        return MEDIA / "shots" / name
-    found = sorted((MEDIA / "talking_heads").rglob(name))
-    if not found:
-        raise FileNotFoundError(f"talking head {name} not under {MEDIA / 'talking_heads'}")
-    return found[0]
 
 
 def _clip_sound(path: Path) -> tuple[np.ndarray, float, float]:
@@ -78,7 +69,8 @@ def edit_sound(truth: dict, starts_s: list[float], offset_s: float) -> np.ndarra
     out = np.zeros(n, np.float32)
     firsts = [a for a, _ in truth["segments"]] + [truth["n_frames"]]
     for k, clip in enumerate(truth["clips"]):
-        sound, sound_start, frame_start = _clip_sound(_clip_path(clip["clip"], clip["talking_head"]))
+        path = talking_head(clip["clip"]) if clip["talking_head"] else MEDIA / "shots" / clip["clip"]
+        sound, sound_start, frame_start = _clip_sound(path)
         if not sound.size:
             continue
         rms = float(np.sqrt(np.mean(sound**2))) or 1.0

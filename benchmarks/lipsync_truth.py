@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._common import MEDIA
+from benchmarks._common import talking_head
 
 TRUTH_CSV = Path(__file__).with_name("lipsync_truth.csv")
 OUT = Path(__file__).with_name("results") / "lipsync_truth"
@@ -57,13 +57,6 @@ FIELDS = [
 ]  # fmt: skip
 """Columns of the CSV. Written by hand: clip … audio_guess_s and note (``use`` = 0: looked at and
 left out, the note says why); by ``events``: the times and differences."""
-
-
-def clip_path(name: str) -> Path:
-    for p in (MEDIA / "talking_heads").glob("*/*"):
-        if p.stem == name or p.name == name:
-            return p
-    raise SystemExit(f"no talking head {name!r}")
 
 
 def decode_video(path: Path) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -152,7 +145,7 @@ def frame_sheets(name: str, per_sheet: int = 40, cols: int = 8, size: int = 144)
     """Every frame's mouth crop, labelled ``#index pts-ms``, ``per_sheet`` a page."""
     import cv2
 
-    path = clip_path(name)
+    path = talking_head(name)
     times, frames = decode_video(path)
     boxes = mouth_boxes(frames)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -219,7 +212,7 @@ def events(write_sheets: bool = True) -> list[dict]:
     for r in rows:
         by_clip.setdefault(r["clip"], []).append(r)
     for name, group in by_clip.items():
-        path = clip_path(name)
+        path = talking_head(name)
         times, frames = decode_video(path)
         y, rate, start = decode_audio(path)
         energy = band_energy_db(y, rate)
@@ -330,7 +323,7 @@ def measured_sync(rows: list[dict] | None = None) -> dict[str, float | None]:
     if rows is None:
         rows = read_truth() if TRUTH_CSV.exists() else []
     used = [r for r in rows if r.get("d_mid_ms") and r.get("use", "1") == "1"]
-    source = {r["clip"]: clip_path(r["clip"]).parent.name for r in rows}
+    source = {r["clip"]: talking_head(r["clip"]).parent.name for r in rows}
     zero = [float(r["d_mid_ms"]) for r in used if source[r["clip"]] in CONTROLS]
     out: dict[str, float | None] = {}
     for name in dict.fromkeys(r["clip"] for r in rows):
@@ -369,10 +362,10 @@ def main(argv=None) -> int:
         print(
             f"| {s['clip']} | {s['events']} ({looked}) | {s['d_open_ms']:+.1f} | {s['d_mid_ms']:+.1f} | "
             f"{s['d_mid_q1_ms']:+.1f} … {s['d_mid_q3_ms']:+.1f} | {s['d_mid_min_ms']:+.1f} … {s['d_mid_max_ms']:+.1f} | "
-            + ("control (0)" if clip_path(s["clip"]).parent.name in CONTROLS else "not measured" if o is None else f"{o * 1000:+.0f}")
+            + ("control (0)" if talking_head(s["clip"]).parent.name in CONTROLS else "not measured" if o is None else f"{o * 1000:+.0f}")
             + " |"
         )
-    grid = [float(r["d_mid_ms"]) for r in rows if r.get("use", "1") == "1" and clip_path(r["clip"]).parent.name in CONTROLS]
+    grid = [float(r["d_mid_ms"]) for r in rows if r.get("use", "1") == "1" and talking_head(r["clip"]).parent.name in CONTROLS]
     if grid:
         print(
             f"\ncontrols pooled: {len(grid)} events, median d_mid {np.median(grid):+.1f} ms, quartiles "
