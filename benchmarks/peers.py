@@ -532,7 +532,15 @@ class AnswerCache:
         self.answers[key] = answer
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as f:
-            f.write(json.dumps({"key": key, "peer": name, "original": str(original), "dub": str(dub), "answer": answer}) + "\n")
+            f.write(json.dumps({"key": key, "peer": name, "original": _shown(original), "dub": _shown(dub), "answer": answer}) + "\n")
+
+
+def _shown(path: Path) -> str:
+    """A file's path for the record: relative to the repository when inside it (the key is the bytes, not the path)."""
+    path = Path(path).resolve()
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path(__file__).resolve().parents[1]))
+    return str(path)
 
 
 def peer_versions(root: Path = DEFAULT_ROOT) -> dict[str, str]:

@@ -82,3 +82,24 @@ def test_peer_versions_reports_every_peer():
     assert set(versions) == set(peers.PEERS)
     for name, version in versions.items():
         assert version and "unknown" not in version, (name, version)
+
+
+def test_answer_cache_reads_back_only_the_same_bytes(tmp_path):
+    """A kept answer is read back by a new cache on the same bytes (the record a fresh clone starts from),
+    missed when one file's bytes change, and not kept when the peer timed out (that depends on the load)."""
+    original, dub = tmp_path / "original.wav", tmp_path / "dub.wav"
+    original.write_bytes(b"original bytes")
+    dub.write_bytes(b"dub bytes")
+    record = tmp_path / "answers.jsonl"
+    cache = peers.AnswerCache(record, root=tmp_path / "peers")
+    cache.put("syncstart", original, dub, {"offset_s": 0.5, "seconds": 1.0, "error": None})
+    cache.put("polysync", original, dub, {"offset_s": None, "seconds": 900.0, "error": "timed out after 900 s"})
+
+    again = peers.AnswerCache(record, root=tmp_path / "peers")
+    answer = again.get("syncstart", original, dub)
+    assert answer["offset_s"] == 0.5 and answer["measured"]
+    assert again.get("polysync", original, dub) is None
+    assert peers.AnswerCache(record, root=tmp_path / "peers", read=False).get("syncstart", original, dub) is None
+
+    dub.write_bytes(b"dub bytes, re-encoded")
+    assert peers.AnswerCache(record, root=tmp_path / "peers").get("syncstart", original, dub) is None
