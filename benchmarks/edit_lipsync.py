@@ -24,7 +24,9 @@ calibrated on the GRID clips, which these edits also draw from; the edits add sh
 boxes, other frame rates and re-encoding, not unseen speakers.
 
 Run from :mod:`benchmarks.video` (``make bench-video``), or alone:
-``.venv/bin/python -m benchmarks.edit_lipsync [--edits 6]``.
+``.venv/bin/python -m benchmarks.edit_lipsync [--edits 6] [--first K] [--name STEM]`` (edits k = K … K + N − 1;
+edits 0-11 calibrated the halves' consistency of ``lipsync-avcorr/5``, 12-23 are its held-out set). Beside
+each figure, from the same run, the same estimates with ``avcorr/4``'s confidence (:func:`as_avcorr4`).
 """
 
 from __future__ import annotations
