@@ -24,7 +24,9 @@ calibrated on the GRID clips, which these edits also draw from; the edits add sh
 boxes, other frame rates and re-encoding, not unseen speakers.
 
 Run from :mod:`benchmarks.video` (``make bench-video``), or alone:
-``.venv/bin/python -m benchmarks.edit_lipsync [--edits 6]``.
+``.venv/bin/python -m benchmarks.edit_lipsync [--edits 6] [--first K] [--name STEM]`` (edits k = K … K + N − 1;
+edits 0-11 calibrated the halves' consistency of ``lipsync-avcorr/5``, 12-23 are its held-out set). Beside
+each figure, from the same run, the same estimates with ``avcorr/4``'s confidence (:func:`as_avcorr4`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ OFFSETS_S = (0.0, 0.12, -0.16, 0.24, -0.12, 0.0, 0.08, -0.3, 0.4, -0.04, 0.16, -
 """The k-th edit's sound ↔ picture offset (positive = the sound leads), in turn; the issue's own
 values (0, ±120, −160, +240 ms) first."""
 BAR_S = 0.040
+WRONG_MS = 200
+"""A track's estimate more than this far off is wrong (issue 23: none may be confident)."""
 SAMPLE_RATE = 16_000
 
 
@@ -137,45 +141,67 @@ def edit_row(k: int) -> dict:
     started = time.perf_counter()
     tracks = track_faces(path, shots_from_file(path))
     estimates = track_offsets(path, tracks, params) if tracks.n_frames and lip_sync_blocked(tracks) is None else []
-    picture = picture_sync(
-        estimates, min_confidence=params.min_confidence, estimator=estimator_identity(params),
-        has_picture=tracks.n_frames > 0, agreement_s=params.agreement_s,
-        min_agreeing_tracks=params.min_agreeing_tracks, min_agreeing_share=params.min_agreeing_share,
-    )  # fmt: skip
-    picture = with_picture_problem(picture, tracks)
-    read = picture.offset_s if picture.status == "determined" else picture.estimate_s
+    seconds = time.perf_counter() - started
     fps = truth["fps"]
 
     def clip_of(e) -> dict:  # the clip shown at the track's middle
         middle = (e.start_s + e.end_s) / 2 * fps
         return truth["clips"][max([j for j, (a, _) in enumerate(truth["segments"]) if a <= middle] or [0])]
 
-    tracks_out = []
-    for e in estimates:
-        clip = clip_of(e)
-        tracks_out.append({
-            "clip": clip["clip"] + (f"@{clip['source_height']}" if clip["source_height"] else ""),
-            "talking_head": clip["talking_head"], "error_ms": round((e.offset_s - offset) * 1000),
-            "confidence": round(e.confidence, 2), "frames": int(e.n_frames),
-        })  # fmt: skip
+    def title(estimates: list) -> dict:  # the title's offset and every track's error, as the asset reads them
+        picture = picture_sync(
+            estimates, min_confidence=params.min_confidence, estimator=estimator_identity(params),
+            has_picture=tracks.n_frames > 0, agreement_s=params.agreement_s,
+            min_agreeing_tracks=params.min_agreeing_tracks, min_agreeing_share=params.min_agreeing_share,
+        )  # fmt: skip
+        picture = with_picture_problem(picture, tracks)
+        read = picture.offset_s if picture.status == "determined" else picture.estimate_s
+        tracks_out = []
+        for e in estimates:
+            clip = clip_of(e)
+            tracks_out.append({
+                "clip": clip["clip"] + (f"@{clip['source_height']}" if clip["source_height"] else ""),
+                "talking_head": clip["talking_head"], "error_ms": round((e.offset_s - offset) * 1000),
+                "confidence": round(e.confidence, 2), "frames": int(e.n_frames),
+                "consistency": None if not np.isfinite(e.consistency) else round(float(e.consistency), 2),
+            })  # fmt: skip
+        confident = [t for t in tracks_out if t["confidence"] >= params.min_confidence]
+        return {
+            "confident_tracks": len(confident),
+            "right_and_confident": sum(abs(t["error_ms"]) <= BAR_S * 1000 for t in confident),
+            "status": picture.status,
+            "reason": picture.reason,
+            "offset_s": picture.offset_s,
+            "estimate_s": picture.estimate_s,
+            "error_ms": None if read is None else round((read - offset) * 1000, 1),
+            "tracks_read": tracks_out,
+            "confident_and_wrong": [t for t in confident if abs(t["error_ms"]) > WRONG_MS],
+        }
+
     return {
         "edit": path.name,
         "truth_s": offset,
         "talking_heads": sum(c["talking_head"] for c in truth["clips"]),
         "tracks": int(tracks.n_tracks),
-        "confident_tracks": sum(e.confidence >= params.min_confidence for e in estimates),
-        "status": picture.status,
-        "reason": picture.reason,
-        "offset_s": picture.offset_s,
-        "estimate_s": picture.estimate_s,
-        "error_ms": None if read is None else round((read - offset) * 1000, 1),
-        "tracks_read": tracks_out,
-        "confident_and_wrong": [t for t in tracks_out if t["confidence"] >= params.min_confidence and abs(t["error_ms"]) > 200],
-        "seconds": time.perf_counter() - started,
+        **title(estimates),
+        # the same estimates with avcorr/4's confidence (prominence × agreement, without the halves'
+        # consistency), the estimator before issue 23's consistency rule: before/after in one run
+        "before": title([as_avcorr4(e) for e in estimates]),
+        "seconds": seconds,
     }
 
 
+def as_avcorr4(estimate):
+    """The estimate with ``lipsync-avcorr/4``'s confidence: prominence × agreement (0 at the edge),
+    without the halves' consistency (the offset, the curve and the other fields are the same)."""
+    import dataclasses
+
+    confidence = 0.0 if estimate.at_edge else max(0.0, estimate.prominence) * estimate.agreement
+    return dataclasses.replace(estimate, confidence=confidence)
+
+
 def summary(rows: list[dict]) -> dict:
+    """Totals over the edits (of the rows' own figures, or of each row's ``before``)."""
     determined = [r for r in rows if r["status"] == "determined"]
     right = [r for r in determined if abs(r["error_ms"]) <= BAR_S * 1000]
     return {
@@ -186,8 +212,15 @@ def summary(rows: list[dict]) -> dict:
         "not_determined": len(rows) - len(determined),
         "tracks": sum(len(r["tracks_read"]) for r in rows),
         "confident_tracks": sum(r["confident_tracks"] for r in rows),
+        "right_and_confident": sum(r["right_and_confident"] for r in rows),
+        "right_tracks": sum(abs(t["error_ms"]) <= BAR_S * 1000 for r in rows for t in r["tracks_read"]),
         "confident_and_wrong": [dict(t, edit=r["edit"]) for r in rows for t in r["confident_and_wrong"]],
     }
+
+
+def before_rows(rows: list[dict]) -> list[dict]:
+    """The rows as ``avcorr/4`` (before the halves' consistency) read them."""
+    return [{**r, **r["before"]} for r in rows]
 
 
 def markdown(rows: list[dict]) -> list[str]:
@@ -202,14 +235,24 @@ def markdown(rows: list[dict]) -> list[str]:
         + "".join(f"; {t['edit']} {t['clip']} {t['error_ms']:+d} ms ({t['confidence']:.2f}, {t['frames']} frames"
                   + ("" if t["talking_head"] else ", a face in a shot clip, whose sound is not its speech") + ")"
                   for t in s["confident_and_wrong"]) + ".", "",
-        "| edit | truth ms | talking heads | tracks (confident) | status | error ms | track errors ms (confidence) |",
+        "| confidence | edits within ±40 ms (determined) | confident tracks | right (±40 ms) and confident, of right "
+        "| confident and more than 200 ms off |",
+        "|---|---|---|---|---|",
+        *[f"| {name} | {t['within_40ms']} of {t['edits']} ({t['determined']}) | {t['confident_tracks']} of {t['tracks']} "
+          f"| {t['right_and_confident']} of {t['right_tracks']} | {len(t['confident_and_wrong'])} |"
+          for name, t in (("avcorr/5 (halves' consistency)", s), ("avcorr/4 (before)", summary(before_rows(rows))))], "",
+        "Per edit (avcorr/5; a track's consistency, where measured, after its confidence):", "",
+        "| edit | truth ms | talking heads | tracks (confident) | status | error ms | track errors ms (confidence, consistency) |",
         "|---|---|---|---|---|---|---|",
     ]  # fmt: skip
     for r in rows:
         error = "-" if r["error_ms"] is None else f"{r['error_ms']:+.1f}"
         if r["status"] != "determined" and r["error_ms"] is not None:
             error = f"({error})"
-        tracks = ", ".join(f"{t['error_ms']:+d} ({t['confidence']:.2f})" for t in r["tracks_read"])
+        tracks = ", ".join(
+            f"{t['error_ms']:+d} ({t['confidence']:.2f}" + ("" if t.get("consistency") is None else f", {t['consistency']:+.2f}") + ")"
+            for t in r["tracks_read"]
+        )
         lines.append(
             f"| {r['edit']} | {r['truth_s'] * 1000:+.0f} | {r['talking_heads']} | {r['tracks']} ({r['confident_tracks']}) "
             f"| {r['status']} | {error} | {tracks} |"
@@ -220,15 +263,20 @@ def markdown(rows: list[dict]) -> list[str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edits", type=int, default=6, help="real edits (default 6, as benchmarks.video)")
+    parser.add_argument(
+        "--first", type=int, default=0,
+        help="the first edit's k (default 0; edits k = 0-11 were used to calibrate the halves' consistency, 12-23 held out)",
+    )  # fmt: skip
+    parser.add_argument("--name", default="edit_lipsync", help="the results' file stem (default edit_lipsync)")
     args = parser.parse_args(argv)
     rows = []
-    for k in range(args.edits):
+    for i, k in enumerate(range(args.first, args.first + args.edits)):
         rows.append(edit_row(k))
         r = rows[-1]
         said = f"truth {r['truth_s'] * 1000:+.0f} ms, {r['status']}, error {r['error_ms']} ms"
-        print(f"[{k + 1}/{args.edits}] {r['edit']}: {said}", flush=True)
+        print(f"[{i + 1}/{args.edits}] {r['edit']}: {said}", flush=True)
     text = "\n".join([f"# Title lip sync on real edits ({time.strftime('%Y-%m-%d %H:%M')}, {machine()})", "", *markdown(rows)])
-    write_report("edit_lipsync", {"rows": rows, "summary": summary(rows), "machine": machine()}, text)
+    write_report(args.name, {"rows": rows, "summary": summary(rows), "before": summary(before_rows(rows)), "machine": machine()}, text)
     print(text)
     return 0
 

@@ -15,7 +15,9 @@ estimate can be right there, and none may be confident; they are counted apart.
 For every copy, in the same run: decode-only (every video frame and the whole audio track decoded,
 2 threads) and each estimator (shots, face tracks, and the lip-sync offset of the longest track; the
 shots and face tracks are computed once per copy and their time is added to every estimator).
-Estimators: ``avcorr/4`` (the defaults; ``avcorr/3`` with its speech features centred) and
+Estimators: ``avcorr/5`` (the defaults: ``avcorr/4``, whose speech features are centred, with the halves'
+consistency), ``avcorr/4 (before)`` (the same run's ``avcorr/5`` estimate with the confidence as it was
+before the halves' consistency, :func:`benchmarks.edit_lipsync.as_avcorr4`; not run again) and
 ``avcorr/2 (before)``, the estimator as it was before issue 23 (a search 2 frames beyond the
 window and the confidence = the curve's peak over its median, in standard deviations, with
 ``min_confidence`` 2.0), reproduced from the same code with ``search_margin_frames=2`` and that
@@ -91,9 +93,17 @@ BILABIAL_NOTE = (
 )
 
 ESTIMATORS = {
-    "avcorr/4": LipSyncParams(),
+    "avcorr/5": LipSyncParams(),
     BEFORE: LipSyncParams(search_margin_frames=2, min_confidence=2.0),
 }
+
+AVCORR4 = "avcorr/4 (before)"
+DERIVED = {AVCORR4: "avcorr/5"}
+"""Estimators read off another's result without running again: ``avcorr/4`` is ``avcorr/5``'s offset
+and curve with the confidence without the halves' consistency (:func:`benchmarks.edit_lipsync.as_avcorr4`)."""
+
+SKIPPED: set[str] = set()
+"""Estimators left out of a run (``--skip``)."""
 
 
 def as_before(result: TrackSync) -> TrackSync:
@@ -132,7 +142,7 @@ CHECKPOINTS: dict[str, object] = {}
 
 
 def estimator_names() -> list[str]:
-    return [*ESTIMATORS, *CHECKPOINTS]
+    return [name for name in (*ESTIMATORS, *DERIVED, *CHECKPOINTS) if name not in SKIPPED]
 
 
 def estimator_params(name: str) -> LipSyncParams:
@@ -153,7 +163,10 @@ def run_copy(path: Path) -> dict:
         return row
     longest = int(np.argmax([len(tracks.rows(t)) for t in range(tracks.n_tracks)]))
     row["estimates"] = {}
+    results = {}
     for name in estimator_names():
+        if name in DERIVED:
+            continue
         params = estimator_params(name)
         started = time.perf_counter()
         if name in CHECKPOINTS:
@@ -167,9 +180,20 @@ def run_copy(path: Path) -> dict:
             row["estimates"][name] = None
             continue
         result = as_before(found[0]) if name == BEFORE else found[0]
+        results[name] = (result, seconds)
+    for name in estimator_names():
+        if name not in results and name in DERIVED and DERIVED[name] in results:
+            from benchmarks.edit_lipsync import as_avcorr4
+
+            results[name] = (as_avcorr4(results[DERIVED[name]][0]), results[DERIVED[name]][1])
+        if name not in results:
+            row["estimates"][name] = None
+            continue
+        result, seconds = results[name]
         row["estimates"][name] = {
             "offset_s": result.offset_s, "confidence": result.confidence, "seconds": seconds,
             "prominence": result.prominence, "agreement": result.agreement, "at_edge": result.at_edge,
+            "consistency": None if not np.isfinite(result.consistency) else float(result.consistency),
         }  # fmt: skip
     return row
 
@@ -357,11 +381,13 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", type=Path, action="append", default=[], help="a SyncNet v2 checkpoint to compare (repeatable)")
     parser.add_argument("--clips", nargs="+", metavar="NAME", help="only these clips (file names, e.g. bbaf2n.mpg)")
     parser.add_argument("--name", default="lipsync", help="results file stem under benchmarks/results (default: lipsync)")
+    parser.add_argument("--skip", nargs="+", default=[], choices=[*ESTIMATORS, *DERIVED], help="leave these estimators out")
     parser.add_argument(
         "--from-rows", type=Path, nargs="+", metavar="JSONL",
         help="no run: the report from the rows earlier runs saved (<name>.rows.jsonl; a run split by --clips, or cut short)",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    SKIPPED.update(args.skip)
     if args.from_rows:
         rows = [json.loads(line) for path in args.from_rows for line in path.read_text().splitlines() if line.strip()]
         text = report_and_write(args.name, rows, {})

@@ -11,7 +11,7 @@ so the titles are the same in every run. Built titles are cached under
 
 For each title, in one pass: shots, face tracks and every track's estimate by each estimator of
 :data:`benchmarks.lipsync.ESTIMATORS` (the weight-free estimator with :class:`ml.policy.LipSyncParams`
-defaults, ``avcorr/4``, and as it was before issue 23, ``avcorr/2 (before)``), then the title's offset
+defaults, ``avcorr/5``, and as it was before issue 23, ``avcorr/2 (before)``), then the title's offset
 by each rule that combines the tracks:
 
 - ``consensus`` (:func:`ml.picture.title_sync.picture_sync`, what the asset uses): the mode of the

@@ -656,7 +656,8 @@ class LipSyncParams:
     than a frame (the peak is then refined by a parabola)."""
     min_confidence: float = 0.5
     """a track's offset counts as evidence when its confidence (peak prominence × agreement of the
-    feature families, :mod:`ml.picture.lipsync`) reaches this. Calibrated on the GRID clips only (the
+    feature families, and 0 unless both halves of the track bear the offset out, :mod:`ml.picture.lipsync`)
+    reaches this. Calibrated on the GRID clips only (the
     news-style clips held out): on their curves translated by shifts of 0 to ±25 frames, no estimate
     more than 200 ms off (or with the truth beyond the window) reached 0.32, and 117 of the 143
     within ±40 ms reached 0.5 (benchmarks/README.md, 2026-12-06, with the measured held-out figures).

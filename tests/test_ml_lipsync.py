@@ -226,7 +226,7 @@ def test_params_and_identity():
     # the estimate changes with the search margin (and changed with the confidence rule, avcorr/3):
     # stored offsets made otherwise go stale
     assert estimator_identity(LipSyncParams()) != estimator_identity(LipSyncParams(search_margin_frames=2))
-    assert estimator_identity(LipSyncParams()).startswith("lipsync-avcorr/4:")
+    assert estimator_identity(LipSyncParams()).startswith("lipsync-avcorr/5:")
     assert lip_sync_identity("", LipSyncParams()) == estimator_identity(LipSyncParams())
     assert LipSyncParams(n_mfcc=[13]).n_mfcc == (13,)
     for bad in (

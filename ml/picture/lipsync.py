@@ -35,11 +35,20 @@ is the track's offset.
   candidate at the limit that the curve beyond still exceeds is ``at_edge`` (the truth may lie
   outside the window) and never confident, and a higher value beyond the window counts against the
   peak's prominence.
-- **Confidence** (0 = no evidence): the peak's prominence times the feature families' agreement.
+- **Confidence** (0 = no evidence): the peak's prominence times the feature families' agreement,
+  and 0 unless both halves of the track bear the offset out (``consistency``).
   Prominence: the averaged curve's peak minus its highest value at least ``GAP_FRAMES`` frames away,
   in standard deviations of the curve (a side peak as high as the main one gives 0). Agreement: the
   share of the feature families (darkness, signed darkness ~ loudness, principal components) whose
-  own curve peaks (anywhere in the search) within one frame of the offset. ``min_confidence``
+  own curve peaks (anywhere in the search) within one frame of the offset. Consistency: the track's
+  first and second half are scored alone (the same features, the same offsets); each half's averaged
+  curve, standardised over the offsets, at its highest within ``HALF_FRAMES`` of the offset; the lower
+  of the two. A track's sync is one constant, so a true offset shows in both halves; a side peak made
+  by one chance alignment, or by sound that a search reaching beyond the track's ends pulls in (a face
+  over silence), shows in one. Below ``MIN_HALF_SUPPORT`` the confidence is 0 (issue 23: on 12 real
+  edits the two confident tracks more than 200 ms off, a silent face in a film trailer +613 ms and a
+  67-frame talking head +378 ms, had −0.72 and +0.03; right ones 0.75 and up; benchmarks/README.md,
+  2026-12-06). ``min_confidence``
   was calibrated on the GRID clips only, against wrong readings of copies shifted by up to 25 frames
   (beyond the window too); the news-style clips are held out (benchmarks/README.md, 2026-12-06).
 
@@ -73,13 +82,16 @@ __all__ = [
     "mouth_features",
     "speech_features",
     "score_curves",
+    "estimate",
+    "half_support",
     "refined_landmarks",
     "track_offsets",
     "clip_offset",
 ]
 
-ALGORITHM = "lipsync-avcorr/4"
-"""Bump when the estimator changes in a way the parameters do not capture (/4: the speech features'
+ALGORITHM = "lipsync-avcorr/5"
+"""Bump when the estimator changes in a way the parameters do not capture (/5: no confidence unless
+both halves of the track bear the offset out; /4: the speech features'
 mean over an even number of hops is centred on its instant, it was half a hop (2.5 ms) late; /3: the
 confidence is prominence × agreement of the feature families, and an offset at the edge is never
 confident; /2 was the peak over the curve's median)."""
@@ -99,6 +111,15 @@ frames away (a side peak, not the shoulder of the same peak)."""
 
 AGREE_FRAMES = 1.0
 """A feature family agrees with the averaged curve when its own peak is within this many frames."""
+
+HALF_FRAMES = 2.0
+"""A half of a track bears the offset out where its own curve is high within this many frames of it
+(a half is a noisier estimate than the whole, hence a frame more than ``AGREE_FRAMES``)."""
+
+MIN_HALF_SUPPORT = 0.5
+"""Consistency below this (standard deviations of a half's curve above its mean) makes the
+confidence 0. Calibrated on the 12 real edits of benchmarks/edit_lipsync.py (k = 0-11); held out:
+edits k = 12-23 (benchmarks/README.md, 2026-12-06)."""
 
 DARK_SHARES = (0.2, 0.1, 0.05, 0.025)
 """Shares of the darkest mouth pixels whose mean darkness is a feature."""
@@ -138,6 +159,9 @@ class TrackSync:
         Share of the feature families whose own curve peaks within ``AGREE_FRAMES`` of the offset.
     at_edge : bool
         The best offset within ±``max_shift_frames`` is at the limit and the curve rises beyond it.
+    consistency : float
+        The lower of the two halves' support of the offset (:func:`half_support`; NaN where it was
+        not measured: the confidence was 0 already, or an estimator that does not measure it).
     """
 
     track: int
@@ -152,6 +176,7 @@ class TrackSync:
     prominence: float = float("nan")
     agreement: float = float("nan")
     at_edge: bool = False
+    consistency: float = float("nan")
 
     def reliable(self, params: LipSyncParams) -> bool:
         """Whether the confidence reaches ``params.min_confidence``."""
@@ -170,6 +195,7 @@ class TrackSync:
             "prominence": self.prominence,
             "agreement": self.agreement,
             "at_edge": self.at_edge,
+            "consistency": self.consistency,
         }
 
 
@@ -369,6 +395,63 @@ def _peak(
     return offset, confidence, prominence, agreement, at_edge
 
 
+def estimate(
+    mouth: dict[str, np.ndarray],
+    speech: dict[tuple[int, float], np.ndarray],
+    speech_start_s: float,
+    times: np.ndarray,
+    params: LipSyncParams,
+) -> TrackSync:
+    """One track's estimate from its mouth features (rows at ``times``) and the title's speech
+    features (row 0 at ``speech_start_s``): the curves over the candidate offsets, the peak, its
+    confidence and the halves' consistency (see the module's docstring); ``track`` is 0."""
+    times = np.asarray(times, dtype=np.float64)
+    frame_rate = 1.0 / float(np.median(np.diff(times)))
+    reach = (params.max_shift_frames + params.search_margin_frames) / frame_rate
+    shifts = np.arange(-reach, reach + params.lag_step_s / 2, params.lag_step_s)
+    families = score_curves(mouth, speech, speech_start_s, times, shifts, params)
+    scores = np.mean(list(families.values()), axis=0)
+    offset, confidence, prominence, agreement, at_edge = _peak(
+        shifts, scores, families, 1.0 / frame_rate, params.max_shift_frames / frame_rate
+    )
+    consistency = half_support(mouth, speech, speech_start_s, times, shifts, offset, params) if confidence > 0 else float("nan")
+    if not consistency >= MIN_HALF_SUPPORT:
+        confidence = 0.0
+    return TrackSync(
+        track=0, offset_s=offset, confidence=confidence, start_s=float(times[0]), end_s=float(times[-1]),
+        n_frames=len(times), frame_rate=frame_rate, shifts_s=shifts, scores=scores,
+        prominence=prominence, agreement=agreement, at_edge=at_edge, consistency=consistency,
+    )  # fmt: skip
+
+
+def half_support(
+    mouth: dict[str, np.ndarray],
+    speech: dict[tuple[int, float], np.ndarray],
+    speech_start_s: float,
+    times: np.ndarray,
+    shifts_s: np.ndarray,
+    offset_s: float,
+    params: LipSyncParams,
+) -> float:
+    """How well both halves of a track bear out ``offset_s``: each half's averaged curve
+    (:func:`score_curves` on its rows alone), standardised over the offsets, at its highest within
+    ``HALF_FRAMES`` of the offset; the lower of the two (in standard deviations; see the module's
+    docstring). A track too short to halve has none (−inf)."""
+    times = np.asarray(times, dtype=np.float64)
+    n = len(times)
+    if n < 8:
+        return float("-inf")
+    frame_s = float(np.median(np.diff(times)))
+    near = np.abs(shifts_s - offset_s) <= HALF_FRAMES * frame_s + 1e-9
+    support = np.inf
+    for rows in (slice(0, n // 2), slice(n // 2, n)):
+        half = {name: features[rows] for name, features in mouth.items()}
+        curve = np.mean(list(score_curves(half, speech, speech_start_s, times[rows], shifts_s, params).values()), axis=0)
+        sd = curve.std()
+        support = min(support, float((curve[near].max() - curve.mean()) / sd) if sd > 0 else 0.0)
+    return support
+
+
 # ---------------------------------------------------------------------------------------------
 # files
 
@@ -477,21 +560,7 @@ def track_offsets(
             raise MediaError(path, f"face track {t} has {len(frames)} decodable frame(s): too few for lip sync")
         times = np.array([f[1] for f in frames], dtype=np.float64)
         crops = np.stack([f[2] for f in frames])
-        frame_rate = 1.0 / float(np.median(np.diff(times)))
-        reach = (params.max_shift_frames + params.search_margin_frames) / frame_rate
-        shifts = np.arange(-reach, reach + params.lag_step_s / 2, params.lag_step_s)
-        families = score_curves(mouth_features(crops, params), speech, speech_start, times, shifts, params)
-        scores = np.mean(list(families.values()), axis=0)
-        offset, confidence, prominence, agreement, at_edge = _peak(
-            shifts, scores, families, 1.0 / frame_rate, params.max_shift_frames / frame_rate
-        )
-        out.append(
-            TrackSync(
-                track=t, offset_s=offset, confidence=confidence, start_s=float(times[0]), end_s=float(times[-1]),
-                n_frames=len(times), frame_rate=frame_rate, shifts_s=shifts, scores=scores,
-                prominence=prominence, agreement=agreement, at_edge=at_edge,
-            )  # fmt: skip
-        )
+        out.append(dataclasses.replace(estimate(mouth_features(crops, params), speech, speech_start, times, params), track=t))
         if progress is not None:
             progress(t + 1, tracks.n_tracks)
     return out
