@@ -278,15 +278,13 @@ def test_a_drifts_rate_joins_the_matched_frames_on_its_line(rng):
     # drift_holdout drift_5101/de as measured: a 1000/1001 pitch-kept dub, 120 s; eleven pieces
     # read −944 ppm (−983 measured), 4 % off, while 215 of its scattered matched frames lay within
     # 12 ms of the line and read −976. Here: pieces on a line 4 % slow, 200 frames on the true one
-    # (on the original's 11.6-ms grid) among as many chance matches. The stretches lie on the
-    # pieces' line too (they are points of the rate since verdict/11): the envelope evidence as a
-    # whole reads 4 % off, and the frames bring it back
+    # (on the original's 11.6-ms grid) among as many chance matches
     import dataclasses
 
     starts, ends = [0.0, 30.0, 60.0, 90.0], [30.0, 60.0, 90.0, 119.8]
     true_rate = 1000e-6
     centres = (np.array(starts) + np.array(ends)) / 2
-    matches = _envelope_only(starts, ends, list(-0.5 + 0.96 * true_rate * centres), [True] * 4, dub_s=119.9, original_s=120.0)
+    matches = _envelope_only(starts, ends, list(-0.5 + true_rate * centres), [True] * 4, dub_s=119.9, original_s=120.0)
     times = np.arange(5.0, 115.0, 10.0)
     pieces = -0.5 + 0.96 * true_rate * times + np.resize([0.002, -0.001, 0.0, -0.002, 0.001], len(times))
     matches = dataclasses.replace(matches, envelope_piece_times=times, envelope_piece_offsets=pieces)
@@ -311,30 +309,3 @@ def test_a_drifts_rate_joins_the_matched_frames_on_its_line(rng):
     few[on_line[10:]] = 1e9
     sparse = decide(dataclasses.replace(joined, distances=few), match=POLICY.match, params=POLICY.verdict)
     assert sparse.drift_ppm == pytest.approx(alone.drift_ppm), (sparse.drift_ppm, alone.drift_ppm)
-
-
-def test_a_drifts_rate_reads_its_stretches_with_its_pieces_and_leaves_a_far_piece_out():
-    # drift_holdout drift_5111/ru as measured (1.001 resampled, 120 s, +100 ms at the start, a quiet
-    # bed under continuous dialogue): four stretches within 10 ms of the true line, six pieces that
-    # count, five of them bunched at 75-115 s and one at 5 s 30 ms off it. The pieces alone read
-    # 731 ppm for 1000 (verdict/10: 720 with its frames); the stretches are points of the rate too
-    import dataclasses
-
-    def line(t):
-        return 0.100 + 1000e-6 * np.asarray(t)
-
-    starts, ends = [0.0, 30.0, 60.0, 90.0], [30.0, 60.0, 90.0, 119.8]
-    centres = (np.array(starts) + np.array(ends)) / 2
-    stretches = line(centres) + np.array([-1.8, 10.2, -3.6, 1.7]) / 1000
-    matches = _envelope_only(starts, ends, list(stretches), [True] * 4, dub_s=119.9, original_s=120.0)
-    times = np.array([5.0, 74.9, 84.9, 94.9, 104.9, 114.8])
-    pieces = line(times) + np.array([30.2, -0.2, -7.1, 3.8, -1.5, -1.6]) / 1000
-    matches = dataclasses.replace(matches, envelope_piece_times=times, envelope_piece_offsets=pieces)
-    verdict = decide(matches, match=POLICY.match, params=POLICY.verdict)
-    assert verdict.kind == "drift" and abs(verdict.drift_ppm - 1000) <= 0.05 * 1000, verdict.drift_ppm
-    assert abs(verdict.offset_s - 0.100) <= 0.010 and "4 stretches" in verdict.reason, verdict.reason
-    # a piece that counted at a wrong lag (drift_5111/de: 122 ms off its line at 45 s) is left out
-    wrong = dataclasses.replace(matches, envelope_piece_times=np.append(times, 45.0),
-                                envelope_piece_offsets=np.append(pieces, line(45.0) - 0.122))  # fmt: skip
-    verdict = decide(wrong, match=POLICY.match, params=POLICY.verdict)
-    assert abs(verdict.drift_ppm - 1000) <= 0.05 * 1000 and "deviations off their line left out" in verdict.reason, verdict.reason

@@ -29,16 +29,14 @@ from ml.policy import MatchParams, VerdictParams, params_version
 
 __all__ = ["ALGORITHM", "KINDS", "BANDS", "Verdict", "itu_band", "decide", "verdict_version"]
 
-ALGORITHM = "verdict/11"
+ALGORITHM = "verdict/10"
 """Changes when the same evidence can give another verdict (6: a length mismatch no longer refuses
 the verdict, the completeness fields say it; dubs under ``min_dub_s`` are undetermined; 7: the
 envelope stretches' share counts only dub audio on the original's programme at its offset, and a
 weak envelope stretch that the signatures' matched frames confirm counts as evidence; 8: an
 envelope drift's rate comes from its pieces when enough count; 9 (reverted): and from the matched
 frames within ``timeline_tolerance_s`` of their line, each set weighted by the inverse variance of
-its slope; 10: the same with the frames within ``FRAMES_ON_LINE_S`` of the line; 11: the accepted
-stretches' offsets are points of the rate beside the pieces, and points far off their line are left
-out, :func:`_drift_points`)."""
+its slope; 10: the same with the frames within ``FRAMES_ON_LINE_S`` of the line)."""
 KINDS = ("in_sync", "constant", "drift", "intermittent", "undetermined")
 BANDS = ("undetectable", "acceptable", "unacceptable", "unknown")
 
@@ -389,18 +387,15 @@ matches in beside them, whose spread then set the frames' weight: xtempo_0/ru, 6
 
 def _drift_from_pieces(fit: TimelineFit, matches: FrameMatches, params: VerdictParams, words: str) -> tuple[TimelineFit, str]:
     """The drift's line through the pieces that count at its offset (the envelope matcher's pieces
-    of a third of a stretch, each tested on the stretches' line) and the accepted stretches, far
-    points left out (:func:`_drift_points`), by Theil-Sen, when at least ``MIN_DRIFT_PIECES``
-    pieces count and as many points are left, its rate joined by the signatures' matched frames
-    that lie on it (:func:`_frames_on_the_line`); else ``fit`` as it is.
+    of a third of a stretch, each tested on the stretches' line), by Theil-Sen, when at least
+    ``MIN_DRIFT_PIECES`` count, its rate joined by the signatures' matched frames that lie on it
+    (:func:`_frames_on_the_line`); else ``fit`` as it is.
 
     Three stretch centres 30 s apart, each located to a few ms, leave a 1,000-ppm rate ±5-20 %
     (xcombined_1/es: 939 ppm for 991 measured, its first stretch not counting); ten 10-s pieces
     over the programme read 1015 there (2.5 %)."""
     env = matches.envelope
-    if len(env.piece_times) < MIN_DRIFT_PIECES:
-        return fit, words
-    times, offsets, n_pieces, n_stretches, n_out = _drift_points(env)
+    times, offsets = env.piece_times, env.piece_offsets
     if len(times) < MIN_DRIFT_PIECES:
         return fit, words
     from scipy.stats import theilslopes
@@ -410,9 +405,7 @@ def _drift_from_pieces(fit: TimelineFit, matches: FrameMatches, params: VerdictP
     slope = float(theilslopes(offsets, times)[0])
     pivot = float(np.median(times))
     intercept = float(fit.offset_at(pivot)) - slope * pivot
-    how = f"its rate from {n_pieces} pieces and {n_stretches} stretches over {np.ptp(times):.0f} s"
-    if n_out:
-        how += f" ({n_out} more than {PIECE_OUTLIER_SIGMAS:g} deviations off their line left out)"
+    how = f"its rate from {len(times)} pieces of {np.ptp(times) / (len(times) - 1):.0f} s"
     joined = _frames_on_the_line(matches, (times, offsets), slope, intercept, params)
     if joined is not None:
         slope, n_frames = joined
@@ -422,50 +415,6 @@ def _drift_from_pieces(fit: TimelineFit, matches: FrameMatches, params: VerdictP
     line = (Segment(span.start_s, span.end_s, intercept + slope * span.start_s, span.frames),)
     fit = dataclasses.replace(fit, intercept_s=intercept, slope=slope, segments=line)
     return fit, f"{words}; {how}"
-
-
-PIECE_OUTLIER_SIGMAS = 3.0
-"""A drift's point (:func:`_drift_points`) more than this many robust standard deviations of the
-points about their Theil-Sen line (and at least ``PIECE_OUTLIER_FLOOR_S``) is left out of its rate:
-a piece that counted at a wrong lag. Three deviations leave out about one point in 370 of a
-normal scatter."""
-
-PIECE_OUTLIER_FLOOR_S = 0.012
-"""…but never a point within this of the line: one of the original's signature frames (512 / 44100
-s = 11.6 ms), the step the pieces are refined on; a set of pieces within 1-3 ms of their line would
-otherwise lose a piece 6-10 ms off that is as good as any."""
-
-
-def _drift_points(env) -> tuple[np.ndarray, np.ndarray, int, int, int]:
-    """The points a drift's rate is read from, in time order: the pieces that count on its line
-    (:func:`ml.audio_sync.envelope._pieces_on_the_line`) and each accepted stretch's own offset at
-    its centre; those more than ``PIECE_OUTLIER_SIGMAS`` robust deviations (and
-    ``PIECE_OUTLIER_FLOOR_S``) off the points' Theil-Sen line left out. Returns times and offsets
-    (seconds), and how many pieces and stretches there were and how many points were left out.
-
-    The pieces that count can bunch at one end of the dub while a piece at the other end counts
-    at a wrong lag: drift_5111/ru (1.001 resampled, 120 s, a quiet bed under continuous dialogue)
-    had five pieces within 7 ms of the true line at 75-115 s and one 30 ms off at 5 s, none at
-    15-65 s, where two stretches stood at +10 and −4 ms of the line; the pieces alone read 734 ppm
-    for 1000, Theil-Sen's median of pairwise slopes taken over by the pairs with the far piece.
-    A stretch located over 30 s is a point of the same line, also where its pieces are too weak to
-    count one by one: with the four stretches the points read 982 ppm. A piece can count at a
-    wrong lag within two cells of the line (drift_5111/de: 122 ms off at 45 s, its stretch too;
-    verdict/10 read 1037 ppm for 962, these points 994). Measured in ``benchmarks/README.md`` (issue 22,
-    ``verdict/11``)."""
-    from scipy.stats import theilslopes
-
-    accepted = env.accepted
-    times = np.concatenate([env.piece_times, (env.starts[accepted] + env.ends[accepted]) / 2])
-    offsets = np.concatenate([env.piece_offsets, env.offsets[accepted]])
-    n_pieces, n_stretches = len(env.piece_times), int(np.count_nonzero(accepted))
-    slope = float(theilslopes(offsets, times)[0])
-    # about the line through the median of the residuals (scipy's intercept, median(offsets) −
-    # slope × median(times), can sit 12 ms off it: drift_5100/de)
-    centre, sigma = median_and_sigma(offsets - slope * times)
-    keep = np.abs(offsets - slope * times - centre) <= max(PIECE_OUTLIER_SIGMAS * sigma, PIECE_OUTLIER_FLOOR_S)
-    order = np.argsort(times[keep], kind="stable")
-    return times[keep][order], offsets[keep][order], n_pieces, n_stretches, int(np.count_nonzero(~keep))
 
 
 def _frames_on_the_line(
