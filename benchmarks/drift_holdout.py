@@ -3,7 +3,7 @@
 
 Usage::
 
-    .venv/bin/python -m benchmarks.drift_holdout [--half dev|final|fresh|holdout2|all] [--build-only] [--out FILE]
+    .venv/bin/python -m benchmarks.drift_holdout [--half dev|final|fresh|holdout2|holdout3|all] [--build-only] [--out FILE]
 
 Fifteen titles for the first three halves, seeds 5100-5114, 90-600 s, three dubs each (de, es, ru): speed ratios 1.001,
 24/23.976, 1000/1001, 25/24 and 24/25, most with the pitch kept (FFmpeg ``atempo``), some resampled
@@ -13,7 +13,8 @@ matcher may be studied, and ``final`` (seeds 5105-5109), to be run once, at the 
 that is kept; the final half having been seen, ``fresh`` (seeds 5110-5114, 90-300 s, the same kinds
 of plans) was added as a clean test in its turn, and when that had been studied, ``holdout2``
 (seeds 5115-5119, 90-300 s, the same options; more short 1.001-class dubs, resampled and
-band-limited ones among them) in its turn. Titles are cached in ``benchmarks/.cache/audio_sync/drift_holdout`` (the
+band-limited ones among them) in its turn, and when that had been seen, ``holdout3`` (seeds
+5120-5124, 100-240 s). Titles are cached in ``benchmarks/.cache/audio_sync/drift_holdout`` (the
 ``audio_sync`` benchmark's cache and title builder).
 
 Per dub: dubsync's kind (under the named policy ``paper``, as ``audio_sync`` runs it), its drift
@@ -113,8 +114,26 @@ PLANS = (
     (5119, 300.0, -10.0, True, ({"offset_s": 0.3, "speed_ratio": R_FILM, "tempo": "kept", "remix": ("band8k",), "codec": "aac"},
                                 {"offset_s": -0.8, "speed_ratio": R_NTSC, "tempo": "kept", "remix": ("reverb",), "layout": "5.1"},
                                 {"offset_s": 0.0, "speed_ratio": R_PAL_UP, "tempo": "kept", "remix": ("eq", "compress")})),
+    # third hold-out (added when holdout2 had been run on a change and seen)
+    (5120, 100.0, -8.0, True, ({"offset_s": 0.5, "speed_ratio": R_NTSC, "codec": "aac"},
+                               {"offset_s": -0.3, "speed_ratio": R_PULLDOWN, "tempo": "kept", "remix": ("reverb",)},
+                               {"offset_s": 0.0, "speed_ratio": R_FILM, "tempo": "kept", "remix": ("eq", "band8k"), "layout": "5.1"})),
+    (5121, 120.0, -10.0, False, ({"offset_s": -0.6, "speed_ratio": R_NTSC, "tempo": "kept", "layout": "mono", "codec": "mp3"},
+                                 {"offset_s": 0.2, "speed_ratio": R_PAL_DOWN, "remix": ("compress",)},
+                                 {"offset_s": 0.8, "speed_ratio": R_PULLDOWN, "layout": "5.1", "codec": "ac3"})),
+    (5122, 150.0, -9.0, True, ({"offset_s": 0.1, "speed_ratio": R_FILM, "tempo": "kept", "remix": ("compress",), "codec": "flac"},
+                               {"offset_s": -1.2, "speed_ratio": R_NTSC, "tempo": "kept",
+                                "remix": ("eq",), "layout": "5.1", "codec": "ac3"},
+                               {"offset_s": 0.4, "speed_ratio": R_NTSC})),
+    (5123, 180.0, -11.0, False, ({"offset_s": 0.0, "speed_ratio": R_PULLDOWN, "tempo": "kept", "remix": ("band8k",)},
+                                 {"offset_s": 0.6, "speed_ratio": R_PAL_UP, "tempo": "kept", "remix": ("reverb",), "codec": "mp3"},
+                                 {"offset_s": -0.2, "speed_ratio": R_FILM, "tempo": "kept"})),
+    (5124, 240.0, -7.0, True, ({"offset_s": -0.4, "speed_ratio": R_NTSC, "tempo": "kept", "remix": ("eq", "compress"), "layout": "mono"},
+                               {"offset_s": 0.3, "speed_ratio": R_PULLDOWN, "layout": "stereo", "codec": "aac"},
+                               {"offset_s": 0.0, "speed_ratio": R_PAL_DOWN, "tempo": "kept", "remix": ("eq",), "codec": "ac3"})),
 )  # fmt: skip
-HALVES = {"dev": range(5100, 5105), "final": range(5105, 5110), "fresh": range(5110, 5115), "holdout2": range(5115, 5120)}
+HALVES = {"dev": range(5100, 5105), "final": range(5105, 5110), "fresh": range(5110, 5115), "holdout2": range(5115, 5120),
+          "holdout3": range(5120, 5125)}
 
 
 def titles(half: str) -> list[OutsideTitle]:
