@@ -3,15 +3,18 @@
 
 Usage::
 
-    .venv/bin/python -m benchmarks.drift_holdout [--half dev|final|fresh|all] [--build-only] [--out FILE]
+    .venv/bin/python -m benchmarks.drift_holdout [--half dev|final|fresh|holdout2|holdout3|all] [--build-only] [--out FILE]
 
-Ten titles, seeds 5100-5109, 90-600 s, three dubs each (de, es, ru): speed ratios 1.001,
+Fifteen titles for the first three halves, seeds 5100-5114, 90-600 s, three dubs each (de, es, ru): speed ratios 1.001,
 24/23.976, 1000/1001, 25/24 and 24/25, most with the pitch kept (FFmpeg ``atempo``), some resampled
 (pitch shifted); beds 6-12 dB under the dialogue; some M&E remixed (EQ, compressor, reverb, 8 kHz),
 some in 5.1 or mono, AAC, AC-3, MP3 or FLAC. Halves: ``dev`` (seeds 5100-5104), on which the
 matcher may be studied, and ``final`` (seeds 5105-5109), to be run once, at the end, on the code
 that is kept; the final half having been seen, ``fresh`` (seeds 5110-5114, 90-300 s, the same kinds
-of plans) was added as a clean test in its turn. Titles are cached in ``benchmarks/.cache/audio_sync/drift_holdout`` (the
+of plans) was added as a clean test in its turn, and when that had been studied, ``holdout2``
+(seeds 5115-5119, 90-300 s, the same options; more short 1.001-class dubs, resampled and
+band-limited ones among them) in its turn, and when that had been seen, ``holdout3`` (seeds
+5120-5124, 100-240 s). Titles are cached in ``benchmarks/.cache/audio_sync/drift_holdout`` (the
 ``audio_sync`` benchmark's cache and title builder).
 
 Per dub: dubsync's kind (under the named policy ``paper``, as ``audio_sync`` runs it), its drift
@@ -94,8 +97,43 @@ PLANS = (
     (5114, 300.0, -9.0, True, ({"offset_s": -0.3, "speed_ratio": R_FILM, "tempo": "kept", "layout": "5.1", "codec": "ac3"},
                                {"offset_s": 0.2, "speed_ratio": R_PAL_DOWN, "remix": ("reverb",), "codec": "mp3"},
                                {"offset_s": 0.5, "speed_ratio": R_PULLDOWN, "tempo": "kept", "remix": ("eq",), "layout": "mono"})),
+    # second hold-out (added when the fresh half had been studied; run once before and once after a change)
+    (5115, 90.0, -9.0, True, ({"offset_s": -0.4, "speed_ratio": R_NTSC, "tempo": "kept", "remix": ("eq", "band8k"), "layout": "5.1"},
+                              {"offset_s": 0.2, "speed_ratio": R_NTSC, "codec": "mp3"},
+                              {"offset_s": 0.0, "speed_ratio": R_PAL_UP, "tempo": "kept", "remix": ("compress",)})),
+    (5116, 120.0, -7.0, False, ({"offset_s": 0.6, "speed_ratio": R_PULLDOWN, "tempo": "kept", "codec": "ac3"},
+                                {"offset_s": -0.1, "speed_ratio": R_FILM, "tempo": "kept", "remix": ("reverb",), "layout": "mono"},
+                                {"offset_s": 0.3, "speed_ratio": R_NTSC, "layout": "5.1", "codec": "ac3"})),
+    (5117, 150.0, -12.0, True, ({"offset_s": 0.0, "speed_ratio": R_PAL_DOWN, "tempo": "kept", "remix": ("eq",)},
+                                {"offset_s": 0.9, "speed_ratio": R_PULLDOWN, "tempo": "kept",
+                                 "remix": ("eq", "band8k"), "layout": "5.1", "codec": "ac3"},
+                                {"offset_s": -0.5, "speed_ratio": R_FILM, "tempo": "kept", "codec": "flac"})),
+    (5118, 210.0, -8.0, False, ({"offset_s": -0.2, "speed_ratio": R_NTSC, "tempo": "kept", "remix": ("compress",), "codec": "mp3"},
+                                {"offset_s": 0.4, "speed_ratio": R_PULLDOWN},
+                                {"offset_s": 0.1, "speed_ratio": R_PAL_DOWN, "tempo": "kept", "layout": "mono"})),
+    (5119, 300.0, -10.0, True, ({"offset_s": 0.3, "speed_ratio": R_FILM, "tempo": "kept", "remix": ("band8k",), "codec": "aac"},
+                                {"offset_s": -0.8, "speed_ratio": R_NTSC, "tempo": "kept", "remix": ("reverb",), "layout": "5.1"},
+                                {"offset_s": 0.0, "speed_ratio": R_PAL_UP, "tempo": "kept", "remix": ("eq", "compress")})),
+    # third hold-out (added when holdout2 had been run on a change and seen)
+    (5120, 100.0, -8.0, True, ({"offset_s": 0.5, "speed_ratio": R_NTSC, "codec": "aac"},
+                               {"offset_s": -0.3, "speed_ratio": R_PULLDOWN, "tempo": "kept", "remix": ("reverb",)},
+                               {"offset_s": 0.0, "speed_ratio": R_FILM, "tempo": "kept", "remix": ("eq", "band8k"), "layout": "5.1"})),
+    (5121, 120.0, -10.0, False, ({"offset_s": -0.6, "speed_ratio": R_NTSC, "tempo": "kept", "layout": "mono", "codec": "mp3"},
+                                 {"offset_s": 0.2, "speed_ratio": R_PAL_DOWN, "remix": ("compress",)},
+                                 {"offset_s": 0.8, "speed_ratio": R_PULLDOWN, "layout": "5.1", "codec": "ac3"})),
+    (5122, 150.0, -9.0, True, ({"offset_s": 0.1, "speed_ratio": R_FILM, "tempo": "kept", "remix": ("compress",), "codec": "flac"},
+                               {"offset_s": -1.2, "speed_ratio": R_NTSC, "tempo": "kept",
+                                "remix": ("eq",), "layout": "5.1", "codec": "ac3"},
+                               {"offset_s": 0.4, "speed_ratio": R_NTSC})),
+    (5123, 180.0, -11.0, False, ({"offset_s": 0.0, "speed_ratio": R_PULLDOWN, "tempo": "kept", "remix": ("band8k",)},
+                                 {"offset_s": 0.6, "speed_ratio": R_PAL_UP, "tempo": "kept", "remix": ("reverb",), "codec": "mp3"},
+                                 {"offset_s": -0.2, "speed_ratio": R_FILM, "tempo": "kept"})),
+    (5124, 240.0, -7.0, True, ({"offset_s": -0.4, "speed_ratio": R_NTSC, "tempo": "kept", "remix": ("eq", "compress"), "layout": "mono"},
+                               {"offset_s": 0.3, "speed_ratio": R_PULLDOWN, "layout": "stereo", "codec": "aac"},
+                               {"offset_s": 0.0, "speed_ratio": R_PAL_DOWN, "tempo": "kept", "remix": ("eq",), "codec": "ac3"})),
 )  # fmt: skip
-HALVES = {"dev": range(5100, 5105), "final": range(5105, 5110), "fresh": range(5110, 5115)}
+HALVES = {"dev": range(5100, 5105), "final": range(5105, 5110), "fresh": range(5110, 5115), "holdout2": range(5115, 5120),
+          "holdout3": range(5120, 5125)}
 
 
 def titles(half: str) -> list[OutsideTitle]:
@@ -160,7 +198,7 @@ def table(records: list[dict]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--half", choices=("dev", "final", "fresh", "all"), default="dev")
+    parser.add_argument("--half", choices=(*HALVES, "all"), default="dev")
     parser.add_argument("--build-only", action="store_true", help="build (or find cached) the titles, measure nothing")
     parser.add_argument("--out", type=Path, default=None, help="write the records as JSON here")
     args = parser.parse_args(argv)

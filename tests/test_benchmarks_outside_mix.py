@@ -309,3 +309,26 @@ def test_a_drifts_rate_joins_the_matched_frames_on_its_line(rng):
     few[on_line[10:]] = 1e9
     sparse = decide(dataclasses.replace(joined, distances=few), match=POLICY.match, params=POLICY.verdict)
     assert sparse.drift_ppm == pytest.approx(alone.drift_ppm), (sparse.drift_ppm, alone.drift_ppm)
+
+
+def test_a_piece_far_off_the_pieces_line_is_left_out_of_a_drifts_rate():
+    # drift_holdout drift_5100/de as measured (1.001 pitch kept, 90 s, 991 ppm measured): seven
+    # pieces count, one of them 68 ms off the true line at 45 s; verdict/10 read 963 ppm with it
+    import dataclasses
+
+    def line(t):
+        return 0.2 + 991e-6 * np.asarray(t)
+
+    starts, ends = [0.0, 30.0, 60.0], [30.0, 60.0, 89.9]
+    centres = (np.array(starts) + np.array(ends)) / 2
+    matches = _envelope_only(starts, ends, list(line(centres) + np.array([-1.6, 14.2, 2.7]) / 1000), [True] * 3,
+                             dub_s=89.9, original_s=90.0)  # fmt: skip
+    times = np.array([5.0, 15.0, 25.0, 45.0, 54.9, 64.9, 84.9])
+    pieces = line(times) + np.array([-0.8, 2.9, 0.6, 68.2, 5.9, 4.0, 1.1]) / 1000
+    matches = dataclasses.replace(matches, envelope_piece_times=times, envelope_piece_offsets=pieces)
+    verdict = decide(matches, match=POLICY.match, params=POLICY.verdict)
+    assert verdict.kind == "drift" and abs(verdict.drift_ppm - 991) <= 0.05 * 991, verdict.drift_ppm
+    assert "from 6 pieces" in verdict.reason and "1 more than 3 deviations off their line left out" in verdict.reason, verdict.reason
+    # pieces that all lie within a few ms of their line keep every one
+    close = dataclasses.replace(matches, envelope_piece_offsets=np.where(times == 45.0, line(45.0) + 0.004, pieces))
+    assert "left out" not in decide(close, match=POLICY.match, params=POLICY.verdict).reason
