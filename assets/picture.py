@@ -28,10 +28,10 @@ from assets._common import (
 )
 from assets.media import ORIGINAL_MEDIA, SOURCE_VERSION
 from ml.decoding.video import has_video
-from ml.picture.bad_input import lip_sync_blocked, with_picture_problem
+from ml.picture.bad_input import lip_sync_blocked, title_picture_sync
 from ml.picture.faces import FaceTracks, contact_sheet, faces_version, track_faces
 from ml.picture.shots import Shots, shots_from_file, shots_version
-from ml.picture.title_sync import PictureSync, picture_sync, picture_sync_version
+from ml.picture.title_sync import PictureSync, picture_sync_version
 from ml.policy import Policy
 from ml.report import lip_sync_png, png_markdown
 from orchestration.partitions import titles_partitions
@@ -203,12 +203,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
                     path, tracks, checked.lipsync,
                     progress=lambda done, total: context.log.info(f"lip sync: {done} of {total} face tracks"),
                 )
-        picture = picture_sync(
-            estimates, min_confidence=checked.lipsync.min_confidence, estimator=identity,
-            has_picture=tracks.n_frames > 0, agreement_s=checked.lipsync.agreement_s,
-            min_agreeing_tracks=checked.lipsync.min_agreeing_tracks, min_agreeing_share=checked.lipsync.min_agreeing_share,
-        )  # fmt: skip
-        picture = with_picture_problem(picture, tracks)
+        picture = title_picture_sync(estimates, tracks, checked.lipsync, estimator=identity)
         context.log.info(f"{context.partition_key}: {picture.reason}")
         metadata = {
             "file": location,

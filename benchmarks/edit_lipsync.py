@@ -11,9 +11,9 @@ the picture), as mono FLAC beside the edit's own H.264 stream (copied, not re-en
 cached as ``benchmarks/.cache/video/edit_<k>_..._sound<ms>.mkv``.
 
 On each: shots, face tracks, every track's estimate (:func:`ml.picture.lipsync.track_offsets`, the
-policy's defaults) and the title's offset (:func:`ml.picture.title_sync.picture_sync` with the
-policy's agreement rules, then :func:`ml.picture.bad_input.with_picture_problem`), exactly as the
-assets do. Reported per edit: the truth, the talking-head clips and their tracks, the status
+policy's defaults) and the title's offset (:func:`ml.picture.bad_input.title_picture_sync`: the
+policy's agreement rules, then what the tracker saw of a bad picture), the function the
+``lip_sync_offsets`` asset calls. Reported per edit: the truth, the talking-head clips and their tracks, the status
 (``determined``: the dubs' verdicts use the offset; otherwise they are judged against the original
 audio), the error of the offset (or of the undetermined estimate), and whether it is within ±40 ms
 (issue 23's bar: ≥ 90 % of multi-speaker edits; a determined offset more than 40 ms off moves a
@@ -126,11 +126,10 @@ def with_sound(edit: Path, truth: dict, starts_s: list[float], offset_s: float) 
 def edit_row(k: int) -> dict:
     """Title lip sync on the k-th real edit given its sound, as the assets read it."""
     from benchmarks.video import edit_plan, real_edit
-    from ml.picture.bad_input import lip_sync_blocked, with_picture_problem
+    from ml.picture.bad_input import lip_sync_blocked, title_picture_sync
     from ml.picture.faces import track_faces
     from ml.picture.lipsync import estimator_identity, track_offsets
     from ml.picture.shots import shots_from_file
-    from ml.picture.title_sync import picture_sync
     from ml.policy import LipSyncParams
 
     edit, truth = real_edit(k)
@@ -149,12 +148,7 @@ def edit_row(k: int) -> dict:
         return truth["clips"][max([j for j, (a, _) in enumerate(truth["segments"]) if a <= middle] or [0])]
 
     def title(estimates: list) -> dict:  # the title's offset and every track's error, as the asset reads them
-        picture = picture_sync(
-            estimates, min_confidence=params.min_confidence, estimator=estimator_identity(params),
-            has_picture=tracks.n_frames > 0, agreement_s=params.agreement_s,
-            min_agreeing_tracks=params.min_agreeing_tracks, min_agreeing_share=params.min_agreeing_share,
-        )  # fmt: skip
-        picture = with_picture_problem(picture, tracks)
+        picture = title_picture_sync(estimates, tracks, params, estimator=estimator_identity(params))
         read = picture.offset_s if picture.status == "determined" else picture.estimate_s
         tracks_out = []
         for e in estimates:

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from ml.decoding.video import iter_frames
-from ml.picture.bad_input import lip_sync_blocked, with_picture_problem
+from ml.picture.bad_input import lip_sync_blocked, title_picture_sync
 from ml.picture.faces import mouth_crops, track_faces
 from ml.picture.shots import shots_from_file
-from ml.picture.title_sync import picture_sync
 from ml.policy import FaceParams, LipSyncParams
 from ml.testmedia.bad_picture import bad_picture_copy
 
@@ -23,13 +22,7 @@ def speaker(real_media):
 
 def _title(path, tracks, estimates=()):
     """The title's picture status as the lip_sync_offsets asset makes it."""
-    params = LipSyncParams()
-    picture = picture_sync(
-        list(estimates), min_confidence=params.min_confidence, estimator="test", has_picture=True,
-        agreement_s=params.agreement_s, min_agreeing_tracks=params.min_agreeing_tracks,
-        min_agreeing_share=params.min_agreeing_share,
-    )  # fmt: skip
-    return with_picture_problem(picture, tracks)
+    return title_picture_sync(list(estimates), tracks, LipSyncParams(), estimator="test")
 
 
 def _tracks(path, params=None):

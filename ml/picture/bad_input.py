@@ -14,11 +14,17 @@ the dubs' verdicts quote when they are judged against the original audio instead
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ml.picture.faces import FaceTracks
-from ml.picture.title_sync import PictureSync
+from ml.picture.title_sync import PictureSync, picture_sync
+from ml.policy import LipSyncParams
 
-__all__ = ["lip_sync_blocked", "with_picture_problem"]
+if TYPE_CHECKING:
+    from ml.picture.lipsync import TrackSync
+
+__all__ = ["lip_sync_blocked", "title_picture_sync", "with_picture_problem"]
 
 
 def lip_sync_blocked(tracks: FaceTracks) -> str | None:
@@ -52,3 +58,16 @@ def with_picture_problem(picture: PictureSync, tracks: FaceTracks) -> PictureSyn
             picture, reason=f"{picture.reason} (the picture is turned {tracks.rotation}° by its display matrix; read upright)"
         )
     return picture
+
+
+def title_picture_sync(estimates: Sequence[TrackSync], tracks: FaceTracks, params: LipSyncParams, *, estimator: str) -> PictureSync:
+    """The title's picture sync as the ``lip_sync_offsets`` asset reads it: the policy's consensus
+    over the tracks' estimates (:func:`ml.picture.title_sync.picture_sync` with ``params``' confidence
+    and agreement rules), then what the face tracker saw of a bad picture (:func:`with_picture_problem`).
+    One function, so that a benchmark reads a title exactly as the asset does."""
+    picture = picture_sync(
+        list(estimates), min_confidence=params.min_confidence, estimator=estimator,
+        has_picture=tracks.n_frames > 0, agreement_s=params.agreement_s,
+        min_agreeing_tracks=params.min_agreeing_tracks, min_agreeing_share=params.min_agreeing_share,
+    )  # fmt: skip
+    return with_picture_problem(picture, tracks)
