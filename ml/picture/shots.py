@@ -717,9 +717,9 @@ def _joined(parts: list[_Part | None]) -> tuple[np.ndarray, ...]:
 
 BATCH = 64
 """Frames measured together (:func:`ml.decoding.video.iter_sampled`'s ``batch``): each batch costs some
-fixed work in Python (about 40 calls: the colour conversions, the active boxes, the thumbnails, the
-spreads), a quarter as much per frame as with 16 (benchmarks/README.md, 2026-12-06: 4-10 % less CPU
-on the SD encodes). The results do not depend on it."""
+fixed work (about 40 calls: the colour conversions, the active boxes, the thumbnails, the spreads),
+a quarter as much per frame as with 16 (on the 854 × 480 title, one thread: 0.109 ms a frame of CPU
+above decoding against 0.138; benchmarks/README.md, 2026-12-06). The results do not depend on it."""
 
 SPANS_PER_THREAD = 4
 """With ``in_spans`` and several threads, the picture is cut at key frames into about this many
