@@ -236,7 +236,7 @@ class _FineCounts:
     """One frame's fine-bin counts, in a buffer allocated once that OpenCV fills in place (a 3-d
     ``cv2.Mat`` view: a plain 3-d array would be read as a 2-d image with channels, and replaced).
     One frame at a time, spread over the value bins at once: 128 KiB that stay in the core's cache,
-    where a batch's counts (2 MiB) would go out to memory and back."""
+    where a batch's counts (128 KiB a frame) would go out to memory and back."""
 
     def __init__(self, params: ShotParams) -> None:
         import cv2
