@@ -76,3 +76,29 @@ def test_decoding_without_deblocking_changes_pixels_a_little_and_frames_not_at_a
     # MPEG-4 part 2 has no in-loop filter: the same pixels
     fades = real_media / "shots" / "fades.mp4"
     assert _frames(decoded_frames(fades, deblock=False)) == _frames(decoded_frames(fades))
+
+
+@pytest.mark.parametrize("pixel_format", ["yuv420p", "yuvj420p", "yuv422p", "yuv444p"])
+@pytest.mark.parametrize(("width", "height", "max_height"), [(333, 250, 48), (854, 480, 48), (64, 37, 16), (1280, 720, 36)])
+def test_sampled_planes_are_every_s_th_pixel_of_each_plane(pixel_format, width, height, max_height):
+    """The positions worked out once per layout (_sample_layout) are a[: h : s, : w : s] of the luma
+    plane and the same pixels' chroma, cropped to the rows and columns all three have."""
+    import av
+
+    from ml.decoding.video import _sample_step, _sampled_planes
+
+    rng = np.random.default_rng(width * height)
+    frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), format="rgb24")
+    frame = frame.reformat(format=pixel_format)
+    step = _sample_step(height, max_height)
+    chroma_rows, chroma_cols = {"420": (2, 2), "422": (1, 2), "444": (1, 1)}[pixel_format[-4:-1]]
+    y, u, v = (np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size) for plane in frame.planes)
+    expected = [y[:height:step, :width:step]] + [
+        c[: height // chroma_rows : step // chroma_rows, : width // chroma_cols : step // chroma_cols] for c in (u, v)
+    ]
+    rows, cols = min(len(e) for e in expected), min(e.shape[1] for e in expected)
+    for _ in range(2):  # the second time from the cached layout
+        sampled = _sampled_planes(frame, max_height)
+        assert [s.shape for s in sampled] == [(rows, cols)] * 3
+        assert all(np.array_equal(s, e[:rows, :cols]) for s, e in zip(sampled, expected))
+    assert _sampled_planes(frame.reformat(format="rgb24"), max_height) is None

@@ -13,6 +13,7 @@ as players do; statistics of sampled planes are taken as stored.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -307,25 +308,38 @@ def _sample_step(height: int, max_height: int) -> int:
     return max(2, -(-height // max_height) // 2 * 2)
 
 
+@functools.lru_cache(maxsize=64)
+def _sample_layout(
+    format_name: str, width: int, height: int, line_sizes: tuple[int, ...], max_height: int
+) -> tuple[tuple[int, slice, slice], ...] | None:
+    """Where every s-th pixel of a frame of this layout lies in each of its Y, U and V planes: (line
+    size, row slice, column slice) of each, all three the same shape; ``None`` for formats other than
+    8-bit planar YUV. Worked out once per layout, not per frame (a stream keeps its layout)."""
+    chroma_rows = _SUBSAMPLED_FORMATS.get(format_name)
+    if chroma_rows is None:
+        return None
+    step = _sample_step(height, max_height)
+    chroma_cols = 2 if format_name.endswith(("420p", "422p")) else 1
+    # the positions a[: h : step, : w : step] of the luma plane and of the chroma planes (at half the
+    # step where the chroma is subsampled), as many rows and columns as all three have
+    rows = min(len(range(0, height, step)), len(range(0, height // chroma_rows, step // chroma_rows)))
+    cols = min(len(range(0, width, step)), len(range(0, width // chroma_cols, step // chroma_cols)))
+    luma = (line_sizes[0], slice(0, rows * step, step), slice(0, cols * step, step))
+    row_step, col_step = step // chroma_rows, step // chroma_cols
+    return luma, *((line, slice(0, rows * row_step, row_step), slice(0, cols * col_step, col_step)) for line in line_sizes[1:3])
+
+
 def _sampled_planes(frame, max_height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Every s-th pixel of an 8-bit planar YUV frame as three (h, w) views of its Y, U and V planes
     (no copy, no scaler), or ``None`` for other pixel formats."""
-    chroma_rows = _SUBSAMPLED_FORMATS.get(frame.format.name)
-    if chroma_rows is None:
+    format_name = frame.format.name
+    if format_name not in _SUBSAMPLED_FORMATS:
         return None
-    h, w = frame.height, frame.width
-    step = _sample_step(h, max_height)
-    chroma_cols = 2 if frame.format.name.endswith(("420p", "422p")) else 1
     planes = frame.planes
-    y = np.frombuffer(planes[0], np.uint8).reshape(-1, planes[0].line_size)[:h:step, :w:step]
-    u = np.frombuffer(planes[1], np.uint8).reshape(-1, planes[1].line_size)[
-        : h // chroma_rows : step // chroma_rows, : w // chroma_cols : step // chroma_cols
-    ]
-    v = np.frombuffer(planes[2], np.uint8).reshape(-1, planes[2].line_size)[
-        : h // chroma_rows : step // chroma_rows, : w // chroma_cols : step // chroma_cols
-    ]
-    rows, cols = min(len(y), len(u)), min(y.shape[1], u.shape[1])
-    return y[:rows, :cols], u[:rows, :cols], v[:rows, :cols]
+    layout = _sample_layout(format_name, frame.width, frame.height, tuple(plane.line_size for plane in planes[:3]), max_height)
+    return tuple(
+        np.frombuffer(plane, np.uint8).reshape(-1, line)[rows, cols] for plane, (line, rows, cols) in zip(planes, layout)
+    )
 
 
 def _full_range(frame) -> bool:
@@ -656,7 +670,7 @@ def iter_sampled(
             planes = tuple(np.empty((batch, *plane.shape), np.uint8) for plane in sampled)
         times[n] = time_s
         for plane, samples in zip(planes, sampled):
-            plane[n] = samples
+            np.copyto(plane[n], samples)
         n += 1
     if n:
         yield SampledFrames(first, times[:n], kind, tuple(plane[:n] for plane in planes))

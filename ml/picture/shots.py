@@ -202,6 +202,12 @@ def _spread(n: int, fine: int, circular: bool) -> np.ndarray:
     return weights
 
 
+_FINE_RANGES = [0, 256, 0, 180, 0, 256]
+"""calcHist's ranges of value, hue and saturation: OpenCV's 8-bit hue is 0..179 (degrees / 2)."""
+_FINE_CHANNELS = [2, 0, 1]
+"""... counted value first (see :func:`_fine_shape`)."""
+
+
 def _fine_histogram(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> np.ndarray:
     """Fine-bin counts of an 8-bit OpenCV HSV image (hue 0..179), float32, value first, into ``out``
     if given (a 3-d ``cv2.Mat``, see :class:`_FineCounts`).
@@ -212,10 +218,8 @@ def _fine_histogram(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None 
     """
     import cv2
 
-    sizes = list(_fine_shape(params))
-    # OpenCV's 8-bit hue is 0..179 (degrees / 2); hue wraps around, saturation and value do not
-    ranges = [0, 256, 0, 180, 0, 256]
-    counted = cv2.calcHist([hsv], [2, 0, 1], None, sizes, ranges, hist=out)
+    # hue wraps around, saturation and value do not
+    counted = cv2.calcHist([hsv], _FINE_CHANNELS, None, list(_fine_shape(params)), _FINE_RANGES, hist=out)
     if out is not None and counted is not out:  # OpenCV allocated its own
         out[...] = counted.reshape(out.shape)
         return out
@@ -232,25 +236,28 @@ class _FineCounts:
     """One frame's fine-bin counts, in a buffer allocated once that OpenCV fills in place (a 3-d
     ``cv2.Mat`` view: a plain 3-d array would be read as a 2-d image with channels, and replaced).
     One frame at a time, spread over the value bins at once: 128 KiB that stay in the core's cache,
-    where a batch's counts (2 MiB) would go out to memory and back."""
+    where a batch's counts (128 KiB a frame) would go out to memory and back."""
 
     def __init__(self, params: ShotParams) -> None:
         import cv2
 
+        self.params = params
         self.counts = np.empty(_fine_shape(params), np.float32)
         self.view = cv2.Mat(self.counts, wrap_channels=False)
+        # what each frame's two calls take, looked up once
+        self._calc_hist = cv2.calcHist
+        self._sizes = list(_fine_shape(params))
+        self._rows = self.counts.reshape(params.value_bins * _FINE_V, -1)  # a plain ndarray: no cv2.Mat view per frame
+        self._weights = _spread(params.value_bins, _FINE_V, False).T
 
-
-def _spread_value(fine: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> np.ndarray:
-    """One frame's fine-bin counts (:func:`_fine_histogram`) spread over the value bins: the largest
-    of the three products, done first (a quarter of the work of spreading hue first).
-
-    Returns
-    -------
-    np.ndarray [shape=(value_bins, hue_bins * 4 * saturation_bins * 4), dtype=float32]
-    """
-    nv = params.value_bins
-    return np.matmul(_spread(nv, _FINE_V, False).T, fine.reshape(nv * _FINE_V, -1), out=out)
+    def spread_value(self, hsv: np.ndarray, out: np.ndarray) -> None:
+        """The fine-bin counts of ``hsv`` (an 8-bit OpenCV HSV image, see :func:`_fine_histogram`)
+        spread over the value bins, into ``out`` [shape=(value_bins, hue_bins * 4 * saturation_bins * 4),
+        float32]: the largest of the three products, done first (a quarter of the work of spreading
+        hue first)."""
+        if self._calc_hist([hsv], _FINE_CHANNELS, None, self._sizes, _FINE_RANGES, hist=self.view) is not self.view:
+            _fine_histogram(hsv, self.params, out=self.counts)  # OpenCV allocated its own: copied in
+        np.matmul(self._weights, self._rows, out=out)
 
 
 @functools.lru_cache(maxsize=16)
@@ -261,7 +268,7 @@ def _spread_hue_saturation(nh: int, ns: int) -> np.ndarray:
 
 
 def _coarse(by_value: np.ndarray, params: ShotParams) -> np.ndarray:
-    """Soft histograms from fine-bin counts spread over value bins (:func:`_spread_value`), spread
+    """Soft histograms from fine-bin counts spread over value bins (:meth:`_FineCounts.spread_value`), spread
     over hue and saturation bins.
 
     Every weight is a multiple of 1/8 (1/16 for value) and every count a whole number, so each
@@ -336,7 +343,7 @@ def _frame_measures(
     fine: _FineCounts | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Fine-bin counts of each frame's active picture spread over the value bins (into ``by_value``
-    if given, see :func:`_spread_value`), its mean brightness, the frame's luma thumbnail and the
+    if given, see :meth:`_FineCounts.spread_value`), its mean brightness, the frame's luma thumbnail and the
     active box (fractions), of k frames [shape=(k, h, w, 3), OpenCV HSV]: what both the per-frame and
     the batched paths compute, the same way. Only the counts take calls per frame (the boxes
     differ); the rest is done for all the frames at once. ``value`` [shape=(k, h, w), uint8] and
@@ -351,8 +358,9 @@ def _frame_measures(
     np.copyto(value, hsv[..., 2])
     boxes = _active_boxes(value, params)
     y0, y1, x0, x1 = boxes.T
-    for j, (image, a, b, c, d) in enumerate(zip(hsv, y0.tolist(), y1.tolist(), x0.tolist(), x1.tolist())):
-        _spread_value(_fine_histogram(image[a:b, c:d], params, out=fine.view), params, out=by_value[j])
+    spread_value = fine.spread_value
+    for image, a, b, c, d, out in zip(hsv, y0.tolist(), y1.tolist(), x0.tolist(), x1.tolist(), by_value):
+        spread_value(image[a:b, c:d], out)
     inside = ((np.arange(h) >= y0[:, None]) & (np.arange(h) < y1[:, None]))[:, :, None]
     inside = inside & ((np.arange(w) >= x0[:, None]) & (np.arange(w) < x1[:, None]))[:, None, :]
     brightness = (value * inside).sum(axis=(1, 2), dtype=np.int64) / ((y1 - y0) * (x1 - x0))
@@ -707,6 +715,12 @@ def _joined(parts: list[_Part | None]) -> tuple[np.ndarray, ...]:
     return tuple(np.concatenate([getattr(part, name) for part in parts]) for name in _PER_FRAME)
 
 
+BATCH = 64
+"""Frames measured together (:func:`ml.decoding.video.iter_sampled`'s ``batch``): each batch costs some
+fixed work (about 40 calls: the colour conversions, the active boxes, the thumbnails, the spreads),
+a quarter as much per frame as with 16 (on the 854 × 480 title, one thread: 0.109 ms a frame of CPU
+above decoding against 0.138; benchmarks/README.md, 2026-12-06). The results do not depend on it."""
+
 SPANS_PER_THREAD = 4
 """With ``in_spans`` and several threads, the picture is cut at key frames into about this many
 spans per thread, so that a thread that drew a short span takes another (key frames are seldom
@@ -774,7 +788,8 @@ def shots_from_file(
             parts = _in_spans(path, spans, params, threads, progress, info.duration_s)
         if parts is None:
             # decoding (FFmpeg) runs ahead in a thread while the histograms (numpy, OpenCV) are computed
-            batches = prefetched(iter_sampled(path, max_height=params.max_height, threads=threads, deblock=params.deblock), depth=4)
+            sampled = iter_sampled(path, max_height=params.max_height, batch=BATCH, threads=threads, deblock=params.deblock)
+            batches = prefetched(sampled, depth=4)
             if progress is not None:
                 batches = _reporting(batches, progress, info.duration_s)
             parts = [_changes(batches, params)]
@@ -808,7 +823,7 @@ def _in_spans(
     import cv2  # noqa: F401  # here, before the threads: two threads importing OpenCV at once see a half-made module
 
     def measure(span: Span) -> _Part | None:
-        return _changes(iter_sampled(path, max_height=params.max_height, threads=1, span=span, deblock=params.deblock), params)
+        return _changes(iter_sampled(path, max_height=params.max_height, batch=BATCH, threads=1, span=span, deblock=params.deblock), params)
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dubsync-shots") as pool:
         futures = [pool.submit(measure, span) for span in spans]
