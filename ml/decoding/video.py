@@ -332,11 +332,10 @@ def _sample_layout(
 def _sampled_planes(frame, max_height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Every s-th pixel of an 8-bit planar YUV frame as three (h, w) views of its Y, U and V planes
     (no copy, no scaler), or ``None`` for other pixel formats."""
-    format_name = frame.format.name
-    if format_name not in _SUBSAMPLED_FORMATS:
-        return None
     planes = frame.planes
-    layout = _sample_layout(format_name, frame.width, frame.height, tuple(plane.line_size for plane in planes[:3]), max_height)
+    layout = _sample_layout(frame.format.name, frame.width, frame.height, tuple(plane.line_size for plane in planes[:3]), max_height)
+    if layout is None:
+        return None
     return tuple(
         np.frombuffer(plane, np.uint8).reshape(-1, line)[rows, cols] for plane, (line, rows, cols) in zip(planes, layout)
     )

@@ -208,24 +208,6 @@ _FINE_CHANNELS = [2, 0, 1]
 """... counted value first (see :func:`_fine_shape`)."""
 
 
-def _fine_histogram(hsv: np.ndarray, params: ShotParams, out: np.ndarray | None = None) -> np.ndarray:
-    """Fine-bin counts of an 8-bit OpenCV HSV image (hue 0..179), float32, value first, into ``out``
-    if given (a 3-d ``cv2.Mat``, see :class:`_FineCounts`).
-
-    Returns
-    -------
-    np.ndarray [shape=(value_bins * 8, hue_bins * 4, saturation_bins * 4), dtype=float32]
-    """
-    import cv2
-
-    # hue wraps around, saturation and value do not
-    counted = cv2.calcHist([hsv], _FINE_CHANNELS, None, list(_fine_shape(params)), _FINE_RANGES, hist=out)
-    if out is not None and counted is not out:  # OpenCV allocated its own
-        out[...] = counted.reshape(out.shape)
-        return out
-    return counted
-
-
 def _fine_shape(params: ShotParams) -> tuple[int, int, int]:
     """Fine bins of value, hue and saturation, in the order they are counted: value first, so that
     spreading it (the largest of the three products) multiplies whole rows."""
@@ -251,12 +233,14 @@ class _FineCounts:
         self._weights = _spread(params.value_bins, _FINE_V, False).T
 
     def spread_value(self, hsv: np.ndarray, out: np.ndarray) -> None:
-        """The fine-bin counts of ``hsv`` (an 8-bit OpenCV HSV image, see :func:`_fine_histogram`)
-        spread over the value bins, into ``out`` [shape=(value_bins, hue_bins * 4 * saturation_bins * 4),
-        float32]: the largest of the three products, done first (a quarter of the work of spreading
-        hue first)."""
-        if self._calc_hist([hsv], _FINE_CHANNELS, None, self._sizes, _FINE_RANGES, hist=self.view) is not self.view:
-            _fine_histogram(hsv, self.params, out=self.counts)  # OpenCV allocated its own: copied in
+        """The fine-bin counts of ``hsv`` (an 8-bit OpenCV HSV image, hue 0..179; hue wraps around,
+        saturation and value do not), value first [shape=(value_bins * 8, hue_bins * 4,
+        saturation_bins * 4)], spread over the value bins, into ``out`` [shape=(value_bins, hue_bins *
+        4 * saturation_bins * 4), float32]: the largest of the three products, done first (a quarter of
+        the work of spreading hue first)."""
+        counted = self._calc_hist([hsv], _FINE_CHANNELS, None, self._sizes, _FINE_RANGES, hist=self.view)
+        if counted is not self.view:  # OpenCV allocated its own: copied in, not counted again
+            self.counts[...] = counted.reshape(self.counts.shape)
         np.matmul(self._weights, self._rows, out=out)
 
 
