@@ -6,7 +6,7 @@ shot clips, 2.5-5 s each, some scaled down to 160 or 224 lines, pillarboxed or l
 or 30 fps, hard cuts and two dissolves. Here each gets a sound track made of its clips' own sound,
 each clip's from the instant its first frame in the edit shows (on the clip's stream timeline, so a
 clip published in sync stays in sync), cut where the next clip starts (at a dissolve: where the
-dissolve starts), then moved by the edit's offset (:data:`OFFSETS_S`, positive = the sound leads
+dissolve starts), then moved by the edit's offset (:func:`edit_offset`, positive = the sound leads
 the picture), as mono FLAC beside the edit's own H.264 stream (copied, not re-encoded) in Matroska,
 cached as ``benchmarks/.cache/video/edit_<k>_..._sound<ms>.mkv``.
 
@@ -25,7 +25,8 @@ boxes, other frame rates and re-encoding, not unseen speakers.
 
 Run from :mod:`benchmarks.video` (``make bench-video``), or alone:
 ``.venv/bin/python -m benchmarks.edit_lipsync [--edits 6] [--first K] [--name STEM]`` (edits k = K … K + N − 1;
-edits 0-11 calibrated the halves' consistency of ``lipsync-avcorr/5``, 12-23 are its held-out set). Beside
+edits 0-11 calibrated the halves' consistency of ``lipsync-avcorr/5``, 12-23 are its held-out set, and
+from 24 on each edit's offset is drawn, not one of the 12 values of 0-23). Beside
 each figure, from the same run, the same estimates with ``avcorr/4``'s confidence (:func:`as_avcorr4`).
 """
 
@@ -42,8 +43,21 @@ import numpy as np
 from benchmarks._common import MEDIA, machine, talking_head, write_report
 
 OFFSETS_S = (0.0, 0.12, -0.16, 0.24, -0.12, 0.0, 0.08, -0.3, 0.4, -0.04, 0.16, -0.2)
-"""The k-th edit's sound ↔ picture offset (positive = the sound leads), in turn; the issue's own
-values (0, ±120, −160, +240 ms) first."""
+"""The k-th edit's sound ↔ picture offset (positive = the sound leads), in turn, for edits k < 24;
+the issue's own values (0, ±120, −160, +240 ms) first."""
+DRAWN_FROM = 24
+"""From this edit on, each edit's offset is drawn (:func:`edit_offset`) instead of taken from
+:data:`OFFSETS_S`: edits 0-23 reuse those 12 values, so a hold-out among them tests new clips and
+seeds but not new offsets."""
+
+
+def edit_offset(k: int) -> float:
+    """The k-th edit's sound ↔ picture offset, seconds (positive = the sound leads): :data:`OFFSETS_S`
+    in turn for k < :data:`DRAWN_FROM`; after that, uniform in ±400 ms from seed ``7000 + k``, to the
+    millisecond (rarely a whole number of frames)."""
+    if k < DRAWN_FROM:
+        return OFFSETS_S[k % len(OFFSETS_S)]
+    return round(float(np.random.default_rng(7000 + k).uniform(-0.4, 0.4)), 3)
 BAR_S = 0.040
 WRONG_MS = 200
 """A track's estimate more than this far off is wrong (issue 23: none may be confident)."""
@@ -134,7 +148,7 @@ def edit_row(k: int) -> dict:
 
     edit, truth = real_edit(k)
     starts_s = [segment.start_s for segment in edit_plan(k)[0]]
-    offset = OFFSETS_S[k % len(OFFSETS_S)]
+    offset = edit_offset(k)
     path = with_sound(edit, truth, starts_s, offset)
     params = LipSyncParams()
     started = time.perf_counter()
