@@ -287,9 +287,14 @@ def _target_size(width: int, height: int, max_height: int | None) -> tuple[int, 
     return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(max_height / 2)) * 2)
 
 
-_SUBSAMPLED_FORMATS = {"yuv420p": 2, "yuvj420p": 2, "yuv422p": 1, "yuvj422p": 1, "yuv444p": 1, "yuvj444p": 1}
-"""8-bit planar YUV formats :func:`iter_frames` can subsample directly, with their vertical chroma
-subsampling."""
+_SUBSAMPLED_FORMATS = {
+    "yuv420p": (2, 8), "yuvj420p": (2, 8), "yuv422p": (1, 8), "yuvj422p": (1, 8), "yuv444p": (1, 8), "yuvj444p": (1, 8),
+    **{f"yuv{chroma}p{bits}le": (2 if chroma == "420" else 1, bits) for chroma in ("420", "422", "444") for bits in (10, 12)},
+}  # fmt: skip
+"""Planar YUV formats :func:`iter_frames` and :func:`iter_sampled` can subsample directly: (vertical chroma
+subsampling, bits per sample). 10- and 12-bit samples (HEVC Main 10, ProRes, DNxHR HQX: deliveries) are
+rounded to 8 bits; scaling those frames with FFmpeg instead cost 1-3 ms a 720p frame, as much as
+decoding them (benchmarks/README.md, 2026-12-06)."""
 
 
 _LEVELS = np.arange(256, dtype=np.float64)
@@ -311,33 +316,44 @@ def _sample_step(height: int, max_height: int) -> int:
 @functools.lru_cache(maxsize=64)
 def _sample_layout(
     format_name: str, width: int, height: int, line_sizes: tuple[int, ...], max_height: int
-) -> tuple[tuple[int, slice, slice], ...] | None:
-    """Where every s-th pixel of a frame of this layout lies in each of its Y, U and V planes: (line
-    size, row slice, column slice) of each, all three the same shape; ``None`` for formats other than
-    8-bit planar YUV. Worked out once per layout, not per frame (a stream keeps its layout)."""
-    chroma_rows = _SUBSAMPLED_FORMATS.get(format_name)
-    if chroma_rows is None:
+) -> tuple[int, tuple[tuple[int, slice, slice], ...]] | None:
+    """Bits per sample, and where every s-th pixel of a frame of this layout lies in each of its Y, U
+    and V planes: (line size in samples, row slice, column slice) of each, all three the same shape;
+    ``None`` for formats other than planar YUV (:data:`_SUBSAMPLED_FORMATS`). Worked out once per
+    layout, not per frame (a stream keeps its layout)."""
+    known = _SUBSAMPLED_FORMATS.get(format_name)
+    if known is None:
         return None
+    chroma_rows, bits = known
+    line_sizes = tuple(size // (2 if bits > 8 else 1) for size in line_sizes)
     step = _sample_step(height, max_height)
-    chroma_cols = 2 if format_name.endswith(("420p", "422p")) else 1
+    chroma_cols = 1 if format_name.startswith(("yuv444p", "yuvj444p")) else 2
     # the positions a[: h : step, : w : step] of the luma plane and of the chroma planes (at half the
     # step where the chroma is subsampled), as many rows and columns as all three have
     rows = min(len(range(0, height, step)), len(range(0, height // chroma_rows, step // chroma_rows)))
     cols = min(len(range(0, width, step)), len(range(0, width // chroma_cols, step // chroma_cols)))
     luma = (line_sizes[0], slice(0, rows * step, step), slice(0, cols * step, step))
     row_step, col_step = step // chroma_rows, step // chroma_cols
-    return luma, *((line, slice(0, rows * row_step, row_step), slice(0, cols * col_step, col_step)) for line in line_sizes[1:3])
+    chroma = ((line, slice(0, rows * row_step, row_step), slice(0, cols * col_step, col_step)) for line in line_sizes[1:3])
+    return bits, (luma, *chroma)
 
 
 def _sampled_planes(frame, max_height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Every s-th pixel of an 8-bit planar YUV frame as three (h, w) views of its Y, U and V planes
-    (no copy, no scaler), or ``None`` for other pixel formats."""
+    """Every s-th pixel of a planar YUV frame (:data:`_SUBSAMPLED_FORMATS`) as three (h, w) uint8
+    arrays of its Y, U and V planes (no scaler; views, without a copy, of an 8-bit frame; a frame of
+    more bits per sample rounded to 8, so that limited range stays 16..235), or ``None`` for other
+    pixel formats."""
     planes = frame.planes
-    layout = _sample_layout(frame.format.name, frame.width, frame.height, tuple(plane.line_size for plane in planes[:3]), max_height)
-    if layout is None:
+    found = _sample_layout(frame.format.name, frame.width, frame.height, tuple(plane.line_size for plane in planes[:3]), max_height)
+    if found is None:
         return None
+    bits, layout = found
+    if bits == 8:
+        return tuple(np.frombuffer(plane, np.uint8).reshape(-1, line)[rows, cols] for plane, (line, rows, cols) in zip(planes, layout))
+    shift = bits - 8
     return tuple(
-        np.frombuffer(plane, np.uint8).reshape(-1, line)[rows, cols] for plane, (line, rows, cols) in zip(planes, layout)
+        np.minimum((np.frombuffer(plane, "<u2").reshape(-1, line)[rows, cols] + (1 << (shift - 1))) >> shift, 255).astype(np.uint8)
+        for plane, (line, rows, cols) in zip(planes, layout)
     )
 
 
@@ -346,8 +362,9 @@ def _full_range(frame) -> bool:
 
 
 def _subsampled_rgb(frame, max_height: int) -> np.ndarray | None:
-    """Every s-th pixel of an 8-bit planar YUV frame as a small RGB image (no scaler: about 0.2 ms
-    for a 720p frame against 3 ms for the scaler), or ``None`` for other pixel formats."""
+    """Every s-th pixel of a planar YUV frame (:data:`_SUBSAMPLED_FORMATS`) as a small RGB image (no
+    scaler: about 0.2 ms for a 720p frame against 3 ms for the scaler), or ``None`` for other pixel
+    formats."""
     import cv2
 
     planes = _sampled_planes(frame, max_height)
@@ -549,9 +566,10 @@ def iter_frames(
         Convert only the frames for which it returns True (others are decoded, as they must be, but
         not scaled or copied); a skipped frame is not yielded.
     subsample : bool
-        With ``max_height`` and RGB output: take every s-th pixel of 8-bit planar YUV frames instead
-        of scaling them (no averaging, an order of magnitude cheaper; for statistics such as colour
-        histograms). Other pixel formats are scaled as usual.
+        With ``max_height`` and RGB output: take every s-th pixel of planar YUV frames (8, 10 or 12
+        bits, :data:`_SUBSAMPLED_FORMATS`) instead of scaling them (no averaging, an order of
+        magnitude cheaper; for statistics such as colour histograms). Other pixel formats are scaled
+        as usual.
     between : (start_s, end_s), optional
         Only the frames whose times lie in this range, decoded from the key frame at or before
         ``start_s`` (:func:`frames_between`); indices (and ``keep``'s) then count from 0 at the
@@ -631,9 +649,10 @@ def iter_sampled(
     Yields
     ------
     SampledFrames
-        In presentation order, with times from the stream's timestamps. 8-bit planar YUV frames are
-        sampled in place (kind "yuv" or "tv-yuv"); frames of other pixel formats are scaled by
-        FFmpeg to about ``max_height`` lines, as RGB.
+        In presentation order, with times from the stream's timestamps. Planar YUV frames of 8, 10
+        or 12 bits (:data:`_SUBSAMPLED_FORMATS`) are sampled in place (kind "yuv" or "tv-yuv", 8
+        bits); frames of other pixel formats are scaled by FFmpeg to about ``max_height`` lines, as
+        RGB.
 
     Raises
     ------
