@@ -6,11 +6,17 @@ the same method (best of ``--repeats`` runs, decode-only and detector alternatin
 is timed twice: in one pass (``in_spans=False``, one decoder with FFmpeg's threads) and as it runs
 by default, ``in_spans`` (the key-frame spans, one Python thread each).
 
-``.venv/bin/python -m benchmarks.shots_speed [--repeats 3] [--sd] [clip ...]``
+``.venv/bin/python -m benchmarks.shots_speed [--repeats 3] [--sd] [--deliveries [K ...]] [clip ...]``
 
 ``--sd`` adds standard-definition encodes (generated and cached if missing): the 3-minute generated
 title at 720 × 576 (PAL SD, x264 ``medium``) and at 854 × 480 (x264 ``veryfast``), where decoding
 is cheap and the detector's per-frame measures are a larger share of its time.
+
+``--deliveries`` adds the real edits K of ``benchmarks/video.py`` (default 0 and 5: 1280 × 720 and
+854 × 480) re-encoded as deliveries other than H.264 4:2:0 (:data:`DELIVERIES`: HEVC Main 10 and
+ProRes 422 HQ, 10-bit; MPEG-2; VP9; H.264 4:2:2), cached in ``benchmarks/.cache/video/deliveries``;
+for these it also scores the hard cuts (within ±1 frame of the edit's truth) of dubsync and of
+PySceneDetect's ContentDetector and AdaptiveDetector on the same file, and the dissolves found.
 
 It also prints the CPU time of both (all threads of the process): when other work keeps a core
 busy, each run gets about one core and the wall-time ratio follows the CPU ratio.
@@ -29,16 +35,70 @@ from benchmarks.video import CACHE, PUBLISHED, decode_only, decode_only_in_spans
 SD_TITLES = (((720, 576), "medium"), ((854, 480), "veryfast"))
 """Frame size and x264 preset of the standard-definition titles of ``--sd`` (3 minutes each)."""
 
+DELIVERIES = {
+    "hevc-main10": ("mp4", "libx265", "yuv420p10le", {"preset": "fast", "crf": "24", "x265-params": "log-level=error"}),
+    "prores-422hq": ("mov", "prores_ks", "yuv422p10le", {"profile": "3"}),
+    "mpeg2": ("mpg", "mpeg2video", "yuv420p", {"b": "6000000", "g": "12", "bf": "2"}),
+    "vp9": ("webm", "libvpx-vp9", "yuv420p", {"crf": "33", "b": "0", "deadline": "good", "cpu-used": "5"}),
+    "h264-422": ("mkv", "libx264", "yuv422p", {"preset": "fast", "crf": "20"}),
+}  # fmt: skip
+"""``--deliveries``: container, encoder, pixel format and encoder options of each re-encoding."""
+CONTAINERS = {"mp4": "mp4", "mov": "mov", "mpg": "mpeg", "webm": "webm", "mkv": "matroska"}
+"""FFmpeg's muxer of each suffix."""
+
+
+def delivery(k: int, name: str) -> tuple[Path, dict]:
+    """The k-th real edit re-encoded as the delivery ``name`` (cached), and the edit's truth."""
+    import av
+
+    from benchmarks.video import real_edit
+
+    source, truth = real_edit(k)
+    suffix, codec, pixel_format, options = DELIVERIES[name]
+    path = CACHE / "deliveries" / f"{source.stem}_{name}.{suffix}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"partial_{path.name}")
+        print(f"encoding {path.name} ...", flush=True)
+        with av.open(str(source)) as inp, av.open(str(partial), "w", format=CONTAINERS[suffix]) as out:
+            stream = out.add_stream(codec, rate=inp.streams.video[0].average_rate, options=options)
+            stream.width, stream.height, stream.pix_fmt = inp.streams.video[0].width, inp.streams.video[0].height, pixel_format
+            for frame in inp.decode(video=0):
+                out.mux(stream.encode(frame.reformat(format=pixel_format)))
+            out.mux(stream.encode())
+        partial.rename(path)
+    return path, truth
+
+
+def delivery_scores(path: Path, truth: dict, shots) -> str:
+    """Hard cuts within ±1 frame by dubsync (``shots``) and PySceneDetect, and dissolves found."""
+    from benchmarks.video import scenedetect_cuts, score
+
+    found = shots.boundaries("cut").tolist()
+    parts = [f"frames {shots.n_frames}/{truth['n_frames']}"]
+    for name, cuts in (("dubsync", found), *((f"PySceneDetect {d}", scenedetect_cuts(path, d)[0]) for d in ("content", "adaptive"))):
+        got = score(cuts, truth["cuts"])
+        parts.append(f"{name} {got['tp']}/{len(truth['cuts'])} cuts, {got['fp']} false, F1 {got['f1']:.3f}")
+    reported = shots.boundaries("dissolve").tolist()
+    parts.append(f"dissolves {sum(any(a - 1 <= f <= b + 1 for f in reported) for a, b in truth['dissolves'])}/{len(truth['dissolves'])}")
+    return "; ".join(parts)
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sd", action="store_true", help="also the standard-definition titles (generated if missing)")
+    parser.add_argument("--deliveries", nargs="*", type=int, metavar="K", help="real edits re-encoded as other deliveries (default 0 5)")
     parser.add_argument("clips", nargs="*", type=Path, help="default: the published clips and the cached generated titles")
     args = parser.parse_args(argv)
     sd = [generated_title(3, preset, size)[0] for size, preset in SD_TITLES] if args.sd else []
-    clips = args.clips or [MEDIA / "shots" / name for name in PUBLISHED] + sorted(CACHE.glob("title_*.mp4"))
-    clips += [path for path in sd if path not in clips]
+    truths = {}
+    if args.deliveries is not None:
+        for k in args.deliveries or [0, 5]:
+            for name in DELIVERIES:
+                path, truths[path] = delivery(k, name)
+    clips = args.clips or ([] if truths else [MEDIA / "shots" / name for name in PUBLISHED] + sorted(CACHE.glob("title_*.mp4")))
+    clips += [path for path in [*sd, *truths] if path not in clips]
     from ml.picture.shots import shots_from_file
 
     def timed(fn):
@@ -74,6 +134,8 @@ def main(argv=None) -> int:
               f" (CPU {best['shots in spans'][1]:6.3f} s = {decode_cpu / best['shots in spans'][1]:4.2f})"
               f"  cuts {cuts if len(cuts) <= 6 else f'{len(cuts)} cuts'}"
               f"  fades {fades if len(fades) <= 6 else f'{len(fades)} fades'}", flush=True)
+        if path in truths:
+            print(f"{'':24s} {delivery_scores(path, truths[path], shots)}", flush=True)
     return 0
 
 
