@@ -68,7 +68,8 @@ __all__ = [
 
 ALGORITHM = "hsv-luma-shots/5"
 """Bump when the detector changes in a way the parameters do not capture (/4: black runs less than
-``min_shot_s`` apart were two fades; /3: histograms of the whole frame, colour cuts only, no dissolves)."""
+``min_shot_s`` apart were two fades, and 10- and 12-bit pictures were scaled to RGB by FFmpeg instead
+of sampled in place; /3: histograms of the whole frame, colour cuts only, no dissolves)."""
 
 BOUNDARY_KINDS = ("start", "cut", "fade", "dissolve")
 """How each shot begins: the title's first frame, a hard cut, a fade through black, or a dissolve
