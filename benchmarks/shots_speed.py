@@ -13,10 +13,11 @@ title at 720 × 576 (PAL SD, x264 ``medium``) and at 854 × 480 (x264 ``veryfast
 is cheap and the detector's per-frame measures are a larger share of its time.
 
 ``--deliveries`` adds the real edits K of ``benchmarks/video.py`` (default 0 and 5: 1280 × 720 and
-854 × 480) re-encoded as deliveries other than H.264 4:2:0 (:data:`DELIVERIES`: HEVC Main 10 and
-ProRes 422 HQ, 10-bit; MPEG-2; VP9; H.264 4:2:2), cached in ``benchmarks/.cache/video/deliveries``;
-for these it also scores the hard cuts (within ±1 frame of the edit's truth) of dubsync and of
-PySceneDetect's ContentDetector and AdaptiveDetector on the same file, and the dissolves found.
+854 × 480) re-encoded as deliveries other than H.264 4:2:0 (:data:`DELIVERIES`: HEVC Main 10,
+ProRes 422 HQ and ProRes 4444 with alpha, 10 and 12 bits; MPEG-2; VP9; H.264 4:2:2), cached in
+``benchmarks/.cache/video/deliveries``; for these it also scores the hard cuts (within ±1 frame of
+the edit's truth) of dubsync and of PySceneDetect's ContentDetector and AdaptiveDetector on the same
+file, and the dissolves found.
 
 It also prints the CPU time of both (all threads of the process): when other work keeps a core
 busy, each run gets about one core and the wall-time ratio follows the CPU ratio.
@@ -38,6 +39,7 @@ SD_TITLES = (((720, 576), "medium"), ((854, 480), "veryfast"))
 DELIVERIES = {
     "hevc-main10": ("mp4", "libx265", "yuv420p10le", {"preset": "fast", "crf": "24", "x265-params": "log-level=error"}),
     "prores-422hq": ("mov", "prores_ks", "yuv422p10le", {"profile": "3"}),
+    "prores-4444": ("mov", "prores_ks", "yuva444p10le", {"profile": "4"}),
     "mpeg2": ("mpg", "mpeg2video", "yuv420p", {"b": "6000000", "g": "12", "bf": "2"}),
     "vp9": ("webm", "libvpx-vp9", "yuv420p", {"crf": "33", "b": "0", "deadline": "good", "cpu-used": "5"}),
     "h264-422": ("mkv", "libx264", "yuv422p", {"preset": "fast", "crf": "20"}),

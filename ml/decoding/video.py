@@ -287,14 +287,16 @@ def _target_size(width: int, height: int, max_height: int | None) -> tuple[int, 
     return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(max_height / 2)) * 2)
 
 
+_CHROMA = {"420": (2, 2), "422": (1, 2), "444": (1, 1)}
 _SUBSAMPLED_FORMATS = {
-    "yuv420p": (2, 8), "yuvj420p": (2, 8), "yuv422p": (1, 8), "yuvj422p": (1, 8), "yuv444p": (1, 8), "yuvj444p": (1, 8),
-    **{f"yuv{chroma}p{bits}le": (2 if chroma == "420" else 1, bits) for chroma in ("420", "422", "444") for bits in (10, 12)},
+    **{f"{family}{chroma}p": (*_CHROMA[chroma], 8) for family in ("yuv", "yuvj", "yuva") for chroma in _CHROMA},
+    **{f"{family}{chroma}p{bits}le": (*_CHROMA[chroma], bits) for family in ("yuv", "yuva") for chroma in _CHROMA for bits in (10, 12)},
 }  # fmt: skip
-"""Planar YUV formats :func:`iter_frames` and :func:`iter_sampled` can subsample directly: (vertical chroma
-subsampling, bits per sample). 10- and 12-bit samples (HEVC Main 10, ProRes, DNxHR HQX: deliveries) are
-rounded to 8 bits; scaling those frames with FFmpeg instead cost 1-3 ms a 720p frame, as much as
-decoding them (benchmarks/README.md, 2026-12-06)."""
+"""Planar YUV formats :func:`iter_frames` and :func:`iter_sampled` can subsample directly: (vertical and
+horizontal chroma subsampling, bits per sample); an alpha plane (``yuva``: ProRes 4444, VP9 with alpha)
+is left out. 10- and 12-bit samples (HEVC Main 10, ProRes, DNxHR HQX: deliveries) are rounded to 8
+bits; scaling those frames with FFmpeg instead cost 1-3 ms a 720p frame, as much as decoding them
+(benchmarks/README.md, 2026-12-06)."""
 
 
 _LEVELS = np.arange(256, dtype=np.float64)
@@ -324,10 +326,9 @@ def _sample_layout(
     known = _SUBSAMPLED_FORMATS.get(format_name)
     if known is None:
         return None
-    chroma_rows, bits = known
+    chroma_rows, chroma_cols, bits = known
     line_sizes = tuple(size // (2 if bits > 8 else 1) for size in line_sizes)
     step = _sample_step(height, max_height)
-    chroma_cols = 1 if format_name.startswith(("yuv444p", "yuvj444p")) else 2
     # the positions a[: h : step, : w : step] of the luma plane and of the chroma planes (at half the
     # step where the chroma is subsampled), as many rows and columns as all three have
     rows = min(len(range(0, height, step)), len(range(0, height // chroma_rows, step // chroma_rows)))
