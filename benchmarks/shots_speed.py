@@ -17,7 +17,8 @@ is cheap and the detector's per-frame measures are a larger share of its time.
 ProRes 422 HQ and ProRes 4444 with alpha, 10 and 12 bits; MPEG-2; VP9; H.264 4:2:2), cached in
 ``benchmarks/.cache/video/deliveries``; for these it also scores the hard cuts (within ±1 frame of
 the edit's truth) of dubsync and of PySceneDetect's ContentDetector and AdaptiveDetector on the same
-file, and the dissolves found.
+file, and the dissolves found. With ``--sd`` too, the 720 × 576 title is also re-encoded as MPEG-2 and
+VP9 (:data:`SD_DELIVERIES`), 3 minutes where the edits are 33-45 s.
 
 It also prints the CPU time of both (all threads of the process): when other work keeps a core
 busy, each run gets about one core and the wall-time ratio follows the CPU ratio.
@@ -51,11 +52,29 @@ CONTAINERS = {"mp4": "mp4", "mov": "mov", "mpg": "mpeg", "webm": "webm", "mkv": 
 
 def delivery(k: int, name: str) -> tuple[Path, dict]:
     """The k-th real edit re-encoded as the delivery ``name`` (cached), and the edit's truth."""
-    import av
-
     from benchmarks.video import real_edit
 
     source, truth = real_edit(k)
+    return recoded(source, name), truth
+
+
+SD_DELIVERIES = ("mpeg2", "vp9")
+"""``--sd`` with ``--deliveries``: the 3-minute 720 × 576 title re-encoded as these too (cheap to decode:
+a 40-s edit's fixed costs, opening and probing the file and finding its spans, weigh on them)."""
+
+
+def sd_delivery(name: str) -> tuple[Path, dict]:
+    """The 3-minute 720 × 576 generated title re-encoded as the delivery ``name`` (cached), and its truth
+    (cuts and fades; it has no dissolves)."""
+    (size, preset), *_ = SD_TITLES
+    source, truth = generated_title(3, preset, size)
+    return recoded(source, name), {"dissolves": [], **truth}
+
+
+def recoded(source: Path, name: str) -> Path:
+    """``source``'s picture re-encoded as the delivery ``name`` (cached, frame for frame)."""
+    import av
+
     suffix, codec, pixel_format, options = DELIVERIES[name]
     path = CACHE / "deliveries" / f"{source.stem}_{name}.{suffix}"
     if not path.exists():
@@ -69,7 +88,7 @@ def delivery(k: int, name: str) -> tuple[Path, dict]:
                 out.mux(stream.encode(frame.reformat(format=pixel_format)))
             out.mux(stream.encode())
         partial.rename(path)
-    return path, truth
+    return path
 
 
 def delivery_scores(path: Path, truth: dict, shots) -> str:
@@ -99,6 +118,8 @@ def main(argv=None) -> int:
         for k in args.deliveries or [0, 5]:
             for name in DELIVERIES:
                 path, truths[path] = delivery(k, name)
+        for name in SD_DELIVERIES if args.sd else ():
+            path, truths[path] = sd_delivery(name)
     clips = args.clips or ([] if truths else [MEDIA / "shots" / name for name in PUBLISHED] + sorted(CACHE.glob("title_*.mp4")))
     clips += [path for path in [*sd, *truths] if path not in clips]
     from ml.picture.shots import shots_from_file
