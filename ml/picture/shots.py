@@ -225,7 +225,6 @@ class _FineCounts:
     def __init__(self, params: ShotParams) -> None:
         import cv2
 
-        self.params = params
         self.counts = np.empty(_fine_shape(params), np.float32)
         self.view = cv2.Mat(self.counts, wrap_channels=False)
         # what each frame's two calls take, looked up once
@@ -445,7 +444,7 @@ def _fade_boundaries(brightness: np.ndarray, dark_level: float, t: np.ndarray, m
             runs.append((i, j))
         i = j
     # lit on both sides: a fade out and in (or a cut to black and a fade)
-    return [(i + j - 1 + 1) // 2 for i, j in runs if i > 0 and j < n]
+    return [(i + j) // 2 for i, j in runs if i > 0 and j < n]
 
 
 def detect_shots(frames: Iterable[VideoFrame], params: ShotParams, *, frame_rate: Fraction) -> Shots:
