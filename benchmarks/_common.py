@@ -69,11 +69,15 @@ def decode_audio_seconds(path: Path, sample_rate: int) -> float:
     return time.perf_counter() - started
 
 
-def decode_video_seconds(path: Path, *, deblock: bool = True, with_audio: bool = False) -> tuple[float, int]:
+def decode_video_seconds(path: Path, *, deblock: bool = True, min_lines: int | None = None, with_audio: bool = False) -> tuple[float, int]:
     """Seconds to decode every frame of the first video stream (``DECODE_THREADS`` threads, no
     conversion) and the number of frames; ``deblock=False`` skips the codec's in-loop deblocking
-    filter, as the shot detector decodes; ``with_audio`` also decodes the whole first audio track."""
+    filter and ``min_lines`` decodes at a reduced size where the codec can
+    (:func:`ml.decoding.video.reduced_level`), as the shot detector decodes; ``with_audio`` also
+    decodes the whole first audio track."""
     import av
+
+    from ml.decoding.video import reduced_level
 
     started = time.perf_counter()
     with av.open(str(path)) as container:
@@ -82,6 +86,8 @@ def decode_video_seconds(path: Path, *, deblock: bool = True, with_audio: bool =
         stream.thread_count = DECODE_THREADS
         if not deblock:
             stream.codec_context.options["skip_loop_filter"] = "all"
+        if level := reduced_level(stream.codec_context.name, stream.codec_context.height, min_lines):
+            stream.codec_context.options["lowres"] = str(level)
         n = sum(1 for _ in container.decode(stream))
     if with_audio:
         with av.open(str(path)) as container:

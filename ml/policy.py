@@ -405,6 +405,14 @@ class ShotParams:
     three real H.264 clips shot detection ran at 0.95-1.09 × decode-only, 0.73-0.91 × a decode-only
     that skips the filter too: ``benchmarks/shots_speed.py``). Streams without the filter (MPEG-4
     part 2, x264 ``ultrafast``) decode the same either way."""
+    reduced_decode: bool = True
+    """decode at 1/2, 1/4 or 1/8 of the coded size where the codec can (FFmpeg's ``lowres``: MPEG-1/2,
+    MPEG-4 part 2, H.263, Motion JPEG; :func:`ml.decoding.video.reduced_level`), keeping at least
+    ``2 * max_height`` lines. An MPEG-2 720p frame then decodes in 0.28 ms instead of 0.47 (its
+    inverse transforms and motion compensation at 1/4 size) and each sampled pixel is about the mean of
+    the block it stands for. Measured on MPEG-2 re-encodes of the real edits (``benchmarks/shots_speed.py``,
+    benchmarks/README.md 2026-12-06): shot detection 0.70 → 1.06 × decode-only at 720p, 0.64 → 0.88 at
+    480p, the same cuts. Other codecs decode at full size either way."""
 
     bar_level: float = 24.0
     """rows and columns whose every sampled pixel has a value (V, 0..255) at most this are letterbox or
@@ -473,6 +481,7 @@ class ShotParams:
         _require(self.min_shot_s >= 0, f"min_shot_s={self.min_shot_s} must be >= 0")
         _require(0 <= self.dark_level < 255, f"dark_level={self.dark_level} must be in 0..255")
         _require(isinstance(self.deblock, bool), f"deblock={self.deblock!r} must be true or false")
+        _require(isinstance(self.reduced_decode, bool), f"reduced_decode={self.reduced_decode!r} must be true or false")
 
 
 @dataclass(frozen=True)

@@ -138,18 +138,19 @@ def _two_scene_clip(path, codec, pix_fmt, *, n=30, cut=12, width=320, height=240
 
 @pytest.fixture(scope="module")
 def sample_clips(shot_clips, tmp_path_factory):
-    """Clips of each kind of samples: limited-range YUV (H.264; HEVC Main 10, sampled as 8-bit), full-range
-    YUV (Motion JPEG), RGB (PNG)."""
+    """Clips of each kind of samples: limited-range YUV (H.264; HEVC Main 10, sampled as 8-bit; MPEG-2),
+    full-range YUV (Motion JPEG), RGB (PNG). MPEG-2 and Motion JPEG decode at a reduced size when asked."""
     folder = tmp_path_factory.mktemp("sampled")
     return {
         "tv-yuv": shot_clips / "goldeneye-vfr-drop3.mp4",
         "tv-yuv 10-bit": _two_scene_clip(folder / "hevc10.mp4", "libx265", "yuv420p10le"),
+        "tv-yuv mpeg2": _two_scene_clip(folder / "mpeg2.mpg", "mpeg2video", "yuv420p"),
         "yuv": _two_scene_clip(folder / "mjpeg.mkv", "mjpeg", "yuvj420p"),
         "rgb": _two_scene_clip(folder / "png.mov", "png", "rgb24"),
     }
 
 
-@pytest.mark.parametrize("kind", ["tv-yuv", "tv-yuv 10-bit", "yuv", "rgb"])
+@pytest.mark.parametrize("kind", ["tv-yuv", "tv-yuv 10-bit", "tv-yuv mpeg2", "yuv", "rgb"])
 def test_batched_histograms_are_the_per_frame_histograms(sample_clips, kind):
     from ml.decoding.video import iter_sampled
     from ml.picture.shots import sampled_histograms
@@ -168,14 +169,14 @@ def test_batched_histograms_are_the_per_frame_histograms(sample_clips, kind):
     assert np.allclose(np.concatenate(levels), [level for _, level in one_by_one], rtol=0, atol=1e-9)
 
 
-@pytest.mark.parametrize("kind", ["tv-yuv", "tv-yuv 10-bit", "yuv", "rgb"])
+@pytest.mark.parametrize("kind", ["tv-yuv", "tv-yuv 10-bit", "tv-yuv mpeg2", "yuv", "rgb"])
 def test_shots_from_file_is_detect_shots_on_decoded_frames(sample_clips, kind):
     from ml.picture.shots import detect_shots
 
     params = ShotParams()
     path = sample_clips[kind]
     shots = shots_from_file(path, params)
-    frames = iter_frames(path, max_height=params.max_height, subsample=True, deblock=params.deblock)
+    frames = iter_frames(path, max_height=params.max_height, subsample=True, deblock=params.deblock, reduce=params.reduced_decode)
     reference = detect_shots(frames, params, frame_rate=probe_video(path).frame_rate)
     assert np.array_equal(shots.frame_times_s, reference.frame_times_s)
     assert np.allclose(shots.change, reference.change, rtol=0, atol=1e-6)
@@ -415,6 +416,46 @@ def test_ten_bit_deliveries_are_sampled_and_cut_as_published(shot_clips, tmp_pat
     # its brightness wobbles about the dark level there (12.0, 11.4, 13.8): still one fade
     fades = shots.nominal_frame_numbers(shots.boundaries("fade")).tolist()
     assert len(fades) == 2 and abs(fades[0] - 198) <= 1 and abs(fades[1] - 377) <= 1, fades
+
+
+def test_reduced_decoding_keeps_enough_lines_and_only_where_the_codec_can():
+    from ml.decoding.video import reduced_level
+
+    # halvings that keep at least 96 lines (2 × max_height), at most 3 (1/8 size)
+    assert [reduced_level("mpeg2video", h, 96) for h in (1080, 720, 576, 480, 240, 191)] == [3, 2, 2, 2, 1, 0]
+    assert reduced_level("mjpeg", 2160, 96) == 3
+    assert reduced_level("h264", 1080, 96) == reduced_level("vp9", 720, 96) == reduced_level("prores", 1080, 96) == 0
+    assert reduced_level("mpeg2video", 1080, None) == 0
+
+
+def test_mpeg2_deliveries_decode_at_a_reduced_size_and_cut_as_published(shot_clips, tmp_path):
+    """MPEG-2 (broadcast deliveries) decodes at 1/4 size for the shot detector (FFmpeg's lowres; each
+    sampled pixel about its block's mean): the published cuts and fades, as at full size."""
+    import av
+
+    from ml.decoding.video import decoded_frames
+
+    path = tmp_path / "testvideo_mpeg2.mpg"
+    with av.open(str(shot_clips / "testvideo.mp4")) as source, av.open(str(path), "w", format="mpeg") as target:
+        stream = target.add_stream("mpeg2video", rate=source.streams.video[0].average_rate, options={"b": "4000000", "g": "12", "bf": "2"})
+        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+        for frame, _ in zip(source.decode(video=0), range(420)):  # its cuts and fades are in the first 400
+            target.mux(stream.encode(frame.reformat(format="yuv420p")))
+        target.mux(stream.encode())
+    _, _, frame = next(iter(decoded_frames(path, min_lines=96)))
+    assert (frame.width, frame.height) == (320, 180)
+    _, _, frame = next(iter(decoded_frames(path)))
+    assert (frame.width, frame.height) == (1280, 720)
+    reduced, full = (shots_from_file(path, ShotParams(reduced_decode=flag)) for flag in (True, False))
+    assert reduced.version != full.version and reduced.n_frames == full.n_frames == 420
+    for shots in (reduced, full):
+        cuts = shots.nominal_frame_numbers(shots.boundaries("cut")).tolist()
+        assert len(cuts) == 3 and all(abs(f - c) <= 1 for f, c in zip(cuts, [30, 180, 394])), cuts
+        fades = shots.nominal_frame_numbers(shots.boundaries("fade")).tolist()
+        assert len(fades) == 2 and abs(fades[0] - 198) <= 1 and abs(fades[1] - 377) <= 1, fades
+    # each frame's change as at full size, but for near-black frames, whose hue is noise (within 0.14)
+    lit = np.minimum(reduced.brightness, full.brightness) > 2 * ShotParams().dark_level
+    assert 0 < np.abs(reduced.change - full.change)[lit].max() < 0.05
 
 
 def test_black_runs_closer_than_a_shot_are_one_fade():

@@ -779,8 +779,7 @@ def shots_from_file(
             parts = _in_spans(path, spans, params, threads, progress, info.duration_s)
         if parts is None:
             # decoding (FFmpeg) runs ahead in a thread while the histograms (numpy, OpenCV) are computed
-            sampled = iter_sampled(path, max_height=params.max_height, batch=BATCH, threads=threads, deblock=params.deblock)
-            batches = prefetched(sampled, depth=4)
+            batches = prefetched(_sampled(path, params, threads), depth=4)
             if progress is not None:
                 batches = _reporting(batches, progress, info.duration_s)
             parts = [_changes(batches, params)]
@@ -788,6 +787,14 @@ def shots_from_file(
         raise MediaError(path, "the video stream holds no decodable frame")
     times, changes, brightness, thumbs, boxes = _joined(parts)
     return _shots(times, changes, brightness, thumbs, boxes, params, info.frame_rate or Fraction(25))
+
+
+def _sampled(path: str | Path, params: ShotParams, threads: int, span: Span | None = None) -> Iterator[SampledFrames]:
+    """The detector's samples of ``path`` (or of one span): ``BATCH`` frames at a time, decoded as
+    ``params`` say (deblocking filter, reduced size)."""
+    return iter_sampled(
+        path, max_height=params.max_height, batch=BATCH, threads=threads, span=span, deblock=params.deblock, reduce=params.reduced_decode
+    )
 
 
 def _reporting(
@@ -814,7 +821,7 @@ def _in_spans(
     import cv2  # noqa: F401  # here, before the threads: two threads importing OpenCV at once see a half-made module
 
     def measure(span: Span) -> _Part | None:
-        return _changes(iter_sampled(path, max_height=params.max_height, batch=BATCH, threads=1, span=span, deblock=params.deblock), params)
+        return _changes(_sampled(path, params, 1, span), params)
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dubsync-shots") as pool:
         futures = [pool.submit(measure, span) for span in spans]
