@@ -7,7 +7,10 @@ the same method (best of ``--repeats`` runs, decode-only and detector alternatin
 is timed twice: in one pass (``in_spans=False``, one decoder with FFmpeg's threads) and as it runs
 by default, ``in_spans`` (the key-frame spans, one Python thread each).
 
-``.venv/bin/python -m benchmarks.shots_speed [--repeats 3] [--sd] [--deliveries [K ...]] [clip ...]``
+``.venv/bin/python -m benchmarks.shots_speed [--repeats 3] [--sd] [--deliveries [K ...]] [--full-size] [clip ...]``
+
+``--full-size`` times the detector decoding at full size (``ShotParams(reduced_decode=False)``), as it
+did before MPEG-1/2, MPEG-4 part 2 and Motion JPEG were decoded at a reduced size.
 
 ``--sd`` adds standard-definition encodes (generated and cached if missing): the 3-minute generated
 title at 720 × 576 (PAL SD, x264 ``medium``) and at 854 × 480 (x264 ``veryfast``), where decoding
@@ -33,7 +36,7 @@ import time
 from pathlib import Path
 
 from benchmarks._common import MEDIA
-from benchmarks.video import AS_THE_DETECTOR, CACHE, PUBLISHED, decode_only, decode_only_in_spans, generated_title
+from benchmarks.video import CACHE, PUBLISHED, as_the_detector, decode_only, decode_only_in_spans, generated_title
 
 SD_TITLES = (((720, 576), "medium"), ((854, 480), "veryfast"))
 """Frame size and x264 preset of the standard-definition titles of ``--sd`` (3 minutes each)."""
@@ -111,6 +114,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sd", action="store_true", help="also the standard-definition titles (generated if missing)")
     parser.add_argument("--deliveries", nargs="*", type=int, metavar="K", help="real edits re-encoded as other deliveries (default 0 5)")
+    parser.add_argument("--full-size", action="store_true", help="the detector decodes at full size (ShotParams.reduced_decode=False)")
     parser.add_argument("clips", nargs="*", type=Path, help="default: the published clips and the cached generated titles")
     args = parser.parse_args(argv)
     sd = [generated_title(3, preset, size)[0] for size, preset in SD_TITLES] if args.sd else []
@@ -124,6 +128,9 @@ def main(argv=None) -> int:
     clips = args.clips or ([] if truths else [MEDIA / "shots" / name for name in PUBLISHED] + sorted(CACHE.glob("title_*.mp4")))
     clips += [path for path in [*sd, *truths] if path not in clips]
     from ml.picture.shots import shots_from_file
+    from ml.policy import ShotParams
+
+    params = ShotParams(reduced_decode=not args.full_size)
 
     def timed(fn):
         cpu, started = time.process_time(), time.perf_counter()
@@ -134,10 +141,10 @@ def main(argv=None) -> int:
         runs = {
             "one decoder": lambda path=path: decode_only(path),
             "in spans": lambda path=path: decode_only_in_spans(path),
-            "one decoder, as the detector": lambda path=path: decode_only(path, **AS_THE_DETECTOR),
-            "in spans, as the detector": lambda path=path: decode_only_in_spans(path, **AS_THE_DETECTOR),
-            "shots": lambda path=path: shots_from_file(path, in_spans=False),
-            "shots in spans": lambda path=path: shots_from_file(path, in_spans=True),
+            "one decoder, as the detector": lambda path=path: decode_only(path, **as_the_detector(params)),
+            "in spans, as the detector": lambda path=path: decode_only_in_spans(path, **as_the_detector(params)),
+            "shots": lambda path=path: shots_from_file(path, params, in_spans=False),
+            "shots in spans": lambda path=path: shots_from_file(path, params, in_spans=True),
         }
         best = {name: (float("inf"), float("inf")) for name in runs}
         for _ in range(args.repeats):

@@ -73,9 +73,11 @@ def decode_only(path: Path, deblock: bool = True, min_lines: int | None = None) 
     return decode_video_seconds(path, deblock=deblock, min_lines=min_lines)
 
 
-AS_THE_DETECTOR = {"deblock": ShotParams().deblock, "min_lines": 2 * ShotParams().max_height if ShotParams().reduced_decode else None}
-"""Decoding options of the shot detector (no deblocking filter; a reduced size where the codec can):
-the stricter baseline, decode-only that decodes no more than the detector does."""
+def as_the_detector(params: ShotParams | None = None) -> dict:
+    """Decoding options of the shot detector with ``params`` (by default: no deblocking filter, a reduced
+    size where the codec can), for the stricter baseline: decode-only that decodes no more than it does."""
+    params = params or ShotParams()
+    return {"deblock": params.deblock, "min_lines": 2 * params.max_height if params.reduced_decode else None}
 
 
 def decode_only_in_spans(path: Path, deblock: bool = True, min_lines: int | None = None) -> tuple[float, int]:
@@ -146,7 +148,7 @@ def shot_row(name: str, path: Path, truth: list[int], *, nominal: bool) -> dict:
         spans_s = min(spans_s, seconds)
         if n_in_spans != n_frames:
             raise RuntimeError(f"{name}: {n_in_spans} frames decoded in spans, {n_frames} whole")
-        as_detector_s = min(as_detector_s, decode_only(path, **AS_THE_DETECTOR)[0], decode_only_in_spans(path, **AS_THE_DETECTOR)[0])
+        as_detector_s = min(as_detector_s, decode_only(path, **as_the_detector())[0], decode_only_in_spans(path, **as_the_detector())[0])
         seconds, shots = best_of(lambda: shots_from_file(path), 1)
         ours_s = min(ours_s, seconds)
     decode_s = min(threaded_s, spans_s)
