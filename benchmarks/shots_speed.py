@@ -7,7 +7,7 @@ the same method (best of ``--repeats`` runs, decode-only and detector alternatin
 is timed twice: in one pass (``in_spans=False``, one decoder with FFmpeg's threads) and as it runs
 by default, ``in_spans`` (the key-frame spans, one Python thread each).
 
-``.venv/bin/python -m benchmarks.shots_speed [--repeats 3] [--sd] [--deliveries [K ...]] [--full-size] [clip ...]``
+``.venv/bin/python -m benchmarks.shots_speed [--repeats 3] [--sd] [--deliveries [K ...]] [--codecs NAME ...] [--full-size] [clip ...]``
 
 ``--full-size`` times the detector decoding at full size (``ShotParams(reduced_decode=False)``), as it
 did before MPEG-1/2, MPEG-4 part 2 and Motion JPEG were decoded at a reduced size.
@@ -21,8 +21,9 @@ is cheap and the detector's per-frame measures are a larger share of its time.
 ProRes 422 HQ and ProRes 4444 with alpha, 10 and 12 bits; MPEG-2; VP9; H.264 4:2:2), cached in
 ``benchmarks/.cache/video/deliveries``; for these it also scores the hard cuts (within ±1 frame of
 the edit's truth) of dubsync and of PySceneDetect's ContentDetector and AdaptiveDetector on the same
-file, and the dissolves found. With ``--sd`` too, the 720 × 576 title is also re-encoded as MPEG-2 and
-VP9 (:data:`SD_DELIVERIES`), 3 minutes where the edits are 33-45 s.
+file, and the dissolves found; ``--codecs`` keeps only some of the deliveries. With ``--sd`` too,
+the 720 × 576 title is also re-encoded as MPEG-2 and VP9 (:data:`SD_DELIVERIES`), 3 minutes where
+the edits are 33-45 s.
 
 It also prints the CPU time of both (all threads of the process): when other work keeps a core
 busy, each run gets about one core and the wall-time ratio follows the CPU ratio.
@@ -114,6 +115,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sd", action="store_true", help="also the standard-definition titles (generated if missing)")
     parser.add_argument("--deliveries", nargs="*", type=int, metavar="K", help="real edits re-encoded as other deliveries (default 0 5)")
+    parser.add_argument("--codecs", nargs="+", choices=list(DELIVERIES), help="with --deliveries: only these (default: all)")
     parser.add_argument("--full-size", action="store_true", help="the detector decodes at full size (ShotParams.reduced_decode=False)")
     parser.add_argument("clips", nargs="*", type=Path, help="default: the published clips and the cached generated titles")
     args = parser.parse_args(argv)
@@ -121,9 +123,9 @@ def main(argv=None) -> int:
     truths = {}
     if args.deliveries is not None:
         for k in args.deliveries or [0, 5]:
-            for name in DELIVERIES:
+            for name in args.codecs or DELIVERIES:
                 path, truths[path] = delivery(k, name)
-        for name in SD_DELIVERIES if args.sd else ():
+        for name in [name for name in SD_DELIVERIES if name in (args.codecs or DELIVERIES)] if args.sd else ():
             path, truths[path] = sd_delivery(name)
     clips = args.clips or ([] if truths else [MEDIA / "shots" / name for name in PUBLISHED] + sorted(CACHE.glob("title_*.mp4")))
     clips += [path for path in [*sd, *truths] if path not in clips]

@@ -410,9 +410,11 @@ class ShotParams:
     MPEG-4 part 2, H.263, Motion JPEG; :func:`ml.decoding.video.reduced_level`), keeping at least
     ``2 * max_height`` lines. An MPEG-2 720p frame then decodes in 0.28 ms instead of 0.47 (its
     inverse transforms and motion compensation at 1/4 size) and each sampled pixel is about the mean of
-    the block it stands for. Measured on MPEG-2 re-encodes of the real edits (``benchmarks/shots_speed.py``,
-    benchmarks/README.md 2026-12-06): shot detection 0.70 → 1.06 × decode-only at 720p, 0.64 → 0.88 at
-    480p, the same cuts. Other codecs decode at full size either way."""
+    the block it stands for. Measured on MPEG-2 re-encodes (``benchmarks/shots_speed.py``, full size and
+    reduced in turn, twice; benchmarks/README.md 2026-12-06): shot detection 0.71-0.72 → 1.06-1.10 ×
+    decode-only on a 720p edit, 0.63-0.64 → 0.87-0.91 on a 480p one, 0.64-0.65 → 0.94-0.99 on a
+    3-minute 720 × 576 title; on MPEG-2 re-encodes of the twelve real edits the same 108 cuts. Other
+    codecs decode at full size either way."""
 
     bar_level: float = 24.0
     """rows and columns whose every sampled pixel has a value (V, 0..255) at most this are letterbox or
