@@ -428,7 +428,11 @@ def test_reduced_decoding_keeps_enough_lines_and_only_where_the_codec_can():
     assert reduced_level("mpeg2video", 1080, None) == 0
 
 
-def test_mpeg2_deliveries_decode_at_a_reduced_size_and_cut_as_published(shot_clips, tmp_path):
+@pytest.mark.parametrize(
+    ("pix_fmt", "options"),
+    [("yuv420p", {}), ("yuv422p", {"flags": "+ildct+ilme", "top": "1"})],  # progressive 4:2:0; interlaced 4:2:2 (XDCAM HD422-like)
+)
+def test_mpeg2_deliveries_decode_at_a_reduced_size_and_cut_as_published(shot_clips, tmp_path, pix_fmt, options):
     """MPEG-2 (broadcast deliveries) decodes at 1/4 size for the shot detector (FFmpeg's lowres; each
     sampled pixel about its block's mean): the published cuts and fades, as at full size."""
     import av
@@ -437,10 +441,11 @@ def test_mpeg2_deliveries_decode_at_a_reduced_size_and_cut_as_published(shot_cli
 
     path = tmp_path / "testvideo_mpeg2.mpg"
     with av.open(str(shot_clips / "testvideo.mp4")) as source, av.open(str(path), "w", format="mpeg") as target:
-        stream = target.add_stream("mpeg2video", rate=source.streams.video[0].average_rate, options={"b": "4000000", "g": "12", "bf": "2"})
-        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+        rate = source.streams.video[0].average_rate
+        stream = target.add_stream("mpeg2video", rate=rate, options={"b": "8000000", "g": "12", "bf": "2", **options})
+        stream.width, stream.height, stream.pix_fmt = 1280, 720, pix_fmt
         for frame, _ in zip(source.decode(video=0), range(420)):  # its cuts and fades are in the first 400
-            target.mux(stream.encode(frame.reformat(format="yuv420p")))
+            target.mux(stream.encode(frame.reformat(format=pix_fmt)))
         target.mux(stream.encode())
     _, _, frame = next(iter(decoded_frames(path, min_lines=96)))
     assert (frame.width, frame.height) == (320, 180)
