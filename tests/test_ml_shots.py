@@ -463,6 +463,31 @@ def test_mpeg2_deliveries_decode_at_a_reduced_size_and_cut_as_published(shot_cli
     assert 0 < np.abs(reduced.change - full.change)[lit].max() < 0.05
 
 
+def test_a_decoder_that_refuses_the_reduced_size_decodes_at_full_size(tmp_path):
+    """Lossless JPEG is Motion JPEG to FFmpeg, but its decoder refuses ``lowres`` ("Function not
+    implemented"): the file is read at full size, not reported as corrupt."""
+    import av
+
+    from ml.decoding.video import decoded_frames
+
+    path = tmp_path / "lossless.avi"
+    rng = np.random.default_rng(3)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ljpeg", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "bgr24"
+        for k in range(30):  # two flat scenes with noise, cut at frame 12
+            image = np.clip(rng.normal(60 if k < 12 else 190, 20, (240, 320, 3)), 0, 255).astype(np.uint8)
+            image[..., 2 if k < 12 else 0] //= 3
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="bgr24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    assert probe_video(path).codec == "mjpeg"
+    assert [frame.height for _, _, frame in decoded_frames(path, min_lines=96)] == [240] * 30
+    shots = shots_from_file(path)
+    assert shots.n_frames == 30 and shots.boundaries("cut").tolist() == [12]
+
+
 def test_black_runs_closer_than_a_shot_are_one_fade():
     from ml.picture.shots import _fade_boundaries
 

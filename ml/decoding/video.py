@@ -440,14 +440,37 @@ def decoded_frames(
     (:data:`REDUCIBLE_CODECS`: MPEG-1/2, MPEG-4 part 2, H.263, Motion JPEG) decode at 1/2, 1/4 or 1/8
     of the coded size, as small as keeps at least ``min_lines`` lines (:func:`reduced_level`): each
     pixel about the mean of the block it stands for, and much cheaper (an MPEG-2 720p stream at 1/4:
-    0.28 ms a frame against 0.47); frames of other codecs come at full size.
+    0.28 ms a frame against 0.47); frames of other codecs come at full size, and so do those of a
+    stream whose decoder refuses the reduced size (lossless JPEG: "Function not implemented") or
+    gives no frame at it.
     """
-    import av
-
     if span == Span():  # the whole stream
         span = None
     if span is not None and between is not None:
         raise ParameterError("give span or between, not both")
+    try:
+        yield from _decoded_frames(path, threads, span, between, seek, deblock, min_lines)
+    except _ReducedRefused:  # before any frame was yielded: the same frames, at full size
+        yield from _decoded_frames(path, threads, span, between, seek, deblock, None)
+
+
+class _ReducedRefused(Exception):
+    """The decoder failed at a reduced size before its first frame."""
+
+
+def _decoded_frames(
+    path: str | Path,
+    threads: int,
+    span: Span | None,
+    between: tuple[float, float] | None,
+    seek: bool,
+    deblock: bool,
+    min_lines: int | None,
+) -> Iterator[tuple[int, float, object]]:
+    """:func:`decoded_frames`, at the reduced size if ``min_lines`` (:class:`_ReducedRefused` if that
+    fails before the first frame)."""
+    import av
+
     container = _open(path)
     try:
         stream = container.streams.video[0]
@@ -483,10 +506,14 @@ def decoded_frames(
                 yield index, time_s, frame
                 index += 1
         except av.FFmpegError as exc:
+            if level and index == 0:
+                raise _ReducedRefused from None
             counted_from_start = (span is None or span.start_pts is None) and between is None
             where = f"frame {index}" if counted_from_start else f"the frame after {last_time or 0.0:.3f} s"
             raise MediaError(path, f"{where} cannot be decoded ({exc.strerror or exc}): the file is corrupt or truncated") from None
         if index == 0 and span is None and between is None:
+            if level:
+                raise _ReducedRefused
             raise MediaError(path, "the video stream holds no decodable frame")
     finally:
         container.close()
