@@ -436,6 +436,7 @@ def main(argv=None) -> int:
         help="x264 preset of the generated title (default ultrafast; 'medium' encodes as deliveries are, with deblocking and CABAC)",
     )  # fmt: skip
     parser.add_argument("--edits", type=int, default=6, help="real edits (default 6)")
+    parser.add_argument("--first", type=int, default=0, help="number of the first real edit (default 0; 24 and on: never used for tuning)")
     parser.add_argument("--edits-only", action="store_true", help="only the real edits")
     parser.add_argument(
         "--no-lipsync", action="store_true",
@@ -445,14 +446,15 @@ def main(argv=None) -> int:
     minutes = 1.0 if args.quick else args.minutes
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "edits": [], "edit_lipsync": [], "shots": [], "faces": []}
 
-    for k in range(args.edits):
+    edits = range(args.first, args.first + args.edits)
+    for k in edits:
         path, truth = real_edit(k)
         print(f"[edits] {path.name}", flush=True)
         report["edits"].append(edit_row(path, truth))
     if not args.no_lipsync:
         from benchmarks.edit_lipsync import edit_row as lipsync_row
 
-        for k in range(args.edits):
+        for k in edits:
             report["edit_lipsync"].append(lipsync_row(k))
             r = report["edit_lipsync"][-1]
             print(f"[lip sync] {r['edit']}: truth {r['truth_s'] * 1000:+.0f} ms, {r['status']}, error {r['error_ms']} ms", flush=True)

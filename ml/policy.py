@@ -450,6 +450,14 @@ class ShotParams:
     """a dissolve moves the luma thumbnail by at least this mean absolute change from its first to its
     last frame (measured 0.06-0.19 over 0.5 s dissolves between real clips, 0.049 over their middle
     0.4 s between two GRID speakers; a talking head moving its head, face_4.mp4, 0.029-0.047) ..."""
+    dissolve_still_change: float = 0.03
+    """... or by at least this between two still pictures (a dissolve between two similar speakers on
+    480-line encodes: 0.044 over its middle 1.6 s, just below ``dissolve_min_change``) ..."""
+    dissolve_still_contrast: float = 4.0
+    """... that is, where the thumbnail changes at least this many times less over the spans of the same
+    length just before and just after (measured: that dissolve 8.1-8.9 ×; every other span of 0.025 to
+    0.045 that passed the other rules, in the 12 development edits, the talking heads and the generated
+    titles, at most 1.7 ×: motion goes on either side) ..."""
     dissolve_linearity: float = 0.25
     """... its middle frame is the mean of the frames at both ends within this share of that change
     (measured 0.04-0.20; a cut inside the span gives 0.5; face_4.mp4's head moves 0.28-0.54) ..."""
@@ -473,6 +481,11 @@ class ShotParams:
             f"dissolve_s={self.dissolve_s} must be (shortest, longest) seconds, 0 < shortest <= longest",
         )
         _require(0 < self.dissolve_min_change <= 1, f"dissolve_min_change={self.dissolve_min_change} must be in (0, 1]")
+        _require(
+            0 < self.dissolve_still_change <= self.dissolve_min_change,
+            f"dissolve_still_change={self.dissolve_still_change} must be in (0, dissolve_min_change={self.dissolve_min_change}]",
+        )
+        _require(self.dissolve_still_contrast >= 1, f"dissolve_still_contrast={self.dissolve_still_contrast} must be >= 1")
         _require(0 < self.dissolve_linearity < 0.5, f"dissolve_linearity={self.dissolve_linearity} must be in (0, 0.5)")
         _require(0 < self.dissolve_monotony <= 1, f"dissolve_monotony={self.dissolve_monotony} must be in (0, 1]")
         for name in ("hue_bins", "saturation_bins", "value_bins"):

@@ -329,6 +329,42 @@ def test_a_dissolve_is_reported_as_a_dissolve(grid_edits):
     assert [row["begins_with"] for row in shots.table()] == ["start", "dissolve"]
 
 
+def _still_dissolve(sway: float) -> np.ndarray:
+    """200 luma thumbnails: picture A, a 40-frame dissolve (frames 60-99) into B, which differs from A by
+    a mean 0.038 (two similar speakers), then B; before and after the dissolve the pictures sway (every
+    pixel by ``sway`` · 255 levels, a 4-s sine of its own phase: a speaker moving), during it they are
+    still."""
+    rng = np.random.default_rng(11)
+    a = rng.uniform(60, 190, 256)
+    b = a + rng.choice([-1.0, 1.0], 256) * 0.038 * 255
+    k = np.arange(200)[:, None]
+    mix = np.clip((k - 59.5) / 40, 0, 1)
+    phase = np.where(k < 60, k - 60, np.where(k >= 100, k - 100, 0)) * 2 * np.pi / 100 + rng.uniform(0, 2 * np.pi, 256)
+    return np.clip(np.round((1 - mix) * a + mix * b + sway * 255 * np.sin(phase)), 0, 255).astype(np.uint8)
+
+
+def test_a_dissolve_between_two_still_similar_pictures_is_found_and_motion_is_not():
+    from ml.picture.shots import _dissolves, _luma_steps
+
+    t = np.arange(200) / 25
+    params = ShotParams()
+    assert params.dissolve_still_change < 0.038 < params.dissolve_min_change
+    still = _still_dissolve(0.0)
+    found = _dissolves(still, t, _luma_steps(still), [], params)
+    assert len(found) == 1 and abs(found[0][1] - 80) <= 2, found
+    # without the still-picture rule (its threshold raised to the other's) the change is too small
+    assert _dissolves(still, t, _luma_steps(still), [], ShotParams(dissolve_still_change=params.dissolve_min_change)) == []
+    # the same change while the pictures either side move (over the 2-s spans either side about 0.015,
+    # against the dissolve's 0.038): not a dissolve, the pictures are not still ...
+    moving = _still_dissolve(0.012)
+    assert _dissolves(moving, t, _luma_steps(moving), [], params) == []
+    # ... which the contrast decides: with any contrast it would be one
+    assert len(_dissolves(moving, t, _luma_steps(moving), [], ShotParams(dissolve_still_contrast=1.0))) == 1
+    nearly_still = _still_dissolve(0.004)  # about 0.005 either side: 7 ×
+    found = _dissolves(nearly_still, t, _luma_steps(nearly_still), [], params)
+    assert len(found) == 1 and abs(found[0][1] - 80) <= 2, found
+
+
 def test_a_flash_is_not_a_cut(tmp_path, real_media):
     # two frames of a talking head lit white (a photographer's flash), then the shot goes on
     from ml.testmedia.video import _close, _write, _writer

@@ -26,7 +26,10 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
   cut is at least ``min_shot_s`` earlier, and no fade boundary is closer than that (the hue of
   near-black frames at the end of a fade is noise).
 - A **dissolve** (a cross-fade from one shot into the next, ``dissolve_s`` long): between frames
-  m − w and m + w the thumbnail changes by at least ``dissolve_min_change``, the middle frame is the
+  m − w and m + w the thumbnail changes by at least ``dissolve_min_change`` (or, between two
+  similar pictures, by at least ``dissolve_still_change`` and ``dissolve_still_contrast`` times as
+  much as over the spans of the same length just before and just after it: the pictures it joins
+  are still), the middle frame is the
   mean of the two ends (within ``dissolve_linearity`` of the change), the change is monotonous (at
   least ``dissolve_monotony`` of the sum of the steps between: a mix moves every pixel one way,
   motion goes back and forth) and no step between is a cut with a luma step (a colour cut without
@@ -511,8 +514,10 @@ def _is_flash(thumbs: np.ndarray, i: int, step: float, params: ShotParams) -> bo
 
 def _dissolves(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams) -> list[tuple[int, int, int]]:
     """(first, middle, last) frame of every dissolve: spans m − w … m + w over which the thumbnail
-    changes monotonously, by at least ``dissolve_min_change``, through the mean of both ends, with
-    no hard boundary in ``hard`` inside, between two pictures (not one at two gains: a fade)."""
+    changes monotonously, by at least ``dissolve_min_change`` (or by at least ``dissolve_still_change``
+    where it changes ``dissolve_still_contrast`` times less over m − 3w … m − w and m + w … m + 3w),
+    through the mean of both ends, with no hard boundary in ``hard`` inside, between two pictures
+    (not one at two gains: a fade)."""
     n = len(thumbs)
     if n < 3:
         return []
@@ -528,8 +533,8 @@ def _dissolves(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[i
     best_w = np.zeros(n, np.int64)
     for a in range(0, n, 8192):  # middle frames a..b - 1, in blocks: a film's thumbnails as float32 would take 100s of MB
         b = min(n, a + 8192)
-        low = max(0, a - widths[-1])
-        scaled = thumbs[low : min(n, b + widths[-1])].astype(np.float32) / 255.0  # once for all the widths
+        low = max(0, a - 3 * widths[-1])  # the spans either side of a still-picture dissolve too
+        scaled = thumbs[low : min(n, b + 3 * widths[-1])].astype(np.float32) / 255.0  # once for all the widths
         for w in widths:
             if 2 * w >= n:
                 break
@@ -541,7 +546,16 @@ def _dissolves(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[i
             change = np.abs(last - first).mean(axis=1)
             path = cumulative[m + w] - cumulative[m - w]
             no_hard = hard_before[m + w] - hard_before[m - w] == 0
-            ok = (change >= params.dissolve_min_change) & (change >= params.dissolve_monotony * path) & no_hard
+            monotonous = (change >= params.dissolve_monotony * path) & no_hard
+            ok = (change >= params.dissolve_min_change) & monotonous
+            # weaker, between two still pictures: the spans of the same length either side change far less
+            still = np.flatnonzero(~ok & monotonous & (change >= params.dissolve_still_change) & (m >= 3 * w) & (m + 3 * w < n))
+            if still.size:
+                at = m[still] - low
+                around = np.maximum(
+                    np.abs(scaled[at - w] - scaled[at - 3 * w]).mean(axis=1), np.abs(scaled[at + 3 * w] - scaled[at + w]).mean(axis=1)
+                )
+                ok[still] = change[still] >= params.dissolve_still_contrast * np.maximum(around, 1e-3)
             # the costlier tests only where these pass (few frames): row by row, the same values
             kept = np.flatnonzero(ok)
             if kept.size:
