@@ -329,6 +329,17 @@ def test_a_dissolve_is_reported_as_a_dissolve(grid_edits):
     assert [row["begins_with"] for row in shots.table()] == ["start", "dissolve"]
 
 
+def test_a_cross_fade_in_real_footage_is_a_dissolve(shot_clips):
+    # testvideo.mp4 cross-fades from its lizard on a rock into a tyre's tread (frames 530-558 show both,
+    # seen frame by frame; the published list, of cuts only, has no dissolves): a dissolve, not a cut
+    shots = shots_from_file(shot_clips / "testvideo.mp4")
+    (middle,) = shots.nominal_frame_numbers(shots.boundaries("dissolve")).tolist()
+    assert abs(middle - 544) <= 3
+    (span,) = shots.dissolve_span.tolist()
+    assert span[0] <= 530 and span[1] >= 558
+    assert not any(abs(c - 544) <= 45 for c in shots.boundaries("cut").tolist())
+
+
 def _still_dissolve(sway: float) -> np.ndarray:
     """200 luma thumbnails: picture A, a 40-frame dissolve (frames 60-99) into B, which differs from A by
     a mean 0.038 (two similar speakers), then B; before and after the dissolve the pictures sway (every
