@@ -2,7 +2,7 @@
 work on ``ml.picture.shots``, with the same baselines (no conversion; one 2-thread decoder, and the
 detector's key-frame spans on 2 threads with a one-thread decoder each; the faster is decode-only;
 beside it, the faster of both decoding as the detector decodes: without the in-loop deblocking
-filter, and MPEG-1/2, MPEG-4 part 2 and Motion JPEG at a reduced size) and
+filter, and MPEG-1/2, MPEG-4 part 2, Motion JPEG, DV and JPEG 2000 at a reduced size) and
 the same method (best of ``--repeats`` runs, decode-only and detector alternating). The detector
 is timed twice: in one pass (``in_spans=False``, one decoder with FFmpeg's threads) and as it runs
 by default, ``in_spans`` (the key-frame spans, one Python thread each).
@@ -10,7 +10,7 @@ by default, ``in_spans`` (the key-frame spans, one Python thread each).
 ``.venv/bin/python -m benchmarks.shots_speed [--repeats 3] [--sd] [--deliveries [K ...]] [--codecs NAME ...] [--full-size] [clip ...]``
 
 ``--full-size`` times the detector decoding at full size (``ShotParams(reduced_decode=False)``), as it
-did before MPEG-1/2, MPEG-4 part 2 and Motion JPEG were decoded at a reduced size.
+did before MPEG-1/2, MPEG-4 part 2, Motion JPEG, DV and JPEG 2000 were decoded at a reduced size.
 
 ``--sd`` adds standard-definition encodes (generated and cached if missing): the 3-minute generated
 title at 720 × 576 (PAL SD, x264 ``medium``) and at 854 × 480 (x264 ``veryfast``), where decoding
@@ -18,7 +18,8 @@ is cheap and the detector's per-frame measures are a larger share of its time.
 
 ``--deliveries`` adds the real edits K of ``benchmarks/video.py`` (default 0 and 5: 1280 × 720 and
 854 × 480) re-encoded as deliveries other than H.264 4:2:0 (:data:`DELIVERIES`: HEVC Main 10,
-ProRes 422 HQ and ProRes 4444 with alpha, 10 and 12 bits; MPEG-2; VP9; H.264 4:2:2), cached in
+ProRes 422 HQ and ProRes 4444 with alpha, 10 and 12 bits; MPEG-2; VP9; H.264 4:2:2; JPEG 2000 4:2:2
+10-bit, as IMF Application 2 masters may be), cached in
 ``benchmarks/.cache/video/deliveries``; for these it also scores the hard cuts (within ±1 frame of
 the edit's truth) of dubsync and of PySceneDetect's ContentDetector and AdaptiveDetector on the same
 file, and the dissolves found; ``--codecs`` keeps only some of the deliveries. With ``--sd`` too,
@@ -49,6 +50,7 @@ DELIVERIES = {
     "mpeg2": ("mpg", "mpeg2video", "yuv420p", {"b": "6000000", "g": "12", "bf": "2"}),
     "vp9": ("webm", "libvpx-vp9", "yuv420p", {"crf": "33", "b": "0", "deadline": "good", "cpu-used": "5"}),
     "h264-422": ("mkv", "libx264", "yuv422p", {"preset": "fast", "crf": "20"}),
+    "jpeg2000": ("mov", "jpeg2000", "yuv422p10le", {}),
 }  # fmt: skip
 """``--deliveries``: container, encoder, pixel format and encoder options of each re-encoding."""
 CONTAINERS = {"mp4": "mp4", "mov": "mov", "mpg": "mpeg", "webm": "webm", "mkv": "matroska"}

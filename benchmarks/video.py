@@ -9,9 +9,9 @@ On the same clips, in the same run:
   at key frames into spans that 2 threads decode with a one-thread decoder each (as the shot
   detector does by default, with ``in_spans=True``; ``ml.picture.shots.shot_spans``), so that the
   detector's ratio is its own cost, not a better way of decoding. The detector also skips the
-  codec's in-loop deblocking filter (``ShotParams.deblock``) and decodes MPEG-1/2, MPEG-4 part 2 and
-  Motion JPEG at a reduced size (``ShotParams.reduced_decode``); its ratio to a decode-only that
-  decodes as it does is reported beside;
+  codec's in-loop deblocking filter (``ShotParams.deblock``) and decodes MPEG-1/2, MPEG-4 part 2,
+  Motion JPEG, DV and JPEG 2000 at a reduced size (``ShotParams.reduced_decode``); its ratio to a
+  decode-only that decodes as it does is reported beside;
 - dubsync's shot detector (``ml.picture.shots``) and PySceneDetect's ContentDetector (default settings,
   PyAV backend): hard cuts found within ±1 frame of the truth, precision / recall / F1, and
   speed as a share of decode-only speed (1.0 = as fast as decoding alone);
@@ -405,7 +405,7 @@ def markdown(report: dict) -> str:
         lines.append(f"| {row['clip']} | {row['spans']} | {row['decode_threaded_s']:.3f} | {row['decode_in_spans_s']:.3f} "
                      f"| {row['decode_as_detector_s']:.3f} | {row['dubsync']['speed_vs_decode_as_detector']:.2f} |")
     lines += ["", "The detector decodes without the in-loop deblocking filter (``ShotParams.deblock``, off by default: cheaper "
-              "H.264 and HEVC decoding, same cuts) and decodes MPEG-1/2, MPEG-4 part 2 and Motion JPEG at a reduced size "
+              "H.264 and HEVC decoding, same cuts) and decodes MPEG-1/2, MPEG-4 part 2, Motion JPEG, DV and JPEG 2000 at a reduced size "
               "(``ShotParams.reduced_decode``); the last two columns are its ratio to a decode-only that decodes as it does, "
               "that is its own cost beyond decoding."]
     lines += ["",

@@ -407,7 +407,7 @@ class ShotParams:
     part 2, x264 ``ultrafast``) decode the same either way."""
     reduced_decode: bool = True
     """decode at 1/2, 1/4 or 1/8 of the coded size where the codec can (FFmpeg's ``lowres``: MPEG-1/2,
-    MPEG-4 part 2, H.263, Motion JPEG; :func:`ml.decoding.video.reduced_level`), keeping at least
+    MPEG-4 part 2, H.263, Motion JPEG, DV, JPEG 2000; :func:`ml.decoding.video.reduced_level`), keeping at least
     ``2 * max_height`` lines. An MPEG-2 720p frame then decodes in 0.28 ms instead of 0.47 (its
     inverse transforms and motion compensation at 1/4 size) and each sampled pixel is about the mean of
     the block it stands for. Measured on MPEG-2 re-encodes (``benchmarks/shots_speed.py``, full size and

@@ -138,19 +138,21 @@ def _two_scene_clip(path, codec, pix_fmt, *, n=30, cut=12, width=320, height=240
 
 @pytest.fixture(scope="module")
 def sample_clips(shot_clips, tmp_path_factory):
-    """Clips of each kind of samples: limited-range YUV (H.264; HEVC Main 10, sampled as 8-bit; MPEG-2),
-    full-range YUV (Motion JPEG), RGB (PNG). MPEG-2 and Motion JPEG decode at a reduced size when asked."""
+    """Clips of each kind of samples: limited-range YUV (H.264; HEVC Main 10, sampled as 8-bit; MPEG-2;
+    JPEG 2000 4:2:2 10-bit), full-range YUV (Motion JPEG), RGB (PNG). MPEG-2, JPEG 2000 and Motion JPEG
+    decode at a reduced size when asked."""
     folder = tmp_path_factory.mktemp("sampled")
     return {
         "tv-yuv": shot_clips / "goldeneye-vfr-drop3.mp4",
         "tv-yuv 10-bit": _two_scene_clip(folder / "hevc10.mp4", "libx265", "yuv420p10le"),
         "tv-yuv mpeg2": _two_scene_clip(folder / "mpeg2.mpg", "mpeg2video", "yuv420p"),
+        "tv-yuv jpeg2000": _two_scene_clip(folder / "j2k.mov", "jpeg2000", "yuv422p10le"),
         "yuv": _two_scene_clip(folder / "mjpeg.mkv", "mjpeg", "yuvj420p"),
         "rgb": _two_scene_clip(folder / "png.mov", "png", "rgb24"),
     }
 
 
-@pytest.mark.parametrize("kind", ["tv-yuv", "tv-yuv 10-bit", "tv-yuv mpeg2", "yuv", "rgb"])
+@pytest.mark.parametrize("kind", ["tv-yuv", "tv-yuv 10-bit", "tv-yuv mpeg2", "tv-yuv jpeg2000", "yuv", "rgb"])
 def test_batched_histograms_are_the_per_frame_histograms(sample_clips, kind):
     from ml.decoding.video import iter_sampled
     from ml.picture.shots import sampled_histograms
@@ -169,7 +171,7 @@ def test_batched_histograms_are_the_per_frame_histograms(sample_clips, kind):
     assert np.allclose(np.concatenate(levels), [level for _, level in one_by_one], rtol=0, atol=1e-9)
 
 
-@pytest.mark.parametrize("kind", ["tv-yuv", "tv-yuv 10-bit", "tv-yuv mpeg2", "yuv", "rgb"])
+@pytest.mark.parametrize("kind", ["tv-yuv", "tv-yuv 10-bit", "tv-yuv mpeg2", "tv-yuv jpeg2000", "yuv", "rgb"])
 def test_shots_from_file_is_detect_shots_on_decoded_frames(sample_clips, kind):
     from ml.picture.shots import detect_shots
 
@@ -470,7 +472,8 @@ def test_reduced_decoding_keeps_enough_lines_and_only_where_the_codec_can():
 
     # halvings that keep at least 96 lines (2 × max_height), at most 3 (1/8 size)
     assert [reduced_level("mpeg2video", h, 96) for h in (1080, 720, 576, 480, 240, 191)] == [3, 2, 2, 2, 1, 0]
-    assert reduced_level("mjpeg", 2160, 96) == 3
+    assert reduced_level("mjpeg", 2160, 96) == reduced_level("jpeg2000", 2160, 96) == 3
+    assert reduced_level("dvvideo", 576, 96) == 2
     assert reduced_level("h264", 1080, 96) == reduced_level("vp9", 720, 96) == reduced_level("prores", 1080, 96) == 0
     assert reduced_level("mpeg2video", 1080, None) == 0
 
@@ -548,3 +551,15 @@ def test_black_runs_closer_than_a_shot_are_one_fade():
     assert _fade_boundaries(brightness, 12.0, t, 0.0) == [15, 22, 42]  # the rule's own length
     brightness[:5] = 1.0  # black from the start, lit for 0.2 s, then the first run: one black passage, no fade
     assert _fade_boundaries(brightness, 12.0, t, 0.4) == [42]
+
+
+def test_jpeg2000_decodes_at_a_reduced_size_with_the_same_cut(sample_clips):
+    """JPEG 2000 (IMF and digital-cinema masters; 30 ms a 1080p frame here) stops its wavelet synthesis
+    early for the shot detector: half size for this 240-line clip, the same cut."""
+    from ml.decoding.video import decoded_frames
+
+    path = sample_clips["tv-yuv jpeg2000"]
+    _, _, frame = next(iter(decoded_frames(path, min_lines=96)))
+    assert (frame.width, frame.height, frame.format.name) == (160, 120, "yuv422p10le")
+    for flag in (True, False):
+        assert shots_from_file(path, ShotParams(reduced_decode=flag)).boundaries("cut").tolist() == [12]

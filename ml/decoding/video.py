@@ -399,9 +399,10 @@ TIME_TOLERANCE_S = 0.001
 """Two presentation times this close are the same frame's (frames are at least 1/240 s apart)."""
 
 
-REDUCIBLE_CODECS = {"mpeg1video": 3, "mpeg2video": 3, "mpeg4": 3, "h263": 3, "mjpeg": 3}
+REDUCIBLE_CODECS = {"mpeg1video": 3, "mpeg2video": 3, "mpeg4": 3, "h263": 3, "mjpeg": 3, "dvvideo": 3, "jpeg2000": 3}
 """Decoders that can decode at 1/2, 1/4 or 1/8 of the coded size (FFmpeg's ``lowres``: the inverse
-transform of fewer coefficients, motion compensated at that size) and the deepest level each allows."""
+transform of fewer coefficients, motion compensated at that size; JPEG 2000 stops its wavelet
+synthesis that many levels early) and the deepest level used of each."""
 
 
 def reduced_level(codec: str, height: int, min_lines: int | None) -> int:
@@ -437,8 +438,8 @@ def decoded_frames(
     deblocking filter is skipped (FFmpeg's ``skip_loop_filter=all``): cheaper to decode (H.264,
     HEVC), a little blocky, and the error grows until the next key frame; for statistics of a few
     sampled lines, not for pictures a model looks at. With ``min_lines``, codecs that can
-    (:data:`REDUCIBLE_CODECS`: MPEG-1/2, MPEG-4 part 2, H.263, Motion JPEG) decode at 1/2, 1/4 or 1/8
-    of the coded size, as small as keeps at least ``min_lines`` lines (:func:`reduced_level`): each
+    (:data:`REDUCIBLE_CODECS`: MPEG-1/2, MPEG-4 part 2, H.263, Motion JPEG, DV, JPEG 2000) decode at
+    1/2, 1/4 or 1/8 of the coded size, as small as keeps at least ``min_lines`` lines (:func:`reduced_level`): each
     pixel about the mean of the block it stands for, and much cheaper (an MPEG-2 720p stream at 1/4:
     0.28 ms a frame against 0.47); frames of other codecs come at full size, and so do those of a
     stream whose decoder refuses the reduced size (lossless JPEG: "Function not implemented") or
