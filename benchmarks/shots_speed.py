@@ -50,7 +50,7 @@ DELIVERIES = {
     "mpeg2": ("mpg", "mpeg2video", "yuv420p", {"b": "6000000", "g": "12", "bf": "2"}),
     "vp9": ("webm", "libvpx-vp9", "yuv420p", {"crf": "33", "b": "0", "deadline": "good", "cpu-used": "5"}),
     "h264-422": ("mkv", "libx264", "yuv422p", {"preset": "fast", "crf": "20"}),
-    "jpeg2000": ("mov", "jpeg2000", "yuv422p10le", {}),
+    "jpeg2000": ("mov", "jpeg2000", "yuv422p10le", {"pred": "dwt53"}),  # FFmpeg's own 9/7 encode of edit_5 has a frame its decoder rejects
 }  # fmt: skip
 """``--deliveries``: container, encoder, pixel format and encoder options of each re-encoding."""
 CONTAINERS = {"mp4": "mp4", "mov": "mov", "mpg": "mpeg", "webm": "webm", "mkv": "matroska"}
