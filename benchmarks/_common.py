@@ -73,21 +73,18 @@ def decode_video_seconds(path: Path, *, deblock: bool = True, min_lines: int | N
     """Seconds to decode every frame of the first video stream (``DECODE_THREADS`` threads, no
     conversion) and the number of frames; ``deblock=False`` skips the codec's in-loop deblocking
     filter and ``min_lines`` decodes at a reduced size where the codec can
-    (:func:`ml.decoding.video.reduced_level`), as the shot detector decodes; ``with_audio`` also
+    (:func:`ml.decoding.video.set_decoder_options`), as the shot detector decodes; ``with_audio`` also
     decodes the whole first audio track."""
     import av
 
-    from ml.decoding.video import reduced_level
+    from ml.decoding.video import set_decoder_options
 
     started = time.perf_counter()
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         stream.thread_count = DECODE_THREADS
-        if not deblock:
-            stream.codec_context.options["skip_loop_filter"] = "all"
-        if level := reduced_level(stream.codec_context.name, stream.codec_context.height, min_lines):
-            stream.codec_context.options["lowres"] = str(level)
+        set_decoder_options(stream, deblock=deblock, min_lines=min_lines)
         n = sum(1 for _ in container.decode(stream))
     if with_audio:
         with av.open(str(path)) as container:

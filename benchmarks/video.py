@@ -56,7 +56,7 @@ from benchmarks._common import (
     machine,
     write_report,
 )
-from ml.decoding.video import decoded_frames, probe_video
+from ml.decoding.video import decoded_frames, probe_video, reduced_min_lines
 from ml.picture.faces import track_faces
 from ml.picture.shots import shot_spans, shots_from_file
 from ml.policy import ShotParams
@@ -77,7 +77,7 @@ def as_the_detector(params: ShotParams | None = None) -> dict:
     """Decoding options of the shot detector with ``params`` (by default: no deblocking filter, a reduced
     size where the codec can), for the stricter baseline: decode-only that decodes no more than it does."""
     params = params or ShotParams()
-    return {"deblock": params.deblock, "min_lines": 2 * params.max_height if params.reduced_decode else None}
+    return {"deblock": params.deblock, "min_lines": reduced_min_lines(params.max_height) if params.reduced_decode else None}
 
 
 def decode_only_in_spans(path: Path, deblock: bool = True, min_lines: int | None = None) -> tuple[float, int]:

@@ -38,6 +38,8 @@ __all__ = [
     "frames_between",
     "display_rotation",
     "reduced_level",
+    "reduced_min_lines",
+    "set_decoder_options",
     "REDUCIBLE_CODECS",
     "TIME_TOLERANCE_S",
 ]
@@ -416,6 +418,25 @@ def reduced_level(codec: str, height: int, min_lines: int | None) -> int:
     return level
 
 
+def reduced_min_lines(max_height: int) -> int:
+    """The ``min_lines`` a picture sampled down to about ``max_height`` lines is decoded with when a
+    reduced size is asked for (:func:`iter_sampled`, :func:`iter_frames`): twice as many, so that every
+    s-th pixel is still taken with s ≥ 2 (even: 4:2:0 chroma lines up)."""
+    return 2 * max_height
+
+
+def set_decoder_options(stream, *, deblock: bool = True, min_lines: int | None = None) -> int:
+    """Set, on a PyAV video ``stream`` whose decoder has not opened yet, the options of
+    :func:`decoded_frames` (``deblock``, ``min_lines``); returns the reduced-size level set (0: full size)."""
+    options = stream.codec_context.options
+    if not deblock:
+        options["skip_loop_filter"] = "all"  # read when the decoder opens
+    level = reduced_level(stream.codec_context.name, stream.codec_context.height, min_lines)
+    if level:
+        options["lowres"] = str(level)
+    return level
+
+
 def decoded_frames(
     path: str | Path,
     threads: int = 2,
@@ -477,11 +498,7 @@ def _decoded_frames(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         stream.thread_count = threads
-        if not deblock:
-            stream.codec_context.options["skip_loop_filter"] = "all"  # read when the decoder opens
-        level = reduced_level(stream.codec_context.name, stream.codec_context.height, min_lines)
-        if level:
-            stream.codec_context.options["lowres"] = str(level)
+        level = set_decoder_options(stream, deblock=deblock, min_lines=min_lines)
         start = container.start_time / 1_000_000 if container.start_time is not None else 0.0
         index = 0
         last_time = time_base = None
@@ -659,7 +676,7 @@ def iter_frames(
     fast = subsample and max_height is not None and pixel_format == "rgb24"
     size = None  # of the first frame, for all: every image the same shape
     turns = None  # quarter turns, likewise
-    min_lines = 2 * max_height if reduce and max_height is not None else None
+    min_lines = reduced_min_lines(max_height) if reduce and max_height is not None else None
     if between is None:
         frames = decoded_frames(path, threads, deblock=deblock, min_lines=min_lines)
     else:
@@ -739,7 +756,7 @@ def iter_sampled(
         raise ParameterError(f"batch={batch} must be >= 1")
     n, first, kind, shape = 0, 0, None, None
     times = planes = None
-    min_lines = 2 * max_height if reduce else None
+    min_lines = reduced_min_lines(max_height) if reduce else None
     for index, time_s, frame in decoded_frames(path, threads, span, deblock=deblock, min_lines=min_lines):
         sampled = _sampled_planes(frame, max_height)
         if sampled is not None:
