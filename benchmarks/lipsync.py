@@ -9,6 +9,14 @@ the clip's own median frame duration), in the two ways of :mod:`ml.testmedia.shi
 ("samples") and the audio stream's start time moved ("start"); the video packets are copied
 unchanged. Copies are cached under ``benchmarks/.cache/lipsync``.
 
+``--recipe`` changes the pictures the shifts are applied to (:data:`RECIPES`): besides the clips as
+published, each clip cropped to a square around its face (twice the face's size), scaled to 160 ×
+160 or 224 × 224 pixels and re-encoded by x264 at CRF 30, 26 or 18
+(:func:`ml.testmedia.face_crop.face_crop_copy`, the face from the clip's own longest face track), as
+the lip-reading corpora hold them (LRS2: 160 × 160 crops of BBC television; VoxCeleb: 224 × 224
+crops of web interviews). These are levels of compression the clips as published do not have; the
+CRF 18 recipe is the control (the same size, about the source's quality).
+
 Two more shifts, ±20 frames, lie beyond the reported window (±``max_shift_frames`` = 15): no
 estimate can be right there, and none may be confident; they are counted apart.
 
@@ -77,6 +85,9 @@ QUICK_SHIFTS = (0, 3, -3, 15, -15, 20, -20)
 WRONG_S = 0.2
 """An estimate more than this far from the truth is wrong (the issue's bar: none of them confident)."""
 RIGHT_S = 0.04
+RECIPES = {"published": None, "crop160-crf30": (160, 30), "crop160-crf18": (160, 18), "crop224-crf26": (224, 26)}
+"""``--recipe``: the picture each clip's shifted copies are made from: as published, or cropped to
+its face at ``(side, crf)`` (:func:`ml.testmedia.face_crop.face_crop_copy`)."""
 TUNING_SOURCES = ("grid",)
 """Sources (folders of ``media/talking_heads``) on which ``avcorr/3``'s confidence and search margin
 were calibrated; the others are held out."""
@@ -121,6 +132,23 @@ def as_before(result: TrackSync) -> TrackSync:
 def clips() -> list[Path]:
     heads = MEDIA / "talking_heads"
     return sorted((heads / "grid").glob("*.mpg")) + sorted((heads / "retalking").glob("*.mp4"))
+
+
+def recipe_source(clip: Path, recipe: str) -> Path:
+    """The picture ``recipe`` makes of ``clip`` (cached): the clip itself, or its face crop."""
+    if RECIPES[recipe] is None:
+        return clip
+    from ml.testmedia.face_crop import face_crop_copy
+
+    side, crf = RECIPES[recipe]
+    out = CACHE / recipe / f"{clip.stem}.mkv"
+    if not out.exists():
+        tracks = track_faces(clip, shots_from_file(clip))
+        if tracks.n_tracks == 0:
+            raise RuntimeError(f"{clip.name}: no face track to crop around")
+        longest = int(np.argmax([len(tracks.rows(t)) for t in range(tracks.n_tracks)]))
+        face_crop_copy(clip, out, np.median(tracks.box[tracks.rows(longest)], axis=0), side=side, crf=crf)
+    return out
 
 
 def frame_seconds(path: Path) -> float:
@@ -202,8 +230,14 @@ def _in_window(row: dict, name: str) -> bool:
     return abs(row["shift_frames"]) <= estimator_params(name).max_shift_frames
 
 
-def summarise(rows: list[dict], name: str, method: str, split: str) -> dict:
-    """One line of the table: the copies of ``split`` shifted by ``method`` within the window."""
+def recipe_of(row: dict) -> str:
+    return row.get("recipe", "published")  # rows measured before --recipe existed
+
+
+def summarise(rows: list[dict], name: str, method: str, split: str, recipe: str = "published") -> dict:
+    """One line of the table: the copies of ``split`` made by ``recipe`` and shifted by ``method``
+    within the window."""
+    rows = [r for r in rows if recipe_of(r) == recipe]
     chosen = [r for r in rows if r["method"] == method and r["split"] == split and _in_window(r, name)]
     params = estimator_params(name)
     errors, within, itu, confident, wrong, right, right_kept = [], [], [], [], 0, 0, 0
@@ -244,6 +278,7 @@ def summarise(rows: list[dict], name: str, method: str, split: str) -> dict:
     n = len(chosen)
     return {
         "estimator": name,
+        "recipe": recipe,
         "method": method,
         "split": split,
         "n": n,
@@ -268,18 +303,20 @@ def summarise(rows: list[dict], name: str, method: str, split: str) -> dict:
 def bias(rows: list[dict], name: str) -> list[dict]:
     """Median signed error (ms) of the unshifted copies, per source and shift method."""
     out = []
-    for source in sorted({r["source"] for r in rows}):
+    for recipe, source in sorted({(recipe_of(r), r["source"]) for r in rows}):
         for method in [m for m in SHIFT_METHODS if any(r["method"] == m for r in rows)]:
             unshifted = [
                 r for r in rows
-                if r["source"] == source and r["method"] == method and r["shift_frames"] == 0 and r["estimates"][name] is not None
+                if recipe_of(r) == recipe and r["source"] == source and r["method"] == method and r["shift_frames"] == 0
+                and r["estimates"][name] is not None
             ]  # fmt: skip
             errors = [r["estimates"][name]["offset_s"] - r["true_s"] for r in unshifted]
             against = [
                 r["estimates"][name]["offset_s"] - r["true_s"] - r["bilabial_s"] for r in unshifted if r.get("bilabial_s") is not None
             ]
             out.append({
-                "estimator": name, "source": source, "method": method, "clips": len(errors),
+                "estimator": name, "source": source if recipe == "published" else f"{source} ({recipe})", "method": method,
+                "clips": len(errors),
                 "bias_ms": float(np.median(errors) * 1000) if errors else float("nan"),
                 "spread_ms": [round(float(min(errors)) * 1000), round(float(max(errors)) * 1000)] if errors else None,
                 "clips_bilabial": len(against),
@@ -293,16 +330,17 @@ def per_shift(rows: list[dict], name: str) -> dict[str, dict[int, float]]:
     """Share within ±1 frame per shift method and shift (beyond the window too: there a reading
     near the truth is outside ±max_shift_frames, hence never confident)."""
     out: dict[str, dict[int, float]] = {}
-    for method in [m for m in SHIFT_METHODS if any(r["method"] == m for r in rows)]:
-        table = {}
-        for k in sorted({r["shift_frames"] for r in rows}):
-            hits = [
-                r["estimates"][name] is not None and abs(r["estimates"][name]["offset_s"] - r["true_s"]) <= r["frame_s"] + 1e-9
-                for r in rows
-                if r["method"] == method and r["shift_frames"] == k
-            ]
-            table[k] = float(np.mean(hits)) if hits else 0.0
-        out[method] = table
+    for recipe in [recipe for recipe in RECIPES if any(recipe_of(r) == recipe for r in rows)]:
+        for method in [m for m in SHIFT_METHODS if any(r["method"] == m for r in rows)]:
+            table = {}
+            for k in sorted({r["shift_frames"] for r in rows}):
+                hits = [
+                    r["estimates"][name] is not None and abs(r["estimates"][name]["offset_s"] - r["true_s"]) <= r["frame_s"] + 1e-9
+                    for r in rows
+                    if recipe_of(r) == recipe and r["method"] == method and r["shift_frames"] == k
+                ]
+                table[k] = float(np.mean(hits)) if hits else 0.0
+            out[method if recipe == "published" else f"{method} ({recipe})"] = table
     return out
 
 
@@ -317,15 +355,15 @@ def markdown(report: dict) -> str:
         "within ±40 ms. Copies shifted beyond ±15 frames are only counted in the last columns. "
         "Speed × decode-only: decode time / estimator time (estimator = shots + face tracks + lip sync).",
         "",
-        "| estimator | split | shift method | n | within ±1 frame | ITU undetectable | median abs. error (ms) | "
+        "| estimator | recipe | split | shift method | n | within ±1 frame | ITU undetectable | median abs. error (ms) | "
         "share confident | confident and wrong | within ±40 ms among confident | right ones confident | "
         "beyond ±15: confident | frames/s | speed × decode-only | **vs bilabial sync**: n | within ±1 frame | "
         "median abs. error (ms) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in report["summary"]:
         lines.append(
-            f"| {s['estimator']} | {s['split']} | {s['method']} | {s['n']} | {s['within_1_frame']:.3f} | "
+            f"| {s['estimator']} | {s.get('recipe', 'published')} | {s['split']} | {s['method']} | {s['n']} | {s['within_1_frame']:.3f} | "
             f"{s['itu_undetectable']:.3f} | {s['median_abs_error_ms']:.0f} | {s['confident_share']:.3f} | "
             f"{s['confident_wrong']} | {s['confident_within_40ms']:.3f} | {s['right_confident']} of {s['right']} | "
             f"{s['beyond_window_confident']} of {s['beyond_window']} | {s['fps']:.0f} | {s['speed_vs_decode']:.3f} | "
@@ -369,7 +407,8 @@ def markdown(report: dict) -> str:
                     "no track" if e is None else f"{(e['offset_s'] - r['true_s']) / r['frame_s']:+.1f} (conf {e['confidence']:.2f})"
                 )
                 cells.append("-" if e is None or own is None else f"{(e['offset_s'] - r['true_s'] - own) / r['frame_s']:+.1f}")
-            lines.append(f"| {r['source']}/{r['clip']} | " + " | ".join(cells) + " |")
+            made = "" if recipe_of(r) == "published" else f" ({recipe_of(r)})"
+            lines.append(f"| {r['source']}/{r['clip']}{made} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -380,13 +419,15 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", nargs="+", choices=SHIFT_METHODS, default=list(SHIFT_METHODS), help="shift methods (default both)")
     parser.add_argument("--checkpoint", type=Path, action="append", default=[], help="a SyncNet v2 checkpoint to compare (repeatable)")
     parser.add_argument("--clips", nargs="+", metavar="NAME", help="only these clips (file names, e.g. bbaf2n.mpg)")
-    parser.add_argument("--name", default="lipsync", help="results file stem under benchmarks/results (default: lipsync)")
+    parser.add_argument("--recipe", choices=list(RECIPES), default="published", help="the pictures shifted (default: as published)")
+    parser.add_argument("--name", help="results file stem under benchmarks/results (default: lipsync, or lipsync_<recipe>)")
     parser.add_argument("--skip", nargs="+", default=[], choices=[*ESTIMATORS, *DERIVED], help="leave these estimators out")
     parser.add_argument(
         "--from-rows", type=Path, nargs="+", metavar="JSONL",
         help="no run: the report from the rows earlier runs saved (<name>.rows.jsonl; a run split by --clips, or cut short)",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    args.name = args.name or ("lipsync" if args.recipe == "published" else f"lipsync_{args.recipe}")
     SKIPPED.update(args.skip)
     if args.from_rows:
         rows = [json.loads(line) for path in args.from_rows for line in path.read_text().splitlines() if line.strip()]
@@ -414,16 +455,18 @@ def main(argv=None) -> int:
         paths = [p for p in paths if p.name in args.clips]
     for i, clip in enumerate(paths):
         frame_s = frame_seconds(clip)
+        source_picture = recipe_source(clip, args.recipe)
         for method in args.methods:
             for k in shifts:
                 true_s = k * frame_s
-                copy = CACHE / f"{clip.stem}_{method}_{k:+d}.mkv"
+                copy = CACHE / ("" if args.recipe == "published" else args.recipe) / f"{clip.stem}_{method}_{k:+d}.mkv"
                 if not copy.exists():
-                    shifted_copy(clip, copy, true_s, method=method)
+                    shifted_copy(source_picture, copy, true_s, method=method)
                 source = clip.parent.name
                 row = {
                     "clip": clip.name, "source": source, "split": "tuning" if source in TUNING_SOURCES else "held-out",
-                    "method": method, "shift_frames": k, "true_s": true_s, "frame_s": frame_s, **run_copy(copy),
+                    "recipe": args.recipe, "method": method, "shift_frames": k, "true_s": true_s, "frame_s": frame_s,
+                    **run_copy(copy),
                 }  # fmt: skip
                 rows.append(row)
                 with saved.open("a") as f:
@@ -446,6 +489,7 @@ def report_and_write(name: str, rows: list[dict], checkpoint_paths: dict) -> str
         r["bilabial_s"] = 0.0 if r["source"] in CONTROLS else sync.get(Path(r["clip"]).stem)
     shifts = sorted({r["shift_frames"] for r in rows}, key=lambda k: (abs(k), -k))
     methods = [m for m in SHIFT_METHODS if any(r["method"] == m for r in rows)]
+    recipes = [recipe for recipe in RECIPES if any(recipe_of(r) == recipe for r in rows)]
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": machine(),
@@ -456,7 +500,11 @@ def report_and_write(name: str, rows: list[dict], checkpoint_paths: dict) -> str
         "estimators": {n: {"identity": estimator_identity(p), **dataclasses.asdict(p)} for n, p in ESTIMATORS.items()},
         "checkpoints": {n: str(path) for n, path in checkpoint_paths.items()},
         "bilabial_truth": str(TRUTH_CSV.relative_to(TRUTH_CSV.parents[1])),
-        "summary": [summarise(rows, n, method, split) for n in estimator_names() for split in ("tuning", "held-out") for method in methods],
+        "recipes": recipes,
+        "summary": [
+            summarise(rows, n, method, split, recipe)
+            for n in estimator_names() for recipe in recipes for split in ("tuning", "held-out") for method in methods
+        ],  # fmt: skip
         "bias": [b for n in estimator_names() for b in bias(rows, n)],
         "per_shift": {n: per_shift(rows, n) for n in estimator_names()},
         "rows": rows,

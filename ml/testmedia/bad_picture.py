@@ -21,6 +21,7 @@ copy is as much in sync as its source. Matroska output.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -28,7 +29,7 @@ import numpy as np
 
 from ml.errors import ParameterError
 
-__all__ = ["BAD_PICTURES", "bad_picture_copy"]
+__all__ = ["BAD_PICTURES", "bad_picture_copy", "write_with_sound"]
 
 BAD_PICTURES = ("black", "still", "faceless", "tiny", "rotated")
 
@@ -51,10 +52,8 @@ def bad_picture_copy(
     at_s : float
         ``"still"``: seconds from the first frame to the frame held.
     """
-    import av
     import cv2
 
-    from ml.decoding.audio import load_audio, probe_audio
     from ml.decoding.video import iter_frames
     from ml.testmedia.video import _scene
 
@@ -72,9 +71,6 @@ def bad_picture_copy(
     height, width = frames[0].image.shape[:2]
     held = next((f.image for f in frames if f.time_s - frames[0].time_s >= at_s - 1e-6), frames[-1].image)
     scene = _scene(np.random.default_rng(seed), width, height)
-    sample_rate = probe_audio(src).sample_rate
-    sound, sound_start = load_audio(src, sample_rate=sample_rate)
-    pcm = np.clip(np.round(sound * 32767), -32768, 32767).astype(np.int16)
 
     def picture(k: int, image: np.ndarray) -> np.ndarray:
         if kind == "black":
@@ -91,23 +87,57 @@ def bad_picture_copy(
             return out
         return np.ascontiguousarray(np.rot90(image, -(degrees // 90)))  # stored turned clockwise
 
+    stored = (height, width) if kind == "rotated" and degrees != 180 else (width, height)
+    images = (picture(k, frame.image) for k, frame in enumerate(frames))
+    return write_with_sound(
+        dst, src, images, range(len(frames)), 1 / rate, frames[0].time_s, stored, rate=rate,
+        options={"preset": "veryfast", "crf": "23"}, rotation=degrees if kind == "rotated" else None,
+    )  # fmt: skip
+
+
+def write_with_sound(
+    dst: str | Path,
+    src: str | Path,
+    images: Iterable[np.ndarray],
+    pts: Iterable[int],
+    time_base: Fraction,
+    first_s: float,
+    size: tuple[int, int],
+    *,
+    rate: Fraction,
+    options: dict[str, str],
+    rotation: int | None = None,
+) -> Path:
+    """Write ``dst`` (Matroska): ``images`` (RGB, ``size`` = stored width and height) encoded as H.264
+    (x264 ``options``), image i at ``pts[i]`` × ``time_base`` seconds after the first; and the sound of
+    ``src``, decoded as :mod:`ml.decoding.audio` decodes it (mono, the source's rate), as 16-bit PCM
+    at the same time relative to the first image as in ``src`` (``first_s``: the source's time of the
+    picture of the first image), so the copy is as much in sync as its source. ``rotation``: a
+    display matrix turning the stored picture by so many degrees counter-clockwise. Written under a
+    temporary name and renamed when complete."""
+    import av
+
+    from ml.decoding.audio import load_audio, probe_audio
+
+    sample_rate = probe_audio(src).sample_rate
+    sound, sound_start = load_audio(src, sample_rate=sample_rate)
+    pcm = np.clip(np.round(sound * 32767), -32768, 32767).astype(np.int16)
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     partial = dst.with_name(dst.name + ".partial")
-    stored_w, stored_h = (height, width) if kind == "rotated" and degrees != 180 else (width, height)
     with av.open(str(partial), "w", format="matroska") as out:
         video = out.add_stream("libx264", rate=rate)
-        video.width, video.height, video.pix_fmt = stored_w, stored_h, "yuv420p"
-        video.options = {"preset": "veryfast", "crf": "23"}
-        if kind == "rotated":
-            video.set_display_rotation(degrees)
+        video.width, video.height, video.pix_fmt = *size, "yuv420p"
+        video.codec_context.time_base = time_base
+        video.options = dict(options)
+        if rotation is not None:
+            video.set_display_rotation(rotation)
         audio = out.add_stream("pcm_s16le", rate=sample_rate, layout="mono")
         audio.time_base = Fraction(1, sample_rate)
-        first_s = frames[0].time_s
-        for k, frame in enumerate(frames):
-            image = av.VideoFrame.from_ndarray(picture(k, frame.image), format="rgb24")
-            image.pts = k
-            image.time_base = 1 / rate
+        for at, picture in zip(pts, images):
+            image = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            image.pts = at
+            image.time_base = time_base
             for packet in video.encode(image):
                 out.mux(packet)
         for packet in video.encode():
