@@ -24,10 +24,13 @@ calibrated on the GRID clips, which these edits also draw from; the edits add sh
 boxes, other frame rates and re-encoding, not unseen speakers.
 
 Run from :mod:`benchmarks.video` (``make bench-video``), or alone:
-``.venv/bin/python -m benchmarks.edit_lipsync [--edits 6] [--first K] [--name STEM]`` (edits k = K … K + N − 1;
+``.venv/bin/python -m benchmarks.edit_lipsync [--edits 6] [--first K] [--crf N] [--name STEM]`` (edits k = K … K + N − 1;
 edits 0-11 calibrated the halves' consistency of ``lipsync-avcorr/5``, 12-23 are its held-out set, and
 from 24 on each edit's offset is drawn, not one of the 12 values of 0-23). Beside
 each figure, from the same run, the same estimates with ``avcorr/4``'s confidence (:func:`as_avcorr4`).
+``--crf N`` re-encodes each edit's picture by x264 (``medium``) at CRF N first, frame for frame at the
+same times (:func:`recompressed`): the compression a broadcast or web copy adds to faces already
+scaled down to 160-224 lines in some clips.
 """
 
 from __future__ import annotations
@@ -137,8 +140,34 @@ def with_sound(edit: Path, truth: dict, starts_s: list[float], offset_s: float) 
     return out
 
 
-def edit_row(k: int) -> dict:
-    """Title lip sync on the k-th real edit given its sound, as the assets read it."""
+def recompressed(edit: Path, crf: int) -> Path:
+    """The edit's picture re-encoded by x264 (``medium``) at ``crf``, frame for frame at the same
+    times (cached beside it): the compression a broadcast or web copy adds on top of the edit's own."""
+    import av
+
+    out = edit.with_name(f"{edit.stem}_crf{crf}.mp4")
+    if out.exists() and out.stat().st_mtime >= edit.stat().st_mtime:
+        return out
+    partial = out.with_suffix(".part.mp4")
+    with av.open(str(edit)) as source, av.open(str(partial), "w", format="mp4") as target:
+        video_in = source.streams.video[0]
+        video = target.add_stream("libx264", rate=video_in.average_rate)
+        video.width, video.height, video.pix_fmt = video_in.codec_context.width, video_in.codec_context.height, "yuv420p"
+        video.codec_context.time_base = video_in.time_base
+        video.options = {"preset": "medium", "crf": str(crf)}
+        for frame in source.decode(video_in):
+            frame.pict_type = av.video.frame.PictureType.NONE  # the encoder chooses its own frame types
+            for packet in video.encode(frame):
+                target.mux(packet)
+        for packet in video.encode():
+            target.mux(packet)
+    partial.rename(out)
+    return out
+
+
+def edit_row(k: int, crf: int | None = None) -> dict:
+    """Title lip sync on the k-th real edit given its sound, as the assets read it (its picture
+    re-encoded at ``crf`` first, if given)."""
     from benchmarks.video import edit_plan, real_edit
     from ml.picture.bad_input import lip_sync_blocked, title_picture_sync
     from ml.picture.faces import track_faces
@@ -147,6 +176,8 @@ def edit_row(k: int) -> dict:
     from ml.policy import LipSyncParams
 
     edit, truth = real_edit(k)
+    if crf is not None:
+        edit = recompressed(edit, crf)
     starts_s = [segment.start_s for segment in edit_plan(k)[0]]
     offset = edit_offset(k)
     path = with_sound(edit, truth, starts_s, offset)
@@ -275,11 +306,13 @@ def main(argv=None) -> int:
         "--first", type=int, default=0,
         help="the first edit's k (default 0; edits k = 0-11 were used to calibrate the halves' consistency, 12-23 held out)",
     )  # fmt: skip
-    parser.add_argument("--name", default="edit_lipsync", help="the results' file stem (default edit_lipsync)")
+    parser.add_argument("--crf", type=int, help="re-encode each edit's picture by x264 at this CRF first (more compression)")
+    parser.add_argument("--name", help="the results' file stem (default edit_lipsync, or edit_lipsync_crf<N>)")
     args = parser.parse_args(argv)
+    args.name = args.name or ("edit_lipsync" if args.crf is None else f"edit_lipsync_crf{args.crf}")
     rows = []
     for i, k in enumerate(range(args.first, args.first + args.edits)):
-        rows.append(edit_row(k))
+        rows.append(edit_row(k, args.crf))
         r = rows[-1]
         said = f"truth {r['truth_s'] * 1000:+.0f} ms, {r['status']}, error {r['error_ms']} ms"
         print(f"[{i + 1}/{args.edits}] {r['edit']}: {said}", flush=True)
