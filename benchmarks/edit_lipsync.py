@@ -145,6 +145,8 @@ def recompressed(edit: Path, crf: int) -> Path:
     times (cached beside it): the compression a broadcast or web copy adds on top of the edit's own."""
     import av
 
+    from ml.testmedia.bad_picture import encode_into
+
     out = edit.with_name(f"{edit.stem}_crf{crf}.mp4")
     if out.exists() and out.stat().st_mtime >= edit.stat().st_mtime:
         return out
@@ -155,12 +157,13 @@ def recompressed(edit: Path, crf: int) -> Path:
         video.width, video.height, video.pix_fmt = video_in.codec_context.width, video_in.codec_context.height, "yuv420p"
         video.codec_context.time_base = video_in.time_base
         video.options = {"preset": "medium", "crf": str(crf)}
-        for frame in source.decode(video_in):
-            frame.pict_type = av.video.frame.PictureType.NONE  # the encoder chooses its own frame types
-            for packet in video.encode(frame):
-                target.mux(packet)
-        for packet in video.encode():
-            target.mux(packet)
+
+        def frames():
+            for frame in source.decode(video_in):
+                frame.pict_type = av.video.frame.PictureType.NONE  # the encoder chooses its own frame types
+                yield frame
+
+        encode_into(target, video, frames())
     partial.rename(out)
     return out
 

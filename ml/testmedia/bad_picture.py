@@ -29,7 +29,7 @@ import numpy as np
 
 from ml.errors import ParameterError
 
-__all__ = ["BAD_PICTURES", "bad_picture_copy", "write_with_sound"]
+__all__ = ["BAD_PICTURES", "bad_picture_copy", "encode_into", "write_with_sound"]
 
 BAD_PICTURES = ("black", "still", "faceless", "tiny", "rotated")
 
@@ -134,26 +134,37 @@ def write_with_sound(
             video.set_display_rotation(rotation)
         audio = out.add_stream("pcm_s16le", rate=sample_rate, layout="mono")
         audio.time_base = Fraction(1, sample_rate)
-        for at, picture in zip(pts, images):
-            image = av.VideoFrame.from_ndarray(picture, format="rgb24")
-            image.pts = at
-            image.time_base = time_base
-            for packet in video.encode(image):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
+
+        def pictures():
+            for at, picture in zip(pts, images):
+                image = av.VideoFrame.from_ndarray(picture, format="rgb24")
+                image.pts = at
+                image.time_base = time_base
+                yield image
+
+        encode_into(out, video, pictures())
         start = int(round((sound_start - first_s) * sample_rate))
         if start < 0:  # sound before the first frame: dropped, as the copy starts with the picture
             pcm, start = pcm[-start:], 0
-        block = 4096
-        for i in range(0, pcm.size, block):
-            chunk = av.AudioFrame.from_ndarray(pcm[None, i : i + block], format="s16", layout="mono")
-            chunk.sample_rate = sample_rate
-            chunk.pts = start + i
-            chunk.time_base = Fraction(1, sample_rate)
-            for packet in audio.encode(chunk):
-                out.mux(packet)
-        for packet in audio.encode():
-            out.mux(packet)
+
+        def chunks(block: int = 4096):
+            for i in range(0, pcm.size, block):
+                chunk = av.AudioFrame.from_ndarray(pcm[None, i : i + block], format="s16", layout="mono")
+                chunk.sample_rate = sample_rate
+                chunk.pts = start + i
+                chunk.time_base = Fraction(1, sample_rate)
+                yield chunk
+
+        encode_into(out, audio, chunks())
     partial.replace(dst)
     return dst
+
+
+def encode_into(container, stream, frames: Iterable) -> None:
+    """Encode ``frames`` (PyAV frames) on ``stream`` of the output ``container``, muxing every
+    packet, then flush the encoder."""
+    for frame in frames:
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
