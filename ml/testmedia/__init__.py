@@ -14,6 +14,8 @@ Modules (each a section of what was one file; the public names are re-exported h
 - :mod:`~ml.testmedia.shift`: copies of a clip with its audio moved by a known offset.
 - :mod:`~ml.testmedia.bad_picture`: copies of a clip whose picture lip sync cannot read (black,
   still, no face, tiny faces, turned by a display matrix).
+- :mod:`~ml.testmedia.face_crop`: copies of a clip cropped to its face, scaled and re-encoded as the
+  lip-reading corpora hold their clips (160 × 160 at broadcast compression, say).
 
 The generator builds titles the way dubs are made.  One music-and-effects (M&E)
 bed is shared by every language; each language has a dialogue stem whose lines
