@@ -146,8 +146,7 @@ def recipe_source(clip: Path, recipe: str) -> Path:
         tracks = track_faces(clip, shots_from_file(clip))
         if tracks.n_tracks == 0:
             raise RuntimeError(f"{clip.name}: no face track to crop around")
-        longest = int(np.argmax([len(tracks.rows(t)) for t in range(tracks.n_tracks)]))
-        face_crop_copy(clip, out, np.median(tracks.box[tracks.rows(longest)], axis=0), side=side, crf=crf)
+        face_crop_copy(clip, out, np.median(tracks.box[tracks.rows(tracks.longest())], axis=0), side=side, crf=crf)
     return out
 
 
@@ -189,7 +188,7 @@ def run_copy(path: Path) -> dict:
     if tracks.n_tracks == 0:
         row["estimates"] = {name: None for name in estimator_names()}
         return row
-    longest = int(np.argmax([len(tracks.rows(t)) for t in range(tracks.n_tracks)]))
+    longest = tracks.longest()
     row["estimates"] = {}
     results = {}
     for name in estimator_names():

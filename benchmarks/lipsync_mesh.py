@@ -89,7 +89,7 @@ def clip_features(path: Path, mesh: FaceMesh, params: LipSyncParams) -> dict:
     from ml.picture.shots import shots_from_file
 
     tracks = track_faces(path, shots_from_file(path))
-    longest = int(np.argmax([len(tracks.rows(t)) for t in range(tracks.n_tracks)]))
+    longest = tracks.longest()
     landmarks = tracks.landmarks.copy()
     landmarks[tracks.rows(longest)] = refined_landmarks(path, tracks, longest)
     source = dataclasses.replace(tracks, landmarks=landmarks)

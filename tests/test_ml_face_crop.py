@@ -14,8 +14,7 @@ from ml.testmedia.face_crop import face_crop_copy
 
 def _face_box(path):
     tracks = track_faces(path, shots_from_file(path))
-    longest = int(np.argmax([len(tracks.rows(t)) for t in range(tracks.n_tracks)]))
-    return np.median(tracks.box[tracks.rows(longest)], axis=0)
+    return np.median(tracks.box[tracks.rows(tracks.longest())], axis=0)
 
 
 def test_a_face_crop_keeps_every_frame_time_and_the_sound(real_media, tmp_path):

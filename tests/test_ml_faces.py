@@ -150,3 +150,16 @@ def test_a_face_that_jumps_or_changes_is_not_continued():
     other_colours[0] = 1
     assert not _same_face(track, np.array([100, 100, 200, 200], np.float32), _Look(other_colours, look.face), params)
     assert not _same_face(track, np.array([100, 100, 200, 200], np.float32), _Look(look.colours, -look.face), params)
+
+
+def test_the_longest_track_is_the_one_with_most_frames():
+    from ml.picture.faces import FaceTracks
+
+    tracks = FaceTracks.no_picture(FaceParams())
+    with pytest.raises(ParameterError):
+        tracks.longest()
+    ids = np.array([0, 0, 1, 1, 1, 2, 2, 2])  # tracks 1 and 2 equally long: the first of them
+    n = len(ids)
+    tracks = FaceTracks(ids, np.arange(n), np.arange(n) * 0.04, np.zeros((n, 4), np.float32), np.zeros((n, 5, 2), np.float32),
+                        np.ones(n, np.float32), np.ones(n, bool), np.zeros(3, np.int64), 64, 64, n, "test")  # fmt: skip
+    assert tracks.longest() == 1

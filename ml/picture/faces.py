@@ -134,6 +134,19 @@ class FaceTracks:
         """Row indices of ``track``."""
         return np.flatnonzero(self.track == track)
 
+    def longest(self) -> int:
+        """The track with the most frames (the first of equally long ones): a single-speaker clip's
+        speaker.
+
+        Raises
+        ------
+        ParameterError
+            There is no track.
+        """
+        if self.n_tracks == 0:
+            raise ParameterError("no face track: none is the longest")
+        return int(np.argmax(np.bincount(self.track, minlength=self.n_tracks)))
+
     @property
     def face_on_screen_fraction(self) -> float:
         """Share of the title's frames with at least one tracked face."""

@@ -585,7 +585,7 @@ def clip_offset(path: str | Path, params: LipSyncParams | None = None, *, face_p
     tracks = track_faces(path, shots, face_params)
     if tracks.n_tracks == 0:
         raise MediaError(path, "no face track in the picture: lip sync needs a visible speaker")
-    longest = int(np.argmax([len(tracks.rows(t)) for t in range(tracks.n_tracks)]))
+    longest = tracks.longest()
     rows = tracks.rows(longest)
     single = FaceTracks(
         track=np.zeros(len(rows), np.int64), frame=tracks.frame[rows], time_s=tracks.time_s[rows], box=tracks.box[rows],

@@ -99,7 +99,7 @@ def build_training_set(
             if progress is not None:
                 progress(f"{clip.name}: no face track, skipped")
             continue
-        longest = max(range(tracks.n_tracks), key=lambda t: len(tracks.rows(t)))
+        longest = tracks.longest()
         crops, times = [], []
         for _, time_s, crop in mouth_crops(clip, tracks, longest, size=CROP_SIZE, scale=FACE_CROP_SCALE):
             crops.append(crop)
