@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEBIAN_PACKAGES := espeak-ng sonic-pi-samples chromium chromium-driver
 DEMO_DIR := demo
+# `make test` runs the suite in this many worker processes (pytest-xdist), whole test files per worker
+TEST_WORKERS ?= 2
 
 .PHONY: install system-deps demo test ui clean-demo bench-audio bench-video bench-lipsync bench-lipsync-titles bench-scale
 
@@ -32,7 +34,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The demo's results in the Dagster UI (http://127.0.0.1:3000), after `make demo`.
 ui: install

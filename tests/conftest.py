@@ -107,11 +107,17 @@ def postgres_instance(postgres_home):
 
 _SLOW_FIXTURES = frozenset({"postgres_url", "postgres_home", "postgres_instance"})
 
+LONGEST_FIRST = ("test_daemon_e2e.py",)
+"""Test files that take minutes (a real ``dagster dev`` and its daemon: about 200 s, most of it waiting
+on the daemon's intervals): collected first, so that ``make test``'s workers (whole files each) start
+them at once instead of ending on them alone."""
+
 
 def pytest_collection_modifyitems(config, items):
     """Tests on a real PostgreSQL database are end-to-end and slow: mark each test that uses one
     (directly or through another fixture) ``slow``, as the daemon, browser and Celery modules are, so
-    that ``pytest -m "not slow"`` is the quick loop."""
+    that ``pytest -m "not slow"`` is the quick loop. Files in :data:`LONGEST_FIRST` go first."""
     for item in items:
         if _SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.path.name not in LONGEST_FIRST)  # stable: the rest keep their order
