@@ -31,7 +31,9 @@ lip-sync offset of each edit given its clips' own sound moved by a known offset,
 read it, and its error (:mod:`benchmarks.edit_lipsync`).
 
 Clips: the published cut lists of ``media/shots`` (PySceneDetect's regression
-expectations: testvideo.mp4 30/180/394, goldeneye-vfr-drop3.mp4 90/210, fades.mp4 no hard cut),
+expectations: testvideo.mp4 30/180/394, goldeneye-vfr-drop3.mp4 90/210, fades.mp4 no hard cut; and
+issue-195-aspect-ratio.mp4, whose five cuts were seen frame by frame, with no dissolve: dubsync's
+dissolves are listed beside its cuts),
 the talking heads of ``media/talking_heads`` (one track each), and a generated title of
 ``--minutes`` minutes (1280 × 720 at 25 fps, H.264; shots of synthetic scenes and talking heads with
 known cuts and fades; ``ml.testmedia.video``), cached under ``benchmarks/.cache/video``. Results:
@@ -63,7 +65,12 @@ from ml.policy import ShotParams
 from ml.testmedia.video import synthetic_title_video
 
 CACHE = CACHE_ROOT / "video"
-PUBLISHED = {"testvideo.mp4": [30, 180, 394], "goldeneye-vfr-drop3.mp4": [90, 210], "fades.mp4": []}
+PUBLISHED = {
+    "testvideo.mp4": [30, 180, 394],
+    "goldeneye-vfr-drop3.mp4": [90, 210],
+    "fades.mp4": [],
+    "issue-195-aspect-ratio.mp4": [70, 170, 301, 421, 484],  # no published list: the cuts seen frame by frame (media/SOURCES.md)
+}
 
 
 
@@ -153,6 +160,7 @@ def shot_row(name: str, path: Path, truth: list[int], *, nominal: bool) -> dict:
         ours_s = min(ours_s, seconds)
     decode_s = min(threaded_s, spans_s)
     cut_frames = shots.boundaries("cut")
+    dissolves = shots.boundaries("dissolve")
     ours = (shots.nominal_frame_numbers(cut_frames) if nominal else cut_frames).tolist()
     runs = [scenedetect_cuts(path) for _ in range(REPEATS)]
     theirs, theirs_s = runs[-1][0], min(seconds for _, seconds in runs)
@@ -171,6 +179,7 @@ def shot_row(name: str, path: Path, truth: list[int], *, nominal: bool) -> dict:
         "pyscenedetect_adaptive": {"cuts": (adaptive := scenedetect_cuts(path, "adaptive"))[0], "seconds": adaptive[1],
                                    "speed_vs_decode": decode_s / adaptive[1], **score(adaptive[0], truth)},  # fmt: skip
         "fades": shots.nominal_frame_numbers(shots.boundaries("fade")).tolist() if nominal else shots.boundaries("fade").tolist(),
+        "dissolves": (shots.nominal_frame_numbers(dissolves) if nominal else dissolves).tolist(),
     }
 
 
@@ -384,16 +393,17 @@ def markdown(report: dict) -> str:
     if not report["shots"]:  # --edits-only
         return "\n".join(lines) + "\n"
     lines += ["## Hard cuts (±1 frame)", "",
-             "| clip | frames | truth | system | cuts found | P | R | F1 | seconds | speed × decode-only |",
-             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| clip | frames | truth | system | cuts found | P | R | F1 | dissolves reported | seconds | speed × decode-only |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in report["shots"]:
         for system in ("dubsync", "pyscenedetect", "pyscenedetect_adaptive"):
             s = row[system]
             cuts = s["cuts"] if len(s["cuts"]) <= 8 else f"{len(s['cuts'])} cuts"
             truth = row["truth"] if len(row["truth"]) <= 8 else f"{len(row['truth'])} cuts"
+            dissolves = row.get("dissolves", "?") if system == "dubsync" else "-"  # PySceneDetect reports none
             lines.append(
                 f"| {row['clip']} | {row['frames']} | {truth} | {system} | {cuts} | {s['precision']:.3f} | {s['recall']:.3f} | "
-                f"{s['f1']:.3f} | {s['seconds']:.3f} | {s['speed_vs_decode']:.2f} |"
+                f"{s['f1']:.3f} | {dissolves} | {s['seconds']:.3f} | {s['speed_vs_decode']:.2f} |"
             )
     lines += ["", "Speed × decode-only: decode-only time / detector time (1.0 = as fast as decoding alone; "
               "the detector includes its own decoding). "

@@ -342,6 +342,40 @@ def test_a_cross_fade_in_real_footage_is_a_dissolve(shot_clips):
     assert not any(abs(c - 544) <= 45 for c in shots.boundaries("cut").tolist())
 
 
+def test_hands_moving_in_close_up_are_not_dissolves(shot_clips):
+    # issue-195-aspect-ratio.mp4 (704 × 576, non-square pixels): five hard cuts, seen frame by frame at
+    # 2.80, 6.80, 12.04, 16.84 and 19.36 s, and close-ups of hands turning small objects, whose 16 × 16
+    # thumbnail changes smoothly, one way and through the mean of its ends: six dissolves were reported
+    # there before the frames between were required to be mixes too. PySceneDetect's Content and
+    # Adaptive detectors find the five cuts and nothing else.
+    path = shot_clips / "issue-195-aspect-ratio.mp4"
+    shots = shots_from_file(path)
+    assert shots.boundaries("cut").tolist() == [70, 170, 301, 421, 484]
+    assert shots.boundaries("dissolve").size == 0 and shots.boundaries("fade").size == 0
+    # the mix rule decides: without it the moves are dissolves again
+    assert shots_from_file(path, ShotParams(dissolve_max_residual=1e9)).boundaries("dissolve").size > 0
+
+
+def test_frames_between_a_dissolves_ends_are_mixes_and_a_moving_object_is_not():
+    from ml.picture.shots import _mix_residual
+
+    # a bright blob sliding across a dark 16 × 16 picture, against the same two ends mixed
+    yy, xx = np.mgrid[0:16, 0:16]
+
+    def blob(x: float) -> np.ndarray:
+        return (0.2 + 0.6 * np.exp(-((xx - x) ** 2 + (yy - 8) ** 2) / 18.0)).reshape(-1).astype(np.float32)
+
+    params = ShotParams()
+    moving = np.stack([blob(4 + 4.5 * k / 10) for k in range(11)])  # 4.5 pixels in 10 frames
+    mixed = np.stack([(1 - k / 10) * moving[0] + k / 10 * moving[-1] for k in range(11)])
+    middle = np.array([5])
+    assert _mix_residual(mixed, middle, 5, mixed[[0]], mixed[[-1]])[0] < 1e-6
+    assert _mix_residual(moving, middle, 5, moving[[0]], moving[[-1]])[0] > params.dissolve_max_residual  # 0.157
+    # its middle frame passes the middle frame's test (0.22 of the change from the mean of the ends)
+    change = np.abs(moving[-1] - moving[0]).mean()
+    assert np.abs(moving[5] - 0.5 * (moving[0] + moving[-1])).mean() < params.dissolve_linearity * change
+
+
 def _still_dissolve(sway: float) -> np.ndarray:
     """200 luma thumbnails: picture A, a 40-frame dissolve (frames 60-99) into B, which differs from A by
     a mean 0.038 (two similar speakers), then B; before and after the dissolve the pictures sway (every

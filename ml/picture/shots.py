@@ -30,7 +30,10 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
   similar pictures, by at least ``dissolve_still_change`` and ``dissolve_still_contrast`` times as
   much as over the spans of the same length just before and just after it: the pictures it joins
   are still), the middle frame is the
-  mean of the two ends (within ``dissolve_linearity`` of the change), the change is monotonous (at
+  mean of the two ends (within ``dissolve_linearity`` of the change), every frame between is a mix
+  of the two ends (its distance from the nearest mix, averaged over the frames, within
+  ``dissolve_max_residual`` of the change: a large smooth object moving in close-up passes the
+  middle frame's test on a 16 × 16 thumbnail, not this one), the change is monotonous (at
   least ``dissolve_monotony`` of the sum of the steps between: a mix moves every pixel one way,
   motion goes back and forth) and no step between is a cut with a luma step (a colour cut without
   one inside a dissolve is its end, where the bars of the shot going out vanish, and is dropped).
@@ -512,12 +515,34 @@ def _is_flash(thumbs: np.ndarray, i: int, step: float, params: ShotParams) -> bo
     return back < params.flash_ratio * step
 
 
+def _mix_residual(scaled: np.ndarray, middles: np.ndarray, w: int, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """How far the frames strictly between ``middles − w`` and ``middles + w`` of ``scaled``
+    [shape=(n, side²)] lie from mixes of the two ends ``first`` and ``last`` [shape=(k, side²)]: each
+    frame's mean absolute distance from its nearest point of the segment between them, averaged
+    over the frames, in shares of the ends' mean absolute difference [shape=(k,)].
+
+    A dissolve shows every frame as ``(1 − a) · first + a · last``; a large, smooth object moving
+    in close-up (hands turning an object before the camera) can pass the middle frame's test on a
+    16 × 16 thumbnail, but the frames between it and the ends lie off that line."""
+    out = np.empty(len(middles))
+    between = np.arange(-w + 1, w)
+    for lo in range(0, len(middles), 256):  # in blocks: (k, 2w − 1, side²) floats for a long dissolve
+        hi = min(len(middles), lo + 256)
+        ends = first[lo:hi, None]
+        d = last[lo:hi, None] - ends
+        x = scaled[middles[lo:hi, None] + between] - ends  # (b, 2w − 1, side²)
+        share = np.clip((x * d).sum(axis=2, keepdims=True) / np.maximum((d * d).sum(axis=2, keepdims=True), 1e-12), 0.0, 1.0)
+        distance = np.abs(x - share * d).mean(axis=2).mean(axis=1)
+        out[lo:hi] = distance / np.maximum(np.abs(d[:, 0]).mean(axis=1), 1e-12)
+    return out
+
+
 def _dissolves(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams) -> list[tuple[int, int, int]]:
     """(first, middle, last) frame of every dissolve: spans m − w … m + w over which the thumbnail
     changes monotonously, by at least ``dissolve_min_change`` (or by at least ``dissolve_still_change``
     where it changes ``dissolve_still_contrast`` times less over m − 3w … m − w and m + w … m + 3w),
-    through the mean of both ends, with no hard boundary in ``hard`` inside, between two pictures
-    (not one at two gains: a fade)."""
+    through the mean of both ends and through mixes of them (:func:`_mix_residual`), with no hard
+    boundary in ``hard`` inside, between two pictures (not one at two gains: a fade)."""
     n = len(thumbs)
     if n < 3:
         return []
@@ -566,6 +591,9 @@ def _dissolves(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[i
                 for x, y in ((first, last), (last, first)):
                     gain = (x * y).sum(axis=1) / np.maximum((x * x).sum(axis=1), 1e-9)
                     passes &= np.abs(y - gain[:, None] * x).mean(axis=1) > params.dissolve_linearity * strong
+                # every frame between is a mix of the two ends, not only the middle one
+                where = np.flatnonzero(passes)
+                passes[where] = _mix_residual(scaled, m[kept[where]] - low, w, first[where], last[where]) <= params.dissolve_max_residual
                 ok[kept] = passes
             better = ok & (change > best[m])
             best[m[better]] = change[better]
