@@ -427,6 +427,27 @@ def test_a_flash_is_not_a_cut(tmp_path, real_media):
     assert shots.luma_change[30] >= ShotParams().similar_min_luma  # a step the size of a cut's, and not one
 
 
+def test_a_talking_head_brightening_is_not_a_dissolve(tmp_path, real_media):
+    # face_2.mp4 brightened by a tone curve over 25 frames (value ** 0.6 at the end: an iris opening or a
+    # camera's exposure settling), then the shot goes on: a mix of its two ends, as a dissolve is, but of
+    # one picture at two exposures (the change has one sign, the pixels keep their order)
+    from ml.testmedia.video import _close, _write, _writer
+
+    frames = [f.image for f in iter_frames(real_media / "talking_heads" / "retalking" / "face_2.mp4")]
+    height, width = frames[0].shape[:2]
+    path = tmp_path / "brighter.mp4"
+    container, stream = _writer(path, width, height, 25, preset="veryfast", crf=20)
+    for k, image in enumerate(frames):
+        gamma = 1 - 0.4 * min(max(k - 30, 0), 25) / 25
+        _write(container, stream, np.clip(255 * (image / 255.0) ** gamma, 0, 255).astype(np.uint8))
+    _close(container, stream)
+    shots = shots_from_file(path)
+    assert shots.n_shots == 1, shots.table()
+    # the exposure test decides: without it the brightening is a dissolve
+    off = ShotParams(dissolve_exposure_coherence=1.0, dissolve_exposure_order=1.0)
+    assert shots_from_file(path, off).boundaries("dissolve").size > 0
+
+
 @pytest.mark.parametrize(("first", "second"), [("bbaf2n.mpg", "lwbsza.mpg"), ("lwbsza.mpg", "brbk7n.mpg")])
 def test_a_pillarboxed_cut_that_whole_frame_histograms_miss_is_found(real_media, tmp_path, first, second):
     # two GRID speakers (one set, one light), scaled to 160 lines and pillarboxed into 640 × 360: the

@@ -33,7 +33,9 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
   mean of the two ends (within ``dissolve_linearity`` of the change), every frame between is a mix
   of the two ends (its distance from the nearest mix, averaged over the frames, within
   ``dissolve_max_residual`` of the change: a large smooth object moving in close-up passes the
-  middle frame's test on a 16 × 16 thumbnail, not this one), the change is monotonous (at
+  middle frame's test on a 16 × 16 thumbnail, not this one), the two ends are not one picture at
+  two exposures (a change of one sign that keeps the pixels' order: an iris opening, whose
+  highlights clip, is a mix of its ends too), the change is monotonous (at
   least ``dissolve_monotony`` of the sum of the steps between: a mix moves every pixel one way,
   motion goes back and forth) and no step between is a cut with a luma step (a colour cut without
   one inside a dissolve is its end, where the bars of the shot going out vanish, and is dropped).
@@ -537,6 +539,28 @@ def _mix_residual(scaled: np.ndarray, middles: np.ndarray, w: int, first: np.nda
     return out
 
 
+def _one_picture_brighter(first: np.ndarray, last: np.ndarray, params: ShotParams) -> np.ndarray:
+    """Whether each ``last`` [shape=(k, side²)] is ``first`` at another exposure or tone curve, not
+    another picture: the change has one sign nearly everywhere (its mean is at least
+    ``dissolve_exposure_coherence`` of its mean absolute value) and the pixels keep their order (the
+    rank correlation of the two is at least ``dissolve_exposure_order``) [shape=(k,), bool].
+
+    A proportional change is caught by the gain test of :func:`_dissolves`; a brightening whose
+    highlights clip is not proportional, and is a mix of its ends as a dissolve is."""
+    from scipy.stats import rankdata
+
+    change = last - first
+    coherent = np.abs(change.mean(axis=1)) >= params.dissolve_exposure_coherence * np.maximum(np.abs(change).mean(axis=1), 1e-12)
+    out = np.zeros(len(first), bool)
+    if coherent.any():
+        a, b = (rankdata(x[coherent], axis=1) for x in (first, last))
+        a -= a.mean(axis=1, keepdims=True)
+        b -= b.mean(axis=1, keepdims=True)
+        order = (a * b).sum(axis=1) / np.maximum(np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1)), 1e-12)
+        out[coherent] = order >= params.dissolve_exposure_order
+    return out
+
+
 def _dissolves(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams) -> list[tuple[int, int, int]]:
     """(first, middle, last) frame of every dissolve: spans m − w … m + w over which the thumbnail
     changes monotonously, by at least ``dissolve_min_change`` (or by at least ``dissolve_still_change``
@@ -591,6 +615,10 @@ def _dissolves(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[i
                 for x, y in ((first, last), (last, first)):
                     gain = (x * y).sum(axis=1) / np.maximum((x * x).sum(axis=1), 1e-9)
                     passes &= np.abs(y - gain[:, None] * x).mean(axis=1) > params.dissolve_linearity * strong
+                # nor one picture at two exposures, where the highlights clip (an iris opening): the
+                # change has one sign nearly everywhere and the pixels keep their order
+                where = np.flatnonzero(passes)
+                passes[where] = ~_one_picture_brighter(first[where], last[where], params)
                 # every frame between is a mix of the two ends, not only the middle one
                 where = np.flatnonzero(passes)
                 passes[where] = _mix_residual(scaled, m[kept[where]] - low, w, first[where], last[where]) <= params.dissolve_max_residual
