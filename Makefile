@@ -51,13 +51,15 @@ bench-audio: install
 	$(BIN)/python -m benchmarks.audio_sync
 
 # Picture benchmark (real edits: cuts and dissolves vs PySceneDetect Content and Adaptive, face tracks per shot; published
-# cut lists; generated 10-minute title); see benchmarks/video.py.
+# cut lists; generated 10-minute title); see benchmarks/video.py. Then real footage with a wipe, a whip pan, a zoom, a
+# brightening and caption boxes, dubsync vs the same detectors; see benchmarks/transitions.py.
 $(VENV)/.bench-stamp: pyproject.toml | $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $@
 
 bench-video: install $(VENV)/.bench-stamp
 	$(BIN)/python -m benchmarks.video
+	$(BIN)/python -m benchmarks.transitions
 
 # Lip sync of the original audio (weight-free estimator) on the shared talking heads with known
 # audio shifts, by moved samples and by a stream start offset; then the same clips cropped to their

@@ -444,7 +444,7 @@ def test_a_talking_head_brightening_is_not_a_dissolve(tmp_path, real_media):
     shots = shots_from_file(path)
     assert shots.n_shots == 1, shots.table()
     # the exposure test decides: without it the brightening is a dissolve
-    off = ShotParams(dissolve_exposure_coherence=1.0, dissolve_exposure_order=1.0)
+    off = ShotParams(dissolve_exposure_discordance=0.0)
     assert shots_from_file(path, off).boundaries("dissolve").size > 0
 
 

@@ -539,25 +539,57 @@ def _mix_residual(scaled: np.ndarray, middles: np.ndarray, w: int, first: np.nda
     return out
 
 
+ORDER_STEP = 8 / 255
+"""Two neighbouring thumbnail pixels are in a clear order when their values differ by at least this
+(in flat areas the order is compression noise; see :func:`_discordant`)."""
+CLIPPED = 5 / 255
+"""... and a pair that both sit within this of black or of white at the other end is no evidence either
+(highlights clipped by a brightening, shadows crushed by a darkening)."""
+NEIGHBOURS = ((0, 1), (1, 0), (1, 1), (1, -1), (0, 2), (2, 0), (2, 2), (2, -2))
+"""Row and column offsets of the pixel pairs compared: the picture's local structure (its edges and
+their direction), which a change of exposure keeps and another picture does not."""
+
+
+@functools.lru_cache(maxsize=4)
+def _neighbour_pairs(side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices into a flattened side × side thumbnail of the two pixels of every pair of :data:`NEIGHBOURS`."""
+    index = np.arange(side * side).reshape(side, side)
+    a, b = [], []
+    for dy, dx in NEIGHBOURS:
+        rows, cols = slice(max(0, -dy), side - max(0, dy)), slice(max(0, -dx), side - max(0, dx))
+        shifted = (slice(rows.start + dy, rows.stop + dy), slice(cols.start + dx, cols.stop + dx))
+        a.append(index[rows, cols].ravel())
+        b.append(index[shifted].ravel())
+    return np.concatenate(a), np.concatenate(b)
+
+
+def _discordant(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Share of the neighbouring pixel pairs (:data:`NEIGHBOURS`) in a clear order in each ``x``
+    [shape=(k, side²)] that the ``y`` of the same row puts clearly in the other order (by at least half
+    of :data:`ORDER_STEP`) [shape=(k,)]."""
+    a, b = _neighbour_pairs(THUMB_SIDE)
+    dx, dy = x[:, a] - x[:, b], y[:, a] - y[:, b]
+    white, black = y >= 1 - CLIPPED, y <= CLIPPED
+    clear = (np.abs(dx) >= ORDER_STEP) & ~(white[:, a] & white[:, b]) & ~(black[:, a] & black[:, b])
+    crossed = clear & (dx * dy < 0) & (np.abs(dy) >= ORDER_STEP / 2)
+    return crossed.sum(axis=1) / np.maximum(clear.sum(axis=1), 1)
+
+
 def _one_picture_brighter(first: np.ndarray, last: np.ndarray, params: ShotParams) -> np.ndarray:
     """Whether each ``last`` [shape=(k, side²)] is ``first`` at another exposure or tone curve, not
     another picture: the change has one sign nearly everywhere (its mean is at least
-    ``dissolve_exposure_coherence`` of its mean absolute value) and the pixels keep their order (the
-    rank correlation of the two is at least ``dissolve_exposure_order``) [shape=(k,), bool].
+    ``dissolve_exposure_coherence`` of its mean absolute value) and the pixels keep their local order
+    (less than ``dissolve_exposure_discordance`` of the neighbouring pairs in a clear order swap, in
+    one direction or the other: :func:`_discordant`) [shape=(k,), bool].
 
     A proportional change is caught by the gain test of :func:`_dissolves`; a brightening whose
     highlights clip is not proportional, and is a mix of its ends as a dissolve is."""
-    from scipy.stats import rankdata
-
     change = last - first
     coherent = np.abs(change.mean(axis=1)) >= params.dissolve_exposure_coherence * np.maximum(np.abs(change).mean(axis=1), 1e-12)
     out = np.zeros(len(first), bool)
     if coherent.any():
-        a, b = (rankdata(x[coherent], axis=1) for x in (first, last))
-        a -= a.mean(axis=1, keepdims=True)
-        b -= b.mean(axis=1, keepdims=True)
-        order = (a * b).sum(axis=1) / np.maximum(np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1)), 1e-12)
-        out[coherent] = order >= params.dissolve_exposure_order
+        x, y = first[coherent], last[coherent]
+        out[coherent] = np.minimum(_discordant(x, y), _discordant(y, x)) < params.dissolve_exposure_discordance
     return out
 
 
@@ -615,13 +647,13 @@ def _dissolves(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[i
                 for x, y in ((first, last), (last, first)):
                     gain = (x * y).sum(axis=1) / np.maximum((x * x).sum(axis=1), 1e-9)
                     passes &= np.abs(y - gain[:, None] * x).mean(axis=1) > params.dissolve_linearity * strong
+                # every frame between is a mix of the two ends, not only the middle one
+                where = np.flatnonzero(passes)
+                passes[where] = _mix_residual(scaled, m[kept[where]] - low, w, first[where], last[where]) <= params.dissolve_max_residual
                 # nor one picture at two exposures, where the highlights clip (an iris opening): the
                 # change has one sign nearly everywhere and the pixels keep their order
                 where = np.flatnonzero(passes)
                 passes[where] = ~_one_picture_brighter(first[where], last[where], params)
-                # every frame between is a mix of the two ends, not only the middle one
-                where = np.flatnonzero(passes)
-                passes[where] = _mix_residual(scaled, m[kept[where]] - low, w, first[where], last[where]) <= params.dissolve_max_residual
                 ok[kept] = passes
             better = ok & (change > best[m])
             best[m[better]] = change[better]

@@ -1,0 +1,202 @@
+"""Shot boundaries on real footage changed in ways ``ml.testmedia`` does not: dubsync against
+PySceneDetect's ContentDetector and AdaptiveDetector on the same files.
+
+``.venv/bin/python -m benchmarks.transitions``
+
+Each case is frames of the clips of ``media/shots`` and ``media/talking_heads`` joined or changed by a
+few lines of numpy here (a wipe, a whip pan, a zoom, a brightening as an iris opens, a caption box
+fading in and out) and encoded by x264 (``veryfast``, CRF 20) at 25 fps, cached in
+``benchmarks/.cache/transitions``. The truth is what a viewer sees: one shot, or a transition over
+frames a … b (a cut when a = b). A system is right on a case when it reports no boundary where there
+is one shot, or exactly one boundary within a - 1 … b + 1 and none elsewhere. dubsync's boundaries
+are all it reports (cuts, fades and dissolves); PySceneDetect reports cuts. Results:
+``benchmarks/results/transitions.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks._common import CACHE as CACHE_ROOT
+from benchmarks._common import MEDIA, machine, write_report
+from benchmarks.video import scenedetect_cuts
+from ml.decoding.video import iter_frames
+from ml.picture.shots import shots_from_file
+
+CACHE = CACHE_ROOT / "transitions"
+SIZE = (1280, 720)
+"""Frame size of the cases made of clips of different sizes (the others keep their clip's size)."""
+
+
+def _frames(path: Path, first: int, n: int, size: tuple[int, int] | None = SIZE) -> list[np.ndarray]:
+    import cv2
+
+    out = []
+    for frame in iter_frames(path):
+        if frame.index >= first:
+            out.append(frame.image if size is None else cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA))
+        if len(out) == n:
+            break
+    return out
+
+
+def _ramp(k: int, start: int, length: int) -> float:
+    """0 before ``start``, 1 from ``start + length`` on, linear between."""
+    return min(max(k - start, 0), length) / length
+
+
+def wipe() -> list[np.ndarray]:
+    """testvideo.mp4's lizard, then a 12-frame wipe from the left into face_4.mp4 (frames 60-71)."""
+    lizard, head = _frames(MEDIA / "shots" / "testvideo.mp4", 40, 72), _frames(MEDIA / "talking_heads" / "retalking" / "face_4.mp4", 0, 90)
+    out = lizard[:60]
+    for i in range(12):
+        image = lizard[60 + i].copy()
+        edge = SIZE[0] * (i + 1) // 13
+        image[:, :edge] = head[i][:, :edge]
+        out.append(image)
+    return out + head[12:]
+
+
+def whip_pan() -> list[np.ndarray]:
+    """A window of the frame's size sliding across testvideo.mp4's lizard enlarged × 2 in 20 frames."""
+    import cv2
+
+    (still,) = _frames(MEDIA / "shots" / "testvideo.mp4", 40, 1)
+    width, height = SIZE
+    big = cv2.resize(still, (2 * width, 2 * height), interpolation=cv2.INTER_CUBIC)
+    xs = np.r_[np.zeros(30), np.linspace(0, width, 20), np.full(30, width)].astype(int)
+    return [np.ascontiguousarray(big[height // 2 : height // 2 + height, x : x + width]) for x in xs]
+
+
+def zoom() -> list[np.ndarray]:
+    """goldeneye-vfr-drop3.mp4 from its 6th decoded frame, zoomed in × 2 over frames 25-50, through its
+    own cut (published at frame 90 of its nominal rate, decoded frame 60: here 55)."""
+    import cv2
+
+    width, height = SIZE
+    out = []
+    for k, image in enumerate(_frames(MEDIA / "shots" / "goldeneye-vfr-drop3.mp4", 5, 80)):
+        z = 1 + _ramp(k, 25, 25)
+        w, h = int(width / z), int(height / z)
+        x0, y0 = (width - w) // 2, (height - h) // 2
+        out.append(cv2.resize(image[y0 : y0 + h, x0 : x0 + w], SIZE, interpolation=cv2.INTER_CUBIC))
+    return out
+
+
+def brightened(clip: str, gain: float = 1.0, gamma: float = 1.0, size: tuple[int, int] | None = None) -> Callable[[], list[np.ndarray]]:
+    """``clip`` brightened (or darkened) over frames 30-55 to ``gain`` × (value ** ``gamma``), clipping at white."""
+
+    def make() -> list[np.ndarray]:
+        frames = _frames(MEDIA / "talking_heads" / clip, 0, 100, size)
+        out = []
+        for k, image in enumerate(frames):
+            t = _ramp(k, 30, 25)
+            level = (1 + (gain - 1) * t) * (image / 255.0) ** (1 + (gamma - 1) * t)
+            out.append(np.clip(255 * level, 0, 255).astype(np.uint8))
+        return out
+
+    return make
+
+
+def caption(height_share: float) -> Callable[[], list[np.ndarray]]:
+    """face_4.mp4 with a dark caption box (75 % of the width, ``height_share`` of the height, white
+    strokes) fading in over frames 30-35 and out over 105-110."""
+
+    def make() -> list[np.ndarray]:
+        frames = _frames(MEDIA / "talking_heads" / "retalking" / "face_4.mp4", 0, 150, None)
+        h, w = frames[0].shape[:2]
+        box, mask = np.zeros((h, w, 3), np.float32), np.zeros((h, w, 1), np.float32)
+        y0, y1 = int(h * (0.95 - height_share)), int(h * 0.95)
+        mask[y0:y1, int(w * 0.05) : int(w * 0.8)] = 1
+        box[y0:y1] = (20, 30, 90)
+        for k in range(5):
+            box[y0 + int((y1 - y0) * 0.3) : y0 + int((y1 - y0) * 0.7), int(w * (0.1 + 0.12 * k)) : int(w * (0.18 + 0.12 * k))] = 240
+        out = []
+        for k, image in enumerate(frames):
+            a = _ramp(k, 29, 6) - _ramp(k, 104, 6)
+            out.append(np.clip(image * (1 - a * mask) + box * a * mask, 0, 255).astype(np.uint8))
+        return out
+
+    return make
+
+
+CASES: dict[str, tuple[Callable[[], list[np.ndarray]], tuple[int, int] | None]] = {
+    "wipe into another clip": (wipe, (60, 71)),
+    "whip pan": (whip_pan, None),
+    "zoom in, then the clip's own cut": (zoom, (55, 55)),
+    "face_4 brightened × 1.6 (highlights clip)": (brightened("retalking/face_4.mp4", gain=1.6, size=SIZE), None),
+    "face_2 brightened by a tone curve (value ** 0.6)": (brightened("retalking/face_2.mp4", gamma=0.6), None),
+    "GRID lwbsza brightened × 1.6 (flat background clips)": (brightened("grid/lwbsza.mpg", gain=1.6), None),
+    "GRID lwbsza darkened × 0.6": (brightened("grid/lwbsza.mpg", gain=0.6), None),
+    "caption box fading in and out, 12 % of the height": (caption(0.12), None),
+    "caption box fading in and out, 25 % of the height": (caption(0.25), None),
+}
+"""Name: (frames, truth: the transition's first and last frame, or ``None`` for one shot)."""
+
+
+def build(name: str, make: Callable[[], list[np.ndarray]]) -> Path:
+    """The case's file (cached)."""
+    import av
+
+    path = CACHE / f"{''.join(c if c.isalnum() else '_' for c in name).strip('_')}.mp4"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    frames = make()
+    partial = path.with_name(f"partial_{path.name}")
+    with av.open(str(partial), "w") as out:
+        stream = out.add_stream("libx264", rate=25, options={"preset": "veryfast", "crf": "20"})
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for image in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")))
+        out.mux(stream.encode())
+    partial.rename(path)
+    return path
+
+
+def right(found: list[int], truth: tuple[int, int] | None) -> bool:
+    if truth is None:
+        return not found
+    first, last = truth
+    return len(found) == 1 and first - 1 <= found[0] <= last + 1
+
+
+def main(argv=None) -> int:
+    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "cases": []}
+    for name, (make, truth) in CASES.items():
+        path = build(name, make)
+        shots = shots_from_file(path)
+        ours = [(int(row["first_frame"]), row["begins_with"]) for row in shots.table()[1:]]
+        row = {"case": name, "file": path.name, "truth": truth, "dubsync": ours, "dubsync_right": right([f for f, _ in ours], truth)}
+        for detector in ("content", "adaptive"):
+            cuts = scenedetect_cuts(path, detector)[0]
+            row[detector], row[f"{detector}_right"] = cuts, right(cuts, truth)
+        print(f"[transitions] {name}: dubsync {ours}, Content {row['content']}, Adaptive {row['adaptive']}", flush=True)
+        report["cases"].append(row)
+    lines = [f"# Transitions on real footage ({report['date']}, {report['machine']})", "",
+             "| case | truth | dubsync | Content | Adaptive |", "|---|---|---|---|---|"]  # fmt: skip
+    for row in report["cases"]:
+        truth = "one shot" if row["truth"] is None else f"frames {row['truth'][0]}-{row['truth'][1]}"
+        ours = ", ".join(f"{kind} {f}" for f, kind in row["dubsync"]) or "nothing"
+        mark = {True: "right", False: "**wrong**"}
+        lines.append(
+            f"| {row['case']} | {truth} | {ours} ({mark[row['dubsync_right']]}) | {row['content'] or 'nothing'} "
+            f"({mark[row['content_right']]}) | {row['adaptive'] or 'nothing'} ({mark[row['adaptive_right']]}) |"
+        )
+    totals = {system: sum(row[f"{system}_right"] for row in report["cases"]) for system in ("dubsync", "content", "adaptive")}
+    n = len(report["cases"])
+    lines += ["", f"Right: dubsync {totals['dubsync']}, Content {totals['content']}, Adaptive {totals['adaptive']} of {n}."]
+    text = "\n".join(lines) + "\n"
+    write_report("transitions", report, text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
