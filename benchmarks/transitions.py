@@ -141,7 +141,7 @@ CASES: dict[str, tuple[Callable[[], list[np.ndarray]], tuple[int, int] | None]] 
 
 def build(name: str, make: Callable[[], list[np.ndarray]]) -> Path:
     """The case's file (cached)."""
-    import av
+    from ml.testmedia.video import _close, _write, _writer
 
     path = CACHE / f"{''.join(c if c.isalnum() else '_' for c in name).strip('_')}.mp4"
     if path.exists():
@@ -149,13 +149,11 @@ def build(name: str, make: Callable[[], list[np.ndarray]]) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     frames = make()
     partial = path.with_name(f"partial_{path.name}")
-    with av.open(str(partial), "w") as out:
-        stream = out.add_stream("libx264", rate=25, options={"preset": "veryfast", "crf": "20"})
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        for image in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")))
-        out.mux(stream.encode())
+    height, width = frames[0].shape[:2]
+    container, stream = _writer(partial, width, height, 25, crf=20, preset="veryfast")
+    for image in frames:
+        _write(container, stream, np.ascontiguousarray(image))
+    _close(container, stream)
     partial.rename(path)
     return path
 
