@@ -34,8 +34,8 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
   of the two ends (its distance from the nearest mix, averaged over the frames, within
   ``dissolve_max_residual`` of the change: a large smooth object moving in close-up passes the
   middle frame's test on a 16 × 16 thumbnail, not this one), the two ends are not one picture at
-  two exposures (a change of one sign that keeps the pixels' order: an iris opening, whose
-  highlights clip, is a mix of its ends too), the change is monotonous (at
+  two exposures (a change of one sign that keeps the order of neighbouring pixels: an iris opening,
+  whose highlights clip, is a mix of its ends too), the change is monotonous (at
   least ``dissolve_monotony`` of the sum of the steps between: a mix moves every pixel one way,
   motion goes back and forth) and no step between is a cut with a luma step (a colour cut without
   one inside a dissolve is its end, where the bars of the shot going out vanish, and is dropped).
@@ -651,7 +651,7 @@ def _dissolves(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[i
                 where = np.flatnonzero(passes)
                 passes[where] = _mix_residual(scaled, m[kept[where]] - low, w, first[where], last[where]) <= params.dissolve_max_residual
                 # nor one picture at two exposures, where the highlights clip (an iris opening): the
-                # change has one sign nearly everywhere and the pixels keep their order
+                # change has one sign nearly everywhere and neighbouring pixels keep their order
                 where = np.flatnonzero(passes)
                 passes[where] = ~_one_picture_brighter(first[where], last[where], params)
                 ok[kept] = passes
