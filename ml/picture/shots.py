@@ -35,11 +35,14 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
   ``dissolve_max_residual`` of the change: a large smooth object moving in close-up passes the
   middle frame's test on a 16 × 16 thumbnail, not this one), the two ends are not one picture at
   two exposures (a change of one sign that keeps the order of neighbouring pixels: an iris opening,
-  whose highlights clip, is a mix of its ends too), the change is monotonous (at
-  least ``dissolve_monotony`` of the sum of the steps between: a mix moves every pixel one way,
-  motion goes back and forth) and no step between is a cut with a luma step (a colour cut without
-  one inside a dissolve is its end, where the bars of the shot going out vanish, and is dropped).
-  Its middle frame is the boundary.
+  whose highlights clip, is a mix of its ends too), the change reaches down at least
+  ``dissolve_min_extent`` of the active picture's height (:func:`_extent`: a caption box or a lower
+  third fading in over the shot is a mix of its ends too, within a band of rows), the change is
+  monotonous (at least ``dissolve_monotony`` of the sum of the steps between: a mix moves every
+  pixel one way, motion goes back and forth) and no step between is a cut with a luma step (a colour
+  cut without one inside a dissolve is its end, where the bars of the shot going out vanish, and is
+  dropped). Its middle frame is the boundary; runs of middle frames whose spans lie one inside the
+  other are one dissolve.
 - A **fade** passes through black: a run of frames whose mean brightness (of the active picture) is
   at most ``dark_level``, lit on both sides (black runs less than ``min_shot_s`` apart are one); its
   middle frame is a fade boundary (PySceneDetect's threshold detector places fade cuts the same
@@ -74,8 +77,9 @@ __all__ = [
     "shots_from_file",
 ]
 
-ALGORITHM = "hsv-luma-shots/5"
-"""Bump when the detector changes in a way the parameters do not capture (/4: black runs less than
+ALGORITHM = "hsv-luma-shots/6"
+"""Bump when the detector changes in a way the parameters do not capture (/5: a dissolve whose run of
+middle frames one failing middle frame split was two dissolves a few frames apart; /4: black runs less than
 ``min_shot_s`` apart were two fades, and 10- and 12-bit pictures were scaled to RGB by FFmpeg instead
 of sampled in place; /3: histograms of the whole frame, colour cuts only, no dissolves)."""
 
@@ -593,7 +597,44 @@ def _one_picture_brighter(first: np.ndarray, last: np.ndarray, params: ShotParam
     return out
 
 
-def _dissolves(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams) -> list[tuple[int, int, int]]:
+EXTENT_LEVEL = 0.4
+"""A thumbnail row is in a change when one of its pixels changes by at least this share of the
+largest change of any pixel (see :func:`_extent`). Between two speakers in one framing the face
+changes about half as much as the clothes below it and must count; a head moving above a caption box
+changes a fifth to a third as much as the box, and should not."""
+
+
+def _extent(first: np.ndarray, last: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """How far down the active picture ``boxes`` [shape=(k, 4), x0 y0 x1 y1, fractions of the frame]
+    the change from each ``first`` to ``last`` [shape=(k, side²)] reaches: the rows from the first to
+    the last in the change (:data:`EXTENT_LEVEL`), as a share of the picture's thumbnail rows
+    [shape=(k,)].
+
+    A dissolve into another shot changes the picture from top to bottom, and one between two speakers
+    in the same framing changes the speaker, from the head to the clothes at the frame's edge; a
+    caption box, a lower third or a banner fading in over the picture changes a band of rows."""
+    side = THUMB_SIDE
+    change = np.abs(last - first).reshape(-1, side, side)
+    edges = np.clip(np.rint(np.asarray(boxes, np.float64) * side).astype(np.int64), 0, side)
+    out = np.ones(len(change))
+    for k, (d, (x0, y0, x1, y1)) in enumerate(zip(change, edges.tolist())):
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue  # a sliver: measured whole, as the histograms are
+        rows = d[y0:y1, x0:x1].max(axis=1)
+        if rows.max() > 0:
+            changed = np.flatnonzero(rows >= EXTENT_LEVEL * rows.max())
+            out[k] = (changed[-1] - changed[0] + 1) / len(rows)
+    return out
+
+
+def _nested(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether one of the frame spans ``a`` and ``b`` (first, last) lies within the other."""
+    return (b[0] <= a[0] and a[1] <= b[1]) or (a[0] <= b[0] and b[1] <= a[1])
+
+
+def _dissolves(
+    thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams, boxes: np.ndarray | None = None
+) -> list[tuple[int, int, int]]:
     """(first, middle, last) frame of every dissolve: spans m − w … m + w over which the thumbnail
     changes monotonously, by at least ``dissolve_min_change`` (or by at least ``dissolve_still_change``
     where it changes ``dissolve_still_contrast`` times less over m − 3w … m − w and m + w … m + 3w),
@@ -654,26 +695,41 @@ def _dissolves(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[i
                 # change has one sign nearly everywhere and neighbouring pixels keep their order
                 where = np.flatnonzero(passes)
                 passes[where] = ~_one_picture_brighter(first[where], last[where], params)
+                # nor a graphic fading in over the shot: the change reaches across the active picture
+                where = np.flatnonzero(passes)
+                if params.dissolve_min_extent > 0 and where.size:
+                    at = m[kept[where]]
+                    inside = np.tile([0.0, 0.0, 1.0, 1.0], (len(at), 1)) if boxes is None else boxes[at]
+                    passes[where] = _extent(first[where], last[where], inside) >= params.dissolve_min_extent
                 ok[kept] = passes
             better = ok & (change > best[m])
             best[m[better]] = change[better]
             best_w[m[better]] = w
-    out = []
+    runs = []  # runs of middle frames that pass, each with its widest half-width
     i = 0
-    while i < n:  # runs of middle frames that pass: one dissolve each, at the strongest
+    while i < n:
         if best[i] == 0:
             i += 1
             continue
         j = i
         while j < n and best[j] > 0:
             j += 1
+        w = int(best_w[i:j].max())
+        if runs and _nested((i - w, j - 1 + w), (runs[-1][0] - runs[-1][2], runs[-1][1] - 1 + runs[-1][2])):
+            # a span inside the other is the same dissolve: a middle frame where a test just fails (the
+            # mix residual of a span that reaches into the speaker's motion) splits its run in two.
+            # Spans that only overlap are two (two dissolves 1.8 s apart, each found over up to 2 s)
+            runs[-1] = (runs[-1][0], j, max(w, runs[-1][2]))
+        else:
+            runs.append((i, j, w))
+        i = j
+    out = []
+    for i, j, w in runs:  # one dissolve each, at the strongest
         run = np.arange(i, j)
         # the middle of the run's widest strong span: the run is symmetric about the dissolve's middle
         top = run[best[run] >= 0.9 * best[run].max()]
         middle = int(round(0.5 * (top[0] + top[-1])))
-        w = int(best_w[run].max())
         out.append((max(0, i - w), middle, min(n - 1, j - 1 + w)))
-        i = j
     return out
 
 
@@ -723,7 +779,7 @@ def _shots(
     # going out vanish from the active picture: it does not stop a dissolve, and one inside a dissolve
     # is not a cut
     firm = [c for c in cuts if luma[c] >= params.similar_min_luma]
-    dissolves = _dissolves(thumbs, t, luma, sorted({*firm, *fades}), params)
+    dissolves = _dissolves(thumbs, t, luma, sorted({*firm, *fades}), params, boxes)
     cuts = [c for c in cuts if c in firm or not any(a < c <= b for a, _, b in dissolves)]
     dissolve_middles = [m for _, m, _ in dissolves]
 
