@@ -62,6 +62,30 @@ def wipe() -> list[np.ndarray]:
     return out + head[12:]
 
 
+def shaped_wipe(shape: str, frames: int = 16, feather: float = 0.0) -> Callable[[], list[np.ndarray]]:
+    """testvideo.mp4's lizard (from its frame 40), then a ``frames``-frame wipe into face_2.mp4 beginning at
+    frame 50: ``"down"`` (a line from the top), ``"diagonal"`` (from the top left corner) or ``"iris"``
+    (a circle opening from the middle); ``feather`` softens the edge over that share of the frame's
+    width, as editors' soft wipes do."""
+
+    def make() -> list[np.ndarray]:
+        before = _frames(MEDIA / "shots" / "testvideo.mp4", 40, 50 + frames)
+        after = _frames(MEDIA / "talking_heads" / "retalking" / "face_2.mp4", 0, 50 + frames)
+        width, height = SIZE
+        yy, xx = np.mgrid[0:height, 0:width] / width  # in widths
+        place = {"down": yy / yy.max(), "diagonal": (xx / xx.max() + yy / yy.max()) / 2,
+                 "iris": np.hypot(xx - xx.max() / 2, yy - yy.max() / 2) / np.hypot(xx.max() / 2, yy.max() / 2)}[shape]  # fmt: skip
+        out = before[:50]
+        for i in range(frames + 30):
+            edge = (i + 1) / (frames + 1) * (1 + feather) - feather / 2  # the front, 0 … 1 of the way
+            mix = np.clip((edge - place) / max(feather, 1e-6) + 0.5, 0, 1) if feather else (place <= edge).astype(np.float64)
+            a, b = before[min(50 + i, len(before) - 1)], after[i if i < len(after) else len(after) - 1]
+            out.append(np.clip(a * (1 - mix[..., None]) + b * mix[..., None] + 0.5, 0, 255).astype(np.uint8))
+        return out
+
+    return make
+
+
 def whip_pan() -> list[np.ndarray]:
     """A window of the frame's size sliding across testvideo.mp4's lizard enlarged × 2 in 20 frames."""
     import cv2
@@ -125,8 +149,50 @@ def caption(height_share: float) -> Callable[[], list[np.ndarray]]:
     return make
 
 
+def strap(
+    clip: str, box: tuple[float, float, float, float], colour: tuple[int, int, int], opacity: float, at: tuple[int, int] = (40, 110)
+) -> Callable[[], list[np.ndarray]]:
+    """``clip`` with a plain graphic (``box``: x0, y0, x1, y1 as fractions of the frame; ``colour`` RGB
+    at ``opacity``, with light text-like strokes along it) fading in over the 8 frames from ``at[0]``
+    and out over the 8 from ``at[1]``: a lower third, a banner."""
+
+    def make() -> list[np.ndarray]:
+        frames = _frames(MEDIA / "talking_heads" / clip, 0, 150, None)
+        h, w = frames[0].shape[:2]
+        x0, y0, x1, y1 = int(w * box[0]), int(h * box[1]), int(w * box[2]), int(h * box[3])
+        graphic = np.zeros((h, w, 3), np.float32)
+        graphic[y0:y1, x0:x1] = colour
+        for k in range(x0 + (x1 - x0) // 12, x1 - (x1 - x0) // 12, max(4, (x1 - x0) // 9)):  # strokes of "text"
+            graphic[y0 + (y1 - y0) // 3 : y1 - (y1 - y0) // 3, k : k + max(2, (x1 - x0) // 20)] = 235
+        mask = np.zeros((h, w, 1), np.float32)
+        mask[y0:y1, x0:x1] = opacity
+        out = []
+        for k, image in enumerate(frames):
+            a = _ramp(k, at[0] - 1, 8) - _ramp(k, at[1] - 1, 8)
+            out.append(np.clip(image * (1 - a * mask) + graphic * a * mask, 0, 255).astype(np.uint8))
+        return out
+
+    return make
+
+
+def grid_dissolve() -> list[np.ndarray]:
+    """Two GRID speakers in the same framing, as published (360 × 288), mixed over frames 40-53."""
+    a = _frames(MEDIA / "talking_heads" / "grid" / "pwij3p.mpg", 0, 75, None)
+    b = _frames(MEDIA / "talking_heads" / "grid" / "sbwe5n.mpg", 0, 75, None)
+    out = []
+    for k in range(90):
+        mix = _ramp(k, 39, 15)
+        x, y = a[min(k, 74)].astype(np.float32), b[max(0, k - 15)].astype(np.float32)
+        out.append(np.clip((1 - mix) * x + mix * y + 0.5, 0, 255).astype(np.uint8))
+    return out
+
+
 CASES: dict[str, tuple[Callable[[], list[np.ndarray]], tuple[int, int] | None]] = {
     "wipe into another clip": (wipe, (60, 71)),
+    "16-frame wipe down from the top into another clip": (shaped_wipe("down"), (50, 65)),
+    "16-frame diagonal wipe into another clip": (shaped_wipe("diagonal"), (50, 65)),
+    "16-frame iris wipe (a circle opening) into another clip": (shaped_wipe("iris"), (50, 65)),
+    "16-frame soft wipe down (edge feathered over a fifth of the width)": (shaped_wipe("down", feather=0.2), (50, 66)),
     "whip pan": (whip_pan, None),
     "zoom in, then the clip's own cut": (zoom, (55, 55)),
     "face_4 brightened × 1.6 (highlights clip)": (brightened("retalking/face_4.mp4", gain=1.6, size=SIZE), None),
@@ -135,6 +201,15 @@ CASES: dict[str, tuple[Callable[[], list[np.ndarray]], tuple[int, int] | None]] 
     "GRID lwbsza darkened × 0.6": (brightened("grid/lwbsza.mpg", gain=0.6), None),
     "caption box fading in and out, 12 % of the height": (caption(0.12), None),
     "caption box fading in and out, 25 % of the height": (caption(0.25), None),
+    "lower third over a GRID speaker (half the width, 20 % of the height)": (
+        strap("grid/lbbc2a.mpg", (0.0, 0.72, 0.5, 0.92), (180, 30, 40), 1.0, at=(15, 50)),
+        None,
+    ),
+    "banner across the top of face_3, 90 % opaque, 22 % of the height": (
+        strap("retalking/face_3.mp4", (0.0, 0.0, 1.0, 0.22), (250, 200, 40), 0.9),
+        None,
+    ),
+    "dissolve between two GRID speakers in one framing": (grid_dissolve, (40, 53)),
 }
 """Name: (frames, truth: the transition's first and last frame, or ``None`` for one shot)."""
 
