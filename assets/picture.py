@@ -115,6 +115,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
                 "hard_cuts": int(shots.boundaries("cut").size),
                 "fades": int(shots.boundaries("fade").size),
                 "dissolves": int(shots.boundaries("dissolve").size),
+                "wipes": int(shots.boundaries("wipe").size),
                 "frame_rate": str(shots.frame_rate),
                 "shot_table": MetadataValue.md(_markdown_table(rows)),
             },

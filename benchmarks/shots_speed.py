@@ -160,7 +160,9 @@ def main(argv=None) -> int:
         decode_s, decode_cpu = min(best["one decoder"][0], best["in spans"][0]), min(best["one decoder"][1], best["in spans"][1])
         ours_s, ours_cpu = best["shots"]
         as_detector_s = min(best["one decoder, as the detector"][0], best["in spans, as the detector"][0])
-        cuts, fades, dissolves = (shots.nominal_frame_numbers(shots.boundaries(kind)).tolist() for kind in ("cut", "fade", "dissolve"))
+        cuts, fades, dissolves, wipes = (
+            shots.nominal_frame_numbers(shots.boundaries(kind)).tolist() for kind in ("cut", "fade", "dissolve", "wipe")
+        )
         print(f"{path.name:24s} decode {best['one decoder'][0]:6.3f} s / in spans {best['in spans'][0]:6.3f} s  one pass {ours_s:6.3f} s"
               f"  speed × decode-only {decode_s / ours_s:4.2f}"
               f"  (CPU {decode_cpu:6.3f} s / {ours_cpu:6.3f} s = {decode_cpu / ours_cpu:4.2f})"
@@ -169,7 +171,7 @@ def main(argv=None) -> int:
               f" (CPU {best['shots in spans'][1]:6.3f} s = {decode_cpu / best['shots in spans'][1]:4.2f};"
               f" × decode-only as the detector decodes {as_detector_s / best['shots in spans'][0]:4.2f})"
               f"  cuts {cuts if len(cuts) <= 6 else f'{len(cuts)} cuts'}"
-              f"  fades {fades if len(fades) <= 6 else f'{len(fades)} fades'}  dissolves {dissolves}", flush=True)
+              f"  fades {fades if len(fades) <= 6 else f'{len(fades)} fades'}  dissolves {dissolves}  wipes {wipes}", flush=True)
         if path in truths:
             print(f"{'':24s} {delivery_scores(path, truths[path], shots)}", flush=True)
     return 0

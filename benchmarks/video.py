@@ -180,6 +180,7 @@ def shot_row(name: str, path: Path, truth: list[int], *, nominal: bool) -> dict:
                                    "speed_vs_decode": decode_s / adaptive[1], **score(adaptive[0], truth)},  # fmt: skip
         "fades": shots.nominal_frame_numbers(shots.boundaries("fade")).tolist() if nominal else shots.boundaries("fade").tolist(),
         "dissolves": (shots.nominal_frame_numbers(dissolves) if nominal else dissolves).tolist(),
+        "wipes": (shots.nominal_frame_numbers(shots.boundaries("wipe")) if nominal else shots.boundaries("wipe")).tolist(),
     }
 
 
@@ -332,6 +333,7 @@ def edit_row(path: Path, truth: dict) -> dict:
         "as_cuts": {system: sum(any(a - 1 <= f <= b + 1 for f in row[system]["cuts"]) for a, b in truth["dissolves"])
                     for system in ("dubsync", "pyscenedetect_content", "pyscenedetect_adaptive")},
     }  # fmt: skip
+    row["wipes"] = shots.boundaries("wipe").tolist()  # the edits have none: any is false
     tracks = track_faces(path, shots)
     middles = [(a + b) // 2 for a, b in truth["dissolves"]]
     per_head = []
@@ -369,9 +371,10 @@ def markdown(report: dict) -> str:
                 for key in ("tp", "fp", "fn"):
                     totals[system][key] += s[key]
             d, t = row["dissolves"], row["tracks"]
+            wipes = f", {len(row['wipes'])} false wipes" if row.get("wipes") else ""
             as_cuts = " / ".join(str(d["as_cuts"][system]) for system in totals)
             lines.append(f"| {row['clip']} | {row['frames']} | {len(row['truth'])} | {' | '.join(cells)} "
-                         f"| {d['found']} of {d['truth']} ({d['reported']} reported) "
+                         f"| {d['found']} of {d['truth']} ({d['reported']} reported{wipes}) "
                          f"| {as_cuts} | {t['tracks']} | {t['crossing_a_cut']} / {t['crossing_a_dissolve']} "
                          f"| {t['heads_with_a_track']} / {t['heads_with_one_track']} of {t['talking_head_clips']} |")  # fmt: skip
         cells = []
@@ -401,6 +404,8 @@ def markdown(report: dict) -> str:
             cuts = s["cuts"] if len(s["cuts"]) <= 8 else f"{len(s['cuts'])} cuts"
             truth = row["truth"] if len(row["truth"]) <= 8 else f"{len(row['truth'])} cuts"
             dissolves = row.get("dissolves", "?") if system == "dubsync" else "-"  # PySceneDetect reports none
+            if system == "dubsync" and row.get("wipes"):
+                dissolves = f"{dissolves}; wipes {row['wipes']}"
             lines.append(
                 f"| {row['clip']} | {row['frames']} | {truth} | {system} | {cuts} | {s['precision']:.3f} | {s['recall']:.3f} | "
                 f"{s['f1']:.3f} | {dissolves} | {s['seconds']:.3f} | {s['speed_vs_decode']:.2f} |"

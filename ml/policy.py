@@ -494,6 +494,22 @@ class ShotParams:
     faces). A caption box a quarter of the height tall fading in and out over face_4.mp4 gives one
     dissolve with this at 0.4 and none from 0.5 (two with no such test)."""
 
+    wipe_min_cover: float = 0.5
+    """A **wipe** (the next shot replacing the picture part by part, along a line or a shape moving
+    across): over a span as long as a dissolve's, at least this share of the active picture's
+    thumbnail pixels change by 24 levels or more ..."""
+    wipe_min_frames: int = 4
+    """... the picture goes from one shot to the other over at least this many frames (between a tenth
+    and nine tenths of those pixels switched) ..."""
+    wipe_max_pixel_share: float = 0.2
+    """... and each pixel over at most this share of them (the quarter to three quarters of its own way:
+    a wipe replaces each part at once, a dissolve mixes all of them together; 0: no wipes). Measured
+    (benchmarks/README.md, 2026-12-07): the hard-edged wipes of benchmarks/transitions.py are found
+    from 0.04 (the iris from 0.1), the one whose edge is feathered over a fifth of the width from 0.15;
+    the first false wipe comes at 0.35 (the generated 10-minute title; the zoom of benchmarks/
+    transitions.py at 0.4), none up to 0.3 in the 48 real edits, 21 re-encodes of three of them, the
+    16 talking heads, the shot clips and 28 dissolves between GRID speakers."""
+
     def __post_init__(self) -> None:
         _require(self.max_height >= 16, f"max_height={self.max_height} must be >= 16")
         _require(isinstance(self.dissolve_s, (tuple, list)), f"dissolve_s={self.dissolve_s!r} must be (shortest, longest) seconds")
@@ -515,6 +531,9 @@ class ShotParams:
             f"dissolve_still_change={self.dissolve_still_change} must be in (0, dissolve_min_change={self.dissolve_min_change}]",
         )
         _require(self.dissolve_still_contrast >= 1, f"dissolve_still_contrast={self.dissolve_still_contrast} must be >= 1")
+        _require(0 < self.wipe_min_cover <= 1, f"wipe_min_cover={self.wipe_min_cover} must be in (0, 1]")
+        _require(self.wipe_min_frames >= 2, f"wipe_min_frames={self.wipe_min_frames} must be >= 2")
+        _require(0 <= self.wipe_max_pixel_share < 1, f"wipe_max_pixel_share={self.wipe_max_pixel_share} must be in [0, 1)")
         _require(0 <= self.dissolve_min_extent < 1, f"dissolve_min_extent={self.dissolve_min_extent} must be in [0, 1)")
         _require(0 < self.dissolve_linearity < 0.5, f"dissolve_linearity={self.dissolve_linearity} must be in (0, 0.5)")
         _require(0 < self.dissolve_monotony <= 1, f"dissolve_monotony={self.dissolve_monotony} must be in (0, 1]")

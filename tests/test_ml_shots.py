@@ -482,6 +482,36 @@ def test_two_dissolves_close_together_stay_two():
     assert found[0][2] >= found[1][0], found  # their spans overlap
 
 
+def test_a_wipe_is_reported_as_a_wipe(tmp_path, real_media, shot_clips):
+    # testvideo.mp4's lizard, then a 16-frame diagonal wipe (a hard edge from the top left corner) into
+    # face_2.mp4 at frames 50-65: neither a cut nor a dissolve (its middle frame is half of each shot,
+    # not their mean), and PySceneDetect's detectors report nothing there (benchmarks/transitions.py)
+    import cv2
+
+    from ml.testmedia.video import _close, _write, _writer
+
+    size = (640, 360)
+    def frames(path, first: int, n: int) -> list[np.ndarray]:
+        return [cv2.resize(f.image, size, interpolation=cv2.INTER_AREA) for f in iter_frames(path) if first <= f.index < first + n]
+
+    lizard, head = frames(shot_clips / "testvideo.mp4", 40, 66), frames(real_media / "talking_heads" / "retalking" / "face_2.mp4", 0, 46)
+    yy, xx = np.mgrid[0 : size[1], 0 : size[0]]
+    place = (xx / (size[0] - 1) + yy / (size[1] - 1)) / 2
+    path = tmp_path / "wipe.mp4"
+    container, stream = _writer(path, *size, 25, preset="veryfast", crf=20)
+    for k in range(96):
+        shown = (place <= (k - 49) / 17)[..., None]
+        _write(container, stream, np.where(shown, head[max(0, k - 50)], lizard[min(k, 65)]))
+    _close(container, stream)
+    shots = shots_from_file(path)
+    assert [row["begins_with"] for row in shots.table()] == ["start", "wipe"], shots.table()
+    assert 50 <= shots.boundaries("wipe")[0] <= 65
+    (span,) = shots.wipe_span.tolist()
+    assert 49 <= span[0] and span[1] <= 67
+    # the wipe test decides: without it the picture is one shot
+    assert shots_from_file(path, ShotParams(wipe_max_pixel_share=0.0)).n_shots == 1
+
+
 def _captioned(frames: list[np.ndarray], height_share: float) -> list[np.ndarray]:
     """``frames`` with a dark caption box (75 % of the width, ``height_share`` of the height, near the
     bottom, light strokes of "text") fading in over frames 30-35 and out over 105-110."""

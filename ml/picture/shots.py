@@ -1,5 +1,6 @@
 """Shot boundaries: hard cuts from colour-histogram and luma changes inside the active picture,
-dissolves from linear mixes, fades from black frames.
+dissolves from linear mixes, wipes from pixels switching shot one part after another, fades from
+black frames.
 
 **Active picture.** Letterbox and pillarbox bars are found in every frame (rows and columns whose
 every sampled pixel is at most ``bar_level``) and left out: a 224 × 224 clip pillarboxed into
@@ -43,6 +44,12 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
   cut without one inside a dissolve is its end, where the bars of the shot going out vanish, and is
   dropped). Its middle frame is the boundary; runs of middle frames whose spans lie one inside the
   other are one dissolve.
+- A **wipe** replaces the picture part by part (a line or a shape moving across it): over a span as
+  long as a dissolve's with no hard boundary inside, at least ``wipe_min_cover`` of the active
+  picture's thumbnail pixels change, the picture goes from one shot to the other over at least
+  ``wipe_min_frames`` frames and each of those pixels within ``wipe_max_pixel_share`` of them, one
+  way (:func:`_wipes`). A dissolve moves all the pixels together; its middle frame is the mean of
+  its ends, a wipe's shows parts of both. Wipes are looked for where no dissolve is.
 - A **fade** passes through black: a run of frames whose mean brightness (of the active picture) is
   at most ``dark_level``, lit on both sides (black runs less than ``min_shot_s`` apart are one); its
   middle frame is a fade boundary (PySceneDetect's threshold detector places fade cuts the same
@@ -83,9 +90,9 @@ middle frames one failing middle frame split was two dissolves a few frames apar
 ``min_shot_s`` apart were two fades, and 10- and 12-bit pictures were scaled to RGB by FFmpeg instead
 of sampled in place; /3: histograms of the whole frame, colour cuts only, no dissolves)."""
 
-BOUNDARY_KINDS = ("start", "cut", "fade", "dissolve")
-"""How each shot begins: the title's first frame, a hard cut, a fade through black, or a dissolve
-(its middle frame)."""
+BOUNDARY_KINDS = ("start", "cut", "fade", "dissolve", "wipe")
+"""How each shot begins: the title's first frame, a hard cut, a fade through black, a dissolve or a
+wipe (their middle frame)."""
 
 THUMB_SIDE = 16
 """Side of the luma thumbnails (pixels): coarse enough that compression noise and small motion
@@ -123,6 +130,8 @@ class Shots:
     dissolve_span : np.ndarray [shape=(n_dissolves, 2), dtype=int64]
         First and last frame of every dissolve, in order (its middle frame begins a shot).
         These three are empty in artifacts written before ``hsv-luma-shots/4``.
+    wipe_span : np.ndarray [shape=(n_wipes, 2), dtype=int64]
+        First and last frame of every wipe, in order (empty before ``hsv-luma-shots/6``).
     frame_rate_num, frame_rate_den : int
         The stream's nominal frame rate (e.g. 30000/1001), for frame numbers at the edges.
     version : str
@@ -144,6 +153,7 @@ class Shots:
     luma_change: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     active_box: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     dissolve_span: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
+    wipe_span: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
 
     @classmethod
     def no_picture(cls, params: ShotParams) -> Shots:
@@ -165,7 +175,7 @@ class Shots:
         return Fraction(self.frame_rate_num, self.frame_rate_den)
 
     def boundaries(self, kind: str) -> np.ndarray:
-        """First frames of the shots that begin with ``kind`` ("cut", "fade" or "dissolve")."""
+        """First frames of the shots that begin with ``kind`` ("cut", "fade", "dissolve" or "wipe")."""
         if kind not in BOUNDARY_KINDS:
             raise ParameterError(f"kind={kind!r} must be one of {BOUNDARY_KINDS}")
         return self.start_frame[self.boundary == BOUNDARY_KINDS.index(kind)]
@@ -733,6 +743,116 @@ def _dissolves(
     return out
 
 
+WIPE_PIXEL_CHANGE = 24 / 255
+"""A thumbnail pixel takes part in a wipe when it changes by at least this from the wipe's first frame
+to its last (see :func:`_wipes`)."""
+WIPE_HALFWAY = 0.3
+"""... at most this share of them are between a quarter and three quarters of their way on the span's
+middle frame (a first, quick test: a dissolve's are all halfway there) ..."""
+WIPE_SWITCH_BACK = 0.05
+"""... and at most this share of the switches between consecutive frames go back (a wipe's edge moves
+one way; motion goes back and forth)."""
+
+
+def _switching(scaled: np.ndarray, middles: np.ndarray, w: int, strong: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the frames strictly between ``middles − w`` and ``middles + w`` of ``scaled`` [shape=(n,
+    side²)], of the ``strong`` pixels of each [shape=(k, side²), bool]: the share nearer the last frame
+    than the first on each frame [shape=(k, 2w − 1)], each pixel's mean number of frames between a
+    quarter and three quarters of its way [shape=(k,)], and the share of the switches between
+    consecutive frames that go back [shape=(k,)]."""
+    first, last = scaled[middles - w], scaled[middles + w]
+    frames = scaled[middles[:, None] + np.arange(-w + 1, w)]  # (k, 2w − 1, side²)
+    way = (frames - first[:, None]) / np.where(strong, last - first, 1.0)[:, None]
+    switched = (way > 0.5) & strong[:, None]
+    count = np.maximum(strong.sum(axis=1), 1)
+    halfway = ((way > 0.25) & (way < 0.75) & strong[:, None]).sum(axis=(1, 2)) / count
+    back = (switched[:, :-1] & ~switched[:, 1:]).sum(axis=(1, 2)) / np.maximum(switched.sum(axis=(1, 2)), 1)
+    return switched.sum(axis=2) / count[:, None], halfway, back
+
+
+def _wipes(
+    thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], boxes: np.ndarray, params: ShotParams
+) -> list[tuple[int, int, int]]:
+    """(first, middle, last) frame of every wipe: the next shot replaces the picture part by part, each
+    part at once, over at least ``wipe_min_frames`` frames (a line or a shape sweeping across). Over
+    a span m − w … m + w with no hard boundary of ``hard`` inside, the thumbnail changes by at least
+    ``dissolve_min_change``, at least ``wipe_min_cover`` of the active picture's pixels change by
+    :data:`WIPE_PIXEL_CHANGE` or more, and each of them goes from the first frame's value to the
+    last's in at most ``wipe_max_pixel_share`` of the frames over which the picture as a whole goes
+    (a dissolve moves every pixel together, over all of it), one way (:data:`WIPE_SWITCH_BACK`).
+    The middle frame is the first on which most of those pixels show the next shot."""
+    n = len(thumbs)
+    if n < 3 or params.wipe_max_pixel_share <= 0:
+        return []
+    step_s = float(np.median(np.diff(t)))
+    shortest, longest = (max(1, int(round(s / step_s / 2))) for s in params.dissolve_s)
+    widths = sorted({*np.unique(np.geomspace(shortest, longest, 6).round().astype(int))})
+    cumulative = np.r_[0.0, np.cumsum(luma[1:], dtype=np.float64)]
+    hard_marks = np.zeros(n + 1, np.int64)
+    for h in hard:
+        hard_marks[h] = 1
+    hard_before = np.cumsum(hard_marks)
+    side = THUMB_SIDE
+    edges = np.clip(np.rint(np.asarray(boxes, np.float64) * side).astype(np.int64), 0, side)
+    found: dict[int, tuple[int, int, int, int]] = {}  # middle frame: (frames the picture takes, first, last, w)
+    for a in range(0, n, 8192):  # in blocks, as _dissolves
+        b = min(n, a + 8192)
+        low = max(0, a - widths[-1])
+        scaled = thumbs[low : min(n, b + widths[-1])].astype(np.float32) / 255.0
+        for w in widths:
+            m0, m1 = max(a, w), min(b, n - w)
+            if 2 * w >= n or m0 >= m1:
+                continue
+            m = np.arange(m0, m1)
+            first, last = scaled[m0 - w - low : m1 - w - low], scaled[m0 + w - low : m1 + w - low]
+            size = np.abs(last - first).mean(axis=1)
+            ok = (size >= params.dissolve_min_change) & (hard_before[m + w] == hard_before[m - w])
+            ok &= size >= params.dissolve_monotony * (cumulative[m + w] - cumulative[m - w])
+            kept = np.flatnonzero(ok)
+            # a wipe's middle frame shows parts of both shots, not their mean (a dissolve's does)
+            mid = scaled[m[kept] - low]
+            parts = np.abs(mid - 0.5 * (first[kept] + last[kept])).mean(axis=1) > params.dissolve_linearity * size[kept]
+            kept, mid = kept[parts], mid[parts]
+            if not kept.size:
+                continue
+            box = edges[m[kept]]
+            ys, xs = np.arange(side)[None, :], np.arange(side)[None, :]
+            inside = ((ys >= box[:, 1:2]) & (ys < box[:, 3:4]))[:, :, None] & ((xs >= box[:, 0:1]) & (xs < box[:, 2:3]))[:, None, :]
+            inside = inside.reshape(len(kept), -1)
+            strong = (np.abs(last[kept] - first[kept]) >= WIPE_PIXEL_CHANGE) & inside
+            covered = strong.sum(axis=1) >= params.wipe_min_cover * inside.sum(axis=1)
+            # ... and at the middle frame most of those pixels show one shot or the other, not a mix
+            way = (mid[covered] - first[kept[covered]]) / np.where(strong[covered], last[kept[covered]] - first[kept[covered]], 1.0)
+            halfway = ((way > 0.25) & (way < 0.75) & strong[covered]).sum(axis=1) / strong[covered].sum(axis=1)
+            covered[np.flatnonzero(covered)[halfway > WIPE_HALFWAY]] = False
+            # every few middle frames on the longer spans: a wipe shows on many middles, and each span
+            # finds its frames (the middle it reports is where the picture is half replaced, not m)
+            sel = np.flatnonzero(covered)
+            sel = sel[m[kept[sel]] % max(1, w // 4) == 0]
+            chosen, chosen_strong = kept[sel], strong[sel]
+            for lo in range(0, len(chosen), 256):  # in blocks: (k, 2w − 1, side²) floats for a long span
+                part, pixels = chosen[lo : lo + 256], chosen_strong[lo : lo + 256]
+                shares, each, back = _switching(scaled, m[part] - low, w, pixels)
+                going = (shares > 0.1) & (shares < 0.9)
+                frames = going.sum(axis=1)
+                passes = (frames >= params.wipe_min_frames) & (each <= params.wipe_max_pixel_share * frames) & (back <= WIPE_SWITCH_BACK)
+                for j in np.flatnonzero(passes).tolist():
+                    start = int(m[part[j]]) - w + 1
+                    middle = start + int(np.argmax(shares[j] >= 0.5))
+                    on = np.flatnonzero(going[j])
+                    if frames[j] > found.get(middle, (0,))[0]:
+                        found[middle] = (int(frames[j]), start + int(on[0]) - 1, start + int(on[-1]) + 1, w)
+    out = []
+    for middle in sorted(found):  # middles within one another's span: one wipe, the one the picture takes longest over
+        frames, first, last, _ = found[middle]
+        if out and first <= out[-1][2]:
+            if frames > out[-1][3]:
+                out[-1] = (min(first, out[-1][0]), middle, max(last, out[-1][2]), frames)
+            continue
+        out.append((first, middle, last, frames))
+    return [(first, middle, last) for first, middle, last, _ in out]
+
+
 def _shots(
     t: np.ndarray,
     change: np.ndarray,
@@ -780,11 +900,15 @@ def _shots(
     # is not a cut
     firm = [c for c in cuts if luma[c] >= params.similar_min_luma]
     dissolves = _dissolves(thumbs, t, luma, sorted({*firm, *fades}), params, boxes)
-    cuts = [c for c in cuts if c in firm or not any(a < c <= b for a, _, b in dissolves)]
+    # a wipe is looked for where no dissolve is (a dissolve's spans, wider than it, can look like one)
+    wipes = _wipes(thumbs, t, luma, sorted({*firm, *fades}), boxes, params)
+    wipes = [(a, m, b) for a, m, b in wipes if not any(a <= last and first <= b for first, _, last in dissolves)]
+    cuts = [c for c in cuts if c in firm or not any(a < c <= b for a, _, b in [*dissolves, *wipes])]
     dissolve_middles = [m for _, m, _ in dissolves]
+    wipe_middles = [m for _, m, _ in wipes]
 
-    starts = sorted({0, *cuts, *fades, *dissolve_middles})
-    kinds = [0 if s == 0 else (1 if s in cuts else (2 if s in fades else 3)) for s in starts]
+    starts = sorted({0, *cuts, *fades, *dissolve_middles, *wipe_middles})
+    kinds = [0 if s == 0 else (1 if s in cuts else (2 if s in fades else (3 if s in dissolve_middles else 4))) for s in starts]
     start = np.asarray(starts, dtype=np.int64)
     end = np.r_[start[1:] - 1, n - 1].astype(np.int64)
     rate = Fraction(frame_rate)
@@ -801,6 +925,7 @@ def _shots(
         luma_change=luma,
         active_box=active,
         dissolve_span=np.asarray([(a, b) for a, _, b in dissolves], dtype=np.int64).reshape(-1, 2),
+        wipe_span=np.asarray([(a, b) for a, _, b in wipes], dtype=np.int64).reshape(-1, 2),
         frame_rate_num=rate.numerator,
         frame_rate_den=rate.denominator,
         version=shots_version(params),
