@@ -127,24 +127,28 @@ def brightened(clip: str, gain: float = 1.0, gamma: float = 1.0, size: tuple[int
     return make
 
 
+def captioned(frames: list[np.ndarray], height_share: float) -> list[np.ndarray]:
+    """``frames`` with a dark caption box (75 % of the width, ``height_share`` of the height, near the
+    bottom, white strokes of "text") fading in over frames 30-35 and out over 105-110."""
+    h, w = frames[0].shape[:2]
+    box, mask = np.zeros((h, w, 3), np.float32), np.zeros((h, w, 1), np.float32)
+    y0, y1 = int(h * (0.95 - height_share)), int(h * 0.95)
+    mask[y0:y1, int(w * 0.05) : int(w * 0.8)] = 1
+    box[y0:y1] = (20, 30, 90)
+    for k in range(5):
+        box[y0 + int((y1 - y0) * 0.3) : y0 + int((y1 - y0) * 0.7), int(w * (0.1 + 0.12 * k)) : int(w * (0.18 + 0.12 * k))] = 240
+    out = []
+    for k, image in enumerate(frames):
+        a = _ramp(k, 29, 6) - _ramp(k, 104, 6)
+        out.append(np.clip(image * (1 - a * mask) + box * a * mask, 0, 255).astype(np.uint8))
+    return out
+
+
 def caption(height_share: float) -> Callable[[], list[np.ndarray]]:
-    """face_4.mp4 with a dark caption box (75 % of the width, ``height_share`` of the height, white
-    strokes) fading in over frames 30-35 and out over 105-110."""
+    """face_4.mp4 :func:`captioned`."""
 
     def make() -> list[np.ndarray]:
-        frames = _frames(MEDIA / "talking_heads" / "retalking" / "face_4.mp4", 0, 150, None)
-        h, w = frames[0].shape[:2]
-        box, mask = np.zeros((h, w, 3), np.float32), np.zeros((h, w, 1), np.float32)
-        y0, y1 = int(h * (0.95 - height_share)), int(h * 0.95)
-        mask[y0:y1, int(w * 0.05) : int(w * 0.8)] = 1
-        box[y0:y1] = (20, 30, 90)
-        for k in range(5):
-            box[y0 + int((y1 - y0) * 0.3) : y0 + int((y1 - y0) * 0.7), int(w * (0.1 + 0.12 * k)) : int(w * (0.18 + 0.12 * k))] = 240
-        out = []
-        for k, image in enumerate(frames):
-            a = _ramp(k, 29, 6) - _ramp(k, 104, 6)
-            out.append(np.clip(image * (1 - a * mask) + box * a * mask, 0, 255).astype(np.uint8))
-        return out
+        return captioned(_frames(MEDIA / "talking_heads" / "retalking" / "face_4.mp4", 0, 150, None), height_share)
 
     return make
 

@@ -512,34 +512,18 @@ def test_a_wipe_is_reported_as_a_wipe(tmp_path, real_media, shot_clips):
     assert shots_from_file(path, ShotParams(wipe_max_pixel_share=0.0)).n_shots == 1
 
 
-def _captioned(frames: list[np.ndarray], height_share: float) -> list[np.ndarray]:
-    """``frames`` with a dark caption box (75 % of the width, ``height_share`` of the height, near the
-    bottom, light strokes of "text") fading in over frames 30-35 and out over 105-110."""
-    h, w = frames[0].shape[:2]
-    box, mask = np.zeros((h, w, 3), np.float32), np.zeros((h, w, 1), np.float32)
-    y0, y1 = int(h * (0.95 - height_share)), int(h * 0.95)
-    mask[y0:y1, int(w * 0.05) : int(w * 0.8)] = 1
-    box[y0:y1] = (20, 30, 90)
-    for k in range(5):
-        box[y0 + (y1 - y0) * 3 // 10 : y0 + (y1 - y0) * 7 // 10, int(w * (0.1 + 0.12 * k)) : int(w * (0.18 + 0.12 * k))] = 240
-    out = []
-    for k, image in enumerate(frames):
-        a = min(max(k - 29, 0), 6) / 6 - min(max(k - 104, 0), 6) / 6
-        out.append(np.clip(image * (1 - a * mask) + box * a * mask, 0, 255).astype(np.uint8))
-    return out
-
-
 def test_a_caption_box_fading_in_is_not_a_dissolve_and_two_speakers_in_one_framing_are(tmp_path, real_media):
     # face_4.mp4 with a caption box a quarter of the picture's height fading in and out: the frames
     # between are mixes of their ends, as a dissolve's are, but the change is held within a band of
-    # rows; PySceneDetect reports nothing there (benchmarks/transitions.py)
+    # rows; PySceneDetect reports nothing there (benchmarks/transitions.py, whose recipe this is)
+    from benchmarks.transitions import captioned
     from ml.testmedia.video import _close, _write, _writer
 
     frames = [f.image for f in iter_frames(real_media / "talking_heads" / "retalking" / "face_4.mp4")][:150]
     height, width = frames[0].shape[:2]
     path = tmp_path / "caption.mp4"
     container, stream = _writer(path, width, height, 25, preset="veryfast", crf=20)
-    for image in _captioned(frames, 0.25):
+    for image in captioned(frames, 0.25):
         _write(container, stream, image)
     _close(container, stream)
     assert shots_from_file(path).n_shots == 1
