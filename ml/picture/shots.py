@@ -637,6 +637,21 @@ def _extent(first: np.ndarray, last: np.ndarray, boxes: np.ndarray) -> np.ndarra
     return out
 
 
+def _span_search(t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """What :func:`_dissolves` and :func:`_wipes` look over: the half-widths w of the spans m − w …
+    m + w (six from ``dissolve_s``), the cumulative luma steps (``cumulative[i]`` = sum of steps
+    1..i) and the number of ``hard`` boundaries at frames <= i."""
+    n = len(t)
+    step_s = float(np.median(np.diff(t))) if n > 1 else 0.04
+    shortest, longest = (max(1, int(round(s / step_s / 2))) for s in params.dissolve_s)
+    widths = sorted({*np.unique(np.geomspace(shortest, longest, 6).round().astype(int))})
+    cumulative = np.r_[0.0, np.cumsum(luma[1:], dtype=np.float64)]
+    hard_marks = np.zeros(n + 1, np.int64)
+    for h in hard:
+        hard_marks[h] = 1
+    return widths, cumulative, np.cumsum(hard_marks)
+
+
 def _nested(a: tuple[int, int], b: tuple[int, int]) -> bool:
     """Whether one of the frame spans ``a`` and ``b`` (first, last) lies within the other."""
     return (b[0] <= a[0] and a[1] <= b[1]) or (a[0] <= b[0] and b[1] <= a[1])
@@ -653,14 +668,7 @@ def _dissolves(
     n = len(thumbs)
     if n < 3:
         return []
-    step_s = float(np.median(np.diff(t))) if n > 1 else 0.04
-    shortest, longest = (max(1, int(round(s / step_s / 2))) for s in params.dissolve_s)
-    widths = sorted({*np.unique(np.geomspace(shortest, longest, 6).round().astype(int))})
-    cumulative = np.r_[0.0, np.cumsum(luma[1:], dtype=np.float64)]  # cumulative[i] = sum of steps 1..i
-    hard_marks = np.zeros(n + 1, np.int64)
-    for h in hard:
-        hard_marks[h] = 1
-    hard_before = np.cumsum(hard_marks)  # hard boundaries at frames <= i
+    widths, cumulative, hard_before = _span_search(t, luma, hard, params)
     best = np.zeros(n)  # per middle frame: the largest change of a span that passes
     best_w = np.zeros(n, np.int64)
     for a in range(0, n, 8192):  # middle frames a..b - 1, in blocks: a film's thumbnails as float32 would take 100s of MB
@@ -784,14 +792,7 @@ def _wipes(
     n = len(thumbs)
     if n < 3 or params.wipe_max_pixel_share <= 0:
         return []
-    step_s = float(np.median(np.diff(t)))
-    shortest, longest = (max(1, int(round(s / step_s / 2))) for s in params.dissolve_s)
-    widths = sorted({*np.unique(np.geomspace(shortest, longest, 6).round().astype(int))})
-    cumulative = np.r_[0.0, np.cumsum(luma[1:], dtype=np.float64)]
-    hard_marks = np.zeros(n + 1, np.int64)
-    for h in hard:
-        hard_marks[h] = 1
-    hard_before = np.cumsum(hard_marks)
+    widths, cumulative, hard_before = _span_search(t, luma, hard, params)
     side = THUMB_SIDE
     edges = np.clip(np.rint(np.asarray(boxes, np.float64) * side).astype(np.int64), 0, side)
     found: dict[int, tuple[int, int, int, int]] = {}  # middle frame: (frames the picture takes, first, last, w)
@@ -816,11 +817,12 @@ def _wipes(
             if not kept.size:
                 continue
             box = edges[m[kept]]
-            ys, xs = np.arange(side)[None, :], np.arange(side)[None, :]
-            inside = ((ys >= box[:, 1:2]) & (ys < box[:, 3:4]))[:, :, None] & ((xs >= box[:, 0:1]) & (xs < box[:, 2:3]))[:, None, :]
+            index = np.arange(side)[None, :]
+            rows, cols = (index >= box[:, 1:2]) & (index < box[:, 3:4]), (index >= box[:, 0:1]) & (index < box[:, 2:3])
+            inside = rows[:, :, None] & cols[:, None, :]
             inside = inside.reshape(len(kept), -1)
             strong = (np.abs(last[kept] - first[kept]) >= WIPE_PIXEL_CHANGE) & inside
-            covered = strong.sum(axis=1) >= params.wipe_min_cover * inside.sum(axis=1)
+            covered = (strong.sum(axis=1) >= params.wipe_min_cover * inside.sum(axis=1)) & strong.any(axis=1)
             # ... and at the middle frame most of those pixels show one shot or the other, not a mix
             way = (mid[covered] - first[kept[covered]]) / np.where(strong[covered], last[kept[covered]] - first[kept[covered]], 1.0)
             halfway = ((way > 0.25) & (way < 0.75) & strong[covered]).sum(axis=1) / strong[covered].sum(axis=1)
