@@ -86,6 +86,20 @@ def shaped_wipe(shape: str, frames: int = 16, feather: float = 0.0) -> Callable[
     return make
 
 
+def push(frames: int = 16) -> list[np.ndarray]:
+    """testvideo.mp4's lizard (from its frame 40), then face_2.mp4 sliding in from the right over
+    ``frames`` frames from frame 50 and pushing the lizard out to the left (a push, or slide)."""
+    before = _frames(MEDIA / "shots" / "testvideo.mp4", 40, 50 + frames)
+    after = _frames(MEDIA / "talking_heads" / "retalking" / "face_2.mp4", 0, 30 + frames)
+    width = SIZE[0]
+    out = before[:50]
+    for i in range(frames + 30):
+        x = min(width, width * (i + 1) // (frames + 1)) if i < frames else width  # how far the new shot is in
+        a, b = before[min(50 + i, len(before) - 1)], after[min(i, len(after) - 1)]
+        out.append(np.ascontiguousarray(np.concatenate([a[:, x:], b[:, width - x :]], axis=1)))
+    return out
+
+
 def whip_pan() -> list[np.ndarray]:
     """A window of the frame's size sliding across testvideo.mp4's lizard enlarged × 2 in 20 frames."""
     import cv2
@@ -197,6 +211,7 @@ CASES: dict[str, tuple[Callable[[], list[np.ndarray]], tuple[int, int] | None]] 
     "16-frame diagonal wipe into another clip": (shaped_wipe("diagonal"), (50, 65)),
     "16-frame iris wipe (a circle opening) into another clip": (shaped_wipe("iris"), (50, 65)),
     "16-frame soft wipe down (edge feathered over a fifth of the width)": (shaped_wipe("down", feather=0.2), (50, 66)),
+    "16-frame push (the next clip slides in from the right)": (push, (50, 65)),
     "whip pan": (whip_pan, None),
     "zoom in, then the clip's own cut": (zoom, (55, 55)),
     "face_4 brightened × 1.6 (highlights clip)": (brightened("retalking/face_4.mp4", gain=1.6, size=SIZE), None),
