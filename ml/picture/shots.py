@@ -65,6 +65,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -607,6 +608,12 @@ def _one_picture_brighter(first: np.ndarray, last: np.ndarray, params: ShotParam
     return out
 
 
+def _thumbnail_edges(boxes: np.ndarray) -> np.ndarray:
+    """Active boxes [shape=(k, 4), x0 y0 x1 y1, fractions of the frame] in thumbnail pixels, rounded
+    [shape=(k, 4), int64, 0..THUMB_SIDE]."""
+    return np.clip(np.rint(np.asarray(boxes, np.float64) * THUMB_SIDE).astype(np.int64), 0, THUMB_SIDE)
+
+
 EXTENT_LEVEL = 0.4
 """A thumbnail row is in a change when one of its pixels changes by at least this share of the
 largest change of any pixel (see :func:`_extent`). Between two speakers in one framing the face
@@ -625,7 +632,7 @@ def _extent(first: np.ndarray, last: np.ndarray, boxes: np.ndarray) -> np.ndarra
     caption box, a lower third or a banner fading in over the picture changes a band of rows."""
     side = THUMB_SIDE
     change = np.abs(last - first).reshape(-1, side, side)
-    edges = np.clip(np.rint(np.asarray(boxes, np.float64) * side).astype(np.int64), 0, side)
+    edges = _thumbnail_edges(boxes)
     out = np.ones(len(change))
     for k, (d, (x0, y0, x1, y1)) in enumerate(zip(change, edges.tolist())):
         if x1 - x0 < 2 or y1 - y0 < 2:
@@ -637,19 +644,50 @@ def _extent(first: np.ndarray, last: np.ndarray, boxes: np.ndarray) -> np.ndarra
     return out
 
 
-def _span_search(t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams) -> tuple[list[int], np.ndarray, np.ndarray]:
-    """What :func:`_dissolves` and :func:`_wipes` look over: the half-widths w of the spans m − w …
-    m + w (six from ``dissolve_s``), the cumulative luma steps (``cumulative[i]`` = sum of steps
-    1..i) and the number of ``hard`` boundaries at frames <= i."""
-    n = len(t)
+class _SpanBlock(NamedTuple):
+    """The spans m − w … m + w of one half-width w, for a block of middle frames m (see :func:`_spans`)."""
+
+    low: int  # frame of scaled[0]
+    scaled: np.ndarray  # (frames, side²) float32 thumbnails, 0..1
+    w: int
+    m: np.ndarray  # middle frames
+    first: np.ndarray  # thumbnails at m − w, m and m + w (views into scaled)
+    mid: np.ndarray
+    last: np.ndarray
+    change: np.ndarray  # mean absolute change from first to last
+    monotonous: np.ndarray  # bool: change >= dissolve_monotony of the sum of the steps between, no hard boundary inside
+
+
+def _spans(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams, reach: int) -> Iterator[_SpanBlock]:
+    """What :func:`_dissolves` and :func:`_wipes` look over: every span m − w … m + w of six half-widths
+    w from ``dissolve_s``, in blocks of middle frames (a film's thumbnails as float32 would take 100s
+    of MB), each block's thumbnails scaled once for all the widths, with ``reach`` · w frames more on
+    either side."""
+    n = len(thumbs)
     step_s = float(np.median(np.diff(t))) if n > 1 else 0.04
     shortest, longest = (max(1, int(round(s / step_s / 2))) for s in params.dissolve_s)
     widths = sorted({*np.unique(np.geomspace(shortest, longest, 6).round().astype(int))})
-    cumulative = np.r_[0.0, np.cumsum(luma[1:], dtype=np.float64)]
+    cumulative = np.r_[0.0, np.cumsum(luma[1:], dtype=np.float64)]  # cumulative[i] = sum of steps 1..i
     hard_marks = np.zeros(n + 1, np.int64)
     for h in hard:
         hard_marks[h] = 1
-    return widths, cumulative, np.cumsum(hard_marks)
+    hard_before = np.cumsum(hard_marks)  # hard boundaries at frames <= i
+    for a in range(0, n, 8192):  # middle frames a..b - 1
+        b = min(n, a + 8192)
+        low = max(0, a - reach * widths[-1])
+        scaled = thumbs[low : min(n, b + reach * widths[-1])].astype(np.float32) / 255.0
+        for w in widths:
+            if 2 * w >= n:
+                break
+            m0, m1 = max(a, w), min(b, n - w)
+            if m0 >= m1:
+                continue
+            m = np.arange(m0, m1)
+            first, mid, last = (scaled[m0 + d - low : m1 + d - low] for d in (-w, 0, w))
+            change = np.abs(last - first).mean(axis=1)
+            path = cumulative[m + w] - cumulative[m - w]
+            no_hard = hard_before[m + w] - hard_before[m - w] == 0
+            yield _SpanBlock(low, scaled, w, m, first, mid, last, change, (change >= params.dissolve_monotony * path) & no_hard)
 
 
 def _nested(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -668,61 +706,46 @@ def _dissolves(
     n = len(thumbs)
     if n < 3:
         return []
-    widths, cumulative, hard_before = _span_search(t, luma, hard, params)
     best = np.zeros(n)  # per middle frame: the largest change of a span that passes
     best_w = np.zeros(n, np.int64)
-    for a in range(0, n, 8192):  # middle frames a..b - 1, in blocks: a film's thumbnails as float32 would take 100s of MB
-        b = min(n, a + 8192)
-        low = max(0, a - 3 * widths[-1])  # the spans either side of a still-picture dissolve too
-        scaled = thumbs[low : min(n, b + 3 * widths[-1])].astype(np.float32) / 255.0  # once for all the widths
-        for w in widths:
-            if 2 * w >= n:
-                break
-            m0, m1 = max(a, w), min(b, n - w)
-            if m0 >= m1:
-                continue
-            m = np.arange(m0, m1)
-            first, mid, last = (scaled[m0 + d - low : m1 + d - low] for d in (-w, 0, w))
-            change = np.abs(last - first).mean(axis=1)
-            path = cumulative[m + w] - cumulative[m - w]
-            no_hard = hard_before[m + w] - hard_before[m - w] == 0
-            monotonous = (change >= params.dissolve_monotony * path) & no_hard
-            ok = (change >= params.dissolve_min_change) & monotonous
-            # weaker, between two still pictures: the spans of the same length either side change far less
-            still = np.flatnonzero(~ok & monotonous & (change >= params.dissolve_still_change) & (m >= 3 * w) & (m + 3 * w < n))
-            if still.size:
-                at = m[still] - low
-                around = np.maximum(
-                    np.abs(scaled[at - w] - scaled[at - 3 * w]).mean(axis=1), np.abs(scaled[at + 3 * w] - scaled[at + w]).mean(axis=1)
-                )
-                ok[still] = change[still] >= params.dissolve_still_contrast * np.maximum(around, 1e-3)
-            # the costlier tests only where these pass (few frames): row by row, the same values
-            kept = np.flatnonzero(ok)
-            if kept.size:
-                first, mid, last, strong = first[kept], mid[kept], last[kept], change[kept]
-                passes = np.abs(mid - 0.5 * (first + last)).mean(axis=1) <= params.dissolve_linearity * strong
-                # not one picture at two gains (a fade in or out, or a slow change of exposure): the
-                # end frames are not proportional, within the linearity tolerance
-                for x, y in ((first, last), (last, first)):
-                    gain = (x * y).sum(axis=1) / np.maximum((x * x).sum(axis=1), 1e-9)
-                    passes &= np.abs(y - gain[:, None] * x).mean(axis=1) > params.dissolve_linearity * strong
-                # every frame between is a mix of the two ends, not only the middle one
-                where = np.flatnonzero(passes)
-                passes[where] = _mix_residual(scaled, m[kept[where]] - low, w, first[where], last[where]) <= params.dissolve_max_residual
-                # nor one picture at two exposures, where the highlights clip (an iris opening): the
-                # change has one sign nearly everywhere and neighbouring pixels keep their order
-                where = np.flatnonzero(passes)
-                passes[where] = ~_one_picture_brighter(first[where], last[where], params)
-                # nor a graphic fading in over the shot: the change reaches across the active picture
-                where = np.flatnonzero(passes)
-                if params.dissolve_min_extent > 0 and where.size:
-                    at = m[kept[where]]
-                    inside = np.tile([0.0, 0.0, 1.0, 1.0], (len(at), 1)) if boxes is None else boxes[at]
-                    passes[where] = _extent(first[where], last[where], inside) >= params.dissolve_min_extent
-                ok[kept] = passes
-            better = ok & (change > best[m])
-            best[m[better]] = change[better]
-            best_w[m[better]] = w
+    # reach 3: the spans either side of a still-picture dissolve too
+    for low, scaled, w, m, first, mid, last, change, monotonous in _spans(thumbs, t, luma, hard, params, reach=3):
+        ok = (change >= params.dissolve_min_change) & monotonous
+        # weaker, between two still pictures: the spans of the same length either side change far less
+        still = np.flatnonzero(~ok & monotonous & (change >= params.dissolve_still_change) & (m >= 3 * w) & (m + 3 * w < n))
+        if still.size:
+            at = m[still] - low
+            around = np.maximum(
+                np.abs(scaled[at - w] - scaled[at - 3 * w]).mean(axis=1), np.abs(scaled[at + 3 * w] - scaled[at + w]).mean(axis=1)
+            )
+            ok[still] = change[still] >= params.dissolve_still_contrast * np.maximum(around, 1e-3)
+        # the costlier tests only where these pass (few frames): row by row, the same values
+        kept = np.flatnonzero(ok)
+        if kept.size:
+            first, mid, last, strong = first[kept], mid[kept], last[kept], change[kept]
+            passes = np.abs(mid - 0.5 * (first + last)).mean(axis=1) <= params.dissolve_linearity * strong
+            # not one picture at two gains (a fade in or out, or a slow change of exposure): the
+            # end frames are not proportional, within the linearity tolerance
+            for x, y in ((first, last), (last, first)):
+                gain = (x * y).sum(axis=1) / np.maximum((x * x).sum(axis=1), 1e-9)
+                passes &= np.abs(y - gain[:, None] * x).mean(axis=1) > params.dissolve_linearity * strong
+            # every frame between is a mix of the two ends, not only the middle one
+            where = np.flatnonzero(passes)
+            passes[where] = _mix_residual(scaled, m[kept[where]] - low, w, first[where], last[where]) <= params.dissolve_max_residual
+            # nor one picture at two exposures, where the highlights clip (an iris opening): the
+            # change has one sign nearly everywhere and neighbouring pixels keep their order
+            where = np.flatnonzero(passes)
+            passes[where] = ~_one_picture_brighter(first[where], last[where], params)
+            # nor a graphic fading in over the shot: the change reaches across the active picture
+            where = np.flatnonzero(passes)
+            if params.dissolve_min_extent > 0 and where.size:
+                at = m[kept[where]]
+                inside = np.tile([0.0, 0.0, 1.0, 1.0], (len(at), 1)) if boxes is None else boxes[at]
+                passes[where] = _extent(first[where], last[where], inside) >= params.dissolve_min_extent
+            ok[kept] = passes
+        better = ok & (change > best[m])
+        best[m[better]] = change[better]
+        best_w[m[better]] = w
     runs = []  # runs of middle frames that pass, each with its widest half-width
     i = 0
     while i < n:
@@ -792,58 +815,45 @@ def _wipes(
     n = len(thumbs)
     if n < 3 or params.wipe_max_pixel_share <= 0:
         return []
-    widths, cumulative, hard_before = _span_search(t, luma, hard, params)
     side = THUMB_SIDE
-    edges = np.clip(np.rint(np.asarray(boxes, np.float64) * side).astype(np.int64), 0, side)
+    edges = _thumbnail_edges(boxes)
     found: dict[int, tuple[int, int, int, int]] = {}  # middle frame: (frames the picture takes, first, last, w)
-    for a in range(0, n, 8192):  # in blocks, as _dissolves
-        b = min(n, a + 8192)
-        low = max(0, a - widths[-1])
-        scaled = thumbs[low : min(n, b + widths[-1])].astype(np.float32) / 255.0
-        for w in widths:
-            m0, m1 = max(a, w), min(b, n - w)
-            if 2 * w >= n or m0 >= m1:
-                continue
-            m = np.arange(m0, m1)
-            first, last = scaled[m0 - w - low : m1 - w - low], scaled[m0 + w - low : m1 + w - low]
-            size = np.abs(last - first).mean(axis=1)
-            ok = (size >= params.dissolve_min_change) & (hard_before[m + w] == hard_before[m - w])
-            ok &= size >= params.dissolve_monotony * (cumulative[m + w] - cumulative[m - w])
-            kept = np.flatnonzero(ok)
-            # a wipe's middle frame shows parts of both shots, not their mean (a dissolve's does)
-            mid = scaled[m[kept] - low]
-            parts = np.abs(mid - 0.5 * (first[kept] + last[kept])).mean(axis=1) > params.dissolve_linearity * size[kept]
-            kept, mid = kept[parts], mid[parts]
-            if not kept.size:
-                continue
-            box = edges[m[kept]]
-            index = np.arange(side)[None, :]
-            rows, cols = (index >= box[:, 1:2]) & (index < box[:, 3:4]), (index >= box[:, 0:1]) & (index < box[:, 2:3])
-            inside = rows[:, :, None] & cols[:, None, :]
-            inside = inside.reshape(len(kept), -1)
-            strong = (np.abs(last[kept] - first[kept]) >= WIPE_PIXEL_CHANGE) & inside
-            covered = (strong.sum(axis=1) >= params.wipe_min_cover * inside.sum(axis=1)) & strong.any(axis=1)
-            # ... and at the middle frame most of those pixels show one shot or the other, not a mix
-            way = (mid[covered] - first[kept[covered]]) / np.where(strong[covered], last[kept[covered]] - first[kept[covered]], 1.0)
-            halfway = ((way > 0.25) & (way < 0.75) & strong[covered]).sum(axis=1) / strong[covered].sum(axis=1)
-            covered[np.flatnonzero(covered)[halfway > WIPE_HALFWAY]] = False
-            # every few middle frames on the longer spans: a wipe shows on many middles, and each span
-            # finds its frames (the middle it reports is where the picture is half replaced, not m)
-            sel = np.flatnonzero(covered)
-            sel = sel[m[kept[sel]] % max(1, w // 4) == 0]
-            chosen, chosen_strong = kept[sel], strong[sel]
-            for lo in range(0, len(chosen), 256):  # in blocks: (k, 2w − 1, side²) floats for a long span
-                part, pixels = chosen[lo : lo + 256], chosen_strong[lo : lo + 256]
-                shares, each, back = _switching(scaled, m[part] - low, w, pixels)
-                going = (shares > 0.1) & (shares < 0.9)
-                frames = going.sum(axis=1)
-                passes = (frames >= params.wipe_min_frames) & (each <= params.wipe_max_pixel_share * frames) & (back <= WIPE_SWITCH_BACK)
-                for j in np.flatnonzero(passes).tolist():
-                    start = int(m[part[j]]) - w + 1
-                    middle = start + int(np.argmax(shares[j] >= 0.5))
-                    on = np.flatnonzero(going[j])
-                    if frames[j] > found.get(middle, (0,))[0]:
-                        found[middle] = (int(frames[j]), start + int(on[0]) - 1, start + int(on[-1]) + 1, w)
+    for low, scaled, w, m, first, mid, last, size, monotonous in _spans(thumbs, t, luma, hard, params, reach=1):
+        kept = np.flatnonzero((size >= params.dissolve_min_change) & monotonous)
+        # a wipe's middle frame shows parts of both shots, not their mean (a dissolve's does)
+        mid = mid[kept]
+        parts = np.abs(mid - 0.5 * (first[kept] + last[kept])).mean(axis=1) > params.dissolve_linearity * size[kept]
+        kept, mid = kept[parts], mid[parts]
+        if not kept.size:
+            continue
+        box = edges[m[kept]]
+        index = np.arange(side)[None, :]
+        rows, cols = (index >= box[:, 1:2]) & (index < box[:, 3:4]), (index >= box[:, 0:1]) & (index < box[:, 2:3])
+        inside = rows[:, :, None] & cols[:, None, :]
+        inside = inside.reshape(len(kept), -1)
+        strong = (np.abs(last[kept] - first[kept]) >= WIPE_PIXEL_CHANGE) & inside
+        covered = (strong.sum(axis=1) >= params.wipe_min_cover * inside.sum(axis=1)) & strong.any(axis=1)
+        # ... and at the middle frame most of those pixels show one shot or the other, not a mix
+        way = (mid[covered] - first[kept[covered]]) / np.where(strong[covered], last[kept[covered]] - first[kept[covered]], 1.0)
+        halfway = ((way > 0.25) & (way < 0.75) & strong[covered]).sum(axis=1) / strong[covered].sum(axis=1)
+        covered[np.flatnonzero(covered)[halfway > WIPE_HALFWAY]] = False
+        # every few middle frames on the longer spans: a wipe shows on many middles, and each span
+        # finds its frames (the middle it reports is where the picture is half replaced, not m)
+        sel = np.flatnonzero(covered)
+        sel = sel[m[kept[sel]] % max(1, w // 4) == 0]
+        chosen, chosen_strong = kept[sel], strong[sel]
+        for lo in range(0, len(chosen), 256):  # in blocks: (k, 2w − 1, side²) floats for a long span
+            part, pixels = chosen[lo : lo + 256], chosen_strong[lo : lo + 256]
+            shares, each, back = _switching(scaled, m[part] - low, w, pixels)
+            going = (shares > 0.1) & (shares < 0.9)
+            frames = going.sum(axis=1)
+            passes = (frames >= params.wipe_min_frames) & (each <= params.wipe_max_pixel_share * frames) & (back <= WIPE_SWITCH_BACK)
+            for j in np.flatnonzero(passes).tolist():
+                start = int(m[part[j]]) - w + 1
+                middle = start + int(np.argmax(shares[j] >= 0.5))
+                on = np.flatnonzero(going[j])
+                if frames[j] > found.get(middle, (0,))[0]:
+                    found[middle] = (int(frames[j]), start + int(on[0]) - 1, start + int(on[-1]) + 1, w)
     out = []
     for middle in sorted(found):  # middles within one another's span: one wipe, the one the picture takes longest over
         frames, first, last, _ = found[middle]
@@ -901,9 +911,10 @@ def _shots(
     # going out vanish from the active picture: it does not stop a dissolve, and one inside a dissolve
     # is not a cut
     firm = [c for c in cuts if luma[c] >= params.similar_min_luma]
-    dissolves = _dissolves(thumbs, t, luma, sorted({*firm, *fades}), params, boxes)
+    hard = sorted({*firm, *fades})
+    dissolves = _dissolves(thumbs, t, luma, hard, params, boxes)
     # a wipe is looked for where no dissolve is (a dissolve's spans, wider than it, can look like one)
-    wipes = _wipes(thumbs, t, luma, sorted({*firm, *fades}), boxes, params)
+    wipes = _wipes(thumbs, t, luma, hard, boxes, params)
     wipes = [(a, m, b) for a, m, b in wipes if not any(a <= last and first <= b for first, _, last in dissolves)]
     cuts = [c for c in cuts if c in firm or not any(a < c <= b for a, _, b in [*dissolves, *wipes])]
     dissolve_middles = [m for _, m, _ in dissolves]
