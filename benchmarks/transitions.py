@@ -86,29 +86,96 @@ def shaped_wipe(shape: str, frames: int = 16, feather: float = 0.0) -> Callable[
     return make
 
 
-def push(frames: int = 16) -> list[np.ndarray]:
-    """testvideo.mp4's lizard (from its frame 40), then face_2.mp4 sliding in from the right over
-    ``frames`` frames from frame 50 and pushing the lizard out to the left (a push, or slide)."""
-    before = _frames(MEDIA / "shots" / "testvideo.mp4", 40, 50 + frames)
-    after = _frames(MEDIA / "talking_heads" / "retalking" / "face_2.mp4", 0, 30 + frames)
-    width = SIZE[0]
-    out = before[:50]
-    for i in range(frames + 30):
-        x = min(width, width * (i + 1) // (frames + 1)) if i < frames else width  # how far the new shot is in
-        a, b = before[min(50 + i, len(before) - 1)], after[min(i, len(after) - 1)]
-        out.append(np.ascontiguousarray(np.concatenate([a[:, x:], b[:, width - x :]], axis=1)))
+def _pillarboxed(image: np.ndarray) -> np.ndarray:
+    """``image`` scaled to :data:`SIZE`'s height and centred between black bars."""
+    import cv2
+
+    width, height = SIZE
+    h, w = image.shape[:2]
+    inner = cv2.resize(image, (round(w * height / h), height), interpolation=cv2.INTER_AREA)
+    out = np.zeros((height, width, 3), np.uint8)
+    x0 = (width - inner.shape[1]) // 2
+    out[:, x0 : x0 + inner.shape[1]] = inner
     return out
 
 
-def whip_pan() -> list[np.ndarray]:
-    """A window of the frame's size sliding across testvideo.mp4's lizard enlarged × 2 in 20 frames."""
-    import cv2
+def slide(
+    before: tuple[str, int],
+    after: tuple[str, int],
+    frames: int = 16,
+    side: str = "right",
+    moves: str = "both",
+    eased: bool = False,
+    pillarbox: bool = False,
+) -> Callable[[], list[np.ndarray]]:
+    """Clip ``before`` (path under ``media``, first frame) for 50 frames, then clip ``after`` coming in
+    from ``side`` ("right", "left", "bottom", "top") over ``frames`` frames: ``moves`` "both" (it
+    pushes the first out: a push), "in" (it slides over the still first picture) or "out" (the first
+    picture slides out and uncovers the still second one). ``eased``: slow, fast, slow (a smoothstep),
+    as editors' presets move; ``pillarbox``: the clips scaled to the height and centred between bars
+    that move with them."""
 
-    (still,) = _frames(MEDIA / "shots" / "testvideo.mp4", 40, 1)
-    width, height = SIZE
-    big = cv2.resize(still, (2 * width, 2 * height), interpolation=cv2.INTER_CUBIC)
-    xs = np.r_[np.zeros(30), np.linspace(0, width, 20), np.full(30, width)].astype(int)
-    return [np.ascontiguousarray(big[height // 2 : height // 2 + height, x : x + width]) for x in xs]
+    def make() -> list[np.ndarray]:
+        size = None if pillarbox else SIZE
+        a_frames = _frames(MEDIA / before[0], before[1], 50 + frames, size)
+        b_frames = _frames(MEDIA / after[0], after[1], 30 + frames, size)
+        if pillarbox:
+            a_frames, b_frames = [_pillarboxed(f) for f in a_frames], [_pillarboxed(f) for f in b_frames]
+        # the incoming picture enters from the right of a frame turned so that ``side`` is on its right
+        turn = {"right": lambda x: x, "left": lambda x: x[:, ::-1], "bottom": lambda x: x.transpose(1, 0, 2),
+                "top": lambda x: x.transpose(1, 0, 2)[:, ::-1]}[side]  # fmt: skip
+        back = {"right": lambda x: x, "left": lambda x: x[:, ::-1], "bottom": lambda x: x.transpose(1, 0, 2),
+                "top": lambda x: x[:, ::-1].transpose(1, 0, 2)}[side]  # fmt: skip
+        out = a_frames[:50]
+        for i in range(frames + 30):
+            p = min(1.0, (i + 1) / (frames + 1))
+            p = p * p * (3 - 2 * p) if eased else p
+            a, b = turn(a_frames[min(50 + i, len(a_frames) - 1)]), turn(b_frames[min(i, len(b_frames) - 1)])
+            width = a.shape[1]
+            x = int(round(width * p)) if i < frames else width  # how far the new shot is in
+            kept = a[:, x:] if moves in ("both", "out") else a[:, : width - x]
+            entering = b[:, :x] if moves in ("both", "in") else b[:, width - x :]
+            out.append(np.ascontiguousarray(back(np.concatenate([kept, entering], axis=1))))
+        return out
+
+    return make
+
+
+LIZARD, FACE = ("shots/testvideo.mp4", 40), "talking_heads/retalking/face_{}.mp4"
+
+
+def pan(
+    frames: int = 20, share: float = 1.0, blur: bool = False, clip: tuple[str, int] | None = None, scale: float = 2.0, tilt: bool = False
+) -> Callable[[], list[np.ndarray]]:
+    """A window of the frame's size sliding across testvideo.mp4's lizard (its frame 40, still) enlarged
+    × ``scale``, ``share`` of the frame's width in ``frames`` frames from frame 30 (a whip pan when it
+    is all of it, quickly); ``blur``: each frame the mean of the windows it passes over, as a camera's
+    shutter records a fast pan; ``clip``: across that clip (path under ``media``, first frame), playing,
+    instead; ``tilt``: down, ``share`` of the height."""
+
+    def make() -> list[np.ndarray]:
+        import cv2
+
+        width, height = SIZE
+        source = clip or ("shots/testvideo.mp4", 40)
+        pictures = _frames(MEDIA / source[0], source[1], 1 if clip is None else 60 + frames)
+        extent = height if tilt else width
+        xs = np.r_[np.zeros(30), np.linspace(0, share * extent, frames), np.full(30, share * extent)].astype(int)
+        out = []
+        for k, x in enumerate(xs):
+            big = cv2.resize(pictures[min(k, len(pictures) - 1)], (int(scale * width), int(scale * height)), interpolation=cv2.INTER_CUBIC)
+            if tilt:
+                big = big.transpose(1, 0, 2)  # rows as columns: the window moves down as it would move right
+            x0 = xs[k - 1] if blur and k else x
+            across, along = (width, height) if tilt else (height, width)  # the window's size across the move and along it
+            rows = slice((big.shape[0] - across) // 2, (big.shape[0] - across) // 2 + across)
+            windows = [big[rows, u : u + along].astype(np.float32) for u in range(x0, x + 1, 8)] if blur else []
+            image = np.mean(windows, axis=0) if len(windows) > 1 else big[rows, x : x + along]
+            image = image.transpose(1, 0, 2) if tilt else image
+            out.append(np.ascontiguousarray(np.clip(image + 0.5 * blur, 0, 255).astype(np.uint8)))
+        return out
+
+    return make
 
 
 def zoom() -> list[np.ndarray]:
@@ -211,8 +278,22 @@ CASES: dict[str, tuple[Callable[[], list[np.ndarray]], tuple[int, int] | None]] 
     "16-frame diagonal wipe into another clip": (shaped_wipe("diagonal"), (50, 65)),
     "16-frame iris wipe (a circle opening) into another clip": (shaped_wipe("iris"), (50, 65)),
     "16-frame soft wipe down (edge feathered over a fifth of the width)": (shaped_wipe("down", feather=0.2), (50, 66)),
-    "16-frame push (the next clip slides in from the right)": (push, (50, 65)),
-    "whip pan": (whip_pan, None),
+    "16-frame slide out: the lizard slides out to the left, uncovering face_2": (slide(LIZARD, (FACE.format(2), 0), moves="out"), (50, 65)),
+    "16-frame push from the right: face_2 pushes the lizard out": (slide(LIZARD, (FACE.format(2), 0)), (50, 65)),
+    "12-frame push up from the bottom, face_1 into face_4": (slide((FACE.format(1), 0), (FACE.format(4), 0), 12, "bottom"), (50, 61)),
+    "20-frame eased push from the left between two GRID speakers, pillarboxed": (
+        slide(("talking_heads/grid/swiz3n.mpg", 0), ("talking_heads/grid/bbaf2n.mpg", 0), 20, "left", eased=True, pillarbox=True),
+        (50, 69),
+    ),
+    "16-frame slide in from the top: face_5 covers the lizard": (slide(LIZARD, (FACE.format(5), 0), side="top", moves="in"), (50, 65)),
+    "whip pan": (pan(), None),
+    "whip pan, motion-blurred": (pan(blur=True), None),
+    "pan across half the frame's width in 40 frames": (pan(40, 0.5), None),
+    "pan across face_4 playing (enlarged × 2), half the width in 25 frames": (pan(25, 0.5, clip=(FACE.format(4), 0)), None),
+    "tilt down across face_1 playing (enlarged × 1.5), a third of the height in 50 frames": (
+        pan(50, 1 / 3, clip=(FACE.format(1), 0), scale=1.5, tilt=True),
+        None,
+    ),
     "zoom in, then the clip's own cut": (zoom, (55, 55)),
     "face_4 brightened × 1.6 (highlights clip)": (brightened("retalking/face_4.mp4", gain=1.6, size=SIZE), None),
     "face_2 brightened by a tone curve (value ** 0.6)": (brightened("retalking/face_2.mp4", gamma=0.6), None),

@@ -509,6 +509,17 @@ class ShotParams:
     the first false wipe comes at 0.35 (the generated 10-minute title; the zoom of benchmarks/
     transitions.py at 0.4), none up to 0.3 in the 48 real edits, 21 re-encodes of three of them, the
     16 talking heads, the shot clips and 28 dissolves between GRID speakers."""
+    push_max_residual: float = 0.2
+    """A **push** or **slide** (the next shot sliding in from a side, pushing the picture out or moving
+    over it, or the picture sliding out and uncovering the next; reported as a wipe): over a span as
+    long as a dissolve's, every frame is the two end pictures side by side at one offset, the offset
+    growing frame after frame from one end to the other over at least ``wipe_min_frames`` frames, and
+    the frames lie at most this share as far from that as from the nearest mix of the two ends
+    (:func:`ml.picture.shots._pushes`; 0: no pushes). Measured (benchmarks/README.md, 2026-12-07) on
+    the five pushes and slides of benchmarks/transitions.py (four sides, a pillarboxed pair, an eased
+    one): 0.07-0.17; the nearest of anything else, a motion-blurred whip pan 0.26, a pan across a
+    playing talking head 0.45, the hard-edged wipes 0.50 or more; no span of the 24 real edits
+    comes this far."""
 
     def __post_init__(self) -> None:
         _require(self.max_height >= 16, f"max_height={self.max_height} must be >= 16")
@@ -534,6 +545,7 @@ class ShotParams:
         _require(0 < self.wipe_min_cover <= 1, f"wipe_min_cover={self.wipe_min_cover} must be in (0, 1]")
         _require(self.wipe_min_frames >= 2, f"wipe_min_frames={self.wipe_min_frames} must be >= 2")
         _require(0 <= self.wipe_max_pixel_share < 1, f"wipe_max_pixel_share={self.wipe_max_pixel_share} must be in [0, 1)")
+        _require(0 <= self.push_max_residual < 1, f"push_max_residual={self.push_max_residual} must be in [0, 1)")
         _require(0 <= self.dissolve_min_extent < 1, f"dissolve_min_extent={self.dissolve_min_extent} must be in [0, 1)")
         _require(0 < self.dissolve_linearity < 0.5, f"dissolve_linearity={self.dissolve_linearity} must be in (0, 0.5)")
         _require(0 < self.dissolve_monotony <= 1, f"dissolve_monotony={self.dissolve_monotony} must be in (0, 1]")

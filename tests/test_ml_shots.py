@@ -482,27 +482,37 @@ def test_two_dissolves_close_together_stay_two():
     assert found[0][2] >= found[1][0], found  # their spans overlap
 
 
+def _lizard_and_head(shot_clips, real_media, size: tuple[int, int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Frames 40-105 of testvideo.mp4's lizard and 0-45 of face_2.mp4, scaled to ``size``."""
+    import cv2
+
+    def frames(path, first: int, n: int) -> list[np.ndarray]:
+        return [cv2.resize(f.image, size, interpolation=cv2.INTER_AREA) for f in iter_frames(path) if first <= f.index < first + n]
+
+    return frames(shot_clips / "testvideo.mp4", 40, 66), frames(real_media / "talking_heads" / "retalking" / "face_2.mp4", 0, 46)
+
+
+def _encoded(path, images: list[np.ndarray]):
+    from ml.testmedia.video import _close, _write, _writer
+
+    height, width = images[0].shape[:2]
+    container, stream = _writer(path, width, height, 25, preset="veryfast", crf=20)
+    for image in images:
+        _write(container, stream, np.ascontiguousarray(image))
+    _close(container, stream)
+    return path
+
+
 def test_a_wipe_is_reported_as_a_wipe(tmp_path, real_media, shot_clips):
     # testvideo.mp4's lizard, then a 16-frame diagonal wipe (a hard edge from the top left corner) into
     # face_2.mp4 at frames 50-65: neither a cut nor a dissolve (its middle frame is half of each shot,
     # not their mean), and PySceneDetect's detectors report nothing there (benchmarks/transitions.py)
-    import cv2
-
-    from ml.testmedia.video import _close, _write, _writer
-
     size = (640, 360)
-    def frames(path, first: int, n: int) -> list[np.ndarray]:
-        return [cv2.resize(f.image, size, interpolation=cv2.INTER_AREA) for f in iter_frames(path) if first <= f.index < first + n]
-
-    lizard, head = frames(shot_clips / "testvideo.mp4", 40, 66), frames(real_media / "talking_heads" / "retalking" / "face_2.mp4", 0, 46)
+    lizard, head = _lizard_and_head(shot_clips, real_media, size)
     yy, xx = np.mgrid[0 : size[1], 0 : size[0]]
     place = (xx / (size[0] - 1) + yy / (size[1] - 1)) / 2
-    path = tmp_path / "wipe.mp4"
-    container, stream = _writer(path, *size, 25, preset="veryfast", crf=20)
-    for k in range(96):
-        shown = (place <= (k - 49) / 17)[..., None]
-        _write(container, stream, np.where(shown, head[max(0, k - 50)], lizard[min(k, 65)]))
-    _close(container, stream)
+    wiped = [np.where((place <= (k - 49) / 17)[..., None], head[max(0, k - 50)], lizard[min(k, 65)]) for k in range(96)]
+    path = _encoded(tmp_path / "wipe.mp4", wiped)
     shots = shots_from_file(path)
     assert [row["begins_with"] for row in shots.table()] == ["start", "wipe"], shots.table()
     assert 50 <= shots.boundaries("wipe")[0] <= 65
@@ -714,3 +724,54 @@ def test_jpeg2000_decodes_at_a_reduced_size_with_the_same_cut(sample_clips):
     assert (frame.width, frame.height, frame.format.name) == (160, 120, "yuv422p10le")
     for flag in (True, False):
         assert shots_from_file(path, ShotParams(reduced_decode=flag)).boundaries("cut").tolist() == [12]
+
+
+def test_a_push_is_reported_as_a_wipe_and_a_whip_pan_is_one_shot(tmp_path, real_media, shot_clips, monkeypatch):
+    # face_2.mp4 coming in from the right over frames 50-65 and pushing testvideo.mp4's lizard out: no
+    # pixel switches from one shot to the other (each takes its neighbour's value), so it is no wipe
+    # under the wipe rule, and no dissolve; PySceneDetect's ContentDetector cuts at its first frame
+    # (benchmarks/transitions.py). A window sliding across the lizard enlarged x 2, one width in 20
+    # frames, fits the same model: the seam test tells the pan (one scene) from the push (two shots)
+    import cv2
+
+    import ml.picture.shots as shots_module
+
+    size = (640, 360)
+    lizard, head = _lizard_and_head(shot_clips, real_media, size)
+    width = size[0]
+    pushed = [*lizard[:50]]
+    for i in range(46):
+        x = width * (i + 1) // 17 if i < 16 else width
+        pushed.append(np.concatenate([lizard[min(50 + i, 65)][:, x:], head[i][:, :x]], axis=1))
+    shots = shots_from_file(_encoded(tmp_path / "push.mp4", pushed))
+    assert [row["begins_with"] for row in shots.table()] == ["start", "wipe"], shots.table()
+    assert 49 <= shots.boundaries("wipe")[0] <= 66
+    (span,) = shots.wipe_span.tolist()
+    assert 48 <= span[0] and span[1] <= 67
+    # the push test decides: without it the picture is one shot
+    assert shots_from_file(tmp_path / "push.mp4", ShotParams(push_max_residual=0.0)).n_shots == 1
+
+    big = cv2.resize(lizard[0], (2 * width, 2 * size[1]), interpolation=cv2.INTER_CUBIC)
+    xs = np.r_[np.zeros(30), np.linspace(0, width, 20), np.full(30, width)].astype(int)
+    whip = _encoded(tmp_path / "whip.mp4", [big[size[1] // 2 : size[1] // 2 + size[1], x : x + width] for x in xs])
+    assert shots_from_file(whip).n_shots == 1
+    monkeypatch.setattr(shots_module, "PUSH_SEAM", 0.0)  # every seam a seam
+    assert [row["begins_with"] for row in shots_from_file(whip).table()] == ["start", "wipe"]
+
+
+def test_a_slow_pan_is_not_a_dissolve(tmp_path, shot_clips, real_media, monkeypatch):
+    # a window sliding across testvideo.mp4's lizard enlarged x 2, half the width in 40 frames: over a
+    # few frames every thumbnail pixel moves a fraction of a pixel and is a mix of itself and its
+    # neighbour, as a dissolve's frames are mixes of its ends; the ends are one picture moved
+    import cv2
+
+    import ml.picture.shots as shots_module
+
+    size = (1280, 720)
+    (still,) = [f.image for f in iter_frames(shot_clips / "testvideo.mp4") if f.index == 40]
+    big = cv2.resize(still, (2 * size[0], 2 * size[1]), interpolation=cv2.INTER_CUBIC)
+    xs = np.r_[np.zeros(30), np.linspace(0, size[0] / 2, 40), np.full(30, size[0] / 2)].astype(int)
+    path = _encoded(tmp_path / "pan.mp4", [big[size[1] // 2 : size[1] // 2 + size[1], x : x + size[0]] for x in xs])
+    assert shots_from_file(path).n_shots == 1
+    monkeypatch.setattr(shots_module, "MOVE_MATCH", 0.0)  # no picture is another one moved
+    assert shots_from_file(path).boundaries("dissolve").size == 1

@@ -1,6 +1,6 @@
 """Shot boundaries: hard cuts from colour-histogram and luma changes inside the active picture,
-dissolves from linear mixes, wipes from pixels switching shot one part after another, fades from
-black frames.
+dissolves from linear mixes, wipes from pixels switching shot one part after another or from two
+pictures side by side sliding across (pushes), fades from black frames.
 
 **Active picture.** Letterbox and pillarbox bars are found in every frame (rows and columns whose
 every sampled pixel is at most ``bar_level``) and left out: a 224 × 224 clip pillarboxed into
@@ -36,7 +36,9 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
   ``dissolve_max_residual`` of the change: a large smooth object moving in close-up passes the
   middle frame's test on a 16 × 16 thumbnail, not this one), the two ends are not one picture at
   two exposures (a change of one sign that keeps the order of neighbouring pixels: an iris opening,
-  whose highlights clip, is a mix of its ends too), the change reaches down at least
+  whose highlights clip, is a mix of its ends too) nor one picture moved a little (:func:`_moved`:
+  over a few frames of a slow pan each pixel moves a fraction of a pixel and is a mix of itself and
+  its neighbour), the change reaches down at least
   ``dissolve_min_extent`` of the active picture's height (:func:`_extent`: a caption box or a lower
   third fading in over the shot is a mix of its ends too, within a band of rows), the change is
   monotonous (at least ``dissolve_monotony`` of the sum of the steps between: a mix moves every
@@ -49,7 +51,13 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
   picture's thumbnail pixels change, the picture goes from one shot to the other over at least
   ``wipe_min_frames`` frames and each of those pixels within ``wipe_max_pixel_share`` of them, one
   way (:func:`_wipes`). A dissolve moves all the pixels together; its middle frame is the mean of
-  its ends, a wipe's shows parts of both. Wipes are looked for where no dissolve is.
+  its ends, a wipe's shows parts of both. Wipes are looked for where no dissolve or push is.
+- A **push** or **slide** is reported as a wipe: the next shot comes in from a side and pushes the
+  picture out or slides over it, or the picture slides out and uncovers it (:func:`_pushes`). No
+  pixel switches from one shot to the other (each takes its neighbour's value), but every frame is
+  the two end pictures side by side at an offset that grows from one end to the other. A pan
+  across one scene is not one: its ends overlap, or, a whip pan across exactly one width, its
+  pictures join seamlessly. Pushes are looked for where no dissolve is.
 - A **fade** passes through black: a run of frames whose mean brightness (of the active picture) is
   at most ``dark_level``, lit on both sides (black runs less than ``min_shot_s`` apart are one); its
   middle frame is a fade boundary (PySceneDetect's threshold detector places fade cuts the same
@@ -85,15 +93,17 @@ __all__ = [
     "shots_from_file",
 ]
 
-ALGORITHM = "hsv-luma-shots/6"
-"""Bump when the detector changes in a way the parameters do not capture (/5: a dissolve whose run of
+ALGORITHM = "hsv-luma-shots/7"
+"""Bump when the detector changes in a way the parameters do not capture (/7: pushes and slides
+were not found, and a slow pan could pass for a dissolve; /6: caption boxes fading in were dissolves,
+wipes were not found; /5: a dissolve whose run of
 middle frames one failing middle frame split was two dissolves a few frames apart; /4: black runs less than
 ``min_shot_s`` apart were two fades, and 10- and 12-bit pictures were scaled to RGB by FFmpeg instead
 of sampled in place; /3: histograms of the whole frame, colour cuts only, no dissolves)."""
 
 BOUNDARY_KINDS = ("start", "cut", "fade", "dissolve", "wipe")
 """How each shot begins: the title's first frame, a hard cut, a fade through black, a dissolve or a
-wipe (their middle frame)."""
+wipe, pushes and slides among them (their middle frame)."""
 
 THUMB_SIDE = 16
 """Side of the luma thumbnails (pixels): coarse enough that compression noise and small motion
@@ -132,7 +142,8 @@ class Shots:
         First and last frame of every dissolve, in order (its middle frame begins a shot).
         These three are empty in artifacts written before ``hsv-luma-shots/4``.
     wipe_span : np.ndarray [shape=(n_wipes, 2), dtype=int64]
-        First and last frame of every wipe, in order (empty before ``hsv-luma-shots/6``).
+        First and last frame of every wipe, pushes and slides among them, in order (empty before
+        ``hsv-luma-shots/6``; no pushes before ``/7``).
     frame_rate_num, frame_rate_den : int
         The stream's nominal frame rate (e.g. 30000/1001), for frame numbers at the edges.
     version : str
@@ -644,6 +655,37 @@ def _extent(first: np.ndarray, last: np.ndarray, boxes: np.ndarray) -> np.ndarra
     return out
 
 
+MOVE_MAX_SHIFT = 4
+"""A camera move is looked for up to this many thumbnail pixels (a quarter of the picture) in each
+direction (see :func:`_moved`) ..."""
+MOVE_MATCH = 0.5
+"""... and the last picture is the first moved when, over their overlap, it lies at most this share as
+far from the first shifted as from the first in place. Measured (benchmarks/README.md, 2026-12-07):
+the 48 dissolves of the development and held-out edits 0.69 or more, a pan across a still at a fifth
+of a pixel a frame (which passed every other test over 4 frames) 0.38."""
+
+
+def _moved(first: np.ndarray, last: np.ndarray, max_shift: int = MOVE_MAX_SHIFT) -> np.ndarray:
+    """Whether each ``last`` [shape=(k, side²)] is ``first`` moved sideways or up or down by up to
+    ``max_shift`` pixels (a pan or a tilt), within :data:`MOVE_MATCH` [shape=(k,), bool].
+
+    Between two frames of a slow pan across a smooth picture every pixel moves a fraction of a pixel
+    and is a mix of itself and its neighbour: the picture between is a mix of its ends, as a
+    dissolve's is."""
+    side = THUMB_SIDE
+    a, b = first.reshape(-1, side, side), last.reshape(-1, side, side)
+    in_place = np.maximum(np.abs(b - a).mean(axis=(1, 2)), 1e-12)
+    best = np.full(len(a), np.inf)
+    x = np.arange(side, dtype=np.float64)
+    for where in _PUSH_SIDES:
+        ta, tb = _turned(a, where), _turned(b, where)
+        for shift in np.arange(1, PUSH_STEPS * max_shift + 1) / PUSH_STEPS:
+            overlap = int(side - np.ceil(shift))
+            shifted = ta @ _sampling(x + shift).T
+            best = np.minimum(best, np.abs(tb[..., :overlap] - shifted[..., :overlap]).mean(axis=(1, 2)))
+    return best <= MOVE_MATCH * in_place
+
+
 class _SpanBlock(NamedTuple):
     """The spans m − w … m + w of one half-width w, for a block of middle frames m (see :func:`_spans`)."""
 
@@ -656,6 +698,7 @@ class _SpanBlock(NamedTuple):
     last: np.ndarray
     change: np.ndarray  # mean absolute change from first to last
     monotonous: np.ndarray  # bool: change >= dissolve_monotony of the sum of the steps between, no hard boundary inside
+    no_hard: np.ndarray  # bool: no hard boundary inside
 
 
 def _spans(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams, reach: int) -> Iterator[_SpanBlock]:
@@ -687,7 +730,7 @@ def _spans(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int],
             change = np.abs(last - first).mean(axis=1)
             path = cumulative[m + w] - cumulative[m - w]
             no_hard = hard_before[m + w] - hard_before[m - w] == 0
-            yield _SpanBlock(low, scaled, w, m, first, mid, last, change, (change >= params.dissolve_monotony * path) & no_hard)
+            yield _SpanBlock(low, scaled, w, m, first, mid, last, change, (change >= params.dissolve_monotony * path) & no_hard, no_hard)
 
 
 def _nested(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -709,7 +752,7 @@ def _dissolves(
     best = np.zeros(n)  # per middle frame: the largest change of a span that passes
     best_w = np.zeros(n, np.int64)
     # reach 3: the spans either side of a still-picture dissolve too
-    for low, scaled, w, m, first, mid, last, change, monotonous in _spans(thumbs, t, luma, hard, params, reach=3):
+    for low, scaled, w, m, first, mid, last, change, monotonous, _ in _spans(thumbs, t, luma, hard, params, reach=3):
         ok = (change >= params.dissolve_min_change) & monotonous
         # weaker, between two still pictures: the spans of the same length either side change far less
         still = np.flatnonzero(~ok & monotonous & (change >= params.dissolve_still_change) & (m >= 3 * w) & (m + 3 * w < n))
@@ -736,6 +779,9 @@ def _dissolves(
             # change has one sign nearly everywhere and neighbouring pixels keep their order
             where = np.flatnonzero(passes)
             passes[where] = ~_one_picture_brighter(first[where], last[where], params)
+            # nor one picture moved a little (a slow pan or tilt)
+            where = np.flatnonzero(passes)
+            passes[where] = ~_moved(first[where], last[where])
             # nor a graphic fading in over the shot: the change reaches across the active picture
             where = np.flatnonzero(passes)
             if params.dissolve_min_extent > 0 and where.size:
@@ -818,7 +864,7 @@ def _wipes(
     side = THUMB_SIDE
     edges = _thumbnail_edges(boxes)
     found: dict[int, tuple[int, int, int, int]] = {}  # middle frame: (frames the picture takes, first, last, w)
-    for low, scaled, w, m, first, mid, last, size, monotonous in _spans(thumbs, t, luma, hard, params, reach=1):
+    for low, scaled, w, m, first, mid, last, size, monotonous, _ in _spans(thumbs, t, luma, hard, params, reach=1):
         kept = np.flatnonzero((size >= params.dissolve_min_change) & monotonous)
         # a wipe's middle frame shows parts of both shots, not their mean (a dissolve's does)
         mid = mid[kept]
@@ -863,6 +909,181 @@ def _wipes(
             continue
         out.append((first, middle, last, frames))
     return [(first, middle, last) for first, middle, last, _ in out]
+
+
+PUSH_STEPS = 4
+"""Offsets of a push looked for per thumbnail pixel (a quarter-pixel grid, between the pixels' values
+linearly: a thumbnail pixel is the mean of its block, a shifted block the mix of two)."""
+PUSH_SEAM = 2.0
+"""A push whose two pictures join seamlessly is a pan across one scene (a whip pan fits the same
+model): where the two pictures meet, they differ by at least this many times as much as neighbouring
+columns of each picture do (unless both edges are bars: a camera does not move bars)."""
+PUSH_PROFILE = 0.5
+"""First, quick test of a span for a push: the middle frame's column means (row means for a push
+up or down) lie at most this share as far from the two end pictures' side by side as from their
+nearest mix."""
+PUSH_PAN_SHIFT = 12
+"""... and spans whose last picture is the first moved by up to this many pixels (:func:`_moved`) are
+a pan, not a push (a push's two pictures are two shots)."""
+_PUSH_SIDES = ("right", "left", "bottom", "top")
+_PUSH_MODELS = ((True, True), (False, True), (True, False))
+"""Which of the two pictures moves: both (a push), the next one (it slides in over the still
+picture), the first one (it slides out, uncovering the next)."""
+
+
+def _turned(x: np.ndarray, side: str) -> np.ndarray:
+    """Thumbnails [shape=(..., side, side)] turned so that a picture coming in from ``side`` comes in
+    from the right."""
+    if side in ("bottom", "top"):
+        x = np.swapaxes(x, -1, -2)
+    return x[..., ::-1] if side in ("left", "top") else x
+
+
+def _sampling(coordinates: np.ndarray) -> np.ndarray:
+    """[shape=(side, side)] that takes a row of thumbnail pixels to its values at ``coordinates``
+    [shape=(side,)], linearly between pixels, the edge pixels beyond the edges."""
+    side = THUMB_SIDE
+    c = np.clip(coordinates, 0, side - 1)
+    i = np.floor(c).astype(np.int64)
+    out = np.zeros((side, side))
+    np.add.at(out, (np.arange(side), i), 1 - (c - i))
+    np.add.at(out, (np.arange(side), np.minimum(i + 1, side - 1)), c - i)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _slide_operators(out_moves: bool, in_moves: bool) -> tuple[np.ndarray, np.ndarray]:
+    """For every offset s of ``0 … side`` in :data:`PUSH_STEPS` steps, the maps of the first and the
+    next picture's rows into a frame where the next one is s pixels in from the right: the first
+    picture shifted left by s (``out_moves``) or in place, the next one's left s pixels (``in_moves``)
+    or its own right s pixels, the column the edge crosses a mix of both. As matrices that rows
+    [shape=(..., side)] multiply: [shape=(side, offsets · side)], column s · side + x of the frame's
+    pixel x at offset s."""
+    side = THUMB_SIDE
+    x = np.arange(side, dtype=np.float64)
+    outgoing, incoming = [], []
+    for s in np.linspace(0, side, PUSH_STEPS * side + 1):
+        share = np.clip(side - (x + s), 0, 1)[:, None]  # of each column, the part the first picture holds
+        outgoing.append(share * _sampling(x + s if out_moves else x))
+        incoming.append((1 - share) * _sampling(x + s - side if in_moves else x))
+    return tuple(np.ascontiguousarray(np.stack(ops).transpose(2, 0, 1).reshape(side, -1)) for ops in (outgoing, incoming))
+
+
+def _off_mix(frames: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Mean absolute distance of each of ``frames`` [shape=(k, ...)] from its nearest mix of ``first``
+    and ``last`` [shape=(...)] [shape=(k,)]."""
+    d, x = last - first, frames - first
+    axes = tuple(range(1, frames.ndim))
+    share = np.clip((x * d).sum(axis=axes) / max(float((d * d).sum()), 1e-12), 0.0, 1.0)
+    return np.abs(x - share.reshape(-1, *[1] * d.ndim) * d).mean(axis=axes)
+
+
+def _seamless(first: np.ndarray, last: np.ndarray, bar: float) -> bool:
+    """Whether the right edge of ``first`` and the left edge of ``last`` [shape=(side, side), turned]
+    join like neighbouring columns of one picture (see :data:`PUSH_SEAM`)."""
+    if first[:, -1].max() <= bar and last[:, 0].max() <= bar:
+        return False  # bars moving with the pictures: an edit, not a camera
+    jump = float(np.abs(first[:, -1] - last[:, 0]).mean())
+    typical = float(np.median(np.r_[np.abs(np.diff(first, axis=1)).mean(axis=0), np.abs(np.diff(last, axis=1)).mean(axis=0)]))
+    return jump < PUSH_SEAM * typical
+
+
+def _push_fit(
+    first: np.ndarray, last: np.ndarray, frames: np.ndarray, params: ShotParams, tried: np.ndarray
+) -> tuple[float, np.ndarray] | None:
+    """The best push or slide from ``first`` into ``last`` [shape=(side, side)] through ``frames``
+    [shape=(k, side, side)]: (score, each frame's offset in pixels) of the side and the model whose
+    frames lie nearest to them, the score their distance from them as a share of their distance from
+    the nearest mix of the ends, over the frames on the move; ``None`` when no model explains the
+    frames as a move from one end to the other (see :func:`_pushes`). ``tried`` [shape=(sides,
+    models), bool]: the sides (:data:`_PUSH_SIDES`) and models (:data:`_PUSH_MODELS`) to try."""
+    side = THUMB_SIDE
+    offsets = np.linspace(0, side, PUSH_STEPS * side + 1)
+    best = None
+    for i, where in enumerate(_PUSH_SIDES):
+        if not tried[i].any():
+            continue
+        a, b, f = _turned(first, where), _turned(last, where), _turned(frames, where)
+        off = _off_mix(f, a, b)
+        for (out_moves, in_moves), trying in zip(_PUSH_MODELS, tried[i]):
+            if not trying:
+                continue
+            outgoing, incoming = _slide_operators(out_moves, in_moves)
+            predicted = (a @ outgoing + b @ incoming).reshape(side, -1, side)  # (rows, offsets, columns)
+            distance = np.abs(f[:, :, None] - predicted[None]).mean(axis=(1, 3))  # (frames, offsets)
+            s = offsets[distance.argmin(axis=1)]
+            moving = (s > 0.5) & (s < side - 0.5)
+            if moving.sum() < params.wipe_min_frames or s[0] > 1 or s[-1] < side - 1 or np.clip(-np.diff(s), 0, None).sum() > 1:
+                continue  # not from one end to the other, one way
+            score = float(distance.min(axis=1)[moving].sum() / max(float(off[moving].sum()), 1e-12))
+            if best is None or score < best[0]:
+                best = (score, s, out_moves and in_moves, a, b)
+    if best is None:
+        return None
+    score, s, both, a, b = best
+    if both and _seamless(a, b, params.bar_level / 255.0):
+        return None  # a pan across one scene
+    return score, s
+
+
+def _pushes(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams) -> list[tuple[int, int, int]]:
+    """(first, middle, last) frame of every push or slide: over a span m − w … m + w with no hard
+    boundary of ``hard`` inside, where the thumbnail changes by at least ``dissolve_min_change``, every
+    frame is the two end pictures side by side (:func:`_slide_operators`: the next one coming in from
+    a side, one or both of them moving) at an offset that grows from one end to the other over at
+    least ``wipe_min_frames`` frames, and the frames lie at most ``push_max_residual`` as far from
+    that as from the nearest mix of the ends (a dissolve's lie on the mix); a push whose pictures join
+    seamlessly is a pan (:func:`_seamless`). The middle frame is the first with the next picture half
+    in."""
+    n, side = len(thumbs), THUMB_SIDE
+    if n < 3 or params.push_max_residual <= 0:
+        return []
+    offsets = np.linspace(0, side, PUSH_STEPS * side + 1)
+    found = []  # (score, first, middle, last)
+    for low, scaled, w, m, first, mid, last, change, _, no_hard in _spans(thumbs, t, luma, hard, params, reach=1):
+        if 2 * w - 1 < params.wipe_min_frames + 2:
+            continue
+        kept = np.flatnonzero((change >= params.dissolve_min_change) & no_hard & (m % max(1, w // 4) == 0))
+        if not kept.size:
+            continue
+        # first, on the middle frame's column (row) means: the two ends side by side at some offset
+        a, b, f = (x[kept].reshape(-1, side, side) for x in (first, last, mid))
+        likely = np.zeros((len(kept), len(_PUSH_SIDES), len(_PUSH_MODELS)), bool)
+        for i, where in enumerate(_PUSH_SIDES):
+            pa, pb, pf = (_turned(x, where).mean(axis=1) for x in (a, b, f))  # (k, side)
+            d = pb - pa
+            share = np.clip(((pf - pa) * d).sum(axis=1) / np.maximum((d * d).sum(axis=1), 1e-12), 0, 1)
+            off = np.abs(pf - pa - share[:, None] * d).mean(axis=1)
+            for k, (out_moves, in_moves) in enumerate(_PUSH_MODELS):
+                outgoing, incoming = _slide_operators(out_moves, in_moves)
+                # a row's operator applied to the means is the means' operator: (k, offsets, side)
+                predicted = (pa @ outgoing + pb @ incoming).reshape(len(pa), -1, side)
+                distance = np.abs(pf[:, None] - predicted).mean(axis=2)
+                at = offsets[distance.argmin(axis=1)]
+                likely[:, i, k] = (distance.min(axis=1) <= PUSH_PROFILE * off) & (at > 0.5) & (at < side - 0.5)
+        # nor a pan or a tilt: the two ends overlap (one picture moved by up to three quarters of it)
+        maybe = np.flatnonzero(likely.any(axis=(1, 2)))
+        maybe = maybe[~_moved(a[maybe], b[maybe], PUSH_PAN_SHIFT)]
+        for j in maybe.tolist():
+            if any(first <= m[kept[j]] <= last for _, first, _, last in found):
+                continue  # found already, over another span
+            at = int(m[kept[j]]) - low
+            frames = scaled[at - w : at + w + 1].reshape(-1, side, side)
+            fit = _push_fit(frames[0], frames[-1], frames[1:-1], params, likely[j])
+            if fit is None or fit[0] > params.push_max_residual:
+                continue
+            score, s = fit
+            start = at + low - w + 1
+            on = np.flatnonzero((s > 0.5) & (s < side - 0.5))
+            found.append((score, start + int(on[0]) - 1, start + int(np.argmax(s >= side / 2)), start + int(on[-1]) + 1))
+    out: list[tuple[float, int, int, int]] = []
+    for score, first, middle, last in sorted(found, key=lambda x: x[1]):  # overlapping: one push, the best fit's middle
+        if out and first <= out[-1][3]:
+            best = min(out[-1], (score, first, middle, last))
+            out[-1] = (best[0], min(first, out[-1][1]), best[2], max(last, out[-1][3]))
+            continue
+        out.append((score, first, middle, last))
+    return [(first, middle, last) for _, first, middle, last in out]
 
 
 def _shots(
@@ -913,9 +1134,13 @@ def _shots(
     firm = [c for c in cuts if luma[c] >= params.similar_min_luma]
     hard = sorted({*firm, *fades})
     dissolves = _dissolves(thumbs, t, luma, hard, params, boxes)
-    # a wipe is looked for where no dissolve is (a dissolve's spans, wider than it, can look like one)
+    # a push where no dissolve is (a dissolve's spans, wider than it, can look like one), a wipe where
+    # neither is (a push's pixels can switch one way, as a wipe's do); both are reported as wipes
+    pushes = _pushes(thumbs, t, luma, hard, params)
+    pushes = [(a, m, b) for a, m, b in pushes if not any(a <= last and first <= b for first, _, last in dissolves)]
     wipes = _wipes(thumbs, t, luma, hard, boxes, params)
-    wipes = [(a, m, b) for a, m, b in wipes if not any(a <= last and first <= b for first, _, last in dissolves)]
+    wipes = [(a, m, b) for a, m, b in wipes if not any(a <= last and first <= b for first, _, last in [*dissolves, *pushes])]
+    wipes = sorted([*wipes, *pushes])
     cuts = [c for c in cuts if c in firm or not any(a < c <= b for a, _, b in [*dissolves, *wipes])]
     dissolve_middles = [m for _, m, _ in dissolves]
     wipe_middles = [m for _, m, _ in wipes]
