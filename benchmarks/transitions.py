@@ -153,6 +153,9 @@ def pan(
     shutter records a fast pan; ``clip``: across that clip (path under ``media``, first frame), playing,
     instead; ``tilt``: down, ``share`` of the height."""
 
+    if share > scale - 1:
+        raise ValueError(f"a window moving {share} of the frame runs off a picture enlarged x {scale}")
+
     def make() -> list[np.ndarray]:
         import cv2
 
@@ -286,9 +289,13 @@ CASES: dict[str, tuple[Callable[[], list[np.ndarray]], tuple[int, int] | None]] 
         (50, 69),
     ),
     "16-frame slide in from the top: face_5 covers the lizard": (slide(LIZARD, (FACE.format(5), 0), side="top", moves="in"), (50, 65)),
+    "40-frame push from the right: face_4 pushes the lizard out": (slide(LIZARD, (FACE.format(4), 0), 40), (50, 89)),
+    "8-frame push from the left, face_3 into face_5": (slide((FACE.format(3), 0), (FACE.format(5), 0), 8, "left"), (50, 57)),
     "whip pan": (pan(), None),
     "whip pan, motion-blurred": (pan(blur=True), None),
     "pan across half the frame's width in 40 frames": (pan(40, 0.5), None),
+    "whip pan across face_4 playing (enlarged × 2)": (pan(clip=(FACE.format(4), 0)), None),
+    "whip pan across GRID lwbsza playing (enlarged × 2)": (pan(clip=("talking_heads/grid/lwbsza.mpg", 0)), None),
     "pan across face_4 playing (enlarged × 2), half the width in 25 frames": (pan(25, 0.5, clip=(FACE.format(4), 0)), None),
     "tilt down across face_1 playing (enlarged × 1.5), a third of the height in 50 frames": (
         pan(50, 1 / 3, clip=(FACE.format(1), 0), scale=1.5, tilt=True),

@@ -756,6 +756,7 @@ def test_a_push_is_reported_as_a_wipe_and_a_whip_pan_is_one_shot(tmp_path, real_
     whip = _encoded(tmp_path / "whip.mp4", [big[size[1] // 2 : size[1] // 2 + size[1], x : x + width] for x in xs])
     assert shots_from_file(whip).n_shots == 1
     monkeypatch.setattr(shots_module, "PUSH_SEAM", 0.0)  # every seam a seam
+    monkeypatch.setattr(shots_module, "PUSH_SEAM_EDGES", 0.0)
     assert [row["begins_with"] for row in shots_from_file(whip).table()] == ["start", "wipe"]
 
 

@@ -51,8 +51,10 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
   long as a dissolve's with no hard boundary inside, at least ``wipe_min_cover`` of the active
   picture's thumbnail pixels change, the picture goes from one shot to the other over at least
   ``wipe_min_frames`` frames and each of those pixels within ``wipe_max_pixel_share`` of them, one
-  way (:func:`_wipes`). A dissolve moves all the pixels together; its middle frame is the mean of
-  its ends, a wipe's shows parts of both. Wipes are looked for where no dissolve or push is.
+  way (:func:`_wipes`), and its ends are two pictures, not one moved (:func:`_moved`: a pan across
+  a face switches pixels from the background to the face one after another). A dissolve moves all
+  the pixels together; its middle frame is the mean of its ends, a wipe's shows parts of both.
+  Wipes are looked for where no dissolve or push is.
 - A **push** or **slide** is reported as a wipe: the next shot comes in from a side and pushes the
   picture out or slides over it, or the picture slides out and uncovers it (:func:`_pushes`). No
   pixel switches from one shot to the other (each takes its neighbour's value), but every frame is
@@ -94,8 +96,9 @@ __all__ = [
     "shots_from_file",
 ]
 
-ALGORITHM = "hsv-luma-shots/8"
-"""Bump when the detector changes in a way the parameters do not capture (/8: a banner fading in
+ALGORITHM = "hsv-luma-shots/9"
+"""Bump when the detector changes in a way the parameters do not capture (/9: a whip pan across a
+face could be a wipe, a push of 8 frames was missed by a bound on its first step; /8: a banner fading in
 over a moving speaker was a dissolve; /7: pushes and slides
 were not found, and a slow pan could pass for a dissolve; /6: caption boxes fading in were dissolves,
 wipes were not found; /5: a dissolve whose run of
@@ -901,6 +904,10 @@ def _wipes(
         way = (mid[covered] - first[kept[covered]]) / np.where(strong[covered], last[kept[covered]] - first[kept[covered]], 1.0)
         halfway = ((way > 0.25) & (way < 0.75) & strong[covered]).sum(axis=1) / strong[covered].sum(axis=1)
         covered[np.flatnonzero(covered)[halfway > WIPE_HALFWAY]] = False
+        # ... and the two ends are two pictures, not one moved (a pan across a face: its pixels switch
+        # from the background to the face one after another, one way)
+        where = np.flatnonzero(covered)
+        covered[where] = ~_moved(first[kept[where]], last[kept[where]], PUSH_PAN_SHIFT)
         # every few middle frames on the longer spans: a wipe shows on many middles, and each span
         # finds its frames (the middle it reports is where the picture is half replaced, not m)
         sel = np.flatnonzero(covered)
@@ -935,7 +942,13 @@ linearly: a thumbnail pixel is the mean of its block, a shifted block the mix of
 PUSH_SEAM = 2.0
 """A push whose two pictures join seamlessly is a pan across one scene (a whip pan fits the same
 model): where the two pictures meet, they differ by at least this many times as much as neighbouring
-columns of each picture do (unless both edges are bars: a camera does not move bars)."""
+columns of each picture do (the median) ..."""
+PUSH_SEAM_EDGES = 1.25
+"""... and at least this many times as much as the two columns at each picture's edge do (unless both
+edges are bars: a camera does not move bars). Measured on the thumbnails (benchmarks/README.md,
+2026-12-07): whip pans of one width across five still and playing pictures 1.0-1.6 and 0.6-1.1;
+pushes 3.0-12.6 and 3.2-24.0; two pushes whose pictures' edges look alike at 16 × 16 (face_3 into
+face_5, 8 frames; the lizard into face_3) 1.7 and 1.1, 1.4 and 1.1: taken for pans."""
 PUSH_PROFILE = 0.5
 """First, quick test of a span for a push: the middle frame's column means (row means for a push
 up or down) lie at most this share as far from the two end pictures' side by side as from their
@@ -1003,7 +1016,8 @@ def _seamless(first: np.ndarray, last: np.ndarray, bar: float) -> bool:
         return False  # bars moving with the pictures: an edit, not a camera
     jump = float(np.abs(first[:, -1] - last[:, 0]).mean())
     typical = float(np.median(np.r_[np.abs(np.diff(first, axis=1)).mean(axis=0), np.abs(np.diff(last, axis=1)).mean(axis=0)]))
-    return jump < PUSH_SEAM * typical
+    at_edges = 0.5 * float(np.abs(first[:, -1] - first[:, -2]).mean() + np.abs(last[:, 1] - last[:, 0]).mean())
+    return jump < PUSH_SEAM * typical or jump < PUSH_SEAM_EDGES * at_edges
 
 
 def _push_fit(
@@ -1031,8 +1045,11 @@ def _push_fit(
             distance = np.abs(f[:, :, None] - predicted[None]).mean(axis=(1, 3))  # (frames, offsets)
             s = offsets[distance.argmin(axis=1)]
             moving = (s > 0.5) & (s < side - 0.5)
-            if moving.sum() < params.wipe_min_frames or s[0] > 1 or s[-1] < side - 1 or np.clip(-np.diff(s), 0, None).sum() > 1:
-                continue  # not from one end to the other, one way
+            steps = np.diff(s)
+            # from one end to the other (a fast push is a step in on the first frame between), one way
+            edge = max(1.0, 1.5 * float(np.median(steps[steps > 0]))) if (steps > 0).any() else 1.0
+            if moving.sum() < params.wipe_min_frames or s[0] > edge or s[-1] < side - edge or np.clip(-steps, 0, None).sum() > 1:
+                continue
             score = float(distance.min(axis=1)[moving].sum() / max(float(off[moving].sum()), 1e-12))
             if best is None or score < best[0]:
                 best = (score, s, out_moves and in_moves, a, b)
