@@ -448,8 +448,11 @@ class ShotParams:
     """shortest and longest dissolve looked for, seconds (editors' dissolves are 0.5-2 s)."""
     dissolve_min_change: float = 0.045
     """a dissolve moves the luma thumbnail by at least this mean absolute change from its first to its
-    last frame (measured 0.06-0.19 over 0.5 s dissolves between real clips, 0.049 over their middle
-    0.4 s between two GRID speakers; a talking head moving its head, face_4.mp4, 0.029-0.047) ..."""
+    last frame, within the active picture (the thumbnail's mean change over its share inside the
+    bars, from ``hsv-luma-shots/10``: a picture windowboxed into a seventh of the frame changed a
+    seventh as much) (measured 0.06-0.19 over 0.5 s dissolves between real clips, 0.049 over their
+    middle 0.4 s between two GRID speakers; a talking head moving its head, face_4.mp4,
+    0.029-0.047) ..."""
     dissolve_still_change: float = 0.03
     """... or by at least this between two still pictures (a dissolve between two similar speakers on
     480-line encodes: 0.044 over its middle 1.6 s, just below ``dissolve_min_change``) ..."""

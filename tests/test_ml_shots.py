@@ -790,3 +790,30 @@ def test_a_banner_fading_in_over_a_moving_speaker_is_not_a_dissolve(tmp_path, mo
     assert shots_from_file(path).n_shots == 1
     monkeypatch.setattr(shots_module, "EXTENT_STEP", 1.0)  # every row in step
     assert shots_from_file(path).boundaries("dissolve").size >= 1
+
+
+def test_a_dissolve_in_a_windowboxed_picture_is_found(tmp_path, real_media):
+    # two GRID speakers mixed over frames 40-54, the picture scaled to 200 x 160 and boxed in the middle
+    # of a 640 x 360 frame (black bars on all four sides: standard definition in a high-definition
+    # frame); the bars do not change, and the mean change of the whole frame is a seventh of the
+    # picture's: under the dissolve thresholds, which are meant for the picture; PySceneDetect
+    # reports nothing either
+    import cv2
+
+    a = [f.image for f in iter_frames(real_media / "talking_heads" / "grid" / "swiz3n.mpg")]
+    b = [f.image for f in iter_frames(real_media / "talking_heads" / "grid" / "sbwe5n.mpg")]
+
+    def boxed(picture: np.ndarray) -> np.ndarray:
+        frame = np.zeros((360, 640, 3), np.uint8)
+        frame[100:260, 220:420] = cv2.resize(picture, (200, 160), interpolation=cv2.INTER_AREA)
+        return frame
+
+    frames = []
+    for k in range(90):
+        mix = min(max(k - 39, 0), 15) / 15
+        frames.append(boxed(np.clip((1 - mix) * a[min(k, 74)].astype(np.float32) + mix * b[max(0, k - 15)] + 0.5, 0, 255).astype(np.uint8)))
+    shots = shots_from_file(_encoded(tmp_path / "boxed.mp4", frames))
+    assert [row["begins_with"] for row in shots.table()] == ["start", "dissolve"], shots.table()
+    assert 40 <= shots.boundaries("dissolve")[0] <= 54
+    # one speaker windowboxed the same way, talking, is one shot
+    assert shots_from_file(_encoded(tmp_path / "alone.mp4", [boxed(image) for image in a])).n_shots == 1

@@ -27,7 +27,8 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
   cut is at least ``min_shot_s`` earlier, and no fade boundary is closer than that (the hue of
   near-black frames at the end of a fade is noise).
 - A **dissolve** (a cross-fade from one shot into the next, ``dissolve_s`` long): between frames
-  m − w and m + w the thumbnail changes by at least ``dissolve_min_change`` (or, between two
+  m − w and m + w the thumbnail changes by at least ``dissolve_min_change`` within the active
+  picture (the thumbnail's mean change over its share inside the bars: they do not change) (or, between two
   similar pictures, by at least ``dissolve_still_change`` and ``dissolve_still_contrast`` times as
   much as over the spans of the same length just before and just after it: the pictures it joins
   are still), the middle frame is the
@@ -96,8 +97,10 @@ __all__ = [
     "shots_from_file",
 ]
 
-ALGORITHM = "hsv-luma-shots/9"
-"""Bump when the detector changes in a way the parameters do not capture (/9: a whip pan across a
+ALGORITHM = "hsv-luma-shots/10"
+"""Bump when the detector changes in a way the parameters do not capture (/10: the thresholds on a
+span's change were on the whole thumbnail, bars and all, so a windowboxed picture's dissolves were
+missed; /9: a whip pan across a
 face could be a wipe, a push of 8 frames was missed by a bound on its first step; /8: a banner fading in
 over a moving speaker was a dissolve; /7: pushes and slides
 were not found, and a slow pan could pass for a dissolve; /6: caption boxes fading in were dissolves,
@@ -707,6 +710,18 @@ def _moved(first: np.ndarray, last: np.ndarray, max_shift: int = MOVE_MAX_SHIFT)
     return best <= MOVE_MATCH * in_place
 
 
+MIN_ACTIVE_SHARE = 0.1
+"""A change within the active picture is the thumbnail's mean change over the share of it inside the
+bars, at least this (a picture windowboxed into a tenth of the frame's thumbnail is measured as if it
+filled a tenth)."""
+
+
+def _active_share(boxes: np.ndarray) -> np.ndarray:
+    """Share of the thumbnail's pixels inside each active box [shape=(n, 4), fractions] [shape=(n,)]."""
+    x0, y0, x1, y1 = _thumbnail_edges(boxes).T
+    return ((x1 - x0) * (y1 - y0)) / THUMB_SIDE**2
+
+
 class _SpanBlock(NamedTuple):
     """The spans m − w … m + w of one half-width w, for a block of middle frames m (see :func:`_spans`)."""
 
@@ -718,15 +733,18 @@ class _SpanBlock(NamedTuple):
     mid: np.ndarray
     last: np.ndarray
     change: np.ndarray  # mean absolute change from first to last
+    level: np.ndarray  # the same within the active picture (what the thresholds on a change are for)
     monotonous: np.ndarray  # bool: change >= dissolve_monotony of the sum of the steps between, no hard boundary inside
     no_hard: np.ndarray  # bool: no hard boundary inside
 
 
-def _spans(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams, reach: int) -> Iterator[_SpanBlock]:
+def _spans(
+    thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams, reach: int, active: np.ndarray
+) -> Iterator[_SpanBlock]:
     """What :func:`_dissolves` and :func:`_wipes` look over: every span m − w … m + w of six half-widths
     w from ``dissolve_s``, in blocks of middle frames (a film's thumbnails as float32 would take 100s
     of MB), each block's thumbnails scaled once for all the widths, with ``reach`` · w frames more on
-    either side."""
+    either side. ``active``: each frame's share of the thumbnail inside its bars."""
     n = len(thumbs)
     step_s = float(np.median(np.diff(t))) if n > 1 else 0.04
     shortest, longest = (max(1, int(round(s / step_s / 2))) for s in params.dissolve_s)
@@ -751,7 +769,10 @@ def _spans(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int],
             change = np.abs(last - first).mean(axis=1)
             path = cumulative[m + w] - cumulative[m - w]
             no_hard = hard_before[m + w] - hard_before[m - w] == 0
-            yield _SpanBlock(low, scaled, w, m, first, mid, last, change, (change >= params.dissolve_monotony * path) & no_hard, no_hard)
+            level = change / np.maximum(active[m], MIN_ACTIVE_SHARE)  # bars do not change
+            yield _SpanBlock(
+                low, scaled, w, m, first, mid, last, change, level, (change >= params.dissolve_monotony * path) & no_hard, no_hard
+            )
 
 
 def _nested(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -773,10 +794,11 @@ def _dissolves(
     best = np.zeros(n)  # per middle frame: the largest change of a span that passes
     best_w = np.zeros(n, np.int64)
     # reach 3: the spans either side of a still-picture dissolve too
-    for low, scaled, w, m, first, mid, last, change, monotonous, _ in _spans(thumbs, t, luma, hard, params, reach=3):
-        ok = (change >= params.dissolve_min_change) & monotonous
+    active = np.ones(n) if boxes is None else _active_share(boxes)
+    for low, scaled, w, m, first, mid, last, change, level, monotonous, _ in _spans(thumbs, t, luma, hard, params, 3, active):
+        ok = (level >= params.dissolve_min_change) & monotonous
         # weaker, between two still pictures: the spans of the same length either side change far less
-        still = np.flatnonzero(~ok & monotonous & (change >= params.dissolve_still_change) & (m >= 3 * w) & (m + 3 * w < n))
+        still = np.flatnonzero(~ok & monotonous & (level >= params.dissolve_still_change) & (m >= 3 * w) & (m + 3 * w < n))
         if still.size:
             at = m[still] - low
             around = np.maximum(
@@ -885,8 +907,8 @@ def _wipes(
     side = THUMB_SIDE
     edges = _thumbnail_edges(boxes)
     found: dict[int, tuple[int, int, int, int]] = {}  # middle frame: (frames the picture takes, first, last, w)
-    for low, scaled, w, m, first, mid, last, size, monotonous, _ in _spans(thumbs, t, luma, hard, params, reach=1):
-        kept = np.flatnonzero((size >= params.dissolve_min_change) & monotonous)
+    for low, scaled, w, m, first, mid, last, size, level, monotonous, _ in _spans(thumbs, t, luma, hard, params, 1, _active_share(boxes)):
+        kept = np.flatnonzero((level >= params.dissolve_min_change) & monotonous)
         # a wipe's middle frame shows parts of both shots, not their mean (a dissolve's does)
         mid = mid[kept]
         parts = np.abs(mid - 0.5 * (first[kept] + last[kept])).mean(axis=1) > params.dissolve_linearity * size[kept]
@@ -1061,7 +1083,9 @@ def _push_fit(
     return score, s
 
 
-def _pushes(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams) -> list[tuple[int, int, int]]:
+def _pushes(
+    thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams, boxes: np.ndarray
+) -> list[tuple[int, int, int]]:
     """(first, middle, last) frame of every push or slide: over a span m − w … m + w with no hard
     boundary of ``hard`` inside, where the thumbnail changes by at least ``dissolve_min_change``, every
     frame is the two end pictures side by side (:func:`_slide_operators`: the next one coming in from
@@ -1074,11 +1098,12 @@ def _pushes(thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int]
     if n < 3 or params.push_max_residual <= 0:
         return []
     offsets = np.linspace(0, side, PUSH_STEPS * side + 1)
+    active = _active_share(boxes)
     found = []  # (score, first, middle, last)
-    for low, scaled, w, m, first, mid, last, change, _, no_hard in _spans(thumbs, t, luma, hard, params, reach=1):
+    for low, scaled, w, m, first, mid, last, _, level, _, no_hard in _spans(thumbs, t, luma, hard, params, 1, active):
         if 2 * w - 1 < params.wipe_min_frames + 2:
             continue
-        kept = np.flatnonzero((change >= params.dissolve_min_change) & no_hard & (m % max(1, w // 4) == 0))
+        kept = np.flatnonzero((level >= params.dissolve_min_change) & no_hard & (m % max(1, w // 4) == 0))
         if not kept.size:
             continue
         # first, on the middle frame's column (row) means: the two ends side by side at some offset
@@ -1171,7 +1196,7 @@ def _shots(
     dissolves = _dissolves(thumbs, t, luma, hard, params, boxes)
     # a push where no dissolve is (a dissolve's spans, wider than it, can look like one), a wipe where
     # neither is (a push's pixels can switch one way, as a wipe's do); both are reported as wipes
-    pushes = _pushes(thumbs, t, luma, hard, params)
+    pushes = _pushes(thumbs, t, luma, hard, params, boxes)
     pushes = [(a, m, b) for a, m, b in pushes if not any(a <= last and first <= b for first, _, last in dissolves)]
     wipes = _wipes(thumbs, t, luma, hard, boxes, params)
     wipes = [(a, m, b) for a, m, b in wipes if not any(a <= last and first <= b for first, _, last in [*dissolves, *pushes])]
