@@ -275,6 +275,23 @@ def grid_dissolve() -> list[np.ndarray]:
     return out
 
 
+def windowboxed_dissolve() -> list[np.ndarray]:
+    """Two GRID speakers mixed over frames 40-53 (swiz3n into sbwe5n), scaled to 200 × 160 and boxed in
+    the middle of 640 × 360: bars on all four sides, as standard definition in a high-definition frame."""
+    import cv2
+
+    a = _frames(MEDIA / "talking_heads" / "grid" / "swiz3n.mpg", 0, 75, None)
+    b = _frames(MEDIA / "talking_heads" / "grid" / "sbwe5n.mpg", 0, 75, None)
+    out = []
+    for k in range(90):
+        mix = _ramp(k, 39, 15)
+        picture = np.clip((1 - mix) * a[min(k, 74)].astype(np.float32) + mix * b[max(0, k - 15)] + 0.5, 0, 255).astype(np.uint8)
+        frame = np.zeros((360, 640, 3), np.uint8)
+        frame[100:260, 220:420] = cv2.resize(picture, (200, 160), interpolation=cv2.INTER_AREA)
+        out.append(frame)
+    return out
+
+
 CASES: dict[str, tuple[Callable[[], list[np.ndarray]], tuple[int, int] | None]] = {
     "wipe into another clip": (wipe, (60, 71)),
     "16-frame wipe down from the top into another clip": (shaped_wipe("down"), (50, 65)),
@@ -317,6 +334,7 @@ CASES: dict[str, tuple[Callable[[], list[np.ndarray]], tuple[int, int] | None]] 
         None,
     ),
     "dissolve between two GRID speakers in one framing": (grid_dissolve, (40, 53)),
+    "dissolve between two GRID speakers windowboxed (200 × 160 in 640 × 360)": (windowboxed_dissolve, (40, 53)),
 }
 """Name: (frames, truth: the transition's first and last frame, or ``None`` for one shot)."""
 
