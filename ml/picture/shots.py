@@ -664,20 +664,18 @@ def _extent(scaled: np.ndarray, middles: np.ndarray, w: int, boxes: np.ndarray) 
     # each frame's share of the way from the first to the last, over the whole picture and row by row
     share = np.clip((between * d[:, None]).sum(axis=2) / np.maximum((d * d).sum(axis=1), 1e-12)[:, None], 0.0, 1.0)
     d, between = d.reshape(-1, side, side), between.reshape(len(d), -1, side, side)
-    edges = _thumbnail_edges(boxes)
-    out = np.ones(len(d))
-    for k, (x0, y0, x1, y1) in enumerate(edges.tolist()):
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            continue  # a sliver: measured whole, as the histograms are
-        rows, moving = d[k, y0:y1, x0:x1], between[k, :, y0:y1, x0:x1]
-        largest = np.abs(rows).max(axis=1)
-        if largest.max() <= 0:
-            continue
-        row_share = np.clip((moving * rows).sum(axis=2) / np.maximum((rows * rows).sum(axis=1), 1e-12), 0.0, 1.0)
-        in_step = np.abs(row_share - share[k][:, None]).mean(axis=0) <= EXTENT_STEP
-        changed = np.flatnonzero((largest >= EXTENT_LEVEL * largest.max()) & in_step)
-        out[k] = (changed[-1] - changed[0] + 1) / len(largest) if changed.size else 0.0
-    return out
+    x0, y0, x1, y1 = _thumbnail_edges(boxes).T
+    index = np.arange(side)
+    rows_in, columns_in = (index >= y0[:, None]) & (index < y1[:, None]), (index >= x0[:, None]) & (index < x1[:, None])
+    d = d * columns_in[:, None, :]  # the active picture's columns only
+    largest = np.abs(d).max(axis=2) * rows_in  # (k, side): each row's largest change
+    row_share = (between * columns_in[:, None, None, :] * d[:, None]).sum(axis=3) / np.maximum((d * d).sum(axis=2), 1e-12)[:, None]
+    in_step = np.abs(np.clip(row_share, 0.0, 1.0) - share[:, :, None]).mean(axis=1) <= EXTENT_STEP
+    changed = rows_in & in_step & (largest >= EXTENT_LEVEL * largest.max(axis=1, keepdims=True))
+    top, bottom = changed.argmax(axis=1), side - 1 - changed[:, ::-1].argmax(axis=1)
+    out = np.where(changed.any(axis=1), (bottom - top + 1) / np.maximum(y1 - y0, 1), 0.0)
+    # a sliver is measured whole, as the histograms are; a picture that does not change is no evidence
+    return np.where((x1 - x0 < 2) | (y1 - y0 < 2) | (largest.max(axis=1) <= 0), 1.0, out)
 
 MOVE_MAX_SHIFT = 4
 """A camera move is looked for up to this many thumbnail pixels (a quarter of the picture) in each
@@ -687,6 +685,20 @@ MOVE_MATCH = 0.5
 far from the first shifted as from the first in place. Measured (benchmarks/README.md, 2026-12-07):
 the 48 dissolves of the development and held-out edits 0.69 or more, a pan across a still at a fifth
 of a pixel a frame (which passed every other test over 4 frames) 0.38."""
+
+
+@functools.lru_cache(maxsize=4)
+def _shift_operators(max_shift: int) -> tuple[np.ndarray, np.ndarray]:
+    """The maps of a thumbnail's rows shifted left by every 1 / :data:`PUSH_STEPS` pixel up to
+    ``max_shift`` [shape=(side, shifts · side)] (column j · side + x: pixel x at shift j), and each
+    shift's overlap as weights that average over it [shape=(shifts, side)]."""
+    side = THUMB_SIDE
+    x = np.arange(side, dtype=np.float64)
+    shifts = np.arange(1, PUSH_STEPS * max_shift + 1) / PUSH_STEPS
+    maps = np.concatenate([_sampling(x + shift).T for shift in shifts], axis=1)
+    overlap = side - np.ceil(shifts).astype(np.int64)
+    weights = (x[None, :] < overlap[:, None]) / (overlap[:, None] * side)
+    return maps, weights
 
 
 def _moved(first: np.ndarray, last: np.ndarray, max_shift: int = MOVE_MAX_SHIFT) -> np.ndarray:
@@ -700,15 +712,14 @@ def _moved(first: np.ndarray, last: np.ndarray, max_shift: int = MOVE_MAX_SHIFT)
     a, b = first.reshape(-1, side, side), last.reshape(-1, side, side)
     in_place = np.maximum(np.abs(b - a).mean(axis=(1, 2)), 1e-12)
     best = np.full(len(a), np.inf)
-    x = np.arange(side, dtype=np.float64)
-    for where in _PUSH_SIDES:
-        ta, tb = _turned(a, where), _turned(b, where)
-        for shift in np.arange(1, PUSH_STEPS * max_shift + 1) / PUSH_STEPS:
-            overlap = int(side - np.ceil(shift))
-            shifted = ta @ _sampling(x + shift).T
-            best = np.minimum(best, np.abs(tb[..., :overlap] - shifted[..., :overlap]).mean(axis=(1, 2)))
+    maps, weights = _shift_operators(max_shift)
+    for lo in range(0, len(a), 64):  # in blocks: (k, side, shifts, side) floats
+        for where in _PUSH_SIDES:
+            ta, tb = _turned(a[lo : lo + 64], where), _turned(b[lo : lo + 64], where)
+            shifted = (ta @ maps).reshape(len(ta), side, -1, side)
+            distance = np.einsum("krsx,sx->ks", np.abs(tb[:, :, None, :] - shifted), weights)
+            best[lo : lo + 64] = np.minimum(best[lo : lo + 64], distance.min(axis=1))
     return best <= MOVE_MATCH * in_place
-
 
 MIN_ACTIVE_SHARE = 0.1
 """A change within the active picture is the thumbnail's mean change over the share of it inside the
@@ -926,10 +937,6 @@ def _wipes(
         way = (mid[covered] - first[kept[covered]]) / np.where(strong[covered], last[kept[covered]] - first[kept[covered]], 1.0)
         halfway = ((way > 0.25) & (way < 0.75) & strong[covered]).sum(axis=1) / strong[covered].sum(axis=1)
         covered[np.flatnonzero(covered)[halfway > WIPE_HALFWAY]] = False
-        # ... and the two ends are two pictures, not one moved (a pan across a face: its pixels switch
-        # from the background to the face one after another, one way)
-        where = np.flatnonzero(covered)
-        covered[where] = ~_moved(first[kept[where]], last[kept[where]], PUSH_PAN_SHIFT)
         # every few middle frames on the longer spans: a wipe shows on many middles, and each span
         # finds its frames (the middle it reports is where the picture is half replaced, not m)
         sel = np.flatnonzero(covered)
@@ -941,6 +948,10 @@ def _wipes(
             going = (shares > 0.1) & (shares < 0.9)
             frames = going.sum(axis=1)
             passes = (frames >= params.wipe_min_frames) & (each <= params.wipe_max_pixel_share * frames) & (back <= WIPE_SWITCH_BACK)
+            # ... between two pictures, not one moved (a pan across a face switches its pixels from
+            # the background to the face one after another, one way)
+            where = np.flatnonzero(passes)
+            passes[where] = ~_moved(first[part[where]], last[part[where]], PUSH_PAN_SHIFT)
             for j in np.flatnonzero(passes).tolist():
                 start = int(m[part[j]]) - w + 1
                 middle = start + int(np.argmax(shares[j] >= 0.5))
@@ -971,10 +982,13 @@ edges are bars: a camera does not move bars). Measured on the thumbnails (benchm
 2026-12-07): whip pans of one width across five still and playing pictures 1.0-1.6 and 0.6-1.1;
 pushes 3.0-12.6 and 3.2-24.0; two pushes whose pictures' edges look alike at 16 × 16 (face_3 into
 face_5, 8 frames; the lizard into face_3) 1.7 and 1.1, 1.4 and 1.1: taken for pans."""
+PUSH_MIDDLE_OFF = 0.25
+"""First, quickest test of a span for a push: its middle frame lies at least this share of the change
+from the nearest mix of its ends (on the edits, 23 of 629 spans looked at on edit_5 and 14 of 664 on
+edit_24 pass 0.3; the spans that find each push of benchmarks/transitions.py 0.6 and more) ..."""
 PUSH_PROFILE = 0.5
-"""First, quick test of a span for a push: the middle frame's column means (row means for a push
-up or down) lie at most this share as far from the two end pictures' side by side as from their
-nearest mix."""
+"""... then the middle frame's column means (row means for a push up or down) lie at most this share
+as far from the two end pictures' side by side as from their nearest mix."""
 PUSH_PAN_SHIFT = 12
 """... and spans whose last picture is the first moved by up to this many pixels (:func:`_moved`) are
 a pan, not a push (a push's two pictures are two shots)."""
@@ -1004,18 +1018,18 @@ def _sampling(coordinates: np.ndarray) -> np.ndarray:
     return out
 
 
-@functools.lru_cache(maxsize=8)
-def _slide_operators(out_moves: bool, in_moves: bool) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=16)
+def _slide_operators(out_moves: bool, in_moves: bool, whole: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """For every offset s of ``0 … side`` in :data:`PUSH_STEPS` steps, the maps of the first and the
     next picture's rows into a frame where the next one is s pixels in from the right: the first
     picture shifted left by s (``out_moves``) or in place, the next one's left s pixels (``in_moves``)
     or its own right s pixels, the column the edge crosses a mix of both. As matrices that rows
     [shape=(..., side)] multiply: [shape=(side, offsets · side)], column s · side + x of the frame's
-    pixel x at offset s."""
+    pixel x at offset s. ``whole``: whole pixels only (offsets 0 … side)."""
     side = THUMB_SIDE
     x = np.arange(side, dtype=np.float64)
     outgoing, incoming = [], []
-    for s in np.linspace(0, side, PUSH_STEPS * side + 1):
+    for s in np.arange(side + 1) if whole else np.linspace(0, side, PUSH_STEPS * side + 1):
         share = np.clip(side - (x + s), 0, 1)[:, None]  # of each column, the part the first picture holds
         outgoing.append(share * _sampling(x + s if out_moves else x))
         incoming.append((1 - share) * _sampling(x + s - side if in_moves else x))
@@ -1029,6 +1043,14 @@ def _off_mix(frames: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndar
     axes = tuple(range(1, frames.ndim))
     share = np.clip((x * d).sum(axis=axes) / max(float((d * d).sum()), 1e-12), 0.0, 1.0)
     return np.abs(x - share.reshape(-1, *[1] * d.ndim) * d).mean(axis=axes)
+
+
+def _off_mix_rows(frames: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """:func:`_off_mix` of each row of ``frames`` from the same row of ``first`` and ``last``
+    [shape=(k, side²)] [shape=(k,)]."""
+    d, x = last - first, frames - first
+    share = np.clip((x * d).sum(axis=1) / np.maximum((d * d).sum(axis=1), 1e-12), 0.0, 1.0)
+    return np.abs(x - share[:, None] * d).mean(axis=1)
 
 
 def _seamless(first: np.ndarray, last: np.ndarray, bar: float) -> bool:
@@ -1097,16 +1119,18 @@ def _pushes(
     n, side = len(thumbs), THUMB_SIDE
     if n < 3 or params.push_max_residual <= 0:
         return []
-    offsets = np.linspace(0, side, PUSH_STEPS * side + 1)
     active = _active_share(boxes)
     found = []  # (score, first, middle, last)
-    for low, scaled, w, m, first, mid, last, _, level, _, no_hard in _spans(thumbs, t, luma, hard, params, 1, active):
+    for low, scaled, w, m, first, mid, last, change, level, _, no_hard in _spans(thumbs, t, luma, hard, params, 1, active):
         if 2 * w - 1 < params.wipe_min_frames + 2:
             continue
         kept = np.flatnonzero((level >= params.dissolve_min_change) & no_hard & (m % max(1, w // 4) == 0))
+        # a push's middle frame is parts of two pictures, far from every mix of them (a still picture's
+        # or a speaker's is near one)
+        kept = kept[_off_mix_rows(mid[kept], first[kept], last[kept]) >= PUSH_MIDDLE_OFF * change[kept]]
         if not kept.size:
             continue
-        # first, on the middle frame's column (row) means: the two ends side by side at some offset
+        # then, on the middle frame's column (row) means: the two ends side by side at some offset
         a, b, f = (x[kept].reshape(-1, side, side) for x in (first, last, mid))
         likely = np.zeros((len(kept), len(_PUSH_SIDES), len(_PUSH_MODELS)), bool)
         for i, where in enumerate(_PUSH_SIDES):
@@ -1115,12 +1139,13 @@ def _pushes(
             share = np.clip(((pf - pa) * d).sum(axis=1) / np.maximum((d * d).sum(axis=1), 1e-12), 0, 1)
             off = np.abs(pf - pa - share[:, None] * d).mean(axis=1)
             for k, (out_moves, in_moves) in enumerate(_PUSH_MODELS):
-                outgoing, incoming = _slide_operators(out_moves, in_moves)
-                # a row's operator applied to the means is the means' operator: (k, offsets, side)
+                outgoing, incoming = _slide_operators(out_moves, in_moves, whole=True)
+                # a row's operator applied to the means is the means' operator: (k, offsets, side),
+                # whole pixels only (a fraction of a pixel moves the distance a little)
                 predicted = (pa @ outgoing + pb @ incoming).reshape(len(pa), -1, side)
                 distance = np.abs(pf[:, None] - predicted).mean(axis=2)
-                at = offsets[distance.argmin(axis=1)]
-                likely[:, i, k] = (distance.min(axis=1) <= PUSH_PROFILE * off) & (at > 0.5) & (at < side - 0.5)
+                at = distance.argmin(axis=1)
+                likely[:, i, k] = (distance.min(axis=1) <= PUSH_PROFILE * off) & (at > 0) & (at < side)
         # nor a pan or a tilt: the two ends overlap (one picture moved by up to three quarters of it)
         maybe = np.flatnonzero(likely.any(axis=(1, 2)))
         maybe = maybe[~_moved(a[maybe], b[maybe], PUSH_PAN_SHIFT)]
