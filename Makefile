@@ -51,8 +51,9 @@ bench-audio: install
 	$(BIN)/python -m benchmarks.audio_sync
 
 # Picture benchmark (real edits: cuts and dissolves vs PySceneDetect Content and Adaptive, face tracks per shot; published
-# cut lists; generated 10-minute title); see benchmarks/video.py. Then real footage with wipes, a push, a whip pan, a
-# zoom, brightenings, caption boxes and banners, a dissolve between two speakers, dubsync vs the same detectors; see
+# cut lists; generated 10-minute title); see benchmarks/video.py. Then real footage with wipes, pushes and slides, whip
+# pans and pans, a zoom, brightenings, caption boxes and banners, dissolves between two speakers (one windowboxed),
+# dubsync vs the same detectors; see
 # benchmarks/transitions.py.
 $(VENV)/.bench-stamp: pyproject.toml | $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'

@@ -4,12 +4,13 @@ PySceneDetect's ContentDetector and AdaptiveDetector on the same files.
 ``.venv/bin/python -m benchmarks.transitions``
 
 Each case is frames of the clips of ``media/shots`` and ``media/talking_heads`` joined or changed by a
-few lines of numpy here (a wipe, a whip pan, a zoom, a brightening as an iris opens, a caption box
-fading in and out) and encoded by x264 (``veryfast``, CRF 20) at 25 fps, cached in
+few lines of numpy here (a wipe, a push, a whip pan, a zoom, a brightening as an iris opens, a
+caption box fading in and out, a picture windowboxed) and encoded by x264 (``veryfast``, CRF 20) at 25 fps, cached in
 ``benchmarks/.cache/transitions``. The truth is what a viewer sees: one shot, or a transition over
 frames a … b (a cut when a = b). A system is right on a case when it reports no boundary where there
 is one shot, or exactly one boundary within a - 1 … b + 1 and none elsewhere. dubsync's boundaries
-are all it reports (cuts, fades and dissolves); PySceneDetect reports cuts. Results:
+are all it reports (cuts, fades, dissolves and wipes, pushes and slides among them); PySceneDetect
+reports cuts. Results:
 ``benchmarks/results/transitions.{json,md}``.
 """
 
