@@ -21,7 +21,8 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
     histogram change is at least ``similar_min_change``, the luma step at least
     ``similar_min_luma``, and both are ``similar_contrast`` times the largest step of the
     ``neighbour_frames`` frames either side (a local-contrast rule: motion, dissolves and flashes
-    change their neighbours too);
+    change their neighbours too; a neighbour whose histogram changed only because the active box
+    moved, with no luma step, does not count);
 
   and not a flash (the picture does not come back within ``neighbour_frames`` frames), the previous
   cut is at least ``min_shot_s`` earlier, and no fade boundary is closer than that (the hue of
@@ -97,8 +98,9 @@ __all__ = [
     "shots_from_file",
 ]
 
-ALGORITHM = "hsv-luma-shots/10"
-"""Bump when the detector changes in a way the parameters do not capture (/10: the thresholds on a
+ALGORITHM = "hsv-luma-shots/11"
+"""Bump when the detector changes in a way the parameters do not capture (/11: a histogram change
+where only the active box moved could hide a cut beside it; /10: the thresholds on a
 span's change were on the whole thumbnail, bars and all, so a windowboxed picture's dissolves were
 missed; /9: a whip pan across a
 face could be a wipe, a push of 8 frames was missed by a bound on its first step; /8: a banner fading in
@@ -1190,7 +1192,12 @@ def _shots(
     fade_middles = _fade_boundaries(brightness, params.dark_level, t, params.min_shot_s)
     fade_times = t[fade_middles] if fade_middles else np.zeros(0)
     k = params.neighbour_frames
-    change_contrast = change >= params.similar_contrast * _neighbour_max(change, k)
+    # a histogram change where the active box moves and the luma does not is the bars' doing (a bar
+    # pixel near ``bar_level``, a stray pixel at the frame's edge of an intra-coded re-encode), not
+    # the picture's: it does not hide a cut beside it
+    box_moved = np.r_[False, (np.abs(np.diff(boxes, axis=0)) > 1e-6).any(axis=1)]
+    picture_change = np.where(box_moved & (luma < params.similar_min_luma), 0.0, change).astype(np.float32)
+    change_contrast = change >= params.similar_contrast * _neighbour_max(picture_change, k)
     luma_contrast = luma >= params.similar_contrast * _neighbour_max(luma, k)
     similar = (change >= params.similar_min_change) & (luma >= params.similar_min_luma) & change_contrast & luma_contrast
     cuts: list[int] = []
