@@ -519,10 +519,10 @@ class ShotParams:
     growing frame after frame from one end to the other over at least ``wipe_min_frames`` frames, and
     the frames lie at most this share as far from that as from the nearest mix of the two ends
     (:func:`ml.picture.shots._pushes`; 0: no pushes). Measured (benchmarks/README.md, 2026-12-07) on
-    the five pushes and slides of benchmarks/transitions.py (four sides, a pillarboxed pair, an eased
-    one): 0.07-0.17; the nearest of anything else, a motion-blurred whip pan 0.26, a pan across a
-    playing talking head 0.45, the hard-edged wipes 0.50 or more; no span of the 24 real edits
-    comes this far."""
+    the pushes and slides of benchmarks/transitions.py and five more (four sides, 12 to 40 frames, a
+    pillarboxed pair, eased ones): 0.07-0.17; the nearest of anything else, a whip pan through a
+    clip's own cut 0.22, a tilt across a talking head 0.26, a pan across one 0.45, the hard-edged
+    wipes 0.49 or more; no span of the 48 real edits comes this far."""
 
     def __post_init__(self) -> None:
         _require(self.max_height >= 16, f"max_height={self.max_height} must be >= 16")

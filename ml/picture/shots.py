@@ -29,8 +29,8 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
   near-black frames at the end of a fade is noise).
 - A **dissolve** (a cross-fade from one shot into the next, ``dissolve_s`` long): between frames
   m − w and m + w the thumbnail changes by at least ``dissolve_min_change`` within the active
-  picture (the thumbnail's mean change over its share inside the bars: they do not change) (or, between two
-  similar pictures, by at least ``dissolve_still_change`` and ``dissolve_still_contrast`` times as
+  picture (the thumbnail's mean change over its share inside the bars: they do not change) (or,
+  between two similar pictures, by at least ``dissolve_still_change`` and ``dissolve_still_contrast`` times as
   much as over the spans of the same length just before and just after it: the pictures it joins
   are still), the middle frame is the
   mean of the two ends (within ``dissolve_linearity`` of the change), every frame between is a mix
@@ -40,12 +40,12 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
   two exposures (a change of one sign that keeps the order of neighbouring pixels: an iris opening,
   whose highlights clip, is a mix of its ends too) nor one picture moved a little (:func:`_moved`:
   over a few frames of a slow pan each pixel moves a fraction of a pixel and is a mix of itself and
-  its neighbour), the change reaches down at least
-  ``dissolve_min_extent`` of the active picture's height, counting the rows that change in step with
-  the whole (:func:`_extent`: a caption box or a lower third fading in over the shot is a mix of its
-  ends too, within a band of rows, and a speaker moving beside it changes other rows at other times), the change is
-  monotonous (at least ``dissolve_monotony`` of the sum of the steps between: a mix moves every
-  pixel one way, motion goes back and forth) and no step between is a cut with a luma step (a colour
+  its neighbour), the change reaches down at least ``dissolve_min_extent`` of the active picture's
+  height, counting the rows that change in step with the whole (:func:`_extent`: a caption box or a
+  lower third fading in over the shot is a mix of its ends too, within a band of rows, and a speaker
+  moving beside it changes other rows at other times), the change is monotonous (at least
+  ``dissolve_monotony`` of the sum of the steps between: a mix moves every pixel one way, motion
+  goes back and forth) and no step between is a cut with a luma step (a colour
   cut without one inside a dissolve is its end, where the bars of the shot going out vanish, and is
   dropped). Its middle frame is the boundary; runs of middle frames whose spans lie one inside the
   other are one dissolve.
@@ -100,16 +100,15 @@ __all__ = [
 
 ALGORITHM = "hsv-luma-shots/11"
 """Bump when the detector changes in a way the parameters do not capture (/11: a histogram change
-where only the active box moved could hide a cut beside it; /10: the thresholds on a
-span's change were on the whole thumbnail, bars and all, so a windowboxed picture's dissolves were
-missed; /9: a whip pan across a
-face could be a wipe, a push of 8 frames was missed by a bound on its first step; /8: a banner fading in
-over a moving speaker was a dissolve; /7: pushes and slides
-were not found, and a slow pan could pass for a dissolve; /6: caption boxes fading in were dissolves,
-wipes were not found; /5: a dissolve whose run of
-middle frames one failing middle frame split was two dissolves a few frames apart; /4: black runs less than
-``min_shot_s`` apart were two fades, and 10- and 12-bit pictures were scaled to RGB by FFmpeg instead
-of sampled in place; /3: histograms of the whole frame, colour cuts only, no dissolves)."""
+where only the active box moved could hide a cut beside it; /10: the thresholds on a span's change
+were on the whole thumbnail, bars and all, so a windowboxed picture's dissolves were missed; /9: a
+whip pan across a face could be a wipe, a push of 8 frames was missed by a bound on its first step;
+/8: a banner fading in over a moving speaker was a dissolve; /7: pushes and slides were not found,
+and a slow pan could pass for a dissolve; /6: caption boxes fading in were dissolves, wipes were not
+found; /5: a dissolve whose run of middle frames one failing middle frame split was two dissolves a
+few frames apart; /4: black runs less than ``min_shot_s`` apart were two fades, and 10- and 12-bit
+pictures were scaled to RGB by FFmpeg instead of sampled in place; /3: histograms of the whole
+frame, colour cuts only, no dissolves)."""
 
 BOUNDARY_KINDS = ("start", "cut", "fade", "dissolve", "wipe")
 """How each shot begins: the title's first frame, a hard cut, a fade through black, a dissolve or a
@@ -679,6 +678,7 @@ def _extent(scaled: np.ndarray, middles: np.ndarray, w: int, boxes: np.ndarray) 
     # a sliver is measured whole, as the histograms are; a picture that does not change is no evidence
     return np.where((x1 - x0 < 2) | (y1 - y0 < 2) | (largest.max(axis=1) <= 0), 1.0, out)
 
+
 MOVE_MAX_SHIFT = 4
 """A camera move is looked for up to this many thumbnail pixels (a quarter of the picture) in each
 direction (see :func:`_moved`) ..."""
@@ -981,8 +981,8 @@ columns of each picture do (the median) ..."""
 PUSH_SEAM_EDGES = 1.25
 """... and at least this many times as much as the two columns at each picture's edge do (unless both
 edges are bars: a camera does not move bars). Measured on the thumbnails (benchmarks/README.md,
-2026-12-07): whip pans of one width across five still and playing pictures 1.0-1.6 and 0.6-1.1;
-pushes 3.0-12.6 and 3.2-24.0; two pushes whose pictures' edges look alike at 16 × 16 (face_3 into
+2026-12-07): 8 whip pans of one width across still and playing pictures 0.1-1.9 and 0.1-1.1;
+5 pushes 3.0-12.6 and 3.2-24.0; two pushes whose pictures' edges look alike at 16 × 16 (face_3 into
 face_5, 8 frames; the lizard into face_3) 1.7 and 1.1, 1.4 and 1.1: taken for pans."""
 PUSH_MIDDLE_OFF = 0.25
 """First, quickest test of a span for a push: its middle frame lies at least this share of the change
