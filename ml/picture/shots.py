@@ -1152,7 +1152,7 @@ def _pushes(
         maybe = np.flatnonzero(likely.any(axis=(1, 2)))
         maybe = maybe[~_moved(a[maybe], b[maybe], PUSH_PAN_SHIFT)]
         for j in maybe.tolist():
-            if any(first <= m[kept[j]] <= last for _, first, _, last in found):
+            if any(begin <= m[kept[j]] <= end for _, begin, _, end in found):
                 continue  # found already, over another span
             at = int(m[kept[j]]) - low
             frames = scaled[at - w : at + w + 1].reshape(-1, side, side)
