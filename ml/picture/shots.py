@@ -754,10 +754,10 @@ class _SpanBlock(NamedTuple):
 def _spans(
     thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams, reach: int, active: np.ndarray
 ) -> Iterator[_SpanBlock]:
-    """What :func:`_dissolves` and :func:`_wipes` look over: every span m − w … m + w of six half-widths
-    w from ``dissolve_s``, in blocks of middle frames (a film's thumbnails as float32 would take 100s
-    of MB), each block's thumbnails scaled once for all the widths, with ``reach`` · w frames more on
-    either side. ``active``: each frame's share of the thumbnail inside its bars."""
+    """What the searches of :func:`_searched` (dissolves, wipes, pushes) look over: every span m − w …
+    m + w of six half-widths w from ``dissolve_s``, in blocks of middle frames (a film's thumbnails as
+    float32 would take 100s of MB), each block's thumbnails scaled once for all the widths, with
+    ``reach`` · w frames more on either side. ``active``: each frame's share of the thumbnail inside its bars."""
     n = len(thumbs)
     step_s = float(np.median(np.diff(t))) if n > 1 else 0.04
     shortest, longest = (max(1, int(round(s / step_s / 2))) for s in params.dissolve_s)
@@ -788,27 +788,48 @@ def _spans(
             )
 
 
+class _Search(NamedTuple):
+    """A search over the spans of :func:`_spans`: ``visit`` each block of them in turn, then ``finish``:
+    the (first, middle, last) frame of every transition found."""
+
+    visit: Callable[[_SpanBlock], None]
+    finish: Callable[[], list[tuple[int, int, int]]]
+
+
+def _searched(
+    thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams, boxes: np.ndarray | None,
+    *searches: Callable[[int, ShotParams, np.ndarray | None], _Search],
+) -> list[list[tuple[int, int, int]]]:
+    """What each of ``searches`` (made with the number of frames, ``params`` and ``boxes``) finds over
+    one pass of the spans (:func:`_spans`, with 3 · w frames on either side: the spans either side of
+    a still-picture dissolve too): each block's thumbnails are scaled once for all of them."""
+    n = len(thumbs)
+    if n < 3:
+        return [[] for _ in searches]
+    made = [search(n, params, boxes) for search in searches]
+    active = np.ones(n) if boxes is None else _active_share(boxes)
+    for block in _spans(thumbs, t, luma, hard, params, 3, active):
+        for search in made:
+            search.visit(block)
+    return [search.finish() for search in made]
+
+
 def _nested(a: tuple[int, int], b: tuple[int, int]) -> bool:
     """Whether one of the frame spans ``a`` and ``b`` (first, last) lies within the other."""
     return (b[0] <= a[0] and a[1] <= b[1]) or (a[0] <= b[0] and b[1] <= a[1])
 
 
-def _dissolves(
-    thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams, boxes: np.ndarray | None = None
-) -> list[tuple[int, int, int]]:
+def _dissolve_search(n: int, params: ShotParams, boxes: np.ndarray | None) -> _Search:
     """(first, middle, last) frame of every dissolve: spans m − w … m + w over which the thumbnail
     changes monotonously, by at least ``dissolve_min_change`` (or by at least ``dissolve_still_change``
     where it changes ``dissolve_still_contrast`` times less over m − 3w … m − w and m + w … m + 3w),
     through the mean of both ends and through mixes of them (:func:`_mix_residual`), with no hard
     boundary in ``hard`` inside, between two pictures (not one at two gains: a fade)."""
-    n = len(thumbs)
-    if n < 3:
-        return []
     best = np.zeros(n)  # per middle frame: the largest change of a span that passes
     best_w = np.zeros(n, np.int64)
-    # reach 3: the spans either side of a still-picture dissolve too
-    active = np.ones(n) if boxes is None else _active_share(boxes)
-    for low, scaled, w, m, first, mid, last, change, level, monotonous, _ in _spans(thumbs, t, luma, hard, params, 3, active):
+
+    def visit(block: _SpanBlock) -> None:
+        low, scaled, w, m, first, mid, last, change, level, monotonous, _ = block
         ok = (level >= params.dissolve_min_change) & monotonous
         # weaker, between two still pictures: the spans of the same length either side change far less
         still = np.flatnonzero(~ok & monotonous & (level >= params.dissolve_still_change) & (m >= 3 * w) & (m + 3 * w < n))
@@ -848,32 +869,43 @@ def _dissolves(
         better = ok & (change > best[m])
         best[m[better]] = change[better]
         best_w[m[better]] = w
-    runs = []  # runs of middle frames that pass, each with its widest half-width
-    i = 0
-    while i < n:
-        if best[i] == 0:
-            i += 1
-            continue
-        j = i
-        while j < n and best[j] > 0:
-            j += 1
-        w = int(best_w[i:j].max())
-        if runs and _nested((i - w, j - 1 + w), (runs[-1][0] - runs[-1][2], runs[-1][1] - 1 + runs[-1][2])):
-            # a span inside the other is the same dissolve: a middle frame where a test just fails (the
-            # mix residual of a span that reaches into the speaker's motion) splits its run in two.
-            # Spans that only overlap are two (two dissolves 1.8 s apart, each found over up to 2 s)
-            runs[-1] = (runs[-1][0], j, max(w, runs[-1][2]))
-        else:
-            runs.append((i, j, w))
-        i = j
-    out = []
-    for i, j, w in runs:  # one dissolve each, at the strongest
-        run = np.arange(i, j)
-        # the middle of the run's widest strong span: the run is symmetric about the dissolve's middle
-        top = run[best[run] >= 0.9 * best[run].max()]
-        middle = int(round(0.5 * (top[0] + top[-1])))
-        out.append((max(0, i - w), middle, min(n - 1, j - 1 + w)))
-    return out
+
+    def finish() -> list[tuple[int, int, int]]:
+        runs = []  # runs of middle frames that pass, each with its widest half-width
+        i = 0
+        while i < n:
+            if best[i] == 0:
+                i += 1
+                continue
+            j = i
+            while j < n and best[j] > 0:
+                j += 1
+            w = int(best_w[i:j].max())
+            if runs and _nested((i - w, j - 1 + w), (runs[-1][0] - runs[-1][2], runs[-1][1] - 1 + runs[-1][2])):
+                # a span inside the other is the same dissolve: a middle frame where a test just fails (the
+                # mix residual of a span that reaches into the speaker's motion) splits its run in two.
+                # Spans that only overlap are two (two dissolves 1.8 s apart, each found over up to 2 s)
+                runs[-1] = (runs[-1][0], j, max(w, runs[-1][2]))
+            else:
+                runs.append((i, j, w))
+            i = j
+        out = []
+        for i, j, w in runs:  # one dissolve each, at the strongest
+            run = np.arange(i, j)
+            # the middle of the run's widest strong span: the run is symmetric about the dissolve's middle
+            top = run[best[run] >= 0.9 * best[run].max()]
+            middle = int(round(0.5 * (top[0] + top[-1])))
+            out.append((max(0, i - w), middle, min(n - 1, j - 1 + w)))
+        return out
+
+    return _Search(visit, finish)
+
+
+def _dissolves(
+    thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams, boxes: np.ndarray | None = None
+) -> list[tuple[int, int, int]]:
+    """:func:`_dissolve_search` alone over the spans of ``thumbs``."""
+    return _searched(thumbs, t, luma, hard, params, boxes, _dissolve_search)[0]
 
 
 WIPE_PIXEL_CHANGE = 24 / 255
@@ -903,9 +935,7 @@ def _switching(scaled: np.ndarray, middles: np.ndarray, w: int, strong: np.ndarr
     return switched.sum(axis=2) / count[:, None], halfway, back
 
 
-def _wipes(
-    thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], boxes: np.ndarray, params: ShotParams
-) -> list[tuple[int, int, int]]:
+def _wipe_search(n: int, params: ShotParams, boxes: np.ndarray) -> _Search:
     """(first, middle, last) frame of every wipe: the next shot replaces the picture part by part, each
     part at once, over at least ``wipe_min_frames`` frames (a line or a shape sweeping across). Over
     a span m − w … m + w with no hard boundary of ``hard`` inside, the thumbnail changes by at least
@@ -914,20 +944,21 @@ def _wipes(
     last's in at most ``wipe_max_pixel_share`` of the frames over which the picture as a whole goes
     (a dissolve moves every pixel together, over all of it), one way (:data:`WIPE_SWITCH_BACK`).
     The middle frame is the first on which most of those pixels show the next shot."""
-    n = len(thumbs)
-    if n < 3 or params.wipe_max_pixel_share <= 0:
-        return []
+    if params.wipe_max_pixel_share <= 0:
+        return _Search(lambda block: None, list)
     side = THUMB_SIDE
     edges = _thumbnail_edges(boxes)
     found: dict[int, tuple[int, int, int, int]] = {}  # middle frame: (frames the picture takes, first, last, w)
-    for low, scaled, w, m, first, mid, last, size, level, monotonous, _ in _spans(thumbs, t, luma, hard, params, 1, _active_share(boxes)):
+
+    def visit(block: _SpanBlock) -> None:
+        low, scaled, w, m, first, mid, last, size, level, monotonous, _ = block
         kept = np.flatnonzero((level >= params.dissolve_min_change) & monotonous)
         # a wipe's middle frame shows parts of both shots, not their mean (a dissolve's does)
         mid = mid[kept]
         parts = np.abs(mid - 0.5 * (first[kept] + last[kept])).mean(axis=1) > params.dissolve_linearity * size[kept]
         kept, mid = kept[parts], mid[parts]
         if not kept.size:
-            continue
+            return
         box = edges[m[kept]]
         index = np.arange(side)[None, :]
         rows, cols = (index >= box[:, 1:2]) & (index < box[:, 3:4]), (index >= box[:, 0:1]) & (index < box[:, 2:3])
@@ -960,15 +991,26 @@ def _wipes(
                 on = np.flatnonzero(going[j])
                 if frames[j] > found.get(middle, (0,))[0]:
                     found[middle] = (int(frames[j]), start + int(on[0]) - 1, start + int(on[-1]) + 1, w)
-    out = []
-    for middle in sorted(found):  # middles within one another's span: one wipe, the one the picture takes longest over
-        frames, first, last, _ = found[middle]
-        if out and first <= out[-1][2]:
-            if frames > out[-1][3]:
-                out[-1] = (min(first, out[-1][0]), middle, max(last, out[-1][2]), frames)
-            continue
-        out.append((first, middle, last, frames))
-    return [(first, middle, last) for first, middle, last, _ in out]
+
+    def finish() -> list[tuple[int, int, int]]:
+        out = []
+        for middle in sorted(found):  # middles within one another's span: one wipe, the one the picture takes longest over
+            frames, first, last, _ = found[middle]
+            if out and first <= out[-1][2]:
+                if frames > out[-1][3]:
+                    out[-1] = (min(first, out[-1][0]), middle, max(last, out[-1][2]), frames)
+                continue
+            out.append((first, middle, last, frames))
+        return [(first, middle, last) for first, middle, last, _ in out]
+
+    return _Search(visit, finish)
+
+
+def _wipes(
+    thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], boxes: np.ndarray, params: ShotParams
+) -> list[tuple[int, int, int]]:
+    """:func:`_wipe_search` alone over the spans of ``thumbs``."""
+    return _searched(thumbs, t, luma, hard, params, boxes, _wipe_search)[0]
 
 
 PUSH_STEPS = 4
@@ -1107,9 +1149,7 @@ def _push_fit(
     return score, s
 
 
-def _pushes(
-    thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams, boxes: np.ndarray
-) -> list[tuple[int, int, int]]:
+def _push_search(n: int, params: ShotParams, boxes: np.ndarray) -> _Search:
     """(first, middle, last) frame of every push or slide: over a span m − w … m + w with no hard
     boundary of ``hard`` inside, where the thumbnail changes by at least ``dissolve_min_change``, every
     frame is the two end pictures side by side (:func:`_slide_operators`: the next one coming in from
@@ -1118,20 +1158,21 @@ def _pushes(
     that as from the nearest mix of the ends (a dissolve's lie on the mix); a push whose pictures join
     seamlessly is a pan (:func:`_seamless`). The middle frame is the first with the next picture half
     in."""
-    n, side = len(thumbs), THUMB_SIDE
-    if n < 3 or params.push_max_residual <= 0:
-        return []
-    active = _active_share(boxes)
+    if params.push_max_residual <= 0:
+        return _Search(lambda block: None, list)
+    side = THUMB_SIDE
     found = []  # (score, first, middle, last)
-    for low, scaled, w, m, first, mid, last, change, level, _, no_hard in _spans(thumbs, t, luma, hard, params, 1, active):
+
+    def visit(block: _SpanBlock) -> None:
+        low, scaled, w, m, first, mid, last, change, level, _, no_hard = block
         if 2 * w - 1 < params.wipe_min_frames + 2:
-            continue
+            return
         kept = np.flatnonzero((level >= params.dissolve_min_change) & no_hard & (m % max(1, w // 4) == 0))
         # a push's middle frame is parts of two pictures, far from every mix of them (a still picture's
         # or a speaker's is near one)
         kept = kept[_off_mix_rows(mid[kept], first[kept], last[kept]) >= PUSH_MIDDLE_OFF * change[kept]]
         if not kept.size:
-            continue
+            return
         # then, on the middle frame's column (row) means: the two ends side by side at some offset
         a, b, f = (x[kept].reshape(-1, side, side) for x in (first, last, mid))
         likely = np.zeros((len(kept), len(_PUSH_SIDES), len(_PUSH_MODELS)), bool)
@@ -1163,14 +1204,25 @@ def _pushes(
             start = at + low - w + 1
             on = np.flatnonzero((s > 0.5) & (s < side - 0.5))
             found.append((score, start + int(on[0]) - 1, start + int(np.argmax(s >= side / 2)), start + int(on[-1]) + 1))
-    out: list[tuple[float, int, int, int]] = []
-    for score, first, middle, last in sorted(found, key=lambda x: x[1]):  # overlapping: one push, the best fit's middle
-        if out and first <= out[-1][3]:
-            best = min(out[-1], (score, first, middle, last))
-            out[-1] = (best[0], min(first, out[-1][1]), best[2], max(last, out[-1][3]))
-            continue
-        out.append((score, first, middle, last))
-    return [(first, middle, last) for _, first, middle, last in out]
+
+    def finish() -> list[tuple[int, int, int]]:
+        out: list[tuple[float, int, int, int]] = []
+        for score, first, middle, last in sorted(found, key=lambda x: x[1]):  # overlapping: one push, the best fit's middle
+            if out and first <= out[-1][3]:
+                best = min(out[-1], (score, first, middle, last))
+                out[-1] = (best[0], min(first, out[-1][1]), best[2], max(last, out[-1][3]))
+                continue
+            out.append((score, first, middle, last))
+        return [(first, middle, last) for _, first, middle, last in out]
+
+    return _Search(visit, finish)
+
+
+def _pushes(
+    thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams, boxes: np.ndarray
+) -> list[tuple[int, int, int]]:
+    """:func:`_push_search` alone over the spans of ``thumbs``."""
+    return _searched(thumbs, t, luma, hard, params, boxes, _push_search)[0]
 
 
 def _shots(
@@ -1225,12 +1277,10 @@ def _shots(
     # is not a cut
     firm = [c for c in cuts if luma[c] >= params.similar_min_luma]
     hard = sorted({*firm, *fades})
-    dissolves = _dissolves(thumbs, t, luma, hard, params, boxes)
+    dissolves, pushes, wipes = _searched(thumbs, t, luma, hard, params, boxes, _dissolve_search, _push_search, _wipe_search)
     # a push where no dissolve is (a dissolve's spans, wider than it, can look like one), a wipe where
     # neither is (a push's pixels can switch one way, as a wipe's do); both are reported as wipes
-    pushes = _pushes(thumbs, t, luma, hard, params, boxes)
     pushes = [(a, m, b) for a, m, b in pushes if not any(a <= last and first <= b for first, _, last in dissolves)]
-    wipes = _wipes(thumbs, t, luma, hard, boxes, params)
     wipes = [(a, m, b) for a, m, b in wipes if not any(a <= last and first <= b for first, _, last in [*dissolves, *pushes])]
     wipes = sorted([*wipes, *pushes])
     cuts = [c for c in cuts if c in firm or not any(a < c <= b for a, _, b in [*dissolves, *wipes])]
