@@ -22,7 +22,8 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
     ``similar_min_luma``, and both are ``similar_contrast`` times the largest step of the
     ``neighbour_frames`` frames either side (a local-contrast rule: motion, dissolves and flashes
     change their neighbours too; a neighbour whose histogram changed only because the active box
-    moved, with no luma step, does not count);
+    moved, with no luma step, does not count), or the same over two frames, one of which holds half
+    of each shot (fields woven across the cut: :func:`_split_cuts`);
 
   and not a flash (the picture does not come back within ``neighbour_frames`` frames), the previous
   cut is at least ``min_shot_s`` earlier, and no fade boundary is closer than that (the hue of
@@ -98,8 +99,9 @@ __all__ = [
     "shots_from_file",
 ]
 
-ALGORITHM = "hsv-luma-shots/11"
-"""Bump when the detector changes in a way the parameters do not capture (/11: a histogram change
+ALGORITHM = "hsv-luma-shots/12"
+"""Bump when the detector changes in a way the parameters do not capture (/12: a cut split over two
+frames by a frame holding half of each shot was missed; /11: a histogram change
 where only the active box moved could hide a cut beside it; /10: the thresholds on a span's change
 were on the whole thumbnail, bars and all, so a windowboxed picture's dissolves were missed; /9: a
 whip pan across a face could be a wipe, a push of 8 frames was missed by a bound on its first step;
@@ -534,6 +536,39 @@ def _neighbour_max(x: np.ndarray, k: int) -> np.ndarray:
     out = np.zeros(n, x.dtype)
     for offset in [*range(-k, 0), *range(1, k + 1)]:
         np.maximum(out, padded[k + offset : k + offset + n], out=out)
+    return out
+
+
+SPLIT_SHARE = 0.25
+"""A cut split over two frames: each of its two steps is at least this share of the two together (a
+frame that holds half of each shot)."""
+
+
+def _split_cuts(change: np.ndarray, picture_change: np.ndarray, luma: np.ndarray, thumbs: np.ndarray, params: ShotParams) -> np.ndarray:
+    """Whether frame i ends a cut between similar-looking shots split over its step and the one before
+    (frame i − 1 holds half of each shot: its fields, or lines, woven across the cut) [shape=(n,),
+    bool]: the two histogram changes together and the luma step from frame i − 2 to frame i pass the
+    similar-shots rule (``similar_min_change``, ``similar_min_luma``, ``similar_contrast`` times the
+    steps of the ``neighbour_frames`` frames either side of the pair), each half at least
+    :data:`SPLIT_SHARE` of them."""
+    n, k = len(change), params.neighbour_frames
+    out = np.zeros(n, bool)
+    if n < 3:
+        return out
+    both = np.r_[0.0, 0.0, change[1:-1] + change[2:]]  # both[i] = change[i - 1] + change[i]
+    both_luma = np.zeros(n, np.float32)
+    both_luma[2:] = np.abs(thumbs[2:].astype(np.int16) - thumbs[:-2]).mean(axis=1) / 255.0
+    halves = (np.r_[0.0, change[:-1]] >= SPLIT_SHARE * both) & (change >= SPLIT_SHARE * both)
+    halves &= (np.r_[0.0, luma[:-1]] >= SPLIT_SHARE * both_luma) & (luma >= SPLIT_SHARE * both_luma)
+    # the steps around the pair: into frames i − 1 − k … i − 2 and i + 1 … i + k
+    def around(x: np.ndarray) -> np.ndarray:
+        padded = np.r_[np.zeros(k + 1, x.dtype), x, np.zeros(k, x.dtype)]
+        shifts = [*range(-1 - k, -1), *range(1, k + 1)]
+        return np.max([padded[k + 1 + d : k + 1 + d + n] for d in shifts], axis=0)
+
+    out = (both >= params.similar_min_change) & (both_luma >= params.similar_min_luma) & halves
+    out &= (both >= params.similar_contrast * around(picture_change)) & (both_luma >= params.similar_contrast * around(luma))
+    out[:2] = False
     return out
 
 
@@ -1252,6 +1287,9 @@ def _shots(
     change_contrast = change >= params.similar_contrast * _neighbour_max(picture_change, k)
     luma_contrast = luma >= params.similar_contrast * _neighbour_max(luma, k)
     similar = (change >= params.similar_min_change) & (luma >= params.similar_min_luma) & change_contrast & luma_contrast
+    # ... or the same over two frames, one of which holds half of each shot (fields woven across the cut)
+    split = _split_cuts(change, picture_change, luma, thumbs, params) & ~similar & ~np.r_[False, similar[:-1]]
+    similar |= split
     cuts: list[int] = []
     candidates = np.flatnonzero((change >= params.cut_threshold) | similar)
     for i in candidates:
@@ -1275,7 +1313,7 @@ def _shots(
     # a colour cut with hardly a luma step may be a dissolve's last frame, where the bars of the shot
     # going out vanish from the active picture: it does not stop a dissolve, and one inside a dissolve
     # is not a cut
-    firm = [c for c in cuts if luma[c] >= params.similar_min_luma]
+    firm = [c for c in cuts if luma[c] >= params.similar_min_luma or split[c]]
     hard = sorted({*firm, *fades})
     dissolves, pushes, wipes = _searched(thumbs, t, luma, hard, params, boxes, _dissolve_search, _push_search, _wipe_search)
     # a push where no dissolve is (a dissolve's spans, wider than it, can look like one), a wipe where
