@@ -99,8 +99,9 @@ __all__ = [
     "shots_from_file",
 ]
 
-ALGORITHM = "hsv-luma-shots/12"
-"""Bump when the detector changes in a way the parameters do not capture (/12: a cut split over two
+ALGORITHM = "hsv-luma-shots/13"
+"""Bump when the detector changes in a way the parameters do not capture (/13: a wipe could be
+reported whose pixels never got halfway over to the next shot, its middle before its span; /12: a cut split over two
 frames by a frame holding half of each shot was missed; /11: a histogram change
 where only the active box moved could hide a cut beside it; /10: the thresholds on a span's change
 were on the whole thumbnail, bars and all, so a windowboxed picture's dissolves were missed; /9: a
@@ -1020,6 +1021,9 @@ def _wipe_search(n: int, params: ShotParams, boxes: np.ndarray) -> _Search:
             # the background to the face one after another, one way)
             where = np.flatnonzero(passes)
             passes[where] = ~_moved(first[part[where]], last[part[where]], PUSH_PAN_SHIFT)
+            # ... and half of them show the next shot on a frame between (else the picture does not go
+            # over to it within the span: a cut just after it, its frame before half of each shot)
+            passes &= (shares >= 0.5).any(axis=1)
             for j in np.flatnonzero(passes).tolist():
                 start = int(m[part[j]]) - w + 1
                 middle = start + int(np.argmax(shares[j] >= 0.5))
