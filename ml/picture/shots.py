@@ -521,24 +521,25 @@ def detect_shots(frames: Iterable[VideoFrame], params: ShotParams, *, frame_rate
     return _shots(*per_frame, params, frame_rate)
 
 
-def _luma_steps(thumbs: np.ndarray) -> np.ndarray:
-    """Mean absolute step of consecutive thumbnails [shape=(n, side²), uint8], 0..1 (0 for the first)."""
+def _luma_steps(thumbs: np.ndarray, lag: int = 1) -> np.ndarray:
+    """Mean absolute step of thumbnails [shape=(n, side²), uint8] from the one ``lag`` frames before,
+    0..1 (0 for the first ``lag``)."""
     steps = np.zeros(len(thumbs), np.float32)
-    for a in range(1, len(thumbs), 8192):  # in blocks: a film's thumbnails as int16 would take 100s of MB
+    for a in range(lag, len(thumbs), 8192):  # in blocks: a film's thumbnails as int16 would take 100s of MB
         b = min(len(thumbs), a + 8192)
-        steps[a:b] = np.abs(thumbs[a:b].astype(np.int16) - thumbs[a - 1 : b - 1]).mean(axis=1) / 255.0
+        steps[a:b] = np.abs(thumbs[a:b].astype(np.int16) - thumbs[a - lag : b - lag]).mean(axis=1) / 255.0
     return steps
 
 
-def _neighbour_max(x: np.ndarray, k: int) -> np.ndarray:
-    """Largest value of the ``k`` entries either side of each entry (not the entry itself)."""
-    n = len(x)
-    padded = np.r_[np.zeros(k, x.dtype), x, np.zeros(k, x.dtype)]
+def _neighbour_max(x: np.ndarray, k: int, width: int = 1) -> np.ndarray:
+    """Largest value of the ``k`` entries either side of each run of ``width`` entries that ends at an
+    entry (entries i − width + 1 … i; not the run itself)."""
+    n, before = len(x), k + width - 1
+    padded = np.r_[np.zeros(before, x.dtype), x, np.zeros(k, x.dtype)]
     out = np.zeros(n, x.dtype)
-    for offset in [*range(-k, 0), *range(1, k + 1)]:
-        np.maximum(out, padded[k + offset : k + offset + n], out=out)
+    for offset in [*range(-before, -(width - 1)), *range(1, k + 1)]:
+        np.maximum(out, padded[before + offset : before + offset + n], out=out)
     return out
-
 
 SPLIT_SHARE = 0.25
 """A cut split over two frames: each of its two steps is at least this share of the two together (a
@@ -557,18 +558,13 @@ def _split_cuts(change: np.ndarray, picture_change: np.ndarray, luma: np.ndarray
     if n < 3:
         return out
     both = np.r_[0.0, 0.0, change[1:-1] + change[2:]]  # both[i] = change[i - 1] + change[i]
-    both_luma = np.zeros(n, np.float32)
-    both_luma[2:] = np.abs(thumbs[2:].astype(np.int16) - thumbs[:-2]).mean(axis=1) / 255.0
+    both_luma = _luma_steps(thumbs, 2)
     halves = (np.r_[0.0, change[:-1]] >= SPLIT_SHARE * both) & (change >= SPLIT_SHARE * both)
     halves &= (np.r_[0.0, luma[:-1]] >= SPLIT_SHARE * both_luma) & (luma >= SPLIT_SHARE * both_luma)
-    # the steps around the pair: into frames i − 1 − k … i − 2 and i + 1 … i + k
-    def around(x: np.ndarray) -> np.ndarray:
-        padded = np.r_[np.zeros(k + 1, x.dtype), x, np.zeros(k, x.dtype)]
-        shifts = [*range(-1 - k, -1), *range(1, k + 1)]
-        return np.max([padded[k + 1 + d : k + 1 + d + n] for d in shifts], axis=0)
-
+    # against the steps around the pair: into frames i − 1 − k … i − 2 and i + 1 … i + k
     out = (both >= params.similar_min_change) & (both_luma >= params.similar_min_luma) & halves
-    out &= (both >= params.similar_contrast * around(picture_change)) & (both_luma >= params.similar_contrast * around(luma))
+    out &= (both >= params.similar_contrast * _neighbour_max(picture_change, k, 2))
+    out &= both_luma >= params.similar_contrast * _neighbour_max(luma, k, 2)
     out[:2] = False
     return out
 
@@ -588,6 +584,15 @@ def _is_flash(thumbs: np.ndarray, i: int, step: float, params: ShotParams) -> bo
     return back < params.flash_ratio * step
 
 
+def _off_mix(frames: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Mean absolute distance of each ``frames[..., :]`` [shape=(..., m)] from its nearest mix of
+    ``first`` and ``last`` (broadcast against it), its nearest point of the segment between them
+    [shape=(...)]."""
+    d, x = last - first, frames - first
+    share = np.clip((x * d).sum(axis=-1, keepdims=True) / np.maximum((d * d).sum(axis=-1, keepdims=True), 1e-12), 0.0, 1.0)
+    return np.abs(x - share * d).mean(axis=-1)
+
+
 def _mix_residual(scaled: np.ndarray, middles: np.ndarray, w: int, first: np.ndarray, last: np.ndarray) -> np.ndarray:
     """How far the frames strictly between ``middles − w`` and ``middles + w`` of ``scaled``
     [shape=(n, side²)] lie from mixes of the two ends ``first`` and ``last`` [shape=(k, side²)]: each
@@ -601,12 +606,9 @@ def _mix_residual(scaled: np.ndarray, middles: np.ndarray, w: int, first: np.nda
     between = np.arange(-w + 1, w)
     for lo in range(0, len(middles), 256):  # in blocks: (k, 2w − 1, side²) floats for a long dissolve
         hi = min(len(middles), lo + 256)
-        ends = first[lo:hi, None]
-        d = last[lo:hi, None] - ends
-        x = scaled[middles[lo:hi, None] + between] - ends  # (b, 2w − 1, side²)
-        share = np.clip((x * d).sum(axis=2, keepdims=True) / np.maximum((d * d).sum(axis=2, keepdims=True), 1e-12), 0.0, 1.0)
-        distance = np.abs(x - share * d).mean(axis=2).mean(axis=1)
-        out[lo:hi] = distance / np.maximum(np.abs(d[:, 0]).mean(axis=1), 1e-12)
+        ends, other = first[lo:hi], last[lo:hi]
+        distance = _off_mix(scaled[middles[lo:hi, None] + between], ends[:, None], other[:, None]).mean(axis=1)  # (b, 2w − 1) frames
+        out[lo:hi] = distance / np.maximum(np.abs(other - ends).mean(axis=1), 1e-12)
     return out
 
 
@@ -1119,23 +1121,6 @@ def _slide_operators(out_moves: bool, in_moves: bool, whole: bool = False) -> tu
     return tuple(np.ascontiguousarray(np.stack(ops).transpose(2, 0, 1).reshape(side, -1)) for ops in (outgoing, incoming))
 
 
-def _off_mix(frames: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-    """Mean absolute distance of each of ``frames`` [shape=(k, ...)] from its nearest mix of ``first``
-    and ``last`` [shape=(...)] [shape=(k,)]."""
-    d, x = last - first, frames - first
-    axes = tuple(range(1, frames.ndim))
-    share = np.clip((x * d).sum(axis=axes) / max(float((d * d).sum()), 1e-12), 0.0, 1.0)
-    return np.abs(x - share.reshape(-1, *[1] * d.ndim) * d).mean(axis=axes)
-
-
-def _off_mix_rows(frames: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-    """:func:`_off_mix` of each row of ``frames`` from the same row of ``first`` and ``last``
-    [shape=(k, side²)] [shape=(k,)]."""
-    d, x = last - first, frames - first
-    share = np.clip((x * d).sum(axis=1) / np.maximum((d * d).sum(axis=1), 1e-12), 0.0, 1.0)
-    return np.abs(x - share[:, None] * d).mean(axis=1)
-
-
 def _seamless(first: np.ndarray, last: np.ndarray, bar: float) -> bool:
     """Whether the right edge of ``first`` and the left edge of ``last`` [shape=(side, side), turned]
     join like neighbouring columns of one picture (see :data:`PUSH_SEAM`)."""
@@ -1163,7 +1148,7 @@ def _push_fit(
         if not tried[i].any():
             continue
         a, b, f = _turned(first, where), _turned(last, where), _turned(frames, where)
-        off = _off_mix(f, a, b)
+        off = _off_mix(f.reshape(len(f), -1), a.ravel(), b.ravel())
         for (out_moves, in_moves), trying in zip(_PUSH_MODELS, tried[i]):
             if not trying:
                 continue
@@ -1209,7 +1194,7 @@ def _push_search(n: int, params: ShotParams, boxes: np.ndarray) -> _Search:
         kept = np.flatnonzero((level >= params.dissolve_min_change) & no_hard & (m % max(1, w // 4) == 0))
         # a push's middle frame is parts of two pictures, far from every mix of them (a still picture's
         # or a speaker's is near one)
-        kept = kept[_off_mix_rows(mid[kept], first[kept], last[kept]) >= PUSH_MIDDLE_OFF * change[kept]]
+        kept = kept[_off_mix(mid[kept], first[kept], last[kept]) >= PUSH_MIDDLE_OFF * change[kept]]
         if not kept.size:
             return
         # then, on the middle frame's column (row) means: the two ends side by side at some offset
@@ -1217,9 +1202,7 @@ def _push_search(n: int, params: ShotParams, boxes: np.ndarray) -> _Search:
         likely = np.zeros((len(kept), len(_PUSH_SIDES), len(_PUSH_MODELS)), bool)
         for i, where in enumerate(_PUSH_SIDES):
             pa, pb, pf = (_turned(x, where).mean(axis=1) for x in (a, b, f))  # (k, side)
-            d = pb - pa
-            share = np.clip(((pf - pa) * d).sum(axis=1) / np.maximum((d * d).sum(axis=1), 1e-12), 0, 1)
-            off = np.abs(pf - pa - share[:, None] * d).mean(axis=1)
+            off = _off_mix(pf, pa, pb)
             for k, (out_moves, in_moves) in enumerate(_PUSH_MODELS):
                 outgoing, incoming = _slide_operators(out_moves, in_moves, whole=True)
                 # a row's operator applied to the means is the means' operator: (k, offsets, side),
