@@ -342,20 +342,13 @@ CASES: dict[str, tuple[Callable[[], list[np.ndarray]], tuple[int, int] | None]] 
 
 def build(name: str, make: Callable[[], list[np.ndarray]]) -> Path:
     """The case's file (cached)."""
-    from ml.testmedia.video import _close, _write, _writer
+    from ml.testmedia.video import encode_frames
 
     path = CACHE / f"{''.join(c if c.isalnum() else '_' for c in name).strip('_')}.mp4"
     if path.exists():
         return path
     CACHE.mkdir(parents=True, exist_ok=True)
-    frames = make()
-    partial = path.with_name(f"partial_{path.name}")
-    height, width = frames[0].shape[:2]
-    container, stream = _writer(partial, width, height, 25, crf=20, preset="veryfast")
-    for image in frames:
-        _write(container, stream, np.ascontiguousarray(image))
-    _close(container, stream)
-    partial.rename(path)
+    encode_frames(path.with_name(f"partial_{path.name}"), make(), crf=20, preset="veryfast").rename(path)
     return path
 
 

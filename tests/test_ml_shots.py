@@ -5,6 +5,7 @@ from ml.decoding.video import iter_frames, probe_video
 from ml.errors import MediaError, ParameterError
 from ml.picture.shots import shots_from_file, shots_version, soft_hsv_histogram
 from ml.policy import ShotParams
+from ml.testmedia.video import encode_frames
 
 
 @pytest.fixture(scope="module")
@@ -414,15 +415,9 @@ def test_a_dissolve_between_two_still_similar_pictures_is_found_and_motion_is_no
 
 def test_a_flash_is_not_a_cut(tmp_path, real_media):
     # two frames of a talking head lit white (a photographer's flash), then the shot goes on
-    from ml.testmedia.video import _close, _write, _writer
-
     frames = [f.image for f in iter_frames(real_media / "talking_heads" / "grid" / "bbaf2n.mpg")][:60]
-    path = tmp_path / "flash.mp4"
-    container, stream = _writer(path, 360, 288, 25, preset="veryfast", crf=23)
-    for k, image in enumerate(frames):
-        _write(container, stream, np.clip(image.astype(np.int16) + (150 if k in (30, 31) else 0), 0, 255).astype(np.uint8))
-    _close(container, stream)
-    shots = shots_from_file(path)
+    lit = (np.clip(image.astype(np.int16) + (150 if k in (30, 31) else 0), 0, 255).astype(np.uint8) for k, image in enumerate(frames))
+    shots = shots_from_file(encode_frames(tmp_path / "flash.mp4", lit, crf=23))
     assert shots.n_frames == 60 and shots.n_shots == 1, shots.table()
     assert shots.luma_change[30] >= ShotParams().similar_min_luma  # a step the size of a cut's, and not one
 
@@ -431,16 +426,10 @@ def test_a_talking_head_brightening_is_not_a_dissolve(tmp_path, real_media):
     # face_2.mp4 brightened by a tone curve over 25 frames (value ** 0.6 at the end: an iris opening or a
     # camera's exposure settling), then the shot goes on: a mix of its two ends, as a dissolve is, but of
     # one picture at two exposures (the change has one sign, the pixels keep their order)
-    from ml.testmedia.video import _close, _write, _writer
-
     frames = [f.image for f in iter_frames(real_media / "talking_heads" / "retalking" / "face_2.mp4")]
-    height, width = frames[0].shape[:2]
-    path = tmp_path / "brighter.mp4"
-    container, stream = _writer(path, width, height, 25, preset="veryfast", crf=20)
-    for k, image in enumerate(frames):
-        gamma = 1 - 0.4 * min(max(k - 30, 0), 25) / 25
-        _write(container, stream, np.clip(255 * (image / 255.0) ** gamma, 0, 255).astype(np.uint8))
-    _close(container, stream)
+    gammas = (1 - 0.4 * min(max(k - 30, 0), 25) / 25 for k in range(len(frames)))
+    brighter = (np.clip(255 * (image / 255.0) ** gamma, 0, 255).astype(np.uint8) for image, gamma in zip(frames, gammas))
+    path = encode_frames(tmp_path / "brighter.mp4", brighter)
     shots = shots_from_file(path)
     assert shots.n_shots == 1, shots.table()
     # the exposure test decides: without it the brightening is a dissolve
@@ -492,17 +481,6 @@ def _lizard_and_head(shot_clips, real_media, size: tuple[int, int]) -> tuple[lis
     return frames(shot_clips / "testvideo.mp4", 40, 66), frames(real_media / "talking_heads" / "retalking" / "face_2.mp4", 0, 46)
 
 
-def _encoded(path, images: list[np.ndarray]):
-    from ml.testmedia.video import _close, _write, _writer
-
-    height, width = images[0].shape[:2]
-    container, stream = _writer(path, width, height, 25, preset="veryfast", crf=20)
-    for image in images:
-        _write(container, stream, np.ascontiguousarray(image))
-    _close(container, stream)
-    return path
-
-
 def test_a_wipe_is_reported_as_a_wipe(tmp_path, real_media, shot_clips):
     # testvideo.mp4's lizard, then a 16-frame diagonal wipe (a hard edge from the top left corner) into
     # face_2.mp4 at frames 50-65: neither a cut nor a dissolve (its middle frame is half of each shot,
@@ -512,7 +490,7 @@ def test_a_wipe_is_reported_as_a_wipe(tmp_path, real_media, shot_clips):
     yy, xx = np.mgrid[0 : size[1], 0 : size[0]]
     place = (xx / (size[0] - 1) + yy / (size[1] - 1)) / 2
     wiped = [np.where((place <= (k - 49) / 17)[..., None], head[max(0, k - 50)], lizard[min(k, 65)]) for k in range(96)]
-    path = _encoded(tmp_path / "wipe.mp4", wiped)
+    path = encode_frames(tmp_path / "wipe.mp4", wiped)
     shots = shots_from_file(path)
     assert [row["begins_with"] for row in shots.table()] == ["start", "wipe"], shots.table()
     assert 50 <= shots.boundaries("wipe")[0] <= 65
@@ -527,15 +505,9 @@ def test_a_caption_box_fading_in_is_not_a_dissolve_and_two_speakers_in_one_frami
     # between are mixes of their ends, as a dissolve's are, but the change is held within a band of
     # rows; PySceneDetect reports nothing there (benchmarks/transitions.py, whose recipe this is)
     from benchmarks.transitions import captioned
-    from ml.testmedia.video import _close, _write, _writer
 
     frames = [f.image for f in iter_frames(real_media / "talking_heads" / "retalking" / "face_4.mp4")][:150]
-    height, width = frames[0].shape[:2]
-    path = tmp_path / "caption.mp4"
-    container, stream = _writer(path, width, height, 25, preset="veryfast", crf=20)
-    for image in captioned(frames, 0.25):
-        _write(container, stream, image)
-    _close(container, stream)
+    path = encode_frames(tmp_path / "caption.mp4", captioned(frames, 0.25))
     assert shots_from_file(path).n_shots == 1
     # the extent test decides: without it the box fading in and out is two dissolves
     assert shots_from_file(path, ShotParams(dissolve_min_extent=0.0)).boundaries("dissolve").size == 2
@@ -543,12 +515,11 @@ def test_a_caption_box_fading_in_is_not_a_dissolve_and_two_speakers_in_one_frami
     # much as their faces, and the change still reaches from the head down
     a = [f.image for f in iter_frames(real_media / "talking_heads" / "grid" / "pwij3p.mpg")]
     b = [f.image for f in iter_frames(real_media / "talking_heads" / "grid" / "sbwe5n.mpg")]
-    path = tmp_path / "speakers.mp4"
-    container, stream = _writer(path, 360, 288, 25, preset="veryfast", crf=20)
-    for k in range(90):
-        mix = min(max(k - 39, 0), 15) / 15
-        _write(container, stream, np.clip((1 - mix) * a[min(k, 74)] + mix * b[max(0, k - 15)] + 0.5, 0, 255).astype(np.uint8))
-    _close(container, stream)
+    mixes = (min(max(k - 39, 0), 15) / 15 for k in range(90))
+    path = encode_frames(
+        tmp_path / "speakers.mp4",
+        (np.clip((1 - mix) * a[min(k, 74)] + mix * b[max(0, k - 15)] + 0.5, 0, 255).astype(np.uint8) for k, mix in enumerate(mixes)),
+    )
     shots = shots_from_file(path)
     assert [row["begins_with"] for row in shots.table()] == ["start", "dissolve"], shots.table()
     assert 40 <= shots.boundaries("dissolve")[0] <= 53
@@ -786,7 +757,7 @@ def test_a_push_is_reported_as_a_wipe_and_a_whip_pan_is_one_shot(tmp_path, real_
     for i in range(46):
         x = width * (i + 1) // 17 if i < 16 else width
         pushed.append(np.concatenate([lizard[min(50 + i, 65)][:, x:], head[i][:, :x]], axis=1))
-    shots = shots_from_file(_encoded(tmp_path / "push.mp4", pushed))
+    shots = shots_from_file(encode_frames(tmp_path / "push.mp4", pushed))
     assert [row["begins_with"] for row in shots.table()] == ["start", "wipe"], shots.table()
     assert 49 <= shots.boundaries("wipe")[0] <= 66
     (span,) = shots.wipe_span.tolist()
@@ -796,7 +767,7 @@ def test_a_push_is_reported_as_a_wipe_and_a_whip_pan_is_one_shot(tmp_path, real_
 
     big = cv2.resize(lizard[0], (2 * width, 2 * size[1]), interpolation=cv2.INTER_CUBIC)
     xs = np.r_[np.zeros(30), np.linspace(0, width, 20), np.full(30, width)].astype(int)
-    whip = _encoded(tmp_path / "whip.mp4", [big[size[1] // 2 : size[1] // 2 + size[1], x : x + width] for x in xs])
+    whip = encode_frames(tmp_path / "whip.mp4", [big[size[1] // 2 : size[1] // 2 + size[1], x : x + width] for x in xs])
     assert shots_from_file(whip).n_shots == 1
     monkeypatch.setattr(shots_module, "PUSH_SEAM", 0.0)  # every seam a seam
     monkeypatch.setattr(shots_module, "PUSH_SEAM_EDGES", 0.0)
@@ -815,7 +786,7 @@ def test_a_slow_pan_is_not_a_dissolve(tmp_path, shot_clips, real_media, monkeypa
     (still,) = [f.image for f in iter_frames(shot_clips / "testvideo.mp4") if f.index == 40]
     big = cv2.resize(still, (2 * size[0], 2 * size[1]), interpolation=cv2.INTER_CUBIC)
     xs = np.r_[np.zeros(30), np.linspace(0, size[0] / 2, 40), np.full(30, size[0] / 2)].astype(int)
-    path = _encoded(tmp_path / "pan.mp4", [big[size[1] // 2 : size[1] // 2 + size[1], x : x + size[0]] for x in xs])
+    path = encode_frames(tmp_path / "pan.mp4", [big[size[1] // 2 : size[1] // 2 + size[1], x : x + size[0]] for x in xs])
     assert shots_from_file(path).n_shots == 1
     monkeypatch.setattr(shots_module, "MOVE_MATCH", 0.0)  # no picture is another one moved
     assert shots_from_file(path).boundaries("dissolve").size == 1
@@ -829,7 +800,7 @@ def test_a_banner_fading_in_over_a_moving_speaker_is_not_a_dissolve(tmp_path, mo
     import ml.picture.shots as shots_module
     from benchmarks.transitions import strap
 
-    path = _encoded(tmp_path / "banner.mp4", strap("retalking/face_3.mp4", (0.0, 0.0, 1.0, 0.22), (250, 200, 40), 0.9)())
+    path = encode_frames(tmp_path / "banner.mp4", strap("retalking/face_3.mp4", (0.0, 0.0, 1.0, 0.22), (250, 200, 40), 0.9)())
     assert shots_from_file(path).n_shots == 1
     monkeypatch.setattr(shots_module, "EXTENT_STEP", 1.0)  # every row in step
     assert shots_from_file(path).boundaries("dissolve").size >= 1
@@ -855,8 +826,8 @@ def test_a_dissolve_in_a_windowboxed_picture_is_found(tmp_path, real_media):
     for k in range(90):
         mix = min(max(k - 39, 0), 15) / 15
         frames.append(boxed(np.clip((1 - mix) * a[min(k, 74)].astype(np.float32) + mix * b[max(0, k - 15)] + 0.5, 0, 255).astype(np.uint8)))
-    shots = shots_from_file(_encoded(tmp_path / "boxed.mp4", frames))
+    shots = shots_from_file(encode_frames(tmp_path / "boxed.mp4", frames))
     assert [row["begins_with"] for row in shots.table()] == ["start", "dissolve"], shots.table()
     assert 40 <= shots.boundaries("dissolve")[0] <= 54
     # one speaker windowboxed the same way, talking, is one shot
-    assert shots_from_file(_encoded(tmp_path / "alone.mp4", [boxed(image) for image in a])).n_shots == 1
+    assert shots_from_file(encode_frames(tmp_path / "alone.mp4", [boxed(image) for image in a])).n_shots == 1

@@ -8,10 +8,12 @@
 - :func:`edit_video`: an edit of real clips as a new user's footage is cut: each clip (or a part of
   it) at its own resolution and frame rate, scaled and letterboxed or pillarboxed into one frame,
   resampled to one rate on its timestamps, hard cuts or dissolves between, H.264 as delivered.
+- :func:`encode_frames`: RGB frames made by a test or a benchmark recipe, as H.264.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import numpy as np
 from ml.decoding.video import iter_frames
 from ml.errors import MediaError
 
-__all__ = ["EditSegment", "EditTruth", "VideoTruth", "concatenate_clips", "edit_video", "synthetic_title_video"]
+__all__ = ["EditSegment", "EditTruth", "VideoTruth", "concatenate_clips", "edit_video", "encode_frames", "synthetic_title_video"]
 
 
 @dataclass
@@ -68,6 +70,19 @@ def _close(container, stream) -> None:
     for packet in stream.encode():
         container.mux(packet)
     container.close()
+
+
+def encode_frames(out: str | Path, frames: Iterable[np.ndarray], *, fps: int = 25, crf: int = 20, preset: str = "veryfast") -> Path:
+    """``frames`` [each shape=(h, w, 3), RGB, uint8, the size of the first] as H.264 (x264 ``preset``,
+    ``crf``) at ``fps``, one after another as they come: ``out``."""
+    frames = iter(frames)
+    first = np.ascontiguousarray(next(frames))
+    container, stream = _writer(Path(out), first.shape[1], first.shape[0], fps, crf=crf, preset=preset)
+    _write(container, stream, first)
+    for image in frames:
+        _write(container, stream, np.ascontiguousarray(image))
+    _close(container, stream)
+    return Path(out)
 
 
 def _fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
