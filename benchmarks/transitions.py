@@ -264,10 +264,11 @@ def strap(
     return make
 
 
-def grid_dissolve() -> list[np.ndarray]:
-    """Two GRID speakers in the same framing, as published (360 × 288), mixed over frames 40-53."""
-    a = _frames(MEDIA / "talking_heads" / "grid" / "pwij3p.mpg", 0, 75, None)
-    b = _frames(MEDIA / "talking_heads" / "grid" / "sbwe5n.mpg", 0, 75, None)
+def _grid_mix(first: str, second: str) -> list[np.ndarray]:
+    """Two GRID speakers (clips under ``media/talking_heads/grid``) as published (360 × 288), the first
+    mixed into the second over frames 40-53."""
+    a = _frames(MEDIA / "talking_heads" / "grid" / first, 0, 75, None)
+    b = _frames(MEDIA / "talking_heads" / "grid" / second, 0, 75, None)
     out = []
     for k in range(90):
         mix = _ramp(k, 39, 15)
@@ -276,21 +277,24 @@ def grid_dissolve() -> list[np.ndarray]:
     return out
 
 
-def windowboxed_dissolve() -> list[np.ndarray]:
-    """Two GRID speakers mixed over frames 40-53 (swiz3n into sbwe5n), scaled to 200 × 160 and boxed in
-    the middle of 640 × 360: bars on all four sides, as standard definition in a high-definition frame."""
+def grid_dissolve() -> list[np.ndarray]:
+    """Two GRID speakers in the same framing, as published (360 × 288), mixed over frames 40-53."""
+    return _grid_mix("pwij3p.mpg", "sbwe5n.mpg")
+
+
+def windowboxed(picture: np.ndarray) -> np.ndarray:
+    """``picture`` scaled to 200 × 160 and boxed in the middle of 640 × 360: bars on all four sides, as
+    standard definition in a high-definition frame."""
     import cv2
 
-    a = _frames(MEDIA / "talking_heads" / "grid" / "swiz3n.mpg", 0, 75, None)
-    b = _frames(MEDIA / "talking_heads" / "grid" / "sbwe5n.mpg", 0, 75, None)
-    out = []
-    for k in range(90):
-        mix = _ramp(k, 39, 15)
-        picture = np.clip((1 - mix) * a[min(k, 74)].astype(np.float32) + mix * b[max(0, k - 15)] + 0.5, 0, 255).astype(np.uint8)
-        frame = np.zeros((360, 640, 3), np.uint8)
-        frame[100:260, 220:420] = cv2.resize(picture, (200, 160), interpolation=cv2.INTER_AREA)
-        out.append(frame)
-    return out
+    frame = np.zeros((360, 640, 3), np.uint8)
+    frame[100:260, 220:420] = cv2.resize(picture, (200, 160), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+def windowboxed_dissolve() -> list[np.ndarray]:
+    """Two GRID speakers mixed over frames 40-53 (swiz3n into sbwe5n), :func:`windowboxed`."""
+    return [windowboxed(picture) for picture in _grid_mix("swiz3n.mpg", "sbwe5n.mpg")]
 
 
 CASES: dict[str, tuple[Callable[[], list[np.ndarray]], tuple[int, int] | None]] = {

@@ -504,7 +504,7 @@ def test_a_caption_box_fading_in_is_not_a_dissolve_and_two_speakers_in_one_frami
     # face_4.mp4 with a caption box a quarter of the picture's height fading in and out: the frames
     # between are mixes of their ends, as a dissolve's are, but the change is held within a band of
     # rows; PySceneDetect reports nothing there (benchmarks/transitions.py, whose recipe this is)
-    from benchmarks.transitions import captioned
+    from benchmarks.transitions import captioned, grid_dissolve
 
     frames = [f.image for f in iter_frames(real_media / "talking_heads" / "retalking" / "face_4.mp4")][:150]
     path = encode_frames(tmp_path / "caption.mp4", captioned(frames, 0.25))
@@ -513,14 +513,8 @@ def test_a_caption_box_fading_in_is_not_a_dissolve_and_two_speakers_in_one_frami
     assert shots_from_file(path, ShotParams(dissolve_min_extent=0.0)).boundaries("dissolve").size == 2
     # two GRID speakers in the same framing mixed over 15 frames: their clothes change about twice as
     # much as their faces, and the change still reaches from the head down
-    a = [f.image for f in iter_frames(real_media / "talking_heads" / "grid" / "pwij3p.mpg")]
-    b = [f.image for f in iter_frames(real_media / "talking_heads" / "grid" / "sbwe5n.mpg")]
-    mixes = (min(max(k - 39, 0), 15) / 15 for k in range(90))
-    path = encode_frames(
-        tmp_path / "speakers.mp4",
-        (np.clip((1 - mix) * a[min(k, 74)] + mix * b[max(0, k - 15)] + 0.5, 0, 255).astype(np.uint8) for k, mix in enumerate(mixes)),
-    )
-    shots = shots_from_file(path)
+    # (pwij3p into sbwe5n, benchmarks/transitions.py's recipe)
+    shots = shots_from_file(encode_frames(tmp_path / "speakers.mp4", grid_dissolve()))
     assert [row["begins_with"] for row in shots.table()] == ["start", "dissolve"], shots.table()
     assert 40 <= shots.boundaries("dissolve")[0] <= 53
 
@@ -811,23 +805,12 @@ def test_a_dissolve_in_a_windowboxed_picture_is_found(tmp_path, real_media):
     # of a 640 x 360 frame (black bars on all four sides: standard definition in a high-definition
     # frame); the bars do not change, and the mean change of the whole frame is a seventh of the
     # picture's: under the dissolve thresholds, which are meant for the picture; PySceneDetect
-    # reports nothing either
-    import cv2
+    # reports nothing either (benchmarks/transitions.py, whose recipe this is)
+    from benchmarks.transitions import windowboxed, windowboxed_dissolve
 
-    a = [f.image for f in iter_frames(real_media / "talking_heads" / "grid" / "swiz3n.mpg")]
-    b = [f.image for f in iter_frames(real_media / "talking_heads" / "grid" / "sbwe5n.mpg")]
-
-    def boxed(picture: np.ndarray) -> np.ndarray:
-        frame = np.zeros((360, 640, 3), np.uint8)
-        frame[100:260, 220:420] = cv2.resize(picture, (200, 160), interpolation=cv2.INTER_AREA)
-        return frame
-
-    frames = []
-    for k in range(90):
-        mix = min(max(k - 39, 0), 15) / 15
-        frames.append(boxed(np.clip((1 - mix) * a[min(k, 74)].astype(np.float32) + mix * b[max(0, k - 15)] + 0.5, 0, 255).astype(np.uint8)))
-    shots = shots_from_file(encode_frames(tmp_path / "boxed.mp4", frames))
+    shots = shots_from_file(encode_frames(tmp_path / "boxed.mp4", windowboxed_dissolve()))
     assert [row["begins_with"] for row in shots.table()] == ["start", "dissolve"], shots.table()
     assert 40 <= shots.boundaries("dissolve")[0] <= 54
     # one speaker windowboxed the same way, talking, is one shot
-    assert shots_from_file(encode_frames(tmp_path / "alone.mp4", [boxed(image) for image in a])).n_shots == 1
+    a = [f.image for f in iter_frames(real_media / "talking_heads" / "grid" / "swiz3n.mpg")]
+    assert shots_from_file(encode_frames(tmp_path / "alone.mp4", [windowboxed(image) for image in a])).n_shots == 1
