@@ -518,7 +518,7 @@ class ShotParams:
     long as a dissolve's, every frame is the two end pictures side by side at one offset, the offset
     growing frame after frame from one end to the other over at least ``wipe_min_frames`` frames, and
     the frames lie at most this share as far from that as from the nearest mix of the two ends
-    (:func:`ml.picture.shots._pushes`; 0: no pushes). Measured (benchmarks/README.md, 2026-12-07) on
+    (:func:`ml.picture.shots._push_search`; 0: no pushes). Measured (benchmarks/README.md, 2026-12-07) on
     the pushes and slides of benchmarks/transitions.py and five more (four sides, 12 to 40 frames, a
     pillarboxed pair, eased ones): 0.07-0.17; the nearest of anything else, a whip pan through a
     clip's own cut 0.22, a tilt across a talking head 0.26, a pan across one 0.45, the hard-edged

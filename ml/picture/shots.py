@@ -54,12 +54,12 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
   long as a dissolve's with no hard boundary inside, at least ``wipe_min_cover`` of the active
   picture's thumbnail pixels change, the picture goes from one shot to the other over at least
   ``wipe_min_frames`` frames and each of those pixels within ``wipe_max_pixel_share`` of them, one
-  way (:func:`_wipes`), and its ends are two pictures, not one moved (:func:`_moved`: a pan across
+  way (:func:`_wipe_search`), and its ends are two pictures, not one moved (:func:`_moved`: a pan across
   a face switches pixels from the background to the face one after another). A dissolve moves all
   the pixels together; its middle frame is the mean of its ends, a wipe's shows parts of both.
   Wipes are looked for where no dissolve or push is.
 - A **push** or **slide** is reported as a wipe: the next shot comes in from a side and pushes the
-  picture out or slides over it, or the picture slides out and uncovers it (:func:`_pushes`). No
+  picture out or slides over it, or the picture slides out and uncovers it (:func:`_push_search`). No
   pixel switches from one shot to the other (each takes its neighbour's value), but every frame is
   the two end pictures side by side at an offset that grows from one end to the other. A pan
   across one scene is not one: its ends overlap, or, a whip pan across exactly one width, its
@@ -948,7 +948,7 @@ def _dissolves(
 
 WIPE_PIXEL_CHANGE = 24 / 255
 """A thumbnail pixel takes part in a wipe when it changes by at least this from the wipe's first frame
-to its last (see :func:`_wipes`)."""
+to its last (see :func:`_wipe_search`)."""
 WIPE_HALFWAY = 0.3
 """... at most this share of them are between a quarter and three quarters of their way on the span's
 middle frame (a first, quick test: a dissolve's are all halfway there) ..."""
@@ -1047,12 +1047,6 @@ def _wipe_search(n: int, params: ShotParams, boxes: np.ndarray) -> _Search:
     return _Search(visit, finish)
 
 
-def _wipes(
-    thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], boxes: np.ndarray, params: ShotParams
-) -> list[tuple[int, int, int]]:
-    """:func:`_wipe_search` alone over the spans of ``thumbs``."""
-    return _searched(thumbs, t, luma, hard, params, boxes, _wipe_search)[0]
-
 
 PUSH_STEPS = 4
 """Offsets of a push looked for per thumbnail pixel (a quarter-pixel grid, between the pixels' values
@@ -1139,7 +1133,7 @@ def _push_fit(
     [shape=(k, side, side)]: (score, each frame's offset in pixels) of the side and the model whose
     frames lie nearest to them, the score their distance from them as a share of their distance from
     the nearest mix of the ends, over the frames on the move; ``None`` when no model explains the
-    frames as a move from one end to the other (see :func:`_pushes`). ``tried`` [shape=(sides,
+    frames as a move from one end to the other (see :func:`_push_search`). ``tried`` [shape=(sides,
     models), bool]: the sides (:data:`_PUSH_SIDES`) and models (:data:`_PUSH_MODELS`) to try."""
     side = THUMB_SIDE
     offsets = np.linspace(0, side, PUSH_STEPS * side + 1)
@@ -1239,12 +1233,6 @@ def _push_search(n: int, params: ShotParams, boxes: np.ndarray) -> _Search:
 
     return _Search(visit, finish)
 
-
-def _pushes(
-    thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams, boxes: np.ndarray
-) -> list[tuple[int, int, int]]:
-    """:func:`_push_search` alone over the spans of ``thumbs``."""
-    return _searched(thumbs, t, luma, hard, params, boxes, _push_search)[0]
 
 
 def _shots(
