@@ -789,13 +789,19 @@ class _SpanBlock(NamedTuple):
     no_hard: np.ndarray  # bool: no hard boundary inside
 
 
+SPAN_REACH = 3
+"""Each block of spans holds the thumbnails of ``SPAN_REACH`` · w frames more on either side (the
+spans either side of a still-picture dissolve, 3w out)."""
+
+
 def _spans(
-    thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams, reach: int, active: np.ndarray
+    thumbs: np.ndarray, t: np.ndarray, luma: np.ndarray, hard: list[int], params: ShotParams, active: np.ndarray
 ) -> Iterator[_SpanBlock]:
     """What the searches of :func:`_searched` (dissolves, wipes, pushes) look over: every span m − w …
     m + w of six half-widths w from ``dissolve_s``, in blocks of middle frames (a film's thumbnails as
     float32 would take 100s of MB), each block's thumbnails scaled once for all the widths, with
-    ``reach`` · w frames more on either side. ``active``: each frame's share of the thumbnail inside its bars."""
+    :data:`SPAN_REACH` · w frames more on either side. ``active``: each frame's share of the thumbnail
+    inside its bars."""
     n = len(thumbs)
     step_s = float(np.median(np.diff(t))) if n > 1 else 0.04
     shortest, longest = (max(1, int(round(s / step_s / 2))) for s in params.dissolve_s)
@@ -807,8 +813,8 @@ def _spans(
     hard_before = np.cumsum(hard_marks)  # hard boundaries at frames <= i
     for a in range(0, n, 8192):  # middle frames a..b - 1
         b = min(n, a + 8192)
-        low = max(0, a - reach * widths[-1])
-        scaled = thumbs[low : min(n, b + reach * widths[-1])].astype(np.float32) / 255.0
+        low = max(0, a - SPAN_REACH * widths[-1])
+        scaled = thumbs[low : min(n, b + SPAN_REACH * widths[-1])].astype(np.float32) / 255.0
         for w in widths:
             if 2 * w >= n:
                 break
@@ -839,14 +845,13 @@ def _searched(
     *searches: Callable[[int, ShotParams, np.ndarray | None], _Search],
 ) -> list[list[tuple[int, int, int]]]:
     """What each of ``searches`` (made with the number of frames, ``params`` and ``boxes``) finds over
-    one pass of the spans (:func:`_spans`, with 3 · w frames on either side: the spans either side of
-    a still-picture dissolve too): each block's thumbnails are scaled once for all of them."""
+    one pass of the spans (:func:`_spans`): each block's thumbnails are scaled once for all of them."""
     n = len(thumbs)
     if n < 3:
         return [[] for _ in searches]
     made = [search(n, params, boxes) for search in searches]
     active = np.ones(n) if boxes is None else _active_share(boxes)
-    for block in _spans(thumbs, t, luma, hard, params, 3, active):
+    for block in _spans(thumbs, t, luma, hard, params, active):
         for search in made:
             search.visit(block)
     return [search.finish() for search in made]
