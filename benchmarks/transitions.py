@@ -12,10 +12,17 @@ is one shot, or exactly one boundary within a - 1 … b + 1 and none elsewhere. 
 are all it reports (cuts, fades, dissolves and wipes, pushes and slides among them); PySceneDetect
 reports cuts. Results:
 ``benchmarks/results/transitions.{json,md}``.
+
+``--moves SEED ...`` runs random pushes and whip pans instead (:func:`random_moves`: 24 pushes between
+two clips and 20 whip pans of one width across one, per seed), where the only difference between a
+push and a pan may be whether the two pictures join where they meet; results:
+``benchmarks/results/transitions_moves.{json,md}``.
 """
 
 from __future__ import annotations
 
+import argparse
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -344,14 +351,46 @@ CASES: dict[str, tuple[Callable[[], list[np.ndarray]], tuple[int, int] | None]] 
 """Name: (frames, truth: the transition's first and last frame, or ``None`` for one shot)."""
 
 
-def build(name: str, make: Callable[[], list[np.ndarray]]) -> Path:
+MOVE_CLIPS = [
+    LIZARD, *((FACE.format(k), 0) for k in range(1, 6)),
+    *((f"talking_heads/grid/{name}.mpg", 0) for name in ("lwbsza", "bbaf2n", "pwij3p")),
+    ("shots/goldeneye-vfr-drop3.mp4", 5), ("shots/issue-195-aspect-ratio.mp4", 10),
+]  # fmt: skip
+"""What :func:`random_moves` draws from. The last two have cuts of their own: they only come in (their
+first cut comes after the case's end), and no pan crosses them."""
+
+
+def random_moves(seed: int) -> dict[str, tuple[Callable[[], list[np.ndarray]], tuple[int, int] | None]]:
+    """24 pushes (:func:`slide`, both pictures moving: two clips, 6 to 24 frames, from any side, a third
+    of them eased) and 20 whip pans of one width (:func:`pan`: across one clip or the still lizard, 6 to
+    20 frames, some motion-blurred, some tilts), drawn from ``seed``, as :data:`CASES` are."""
+    rng = random.Random(seed)
+    moves = {}
+    for k in range(24):
+        a, b = rng.sample(MOVE_CLIPS, 2)
+        while a[0].startswith("shots/") and a != LIZARD:
+            a, b = rng.sample(MOVE_CLIPS, 2)
+        frames, side, eased = rng.choice([6, 8, 10, 12, 16, 24]), rng.choice(["right", "left", "bottom", "top"]), rng.random() < 0.3
+        name = f"{seed} push {k}: {Path(a[0]).stem} into {Path(b[0]).stem}, {frames} frames from the {side}{', eased' if eased else ''}"
+        moves[name] = (slide(a, b, frames, side, "both", eased), (50, 50 + frames - 1))
+    for k in range(20):
+        clip = rng.choice(MOVE_CLIPS)
+        while clip[0].startswith("shots/") and clip != LIZARD:
+            clip = rng.choice(MOVE_CLIPS)
+        frames, blur, tilt = rng.choice([6, 8, 10, 12, 16, 20]), rng.random() < 0.3, rng.random() < 0.3
+        name = f"{seed} whip pan {k}: across {Path(clip[0]).stem}, {frames} frames{', blurred' if blur else ''}{', a tilt' if tilt else ''}"
+        moves[name] = (pan(frames, 1.0, blur=blur, clip=None if clip == LIZARD else clip, tilt=tilt), None)
+    return moves
+
+
+def build(name: str, make: Callable[[], list[np.ndarray]], cache: Path = CACHE) -> Path:
     """The case's file (cached)."""
     from ml.testmedia.video import encode_frames
 
-    path = CACHE / f"{''.join(c if c.isalnum() else '_' for c in name).strip('_')}.mp4"
+    path = cache / f"{''.join(c if c.isalnum() else '_' for c in name).strip('_')}.mp4"
     if path.exists():
         return path
-    CACHE.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)
     encode_frames(path.with_name(f"partial_{path.name}"), make(), crf=20, preset="veryfast").rename(path)
     return path
 
@@ -364,9 +403,16 @@ def right(found: list[int], truth: tuple[int, int] | None) -> bool:
 
 
 def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--moves", nargs="+", type=int, metavar="SEED", help="random pushes and whip pans from these seeds instead")
+    args = parser.parse_args(argv)
+    cases, cache, stem = CASES, CACHE, "transitions"
+    if args.moves:
+        cases = {name: case for seed in args.moves for name, case in random_moves(seed).items()}
+        cache, stem = CACHE / "moves", "transitions_moves"
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "cases": []}
-    for name, (make, truth) in CASES.items():
-        path = build(name, make)
+    for name, (make, truth) in cases.items():
+        path = build(name, make, cache)
         shots = shots_from_file(path)
         ours = [(int(row["first_frame"]), row["begins_with"]) for row in shots.table()[1:]]
         row = {"case": name, "file": path.name, "truth": truth, "dubsync": ours, "dubsync_right": right([f for f, _ in ours], truth)}
@@ -385,11 +431,15 @@ def main(argv=None) -> int:
             f"| {row['case']} | {truth} | {ours} ({mark[row['dubsync_right']]}) | {row['content'] or 'nothing'} "
             f"({mark[row['content_right']]}) | {row['adaptive'] or 'nothing'} ({mark[row['adaptive_right']]}) |"
         )
-    totals = {system: sum(row[f"{system}_right"] for row in report["cases"]) for system in ("dubsync", "content", "adaptive")}
-    n = len(report["cases"])
-    lines += ["", f"Right: dubsync {totals['dubsync']}, Content {totals['content']}, Adaptive {totals['adaptive']} of {n}."]
+    groups = {"": report["cases"]}
+    if args.moves:
+        groups |= {" (pushes)": [r for r in report["cases"] if r["truth"]], " (whip pans)": [r for r in report["cases"] if not r["truth"]]}
+    for kind, rows in groups.items():
+        totals = {system: sum(row[f"{system}_right"] for row in rows) for system in ("dubsync", "content", "adaptive")}
+        scores = f"dubsync {totals['dubsync']}, Content {totals['content']}, Adaptive {totals['adaptive']}"
+        lines += ["", f"Right{kind}: {scores} of {len(rows)}."]
     text = "\n".join(lines) + "\n"
-    write_report("transitions", report, text)
+    write_report(stem, report, text)
     print(text)
     return 0
 

@@ -156,7 +156,7 @@ def sample_clips(shot_clips, tmp_path_factory):
 @pytest.mark.parametrize("kind", ["tv-yuv", "tv-yuv 10-bit", "tv-yuv mpeg2", "tv-yuv jpeg2000", "yuv", "rgb"])
 def test_batched_histograms_are_the_per_frame_histograms(sample_clips, kind):
     from ml.decoding.video import iter_sampled
-    from ml.picture.shots import sampled_histograms
+    from ml.picture.shots import _image_features, _SampledHistograms, sampled_histograms
 
     params = ShotParams()
     path = sample_clips[kind]
@@ -170,6 +170,13 @@ def test_batched_histograms_are_the_per_frame_histograms(sample_clips, kind):
     one_by_one = [soft_hsv_histogram(f.image, params) for f in frames]
     assert np.allclose(np.concatenate(hists), [h for h, _ in one_by_one], rtol=0, atol=1e-6)
     assert np.allclose(np.concatenate(levels), [level for _, level in one_by_one], rtol=0, atol=1e-9)
+    # the chroma thumbnails (a push's seam): the stream's own U and V, or an RGB picture's, alike but
+    # for colours beyond RGB's gamut, which the picture clips (the generated clips' saturated ones: a
+    # few thumbnail pixels up to 16 levels apart)
+    chroma = np.concatenate([_SampledHistograms(params)(b).chroma for b in batches]).astype(int)
+    off = np.abs(chroma - [_image_features(f.image, params)[4] for f in frames])
+    assert off.mean() <= 0.2 and np.percentile(off, 99) <= 5
+    assert chroma.std() > 5  # colours, not grey
 
 
 @pytest.mark.parametrize("kind", ["tv-yuv", "tv-yuv 10-bit", "tv-yuv mpeg2", "tv-yuv jpeg2000", "yuv", "rgb"])
@@ -765,7 +772,24 @@ def test_a_push_is_reported_as_a_wipe_and_a_whip_pan_is_one_shot(tmp_path, real_
     assert shots_from_file(whip).n_shots == 1
     monkeypatch.setattr(shots_module, "PUSH_SEAM", 0.0)  # every seam a seam
     monkeypatch.setattr(shots_module, "PUSH_SEAM_EDGES", 0.0)
+    monkeypatch.setattr(shots_module, "PUSH_SEAM_COLOUR", 0.0)
     assert [row["begins_with"] for row in shots_from_file(whip).table()] == ["start", "wipe"]
+
+
+def test_a_push_between_pictures_of_one_brightness_at_the_seam_is_found_by_colour(tmp_path, monkeypatch):
+    # face_3.mp4 pushed out to the right by face_5.mp4 coming in from the left over frames 50-57
+    # (benchmarks/transitions.py, whose recipe this is; ContentDetector cuts at 50): where the two
+    # pictures meet, their backgrounds differ in brightness no more than neighbouring columns of one
+    # picture do, so on the luma thumbnails it is a whip pan across one scene; their colours differ
+    import ml.picture.shots as shots_module
+    from benchmarks.transitions import FACE, slide
+
+    path = encode_frames(tmp_path / "push.mp4", slide((FACE.format(3), 0), (FACE.format(5), 0), 8, "left")())
+    shots = shots_from_file(path)
+    assert [row["begins_with"] for row in shots.table()] == ["start", "wipe"], shots.table()
+    assert 49 <= shots.boundaries("wipe")[0] <= 58
+    monkeypatch.setattr(shots_module, "PUSH_SEAM_COLOUR", np.inf)  # no jump in colour is a seam
+    assert shots_from_file(path).n_shots == 1
 
 
 def test_a_slow_pan_is_not_a_dissolve(tmp_path, shot_clips, real_media, monkeypatch):

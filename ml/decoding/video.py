@@ -34,6 +34,7 @@ __all__ = [
     "Span",
     "SeekError",
     "key_frame_spans",
+    "LIMITED_TO_FULL_PLANES",
     "decoded_frames",
     "frames_between",
     "display_rotation",
@@ -153,7 +154,7 @@ class SampledFrames:
         planes = [plane.reshape(1, n) for plane in self.planes]
         if self.kind == "tv-yuv":  # stretched to full range
             scratch = np.empty((3, 1, n), np.uint8) if scratch is None else scratch.reshape(3, 1, n)
-            planes = [cv2.LUT(plane, table, dst=level) for plane, table, level in zip(planes, _LIMITED_TO_FULL_PLANES, scratch)]
+            planes = [cv2.LUT(plane, table, dst=level) for plane, table, level in zip(planes, LIMITED_TO_FULL_PLANES, scratch)]
         cv2.merge(planes, dst=image)
         cv2.cvtColor(image, cv2.COLOR_YUV2RGB, dst=image)
         cv2.cvtColor(image, cv2.COLOR_RGB2HSV, dst=image)
@@ -304,12 +305,12 @@ bits; scaling those frames with FFmpeg instead cost 1-3 ms a 720p frame, as much
 
 
 _LEVELS = np.arange(256, dtype=np.float64)
-_LIMITED_TO_FULL_PLANES = tuple(
+LIMITED_TO_FULL_PLANES = tuple(
     np.clip(np.round(levels), 0, 255).astype(np.uint8)
     for levels in ((_LEVELS - 16) * 255 / 219, (_LEVELS - 128) * 255 / 224 + 128, (_LEVELS - 128) * 255 / 224 + 128)
 )
 """Tables (Y, U, V) from limited-range levels to full range."""
-_LIMITED_TO_FULL = np.stack(_LIMITED_TO_FULL_PLANES, axis=-1).reshape(1, 256, 3)
+_LIMITED_TO_FULL = np.stack(LIMITED_TO_FULL_PLANES, axis=-1).reshape(1, 256, 3)
 """The same as one 3-channel table."""
 
 

@@ -63,7 +63,8 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
   pixel switches from one shot to the other (each takes its neighbour's value), but every frame is
   the two end pictures side by side at an offset that grows from one end to the other. A pan
   across one scene is not one: its ends overlap, or, a whip pan across exactly one width, its
-  pictures join seamlessly. Pushes are looked for where no dissolve is.
+  pictures join seamlessly, in brightness and in colour (16 × 16 thumbnails of the chroma are kept
+  for this). Pushes are looked for where no dissolve is.
 - A **fade** passes through black: a run of frames whose mean brightness (of the active picture) is
   at most ``dark_level``, lit on both sides (black runs less than ``min_shot_s`` apart are one); its
   middle frame is a fade boundary (PySceneDetect's threshold detector places fade cuts the same
@@ -84,7 +85,17 @@ from typing import NamedTuple
 import numpy as np
 
 from ml.decoding.audio import prefetched
-from ml.decoding.video import SampledFrames, SeekError, Span, VideoFrame, VideoInfo, iter_sampled, key_frame_spans, probe_video
+from ml.decoding.video import (
+    LIMITED_TO_FULL_PLANES,
+    SampledFrames,
+    SeekError,
+    Span,
+    VideoFrame,
+    VideoInfo,
+    iter_sampled,
+    key_frame_spans,
+    probe_video,
+)
 from ml.errors import MediaError, ParameterError
 from ml.policy import ShotParams, params_version
 
@@ -99,8 +110,9 @@ __all__ = [
     "shots_from_file",
 ]
 
-ALGORITHM = "hsv-luma-shots/13"
-"""Bump when the detector changes in a way the parameters do not capture (/13: a wipe could be
+ALGORITHM = "hsv-luma-shots/14"
+"""Bump when the detector changes in a way the parameters do not capture (/14: a push between two
+pictures of one brightness where they meet was taken for a whip pan; their colours now count; /13: a wipe could be
 reported whose pixels never got halfway over to the next shot, its middle before its span; /12: a cut split over two
 frames by a frame holding half of each shot was missed; /11: a histogram change
 where only the active box moved could hide a cut beside it; /10: the thresholds on a span's change
@@ -359,6 +371,20 @@ def _thumbnails(value: np.ndarray) -> np.ndarray:
     return np.stack([cv2.resize(frame, (side, side), interpolation=cv2.INTER_AREA).reshape(-1) for frame in value])
 
 
+def _chroma_thumbnails(u: np.ndarray, v: np.ndarray, tables: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """16 × 16 thumbnails of whole frames' chroma (U and V of YUV, full range, 128 = grey) [each
+    shape=(k, h, w), uint8; ``tables``: limited-range levels to full range, of U and V], from every
+    other sampled pixel (chroma is coarse in every codec, and a thumbnail needs few) [shape=(k, 2,
+    256), uint8]. Only the seam of a push is judged on them (:func:`_seamless`): two shots of the same
+    brightness where they meet are seldom the same colour."""
+    import cv2
+
+    planes = [np.ascontiguousarray(plane[:, ::2, ::2]) for plane in (u, v)]
+    if tables is not None:
+        planes = [cv2.LUT(plane.reshape(1, -1), table).reshape(plane.shape) for plane, table in zip(planes, tables)]
+    return np.stack([_thumbnails(plane) for plane in planes], axis=1)
+
+
 @dataclass
 class _Features:
     """Per-frame measures of consecutive frames."""
@@ -367,6 +393,7 @@ class _Features:
     brightness: np.ndarray  # (k,) float64, mean V of the active picture
     thumbs: np.ndarray  # (k, THUMB_SIDE ** 2) uint8
     boxes: np.ndarray  # (k, 4) float32, active picture x0 y0 x1 y1 as fractions of the frame
+    chroma: np.ndarray  # (k, 2, THUMB_SIDE ** 2) uint8, see :func:`_chroma_thumbnails`
 
 
 def _frame_measures(
@@ -413,16 +440,18 @@ def soft_hsv_histogram(image: np.ndarray, params: ShotParams) -> tuple[np.ndarra
     brightness : float
         Mean V of the active picture, 0..255.
     """
-    hist, brightness, _, _ = _image_features(image, params)
+    hist, brightness, *_ = _image_features(image, params)
     return hist, brightness
 
 
-def _image_features(image: np.ndarray, params: ShotParams) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+def _image_features(image: np.ndarray, params: ShotParams) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, np.ndarray]:
     import cv2
 
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
     by_value, (brightness,), (thumb,), (box,) = _frame_measures(hsv[None], params)
-    return _coarse(by_value, params)[0], float(brightness), thumb, box
+    yuv = cv2.cvtColor(image, cv2.COLOR_RGB2YUV)
+    (chroma,) = _chroma_thumbnails(yuv[None, ..., 1], yuv[None, ..., 2])
+    return _coarse(by_value, params)[0], float(brightness), thumb, box, chroma
 
 
 def sampled_histograms(frames: SampledFrames, params: ShotParams) -> tuple[np.ndarray, np.ndarray]:
@@ -466,7 +495,18 @@ class _SampledHistograms:
         fine_hs = params.hue_bins * _FINE_H * params.saturation_bins * _FINE_S
         by_value = self._buffer("by_value", (k, params.value_bins, fine_hs), np.float32)
         _, brightness, thumbs, boxes = _frame_measures(hsv, params, by_value, self._buffer("value", shape, np.uint8), self._fine)
-        return _Features(_coarse(by_value, params), brightness, thumbs, boxes)
+        return _Features(_coarse(by_value, params), brightness, thumbs, boxes, self._chroma(frames))
+
+    @staticmethod
+    def _chroma(frames: SampledFrames) -> np.ndarray:
+        """:func:`_chroma_thumbnails` of the frames: their own U and V planes, or an RGB picture's."""
+        import cv2
+
+        if frames.kind != "rgb":
+            return _chroma_thumbnails(*frames.planes[1:3], LIMITED_TO_FULL_PLANES[1:] if frames.kind == "tv-yuv" else None)
+        shape = frames.planes[0].shape[:3]
+        yuv = cv2.cvtColor(frames.planes[0].reshape(1, -1, 3), cv2.COLOR_RGB2YUV).reshape(*shape, 3)
+        return _chroma_thumbnails(yuv[..., 1], yuv[..., 2])
 
 
 def _fade_boundaries(brightness: np.ndarray, dark_level: float, t: np.ndarray, min_shot_s: float) -> list[int]:
@@ -505,20 +545,21 @@ def detect_shots(frames: Iterable[VideoFrame], params: ShotParams, *, frame_rate
         The stream's nominal frame rate (stored for frame numbers at the edges; the detector itself
         works on timestamps).
     """
-    times, changes, bright, thumbs, boxes = [], [], [], [], []
+    times, changes, bright, thumbs, boxes, chroma = [], [], [], [], [], []
     previous = None
     for frame in frames:
-        hist, level, thumb, box = _image_features(frame.image, params)
+        hist, level, thumb, box, colour = _image_features(frame.image, params)
         changes.append(0.0 if previous is None else 0.5 * float(np.abs(hist - previous).sum()))
         previous = hist
         times.append(frame.time_s)
         bright.append(level)
         thumbs.append(thumb)
         boxes.append(box)
+        chroma.append(colour)
     if not times:
         raise ParameterError("no frames to detect shots in")
     per_frame = np.asarray(times, dtype=np.float64), np.asarray(changes), np.asarray(bright), np.stack(thumbs), np.stack(boxes)
-    return _shots(*per_frame, params, frame_rate)
+    return _shots(*per_frame, params, frame_rate, np.stack(chroma))
 
 
 def _luma_steps(thumbs: np.ndarray, lag: int = 1) -> np.ndarray:
@@ -1065,7 +1106,16 @@ PUSH_SEAM_EDGES = 1.25
 edges are bars: a camera does not move bars). Measured on the thumbnails (benchmarks/README.md,
 2026-12-07): 8 whip pans of one width across still and playing pictures 0.1-1.9 and 0.1-1.1;
 5 pushes 3.0-12.6 and 3.2-24.0; two pushes whose pictures' edges look alike at 16 × 16 (face_3 into
-face_5, 8 frames; the lizard into face_3) 1.7 and 1.1, 1.4 and 1.1: taken for pans."""
+face_5, 8 frames; the lizard into face_3) 1.7 and 1.1, 1.4 and 1.1: taken for pans. So the pictures must
+join in colour too (:data:`PUSH_SEAM_COLOUR`)."""
+PUSH_SEAM_COLOUR = 12 / 255
+"""Two pictures join in colour (:func:`_chroma_thumbnails`, U and V summed) by the same two bars, or where
+they differ by less than this (0..1: 6 levels of 255 in each) whatever the steps beside the seam
+(chroma is smooth within a picture: a few levels can be twice its steps, and a grey picture has none).
+Two talking heads over backgrounds of one brightness seldom share their colour. Chosen on 180 random
+pushes and whip pans of one width beyond the benchmark (issue 23, stop 38; benchmarks/README.md): the
+pushes that joined in brightness at every span differed by 15-85 levels where they met, the whip pans
+that failed the bars in colour by at most 11; any value from 10 to 14 gives the same results there."""
 PUSH_MIDDLE_OFF = 0.25
 """First, quickest test of a span for a push: its middle frame lies at least this share of the change
 from the nearest mix of its ends (on the edits, 23 of 629 spans looked at on edit_5 and 14 of 664 on
@@ -1120,26 +1170,37 @@ def _slide_operators(out_moves: bool, in_moves: bool, whole: bool = False) -> tu
     return tuple(np.ascontiguousarray(np.stack(ops).transpose(2, 0, 1).reshape(side, -1)) for ops in (outgoing, incoming))
 
 
-def _seamless(first: np.ndarray, last: np.ndarray, bar: float) -> bool:
+def _joins(first: np.ndarray, last: np.ndarray, floor: float = 0.0) -> bool:
+    """Whether the right edge of ``first`` and the left edge of ``last`` [shape=(channels, side, side),
+    turned] join like neighbouring columns of one picture (see :data:`PUSH_SEAM`), their differences
+    summed over the channels; a difference under ``floor`` joins whatever the steps beside it."""
+    jump = float(np.abs(first[..., -1] - last[..., 0]).sum(axis=0).mean())
+    steps = [np.abs(np.diff(x, axis=-1)).sum(axis=0).mean(axis=0) for x in (first, last)]
+    typical = float(np.median(np.r_[steps[0], steps[1]]))
+    at_edges = 0.5 * float(steps[0][-1] + steps[1][0])
+    return jump < PUSH_SEAM * typical or jump < PUSH_SEAM_EDGES * at_edges or jump < floor
+
+
+def _seamless(first: np.ndarray, last: np.ndarray, bar: float, colour: tuple[np.ndarray, np.ndarray] | None = None) -> bool:
     """Whether the right edge of ``first`` and the left edge of ``last`` [shape=(side, side), turned]
-    join like neighbouring columns of one picture (see :data:`PUSH_SEAM`)."""
+    join like neighbouring columns of one picture, in brightness and, given both pictures' ``colour``
+    [shape=(2, side, side), chroma, turned], in colour (see :data:`PUSH_SEAM_COLOUR`)."""
     if first[:, -1].max() <= bar and last[:, 0].max() <= bar:
         return False  # bars moving with the pictures: an edit, not a camera
-    jump = float(np.abs(first[:, -1] - last[:, 0]).mean())
-    typical = float(np.median(np.r_[np.abs(np.diff(first, axis=1)).mean(axis=0), np.abs(np.diff(last, axis=1)).mean(axis=0)]))
-    at_edges = 0.5 * float(np.abs(first[:, -1] - first[:, -2]).mean() + np.abs(last[:, 1] - last[:, 0]).mean())
-    return jump < PUSH_SEAM * typical or jump < PUSH_SEAM_EDGES * at_edges
+    return _joins(first[None], last[None]) and (colour is None or _joins(*colour, PUSH_SEAM_COLOUR))
 
 
 def _push_fit(
-    first: np.ndarray, last: np.ndarray, frames: np.ndarray, params: ShotParams, tried: np.ndarray
+    first: np.ndarray, last: np.ndarray, frames: np.ndarray, params: ShotParams, tried: np.ndarray,
+    colour: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float, np.ndarray] | None:
     """The best push or slide from ``first`` into ``last`` [shape=(side, side)] through ``frames``
     [shape=(k, side, side)]: (score, each frame's offset in pixels) of the side and the model whose
     frames lie nearest to them, the score their distance from them as a share of their distance from
     the nearest mix of the ends, over the frames on the move; ``None`` when no model explains the
     frames as a move from one end to the other (see :func:`_push_search`). ``tried`` [shape=(sides,
-    models), bool]: the sides (:data:`_PUSH_SIDES`) and models (:data:`_PUSH_MODELS`) to try."""
+    models), bool]: the sides (:data:`_PUSH_SIDES`) and models (:data:`_PUSH_MODELS`) to try.
+    ``colour``: the chroma thumbnails of ``first`` and ``last`` [shape=(2, side, side)], if known."""
     side = THUMB_SIDE
     offsets = np.linspace(0, side, PUSH_STEPS * side + 1)
     best = None
@@ -1163,24 +1224,25 @@ def _push_fit(
                 continue
             score = float(distance.min(axis=1)[moving].sum() / max(float(off[moving].sum()), 1e-12))
             if best is None or score < best[0]:
-                best = (score, s, out_moves and in_moves, a, b)
+                best = (score, s, out_moves and in_moves, where)
     if best is None:
         return None
-    score, s, both, a, b = best
-    if both and _seamless(a, b, params.bar_level / 255.0):
+    score, s, both, where = best
+    turned = None if colour is None else tuple(_turned(x, where) for x in colour)
+    if both and _seamless(_turned(first, where), _turned(last, where), params.bar_level / 255.0, turned):
         return None  # a pan across one scene
     return score, s
 
 
-def _push_search(n: int, params: ShotParams, boxes: np.ndarray) -> _Search:
+def _push_search(n: int, params: ShotParams, boxes: np.ndarray, chroma: np.ndarray | None = None) -> _Search:
     """(first, middle, last) frame of every push or slide: over a span m − w … m + w with no hard
     boundary of ``hard`` inside, where the thumbnail changes by at least ``dissolve_min_change``, every
     frame is the two end pictures side by side (:func:`_slide_operators`: the next one coming in from
     a side, one or both of them moving) at an offset that grows from one end to the other over at
     least ``wipe_min_frames`` frames, and the frames lie at most ``push_max_residual`` as far from
     that as from the nearest mix of the ends (a dissolve's lie on the mix); a push whose pictures join
-    seamlessly is a pan (:func:`_seamless`). The middle frame is the first with the next picture half
-    in."""
+    seamlessly is a pan (:func:`_seamless`, in colour too where the ``chroma`` thumbnails [shape=(n, 2,
+    side²)] are given). The middle frame is the first with the next picture half in."""
     if params.push_max_residual <= 0:
         return _Search(lambda block: None, list)
     side = THUMB_SIDE
@@ -1218,7 +1280,9 @@ def _push_search(n: int, params: ShotParams, boxes: np.ndarray) -> _Search:
                 continue  # found already, over another span
             at = int(m[kept[j]]) - low
             frames = scaled[at - w : at + w + 1].reshape(-1, side, side)
-            fit = _push_fit(frames[0], frames[-1], frames[1:-1], params, likely[j])
+            ends = int(m[kept[j]]) - w, int(m[kept[j]]) + w
+            colour = None if chroma is None else tuple(chroma[e].reshape(2, side, side) / 255.0 for e in ends)
+            fit = _push_fit(frames[0], frames[-1], frames[1:-1], params, likely[j], colour)
             if fit is None or fit[0] > params.push_max_residual:
                 continue
             score, s = fit
@@ -1248,9 +1312,11 @@ def _shots(
     boxes: np.ndarray,
     params: ShotParams,
     frame_rate: Fraction,
+    chroma: np.ndarray | None = None,
 ) -> Shots:
     """Cuts, dissolves and fades from every frame's time, histogram change, brightness, luma
-    thumbnail [shape=(n, side²), uint8] and active box [shape=(n, 4)]."""
+    thumbnail [shape=(n, side²), uint8], active box [shape=(n, 4)] and chroma thumbnails [shape=(n,
+    2, side²), uint8; ``None``: not known, a push's seam is then judged on the luma alone]."""
     change = np.asarray(change, dtype=np.float32)
     brightness = np.asarray(brightness, dtype=np.float32)
     luma = _luma_steps(thumbs)
@@ -1295,7 +1361,8 @@ def _shots(
     # is not a cut
     firm = [c for c in cuts if luma[c] >= params.similar_min_luma or split[c]]
     hard = sorted({*firm, *fades})
-    dissolves, pushes, wipes = _searched(thumbs, t, luma, hard, params, boxes, _dissolve_search, _push_search, _wipe_search)
+    pushes_in = functools.partial(_push_search, chroma=chroma)
+    dissolves, pushes, wipes = _searched(thumbs, t, luma, hard, params, boxes, _dissolve_search, pushes_in, _wipe_search)
     # a push where no dissolve is (a dissolve's spans, wider than it, can look like one), a wipe where
     # neither is (a push's pixels can switch one way, as a wipe's do); both are reported as wipes
     pushes = [(a, m, b) for a, m, b in pushes if not any(a <= last and first <= b for first, _, last in dissolves)]
@@ -1348,15 +1415,16 @@ class _Part:
     brightness: np.ndarray
     thumbs: np.ndarray
     boxes: np.ndarray
+    chroma: np.ndarray
     first_histogram: np.ndarray
     last_histogram: np.ndarray
 
 
 def _changes(batches: Iterable[SampledFrames], params: ShotParams) -> _Part | None:
-    """Times, histogram changes (0 for the first frame), brightness, thumbnails and active boxes of
-    the frames of ``batches``; ``None`` when there is none."""
+    """Times, histogram changes (0 for the first frame), brightness, thumbnails, active boxes and
+    chroma thumbnails of the frames of ``batches``; ``None`` when there is none."""
     histograms = _SampledHistograms(params)
-    times, changes, bright, thumbs, boxes = [], [], [], [], []
+    times, changes, bright, thumbs, boxes, chroma = [], [], [], [], [], []
     first = previous = None
     for batch in batches:
         features = histograms(batch)
@@ -1369,16 +1437,17 @@ def _changes(batches: Iterable[SampledFrames], params: ShotParams) -> _Part | No
         bright.append(features.brightness)
         thumbs.append(features.thumbs)
         boxes.append(features.boxes)
+        chroma.append(features.chroma)
     if first is None:
         return None
-    return _Part(*(np.concatenate(x) for x in (times, changes, bright, thumbs, boxes)), first, previous)
+    return _Part(*(np.concatenate(x) for x in (times, changes, bright, thumbs, boxes, chroma)), first, previous)
 
 
-_PER_FRAME = ("times", "changes", "brightness", "thumbs", "boxes")
+_PER_FRAME = ("times", "changes", "brightness", "thumbs", "boxes", "chroma")
 
 
 def _joined(parts: list[_Part | None]) -> tuple[np.ndarray, ...]:
-    """Times, changes, brightness, thumbnails and active boxes of consecutive parts as one sequence:
+    """Times, changes, brightness, thumbnails, active boxes and chroma thumbnails of consecutive parts as one sequence:
     the change at the start of a part is from the last frame of the part before."""
     parts = [part for part in parts if part is not None]
     for before, part in zip(parts, parts[1:]):
@@ -1466,8 +1535,8 @@ def shots_from_file(
             parts = [_changes(batches, params)]
     if all(part is None for part in parts):
         raise MediaError(path, "the video stream holds no decodable frame")
-    times, changes, brightness, thumbs, boxes = _joined(parts)
-    return _shots(times, changes, brightness, thumbs, boxes, params, info.frame_rate or Fraction(25))
+    times, changes, brightness, thumbs, boxes, chroma = _joined(parts)
+    return _shots(times, changes, brightness, thumbs, boxes, params, info.frame_rate or Fraction(25), chroma)
 
 
 def _sampled(path: str | Path, params: ShotParams, threads: int, span: Span | None = None) -> Iterator[SampledFrames]:
