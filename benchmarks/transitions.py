@@ -14,8 +14,8 @@ reports cuts. Results:
 ``benchmarks/results/transitions.{json,md}``.
 
 ``--moves SEED ...`` runs random pushes and whip pans instead (:func:`random_moves`: 24 pushes between
-two clips and 20 whip pans of one width across one, per seed), where the only difference between a
-push and a pan may be whether the two pictures join where they meet; results:
+two clips, 20 whip pans of one width and 10 wider pans across one clip, per seed), where the only
+difference between a push and a pan may be whether the two pictures join where they meet; results:
 ``benchmarks/results/transitions_moves.{json,md}``.
 """
 
@@ -362,8 +362,9 @@ first cut comes after the case's end), and no pan crosses them."""
 
 def random_moves(seed: int) -> dict[str, tuple[Callable[[], list[np.ndarray]], tuple[int, int] | None]]:
     """24 pushes (:func:`slide`, both pictures moving: two clips, 6 to 24 frames, from any side, a third
-    of them eased) and 20 whip pans of one width (:func:`pan`: across one clip or the still lizard, 6 to
-    20 frames, some motion-blurred, some tilts), drawn from ``seed``, as :data:`CASES` are."""
+    of them eased), 20 whip pans of one width (:func:`pan`: across one clip or the still lizard, 6 to
+    20 frames, some motion-blurred, some tilts) and 10 pans across 1.2 to 1.8 widths, drawn from
+    ``seed``, as :data:`CASES` are."""
     rng = random.Random(seed)
     moves = {}
     for k in range(24):
@@ -380,6 +381,13 @@ def random_moves(seed: int) -> dict[str, tuple[Callable[[], list[np.ndarray]], t
         frames, blur, tilt = rng.choice([6, 8, 10, 12, 16, 20]), rng.random() < 0.3, rng.random() < 0.3
         name = f"{seed} whip pan {k}: across {Path(clip[0]).stem}, {frames} frames{', blurred' if blur else ''}{', a tilt' if tilt else ''}"
         moves[name] = (pan(frames, 1.0, blur=blur, clip=None if clip == LIZARD else clip, tilt=tilt), None)
+    for k in range(10):
+        clip = rng.choice([c for c in MOVE_CLIPS if c == LIZARD or not c[0].startswith("shots/")])
+        frames, share = rng.choice([8, 10, 12, 16, 20]), rng.choice([1.2, 1.4, 1.6, 1.8])
+        blur, tilt = rng.random() < 0.6, rng.random() < 0.3
+        name = f"{seed} wide pan {k}: across {share} widths of {Path(clip[0]).stem} (enlarged × 3), {frames} frames"
+        name += f"{', blurred' if blur else ''}{', a tilt' if tilt else ''}"
+        moves[name] = (pan(frames, share, blur=blur, clip=None if clip == LIZARD else clip, scale=3.0, tilt=tilt), None)
     return moves
 
 
@@ -433,7 +441,7 @@ def main(argv=None) -> int:
         )
     groups = {"": report["cases"]}
     if args.moves:
-        groups |= {" (pushes)": [r for r in report["cases"] if r["truth"]], " (whip pans)": [r for r in report["cases"] if not r["truth"]]}
+        groups |= {" (pushes)": [r for r in report["cases"] if r["truth"]], " (pans)": [r for r in report["cases"] if not r["truth"]]}
     for kind, rows in groups.items():
         totals = {system: sum(row[f"{system}_right"] for row in rows) for system in ("dubsync", "content", "adaptive")}
         scores = f"dubsync {totals['dubsync']}, Content {totals['content']}, Adaptive {totals['adaptive']}"

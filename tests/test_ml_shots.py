@@ -776,6 +776,20 @@ def test_a_push_is_reported_as_a_wipe_and_a_whip_pan_is_one_shot(tmp_path, real_
     assert [row["begins_with"] for row in shots_from_file(whip).table()] == ["start", "wipe"]
 
 
+def test_a_whip_pan_across_more_than_one_width_is_one_shot(tmp_path, monkeypatch):
+    # testvideo.mp4's lizard enlarged x 3, a window sliding across 1.6 of its widths in 20 frames,
+    # motion-blurred (benchmarks/transitions.py's recipe; AdaptiveDetector reports nothing): its ends
+    # share nothing, but a stretch of it whose ends lie one width apart fits a push, whose pictures
+    # need not join seamlessly (the blur); the camera moving on beyond that stretch tells it apart
+    import ml.picture.shots as shots_module
+    from benchmarks.transitions import pan
+
+    path = encode_frames(tmp_path / "pan.mp4", pan(20, 1.6, blur=True, scale=3.0)())
+    assert shots_from_file(path).n_shots == 1
+    monkeypatch.setattr(shots_module, "_moving_on", lambda *args: False)
+    assert [row["begins_with"] for row in shots_from_file(path).table()] == ["start", "wipe"]
+
+
 def test_a_push_between_pictures_of_one_brightness_at_the_seam_is_found_by_colour(tmp_path, monkeypatch):
     # face_3.mp4 pushed out to the right by face_5.mp4 coming in from the left over frames 50-57
     # (benchmarks/transitions.py, whose recipe this is; ContentDetector cuts at 50): where the two

@@ -64,7 +64,8 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
   the two end pictures side by side at an offset that grows from one end to the other. A pan
   across one scene is not one: its ends overlap, or, a whip pan across exactly one width, its
   pictures join seamlessly, in brightness and in colour (16 × 16 thumbnails of the chroma are kept
-  for this). Pushes are looked for where no dissolve is.
+  for this), or, a pan across more than one width (a stretch of which fits the model), the picture
+  moves on beyond the span. Pushes are looked for where no dissolve is.
 - A **fade** passes through black: a run of frames whose mean brightness (of the active picture) is
   at most ``dark_level``, lit on both sides (black runs less than ``min_shot_s`` apart are one); its
   middle frame is a fade boundary (PySceneDetect's threshold detector places fade cuts the same
@@ -112,7 +113,8 @@ __all__ = [
 
 ALGORITHM = "hsv-luma-shots/14"
 """Bump when the detector changes in a way the parameters do not capture (/14: a push between two
-pictures of one brightness where they meet was taken for a whip pan; their colours now count; /13: a wipe could be
+pictures of one brightness where they meet was taken for a whip pan, their colours now count, and a
+stretch of a pan across more than one width could be a push; /13: a wipe could be
 reported whose pixels never got halfway over to the next shot, its middle before its span; /12: a cut split over two
 frames by a frame holding half of each shot was missed; /11: a histogram change
 where only the active box moved could hide a cut beside it; /10: the thresholds on a span's change
@@ -769,22 +771,23 @@ of a pixel a frame (which passed every other test over 4 frames) 0.38."""
 
 
 @functools.lru_cache(maxsize=4)
-def _shift_operators(max_shift: int) -> tuple[np.ndarray, np.ndarray]:
-    """The maps of a thumbnail's rows shifted left by every 1 / :data:`PUSH_STEPS` pixel up to
-    ``max_shift`` [shape=(side, shifts · side)] (column j · side + x: pixel x at shift j), and each
-    shift's overlap as weights that average over it [shape=(shifts, side)]."""
+def _shift_operators(max_shift: int, min_shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The maps of a thumbnail's rows shifted left by every 1 / :data:`PUSH_STEPS` pixel above
+    ``min_shift`` up to ``max_shift`` [shape=(side, shifts · side)] (column j · side + x: pixel x at
+    shift j), and each shift's overlap as weights that average over it [shape=(shifts, side)]."""
     side = THUMB_SIDE
     x = np.arange(side, dtype=np.float64)
-    shifts = np.arange(1, PUSH_STEPS * max_shift + 1) / PUSH_STEPS
+    shifts = np.arange(PUSH_STEPS * min_shift + 1, PUSH_STEPS * max_shift + 1) / PUSH_STEPS
     maps = np.concatenate([_sampling(x + shift).T for shift in shifts], axis=1)
     overlap = side - np.ceil(shifts).astype(np.int64)
     weights = (x[None, :] < overlap[:, None]) / (overlap[:, None] * side)
     return maps, weights
 
 
-def _moved(first: np.ndarray, last: np.ndarray, max_shift: int = MOVE_MAX_SHIFT) -> np.ndarray:
+def _moved(first: np.ndarray, last: np.ndarray, max_shift: int = MOVE_MAX_SHIFT, min_shift: int = 0) -> np.ndarray:
     """Whether each ``last`` [shape=(k, side²)] is ``first`` moved sideways or up or down by up to
-    ``max_shift`` pixels (a pan or a tilt), within :data:`MOVE_MATCH` [shape=(k,), bool].
+    ``max_shift`` pixels (a pan or a tilt; by more than ``min_shift``), within :data:`MOVE_MATCH`
+    [shape=(k,), bool].
 
     Between two frames of a slow pan across a smooth picture every pixel moves a fraction of a pixel
     and is a mix of itself and its neighbour: the picture between is a mix of its ends, as a
@@ -793,7 +796,7 @@ def _moved(first: np.ndarray, last: np.ndarray, max_shift: int = MOVE_MAX_SHIFT)
     a, b = first.reshape(-1, side, side), last.reshape(-1, side, side)
     in_place = np.maximum(np.abs(b - a).mean(axis=(1, 2)), 1e-12)
     best = np.full(len(a), np.inf)
-    maps, weights = _shift_operators(max_shift)
+    maps, weights = _shift_operators(max_shift, min_shift)
     for lo in range(0, len(a), 64):  # in blocks: (k, side, shifts, side) floats
         for where in _PUSH_SIDES:
             ta, tb = _turned(a[lo : lo + 64], where), _turned(b[lo : lo + 64], where)
@@ -1234,6 +1237,25 @@ def _push_fit(
     return score, s
 
 
+PUSH_STILL_LAG = 2
+"""A push starts from one picture and ends on the other: the frames this many frames before its first and
+after its last are those pictures not moved by a thumbnail pixel or more (:func:`_moving_on`)."""
+
+
+def _moving_on(scaled: np.ndarray, low: int, begin: int, end: int) -> bool:
+    """Whether the picture moves on beyond a push's span ``begin`` … ``end`` (frames; ``scaled``
+    [shape=(frames, side²)] from frame ``low``): the frame :data:`PUSH_STILL_LAG` before ``begin`` or
+    after ``end`` is the picture at that end moved by more than a thumbnail pixel (:func:`_moved`),
+    as a camera panning across a scene wider than the frame keeps moving where a stretch of its pan
+    whose ends lie one width apart fits a push. Frames beyond the block are not looked at."""
+    pairs = [(begin - PUSH_STILL_LAG, begin), (end, end + PUSH_STILL_LAG)]
+    pairs = [(a - low, b - low) for a, b in pairs if 0 <= a - low and b - low < len(scaled)]
+    if not pairs:
+        return False
+    a, b = (scaled[[pair[k] for pair in pairs]] for k in (0, 1))
+    return bool(_moved(a, b, MOVE_MAX_SHIFT, 1).any())
+
+
 def _push_search(n: int, params: ShotParams, boxes: np.ndarray, chroma: np.ndarray | None = None) -> _Search:
     """(first, middle, last) frame of every push or slide: over a span m − w … m + w with no hard
     boundary of ``hard`` inside, where the thumbnail changes by at least ``dissolve_min_change``, every
@@ -1288,7 +1310,10 @@ def _push_search(n: int, params: ShotParams, boxes: np.ndarray, chroma: np.ndarr
             score, s = fit
             start = at + low - w + 1
             on = np.flatnonzero((s > 0.5) & (s < side - 0.5))
-            found.append((score, start + int(on[0]) - 1, start + int(np.argmax(s >= side / 2)), start + int(on[-1]) + 1))
+            begin, end = start + int(on[0]) - 1, start + int(on[-1]) + 1
+            if _moving_on(scaled, low, begin, end):
+                continue  # a stretch of a longer pan, whose ends are one width apart
+            found.append((score, begin, start + int(np.argmax(s >= side / 2)), end))
 
     def finish() -> list[tuple[int, int, int]]:
         out: list[tuple[float, int, int, int]] = []
