@@ -610,6 +610,24 @@ def test_a_cut_split_over_two_frames_is_one_cut(monkeypatch):
     monkeypatch.setattr(shots_module, "SPLIT_SHARE", 0.6)  # no two halves can each be 0.6 of the whole
     assert shots_module._shots(t, change, brightness, thumbs, boxes, ShotParams(), 25).boundaries("cut").tolist() == []
 
+
+def test_two_steps_at_the_start_of_a_file_are_no_split_cut():
+    # the same two half steps on frames 1 and 2: frame 0 has no step of its own (nothing before it), so
+    # nothing shows that the picture was still before them. Measured: a speaker (face_4.mp4 enlarged x
+    # 3) moving over its first frames was a cut at frame 2 (benchmarks/transitions.py --moves 13, a
+    # wide pan; AdaptiveDetector right)
+    from ml.picture.shots import _shots
+
+    rng = np.random.default_rng(7)
+    before = rng.integers(60, 200, 256)
+    after = np.clip(before + rng.choice([-28, 28], 256), 0, 255)
+    thumbs = np.array([before, (before + after) // 2] + [after] * 98, np.uint8)
+    change = np.full(100, 0.005, np.float32)
+    change[0], change[1], change[2] = 0.0, 0.12, 0.12
+    boxes = np.tile(np.float32([0.0, 0.0, 1.0, 1.0]), (100, 1))
+    t, brightness = np.arange(100) / 25, np.full(100, 90.0, np.float32)
+    assert _shots(t, change, brightness, thumbs, boxes, ShotParams(), 25).n_shots == 1
+
 @pytest.mark.parametrize(
     ("codec", "pix_fmt", "suffix", "options"),
     [("libx265", "yuv420p10le", "mp4", {"preset": "ultrafast", "crf": "22", "x265-params": "log-level=error"}),

@@ -114,7 +114,8 @@ __all__ = [
 ALGORITHM = "hsv-luma-shots/14"
 """Bump when the detector changes in a way the parameters do not capture (/14: a push between two
 pictures of one brightness where they meet was taken for a whip pan, their colours now count, and a
-stretch of a pan across more than one width could be a push; /13: a wipe could be
+stretch of a pan across more than one width could be a push, and two steps at the start of a file could
+be a split cut; /13: a wipe could be
 reported whose pixels never got halfway over to the next shot, its middle before its span; /12: a cut split over two
 frames by a frame holding half of each shot was missed; /11: a histogram change
 where only the active box moved could hide a cut beside it; /10: the thresholds on a span's change
@@ -608,7 +609,7 @@ def _split_cuts(change: np.ndarray, picture_change: np.ndarray, luma: np.ndarray
     out = (both >= params.similar_min_change) & (both_luma >= params.similar_min_luma) & halves
     out &= (both >= params.similar_contrast * _neighbour_max(picture_change, k, 2))
     out &= both_luma >= params.similar_contrast * _neighbour_max(luma, k, 2)
-    out[:2] = False
+    out[:3] = False  # frame 0 has no step (nothing before it): a pair ending at 2 has none before it to stand out from
     return out
 
 
