@@ -611,6 +611,30 @@ def test_a_cut_split_over_two_frames_is_one_cut(monkeypatch):
     assert shots_module._shots(t, change, brightness, thumbs, boxes, ShotParams(), 25).boundaries("cut").tolist() == []
 
 
+def test_motion_between_repeated_frames_is_no_cut_and_a_cut_there_is_found(monkeypatch):
+    # a speaker in close-up, 24 frames a second carried at 30 (a frame in four shown twice, as in
+    # face_4.mp4): the motion comes in steps between repeats, and beside a repeat every step looks
+    # sudden; the local-contrast rules pass over lone repeats to the real steps. Measured: face_4.mp4
+    # enlarged x 3 had a false cut (benchmarks/transitions.py --moves 13; AdaptiveDetector right)
+    import ml.picture.shots as shots_module
+
+    rng = np.random.default_rng(3)
+    n = 120
+    luma_steps = np.tile([0.032, 0.0, 0.008, 0.0], n // 4)  # a burst, a repeat, a small step, a repeat
+    change = np.tile(np.float32([0.055, 0.003, 0.012, 0.003]), n // 4)
+    luma_steps[:2], change[:2] = 0.0, 0.0
+    luma_steps[82], change[82] = 0.15, 0.3  # a cut between two speakers of one set, 4 x the bursts
+    thumbs = [rng.integers(80, 180, 256)]
+    for step in luma_steps[1:]:
+        thumbs.append(np.clip(thumbs[-1] + rng.choice([-1, 1], 256) * round(255 * step), 0, 255))
+    thumbs = np.array(thumbs, np.uint8)
+    boxes = np.tile(np.float32([0.0, 0.0, 1.0, 1.0]), (n, 1))
+    t, brightness = np.arange(n) / 30, np.full(n, 120.0, np.float32)
+    assert shots_module._shots(t, change, brightness, thumbs, boxes, ShotParams(), 30).boundaries("cut").tolist() == [82]
+    monkeypatch.setattr(shots_module, "REPEAT_STEP", 0.0)  # no frame repeats: every burst stands out
+    assert len(shots_module._shots(t, change, brightness, thumbs, boxes, ShotParams(), 30).boundaries("cut")) > 1
+
+
 def test_two_steps_at_the_start_of_a_file_are_no_split_cut():
     # the same two half steps on frames 1 and 2: frame 0 has no step of its own (nothing before it), so
     # nothing shows that the picture was still before them. Measured: a speaker (face_4.mp4 enlarged x

@@ -575,22 +575,48 @@ def _luma_steps(thumbs: np.ndarray, lag: int = 1) -> np.ndarray:
     return steps
 
 
-def _neighbour_max(x: np.ndarray, k: int, width: int = 1) -> np.ndarray:
+def _neighbour_max(x: np.ndarray, k: int, width: int = 1, skip: np.ndarray | None = None) -> np.ndarray:
     """Largest value of the ``k`` entries either side of each run of ``width`` entries that ends at an
-    entry (entries i − width + 1 … i; not the run itself)."""
-    n, before = len(x), k + width - 1
-    padded = np.r_[np.zeros(before, x.dtype), x, np.zeros(k, x.dtype)]
+    entry (entries i − width + 1 … i; not the run itself), passing over the entries ``skip`` marks
+    [shape=(n,), bool] (they neither count nor take a place)."""
+    n = len(x)
+    kept = np.ones(n, bool) if skip is None else ~skip
+    padded = np.r_[np.zeros(k, x.dtype), x[kept], np.zeros(k, x.dtype)]
+    counted = np.cumsum(kept)  # kept entries up to each one: the place in x[kept] of the next kept entry after it
+    start = np.arange(n) - width + 1
+    before = np.where(start > 0, counted[np.maximum(start - 1, 0)], 0)  # kept entries before the run
     out = np.zeros(n, x.dtype)
-    for offset in [*range(-before, -(width - 1)), *range(1, k + 1)]:
-        np.maximum(out, padded[before + offset : before + offset + n], out=out)
+    for j in range(k):
+        np.maximum(out, padded[before + j], out=out)  # x[kept][before - k + j]
+        np.maximum(out, padded[counted + k + j], out=out)  # x[kept][counted + j]
     return out
+
+
+REPEAT_STEP = 0.5 / 255
+"""A frame whose luma thumbnail is within this of the one before (0..1) repeats it: content of a lower
+frame rate carried at a higher one (24 frames a second at 30, a frame in four shown twice). Where a
+repeat stands alone, the local-contrast rules pass over it to the next real step (:func:`_repeats`)."""
+
+
+def _repeats(luma: np.ndarray) -> np.ndarray:
+    """Frames that repeat the one before and stand alone [shape=(n,), bool]: motion in such content
+    comes in steps between still ones, so beside a repeat every step looks sudden; a run of them (a still
+    picture) is the picture, not its frame rate."""
+    repeated = luma < REPEAT_STEP
+    repeated[0] = False
+    alone = repeated.copy()
+    alone[1:] &= ~repeated[:-1]
+    alone[:-1] &= ~repeated[1:]
+    return alone
 
 SPLIT_SHARE = 0.25
 """A cut split over two frames: each of its two steps is at least this share of the two together (a
 frame that holds half of each shot)."""
 
 
-def _split_cuts(change: np.ndarray, picture_change: np.ndarray, luma: np.ndarray, thumbs: np.ndarray, params: ShotParams) -> np.ndarray:
+def _split_cuts(
+    change: np.ndarray, picture_change: np.ndarray, luma: np.ndarray, thumbs: np.ndarray, params: ShotParams, skip: np.ndarray | None = None
+) -> np.ndarray:
     """Whether frame i ends a cut between similar-looking shots split over its step and the one before
     (frame i − 1 holds half of each shot: its fields, or lines, woven across the cut) [shape=(n,),
     bool]: the two histogram changes together and the luma step from frame i − 2 to frame i pass the
@@ -607,8 +633,8 @@ def _split_cuts(change: np.ndarray, picture_change: np.ndarray, luma: np.ndarray
     halves &= (np.r_[0.0, luma[:-1]] >= SPLIT_SHARE * both_luma) & (luma >= SPLIT_SHARE * both_luma)
     # against the steps around the pair: into frames i − 1 − k … i − 2 and i + 1 … i + k
     out = (both >= params.similar_min_change) & (both_luma >= params.similar_min_luma) & halves
-    out &= (both >= params.similar_contrast * _neighbour_max(picture_change, k, 2))
-    out &= both_luma >= params.similar_contrast * _neighbour_max(luma, k, 2)
+    out &= (both >= params.similar_contrast * _neighbour_max(picture_change, k, 2, skip))
+    out &= both_luma >= params.similar_contrast * _neighbour_max(luma, k, 2, skip)
     out[:3] = False  # frame 0 has no step (nothing before it): a pair ending at 2 has none before it to stand out from
     return out
 
@@ -1356,11 +1382,12 @@ def _shots(
     # the picture's: it does not hide a cut beside it
     box_moved = np.r_[False, (np.abs(np.diff(boxes, axis=0)) > 1e-6).any(axis=1)]
     picture_change = np.where(box_moved & (luma < params.similar_min_luma), 0.0, change).astype(np.float32)
-    change_contrast = change >= params.similar_contrast * _neighbour_max(picture_change, k)
-    luma_contrast = luma >= params.similar_contrast * _neighbour_max(luma, k)
+    repeats = _repeats(luma)  # frames shown twice: the contrast is with the steps beside them
+    change_contrast = change >= params.similar_contrast * _neighbour_max(picture_change, k, skip=repeats)
+    luma_contrast = luma >= params.similar_contrast * _neighbour_max(luma, k, skip=repeats)
     similar = (change >= params.similar_min_change) & (luma >= params.similar_min_luma) & change_contrast & luma_contrast
     # ... or the same over two frames, one of which holds half of each shot (fields woven across the cut)
-    split = _split_cuts(change, picture_change, luma, thumbs, params) & ~similar & ~np.r_[False, similar[:-1]]
+    split = _split_cuts(change, picture_change, luma, thumbs, params, repeats) & ~similar & ~np.r_[False, similar[:-1]]
     similar |= split
     cuts: list[int] = []
     candidates = np.flatnonzero((change >= params.cut_threshold) | similar)
