@@ -22,7 +22,8 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
     ``similar_min_luma``, and both are ``similar_contrast`` times the largest step of the
     ``neighbour_frames`` frames either side (a local-contrast rule: motion, dissolves and flashes
     change their neighbours too; a neighbour whose histogram changed only because the active box
-    moved, with no luma step, does not count), or the same over two frames, one of which holds half
+    moved, with no luma step, does not count, and a lone frame that repeats the one before is passed
+    over to the next step: :func:`_repeats`), or the same over two frames, one of which holds half
     of each shot (fields woven across the cut: :func:`_split_cuts`);
 
   and not a flash (the picture does not come back within ``neighbour_frames`` frames), the previous
@@ -114,8 +115,8 @@ __all__ = [
 ALGORITHM = "hsv-luma-shots/14"
 """Bump when the detector changes in a way the parameters do not capture (/14: a push between two
 pictures of one brightness where they meet was taken for a whip pan, their colours now count, and a
-stretch of a pan across more than one width could be a push, and two steps at the start of a file could
-be a split cut; /13: a wipe could be
+stretch of a pan across more than one width could be a push, two steps at the start of a file could
+be a split cut, and motion between repeated frames could be a cut; /13: a wipe could be
 reported whose pixels never got halfway over to the next shot, its middle before its span; /12: a cut split over two
 frames by a frame holding half of each shot was missed; /11: a histogram change
 where only the active box moved could hide a cut beside it; /10: the thresholds on a span's change
