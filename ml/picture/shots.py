@@ -27,8 +27,9 @@ the luma step: the mean absolute difference of consecutive thumbnails (0..1).
     of each shot (fields woven across the cut: :func:`_split_cuts`);
 
   and not a flash (the picture does not come back within ``neighbour_frames`` frames), the previous
-  cut is at least ``min_shot_s`` earlier, and no fade boundary is closer than that (the hue of
-  near-black frames at the end of a fade is noise).
+  cut is at least ``min_shot_s`` earlier (of two closer ones the one with a luma step, then the
+  larger change), and no fade boundary is closer than that (the hue of near-black frames at the end
+  of a fade is noise).
 - A **dissolve** (a cross-fade from one shot into the next, ``dissolve_s`` long): between frames
   m − w and m + w the thumbnail changes by at least ``dissolve_min_change`` within the active
   picture (the thumbnail's mean change over its share inside the bars: they do not change) (or,
@@ -116,7 +117,8 @@ ALGORITHM = "hsv-luma-shots/14"
 """Bump when the detector changes in a way the parameters do not capture (/14: a push between two
 pictures of one brightness where they meet was taken for a whip pan, their colours now count, and a
 stretch of a pan across more than one width could be a push, two steps at the start of a file could
-be a split cut, and motion between repeated frames could be a cut; /13: a wipe could be
+be a split cut, motion between repeated frames could be a cut, and of two colour cuts side by side the
+one without a luma step could be kept and lost in a dissolve; /13: a wipe could be
 reported whose pixels never got halfway over to the next shot, its middle before its span; /12: a cut split over two
 frames by a frame holding half of each shot was missed; /11: a histogram change
 where only the active box moved could hide a cut beside it; /10: the thresholds on a span's change
@@ -1391,6 +1393,10 @@ def _shots(
     split = _split_cuts(change, picture_change, luma, thumbs, params, repeats) & ~similar & ~np.r_[False, similar[:-1]]
     similar |= split
     cuts: list[int] = []
+    # a cut with a luma step outranks one without beside it: a frame woven across a cut between two
+    # shots of one brightness carries the next shot's colour in its chroma (4:2:0 shares a line pair's)
+    # while its sampled lines, all even, are the first shot's; the luma steps on the next frame
+    firmness = (luma >= params.similar_min_luma) | split
     candidates = np.flatnonzero((change >= params.cut_threshold) | similar)
     for i in candidates:
         if i == 0:
@@ -1405,7 +1411,7 @@ def _shots(
         if luma[i] >= params.similar_min_luma and _is_flash(thumbs, int(i), float(luma[i]), params):
             continue
         if cuts and t[i] - t[cuts[-1]] < params.min_shot_s:
-            if change[i] > change[cuts[-1]]:
+            if (firmness[i], change[i]) > (firmness[cuts[-1]], change[cuts[-1]]):
                 cuts[-1] = int(i)  # the stronger of two close candidates
             continue
         cuts.append(int(i))
@@ -1413,7 +1419,7 @@ def _shots(
     # a colour cut with hardly a luma step may be a dissolve's last frame, where the bars of the shot
     # going out vanish from the active picture: it does not stop a dissolve, and one inside a dissolve
     # is not a cut
-    firm = [c for c in cuts if luma[c] >= params.similar_min_luma or split[c]]
+    firm = [c for c in cuts if firmness[c]]
     hard = sorted({*firm, *fades})
     pushes_in = functools.partial(_push_search, chroma=chroma)
     dissolves, pushes, wipes = _searched(thumbs, t, luma, hard, params, boxes, _dissolve_search, pushes_in, _wipe_search)
