@@ -1145,8 +1145,9 @@ PUSH_SEAM_COLOUR = 12 / 255
 """Two pictures join in colour (:func:`_chroma_thumbnails`, U and V summed) by the same two bars, or where
 they differ by less than this (0..1: 6 levels of 255 in each) whatever the steps beside the seam
 (chroma is smooth within a picture: a few levels can be twice its steps, and a grey picture has none).
-Two talking heads over backgrounds of one brightness seldom share their colour. Chosen on 180 random
-pushes and whip pans of one width beyond the benchmark (issue 23, stop 38; benchmarks/README.md): the
+Two talking heads over backgrounds of one brightness seldom share their colour. Chosen on 176 random
+pushes and whip pans of one width beyond the benchmark (four seeds of benchmarks/transitions.py
+``--moves``; issue 23, stop 38; benchmarks/README.md), then checked on a fifth: the
 pushes that joined in brightness at every span differed by 15-85 levels where they met, the whip pans
 that failed the bars in colour by at most 11; any value from 10 to 14 gives the same results there."""
 PUSH_MIDDLE_OFF = 0.25
