@@ -1270,7 +1270,7 @@ def _push_fit(
 
 PUSH_STILL_LAG = 2
 """A push starts from one picture and ends on the other: the frames this many frames before its first and
-after its last are those pictures not moved by a thumbnail pixel or more (:func:`_moving_on`)."""
+after its last are those pictures not moved by more than a thumbnail pixel (:func:`_moving_on`)."""
 
 
 def _moving_on(scaled: np.ndarray, low: int, begin: int, end: int) -> bool:
