@@ -53,7 +53,7 @@ bench-audio: install
 # Picture benchmark (real edits: cuts and dissolves vs PySceneDetect Content and Adaptive, face tracks per shot; published
 # cut lists; generated 10-minute title); see benchmarks/video.py. Then real footage with wipes, pushes and slides, whip
 # pans and pans, a zoom, brightenings, caption boxes and banners, dissolves between two speakers (one windowboxed),
-# dubsync vs the same detectors; see
+# dubsync vs the same detectors, and random pushes, whip pans and wider pans from four seeds; see
 # benchmarks/transitions.py.
 $(VENV)/.bench-stamp: pyproject.toml | $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
@@ -62,6 +62,7 @@ $(VENV)/.bench-stamp: pyproject.toml | $(STAMP)
 bench-video: install $(VENV)/.bench-stamp
 	$(BIN)/python -m benchmarks.video
 	$(BIN)/python -m benchmarks.transitions
+	$(BIN)/python -m benchmarks.transitions --moves 11 13 17 19
 
 # Lip sync of the original audio (weight-free estimator) on the shared talking heads with known
 # audio shifts, by moved samples and by a stream start offset; then the same clips cropped to their
