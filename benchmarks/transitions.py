@@ -360,6 +360,11 @@ MOVE_CLIPS = [
 first cut comes after the case's end), and no pan crosses them."""
 
 
+def _cut_free(clip: tuple[str, int]) -> bool:
+    """Whether ``clip`` (of :data:`MOVE_CLIPS`) has no cut of its own: the lizard's still or a talking head."""
+    return clip == LIZARD or not clip[0].startswith("shots/")
+
+
 def random_moves(seed: int) -> dict[str, tuple[Callable[[], list[np.ndarray]], tuple[int, int] | None]]:
     """24 pushes (:func:`slide`, both pictures moving: two clips, 6 to 24 frames, from any side, a third
     of them eased), 20 whip pans of one width (:func:`pan`: across one clip or the still lizard, 6 to
@@ -369,20 +374,20 @@ def random_moves(seed: int) -> dict[str, tuple[Callable[[], list[np.ndarray]], t
     moves = {}
     for k in range(24):
         a, b = rng.sample(MOVE_CLIPS, 2)
-        while a[0].startswith("shots/") and a != LIZARD:
+        while not _cut_free(a):
             a, b = rng.sample(MOVE_CLIPS, 2)
         frames, side, eased = rng.choice([6, 8, 10, 12, 16, 24]), rng.choice(["right", "left", "bottom", "top"]), rng.random() < 0.3
         name = f"{seed} push {k}: {Path(a[0]).stem} into {Path(b[0]).stem}, {frames} frames from the {side}{', eased' if eased else ''}"
         moves[name] = (slide(a, b, frames, side, "both", eased), (50, 50 + frames - 1))
     for k in range(20):
         clip = rng.choice(MOVE_CLIPS)
-        while clip[0].startswith("shots/") and clip != LIZARD:
+        while not _cut_free(clip):
             clip = rng.choice(MOVE_CLIPS)
         frames, blur, tilt = rng.choice([6, 8, 10, 12, 16, 20]), rng.random() < 0.3, rng.random() < 0.3
         name = f"{seed} whip pan {k}: across {Path(clip[0]).stem}, {frames} frames{', blurred' if blur else ''}{', a tilt' if tilt else ''}"
         moves[name] = (pan(frames, 1.0, blur=blur, clip=None if clip == LIZARD else clip, tilt=tilt), None)
     for k in range(10):
-        clip = rng.choice([c for c in MOVE_CLIPS if c == LIZARD or not c[0].startswith("shots/")])
+        clip = rng.choice([c for c in MOVE_CLIPS if _cut_free(c)])
         frames, share = rng.choice([8, 10, 12, 16, 20]), rng.choice([1.2, 1.4, 1.6, 1.8])
         blur, tilt = rng.random() < 0.6, rng.random() < 0.3
         name = f"{seed} wide pan {k}: across {share} widths of {Path(clip[0]).stem} (enlarged × 3), {frames} frames"
