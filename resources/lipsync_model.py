@@ -21,9 +21,9 @@ def lip_sync_identity(checkpoint: str, params: LipSyncParams) -> str:
     from ml.picture.lipsync import estimator_identity
 
     if checkpoint:
-        from ml.picture.syncnet import checkpoint_identity
+        from ml.picture.syncnet import READING, checkpoint_identity
 
-        return f"syncnet-v2:{checkpoint_identity(checkpoint)[:16]}:shift{params.max_shift_frames}"
+        return f"syncnet-v2:{checkpoint_identity(checkpoint)[:16]}:shift{params.max_shift_frames}:{READING}"
     return estimator_identity(params)
 
 

@@ -204,3 +204,29 @@ def test_contrastive_loss_pulls_pairs_in_sync_and_pushes_shifted_ones():
     assert contrastive_loss(a, a, torch.zeros(4), margin=2.0).item() == pytest.approx(4.0)
     far = a + 100.0
     assert contrastive_loss(a, far, torch.zeros(4), margin=2.0).item() == 0.0
+
+
+def test_half_support_needs_both_halves_of_the_track():
+    """A track's sync is one constant: the minimum both halves share is borne out; one made by the
+    first half alone (the second half's minimum lies elsewhere) is not, and its confidence is 0."""
+    from ml.picture.lipsync import MIN_HALF_SUPPORT
+    from ml.picture.syncnet import half_support
+
+    rng = np.random.default_rng(3)
+    n, d, shifts = 40, 8, 31
+    lips = rng.standard_normal((n, d))
+
+    def audio_for(truth_first, truth_second):
+        by_shift = lips[None] + rng.standard_normal((shifts, n, d)) * (2.0 / np.sqrt(d))
+        by_shift[truth_first, : n // 2] = lips[: n // 2] + 0.3 / np.sqrt(d)
+        by_shift[truth_second, n // 2 :] = lips[n // 2 :] + 0.3 / np.sqrt(d)
+        return by_shift.reshape(shifts * n, d), np.arange(shifts * n).reshape(shifts, n)
+
+    complete = np.ones((shifts, n), bool)
+    audio, pairs = audio_for(15, 15)
+    best = int(np.argmin(shift_distances(lips, audio, pairs, complete)))
+    assert best == 15
+    assert half_support(lips, audio, pairs, complete, best) > 3.0
+    audio, pairs = audio_for(15, 4)  # the second half's sync 11 frames away
+    assert half_support(lips, audio, pairs, complete, 15) < MIN_HALF_SUPPORT
+    assert half_support(lips[:3], audio, pairs[:, :3], complete[:, :3], 15) == float("-inf")  # too short to halve

@@ -5,6 +5,7 @@ import pytest
 
 from ml.errors import CheckpointError
 from ml.picture.faces import track_faces
+from ml.picture.lipsync import MIN_HALF_SUPPORT
 from ml.picture.shots import shots_from_file
 from ml.picture.syncnet import load_syncnet
 from ml.policy import LipSyncParams, Policy
@@ -31,7 +32,8 @@ def test_training_writes_a_checkpoint_the_model_resource_loads(tmp_path, real_me
     assert estimate.track == 0 and estimate.n_frames == 75 and estimate.frame_rate == pytest.approx(25)
     assert len(estimate.shifts_s) == 2 * params.max_shift_frames + 1 and np.all(np.diff(estimate.shifts_s) > 0)
     assert estimate.offset_s in estimate.shifts_s and np.all(np.isfinite(estimate.scores))
-    assert estimate.confidence >= 0
+    assert estimate.confidence >= 0 and np.isfinite(estimate.consistency)
+    assert estimate.confidence == 0 or estimate.consistency >= MIN_HALF_SUPPORT  # both halves bear it out
 
     # a track too short for the ±15-frame search (a copy of the first 30 frames) is skipped, and the
     # progress still reaches the last track

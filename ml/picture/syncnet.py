@@ -12,7 +12,8 @@ Two towers map 0.2 s of each modality to a 1024-d embedding:
 In sync, the embeddings of a video window and of the audio window at the same time are close.
 For each video window, the distances to the audio windows shifted by −15 … +15 frames give a
 distance curve; the track's offset is the argmin of the curve averaged over its windows, and the
-confidence is the curve's median minus its minimum (SyncNet's own measure).
+confidence is the curve's median minus its minimum (SyncNet's own measure), or 0 where the track's
+two halves do not both bear the offset out (:func:`half_support`).
 
 Sign convention (docs/design.md): positive offset = the audio leads the picture (is early).
 
@@ -32,6 +33,7 @@ import numpy as np
 from ml.errors import CheckpointError, ParameterError
 
 __all__ = [
+    "READING",
     "AUDIO_RATE",
     "VIDEO_FPS",
     "MFCC_STEPS_PER_FRAME",
@@ -45,10 +47,15 @@ __all__ = [
     "lip_embeddings",
     "distance_curve",
     "shift_distances",
+    "half_support",
     "contrastive_loss",
     "syncnet_track_offsets",
 ]
 
+READING = "halves/1"
+"""How a checkpoint's distance curve is read into an offset and a confidence; part of the lip-sync
+offsets' code version (bump when it changes: /1, no confidence unless both halves of the track bear
+the offset out; before it, median − min alone)."""
 AUDIO_RATE = 16_000
 """Audio sample rate of the MFCC front end (Hz), as SyncNet was trained."""
 VIDEO_FPS = 25
@@ -447,6 +454,32 @@ def shift_distances(lip_embeddings: np.ndarray, audio_embeddings: np.ndarray, pa
     return distances
 
 
+def half_support(
+    lip_embeddings: np.ndarray, audio_embeddings: np.ndarray, pairs: np.ndarray, complete: np.ndarray, best: int,
+    near: int = 2,
+) -> float:
+    """How well both halves of a track bear out shift ``best`` (an index of ``pairs``' rows, whose
+    shifts are one frame apart): each half's video windows alone give a distance curve
+    (:func:`shift_distances`), negated and standardised over the shifts; its highest value within
+    ``near`` shifts of ``best``; the lower of the two halves (in standard deviations). The weight-free
+    estimator's consistency (:func:`ml.picture.lipsync.half_support`) on SyncNet's curve: a track's sync
+    is one constant, and a minimum made by one chance alignment shows in one half. A half with fewer
+    than 2 windows, or no complete pair near ``best``, bears nothing out (−inf)."""
+    n = len(np.asarray(lip_embeddings))
+    if n < 4:
+        return float("-inf")
+    support = np.inf
+    for rows in (slice(0, n // 2), slice(n // 2, n)):
+        curve = -shift_distances(lip_embeddings[rows], audio_embeddings, pairs[:, rows], complete[:, rows])
+        known = np.isfinite(curve)
+        window = curve[max(0, best - near) : best + near + 1]
+        if known.sum() < 3 or not np.isfinite(window).any():
+            return float("-inf")
+        sd = float(curve[known].std())
+        support = min(support, float((np.nanmax(window) - curve[known].mean()) / sd) if sd > 0 else 0.0)
+    return support
+
+
 def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: int = 16) -> list:
     """SyncNet's offset of every face track of the title file at ``path``.
 
@@ -456,14 +489,17 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
     end of the audio are left out (:func:`shift_distances`). A track with no complete window at
     some shift (its audio is shorter than the search) is skipped. Returns ``ml.picture.lipsync.TrackSync``
     objects: offset = argmin of the window-averaged distance (positive = audio leads),
-    confidence = median − min, and the curve as scores (the negated distances). ``progress`` is
-    called with (tracks done, tracks).
+    confidence = median − min, 0 unless both halves of the track bear the offset out
+    (:func:`half_support` below ``ml.picture.lipsync.MIN_HALF_SUPPORT``, as the weight-free estimator's;
+    that bar was calibrated on the weight-free estimator's curves, not on a checkpoint's: no
+    checkpoint could be loaded on the machine it was chosen on), and the curve as scores (the
+    negated distances). ``progress`` is called with (tracks done, tracks).
     """
     import torch
 
     from ml.decoding.audio import AudioStream, iter_audio_blocks
     from ml.picture.faces import mouth_crops
-    from ml.picture.lipsync import TrackSync
+    from ml.picture.lipsync import HALF_FRAMES, MIN_HALF_SUPPORT, TrackSync
 
     stats = AudioStream(info=None)  # type: ignore[arg-type]
     audio = np.concatenate(list(iter_audio_blocks(path, sample_rate=AUDIO_RATE, stats=stats)) or [np.zeros(0, np.float32)])
@@ -503,17 +539,20 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
         if np.isnan(distances).any():
             return None
         best = int(np.argmin(distances))
+        consistency = half_support(lip_emb, audio_emb, pairs, complete, best, int(HALF_FRAMES))
+        confidence = float(np.median(distances) - distances[best]) if consistency >= MIN_HALF_SUPPORT else 0.0
         # the sound of frame i is found ``shift`` frames later: a positive shift means it comes late
         return TrackSync(
             track=track,
             offset_s=float(-shifts[best] * frame_s),
-            confidence=float(np.median(distances) - distances[best]),
+            confidence=confidence,
             start_s=float(times[0]),
             end_s=float(times[-1]),
             n_frames=len(times),
             frame_rate=1.0 / frame_s,
             shifts_s=(-shifts * frame_s)[::-1].copy(),  # candidate offsets, ascending
             scores=(-distances)[::-1].copy(),
+            consistency=consistency,
         )
 
     for track in range(tracks.n_tracks):
