@@ -867,6 +867,23 @@ def test_a_push_between_pictures_of_one_brightness_at_the_seam_is_found_by_colou
     assert shots_from_file(path).n_shots == 1
 
 
+def test_a_push_between_smooth_pictures_is_no_pan_for_a_sliver_of_overlap(tmp_path, monkeypatch):
+    # face_1.mp4 (a pale face over a plain wall) pushed out to the right by testvideo.mp4's lizard
+    # coming in from the left over frames 50-57 (benchmarks/transitions.py --moves 11, push 19;
+    # ContentDetector cuts at 50): the lizard's first columns match face_1's last ones well enough
+    # that the last picture passes for the first moved by 11-12 of 16 thumbnail pixels, a pan whose
+    # ends overlap by a sliver; a push's ends must overlap by half the picture to be a pan
+    import ml.picture.shots as shots_module
+    from benchmarks.transitions import FACE, LIZARD, slide
+
+    path = encode_frames(tmp_path / "push.mp4", slide((FACE.format(1), 0), LIZARD, 8, "left")())
+    shots = shots_from_file(path)
+    assert [row["begins_with"] for row in shots.table()] == ["start", "wipe"], shots.table()
+    assert 49 <= shots.boundaries("wipe")[0] <= 58
+    monkeypatch.setattr(shots_module, "PUSH_OVERLAP_SHIFT", shots_module.PUSH_PAN_SHIFT)  # as before
+    assert shots_from_file(path).n_shots == 1
+
+
 def test_a_slow_pan_is_not_a_dissolve(tmp_path, shot_clips, real_media, monkeypatch):
     # a window sliding across testvideo.mp4's lizard enlarged x 2, half the width in 40 frames: over a
     # few frames every thumbnail pixel moves a fraction of a pixel and is a mix of itself and its
