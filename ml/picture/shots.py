@@ -1334,7 +1334,7 @@ def _push_search(n: int, params: ShotParams, boxes: np.ndarray, chroma: np.ndarr
                 distance = np.abs(pf[:, None] - predicted).mean(axis=2)
                 at = distance.argmin(axis=1)
                 likely[:, i, k] = (distance.min(axis=1) <= PUSH_PROFILE * off) & (at > 0) & (at < side)
-        # nor a pan or a tilt: the two ends overlap (one picture moved by up to three quarters of it)
+        # nor a pan or a tilt: the two ends overlap (one picture moved by up to half of it, PUSH_OVERLAP_SHIFT)
         maybe = np.flatnonzero(likely.any(axis=(1, 2)))
         maybe = maybe[~_moved(a[maybe], b[maybe], PUSH_OVERLAP_SHIFT)]
         for j in maybe.tolist():
