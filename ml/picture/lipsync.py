@@ -84,6 +84,7 @@ __all__ = [
     "score_curves",
     "estimate",
     "half_support",
+    "curve_support",
     "refined_landmarks",
     "track_offsets",
     "clip_offset",
@@ -447,9 +448,21 @@ def half_support(
     for rows in (slice(0, n // 2), slice(n // 2, n)):
         half = {name: features[rows] for name, features in mouth.items()}
         curve = np.mean(list(score_curves(half, speech, speech_start_s, times[rows], shifts_s, params).values()), axis=0)
-        sd = curve.std()
-        support = min(support, float((curve[near].max() - curve.mean()) / sd) if sd > 0 else 0.0)
+        support = min(support, curve_support(curve, near))
     return support
+
+
+def curve_support(curve: np.ndarray, near: np.ndarray) -> float:
+    """A curve's highest value where ``near`` [bool, the same shape], in standard deviations above its
+    mean (over its finite values: NaN where a shift has no evidence); 0 for a flat curve, −inf with
+    fewer than 3 finite values or none where ``near``. A half's support of an offset (:func:`half_support`,
+    and a SyncNet checkpoint's, :func:`ml.picture.syncnet.half_support`)."""
+    curve = np.asarray(curve, dtype=np.float64)
+    known = np.isfinite(curve)
+    if known.sum() < 3 or not known[near].any():
+        return float("-inf")
+    sd = float(curve[known].std())
+    return float((np.nanmax(curve[near]) - curve[known].mean()) / sd) if sd > 0 else 0.0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -465,18 +465,16 @@ def half_support(
     estimator's consistency (:func:`ml.picture.lipsync.half_support`) on SyncNet's curve: a track's sync
     is one constant, and a minimum made by one chance alignment shows in one half. A half with fewer
     than 2 windows, or no complete pair near ``best``, bears nothing out (−inf)."""
+    from ml.picture.lipsync import curve_support
+
     n = len(np.asarray(lip_embeddings))
     if n < 4:
         return float("-inf")
+    close = np.abs(np.arange(len(pairs)) - best) <= near
     support = np.inf
     for rows in (slice(0, n // 2), slice(n // 2, n)):
         curve = -shift_distances(lip_embeddings[rows], audio_embeddings, pairs[:, rows], complete[:, rows])
-        known = np.isfinite(curve)
-        window = curve[max(0, best - near) : best + near + 1]
-        if known.sum() < 3 or not np.isfinite(window).any():
-            return float("-inf")
-        sd = float(curve[known].std())
-        support = min(support, float((np.nanmax(window) - curve[known].mean()) / sd) if sd > 0 else 0.0)
+        support = min(support, curve_support(curve, close))
     return support
 
 
