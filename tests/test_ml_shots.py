@@ -463,6 +463,27 @@ def test_a_dissolve_is_reported_once_where_a_middle_frame_fails_a_test(real_medi
     assert span[0] <= first and span[1] >= last
 
 
+def test_a_dissolve_split_by_one_failing_middle_frame_is_one_even_where_its_spans_only_overlap(real_media, shot_clips, tmp_path):
+    # face_3 at 224 lines into testvideo.mp4's lizard, 16 mixed frames at 30 fps (as in a 29.97-fps
+    # edit): one middle frame fails, and the two runs' spans overlap without one lying inside the
+    # other (29-49 and 38-57 before), so the run was reported as two dissolves 4 frames apart
+    from ml.testmedia.video import EditSegment, edit_video
+
+    path = tmp_path / "dissolve.mp4"
+    segments = [
+        EditSegment(real_media / "talking_heads" / "retalking" / "face_3.mp4", duration_s=1.5, source_height=224),
+        EditSegment(shot_clips / "testvideo.mp4", start_s=13.4, duration_s=1.2, dissolve_frames=16),
+    ]
+    truth = edit_video(segments, path, width=640, height=360, fps=30)
+    (first, last), = truth.dissolves
+    shots = shots_from_file(path)
+    assert [row["begins_with"] for row in shots.table()] == ["start", "dissolve"], shots.table()
+    (middle,) = shots.boundaries("dissolve").tolist()
+    assert first <= middle <= last
+    (span,) = shots.dissolve_span.tolist()
+    assert span[0] <= first and span[1] >= last
+
+
 def test_two_dissolves_close_together_stay_two():
     # three still pictures joined by two 12-frame dissolves 1 s apart: the spans each is found over
     # overlap; they are two dissolves all the same (one span inside the other would be one)

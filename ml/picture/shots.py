@@ -113,8 +113,10 @@ __all__ = [
     "shots_from_file",
 ]
 
-ALGORITHM = "hsv-luma-shots/15"
-"""Bump when the detector changes in a way the parameters do not capture (/15: a push between two
+ALGORITHM = "hsv-luma-shots/16"
+"""Bump when the detector changes in a way the parameters do not capture (/16: a dissolve whose run
+of middle frames one failing middle frame split, the spans of the two parts overlapping without one
+inside the other, was two dissolves; /15: a push between two
 smooth pictures was taken for a pan whose ends overlap by a sliver; /14: a push between two
 pictures of one brightness where they meet was taken for a whip pan, their colours now count, and a
 stretch of a pan across more than one width could be a push, two steps at the start of a file could
@@ -937,6 +939,11 @@ def _nested(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return (b[0] <= a[0] and a[1] <= b[1]) or (a[0] <= b[0] and b[1] <= a[1])
 
 
+DISSOLVE_RUN_GAP = 2
+"""Two runs of middle frames with a dissolve's span (see :func:`_dissolve_search`) at most this many
+frames apart are one dissolve: two dissolves have a shot between them, whose middle frames fail."""
+
+
 def _dissolve_search(n: int, params: ShotParams, boxes: np.ndarray | None) -> _Search:
     """(first, middle, last) frame of every dissolve: spans m − w … m + w over which the thumbnail
     changes monotonously, by at least ``dissolve_min_change`` (or by at least ``dissolve_still_change``
@@ -999,10 +1006,14 @@ def _dissolve_search(n: int, params: ShotParams, boxes: np.ndarray | None) -> _S
             while j < n and best[j] > 0:
                 j += 1
             w = int(best_w[i:j].max())
-            if runs and _nested((i - w, j - 1 + w), (runs[-1][0] - runs[-1][2], runs[-1][1] - 1 + runs[-1][2])):
-                # a span inside the other is the same dissolve: a middle frame where a test just fails (the
-                # mix residual of a span that reaches into the speaker's motion) splits its run in two.
-                # Spans that only overlap are two (two dissolves 1.8 s apart, each found over up to 2 s)
+            if runs and (
+                i - runs[-1][1] <= DISSOLVE_RUN_GAP
+                or _nested((i - w, j - 1 + w), (runs[-1][0] - runs[-1][2], runs[-1][1] - 1 + runs[-1][2]))
+            ):
+                # a middle frame where a test just fails (the mix residual of a span that reaches into the
+                # speaker's motion) splits a dissolve's run in two: runs a frame or two apart, or whose spans
+                # lie one inside the other, are the same dissolve. Spans that only overlap are two (two
+                # dissolves 1.8 s apart, each found over up to 2 s)
                 runs[-1] = (runs[-1][0], j, max(w, runs[-1][2]))
             else:
                 runs.append((i, j, w))
