@@ -282,8 +282,8 @@ def markdown(rows: list[dict]) -> list[str]:
         "|---|---|---|---|---|",
         *[f"| {name} | {t['within_40ms']} of {t['edits']} ({t['determined']}) | {t['confident_tracks']} of {t['tracks']} "
           f"| {t['right_and_confident']} of {t['right_tracks']} | {len(t['confident_and_wrong'])} |"
-          for name, t in (("avcorr/5 (halves' consistency)", s), ("avcorr/4 (before)", summary(before_rows(rows))))], "",
-        "Per edit (avcorr/5; a track's consistency, where measured, after its confidence):", "",
+          for name, t in (("avcorr/6 (halves' consistency)", s), ("avcorr/4 (before)", summary(before_rows(rows))))], "",
+        "Per edit (avcorr/6; a track's consistency, where measured, after its confidence):", "",
         "| edit | truth ms | talking heads | tracks (confident) | status | error ms | track errors ms (confidence, consistency) |",
         "|---|---|---|---|---|---|---|",
     ]  # fmt: skip

@@ -23,8 +23,8 @@ estimate can be right there, and none may be confident; they are counted apart.
 For every copy, in the same run: decode-only (every video frame and the whole audio track decoded,
 2 threads) and each estimator (shots, face tracks, and the lip-sync offset of the longest track; the
 shots and face tracks are computed once per copy and their time is added to every estimator).
-Estimators: ``avcorr/5`` (the defaults: ``avcorr/4``, whose speech features are centred, with the halves'
-consistency), ``avcorr/4 (before)`` (the same run's ``avcorr/5`` estimate with the confidence as it was
+Estimators: ``avcorr/6`` (the defaults: ``avcorr/4``, whose speech features are centred, with the halves'
+consistency of ``avcorr/5`` and its window and tolerances counted in frames no shorter than at 25 fps), ``avcorr/4 (before)`` (the same run's ``avcorr/6`` estimate with the confidence as it was
 before the halves' consistency, :func:`benchmarks.edit_lipsync.as_avcorr4`; not run again) and
 ``avcorr/2 (before)``, the estimator as it was before issue 23 (a search 2 frames beyond the
 window and the confidence = the curve's peak over its median, in standard deviations, with
@@ -104,13 +104,13 @@ BILABIAL_NOTE = (
 )
 
 ESTIMATORS = {
-    "avcorr/5": LipSyncParams(),
+    "avcorr/6": LipSyncParams(),
     BEFORE: LipSyncParams(search_margin_frames=2, min_confidence=2.0),
 }
 
 AVCORR4 = "avcorr/4 (before)"
-DERIVED = {AVCORR4: "avcorr/5"}
-"""Estimators read off another's result without running again: ``avcorr/4`` is ``avcorr/5``'s offset
+DERIVED = {AVCORR4: "avcorr/6"}
+"""Estimators read off another's result without running again: ``avcorr/4`` is ``avcorr/6``'s offset
 and curve with the confidence without the halves' consistency (:func:`benchmarks.edit_lipsync.as_avcorr4`)."""
 
 SKIPPED: set[str] = set()

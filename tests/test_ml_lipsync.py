@@ -83,6 +83,33 @@ def test_shifted_clips_are_recovered_with_the_sign(heads, tmp_path, clip, frames
     assert abs(r.offset_s - frames * 0.04) <= _frame_s(r), r.offset_s
 
 
+def test_the_search_reaches_as_far_at_59_94_fps(heads, tmp_path):
+    # a GRID clip shown at 59.94 fps (each frame repeated as a player would), its sound 360 ms early:
+    # ±15 frames of 59.94 fps reach ±250 ms, so the offset lay beyond the window and every track of
+    # a 59.94-fps edit so shifted read as no speaker; a frame counts as at 25 fps (±600 ms), and so do
+    # the tolerances (one frame of agreement was 17 ms: the 360-ms offset read right had no confidence)
+    from fractions import Fraction
+
+    from ml.decoding.video import iter_frames
+    from ml.testmedia.bad_picture import write_with_sound
+
+    src = heads / "grid" / "lbbc2a.mpg"  # at 25 fps, moved 360 ms either way: read within 10 ms, confidence 2.8-2.9
+    frames = [(f.time_s, f.image) for f in iter_frames(src)]
+    rate = Fraction(60000, 1001)
+    times = np.array([t for t, _ in frames])
+    n = int((times[-1] - times[0] + 0.04) * rate)
+    picks = np.searchsorted(times - times[0], np.arange(n) / float(rate) + 1e-6, side="right") - 1
+    h, w = frames[0][1].shape[:2]
+    copy = write_with_sound(
+        tmp_path / "ntsc.mkv", src, (frames[i][1] for i in picks), range(n), 1 / rate, float(times[0]), (w, h),
+        rate=rate, options={"preset": "ultrafast", "crf": "18"},
+    )
+    r = clip_offset(shifted_copy(copy, tmp_path / "lead.mkv", 0.36))
+    assert r.frame_rate == pytest.approx(59.94, rel=0.03)  # Matroska keeps milliseconds: 16 or 17 ms a frame
+    assert r.shifts_s[-1] >= LipSyncParams().max_shift_frames * FRAME_S
+    assert r.offset_s == pytest.approx(0.36, abs=0.04) and r.reliable(LipSyncParams()), (r.offset_s, r.confidence)
+
+
 def test_container_start_offset_moves_only_timestamps(heads, tmp_path):
     from ml.decoding.audio import load_audio
     from ml.decoding.video import iter_frames
@@ -226,7 +253,7 @@ def test_params_and_identity():
     # the estimate changes with the search margin (and changed with the confidence rule, avcorr/3):
     # stored offsets made otherwise go stale
     assert estimator_identity(LipSyncParams()) != estimator_identity(LipSyncParams(search_margin_frames=2))
-    assert estimator_identity(LipSyncParams()).startswith("lipsync-avcorr/5:")
+    assert estimator_identity(LipSyncParams()).startswith("lipsync-avcorr/6:")
     assert lip_sync_identity("", LipSyncParams()) == estimator_identity(LipSyncParams())
     assert LipSyncParams(n_mfcc=[13]).n_mfcc == (13,)
     for bad in (

@@ -29,8 +29,8 @@ is the track's offset.
 - **Mouth position**: face tracks detect every k-th frame and interpolate; with ``refine_landmarks``
   the landmarks are detected again on every frame of the track, in a small square around its box
   (the mouth moves between detections and a crop that lags it mixes head motion into the features).
-- **Offset**: the argmax within ±``max_shift_frames`` frames (of the track's own frame rate; half a
-  frame more), refined by a parabola through the peak and its neighbours. The curve reaches
+- **Offset**: the argmax within ±``max_shift_frames`` frames (of the track's own frame rate, but
+  no shorter than at 25 fps, :data:`REFERENCE_FRAME_S`, as every tolerance below; half a frame more), refined by a parabola through the peak and its neighbours. The curve reaches
   ``search_margin_frames`` further so that a maximum at the window's limit is recognisable: a best
   candidate at the limit that the curve beyond still exceeds is ``at_edge`` (the truth may lie
   outside the window) and never confident, and a higher value beyond the window counts against the
@@ -90,8 +90,10 @@ __all__ = [
     "clip_offset",
 ]
 
-ALGORITHM = "lipsync-avcorr/5"
-"""Bump when the estimator changes in a way the parameters do not capture (/5: no confidence unless
+ALGORITHM = "lipsync-avcorr/6"
+"""Bump when the estimator changes in a way the parameters do not capture (/6: the window and the
+tolerances are counted in frames no shorter than at 25 fps, :data:`REFERENCE_FRAME_S`; above 25 fps
+they were shorter in time, the same at 25 fps and below; /5: no confidence unless
 both halves of the track bear the offset out; /4: the speech features'
 mean over an even number of hops is centred on its instant, it was half a hop (2.5 ms) late; /3: the
 confidence is prominence × agreement of the feature families, and an offset at the edge is never
@@ -105,6 +107,20 @@ CROP_SIDE = 96
 
 REFINE_SIDE = 160
 """Side of the square around a face box (1.6 × its size) in which landmarks are re-detected."""
+
+REFERENCE_FRAME_S = 0.04
+"""The window (``max_shift_frames``, ``search_margin_frames``) and the tolerances below are counted in
+frames of at least this long (25 fps: SyncNet's rate, and the GRID clips' on which they were tuned):
+in a faster picture a frame is shorter but the mouth moves no faster, so they are as long in time as
+at 25 fps. Counted in the picture's own frames, ±15 frames of a 59.94-fps title reached ±250 ms (a
+363-ms offset was read as no speaker at all) and one frame of agreement was 17 ms (a 360-ms offset
+read right had no family agreeing). A slower picture's frames count as they are (24 fps: ±625 ms)."""
+
+
+def frame_unit(frame_s: float) -> float:
+    """Seconds of one frame as the window and tolerances count it (:data:`REFERENCE_FRAME_S`)."""
+    return max(float(frame_s), REFERENCE_FRAME_S)
+
 
 GAP_FRAMES = 3
 """The prominence of a peak is measured against the curve's highest value at least this many
@@ -379,7 +395,8 @@ def _peak(
     """(refined offset, confidence, prominence, agreement, at_edge) of an averaged score curve and
     its families' curves (see the module's docstring).
 
-    The offset is the best candidate within ±``max_shift_s`` (and half a frame); the curve beyond is
+    ``frame_s``: a frame as the tolerances count it (:func:`frame_unit`). The offset is the best
+    candidate within ±``max_shift_s`` (and half a frame); the curve beyond is
     evidence against it: a higher value there, ``GAP_FRAMES`` or more away, makes the prominence
     negative, and a best candidate at the window's limit that the curve beyond still exceeds is no
     peak but an edge (``at_edge``)."""
@@ -408,13 +425,12 @@ def estimate(
     confidence and the halves' consistency (see the module's docstring); ``track`` is 0."""
     times = np.asarray(times, dtype=np.float64)
     frame_rate = 1.0 / float(np.median(np.diff(times)))
-    reach = (params.max_shift_frames + params.search_margin_frames) / frame_rate
+    unit = frame_unit(1.0 / frame_rate)
+    reach = (params.max_shift_frames + params.search_margin_frames) * unit
     shifts = np.arange(-reach, reach + params.lag_step_s / 2, params.lag_step_s)
     families = score_curves(mouth, speech, speech_start_s, times, shifts, params)
     scores = np.mean(list(families.values()), axis=0)
-    offset, confidence, prominence, agreement, at_edge = _peak(
-        shifts, scores, families, 1.0 / frame_rate, params.max_shift_frames / frame_rate
-    )
+    offset, confidence, prominence, agreement, at_edge = _peak(shifts, scores, families, unit, params.max_shift_frames * unit)
     consistency = half_support(mouth, speech, speech_start_s, times, shifts, offset, params) if confidence > 0 else float("nan")
     if not consistency >= MIN_HALF_SUPPORT:
         confidence = 0.0
@@ -442,7 +458,7 @@ def half_support(
     n = len(times)
     if n < 8:
         return float("-inf")
-    frame_s = float(np.median(np.diff(times)))
+    frame_s = frame_unit(float(np.median(np.diff(times))))
     near = np.abs(shifts_s - offset_s) <= HALF_FRAMES * frame_s + 1e-9
     support = np.inf
     for rows in (slice(0, n // 2), slice(n // 2, n)):

@@ -482,7 +482,9 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
     """SyncNet's offset of every face track of the title file at ``path``.
 
     Each video window (5 frames from frame i) is compared with the audio windows that start at
-    frame i's own timestamp shifted by −max_shift … +max_shift frames of the track; the audio's
+    frame i's own timestamp shifted by −max_shift … +max_shift frames of the track (``max_shift_frames``
+    counted as at 25 fps at most, :func:`ml.picture.lipsync.frame_unit`: 15 at 25 fps, as SyncNet
+    searches, 36 at 59.94 fps; the halves' tolerance likewise); the audio's
     start time in the container counts (stream timestamps), and audio windows reaching past either
     end of the audio are left out (:func:`shift_distances`). A track with no complete window at
     some shift (its audio is shorter than the search) is skipped. Returns ``ml.picture.lipsync.TrackSync``
@@ -497,17 +499,26 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
 
     from ml.decoding.audio import AudioStream, iter_audio_blocks
     from ml.picture.faces import mouth_crops
-    from ml.picture.lipsync import HALF_FRAMES, MIN_HALF_SUPPORT, TrackSync
+    from ml.picture.lipsync import HALF_FRAMES, MIN_HALF_SUPPORT, TrackSync, frame_unit
 
     stats = AudioStream(info=None)  # type: ignore[arg-type]
     audio = np.concatenate(list(iter_audio_blocks(path, sample_rate=AUDIO_RATE, stats=stats)) or [np.zeros(0, np.float32)])
     mfcc = mfcc_features(audio)
     steps_per_s = AUDIO_RATE / 160
     results = []
-    max_shift = params.max_shift_frames
+
+    def in_frames(frames: float, frame_s: float) -> int:
+        """``frames`` as the estimator counts them (:func:`frame_unit`), in the track's own frames."""
+        return max(1, int(round(frames * frame_unit(frame_s) / frame_s)))
+
     def one(track: int):
         """The track's TrackSync, or None when it is too short for the search."""
-        if len(tracks.rows(track)) < WINDOW_FRAMES + 2 * max_shift:
+        rows = tracks.rows(track)
+        track_frame_s = float(np.median(np.diff(tracks.time_s[rows]))) if len(rows) > 1 else 0.0
+        if not track_frame_s > 0:
+            return None
+        max_shift = in_frames(params.max_shift_frames, track_frame_s)
+        if len(rows) < WINDOW_FRAMES + 2 * max_shift:
             return None
         times = []
 
@@ -537,7 +548,7 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
         if np.isnan(distances).any():
             return None
         best = int(np.argmin(distances))
-        consistency = half_support(lip_emb, audio_emb, pairs, complete, best, int(HALF_FRAMES))
+        consistency = half_support(lip_emb, audio_emb, pairs, complete, best, in_frames(HALF_FRAMES, frame_s))
         confidence = float(np.median(distances) - distances[best]) if consistency >= MIN_HALF_SUPPORT else 0.0
         # the sound of frame i is found ``shift`` frames later: a positive shift means it comes late
         return TrackSync(
