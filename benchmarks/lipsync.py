@@ -24,7 +24,8 @@ For every copy, in the same run: decode-only (every video frame and the whole au
 2 threads) and each estimator (shots, face tracks, and the lip-sync offset of the longest track; the
 shots and face tracks are computed once per copy and their time is added to every estimator).
 Estimators: ``avcorr/6`` (the defaults: ``avcorr/4``, whose speech features are centred, with the halves'
-consistency of ``avcorr/5`` and its window and tolerances counted in frames no shorter than at 25 fps), ``avcorr/4 (before)`` (the same run's ``avcorr/6`` estimate with the confidence as it was
+consistency of ``avcorr/5`` and its window and tolerances counted in frames no shorter than at 25
+fps), ``avcorr/4 (before)`` (the same run's ``avcorr/6`` estimate with the confidence as it was
 before the halves' consistency, :func:`benchmarks.edit_lipsync.as_avcorr4`; not run again) and
 ``avcorr/2 (before)``, the estimator as it was before issue 23 (a search 2 frames beyond the
 window and the confidence = the curve's peak over its median, in standard deviations, with

@@ -30,7 +30,8 @@ is the track's offset.
   the landmarks are detected again on every frame of the track, in a small square around its box
   (the mouth moves between detections and a crop that lags it mixes head motion into the features).
 - **Offset**: the argmax within ±``max_shift_frames`` frames (of the track's own frame rate, but
-  no shorter than at 25 fps, :data:`REFERENCE_FRAME_S`, as every tolerance below; half a frame more), refined by a parabola through the peak and its neighbours. The curve reaches
+  no shorter than at 25 fps, :data:`REFERENCE_FRAME_S`, as every tolerance below; half a frame
+  more), refined by a parabola through the peak and its neighbours. The curve reaches
   ``search_margin_frames`` further so that a maximum at the window's limit is recognisable: a best
   candidate at the limit that the curve beyond still exceeds is ``at_edge`` (the truth may lie
   outside the window) and never confident, and a higher value beyond the window counts against the
