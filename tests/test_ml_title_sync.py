@@ -112,6 +112,22 @@ def _estimated_track(track: int, peak_s: float) -> TrackSync:
     )
 
 
+def test_a_title_whose_tracks_peak_beyond_the_window_says_so_and_reads_nothing():
+    # a 900-ms offset (a real 25-fps edit, benchmarks/README.md 2026-12-07 stop 40) read as "no speaker"
+    # on all 11 tracks: the reason now says where their curves peak, and still no offset is read
+    params = LipSyncParams()
+    far = [_estimated_track(0, 0.8), _estimated_track(1, 0.86)]
+    picture = picture_sync(far, min_confidence=params.min_confidence, estimator="test", max_shift_frames=params.max_shift_frames)
+    assert picture.status == "no_speaker" and picture.offset_s is None and picture.estimate_s is None
+    assert picture.reason.startswith("no face track looks like a speaker: best confidence 0.000 of 2 tracks")
+    assert "2 of 2 tracks peak beyond the ±600 ms searched (median +830 ms)" in picture.reason
+    # one such track, or tracks whose peaks lie inside the window, add nothing
+    for tracks in ([far[0]], [_estimated_track(0, 0.3), _estimated_track(1, -0.2)]):
+        tracks = [dataclasses.replace(t, confidence=0.0) for t in tracks]
+        picture = picture_sync(tracks, min_confidence=params.min_confidence, estimator="test", max_shift_frames=params.max_shift_frames)
+        assert picture.status == "no_speaker" and "beyond" not in picture.reason, picture.reason
+
+
 @pytest.mark.parametrize("reading_s", [0.64, -0.8])
 def test_agreeing_tracks_beyond_the_window_leave_the_verdict_against_the_original_audio(kinds, reading_s):
     """Two speakers agree on a reading beyond ±15 frames (a peak at the window's edge, or past it):

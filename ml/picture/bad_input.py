@@ -69,5 +69,6 @@ def title_picture_sync(estimates: Sequence[TrackSync], tracks: FaceTracks, param
         list(estimates), min_confidence=params.min_confidence, estimator=estimator,
         has_picture=tracks.n_frames > 0, agreement_s=params.agreement_s,
         min_agreeing_tracks=params.min_agreeing_tracks, min_agreeing_share=params.min_agreeing_share,
+        max_shift_frames=params.max_shift_frames,
     )  # fmt: skip
     return with_picture_problem(picture, tracks)

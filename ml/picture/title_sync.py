@@ -123,6 +123,33 @@ def _consensus(offsets: np.ndarray, weights: np.ndarray, agreement_s: float) -> 
     return float(np.median(offsets[members])), members
 
 
+def _beyond_the_window(track_offsets: list[TrackSync], max_shift_frames: int | None) -> str:
+    """What a title without a speaking track adds to its reason when two or more tracks' curves peak
+    beyond the estimator's window (the offset may lie outside it, and the window's peaks were side
+    peaks); "" otherwise."""
+    from ml.picture.lipsync import frame_unit
+
+    if max_shift_frames is None:
+        return ""
+    peaks, windows = [], []
+    for t in track_offsets:
+        shifts, scores = np.asarray(t.shifts_s, dtype=np.float64), np.asarray(t.scores, dtype=np.float64)
+        if not shifts.size or not np.isfinite(scores).any() or not t.frame_rate > 0:
+            continue
+        unit = frame_unit(1.0 / t.frame_rate)
+        window = max_shift_frames * unit
+        peak = float(shifts[int(np.nanargmax(scores))])
+        if abs(peak) > window + 0.5 * unit:
+            peaks.append(peak)
+            windows.append(window)
+    if len(peaks) < 2:
+        return ""
+    return (
+        f"; {len(peaks)} of {len(track_offsets)} tracks peak beyond the ±{1000 * min(windows):.0f} ms searched "
+        f"(median {1000 * float(np.median(peaks)):+.0f} ms): the offset may lie outside the window"
+    )
+
+
 def picture_sync(
     track_offsets: list[TrackSync],
     *,
@@ -132,6 +159,7 @@ def picture_sync(
     agreement_s: float = LipSyncParams.agreement_s,
     min_agreeing_tracks: int = LipSyncParams.min_agreeing_tracks,
     min_agreeing_share: float = LipSyncParams.min_agreeing_share,
+    max_shift_frames: int | None = None,
 ) -> PictureSync:
     """The title's original audio ↔ picture offset from its tracks' lip-sync estimates.
 
@@ -154,6 +182,11 @@ def picture_sync(
     min_agreeing_share : float
         Agreeing tracks holding less than this share of the speaking tracks' confidence (0..1):
         likewise.
+    max_shift_frames : int, optional
+        The estimator's window (``LipSyncParams.max_shift_frames``, a frame counted as
+        :func:`ml.picture.lipsync.frame_unit` counts it). Given, a title with no speaking track says
+        how many tracks' curves peak beyond the window (their offset may lie outside it; nothing is
+        read from them).
     """
     if min_confidence < 0:
         raise ParameterError(f"min_confidence={min_confidence} must be >= 0")
@@ -192,7 +225,7 @@ def picture_sync(
             "no_speaker",
             None,
             f"no face track looks like a speaker: best confidence {best:.3f} of {len(rows)} tracks "
-            f"(need {min_confidence:g})",
+            f"(need {min_confidence:g}){_beyond_the_window(track_offsets, max_shift_frames)}",
             estimator,
             rows,
             shifts_s=shifts,
