@@ -230,3 +230,22 @@ def test_half_support_needs_both_halves_of_the_track():
     audio, pairs = audio_for(15, 4)  # the second half's sync 11 frames away
     assert half_support(lips, audio, pairs, complete, 15) < MIN_HALF_SUPPORT
     assert half_support(lips[:3], audio, pairs[:, :3], complete[:, :3], 15) == float("-inf")  # too short to halve
+
+
+@pytest.mark.parametrize("fps", [25, 30000 / 1001, 60000 / 1001, 24, 50])
+def test_crops_go_to_syncnet_at_25_fps(fps):
+    # SyncNet's lip window is 5 frames of 25 fps (0.2 s, as its audio window): a 59.94-fps track's 5
+    # consecutive frames were 83 ms; each 25-fps instant gets the frame a player shows then
+    from ml.picture.syncnet import at_25_fps
+
+    start, n = 3.17, int(round(4 * fps))
+    times = start + np.round(np.arange(n) / fps, 3)  # millisecond timestamps, as Matroska keeps them
+    frames = [(float(t), np.full((2, 2), i)) for i, t in enumerate(times)]
+    out = list(at_25_fps(iter(frames)))
+    instants = np.array([t for t, _ in out])
+    assert instants[0] == start and np.allclose(np.diff(instants), 0.04)
+    assert len(out) == int(np.floor((times[-1] - start + 0.001) * 25)) + 1  # every instant to the last frame's
+    shown = [int(image[0, 0]) for _, image in out]
+    assert shown == [int(np.searchsorted(times, t + 0.001, side="right")) - 1 for t in instants]
+    if fps == 25:  # a 25-fps track goes in unchanged
+        assert shown == list(range(n))

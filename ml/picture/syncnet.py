@@ -24,7 +24,7 @@ imports it inside the functions that run the model, so the code location stays f
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,10 +52,11 @@ __all__ = [
     "syncnet_track_offsets",
 ]
 
-READING = "halves/1"
-"""How a checkpoint's distance curve is read into an offset and a confidence; part of the lip-sync
-offsets' code version (bump when it changes: /1, no confidence unless both halves of the track bear
-the offset out; before it, median − min alone)."""
+READING = "halves/2"
+"""How a checkpoint is run on a track and its distance curve read into an offset and a confidence;
+part of the lip-sync offsets' code version (bump when it changes: /2, the track's crops taken at 25
+fps, :func:`at_25_fps`, where a faster or slower track's own frames were windowed; /1, no confidence
+unless both halves of the track bear the offset out; before it, median − min alone)."""
 AUDIO_RATE = 16_000
 """Audio sample rate of the MFCC front end (Hz), as SyncNet was trained."""
 VIDEO_FPS = 25
@@ -478,13 +479,42 @@ def half_support(
     return support
 
 
+_INSTANT_TOLERANCE_S = 0.001
+"""A frame at most this much after an instant is the frame shown then (timestamps are rounded)."""
+
+
+def _instants(first_s: float, last_s: float) -> int:
+    """How many 25-fps instants lie from ``first_s`` to ``last_s`` (both included)."""
+    return int(np.floor((last_s - first_s + _INSTANT_TOLERANCE_S) * VIDEO_FPS)) + 1
+
+
+def at_25_fps(frames: Iterable[tuple[float, np.ndarray]]) -> Iterator[tuple[float, np.ndarray]]:
+    """(instant, image) at every 25-fps instant from the first frame's time to the last's: the frame
+    shown then (the latest at or before it, as a player shows it), from (time, image) in time order.
+    A 25-fps stream comes out as it went in; a faster one drops frames, a slower one repeats some."""
+    held = first = last = None
+    j = 0
+    for time_s, image in frames:
+        if first is None:
+            first = time_s
+        while held is not None and first + j / VIDEO_FPS < time_s - _INSTANT_TOLERANCE_S:
+            yield first + j / VIDEO_FPS, held
+            j += 1
+        held, last = image, time_s
+    if held is not None:
+        while j < _instants(first, last):
+            yield first + j / VIDEO_FPS, held
+            j += 1
+
+
 def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: int = 16) -> list:
     """SyncNet's offset of every face track of the title file at ``path``.
 
-    Each video window (5 frames from frame i) is compared with the audio windows that start at
-    frame i's own timestamp shifted by −max_shift … +max_shift frames of the track (``max_shift_frames``
-    counted as at 25 fps at most, :func:`ml.picture.lipsync.frame_unit`: 15 at 25 fps, as SyncNet
-    searches, 36 at 59.94 fps; the halves' tolerance likewise); the audio's
+    The track's crops are taken at 25 fps, as SyncNet was trained (:func:`at_25_fps`: the frame
+    shown at each instant 40 ms apart from the track's first, as a player shows it; a 59.94-fps
+    track's 5 consecutive frames were 83 ms where the audio window is 200 ms). Each video window (5
+    of those frames from frame i) is compared with the audio windows that start at frame i's instant
+    shifted by −max_shift … +max_shift frames (``max_shift_frames`` frames of 25 fps); the audio's
     start time in the container counts (stream timestamps), and audio windows reaching past either
     end of the audio are left out (:func:`shift_distances`). A track with no complete window at
     some shift (its audio is shorter than the search) is skipped. Returns ``ml.picture.lipsync.TrackSync``
@@ -499,7 +529,7 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
 
     from ml.decoding.audio import AudioStream, iter_audio_blocks
     from ml.picture.faces import mouth_crops
-    from ml.picture.lipsync import HALF_FRAMES, MIN_HALF_SUPPORT, TrackSync, frame_unit
+    from ml.picture.lipsync import HALF_FRAMES, MIN_HALF_SUPPORT, TrackSync
 
     stats = AudioStream(info=None)  # type: ignore[arg-type]
     audio = np.concatenate(list(iter_audio_blocks(path, sample_rate=AUDIO_RATE, stats=stats)) or [np.zeros(0, np.float32)])
@@ -507,24 +537,19 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
     steps_per_s = AUDIO_RATE / 160
     results = []
 
-    def in_frames(frames: float, frame_s: float) -> int:
-        """``frames`` as the estimator counts them (:func:`frame_unit`), in the track's own frames."""
-        return max(1, int(round(frames * frame_unit(frame_s) / frame_s)))
+    max_shift = params.max_shift_frames
 
     def one(track: int):
         """The track's TrackSync, or None when it is too short for the search."""
-        rows = tracks.rows(track)
-        track_frame_s = float(np.median(np.diff(tracks.time_s[rows]))) if len(rows) > 1 else 0.0
-        if not track_frame_s > 0:
-            return None
-        max_shift = in_frames(params.max_shift_frames, track_frame_s)
-        if len(rows) < WINDOW_FRAMES + 2 * max_shift:
+        track_times = tracks.time_s[tracks.rows(track)]
+        if len(track_times) == 0 or _instants(float(track_times[0]), float(track_times[-1])) < WINDOW_FRAMES + 2 * max_shift:
             return None
         times = []
 
         def crops_of():
-            for _, time_s, crop in mouth_crops(path, tracks, track, size=CROP_SIZE, scale=FACE_CROP_SCALE):
-                times.append(time_s)
+            crops = ((time_s, crop) for _, time_s, crop in mouth_crops(path, tracks, track, size=CROP_SIZE, scale=FACE_CROP_SCALE))
+            for instant, crop in at_25_fps(crops):
+                times.append(instant)
                 yield crop
 
         lip_emb = lip_embeddings(model, crops_of(), batch=batch)
@@ -548,7 +573,7 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
         if np.isnan(distances).any():
             return None
         best = int(np.argmin(distances))
-        consistency = half_support(lip_emb, audio_emb, pairs, complete, best, in_frames(HALF_FRAMES, frame_s))
+        consistency = half_support(lip_emb, audio_emb, pairs, complete, best, int(HALF_FRAMES))
         confidence = float(np.median(distances) - distances[best]) if consistency >= MIN_HALF_SUPPORT else 0.0
         # the sound of frame i is found ``shift`` frames later: a positive shift means it comes late
         return TrackSync(

@@ -84,7 +84,16 @@ def build_training_set(
     from ml.decoding.audio import AudioStream, iter_audio_blocks
     from ml.picture.faces import mouth_crops, track_faces
     from ml.picture.shots import shots_from_file
-    from ml.picture.syncnet import AUDIO_RATE, CROP_SIZE, FACE_CROP_SCALE, WINDOW_FRAMES, _timed_audio_windows, lip_windows, mfcc_features
+    from ml.picture.syncnet import (
+        AUDIO_RATE,
+        CROP_SIZE,
+        FACE_CROP_SCALE,
+        WINDOW_FRAMES,
+        _timed_audio_windows,
+        at_25_fps,
+        lip_windows,
+        mfcc_features,
+    )
     from ml.policy import Policy
 
     if max_shift <= MIN_NEGATIVE_SHIFT:
@@ -101,7 +110,9 @@ def build_training_set(
             continue
         longest = tracks.longest()
         crops, times = [], []
-        for _, time_s, crop in mouth_crops(clip, tracks, longest, size=CROP_SIZE, scale=FACE_CROP_SCALE):
+        # at 25 fps, as the lip windows are read (ml.picture.syncnet.syncnet_track_offsets)
+        found = ((time_s, crop) for _, time_s, crop in mouth_crops(clip, tracks, longest, size=CROP_SIZE, scale=FACE_CROP_SCALE))
+        for time_s, crop in at_25_fps(found):
             crops.append(crop)
             times.append(time_s)
         stats = AudioStream(info=None)  # type: ignore[arg-type]
