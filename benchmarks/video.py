@@ -22,7 +22,8 @@ On the same clips, in the same run:
 (``ml.testmedia.video.edit_video``): 12 clips each, drawn at random from ``media/talking_heads`` and
 the single shots of ``media/shots``, 2.5-5 s each, scaled (some first down to 160 or 224 lines, as
 small talking-head corpora are) and pillarboxed or letterboxed into a 16:9 or 4:3 frame, resampled to
-24, 25 or 30 fps on their timestamps, H.264 High (x264 ``veryfast``, CRF 23), a hard cut between
+24, 25 or 30 fps on their timestamps (edits from k = 40 on: 23.976, 29.97, 50 or 59.94 fps, the
+broadcast and film rates, :data:`BROADCAST_FRAMES`), H.264 High (x264 ``veryfast``, CRF 23), a hard cut between
 clips or, twice per edit, a dissolve of 0.4-0.8 s. Reported: hard cuts found within ±1 frame by
 dubsync and by PySceneDetect's ContentDetector and AdaptiveDetector (defaults), dissolves found
 (dubsync's dissolve boundary within the mixed frames), dissolves reported as cuts, and dubsync's
@@ -46,6 +47,7 @@ import argparse
 import json
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -267,6 +269,22 @@ unpublished dissolve at 16.7-19.5 s and its fade out from 22.1 s)."""
 EDIT_FRAMES = [(1280, 720, 25), (960, 720, 30), (1280, 720, 24), (960, 540, 25), (1280, 720, 30), (854, 480, 25)]
 """Frame size and rate of each edit, in turn: 16:9 frames pillarbox the 4:3 talking heads, 4:3
 frames letterbox the wide shots."""
+BROADCAST_FROM = 40
+"""Edits from this k on take their frame size and rate from :data:`BROADCAST_FRAMES` instead."""
+BROADCAST_FRAMES = [
+    (1280, 720, Fraction(24000, 1001)), (1280, 720, Fraction(30000, 1001)), (1280, 720, Fraction(50)), (1280, 720, Fraction(60000, 1001)),
+]  # fmt: skip
+"""Frame size and rate of edits k ≥ :data:`BROADCAST_FROM`, in turn: the rates of film and NTSC
+television (23.976, 29.97), and 50 and 59.94 fps progressive. Counted in the picture's own frames,
+the lip-sync window of 59.94 fps reached only ±250 ms (benchmarks/README.md, 2026-12-07, stop 40)."""
+
+
+def edit_frames(k: int) -> tuple[int, int, Fraction]:
+    """Frame width, height and rate of the k-th real edit."""
+    if k >= BROADCAST_FROM:
+        return BROADCAST_FRAMES[(k - BROADCAST_FROM) % len(BROADCAST_FRAMES)]
+    width, height, fps = EDIT_FRAMES[k % len(EDIT_FRAMES)]
+    return width, height, Fraction(fps)
 
 
 def edit_plan(k: int) -> tuple[list, list[dict]]:
@@ -274,7 +292,7 @@ def edit_plan(k: int) -> tuple[list, list[dict]]:
     truth says of each: its name, whether it shows a talking head, the height it was scaled down to."""
     from ml.testmedia.video import EditSegment
 
-    fps = EDIT_FRAMES[k % len(EDIT_FRAMES)][2]
+    fps = float(edit_frames(k)[2])
     rng = np.random.default_rng(100 + k)
     heads = sorted((MEDIA / "talking_heads").rglob("*.mp*"))
     parts = [(h, 0.0, None, True) for h in heads]
@@ -297,15 +315,17 @@ def real_edit(k: int) -> tuple[Path, dict]:
     from ml.testmedia.video import edit_video
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    width, height, fps = EDIT_FRAMES[k % len(EDIT_FRAMES)]
-    path = CACHE / f"edit_{k}_{width}x{height}_{fps}.mp4"
+    width, height, fps = edit_frames(k)
+    rate = str(fps.numerator) if fps.denominator == 1 else f"{float(fps):.3f}".rstrip("0")
+    path = CACHE / f"edit_{k}_{width}x{height}_{rate}.mp4"
     truth_path = path.with_suffix(".json")
     if path.exists() and truth_path.exists():
         return path, json.loads(truth_path.read_text())
     segments, clips = edit_plan(k)
     print(f"building {path.name} ...", flush=True)
-    truth = edit_video(segments, path, width=width, height=height, fps=fps)
-    data = {**truth.__dict__, "clips": clips, "width": width, "height": height}
+    # a whole rate as an int, as the edits before the broadcast rates were built (the same frames)
+    truth = edit_video(segments, path, width=width, height=height, fps=fps.numerator if fps.denominator == 1 else fps)
+    data = {**truth.__dict__, "fps": float(fps), "clips": clips, "width": width, "height": height}
     truth_path.write_text(json.dumps(data))
     return path, json.loads(truth_path.read_text())
 
