@@ -478,7 +478,9 @@ class ShotParams:
     tone curve, and GRID speakers brightened × 1.6-1.8 over their flat, clipping backgrounds,
     0.000-0.051 on every span; the real dissolves whose change had one sign on every span (edits 5, 7,
     8, 25, 28, 31, edit_0's MPEG-2 re-encode) 0.218-0.350 over the whole dissolve (a few frames inside
-    one are two mixes of the same pictures and swap few: those spans are not the ones that find it) ..."""
+    one are two mixes of the same pictures and swap few: those spans are not the ones that find it).
+    The same two tests, within the active box, tell an exposure or tone step from a cut on the next
+    frame (``ml.picture.shots._exposure_step``) ..."""
     dissolve_max_residual: float = 0.12
     """... and every frame between is a mix of the two ends: their mean distance from the nearest mix
     of the two is at most this share of that change (measured: the 24 dissolves of the development

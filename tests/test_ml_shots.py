@@ -429,6 +429,21 @@ def test_a_flash_is_not_a_cut(tmp_path, real_media):
     assert shots.luma_change[30] >= ShotParams().similar_min_luma  # a step the size of a cut's, and not one
 
 
+def test_an_exposure_step_is_not_a_cut(tmp_path, real_media):
+    # a GRID speaker whose picture jumps to a brighter tone curve (value ** 0.7) on frame 38 and stays
+    # there: a camera's exposure jumping, or an encoder's key frame refreshing colour its predicted
+    # frames let drift (a 50-fps edit's still speaker: the background 30-40 levels brighter at once).
+    # One picture at two exposures, not a cut (ContentDetector saw none, nor AdaptiveDetector at 0.8)
+    frames = [f.image for f in iter_frames(real_media / "talking_heads" / "grid" / "pwij3p.mpg")]
+    curve = np.clip(255 * (np.arange(256) / 255) ** 0.7, 0, 255).astype(np.uint8)
+    path = encode_frames(tmp_path / "exposure.mp4", (image if k < 38 else curve[image] for k, image in enumerate(frames)))
+    shots = shots_from_file(path)
+    assert shots.n_shots == 1, shots.table()
+    assert shots.change[38] >= ShotParams().similar_min_change and shots.luma_change[38] >= ShotParams().similar_min_luma
+    # the exposure test decides: without it the step is a cut
+    assert shots_from_file(path, ShotParams(dissolve_exposure_discordance=0.0)).boundaries("cut").tolist() == [38]
+
+
 def test_a_talking_head_brightening_is_not_a_dissolve(tmp_path, real_media):
     # face_2.mp4 brightened by a tone curve over 25 frames (value ** 0.6 at the end: an iris opening or a
     # camera's exposure settling), then the shot goes on: a mix of its two ends, as a dissolve is, but of
