@@ -739,9 +739,11 @@ class LipSyncParams:
     correlation of mouth-region features with speech features across candidate offsets."""
 
     max_shift_frames: int = 15
-    """offsets up to ±this many frames (of the track's own frame rate) are reported (SyncNet's ±15)."""
+    """offsets up to ±this many frames are reported (SyncNet's ±15): frames of the track's own rate,
+    but none shorter than at 25 fps (``ml.picture.lipsync.REFERENCE_FRAME_S``), so ±600 ms at 25 fps
+    and faster, ±625 ms at 24 (a SyncNet checkpoint reads every track at 25 fps)."""
     search_margin_frames: int = 8
-    """the search reaches this many frames beyond ±max_shift_frames, so that a maximum at the limit
+    """the search reaches this many frames (counted likewise) beyond ±max_shift_frames, so that a maximum at the limit
     is recognised as one (a reading at the limit, or below a higher value beyond it, is never
     confident). Tuned on the GRID clips, their curves translated by shifts of 0 to ±25 frames (209
     cases, 66 of them wrong: > 200 ms off or the truth beyond the window): with a 2-frame margin 13
