@@ -123,10 +123,11 @@ def _consensus(offsets: np.ndarray, weights: np.ndarray, agreement_s: float) -> 
     return float(np.median(offsets[members])), members
 
 
-def _beyond_the_window(track_offsets: list[TrackSync], max_shift_frames: int | None) -> str:
-    """What a title without a speaking track adds to its reason when two or more tracks' curves peak
+def _beyond_the_window(track_offsets: list[TrackSync], max_shift_frames: int | None, agreement_s: float) -> str:
+    """What a title without a speaking track adds to its reason when tracks' curves peak together
     beyond the estimator's window (the offset may lie outside it, and the window's peaks were side
-    peaks); "" otherwise."""
+    peaks): at least 2, and a third of the tracks, within ``2 × agreement_s`` of the median of those
+    beyond (the tracks of a face that does not speak peak anywhere, on either side); "" otherwise."""
     from ml.picture.lipsync import frame_unit
 
     if max_shift_frames is None:
@@ -142,11 +143,15 @@ def _beyond_the_window(track_offsets: list[TrackSync], max_shift_frames: int | N
         if abs(peak) > window + 0.5 * unit:
             peaks.append(peak)
             windows.append(window)
-    if len(peaks) < 2:
+    if not peaks:
+        return ""
+    middle = float(np.median(peaks))
+    together = int(np.sum(np.abs(np.asarray(peaks) - middle) <= 2 * agreement_s))
+    if together < max(2, len(track_offsets) / 3):
         return ""
     return (
-        f"; {len(peaks)} of {len(track_offsets)} tracks peak beyond the ±{1000 * min(windows):.0f} ms searched "
-        f"(median {1000 * float(np.median(peaks)):+.0f} ms): the offset may lie outside the window"
+        f"; {together} of {len(track_offsets)} tracks peak together beyond the ±{1000 * min(windows):.0f} ms searched "
+        f"(near {1000 * middle:+.0f} ms): the offset may lie outside the window"
     )
 
 
@@ -185,8 +190,8 @@ def picture_sync(
     max_shift_frames : int, optional
         The estimator's window (``LipSyncParams.max_shift_frames``, a frame counted as
         :func:`ml.picture.lipsync.frame_unit` counts it). Given, a title with no speaking track says
-        how many tracks' curves peak beyond the window (their offset may lie outside it; nothing is
-        read from them).
+        how many tracks' curves peak together beyond the window (the offset may lie outside it;
+        nothing is read from them).
     """
     if min_confidence < 0:
         raise ParameterError(f"min_confidence={min_confidence} must be >= 0")
@@ -225,7 +230,7 @@ def picture_sync(
             "no_speaker",
             None,
             f"no face track looks like a speaker: best confidence {best:.3f} of {len(rows)} tracks "
-            f"(need {min_confidence:g}){_beyond_the_window(track_offsets, max_shift_frames)}",
+            f"(need {min_confidence:g}){_beyond_the_window(track_offsets, max_shift_frames, agreement_s)}",
             estimator,
             rows,
             shifts_s=shifts,
