@@ -92,16 +92,15 @@ def test_the_search_reaches_as_far_at_59_94_fps(heads, tmp_path):
 
     from ml.decoding.video import iter_frames
     from ml.testmedia.bad_picture import write_with_sound
+    from ml.testmedia.video import EditSegment, _resampled
 
     src = heads / "grid" / "lbbc2a.mpg"  # at 25 fps, moved 360 ms either way: read within 10 ms, confidence 2.8-2.9
-    frames = [(f.time_s, f.image) for f in iter_frames(src)]
     rate = Fraction(60000, 1001)
-    times = np.array([t for t, _ in frames])
-    n = int((times[-1] - times[0] + 0.04) * rate)
-    picks = np.searchsorted(times - times[0], np.arange(n) / float(rate) + 1e-6, side="right") - 1
-    h, w = frames[0][1].shape[:2]
+    images = _resampled(EditSegment(src), rate)  # the frame shown at each instant, as the edits are made
+    first_s = next(iter(iter_frames(src))).time_s
+    h, w = images[0].shape[:2]
     copy = write_with_sound(
-        tmp_path / "ntsc.mkv", src, (frames[i][1] for i in picks), range(n), 1 / rate, float(times[0]), (w, h),
+        tmp_path / "ntsc.mkv", src, images, range(len(images)), 1 / rate, first_s, (w, h),
         rate=rate, options={"preset": "ultrafast", "crf": "18"},
     )
     r = clip_offset(shifted_copy(copy, tmp_path / "lead.mkv", 0.36))
