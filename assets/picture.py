@@ -27,7 +27,7 @@ from assets._common import (
     progress_logger,
 )
 from assets.media import ORIGINAL_MEDIA, SOURCE_VERSION
-from ml.decoding.video import has_video
+from ml.decoding.video import has_video, probe_video
 from ml.picture.bad_input import lip_sync_blocked, title_picture_sync
 from ml.picture.faces import FaceTracks, contact_sheet, faces_version, track_faces
 from ml.picture.shots import Shots, shots_from_file, shots_version
@@ -103,6 +103,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
                     metadata={"file": location, SOURCE_VERSION: track.version, "picture": "none (audio only)", "shots": 0},
                 )
             shots = shots_from_file(path, checked.shots, progress=progress_logger(context, f"shots of {location}"))
+            scan = probe_video(path).scan
         rows = shots.table()
         return Output(
             shots,
@@ -117,6 +118,7 @@ def build_picture_assets(policy: Policy, lip_sync_model: str) -> list:
                 "dissolves": int(shots.boundaries("dissolve").size),
                 "wipes": int(shots.boundaries("wipe").size),
                 "frame_rate": str(shots.frame_rate),
+                "scan": scan,
                 "shot_table": MetadataValue.md(_markdown_table(rows)),
             },
         )

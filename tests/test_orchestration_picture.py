@@ -52,7 +52,7 @@ def test_picture_assets_materialise_per_title(tmp_path, real_media):
     talk = results["talk"]
     assert talk.success
     shots_meta = talk.asset_materializations_for_node("shot_boundaries")[0].metadata
-    assert shots_meta["shots"].value == 1 and shots_meta["hard_cuts"].value == 0
+    assert shots_meta["shots"].value == 1 and shots_meta["hard_cuts"].value == 0 and shots_meta["scan"].value == "progressive"
     assert shots_meta["picture"].value == "yes" and "| shot |" in shots_meta["shot_table"].value
     faces_meta = talk.asset_materializations_for_node("face_tracks")[0].metadata
     assert faces_meta["tracks"].value == 1

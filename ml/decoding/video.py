@@ -64,6 +64,10 @@ class VideoInfo:
     duration_s : float or None
     n_frames : int or None
         Frame count the container declares, if any (not trusted for variable frame rates).
+    field_order : {"progressive", "tff", "bff", "unknown"}
+        Which field of an interlaced frame is shown first (its lines 0, 2, 4 … are the top field),
+        as the stream's parameters say (:data:`FIELD_ORDERS`); frames flagged interlaced
+        (:attr:`VideoFrame.interlaced`) hold two pictures half a frame apart.
     """
 
     path: str
@@ -73,6 +77,20 @@ class VideoInfo:
     frame_rate: Fraction | None
     duration_s: float | None
     n_frames: int | None
+    field_order: str = "progressive"
+
+    @property
+    def first_field(self) -> int:
+        """Parity of the lines of the field shown first: 0 (top: lines 0, 2, 4 …) unless the
+        stream says bottom first. Top first where unknown: HD and most SD are."""
+        return 1 if self.field_order == "bff" else 0
+
+    @property
+    def scan(self) -> str:
+        """"progressive", "interlaced, top field first" (or bottom), or "unknown", for people."""
+        if self.field_order in ("tff", "bff"):
+            return f"interlaced, {'top' if self.field_order == 'tff' else 'bottom'} field first"
+        return self.field_order
 
 
 @dataclass(frozen=True)
@@ -89,12 +107,16 @@ class VideoFrame:
     rotation : int
         Degrees (0, 90, 180 or 270, counter-clockwise) the stored picture was turned by to give
         ``image``, as the stream's display matrix asks (see :func:`iter_frames`).
+    interlaced : bool
+        The decoder flags the frame interlaced: its even and odd lines are two fields, pictures
+        taken half a frame apart (which first: :attr:`VideoInfo.field_order`), woven together.
     """
 
     index: int
     time_s: float
     image: np.ndarray
     rotation: int = 0
+    interlaced: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,6 +183,11 @@ class SampledFrames:
         return image.reshape(*shape, 3)
 
 
+FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tff", 3: "bff", 4: "bff", 5: "tff"}
+"""FFmpeg's ``AVFieldOrder`` (coded order, then display order: TT, BB, TB, BT) as the field shown
+first."""
+
+
 def _open(path: str | Path):
     import av
 
@@ -207,6 +234,7 @@ def probe_video(path: str | Path) -> VideoInfo:
             frame_rate=Fraction(rate) if rate else None,
             duration_s=duration,
             n_frames=int(stream.frames) if stream.frames else None,
+            field_order=FIELD_ORDERS.get(int(stream.codec_context.field_order or 0), "unknown"),
         )
     finally:
         container.close()
@@ -697,7 +725,7 @@ def iter_frames(
                 raise MediaError(path, f"frame {index} cannot be converted ({exc.strerror or exc})") from None
         if turns:
             image = np.ascontiguousarray(np.rot90(image, turns))
-        yield VideoFrame(index=index, time_s=time_s, image=image, rotation=90 * turns)
+        yield VideoFrame(index=index, time_s=time_s, image=image, rotation=90 * turns, interlaced=bool(frame.interlaced_frame))
 
 
 def iter_sampled(
