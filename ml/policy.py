@@ -791,6 +791,11 @@ class LipSyncParams:
     """detect the landmarks again on every frame of a track (in a small square around its box)
     instead of using the face tracks' interpolation between detections (tuned: the shared clips
     were about 10 points more often within ±1 frame; costs one small detector run per frame)."""
+    read_fields: bool = True
+    """read an interlaced picture field by field (:func:`ml.picture.faces.mouth_crops`): each
+    frame's two fields as two pictures half a frame apart, twice the samples of the mouth's
+    movement, instead of the woven frame (which shows the mouth at two instants at once).
+    Progressive pictures are read as before."""
     highpass_s: tuple[float, ...] = (0.4, 0.8)
     """seconds; a moving average this long is removed from both feature sets before correlating
     (removes head motion, lighting drift and the slow loudness contour; tuned: 1 s let slow trends

@@ -521,12 +521,26 @@ class _PictureStats:
 
 
 def mouth_crops(
-    path: str | Path, tracks: FaceTracks, track: int, *, size: int = 224, scale: float = 1.0, threads: int = 2
+    path: str | Path,
+    tracks: FaceTracks,
+    track: int,
+    *,
+    size: int = 224,
+    scale: float = 1.0,
+    threads: int = 2,
+    fields: bool = False,
 ) -> Iterator[tuple[int, float, np.ndarray]]:
     """Square RGB crops centred on the mouth of ``track``, frame by frame, for the lip-sync model.
 
     The side is ``scale`` × the face box width (at 1.0: nose to chin, cheek to cheek), resized to
     ``size`` pixels; parts outside the picture are black.
+
+    With ``fields``, a frame the decoder flags interlaced (:attr:`ml.decoding.video.VideoFrame.interlaced`)
+    gives two crops: one from each field's lines, the first field's at the frame's time and the
+    second's half a frame later (:attr:`ml.decoding.video.VideoInfo.field_order` says which is
+    first). A woven frame shows the mouth at two instants at once; its fields show it at twice the
+    frame rate, as a television does. The frame's landmarks place both. Progressive frames, and
+    frames turned by a display matrix (whose lines are no longer the fields'), give one crop.
 
     Yields
     ------
@@ -534,14 +548,30 @@ def mouth_crops(
     """
     import cv2
 
+    half_frame_s = None
+    if fields:
+        info = probe_video(path)
+        first = info.first_field
+        times = tracks.time_s[tracks.rows(track)]
+        frame_s = 1.0 / float(info.frame_rate) if info.frame_rate else float(np.median(np.diff(times))) if len(times) > 1 else 0.04
+        half_frame_s = frame_s / 2
     for r, video_frame in track_frames(path, tracks, track, threads=threads):
         mouth = tracks.landmarks[r, [MOUTH_LEFT, MOUTH_RIGHT]].mean(axis=0)
         side = max(8.0, scale * float(tracks.box[r, 2] - tracks.box[r, 0]))
         x0, y0 = mouth - side / 2
         # an affine map of the square onto size × size; borders outside the frame are black
         m = np.array([[size / side, 0, -x0 * size / side], [0, size / side, -y0 * size / side]], dtype=np.float32)
-        crop = cv2.warpAffine(video_frame.image, m, (size, size), flags=cv2.INTER_AREA, borderValue=(0, 0, 0))
-        yield int(tracks.frame[r]), float(tracks.time_s[r]), crop
+        frame, time_s = int(tracks.frame[r]), float(tracks.time_s[r])
+        if half_frame_s is None or not video_frame.interlaced or video_frame.rotation:
+            yield frame, time_s, cv2.warpAffine(video_frame.image, m, (size, size), flags=cv2.INTER_AREA, borderValue=(0, 0, 0))
+            continue
+        for k, parity in enumerate((first, 1 - first)):
+            # field line j is frame line 2j + parity
+            mf = m.copy()
+            mf[1, 1] *= 2
+            mf[1, 2] += parity * size / side
+            field = video_frame.image[parity::2]
+            yield frame, time_s + k * half_frame_s, cv2.warpAffine(field, mf, (size, size), flags=cv2.INTER_AREA, borderValue=(0, 0, 0))
 
 
 def track_frames(path: str | Path, tracks: FaceTracks, track: int, *, threads: int = 2) -> Iterator[tuple[int, VideoFrame]]:

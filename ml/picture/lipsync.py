@@ -585,7 +585,7 @@ def track_offsets(
             landmarks = tracks.landmarks.copy()
             landmarks[tracks.rows(t)] = refined_landmarks(path, tracks, t, threads=threads)
             source = dataclasses.replace(tracks, landmarks=landmarks)
-        frames = list(mouth_crops(path, source, t, size=CROP_SIDE, scale=1.0, threads=threads))
+        frames = list(mouth_crops(path, source, t, size=CROP_SIDE, scale=1.0, threads=threads, fields=params.read_fields))
         if len(frames) < 2:
             raise MediaError(path, f"face track {t} has {len(frames)} decodable frame(s): too few for lip sync")
         times = np.array([f[1] for f in frames], dtype=np.float64)

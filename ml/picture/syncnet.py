@@ -547,7 +547,8 @@ def syncnet_track_offsets(model, path, tracks, params, *, progress=None, batch: 
         times = []
 
         def crops_of():
-            crops = ((time_s, crop) for _, time_s, crop in mouth_crops(path, tracks, track, size=CROP_SIZE, scale=FACE_CROP_SCALE))
+            crops = mouth_crops(path, tracks, track, size=CROP_SIZE, scale=FACE_CROP_SCALE, fields=params.read_fields)
+            crops = ((time_s, crop) for _, time_s, crop in crops)
             for instant, crop in at_25_fps(crops):
                 times.append(instant)
                 yield crop

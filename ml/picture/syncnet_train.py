@@ -110,8 +110,9 @@ def build_training_set(
             continue
         longest = tracks.longest()
         crops, times = [], []
-        # at 25 fps, as the lip windows are read (ml.picture.syncnet.syncnet_track_offsets)
-        found = ((time_s, crop) for _, time_s, crop in mouth_crops(clip, tracks, longest, size=CROP_SIZE, scale=FACE_CROP_SCALE))
+        # at 25 fps (interlaced pictures field by field), as the lip windows are read (ml.picture.syncnet.syncnet_track_offsets)
+        found = mouth_crops(clip, tracks, longest, size=CROP_SIZE, scale=FACE_CROP_SCALE, fields=policy.lipsync.read_fields)
+        found = ((time_s, crop) for _, time_s, crop in found)
         for time_s, crop in at_25_fps(found):
             crops.append(crop)
             times.append(time_s)
