@@ -24,13 +24,17 @@ calibrated on the GRID clips, which these edits also draw from; the edits add sh
 boxes, other frame rates and re-encoding, not unseen speakers.
 
 Run from :mod:`benchmarks.video` (``make bench-video``), or alone:
-``.venv/bin/python -m benchmarks.edit_lipsync [--edits 6] [--first K] [--crf N] [--name STEM]`` (edits k = K … K + N − 1;
+``.venv/bin/python -m benchmarks.edit_lipsync [--edits 6] [--first K] [--crf N] [--interlaced [--woven-frames]]
+[--name STEM]`` (edits k = K … K + N − 1;
 edits 0-11 calibrated the halves' consistency of ``lipsync-avcorr/5``, 12-23 are its held-out set, and
 from 24 on each edit's offset is drawn, not one of the 12 values of 0-23). Beside
 each figure, from the same run, the same estimates with ``avcorr/4``'s confidence (:func:`as_avcorr4`).
 ``--crf N`` re-encodes each edit's picture by x264 (``medium``) at CRF N first, frame for frame at the
 same times (:func:`recompressed`): the compression a broadcast or web copy adds to faces already
-scaled down to 160-224 lines in some clips.
+scaled down to 160-224 lines in some clips. ``--interlaced`` takes the edits at 50 and 59.94 fps
+(k ≥ 40 with k − 40 ≡ 2 or 3 mod 4) woven into interlaced 25 and 29.97-fps frames (:func:`woven`), as
+television carries them, and reads them field by field as the policy does (``read_fields``);
+``--woven-frames`` reads the same files frame by frame instead, as dubsync did before.
 """
 
 from __future__ import annotations
@@ -168,9 +172,59 @@ def recompressed(edit: Path, crf: int) -> Path:
     return out
 
 
-def edit_row(k: int, crf: int | None = None) -> dict:
+WOVEN_RATES = (Fraction(50), Fraction(60000, 1001))
+"""Frame rates of the edits :func:`woven` takes: two frames make one interlaced frame."""
+
+
+def woven(edit: Path) -> Path:
+    """The edit (50 or 59.94 fps progressive) as interlaced television carries it (cached beside it):
+    frames 2j and 2j + 1 woven into frame j, the top field's lines (0, 2, 4 …, luma and chroma, 4:2:0
+    as interlaced MPEG and H.264 site it) from the first and the bottom field's from the second, at 25
+    or 29.97 frames a second, x264 ``medium`` CRF 20 coding fields (``interlaced=1:tff=1``), so the
+    decoder flags every frame interlaced, top field first. The fields show the edit's pictures at
+    its own times."""
+    import av
+
+    from ml.testmedia.bad_picture import encode_into
+
+    out = edit.with_name(f"{edit.stem}_woven.mp4")
+    if out.exists() and out.stat().st_mtime >= edit.stat().st_mtime:
+        return out
+    partial = out.with_suffix(".part.mp4")
+    with av.open(str(edit)) as source, av.open(str(partial), "w", format="mp4") as target:
+        video_in = source.streams.video[0]
+        if video_in.average_rate not in WOVEN_RATES:
+            raise SystemExit(f"{edit.name}: {video_in.average_rate} fps; only 50 and 59.94-fps edits are woven")
+        rate = video_in.average_rate / 2
+        video = target.add_stream("libx264", rate=rate)
+        width, height = video_in.codec_context.width, video_in.codec_context.height
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.codec_context.time_base = 1 / rate
+        video.options = {"preset": "medium", "crf": "20", "x264-params": "interlaced=1:tff=1"}
+
+        def frames():
+            planes = (frame.to_ndarray(format="yuv420p") for frame in source.decode(video_in))
+            for j, (first, second) in enumerate(zip(planes, planes)):  # frames 2j and 2j + 1
+                y, chroma = first[:height].copy(), first[height:].reshape(-1, width // 2).copy()
+                y[1::2] = second[:height][1::2]
+                other = second[height:].reshape(-1, width // 2)
+                for plane in (slice(0, height // 2), slice(height // 2, height)):  # U, then V
+                    chroma[plane][1::2] = other[plane][1::2]
+                frame = av.VideoFrame.from_ndarray(np.concatenate([y, chroma.reshape(-1, width)]), format="yuv420p")
+                frame.pts, frame.time_base = j, 1 / rate
+                yield frame
+
+        encode_into(target, video, frames())
+    partial.rename(out)
+    return out
+
+
+def edit_row(k: int, crf: int | None = None, *, interlaced: bool = False, fields: bool = True) -> dict:
     """Title lip sync on the k-th real edit given its sound, as the assets read it (its picture
-    re-encoded at ``crf`` first, if given)."""
+    re-encoded at ``crf`` first, if given; ``interlaced``: :func:`woven` first; ``fields``: the
+    policy's ``read_fields``)."""
+    import dataclasses
+
     from benchmarks.video import edit_plan, real_edit
     from ml.picture.bad_input import lip_sync_blocked, title_picture_sync
     from ml.picture.faces import track_faces
@@ -179,12 +233,14 @@ def edit_row(k: int, crf: int | None = None) -> dict:
     from ml.policy import LipSyncParams
 
     edit, truth = real_edit(k)
+    if interlaced:
+        edit = woven(edit)
     if crf is not None:
         edit = recompressed(edit, crf)
     starts_s = [segment.start_s for segment in edit_plan(k)[0]]
     offset = edit_offset(k)
     path = with_sound(edit, truth, starts_s, offset)
-    params = LipSyncParams()
+    params = dataclasses.replace(LipSyncParams(), read_fields=fields)
     started = time.perf_counter()
     tracks = track_faces(path, shots_from_file(path))
     estimates = track_offsets(path, tracks, params) if tracks.n_frames and lip_sync_blocked(tracks) is None else []
@@ -310,15 +366,27 @@ def main(argv=None) -> int:
         help="the first edit's k (default 0; edits k = 0-11 were used to calibrate the halves' consistency, 12-23 held out)",
     )  # fmt: skip
     parser.add_argument("--crf", type=int, help="re-encode each edit's picture by x264 at this CRF first (more compression)")
-    parser.add_argument("--name", help="the results' file stem (default edit_lipsync, or edit_lipsync_crf<N>)")
+    parser.add_argument(
+        "--interlaced", action="store_true",
+        help="weave each 50 or 59.94-fps edit into 25 or 29.97-fps interlaced frames first (woven); edits at other rates are left out",
+    )  # fmt: skip
+    parser.add_argument("--woven-frames", action="store_true", help="read interlaced frames as woven (read_fields off), not field by field")
+    parser.add_argument("--name", help="the results' file stem (default edit_lipsync, or edit_lipsync_crf<N>, edit_lipsync_interlaced)")
     args = parser.parse_args(argv)
-    args.name = args.name or ("edit_lipsync" if args.crf is None else f"edit_lipsync_crf{args.crf}")
+    default = "edit_lipsync" + ("" if args.crf is None else f"_crf{args.crf}") + ("_interlaced" if args.interlaced else "")
+    args.name = args.name or default + ("_woven_frames" if args.woven_frames else "")
+    ks = list(range(args.first, args.first + args.edits))
+    if args.interlaced:
+        from benchmarks.video import edit_frames
+
+        ks = [k for k in ks if edit_frames(k)[2] in WOVEN_RATES]
+        print(f"interlaced: the edits at 50 and 59.94 fps: {ks}", flush=True)
     rows = []
-    for i, k in enumerate(range(args.first, args.first + args.edits)):
-        rows.append(edit_row(k, args.crf))
+    for i, k in enumerate(ks):
+        rows.append(edit_row(k, args.crf, interlaced=args.interlaced, fields=not args.woven_frames))
         r = rows[-1]
         said = f"truth {r['truth_s'] * 1000:+.0f} ms, {r['status']}, error {r['error_ms']} ms"
-        print(f"[{i + 1}/{args.edits}] {r['edit']}: {said}", flush=True)
+        print(f"[{i + 1}/{len(ks)}] {r['edit']}: {said}", flush=True)
     text = "\n".join([f"# Title lip sync on real edits ({time.strftime('%Y-%m-%d %H:%M')}, {machine()})", "", *markdown(rows)])
     write_report(args.name, {"rows": rows, "summary": summary(rows), "before": summary(before_rows(rows)), "machine": machine()}, text)
     print(text)
