@@ -437,6 +437,17 @@ class ShotParams:
     frames either side: a local-contrast rule (PySceneDetect's AdaptiveDetector compares with the mean
     of its neighbours, 3 ×). Motion, dissolves and flashes change the neighbours too (measured: cuts
     7-9 × in histogram, 42-66 × in luma; dissolve steps at most 1.5 ×)."""
+    structure_min: float = 0.1
+    """a cut also where the picture's structure steps, whatever its histogram does: the 16 × 16 luma
+    thumbnail, each standardised first (its mean removed, divided by its spread: blind to a change of
+    brightness or contrast, :func:`ml.picture.shots._structure_steps`), moves by at least this mean
+    absolute step (in standard deviations), at least ``similar_contrast`` times the largest such
+    step of the ``neighbour_frames`` frames either side, with a luma step of ``similar_min_luma``. In
+    black and white (the histogram's hue and saturation say nothing) and in old film's flicker and
+    grain (the histogram jitters frame to frame) a cut between two speakers on one set failed the
+    histogram's floor or contrast (measured on edits 0-5 in black and white: 0.12-0.16 at cuts between
+    GRID speakers, ≤ 0.01 within a shot; with grain and flicker 0.16-1.2 at cuts, 5.8 × and more, and
+    at most 2 × within a shot; benchmarks/README.md, 2026-12-07, stop 41)."""
     neighbour_frames: int = 2
     """frames either side of a candidate cut whose steps are its local reference."""
     flash_ratio: float = 0.5
@@ -535,6 +546,7 @@ class ShotParams:
         _require(0 < self.similar_min_change <= 1, f"similar_min_change={self.similar_min_change} must be in (0, 1]")
         _require(0 < self.similar_min_luma <= 1, f"similar_min_luma={self.similar_min_luma} must be in (0, 1]")
         _require(self.similar_contrast >= 1, f"similar_contrast={self.similar_contrast} must be >= 1")
+        _require(self.structure_min > 0, f"structure_min={self.structure_min} must be > 0")
         _require(self.neighbour_frames >= 1, f"neighbour_frames={self.neighbour_frames} must be >= 1")
         _require(0 < self.flash_ratio < 1, f"flash_ratio={self.flash_ratio} must be in (0, 1)")
         _require(

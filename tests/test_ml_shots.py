@@ -429,6 +429,63 @@ def test_a_flash_is_not_a_cut(tmp_path, real_media):
     assert shots.luma_change[30] >= ShotParams().similar_min_luma  # a step the size of a cut's, and not one
 
 
+@pytest.fixture(scope="module")
+def grid_speakers(real_media, tmp_path_factory):
+    """Four GRID speakers (one set, one light, one framing), 2 s each, hard cuts at 50, 100 and 150, at
+    640 × 360; and a fifth alone, 4 s."""
+    from ml.testmedia.video import EditSegment, edit_video
+
+    folder = tmp_path_factory.mktemp("speakers")
+    grid = real_media / "talking_heads" / "grid"
+    segments = [EditSegment(grid / name, duration_s=2.0) for name in ("brbk7n.mpg", "lbbc2a.mpg", "lbax4n.mpg", "sbwe5n.mpg")]
+    four = edit_video(segments, folder / "four.mp4", width=640, height=360)
+    assert four.cuts == [50, 100, 150]
+    edit_video([EditSegment(grid / "lrwp9a.mpg", duration_s=3.0)], folder / "one.mp4", width=640, height=360)
+    return folder
+
+
+def _as_old_film(src, dst, **look):
+    from ml.testmedia.video import old_film
+
+    return encode_frames(dst, old_film((frame.image for frame in iter_frames(src)), **look), fps=25, crf=23)
+
+
+def test_cuts_between_speakers_in_black_and_white_are_found(grid_speakers, tmp_path):
+    # in grey the histogram's hue and saturation say nothing: between two GRID speakers it changed
+    # by 0.03-0.05 (the similar-shot rule's floor is 0.05) while the luma thumbnail's structure stepped
+    # 50 x its neighbours; two of the three cuts were missed
+    shots = shots_from_file(_as_old_film(grid_speakers / "four.mp4", tmp_path / "bw.mp4"))
+    assert shots.boundaries("cut").tolist() == [50, 100, 150]
+    assert shots.boundaries("dissolve").size == 0 and shots.boundaries("wipe").size == 0
+
+
+def test_cuts_under_old_films_flicker_and_grain_are_found_and_nothing_else(grid_speakers, tmp_path):
+    # flicker (the exposure ± 3 % frame to frame) makes the histogram and the luma jitter at every
+    # frame, so neither step stood out from its neighbours at a cut: no cut was found before; the
+    # standardised thumbnail (blind to exposure) steps 5.8 x its neighbours and more at each cut
+    look = {"grain": 10.0, "flicker": 0.03}
+    for seed in (1, 3):
+        shots = shots_from_file(_as_old_film(grid_speakers / "four.mp4", tmp_path / f"film{seed}.mp4", seed=seed, **look))
+        assert shots.boundaries("cut").tolist() == [50, 100, 150], seed
+        assert shots.boundaries("dissolve").size == 0 and shots.boundaries("wipe").size == 0
+    one = shots_from_file(_as_old_film(grid_speakers / "one.mp4", tmp_path / "one.mp4", **look))
+    assert one.n_shots == 1
+
+
+def test_structure_steps_are_blind_to_exposure_and_cross_blocks():
+    from ml.picture.shots import STRUCTURE_FLOOR, _structure_steps
+
+    rng = np.random.default_rng(0)
+    thumbs = rng.integers(40, 200, (8200, 256)).astype(np.uint8)
+    thumbs[8191:8194] = thumbs[8190]  # the same picture across the blocks' boundary ...
+    thumbs[8193] = np.clip(thumbs[8190].astype(np.float32) * 1.2 + 10, 0, 255).astype(np.uint8)  # ... then brighter
+    steps = _structure_steps(thumbs)
+    assert steps[0] == 0 and steps[8191] == steps[8192] == 0 and steps[8193] < 0.01
+    x = thumbs[[8194, 8195]].astype(np.float64)
+    z = (x - x.mean(axis=1, keepdims=True)) / np.maximum(x.std(axis=1, keepdims=True), STRUCTURE_FLOOR)
+    assert steps[8195] == pytest.approx(np.abs(z[1] - z[0]).mean(), rel=1e-4) and steps[8195] > 0.5
+
+
 def test_an_exposure_step_is_not_a_cut(tmp_path, real_media):
     # a GRID speaker whose picture jumps to a brighter tone curve (value ** 0.7) on frame 38 and stays
     # there: a camera's exposure jumping, or an encoder's key frame refreshing colour its predicted
@@ -621,10 +678,14 @@ def test_a_bar_flickering_beside_a_cut_does_not_hide_it():
     boxes = np.tile(np.float32([0.15, 0.0, 0.85, 1.0]), (100, 1))
     boxes[52:, 0] = 0.0  # the stray pixel: the left bar is "picture" from frame 52 on
     t, brightness = np.arange(100) / 25, np.full(100, 90.0, np.float32)
+    histogram_rule = ShotParams(structure_min=1e9)  # the structure rule (hsv-luma-shots/18) off: the histogram's alone
+    assert _shots(t, change, brightness, thumbs, boxes, histogram_rule, 25).boundaries("cut").tolist() == [50]
     assert _shots(t, change, brightness, thumbs, boxes, ShotParams(), 25).boundaries("cut").tolist() == [50]
-    # the same histogram change with the box still is the picture's, and hides the cut as before
+    # the same histogram change with the box still is the picture's, and hides the cut from the
+    # histogram's rule as before; the thumbnail's structure steps at 50 alone, and that rule finds it
     boxes[52:, 0] = 0.15
-    assert _shots(t, change, brightness, thumbs, boxes, ShotParams(), 25).boundaries("cut").tolist() == []
+    assert _shots(t, change, brightness, thumbs, boxes, histogram_rule, 25).boundaries("cut").tolist() == []
+    assert _shots(t, change, brightness, thumbs, boxes, ShotParams(), 25).boundaries("cut").tolist() == [50]
 
 
 def test_a_cut_split_over_two_frames_is_one_cut(monkeypatch):

@@ -113,8 +113,10 @@ __all__ = [
     "shots_from_file",
 ]
 
-ALGORITHM = "hsv-luma-shots/17"
-"""Bump when the detector changes in a way the parameters do not capture (/17: one picture at another
+ALGORITHM = "hsv-luma-shots/18"
+"""Bump when the detector changes in a way the parameters do not capture (/18: a cut whose histogram
+barely changes or jitters (black and white; flicker and grain) is found by the picture's structure,
+``ShotParams.structure_min``; /17: one picture at another
 exposure or tone curve on the next frame was a cut; /16: a dissolve whose run
 of middle frames one failing middle frame split, the spans of the two parts overlapping without one
 inside the other, was two dissolves; /15: a push between two
@@ -579,6 +581,29 @@ def _luma_steps(thumbs: np.ndarray, lag: int = 1) -> np.ndarray:
     for a in range(lag, len(thumbs), 8192):  # in blocks: a film's thumbnails as int16 would take 100s of MB
         b = min(len(thumbs), a + 8192)
         steps[a:b] = np.abs(thumbs[a:b].astype(np.int16) - thumbs[a - lag : b - lag]).mean(axis=1) / 255.0
+    return steps
+
+
+STRUCTURE_FLOOR = 4.0
+"""Grey levels: a thumbnail's spread is taken as at least this when it is standardised
+(:func:`_structure_steps`), so that a flat or black frame's noise is not blown up."""
+
+
+def _structure_steps(thumbs: np.ndarray) -> np.ndarray:
+    """Mean absolute step of thumbnails [shape=(n, side²), uint8] from the one before, each first
+    standardised (its mean removed, divided by its standard deviation, at least
+    :data:`STRUCTURE_FLOOR`), in standard deviations (0 for the first): a change of the picture's
+    structure, blind to one of its brightness or contrast (flicker, exposure)."""
+    steps = np.zeros(len(thumbs), np.float32)
+    before = None
+    for a in range(0, len(thumbs), 8192):  # in blocks, as _luma_steps
+        x = thumbs[a : a + 8192].astype(np.float32)
+        x -= x.mean(axis=1, keepdims=True)
+        x /= np.maximum(x.std(axis=1, keepdims=True), STRUCTURE_FLOOR)
+        if before is not None:
+            steps[a] = np.abs(x[0] - before).mean()
+        steps[a + 1 : a + len(x)] = np.abs(np.diff(x, axis=0)).mean(axis=1)
+        before = x[-1]
     return steps
 
 
@@ -1437,6 +1462,14 @@ def _shots(
     change_contrast = change >= params.similar_contrast * _neighbour_max(picture_change, k, skip=repeats)
     luma_contrast = luma >= params.similar_contrast * _neighbour_max(luma, k, skip=repeats)
     similar = (change >= params.similar_min_change) & (luma >= params.similar_min_luma) & change_contrast & luma_contrast
+    # ... or where the picture's structure steps, sharply, whatever the histogram does (black and white,
+    # flicker and grain)
+    structure = _structure_steps(thumbs)
+    similar |= (
+        (structure >= params.structure_min)
+        & (structure >= params.similar_contrast * _neighbour_max(structure, k, skip=repeats))
+        & (luma >= params.similar_min_luma)
+    )
     # ... or the same over two frames, one of which holds half of each shot (fields woven across the cut)
     split = _split_cuts(change, picture_change, luma, thumbs, params, repeats) & ~similar & ~np.r_[False, similar[:-1]]
     similar |= split

@@ -9,6 +9,8 @@
   it) at its own resolution and frame rate, scaled and letterboxed or pillarboxed into one frame,
   resampled to one rate on its timestamps, hard cuts or dissolves between, H.264 as delivered.
 - :func:`encode_frames`: RGB frames made by a test or a benchmark recipe, as H.264.
+- :func:`old_film`: a picture as an old black-and-white film's scan shows it (grey; with grain and
+  flicker if asked), frame by frame, for :func:`encode_frames`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import numpy as np
 from ml.decoding.video import iter_frames
 from ml.errors import MediaError
 
-__all__ = ["EditSegment", "EditTruth", "VideoTruth", "concatenate_clips", "edit_video", "encode_frames", "synthetic_title_video"]
+__all__ = [
+    "EditSegment", "EditTruth", "VideoTruth", "concatenate_clips", "edit_video", "encode_frames", "old_film", "synthetic_title_video",
+]  # fmt: skip
 
 
 @dataclass
@@ -83,6 +87,27 @@ def encode_frames(out: str | Path, frames: Iterable[np.ndarray], *, fps: int = 2
         _write(container, stream, np.ascontiguousarray(image))
     _close(container, stream)
     return Path(out)
+
+
+def old_film(
+    frames: Iterable[np.ndarray], *, grain: float = 0.0, flicker: float = 0.0, seed: int = 5
+) -> Iterable[np.ndarray]:
+    """``frames`` [RGB, uint8] in black and white (Rec. 601 luma in all three channels), as old film
+    is delivered; with ``grain`` (the standard deviation, grey levels, of Gaussian noise blurred over
+    about a pixel, new on every frame) and ``flicker`` (the standard deviation of the exposure frame
+    to frame: gain 1 ± ``flicker`` and an offset of ± ``flicker`` × 100 grey levels). The grain and
+    the flicker of a frame are drawn from ``seed`` in turn, so a copy is made again bit for bit."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    for image in frames:
+        grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        if flicker:
+            grey = grey * (1.0 + rng.normal(0.0, flicker)) + rng.normal(0.0, 100.0 * flicker)
+        if grain:
+            grey += cv2.GaussianBlur(rng.normal(0.0, grain, grey.shape).astype(np.float32), (0, 0), 0.8)
+        grey = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+        yield np.repeat(grey[..., None], 3, axis=-1)
 
 
 def _fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
