@@ -29,7 +29,10 @@ dubsync and by PySceneDetect's ContentDetector and AdaptiveDetector (defaults), 
 (dubsync's dissolve boundary within the mixed frames), dissolves reported as cuts, and dubsync's
 face tracks per talking-head clip and tracks that cross a cut. Then (unless ``--no-lipsync``) the title's
 lip-sync offset of each edit given its clips' own sound moved by a known offset, read as the assets
-read it, and its error (:mod:`benchmarks.edit_lipsync`).
+read it, and its error (:mod:`benchmarks.edit_lipsync`). ``--look bw`` measures the edits in black and
+white, ``--look film`` as an old film's scan (black and white, grain of 10 grey levels and ± 3 %
+flicker frame to frame, :func:`ml.testmedia.video.old_film`; re-encoded as the edits are, cached
+beside them; lip sync is not run on them): pictures whose histograms say little or jitter.
 
 Clips: the published cut lists of ``media/shots`` (PySceneDetect's regression
 expectations: testvideo.mp4 30/180/394, goldeneye-vfr-drop3.mp4 90/210, fades.mp4 no hard cut; and
@@ -330,6 +333,45 @@ def real_edit(k: int) -> tuple[Path, dict]:
     return path, json.loads(truth_path.read_text())
 
 
+LOOKS = {"bw": {}, "film": {"grain": 10.0, "flicker": 0.03}}
+"""``--look``: :func:`ml.testmedia.video.old_film`'s arguments."""
+
+
+def looking(path: Path, look: str) -> Path:
+    """The edit at ``path`` in ``look`` (:data:`LOOKS`), re-encoded as the edits are (x264 ``veryfast``,
+    CRF 23, the same frame times), cached beside it."""
+    import av
+
+    from ml.decoding.video import iter_frames
+    from ml.testmedia.bad_picture import encode_into
+    from ml.testmedia.video import old_film
+
+    out = path.with_name(f"{path.stem}_{look}.mp4")
+    if out.exists() and out.stat().st_mtime >= path.stat().st_mtime:
+        return out
+    partial = out.with_suffix(".part.mp4")
+    with av.open(str(path)) as source:
+        video_in = source.streams.video[0]
+        rate, time_base = video_in.average_rate, video_in.time_base
+        width, height = video_in.codec_context.width, video_in.codec_context.height
+        pts = [frame.pts for frame in source.decode(video_in)]
+    with av.open(str(partial), "w", format="mp4") as target:
+        video = target.add_stream("libx264", rate=rate)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.codec_context.time_base = time_base
+        video.options = {"preset": "veryfast", "crf": "23"}
+
+        def frames():
+            for image, p in zip(old_film((f.image for f in iter_frames(path)), **LOOKS[look]), pts):
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                frame.pts, frame.time_base = p, time_base
+                yield frame
+
+        encode_into(target, video, frames())
+    partial.rename(out)
+    return out
+
+
 def edit_row(path: Path, truth: dict) -> dict:
     """Cuts, dissolves and face tracks of one real edit, by dubsync and PySceneDetect."""
     started = time.perf_counter()
@@ -477,13 +519,18 @@ def main(argv=None) -> int:
         "--no-lipsync", action="store_true",
         help="skip the title lip sync on the real edits given their clips' sound (benchmarks.edit_lipsync)",
     )  # fmt: skip
+    parser.add_argument("--look", choices=sorted(LOOKS), help="measure the edits in black and white (bw) or as an old film's scan (film)")
     args = parser.parse_args(argv)
+    if args.look:
+        args.edits_only = args.no_lipsync = True
     minutes = 1.0 if args.quick else args.minutes
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "edits": [], "edit_lipsync": [], "shots": [], "faces": []}
 
     edits = range(args.first, args.first + args.edits)
     for k in edits:
         path, truth = real_edit(k)
+        if args.look:
+            path = looking(path, args.look)
         print(f"[edits] {path.name}", flush=True)
         report["edits"].append(edit_row(path, truth))
     if not args.no_lipsync:
@@ -495,7 +542,7 @@ def main(argv=None) -> int:
             print(f"[lip sync] {r['edit']}: truth {r['truth_s'] * 1000:+.0f} ms, {r['status']}, error {r['error_ms']} ms", flush=True)
     if args.edits_only:
         text = markdown(report)
-        write_report("video_edits", report, text)
+        write_report("video_edits" + (f"_{args.look}" if args.look else ""), report, text)
         print(text)
         return 0
 
