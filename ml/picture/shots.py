@@ -1468,7 +1468,7 @@ def _shots(
     similar |= (
         (structure >= params.structure_min)
         & (structure >= params.similar_contrast * _neighbour_max(structure, k, skip=repeats))
-        & (luma >= params.similar_min_luma)
+        & (luma >= params.structure_min_luma)
     )
     # ... or the same over two frames, one of which holds half of each shot (fields woven across the cut)
     split = _split_cuts(change, picture_change, luma, thumbs, params, repeats) & ~similar & ~np.r_[False, similar[:-1]]
