@@ -439,15 +439,18 @@ class ShotParams:
     7-9 × in histogram, 42-66 × in luma; dissolve steps at most 1.5 ×)."""
     structure_min: float = 0.1
     """a cut also where the picture's structure steps, whatever its histogram does: the 16 × 16 luma
-    thumbnail, each standardised first (its mean removed, divided by its spread: blind to a change of
-    brightness or contrast, :func:`ml.picture.shots._structure_steps`), moves by at least this mean
-    absolute step (in standard deviations), at least ``similar_contrast`` times the largest such
+    thumbnail within the active box, each standardised first (its mean removed, divided by its
+    spread: blind to a change of brightness or contrast; pixels near black or white left out,
+    :func:`ml.picture.shots._structure_steps`), moves by at least this mean
+    absolute step (in standard deviations), at least ``structure_contrast`` times the largest such
     step of the ``neighbour_frames`` frames either side, with a luma step of ``structure_min_luma``. In
     black and white (the histogram's hue and saturation say nothing) and in old film's flicker and
     grain (the histogram jitters frame to frame) a cut between two speakers on one set failed the
-    histogram's floor or contrast (measured on edits 0-5 in black and white: 0.12-0.16 at cuts between
-    GRID speakers, ≤ 0.01 within a shot; with grain and flicker 0.16-1.2 at cuts, 5.8 × and more, and
-    at most 2 × within a shot; benchmarks/README.md, 2026-12-07, stop 41)."""
+    histogram's floor or contrast (benchmarks/README.md, 2026-12-07, stop 41)."""
+    structure_contrast: float = 8.0
+    """... the structure rule's local contrast (see ``structure_min``), higher than the similar-shot
+    rule's: under an old film's grain and flicker the encoder's slices can shift in brightness apart,
+    a step in structure 6-7 × its neighbours within a shot (benchmarks/README.md, 2026-12-07, stop 41)."""
     structure_min_luma: float = 0.02
     """... the luma step (as ``similar_min_luma``: 5 grey levels) that a structure step needs: in a flat,
     dark picture a key frame's refresh of a grey level or two is a large step in standard deviations
@@ -551,6 +554,7 @@ class ShotParams:
         _require(0 < self.similar_min_luma <= 1, f"similar_min_luma={self.similar_min_luma} must be in (0, 1]")
         _require(self.similar_contrast >= 1, f"similar_contrast={self.similar_contrast} must be >= 1")
         _require(self.structure_min > 0, f"structure_min={self.structure_min} must be > 0")
+        _require(self.structure_contrast >= 1, f"structure_contrast={self.structure_contrast} must be >= 1")
         _require(0 < self.structure_min_luma <= 1, f"structure_min_luma={self.structure_min_luma} must be in (0, 1]")
         _require(self.neighbour_frames >= 1, f"neighbour_frames={self.neighbour_frames} must be >= 1")
         _require(0 < self.flash_ratio < 1, f"flash_ratio={self.flash_ratio} must be in (0, 1)")

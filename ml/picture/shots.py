@@ -589,21 +589,52 @@ STRUCTURE_FLOOR = 4.0
 (:func:`_structure_steps`), so that a flat or black frame's noise is not blown up."""
 
 
-def _structure_steps(thumbs: np.ndarray) -> np.ndarray:
-    """Mean absolute step of thumbnails [shape=(n, side²), uint8] from the one before, each first
-    standardised (its mean removed, divided by its standard deviation, at least
+STRUCTURE_CLIP = 12
+"""Grey levels: a thumbnail pixel this close to black or white in either frame is left out of the
+structure step (:func:`_structure_steps`): a change of brightness or contrast clips it there, which
+standardising does not undo (an old film's bars, grained and flickering with the picture, clip at
+black when it darkens)."""
+
+
+def _structure_steps(thumbs: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:
+    """Mean absolute step of thumbnails [shape=(n, side²), uint8] from the one before, within frame
+    i's active box [shape=(n, 4), fractions of the frame; ``None``: the whole frame], each first
+    standardised over the box (its mean removed, divided by its standard deviation, at least
     :data:`STRUCTURE_FLOOR`), in standard deviations (0 for the first): a change of the picture's
-    structure, blind to one of its brightness or contrast (flicker, exposure)."""
-    steps = np.zeros(len(thumbs), np.float32)
-    before = None
-    for a in range(0, len(thumbs), 8192):  # in blocks, as _luma_steps
-        x = thumbs[a : a + 8192].astype(np.float32)
-        x -= x.mean(axis=1, keepdims=True)
-        x /= np.maximum(x.std(axis=1, keepdims=True), STRUCTURE_FLOOR)
-        if before is not None:
-            steps[a] = np.abs(x[0] - before).mean()
-        steps[a + 1 : a + len(x)] = np.abs(np.diff(x, axis=0)).mean(axis=1)
-        before = x[-1]
+    structure, blind to one of its brightness or contrast (flicker, exposure). Bars are left out:
+    they stay black where the picture's brightness and contrast change, and would read as structure;
+    so are pixels near black or white in either frame (:data:`STRUCTURE_CLIP`)."""
+    n = len(thumbs)
+    steps = np.zeros(n, np.float32)
+    if n < 2:
+        return steps
+    cells = np.arange(THUMB_SIDE)
+    for a in range(1, n, 8192):  # in blocks, as _luma_steps
+        b = min(n, a + 8192)
+        if boxes is None:
+            inside = np.ones((b - a, THUMB_SIDE * THUMB_SIDE), bool)
+        else:
+            x0, y0, x1, y1 = _thumbnail_edges(boxes[a:b]).T
+            rows = (cells >= y0[:, None]) & (cells < y1[:, None])
+            cols = (cells >= x0[:, None]) & (cells < x1[:, None])
+            inside = (rows[:, :, None] & cols[:, None, :]).reshape(b - a, -1)
+        before, after = thumbs[a - 1 : b - 1], thumbs[a:b]
+        lit = (np.minimum(before, after) > STRUCTURE_CLIP) & (np.maximum(before, after) < 255 - STRUCTURE_CLIP)
+        inside &= lit
+        count = np.maximum(inside.sum(axis=1, keepdims=True), 1)
+        z = []
+        for frames in (before, after):
+            x = np.where(inside, frames.astype(np.float32), 0.0)
+            x -= np.where(inside, x.sum(axis=1, keepdims=True) / count, 0.0)
+            spread = np.sqrt((x * x).sum(axis=1, keepdims=True) / count)
+            z.append(x / np.maximum(spread, STRUCTURE_FLOOR))
+        # a step shared by a whole row is a band of the picture brightening (an encoder's slice at a key
+        # frame, a rolling flicker), not the picture changing: each row's mean step is taken out
+        step = (z[1] - z[0]).reshape(b - a, THUMB_SIDE, THUMB_SIDE)
+        mask = inside.reshape(b - a, THUMB_SIDE, THUMB_SIDE)
+        per_row = np.maximum(mask.sum(axis=2, keepdims=True), 1)
+        step = np.where(mask, step - step.sum(axis=2, keepdims=True) / per_row, 0.0)
+        steps[a:b] = np.abs(step).reshape(b - a, -1).sum(axis=1) / count[:, 0]
     return steps
 
 
@@ -1464,10 +1495,10 @@ def _shots(
     similar = (change >= params.similar_min_change) & (luma >= params.similar_min_luma) & change_contrast & luma_contrast
     # ... or where the picture's structure steps, sharply, whatever the histogram does (black and white,
     # flicker and grain)
-    structure = _structure_steps(thumbs)
+    structure = _structure_steps(thumbs, boxes)
     similar |= (
         (structure >= params.structure_min)
-        & (structure >= params.similar_contrast * _neighbour_max(structure, k, skip=repeats))
+        & (structure >= params.structure_contrast * _neighbour_max(structure, k, skip=repeats))
         & (luma >= params.structure_min_luma)
     )
     # ... or the same over two frames, one of which holds half of each shot (fields woven across the cut)
