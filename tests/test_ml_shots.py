@@ -464,7 +464,7 @@ def test_cuts_under_old_films_flicker_and_grain_are_found_and_nothing_else(grid_
     # frame, so neither step stood out from its neighbours at a cut: none of the 24 cuts of eight
     # copies (eight draws of grain and flicker) was found before; the standardised thumbnail (blind to
     # exposure) steps 8 x its neighbours and more at all but one (measured 23 of 24: seed 3's last cut
-    # stepped less; at 640 x 360, where the sampled thumbnail holds more grain, 16 of 24)
+    # stepped less; at 640 x 360, where the sampled thumbnail holds more grain, 21 of 24)
     look = {"grain": 10.0, "flicker": 0.03}
     found, false = 0, 0
     for seed in range(1, 9):
