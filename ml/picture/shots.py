@@ -608,16 +608,13 @@ def _structure_steps(thumbs: np.ndarray, boxes: np.ndarray | None = None) -> np.
     steps = np.zeros(n, np.float32)
     if n < 2:
         return steps
-    cells = np.arange(THUMB_SIDE)
     for a in range(1, n, 8192):  # in blocks, as _luma_steps
         b = min(n, a + 8192)
         if boxes is None:
             inside = np.ones((b - a, THUMB_SIDE * THUMB_SIDE), bool)
         else:
-            x0, y0, x1, y1 = _thumbnail_edges(boxes[a:b]).T
-            rows = (cells >= y0[:, None]) & (cells < y1[:, None])
-            cols = (cells >= x0[:, None]) & (cells < x1[:, None])
-            inside = (rows[:, :, None] & cols[:, None, :]).reshape(b - a, -1)
+            rows, columns = _box_rows_columns(boxes[a:b])
+            inside = (rows[:, :, None] & columns[:, None, :]).reshape(b - a, -1)
         before, after = thumbs[a - 1 : b - 1], thumbs[a:b]
         lit = (np.minimum(before, after) > STRUCTURE_CLIP) & (np.maximum(before, after) < 255 - STRUCTURE_CLIP)
         inside &= lit
@@ -725,9 +722,8 @@ def _exposure_step(thumbs: np.ndarray, boxes: np.ndarray, i: int, params: ShotPa
     detectors saw no cut), is no cut. Two pictures keep no local order. Both frames must have an order
     to keep (:data:`EXPOSURE_MIN_ORDER`): out of black, or between two flat pictures, every change
     is "one picture brighter"."""
-    x0, y0, x1, y1 = _thumbnail_edges(boxes[i : i + 1])[0]
-    inside = np.zeros((THUMB_SIDE, THUMB_SIDE), bool)
-    inside[y0:y1, x0:x1] = True
+    rows, columns = _box_rows_columns(boxes[i : i + 1])
+    inside = rows[0][:, None] & columns[0][None, :]
     first, last = (np.where(inside.ravel(), thumbs[j].astype(np.float32) / 255.0, 0.0)[None] for j in (i - 1, i))
     a, b = _neighbour_pairs(THUMB_SIDE)
     if min(float((np.abs(x[0, a] - x[0, b]) >= ORDER_STEP).mean()) for x in (first, last)) < EXPOSURE_MIN_ORDER:
@@ -831,6 +827,14 @@ def _thumbnail_edges(boxes: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(boxes, np.float64) * THUMB_SIDE).astype(np.int64), 0, THUMB_SIDE)
 
 
+def _box_rows_columns(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The thumbnail's rows and columns inside each active box [shape=(k, 4), fractions]: two
+    [shape=(k, THUMB_SIDE), bool] (their outer product is the box's pixels)."""
+    x0, y0, x1, y1 = _thumbnail_edges(boxes).T
+    index = np.arange(THUMB_SIDE)
+    return (index >= y0[:, None]) & (index < y1[:, None]), (index >= x0[:, None]) & (index < x1[:, None])
+
+
 EXTENT_LEVEL = 0.4
 """A thumbnail row is in a change when one of its pixels changes by at least this share of the
 largest change of any pixel (see :func:`_extent`). Between two speakers in one framing the face
@@ -863,8 +867,7 @@ def _extent(scaled: np.ndarray, middles: np.ndarray, w: int, boxes: np.ndarray) 
     share = np.clip((between * d[:, None]).sum(axis=2) / np.maximum((d * d).sum(axis=1), 1e-12)[:, None], 0.0, 1.0)
     d, between = d.reshape(-1, side, side), between.reshape(len(d), -1, side, side)
     x0, y0, x1, y1 = _thumbnail_edges(boxes).T
-    index = np.arange(side)
-    rows_in, columns_in = (index >= y0[:, None]) & (index < y1[:, None]), (index >= x0[:, None]) & (index < x1[:, None])
+    rows_in, columns_in = _box_rows_columns(boxes)
     d = d * columns_in[:, None, :]  # the active picture's columns only
     largest = np.abs(d).max(axis=2) * rows_in  # (k, side): each row's largest change
     row_share = (between * columns_in[:, None, None, :] * d[:, None]).sum(axis=3) / np.maximum((d * d).sum(axis=2), 1e-12)[:, None]
