@@ -91,3 +91,27 @@ def decode_video_seconds(path: Path, *, deblock: bool = True, min_lines: int | N
             for _ in container.decode(audio=0):
                 pass
     return time.perf_counter() - started, n
+
+
+def x264_copy(source: Path, out: Path, options: dict[str, str], recode) -> Path:
+    """``out``, a re-encode of ``source``'s first video stream (cached: made again only when missing
+    or older than ``source``): ``recode(container, stream)`` gives its (frame rate, time base, PyAV
+    frames) from the open source; x264 with ``options``, 4:2:0 at the source's size, MP4, written
+    under a temporary name and renamed when complete."""
+    import av
+
+    from ml.testmedia.bad_picture import encode_into
+
+    if out.exists() and out.stat().st_mtime >= source.stat().st_mtime:
+        return out
+    partial = out.with_suffix(".part.mp4")
+    with av.open(str(source)) as container, av.open(str(partial), "w", format="mp4") as target:
+        video_in = container.streams.video[0]
+        rate, time_base, frames = recode(container, video_in)
+        video = target.add_stream("libx264", rate=rate)
+        video.width, video.height, video.pix_fmt = video_in.codec_context.width, video_in.codec_context.height, "yuv420p"
+        video.codec_context.time_base = time_base
+        video.options = options
+        encode_into(target, video, frames)
+    partial.rename(out)
+    return out

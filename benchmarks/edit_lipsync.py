@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._common import MEDIA, machine, talking_head, write_report
+from benchmarks._common import MEDIA, machine, talking_head, write_report, x264_copy
 
 OFFSETS_S = (0.0, 0.12, -0.16, 0.24, -0.12, 0.0, 0.08, -0.3, 0.4, -0.04, 0.16, -0.2)
 """The k-th edit's sound ↔ picture offset (positive = the sound leads), in turn, for edits k < 24;
@@ -149,27 +149,15 @@ def recompressed(edit: Path, crf: int) -> Path:
     times (cached beside it): the compression a broadcast or web copy adds on top of the edit's own."""
     import av
 
-    from ml.testmedia.bad_picture import encode_into
-
-    out = edit.with_name(f"{edit.stem}_crf{crf}.mp4")
-    if out.exists() and out.stat().st_mtime >= edit.stat().st_mtime:
-        return out
-    partial = out.with_suffix(".part.mp4")
-    with av.open(str(edit)) as source, av.open(str(partial), "w", format="mp4") as target:
-        video_in = source.streams.video[0]
-        video = target.add_stream("libx264", rate=video_in.average_rate)
-        video.width, video.height, video.pix_fmt = video_in.codec_context.width, video_in.codec_context.height, "yuv420p"
-        video.codec_context.time_base = video_in.time_base
-        video.options = {"preset": "medium", "crf": str(crf)}
-
+    def recode(source, video_in):
         def frames():
             for frame in source.decode(video_in):
                 frame.pict_type = av.video.frame.PictureType.NONE  # the encoder chooses its own frame types
                 yield frame
 
-        encode_into(target, video, frames())
-    partial.rename(out)
-    return out
+        return video_in.average_rate, video_in.time_base, frames()
+
+    return x264_copy(edit, edit.with_name(f"{edit.stem}_crf{crf}.mp4"), {"preset": "medium", "crf": str(crf)}, recode)
 
 
 WOVEN_RATES = (Fraction(50), Fraction(60000, 1001))
@@ -185,22 +173,11 @@ def woven(edit: Path) -> Path:
     its own times."""
     import av
 
-    from ml.testmedia.bad_picture import encode_into
-
-    out = edit.with_name(f"{edit.stem}_woven.mp4")
-    if out.exists() and out.stat().st_mtime >= edit.stat().st_mtime:
-        return out
-    partial = out.with_suffix(".part.mp4")
-    with av.open(str(edit)) as source, av.open(str(partial), "w", format="mp4") as target:
-        video_in = source.streams.video[0]
+    def recode(source, video_in):
         if video_in.average_rate not in WOVEN_RATES:
             raise SystemExit(f"{edit.name}: {video_in.average_rate} fps; only 50 and 59.94-fps edits are woven")
         rate = video_in.average_rate / 2
-        video = target.add_stream("libx264", rate=rate)
         width, height = video_in.codec_context.width, video_in.codec_context.height
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.codec_context.time_base = 1 / rate
-        video.options = {"preset": "medium", "crf": "20", "x264-params": "interlaced=1:tff=1"}
 
         def frames():
             planes = (frame.to_ndarray(format="yuv420p") for frame in source.decode(video_in))
@@ -214,9 +191,10 @@ def woven(edit: Path) -> Path:
                 frame.pts, frame.time_base = j, 1 / rate
                 yield frame
 
-        encode_into(target, video, frames())
-    partial.rename(out)
-    return out
+        return rate, 1 / rate, frames()
+
+    options = {"preset": "medium", "crf": "20", "x264-params": "interlaced=1:tff=1"}
+    return x264_copy(edit, edit.with_name(f"{edit.stem}_woven.mp4"), options, recode)
 
 
 def edit_row(k: int, crf: int | None = None, *, interlaced: bool = False, fields: bool = True) -> dict:

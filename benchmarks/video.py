@@ -62,6 +62,7 @@ from benchmarks._common import (
     decode_video_seconds,
     machine,
     write_report,
+    x264_copy,
 )
 from ml.decoding.video import decoded_frames, probe_video, reduced_min_lines
 from ml.picture.faces import track_faces
@@ -343,23 +344,11 @@ def looking(path: Path, look: str) -> Path:
     import av
 
     from ml.decoding.video import iter_frames
-    from ml.testmedia.bad_picture import encode_into
     from ml.testmedia.video import old_film
 
-    out = path.with_name(f"{path.stem}_{look}.mp4")
-    if out.exists() and out.stat().st_mtime >= path.stat().st_mtime:
-        return out
-    partial = out.with_suffix(".part.mp4")
-    with av.open(str(path)) as source:
-        video_in = source.streams.video[0]
-        rate, time_base = video_in.average_rate, video_in.time_base
-        width, height = video_in.codec_context.width, video_in.codec_context.height
+    def recode(source, video_in):
+        time_base = video_in.time_base
         pts = [frame.pts for frame in source.decode(video_in)]
-    with av.open(str(partial), "w", format="mp4") as target:
-        video = target.add_stream("libx264", rate=rate)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.codec_context.time_base = time_base
-        video.options = {"preset": "veryfast", "crf": "23"}
 
         def frames():
             for image, p in zip(old_film((f.image for f in iter_frames(path)), **LOOKS[look]), pts):
@@ -367,9 +356,9 @@ def looking(path: Path, look: str) -> Path:
                 frame.pts, frame.time_base = p, time_base
                 yield frame
 
-        encode_into(target, video, frames())
-    partial.rename(out)
-    return out
+        return video_in.average_rate, time_base, frames()
+
+    return x264_copy(path, path.with_name(f"{path.stem}_{look}.mp4"), {"preset": "veryfast", "crf": "23"}, recode)
 
 
 def edit_row(path: Path, truth: dict) -> dict:
